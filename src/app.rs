@@ -1,0 +1,1 @@
+//! Wiring: load, serve, reload, shut down.

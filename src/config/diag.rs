@@ -1,0 +1,164 @@
+//! Diagnostics: every configuration or zone error, collected before failing.
+//!
+//! Errors read `FILE:LINE:COL: key.path: message` so an operator can jump to
+//! the spot. Loaders push into a [`Diagnostics`] and keep going, so one run of
+//! `dnslb check` reports every problem, not just the first.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One problem found in an input file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    /// 1-based line, when known.
+    pub line: Option<u32>,
+    /// 1-based column, when known.
+    pub col: Option<u32>,
+    /// Dotted key path for TOML files (`names.www.ttl`), empty for zone files.
+    pub key: String,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.col {
+                write!(f, ":{col}")?;
+            }
+        }
+        if !self.key.is_empty() {
+            write!(f, ": {}", self.key)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Collected diagnostics for one load.
+#[derive(Debug, Default, Clone)]
+pub struct Diagnostics {
+    items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Record an error at a known line (and optionally column) of `file`.
+    pub fn error(
+        &mut self,
+        file: &Path,
+        line: Option<u32>,
+        col: Option<u32>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.items.push(Diagnostic {
+            file: file.to_path_buf(),
+            line,
+            col,
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Record an error at a byte offset of a file's text (TOML spans).
+    pub fn error_at_offset(
+        &mut self,
+        file: &Path,
+        text: &str,
+        offset: usize,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        let (line, col) = line_col(text, offset);
+        self.error(file, Some(line), Some(col), key, message);
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.items.extend(other.items);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items.iter()
+    }
+
+    pub fn into_vec(self) -> Vec<Diagnostic> {
+        self.items
+    }
+}
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.items.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// 1-based (line, column) of a byte offset in `text`; column counts chars.
+pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.bytes().filter(|&b| b == b'\n').count() as u32 + 1;
+    let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let col = before[line_start..].chars().count() as u32 + 1;
+    (line, col)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_from_one() {
+        let t = "a = 1\nbb = 2\n";
+        assert_eq!(line_col(t, 0), (1, 1));
+        assert_eq!(line_col(t, 6), (2, 1));
+        assert_eq!(line_col(t, 9), (2, 4));
+    }
+
+    #[test]
+    fn display_has_file_line_col_key() {
+        let mut d = Diagnostics::new();
+        d.error(
+            Path::new("z.toml"),
+            Some(3),
+            Some(5),
+            "names.www.ttl",
+            "must be 1..=86400, got 0",
+        );
+        d.error(
+            Path::new("a.zone"),
+            Some(7),
+            None,
+            "",
+            "CNAME beside other data",
+        );
+        assert_eq!(
+            d.to_string(),
+            "z.toml:3:5: names.www.ttl: must be 1..=86400, got 0\na.zone:7: CNAME beside other data"
+        );
+    }
+}

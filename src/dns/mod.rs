@@ -1,0 +1,1 @@
+//! The query engine: wire-format parsing, answer semantics and encoding.

@@ -1,0 +1,1 @@
+//! GeoIP database access for the geolocation policy.

@@ -1,0 +1,1 @@
+//! Listeners: UDP and TCP sockets feeding the query engine.

@@ -1,0 +1,1 @@
+//! Zones: master files loaded into an immutable, query-ready tree.
