@@ -85,3 +85,71 @@ fn encode(s: Status) -> u8 {
 fn decode(v: u8) -> Status {
     if v == 1 { Status::Down } else { Status::Up }
 }
+
+pub mod spec;
+
+pub use spec::{CheckSpec, StatusSpec};
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// A validated health check, shared by every endpoint that references it.
+/// Equality and hashing cover every field, so two pools that name the same
+/// address with identical checks share one probe.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Check {
+    /// The check's name in its policy file (for logs only, not identity).
+    pub name: String,
+    pub spec_debug: String,
+}
+
+/// Identity of a probed target: one probe per unique (address, check).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TargetKey {
+    pub addr: IpAddr,
+    pub check: Option<Arc<Check>>,
+}
+
+/// Targets of one snapshot, numbered densely from 0 in order of first use.
+#[derive(Debug, Default)]
+pub struct TargetRegistry {
+    keys: Vec<TargetKey>,
+    index: HashMap<TargetKey, TargetId>,
+}
+
+impl TargetRegistry {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The id of `key`, allocating the next one on first use.
+    pub fn intern(&mut self, key: TargetKey) -> TargetId {
+        if let Some(id) = self.index.get(&key) {
+            return *id;
+        }
+        let id = TargetId(self.keys.len() as u32);
+        self.keys.push(key.clone());
+        self.index.insert(key, id);
+        id
+    }
+
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    pub fn get(&self, id: TargetId) -> Option<&TargetKey> {
+        self.keys.get(id.0 as usize)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (TargetId, &TargetKey)> {
+        self.keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (TargetId(i as u32), k))
+    }
+}
