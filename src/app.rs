@@ -1,1 +1,267 @@
 //! Wiring: load, serve, reload, shut down.
+//!
+//! Start-up loads and validates everything into one [`Snapshot`]; on any
+//! error it prints every diagnostic and refuses to start (unless the config
+//! allows partial zones). SIGHUP rebuilds the snapshot off the hot path and
+//! swaps it in only if it is clean; SIGINT/SIGTERM stop every task through
+//! one cancellation token.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, bail};
+use arc_swap::ArcSwap;
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, ServeArgs};
+use crate::config::{Diagnostics, LogFormat, ServerConfig, load_server_config};
+use crate::server::{tcp, udp};
+use crate::snapshot::{Limits, SharedSnapshot, Snapshot};
+use crate::zone::{LoadOptions, ZoneSet, load_zones_dir};
+
+/// Entry point of the binary; returns the process exit code.
+pub fn main(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+        Command::Serve(args) => serve(args),
+        Command::Check(args) => Ok(check(&args)),
+        Command::Explain(args) => explain(&args),
+    }
+}
+
+fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<ServerConfig> {
+    match &arg.config {
+        Some(p) => load_server_config(p, diags),
+        None => Some(ServerConfig::default()),
+    }
+}
+
+/// Build a complete snapshot from `cfg`, reporting every problem.
+/// Returns `None` if anything failed (or, with `allow_partial`, if nothing
+/// loaded at all).
+pub fn build_snapshot(
+    cfg: &ServerConfig,
+    allow_partial: bool,
+    diags: &mut Diagnostics,
+) -> Option<Snapshot> {
+    let opts = LoadOptions {
+        include_root: Some(cfg.zones_dir.clone()),
+    };
+    let zones = load_zones_dir(&cfg.zones_dir, &opts, diags);
+    if zones.is_empty() || (!diags.is_empty() && !allow_partial) {
+        return None;
+    }
+    let limits = Limits {
+        udp_payload: cfg.udp_payload_size,
+    };
+    Some(Snapshot::from_zones(ZoneSet::new(zones), limits))
+}
+
+fn print_diags(diags: &Diagnostics) {
+    for d in diags.iter() {
+        eprintln!("{d}");
+    }
+}
+
+fn check(args: &ConfigArg) -> i32 {
+    let mut diags = Diagnostics::new();
+    let ok = load_config(args, &mut diags)
+        .and_then(|cfg| build_snapshot(&cfg, false, &mut diags))
+        .is_some();
+    print_diags(&diags);
+    if ok && diags.is_empty() {
+        println!("ok");
+        0
+    } else {
+        eprintln!("{} error(s)", diags.len().max(1));
+        1
+    }
+}
+
+fn init_tracing(cfg: &ServerConfig) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log_level));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let _ = match cfg.log_format {
+        LogFormat::Text => b.try_init(),
+        LogFormat::Json => b.json().try_init(),
+    };
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<i32> {
+    let mut diags = Diagnostics::new();
+    let Some(mut cfg) = load_config(&args.config, &mut diags) else {
+        print_diags(&diags);
+        bail!("invalid configuration ({} error(s))", diags.len());
+    };
+    if !args.listen.is_empty() {
+        cfg.listen = args.listen.clone();
+    }
+    init_tracing(&cfg);
+    let snap = build_snapshot(&cfg, cfg.allow_partial_zones, &mut diags);
+    if !diags.is_empty() {
+        print_diags(&diags);
+    }
+    let Some(snap) = snap else {
+        bail!(
+            "refusing to start: {} error(s) in {} (set allow_partial_zones = true to serve the zones that load)",
+            diags.len(),
+            cfg.zones_dir.display()
+        );
+    };
+    tracing::info!(
+        zones = snap.zones.len(),
+        lb_names = snap.lb.len(),
+        dir = %cfg.zones_dir.display(),
+        "loaded"
+    );
+    let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(snap));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("dnslb")
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(run(cfg, shared, args.engine))?;
+    Ok(0)
+}
+
+/// Serve until SIGINT/SIGTERM.
+async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyhow::Result<()> {
+    let cancel = CancellationToken::new();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut udp_threads = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut hickory = (engine == Engine::Hickory).then(|| {
+        hickory_server::Server::new(crate::server::hickory::Handler {
+            snap: shared.clone(),
+        })
+    });
+    for &addr in &cfg.listen {
+        let tcp_listener = tcp::bind(addr).with_context(|| format!("binding tcp {addr}"))?;
+        let tcp_addr = tcp_listener.local_addr()?;
+        // With port 0, UDP takes the port TCP got so one address serves both.
+        let udp_addr = SocketAddr::new(addr.ip(), tcp_addr.port());
+        let bound_udp = if let Some(server) = hickory.as_mut() {
+            let sock = tokio::net::UdpSocket::bind(udp_addr)
+                .await
+                .with_context(|| format!("binding udp {udp_addr}"))?;
+            let a = sock.local_addr()?;
+            server.register_socket(sock);
+            server.register_listener(tcp_listener, cfg.tcp_idle_timeout, 65535);
+            a
+        } else {
+            let (a, handles) = udp::spawn(udp_addr, cfg.udp_workers, shared.clone(), stop.clone())
+                .with_context(|| format!("binding udp {udp_addr}"))?;
+            udp_threads.extend(handles);
+            let limits = tcp::TcpLimits {
+                idle_timeout: cfg.tcp_idle_timeout,
+                max_connections: cfg.tcp_max_connections,
+            };
+            tasks.spawn(tcp::serve(
+                tcp_listener,
+                shared.clone(),
+                limits,
+                cancel.clone(),
+            ));
+            a
+        };
+        tracing::info!("listening on udp {bound_udp}");
+        tracing::info!("listening on tcp {tcp_addr}");
+    }
+
+    tasks.spawn(reload_on_hup(cfg.clone(), shared.clone(), cancel.clone()));
+    wait_for_shutdown().await;
+    tracing::info!("shutting down");
+    cancel.cancel();
+    stop.store(true, Ordering::Relaxed);
+    if let Some(mut server) = hickory {
+        let _ = server.shutdown_gracefully().await;
+    }
+    while tasks.join_next().await.is_some() {}
+    for h in udp_threads {
+        let _ = tokio::task::spawn_blocking(move || h.join()).await;
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+async fn wait_for_shutdown() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_shutdown() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// SIGHUP: rebuild the snapshot off the hot path; swap only a clean one.
+#[cfg(unix)]
+async fn reload_on_hup(cfg: ServerConfig, shared: SharedSnapshot, cancel: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        tracing::warn!("cannot install SIGHUP handler; reload disabled");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = hup.recv() => {}
+            _ = cancel.cancelled() => return,
+        }
+        let c = cfg.clone();
+        let started = std::time::Instant::now();
+        let built = tokio::task::spawn_blocking(move || {
+            let mut d = Diagnostics::new();
+            let s = build_snapshot(&c, false, &mut d);
+            (s, d)
+        })
+        .await;
+        match built {
+            Ok((Some(snap), _)) => {
+                let zones = snap.zones.len();
+                shared.store(Arc::new(snap));
+                tracing::info!(zones, ms = started.elapsed().as_millis() as u64, "reloaded");
+            }
+            Ok((None, diags)) => {
+                for d in diags.iter() {
+                    tracing::error!("{d}");
+                }
+                tracing::error!(
+                    errors = diags.len(),
+                    "reload failed; still serving the previous configuration"
+                );
+            }
+            Err(e) => tracing::error!(error = %e, "reload task failed"),
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn reload_on_hup(_: ServerConfig, _: SharedSnapshot, cancel: CancellationToken) {
+    cancel.cancelled().await;
+}
+
+fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
+    let mut diags = Diagnostics::new();
+    let snap = load_config(&args.config, &mut diags)
+        .and_then(|cfg| build_snapshot(&cfg, false, &mut diags));
+    let Some(snap) = snap else {
+        print_diags(&diags);
+        bail!(
+            "cannot explain: the configuration has {} error(s)",
+            diags.len()
+        );
+    };
+    let text = crate::explain::explain(&snap, &args.name, &args.qtype, args.client, args.ecs)?;
+    print!("{text}");
+    Ok(0)
+}

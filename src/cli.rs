@@ -1,1 +1,76 @@
-//! Command line.
+//! Command line: `serve` (the default), `check`, `explain`.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "dnslb",
+    version,
+    about = "Authoritative DNS server that load-balances names across healthy endpoints"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the zones (the default when no command is given).
+    Serve(ServeArgs),
+    /// Load and validate the config, zones and policy files; print every
+    /// error as FILE:LINE: message; exit 1 on error, 0 when clean.
+    Check(ConfigArg),
+    /// Show, without touching the network, what a query would be answered
+    /// and why.
+    Explain(ExplainArgs),
+}
+
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct ConfigArg {
+    /// Server config file (TOML). Without it, built-in defaults: zones/ on
+    /// 127.0.0.1:5353.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum Engine {
+    /// Our own UDP/TCP listeners (the default and the fast path).
+    #[default]
+    Native,
+    /// hickory-server's `Server` with our RequestHandler (reference path).
+    Hickory,
+}
+
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Address to listen on, UDP and TCP (repeatable; replaces the config's
+    /// `listen`). Port 0 picks a free port; the bound address is logged.
+    #[arg(long, short = 'l', value_name = "ADDR:PORT")]
+    pub listen: Vec<SocketAddr>,
+    /// Which listener implementation answers.
+    #[arg(long, value_enum, default_value_t = Engine::Native)]
+    pub engine: Engine,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExplainArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The name to explain (relative names are not accepted: give the FQDN).
+    pub name: String,
+    /// Query type.
+    #[arg(default_value = "A")]
+    pub qtype: String,
+    /// The resolver address the query would come from.
+    #[arg(long, value_name = "IP")]
+    pub client: IpAddr,
+    /// An EDNS Client Subnet, e.g. 198.51.100.0/24.
+    #[arg(long, value_name = "PREFIX")]
+    pub ecs: Option<ipnet::IpNet>,
+}

@@ -14,6 +14,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod dns;
+pub mod explain;
 pub mod geoip;
 pub mod health;
 pub mod policy;

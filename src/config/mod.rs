@@ -4,3 +4,6 @@
 pub mod diag;
 
 pub use diag::{Diagnostic, Diagnostics};
+pub mod server;
+
+pub use server::{LogFormat, ServerConfig, load_server_config};

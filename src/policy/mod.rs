@@ -132,3 +132,18 @@ pub fn answer(
     out.ttl = lb.ttl;
     out.reason = Reason("no members");
 }
+
+/// Text description of the load-balanced name `name`, if it is one: used by
+/// `dnslb explain`.
+pub fn describe_name(
+    snap: &crate::snapshot::Snapshot,
+    name: &hickory_proto::rr::Name,
+) -> Option<String> {
+    let wire = crate::zone::name::to_wire_lower(name);
+    let mut offs = [0u8; 128];
+    let n = crate::zone::name::label_offsets(&wire, &mut offs);
+    let (zone, _) = snap.zones.find(&wire, &offs[..n])?;
+    let lb = zone.node(&wire)?.lb?;
+    let lb = snap.lb.get(lb as usize)?;
+    Some(format!("{} ttl {}\n", lb.name, lb.ttl))
+}

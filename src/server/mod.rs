@@ -1,1 +1,13 @@
 //! Listeners: UDP and TCP sockets feeding the query engine.
+//!
+//! Both transports call the same [`crate::dns::Worker::respond`], so they
+//! answer identically; only the size limit differs (RFC 7766 §5).
+//!
+//! UDP runs on plain OS threads, one SO_REUSEPORT socket each: the kernel
+//! spreads datagrams across sockets, and a blocking `recv_from` loop avoids
+//! the async machinery per packet. TCP runs on tokio: connections are
+//! long-lived and mostly idle, so tasks fit them.
+
+pub mod hickory;
+pub mod tcp;
+pub mod udp;

@@ -1,0 +1,274 @@
+//! The server config file (`dnslb.toml`): where to listen, where the zones
+//! are, and transport limits. Every key is optional; defaults serve `zones/`
+//! on 127.0.0.1:5353. The shipped `dnslb.toml` documents each key.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::Diagnostics;
+
+/// File format: `dnslb.toml`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSpec {
+    pub listen: Option<Spanned<Vec<Spanned<String>>>>,
+    pub zones_dir: Option<Spanned<String>>,
+    pub geoip_database: Option<Spanned<String>>,
+    pub allow_partial_zones: Option<Spanned<bool>>,
+    pub udp_workers: Option<Spanned<i64>>,
+    pub udp_payload_size: Option<Spanned<i64>>,
+    pub tcp_idle_timeout: Option<Spanned<f64>>,
+    pub tcp_max_connections: Option<Spanned<i64>>,
+    pub log_format: Option<Spanned<String>>,
+    pub log_level: Option<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Validated server configuration.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Where the config came from (None: built-in defaults).
+    pub file: Option<PathBuf>,
+    pub listen: Vec<SocketAddr>,
+    pub zones_dir: PathBuf,
+    pub geoip_database: Option<PathBuf>,
+    pub allow_partial_zones: bool,
+    /// UDP sockets (SO_REUSEPORT), one thread each; 0 in the file = one per core.
+    pub udp_workers: usize,
+    pub udp_payload_size: u16,
+    pub tcp_idle_timeout: Duration,
+    pub tcp_max_connections: usize,
+    pub log_format: LogFormat,
+    pub log_level: String,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            file: None,
+            listen: vec![DEFAULT_LISTEN.parse().expect("valid default")],
+            zones_dir: PathBuf::from("zones"),
+            geoip_database: None,
+            allow_partial_zones: false,
+            udp_workers: default_workers(),
+            udp_payload_size: 1232,
+            tcp_idle_timeout: Duration::from_secs(10),
+            tcp_max_connections: 1024,
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+        }
+    }
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Load and validate `path`; all problems go to `diags`.
+pub fn load_server_config(path: &Path, diags: &mut Diagnostics) -> Option<ServerConfig> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.error(
+                path,
+                None,
+                None,
+                "",
+                format!("cannot read config file: {e}"),
+            );
+            return None;
+        }
+    };
+    parse_server_config(path, &text, diags)
+}
+
+pub fn parse_server_config(
+    path: &Path,
+    text: &str,
+    diags: &mut Diagnostics,
+) -> Option<ServerConfig> {
+    let spec: ServerSpec = match toml::from_str(text) {
+        Ok(s) => s,
+        Err(e) => {
+            let off = e.span().map_or(0, |s| s.start);
+            diags.error_at_offset(path, text, off, "", e.message().to_string());
+            return None;
+        }
+    };
+    let before = diags.len();
+    let base = path.parent().unwrap_or(Path::new("."));
+    let rel = |p: &str| -> PathBuf {
+        let p = PathBuf::from(p);
+        if p.is_absolute() { p } else { base.join(p) }
+    };
+    let mut cfg = ServerConfig {
+        file: Some(path.to_path_buf()),
+        ..ServerConfig::default()
+    };
+    // Exhaustive destructuring: a new field cannot be silently ignored.
+    let ServerSpec {
+        listen,
+        zones_dir,
+        geoip_database,
+        allow_partial_zones,
+        udp_workers,
+        udp_payload_size,
+        tcp_idle_timeout,
+        tcp_max_connections,
+        log_format,
+        log_level,
+    } = spec;
+    let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
+        diags.error_at_offset(path, text, span.start, key, msg);
+    };
+    if let Some(l) = listen {
+        let span = l.span();
+        let mut addrs = Vec::new();
+        let list = l.into_inner();
+        let given = list.len();
+        for a in list {
+            match a.get_ref().parse::<SocketAddr>() {
+                Ok(s) => addrs.push(s),
+                Err(_) => err(
+                    a.span(),
+                    "listen",
+                    format!(
+                        "{:?} is not an ADDR:PORT socket address (IPv6 as [::1]:53)",
+                        a.get_ref()
+                    ),
+                ),
+            }
+        }
+        if given == 0 {
+            err(span, "listen", "must name at least one address".into());
+        }
+        cfg.listen = addrs;
+    }
+    if let Some(z) = zones_dir {
+        cfg.zones_dir = rel(z.get_ref());
+    }
+    if let Some(g) = geoip_database {
+        cfg.geoip_database = Some(rel(g.get_ref()));
+    }
+    if let Some(b) = allow_partial_zones {
+        cfg.allow_partial_zones = *b.get_ref();
+    }
+    if let Some(w) = udp_workers {
+        match *w.get_ref() {
+            0 => cfg.udp_workers = default_workers(),
+            n @ 1..=256 => cfg.udp_workers = n as usize,
+            n => err(
+                w.span(),
+                "udp_workers",
+                format!("must be between 0 (one per core) and 256, got {n}"),
+            ),
+        }
+    }
+    if let Some(p) = udp_payload_size {
+        match *p.get_ref() {
+            n @ 512..=4096 => cfg.udp_payload_size = n as u16,
+            n => err(
+                p.span(),
+                "udp_payload_size",
+                format!("must be between 512 and 4096, got {n}"),
+            ),
+        }
+    }
+    if let Some(t) = tcp_idle_timeout {
+        let v = *t.get_ref();
+        if (0.1..=3600.0).contains(&v) {
+            cfg.tcp_idle_timeout = Duration::from_secs_f64(v);
+        } else {
+            err(
+                t.span(),
+                "tcp_idle_timeout",
+                format!("must be between 0.1 and 3600 seconds, got {v}"),
+            );
+        }
+    }
+    if let Some(c) = tcp_max_connections {
+        match *c.get_ref() {
+            n @ 1..=1_000_000 => cfg.tcp_max_connections = n as usize,
+            n => err(
+                c.span(),
+                "tcp_max_connections",
+                format!("must be between 1 and 1000000, got {n}"),
+            ),
+        }
+    }
+    if let Some(f) = log_format {
+        match f.get_ref().as_str() {
+            "text" => cfg.log_format = LogFormat::Text,
+            "json" => cfg.log_format = LogFormat::Json,
+            other => err(
+                f.span(),
+                "log_format",
+                format!("must be \"text\" or \"json\", got {other:?}"),
+            ),
+        }
+    }
+    if let Some(l) = log_level {
+        match l.get_ref().as_str() {
+            "error" | "warn" | "info" | "debug" | "trace" => cfg.log_level = l.get_ref().clone(),
+            other => err(
+                l.span(),
+                "log_level",
+                format!("must be one of error, warn, info, debug, trace; got {other:?}"),
+            ),
+        }
+    }
+    (diags.len() == before).then_some(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_example_is_valid_and_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dnslb.toml");
+        let mut d = Diagnostics::new();
+        let c = load_server_config(&path, &mut d).unwrap_or_else(|| panic!("{d}"));
+        let def = ServerConfig::default();
+        assert_eq!(c.listen, def.listen);
+        assert_eq!(c.udp_payload_size, def.udp_payload_size);
+        assert_eq!(c.tcp_idle_timeout, def.tcp_idle_timeout);
+        assert_eq!(c.tcp_max_connections, def.tcp_max_connections);
+        assert!(c.zones_dir.ends_with("zones"));
+    }
+
+    #[test]
+    fn every_bad_value_is_reported_with_its_line() {
+        let text = "listen = [\"nope\"]\nudp_payload_size = 100\ntcp_idle_timeout = 0.0\nlog_format = \"xml\"\n";
+        let mut d = Diagnostics::new();
+        assert!(parse_server_config(Path::new("s.toml"), text, &mut d).is_none());
+        let s = d.to_string();
+        assert!(s.contains("s.toml:1:11: listen: \"nope\" is not"), "{s}");
+        assert!(
+            s.contains("s.toml:2:20: udp_payload_size: must be between 512 and 4096, got 100"),
+            "{s}"
+        );
+        assert!(s.contains("s.toml:3:"), "{s}");
+        assert!(s.contains("s.toml:4:14: log_format:"), "{s}");
+        assert_eq!(d.len(), 4);
+    }
+
+    #[test]
+    fn unknown_keys_are_rejected() {
+        let mut d = Diagnostics::new();
+        assert!(parse_server_config(Path::new("s.toml"), "listne = []\n", &mut d).is_none());
+        assert!(d.to_string().starts_with("s.toml:1:1: "), "{d}");
+        assert!(d.to_string().contains("unknown field `listne`"), "{d}");
+    }
+}

@@ -1,0 +1,575 @@
+//! Answer semantics: RFC 1034 §4.3.2 lookup, RFC 2308 negative answers,
+//! RFC 4592 wildcards, RFC 6891 EDNS, RFC 7871 Client Subnet, RFC 8482 ANY.
+//!
+//! One [`Worker`] per listener task holds the reusable buffers and the RNG;
+//! [`Worker::respond`] is the whole query path after the socket.
+
+use std::net::{IpAddr, SocketAddr};
+
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+
+use super::wire::{self, Edns, ParseError, Query};
+use super::writer::{Full, Owner, Section, Writer};
+use crate::policy::{self, ClientInfo, ClientSubnet, Decision, Family, Outcome, Transport};
+use crate::snapshot::Snapshot;
+use crate::zone::name::label_offsets;
+use crate::zone::{Node, Rrset, Zone, rtype};
+
+pub const RCODE_NOERROR: u16 = 0;
+pub const RCODE_FORMERR: u16 = 1;
+pub const RCODE_SERVFAIL: u16 = 2;
+pub const RCODE_NXDOMAIN: u16 = 3;
+pub const RCODE_NOTIMP: u16 = 4;
+pub const RCODE_REFUSED: u16 = 5;
+/// Extended RCODE 16 (RFC 6891 §6.1.3): upper 8 bits go in the OPT TTL.
+pub const RCODE_BADVERS: u16 = 16;
+
+const FLAG_QR: u16 = 0x8000;
+const FLAG_AA: u16 = 0x0400;
+const FLAG_TC: u16 = 0x0200;
+const FLAG_RD: u16 = 0x0100;
+const FLAG_CD: u16 = 0x0010;
+
+/// Longest CNAME chain followed inside our zones.
+const MAX_CHAIN: usize = 12;
+/// Most names collected for additional-section processing.
+const MAX_ADDITIONAL: usize = 16;
+
+/// Per-task query state: buffers, RNG, and the policy decision, reused
+/// across queries so the steady state allocates nothing.
+pub struct Worker {
+    query: Query,
+    decision: Decision,
+    rng: SmallRng,
+    /// Scratch for building `*.<closest encloser>` lookup keys.
+    wild: [u8; 257],
+}
+
+impl Default for Worker {
+    fn default() -> Self {
+        Self::new(rand::random())
+    }
+}
+
+/// What the lookup produced, before EDNS and the header are added.
+#[derive(Debug, Clone, Copy)]
+struct Res {
+    rcode: u16,
+    aa: bool,
+    tc: bool,
+    ecs_scope: u8,
+}
+
+impl Worker {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            query: Query::default(),
+            decision: Decision::default(),
+            rng: SmallRng::seed_from_u64(seed),
+            wild: [0; 257],
+        }
+    }
+
+    /// Answer `packet` from `src` into `out`. Returns false when the packet
+    /// gets no reply at all (too short for a header, or a response).
+    pub fn respond(
+        &mut self,
+        snap: &Snapshot,
+        packet: &[u8],
+        src: SocketAddr,
+        transport: Transport,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        match wire::parse_query(packet, &mut self.query) {
+            Ok(()) => {}
+            Err(ParseError::Drop) => return false,
+            Err(ParseError::NotImp { question }) => {
+                error_reply(packet, question, RCODE_NOTIMP, out);
+                return true;
+            }
+            Err(ParseError::FormErr { question, .. }) => {
+                error_reply(packet, question, RCODE_FORMERR, out);
+                return true;
+            }
+        }
+        let q = &self.query;
+        let edns = q.edns;
+        let limit = match (transport, edns) {
+            (Transport::Tcp, _) => u16::MAX as usize,
+            (Transport::Udp, None) => 512,
+            (Transport::Udp, Some(e)) => {
+                (e.udp_size.max(512)).min(snap.limits.udp_payload.max(512)) as usize
+            }
+        };
+        let opt_len = edns.map_or(0, |e| 11 + e.ecs.map_or(0, |s| 8 + s.addr_len as usize));
+        let mut w = Writer::new(out, limit.saturating_sub(opt_len));
+        let question = &packet[q.question.0..q.question.1];
+        if w.question(question).is_err() {
+            // A question that cannot fit even alone (only over tiny limits).
+            error_reply(packet, None, RCODE_FORMERR, w.buf);
+            return true;
+        }
+        let after_question = w.mark();
+
+        let res = if edns.is_some_and(|e| e.version > 0) {
+            Res {
+                rcode: RCODE_BADVERS,
+                aa: false,
+                tc: false,
+                ecs_scope: 0,
+            }
+        } else {
+            let client = ClientInfo {
+                resolver: src.ip(),
+                transport,
+                ecs: edns.and_then(|e| e.ecs).and_then(|s| {
+                    // Source prefix 0 means "do not use my address" (RFC 7871 §7.1.2).
+                    (s.source > 0).then(|| ClientSubnet {
+                        addr: s.ip(),
+                        source_prefix: s.source,
+                    })
+                }),
+            };
+            let mut ctx = Ctx {
+                snap,
+                w: &mut w,
+                client,
+                transport,
+                qtype: q.qtype,
+                decision: &mut self.decision,
+                rng: &mut self.rng,
+                wild: &mut self.wild,
+                additional: [&[][..]; MAX_ADDITIONAL],
+                nadd: 0,
+                ecs_scope: 0,
+            };
+            if q.qclass != 1 && q.qclass != 255 {
+                Res {
+                    rcode: RCODE_REFUSED,
+                    aa: false,
+                    tc: false,
+                    ecs_scope: 0,
+                }
+            } else if q.qtype == rtype::AXFR || q.qtype == rtype::IXFR {
+                // Zone transfers are not offered.
+                Res {
+                    rcode: RCODE_REFUSED,
+                    aa: false,
+                    tc: false,
+                    ecs_scope: 0,
+                }
+            } else {
+                ctx.resolve(&q.qname.lower[..q.qname.len], q.qname.offs())
+            }
+        };
+        let mut tc = res.tc;
+        let mut rcode = res.rcode;
+        if tc {
+            // RFC 2181 §9: required data did not fit; send the question only.
+            w.rollback(after_question);
+        }
+        if rcode == RCODE_SERVFAIL {
+            w.rollback(after_question);
+        }
+        if let Some(e) = edns {
+            w.set_limit(limit);
+            if write_opt(&mut w, e, rcode, res.ecs_scope, snap.limits.udp_payload).is_err() {
+                w.rollback(after_question);
+                tc = true;
+                let _ = write_opt(&mut w, e, rcode, res.ecs_scope, snap.limits.udp_payload);
+            }
+        }
+        if rcode > 0xF {
+            rcode &= 0xF;
+        }
+        let mut flags = FLAG_QR | ((q.opcode as u16) << 11) | rcode;
+        if res.aa {
+            flags |= FLAG_AA;
+        }
+        if tc {
+            flags |= FLAG_TC;
+        }
+        if q.rd {
+            flags |= FLAG_RD;
+        }
+        if q.cd {
+            flags |= FLAG_CD;
+        }
+        w.finish_header(q.id, flags);
+        true
+    }
+}
+
+/// OPT record of the reply (RFC 6891 §6.1.2): our payload size, version 0,
+/// the DO bit copied (RFC 3225 §3), the extended RCODE, and the ECS option
+/// echoed with our scope (RFC 7871 §7.2.1). Other options are not echoed.
+fn write_opt(w: &mut Writer<'_>, e: Edns, rcode: u16, scope: u8, payload: u16) -> Result<(), Full> {
+    w.section(Section::Additional);
+    let ext = ((rcode >> 4) & 0xFF) as u32;
+    let ttl = (ext << 24) | if e.dnssec_ok { 0x8000 } else { 0 };
+    let mut rdata = [0u8; 24];
+    let mut n = 0;
+    if let Some(s) = e.ecs {
+        let len = 4 + s.addr_len as usize;
+        rdata[0..2].copy_from_slice(&wire::OPT_ECS.to_be_bytes());
+        rdata[2..4].copy_from_slice(&(len as u16).to_be_bytes());
+        rdata[4..6].copy_from_slice(&s.family.to_be_bytes());
+        rdata[6] = s.source;
+        rdata[7] = scope.min(if s.family == 1 { 32 } else { 128 });
+        rdata[8..8 + s.addr_len as usize].copy_from_slice(&s.addr[..s.addr_len as usize]);
+        n = 4 + len;
+    }
+    w.put(&[0])?;
+    w.put_u16(rtype::OPT)?;
+    w.put_u16(payload)?;
+    w.put_u32(ttl)?;
+    w.put_u16(n as u16)?;
+    w.put(&rdata[..n])?;
+    w.counts.ar += 1;
+    Ok(())
+}
+
+/// FORMERR/NOTIMP reply: header echo, question if it parsed, nothing else.
+fn error_reply(packet: &[u8], question: Option<(usize, usize)>, rcode: u16, out: &mut Vec<u8>) {
+    let (id, qflags) = wire::header_id_flags(packet).unwrap_or((0, 0));
+    let mut w = Writer::new(out, u16::MAX as usize);
+    if let Some((a, b)) = question {
+        let _ = w.question(&packet[a..b]);
+    }
+    let flags = FLAG_QR | (qflags & (0x7800 | FLAG_RD | FLAG_CD)) | rcode;
+    w.finish_header(id, flags);
+}
+
+struct Ctx<'s, 'w, 'b> {
+    snap: &'s Snapshot,
+    w: &'w mut Writer<'b>,
+    client: ClientInfo,
+    transport: Transport,
+    qtype: u16,
+    decision: &'w mut Decision,
+    rng: &'w mut SmallRng,
+    wild: &'w mut [u8; 257],
+    additional: [&'s [u8]; MAX_ADDITIONAL],
+    nadd: usize,
+    ecs_scope: u8,
+}
+
+/// Result of walking one name down its zone.
+enum Found<'s> {
+    Node(&'s Zone, &'s Node),
+    Wildcard(&'s Zone, &'s Node),
+    Referral(&'s Zone, &'s [u8], &'s Node),
+    NxDomain(&'s Zone),
+}
+
+impl<'s> Ctx<'s, '_, '_> {
+    fn res(&self, rcode: u16, aa: bool, tc: bool) -> Res {
+        Res {
+            rcode,
+            aa,
+            tc,
+            ecs_scope: self.ecs_scope,
+        }
+    }
+
+    /// Find where `name` (lowercase wire, with label offsets) lands.
+    fn walk(&mut self, name: &[u8], offs: &[u8]) -> Option<Found<'s>> {
+        let zones = &self.snap.zones;
+        let (mut zone, mut apex_k) = zones.find(name, offs)?;
+        if self.qtype == rtype::DS && apex_k == 0 && offs.len() > 1 {
+            // DS lives on the parent side of a cut (RFC 4035 §3.1.4.1).
+            if let Some((pz, pk)) = zones.find(name, &offs[1..]) {
+                zone = pz;
+                apex_k = pk + 1;
+            }
+        }
+        let mut node = zone.apex();
+        let mut k = apex_k;
+        while k > 0 {
+            k -= 1;
+            let suffix = &name[offs[k] as usize..];
+            match zone.node(suffix) {
+                Some(n) => {
+                    node = n;
+                    if n.cut && !(k == 0 && self.qtype == rtype::DS) {
+                        let (key, _) = zone.nodes.get_key_value(suffix)?;
+                        return Some(Found::Referral(zone, &key[..], n));
+                    }
+                }
+                None => {
+                    // `node` is the closest encloser; try its wildcard (RFC 4592 §3.3.1).
+                    let ce = &name[offs[k + 1] as usize..];
+                    self.wild[0] = 1;
+                    self.wild[1] = b'*';
+                    self.wild[2..2 + ce.len()].copy_from_slice(ce);
+                    let key = &self.wild[..2 + ce.len()];
+                    let _ = node;
+                    return Some(match zone.node(key) {
+                        Some(wn) => Found::Wildcard(zone, wn),
+                        None => Found::NxDomain(zone),
+                    });
+                }
+            }
+        }
+        Some(Found::Node(zone, node))
+    }
+
+    fn resolve(&mut self, qname: &'s [u8], offs: &[u8]) -> Res
+    where
+        's: 's,
+    {
+        // The question's name stays in the worker; the chase continues with
+        // names borrowed from the snapshot.
+        let first = self.walk(qname, offs);
+        let Some(first) = first else {
+            return self.res(RCODE_REFUSED, false, false);
+        };
+        self.w.section(Section::Answer);
+        let mut found = first;
+        let mut owner = Owner::At(12);
+        let mut chain = 0usize;
+        loop {
+            let outcome = match found {
+                Found::Referral(zone, cut, node) => {
+                    if chain > 0 {
+                        // A CNAME led below a cut: the chain ends here.
+                        return self.finish(RCODE_NOERROR, true);
+                    }
+                    return self.referral(zone, cut, node);
+                }
+                Found::NxDomain(zone) => {
+                    return self.negative(zone, RCODE_NXDOMAIN);
+                }
+                Found::Node(zone, node) | Found::Wildcard(zone, node) => {
+                    self.answer_node(zone, node, owner)
+                }
+            };
+            match outcome {
+                Step::Done(res) => return res,
+                Step::Chase(target) => {
+                    chain += 1;
+                    if chain > MAX_CHAIN {
+                        return self.finish(RCODE_NOERROR, true);
+                    }
+                    let mut toffs = [0u8; 128];
+                    let n = label_offsets(target, &mut toffs);
+                    match self.walk(target, &toffs[..n]) {
+                        Some(f) => {
+                            found = f;
+                            owner = Owner::Name(target);
+                        }
+                        // Target outside our zones: the resolver continues.
+                        None => return self.finish(RCODE_NOERROR, true),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Positive or NODATA answer at an existing node.
+    fn answer_node(&mut self, zone: &'s Zone, node: &'s Node, owner: Owner<'s>) -> Step<'s> {
+        let qtype = self.qtype;
+        if qtype == rtype::ANY {
+            return Step::Done(self.answer_any(zone, node, owner));
+        }
+        if let (Some(lb), true) = (node.lb, qtype == rtype::A || qtype == rtype::AAAA) {
+            let family = if qtype == rtype::A {
+                Family::V4
+            } else {
+                Family::V6
+            };
+            return Step::Done(self.answer_lb(zone, lb, family, owner));
+        }
+        if let Some(set) = node.rrset(qtype) {
+            if self.write_set(owner, set).is_err() {
+                return Step::Done(self.res(RCODE_NOERROR, true, true));
+            }
+            self.note_targets(set);
+            return Step::Done(self.finish(RCODE_NOERROR, true));
+        }
+        if let Some(cname) = node.rrset(rtype::CNAME) {
+            if self.write_set(owner, cname).is_err() {
+                return Step::Done(self.res(RCODE_NOERROR, true, true));
+            }
+            if let Some(t) = cname.targets.first() {
+                return Step::Chase(t);
+            }
+        }
+        Step::Done(self.negative(zone, RCODE_NOERROR))
+    }
+
+    /// RFC 8482: over UDP one RRset (the first by type, or the policy's
+    /// addresses), over TCP every RRset at the name.
+    fn answer_any(&mut self, zone: &'s Zone, node: &'s Node, owner: Owner<'s>) -> Res {
+        let all = self.transport == Transport::Tcp;
+        let mut wrote = false;
+        if let Some(lb) = node.lb {
+            for fam in [Family::V4, Family::V6] {
+                if wrote && !all {
+                    break;
+                }
+                match self.write_lb(lb, fam, owner) {
+                    Err(Full) => return self.res(RCODE_NOERROR, true, true),
+                    Ok(n) => wrote |= n > 0,
+                }
+            }
+        }
+        for set in &node.rrsets {
+            if wrote && !all {
+                break;
+            }
+            if node.lb.is_some() && (set.rtype == rtype::A || set.rtype == rtype::AAAA) {
+                continue;
+            }
+            if self.write_set(owner, set).is_err() {
+                return self.res(RCODE_NOERROR, true, true);
+            }
+            wrote = true;
+        }
+        if !wrote {
+            return self.negative(zone, RCODE_NOERROR);
+        }
+        self.finish(RCODE_NOERROR, true)
+    }
+
+    fn write_set(&mut self, owner: Owner<'_>, set: &Rrset) -> Result<(), Full> {
+        for rd in set.rdatas.iter() {
+            self.w.rr(owner, set.rtype, set.ttl, rd)?;
+        }
+        Ok(())
+    }
+
+    /// Write the policy's addresses; returns how many.
+    fn write_lb(&mut self, lb: u32, family: Family, owner: Owner<'_>) -> Result<usize, Full> {
+        let Some(name) = self.snap.lb.get(lb as usize) else {
+            return Ok(0);
+        };
+        policy::answer(
+            name,
+            family,
+            &self.client,
+            &self.snap.health,
+            self.rng,
+            self.decision,
+        );
+        if self.client.ecs.is_some() {
+            self.ecs_scope = self.ecs_scope.max(self.decision.ecs_scope);
+        }
+        if self.decision.outcome == Outcome::ServFail {
+            return Ok(0);
+        }
+        let ttl = self.decision.ttl;
+        for addr in &self.decision.addrs {
+            match addr {
+                IpAddr::V4(a) => self.w.rr_raw(owner, rtype::A, ttl, &a.octets())?,
+                IpAddr::V6(a) => self.w.rr_raw(owner, rtype::AAAA, ttl, &a.octets())?,
+            }
+        }
+        Ok(self.decision.addrs.len())
+    }
+
+    fn answer_lb(&mut self, zone: &'s Zone, lb: u32, family: Family, owner: Owner<'_>) -> Res {
+        match self.write_lb(lb, family, owner) {
+            Err(Full) => self.res(RCODE_NOERROR, true, true),
+            Ok(_) if self.decision.outcome == Outcome::ServFail => {
+                self.res(RCODE_SERVFAIL, false, false)
+            }
+            Ok(0) => self.negative(zone, RCODE_NOERROR),
+            Ok(_) => self.finish(RCODE_NOERROR, true),
+        }
+    }
+
+    /// NXDOMAIN or NODATA: the zone's SOA in authority with the negative
+    /// TTL, min(SOA TTL, SOA MINIMUM) (RFC 2308 §3, §5).
+    fn negative(&mut self, zone: &'s Zone, rcode: u16) -> Res {
+        self.w.section(Section::Authority);
+        let soa = zone.soa();
+        if self
+            .w
+            .rr(
+                Owner::Name(&zone.origin_wire),
+                rtype::SOA,
+                zone.neg_ttl,
+                &soa.rdatas[0],
+            )
+            .is_err()
+        {
+            return self.res(rcode, true, true);
+        }
+        self.res(rcode, true, false)
+    }
+
+    /// Delegation: NS of the cut in authority, glue in additional, AA clear.
+    fn referral(&mut self, zone: &'s Zone, cut: &'s [u8], node: &'s Node) -> Res {
+        let Some(ns) = node.rrset(rtype::NS) else {
+            return self.res(RCODE_SERVFAIL, false, false);
+        };
+        self.w.section(Section::Authority);
+        for rd in ns.rdatas.iter() {
+            if self.w.rr(Owner::Name(cut), rtype::NS, ns.ttl, rd).is_err() {
+                return self.res(RCODE_NOERROR, false, true);
+            }
+        }
+        self.w.section(Section::Additional);
+        for t in ns.targets.iter() {
+            // Glue for names at or below the cut is required (RFC 9471):
+            // without it the delegation cannot be followed.
+            let below = t.ends_with(cut);
+            if let Some(n) = zone.node(t) {
+                for ty in [rtype::A, rtype::AAAA] {
+                    if let Some(set) = n.rrset(ty) {
+                        let m = self.w.mark();
+                        if self.write_set(Owner::Name(t), set).is_err() {
+                            self.w.rollback(m);
+                            if below {
+                                return self.res(RCODE_NOERROR, false, true);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        self.res(RCODE_NOERROR, false, false)
+    }
+
+    fn note_targets(&mut self, set: &'s Rrset) {
+        if matches!(set.rtype, rtype::NS | rtype::MX | rtype::SRV) {
+            for t in set.targets.iter() {
+                if self.nadd < MAX_ADDITIONAL {
+                    self.additional[self.nadd] = t;
+                    self.nadd += 1;
+                }
+            }
+        }
+    }
+
+    /// Positive answer done: add addresses of NS/MX/SRV targets we serve
+    /// (RFC 1034 §4.3.2 step 6). Optional data: dropped if it does not fit.
+    fn finish(&mut self, rcode: u16, aa: bool) -> Res {
+        self.w.section(Section::Additional);
+        for i in 0..self.nadd {
+            let t = self.additional[i];
+            let mut offs = [0u8; 128];
+            let n = label_offsets(t, &mut offs);
+            let Some((zone, _)) = self.snap.zones.find(t, &offs[..n]) else {
+                continue;
+            };
+            let Some(node) = zone.node(t) else { continue };
+            for ty in [rtype::A, rtype::AAAA] {
+                if let Some(set) = node.rrset(ty) {
+                    let m = self.w.mark();
+                    if self.write_set(Owner::Name(t), set).is_err() {
+                        self.w.rollback(m);
+                    }
+                }
+            }
+        }
+        self.res(rcode, aa, false)
+    }
+}
+
+enum Step<'s> {
+    Done(Res),
+    Chase(&'s [u8]),
+}

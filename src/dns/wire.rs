@@ -1,0 +1,438 @@
+//! Query parsing straight from the packet, without allocation.
+//!
+//! Only what answering needs is extracted: header fields, the one question
+//! (qname kept both as sent and lowercased), and the OPT record with its
+//! Client Subnet option. Anything malformed maps to a [`ParseError`] that the
+//! engine turns into a drop or FORMERR; nothing here panics on any input.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::zone::name::MAX_NAME_LEN;
+use crate::zone::rtype;
+
+pub const HEADER_LEN: usize = 12;
+/// EDNS option code of Client Subnet (RFC 7871).
+pub const OPT_ECS: u16 = 8;
+
+/// The question's name: as sent (for echoing case), lowercased (for lookups),
+/// and the offsets of its labels.
+#[derive(Clone)]
+pub struct QName {
+    pub lower: [u8; MAX_NAME_LEN],
+    pub len: usize,
+    pub offs: [u8; 128],
+    pub nlabels: usize,
+}
+
+impl QName {
+    pub fn lower(&self) -> &[u8] {
+        &self.lower[..self.len]
+    }
+
+    pub fn offs(&self) -> &[u8] {
+        &self.offs[..self.nlabels]
+    }
+}
+
+/// The Client Subnet option of a query (RFC 7871 §6).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Ecs {
+    pub family: u16,
+    pub source: u8,
+    pub scope: u8,
+    /// The address bytes as sent (`ceil(source/8)` of them).
+    pub addr: [u8; 16],
+    pub addr_len: u8,
+}
+
+impl Ecs {
+    pub fn ip(&self) -> IpAddr {
+        match self.family {
+            1 => {
+                let mut a = [0u8; 4];
+                a[..self.addr_len as usize].copy_from_slice(&self.addr[..self.addr_len as usize]);
+                IpAddr::V4(Ipv4Addr::from(a))
+            }
+            _ => IpAddr::V6(Ipv6Addr::from(self.addr)),
+        }
+    }
+}
+
+/// The OPT pseudo-record of a query (RFC 6891 §6.1).
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Edns {
+    pub udp_size: u16,
+    pub version: u8,
+    pub dnssec_ok: bool,
+    pub ecs: Option<Ecs>,
+}
+
+/// A parsed query.
+pub struct Query {
+    pub id: u16,
+    pub opcode: u8,
+    pub rd: bool,
+    pub cd: bool,
+    pub qname: QName,
+    /// Byte range of the question in the packet (name + type + class).
+    pub question: (usize, usize),
+    pub qtype: u16,
+    pub qclass: u16,
+    pub edns: Option<Edns>,
+}
+
+/// Why a packet could not be answered normally.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum ParseError {
+    /// Not worth a reply: shorter than a header, or a response (QR=1).
+    Drop,
+    /// Answer FORMERR. `question` is the question's byte range when it parsed.
+    FormErr {
+        question: Option<(usize, usize)>,
+        edns: bool,
+    },
+    /// Opcode other than QUERY: answer NOTIMP.
+    NotImp { question: Option<(usize, usize)> },
+}
+
+#[inline]
+fn u16_at(p: &[u8], i: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*p.get(i)?, *p.get(i + 1)?]))
+}
+
+/// Skip a possibly compressed name; returns the offset after it.
+fn skip_name(p: &[u8], mut i: usize) -> Option<usize> {
+    let mut total = 0usize;
+    loop {
+        let len = *p.get(i)? as usize;
+        match len & 0xC0 {
+            0x00 => {
+                i += 1;
+                if len == 0 {
+                    return Some(i);
+                }
+                total += len + 1;
+                if total > MAX_NAME_LEN || i + len > p.len() {
+                    return None;
+                }
+                i += len;
+            }
+            0xC0 => {
+                p.get(i + 1)?;
+                return Some(i + 2);
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// Parse an uncompressed question name starting at `i`.
+fn parse_qname(p: &[u8], mut i: usize, q: &mut QName) -> Option<usize> {
+    let mut n = 0usize;
+    q.nlabels = 0;
+    loop {
+        let len = *p.get(i)? as usize;
+        if len & 0xC0 != 0 {
+            // Compression in a question has nothing earlier to point to;
+            // extended label types are obsolete (RFC 6891 §5).
+            return None;
+        }
+        if n + len + 1 > MAX_NAME_LEN || q.nlabels >= q.offs.len() {
+            return None;
+        }
+        q.offs[q.nlabels] = n as u8;
+        q.nlabels += 1;
+        q.lower[n] = len as u8;
+        let label = p.get(i + 1..i + 1 + len)?;
+        for (k, b) in label.iter().enumerate() {
+            q.lower[n + 1 + k] = b.to_ascii_lowercase();
+        }
+        n += len + 1;
+        i += len + 1;
+        if len == 0 {
+            q.len = n;
+            return Some(i);
+        }
+    }
+}
+
+/// Header-only view used for error replies.
+pub fn header_id_flags(p: &[u8]) -> Option<(u16, u16)> {
+    Some((u16_at(p, 0)?, u16_at(p, 2)?))
+}
+
+/// Parse a query packet.
+pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
+    if p.len() < HEADER_LEN {
+        return Err(ParseError::Drop);
+    }
+    let flags = u16_at(p, 2).unwrap_or(0);
+    if flags & 0x8000 != 0 {
+        return Err(ParseError::Drop);
+    }
+    q.id = u16_at(p, 0).unwrap_or(0);
+    q.opcode = ((flags >> 11) & 0xF) as u8;
+    q.rd = flags & 0x0100 != 0;
+    q.cd = flags & 0x0010 != 0;
+    q.edns = None;
+    let qd = u16_at(p, 4).unwrap_or(0);
+    let an = u16_at(p, 6).unwrap_or(0);
+    let ns = u16_at(p, 8).unwrap_or(0);
+    let ar = u16_at(p, 10).unwrap_or(0);
+
+    let mut question = None;
+    let mut i = HEADER_LEN;
+    if qd == 1
+        && let Some(end) = parse_qname(p, i, &mut q.qname)
+        && let (Some(t), Some(c)) = (u16_at(p, end), u16_at(p, end + 2))
+    {
+        q.qtype = t;
+        q.qclass = c;
+        question = Some((i, end + 4));
+        i = end + 4;
+    }
+    if q.opcode != 0 {
+        return Err(ParseError::NotImp { question });
+    }
+    let Some(qrange) = question else {
+        return Err(ParseError::FormErr {
+            question: None,
+            edns: false,
+        });
+    };
+    q.question = qrange;
+    let formerr = ParseError::FormErr {
+        question: Some(qrange),
+        edns: false,
+    };
+
+    // Answer and authority sections of a query carry nothing we use; they
+    // still have to be well formed.
+    for _ in 0..(an as usize + ns as usize) {
+        i = skip_rr(p, i).ok_or(formerr)?;
+    }
+    for _ in 0..ar {
+        let name_start = i;
+        let after_name = skip_name(p, i).ok_or(formerr)?;
+        let rtype = u16_at(p, after_name).ok_or(formerr)?;
+        let end = skip_rr(p, i).ok_or(formerr)?;
+        if rtype == rtype::OPT {
+            if q.edns.is_some() {
+                // RFC 6891 §6.1.1: more than one OPT is FORMERR.
+                return Err(formerr);
+            }
+            if after_name != name_start + 1 || p[name_start] != 0 {
+                return Err(formerr);
+            }
+            q.edns = Some(parse_opt(p, after_name).ok_or(formerr)?);
+        }
+        i = end;
+    }
+    if qrange.1 > qrange.0 && q.qtype == rtype::OPT {
+        return Err(ParseError::FormErr {
+            question: Some(qrange),
+            edns: q.edns.is_some(),
+        });
+    }
+    Ok(())
+}
+
+/// Skip one resource record starting at its owner name.
+fn skip_rr(p: &[u8], i: usize) -> Option<usize> {
+    let j = skip_name(p, i)?;
+    let rdlen = u16_at(p, j + 8)? as usize;
+    let end = j + 10 + rdlen;
+    (end <= p.len()).then_some(end)
+}
+
+/// Parse an OPT RR's fixed part and options; `i` points at its TYPE.
+fn parse_opt(p: &[u8], i: usize) -> Option<Edns> {
+    let udp_size = u16_at(p, i + 2)?;
+    let ttl_hi = u16_at(p, i + 4)?;
+    let ttl_lo = u16_at(p, i + 6)?;
+    let rdlen = u16_at(p, i + 8)? as usize;
+    let rdata = p.get(i + 10..i + 10 + rdlen)?;
+    let mut edns = Edns {
+        udp_size,
+        version: (ttl_hi & 0xFF) as u8,
+        dnssec_ok: ttl_lo & 0x8000 != 0,
+        ecs: None,
+    };
+    let mut j = 0;
+    while j < rdata.len() {
+        let code = u16_at(rdata, j)?;
+        let len = u16_at(rdata, j + 2)? as usize;
+        let data = rdata.get(j + 4..j + 4 + len)?;
+        if code == OPT_ECS {
+            if edns.ecs.is_some() {
+                return None;
+            }
+            edns.ecs = Some(parse_ecs(data)?);
+        }
+        j += 4 + len;
+    }
+    Some(edns)
+}
+
+/// RFC 7871 §6 and §7.1.1: family 1 or 2, prefix within the family, exactly
+/// `ceil(source/8)` address bytes, no bits set beyond the prefix.
+fn parse_ecs(d: &[u8]) -> Option<Ecs> {
+    let family = u16_at(d, 0)?;
+    let source = *d.get(2)?;
+    let scope = *d.get(3)?;
+    let max = match family {
+        1 => 32,
+        2 => 128,
+        _ => return None,
+    };
+    if source > max || scope > max {
+        return None;
+    }
+    let need = (source as usize).div_ceil(8);
+    let addr = &d[4..];
+    if addr.len() != need {
+        return None;
+    }
+    if source % 8 != 0 && need > 0 {
+        let mask = 0xFFu8 >> (source % 8);
+        if addr[need - 1] & mask != 0 {
+            return None;
+        }
+    }
+    let mut a = [0u8; 16];
+    a[..need].copy_from_slice(addr);
+    Some(Ecs {
+        family,
+        source,
+        scope,
+        addr: a,
+        addr_len: need as u8,
+    })
+}
+
+impl Default for Query {
+    fn default() -> Self {
+        Self {
+            id: 0,
+            opcode: 0,
+            rd: false,
+            cd: false,
+            qname: QName {
+                lower: [0; MAX_NAME_LEN],
+                len: 0,
+                offs: [0; 128],
+                nlabels: 0,
+            },
+            question: (0, 0),
+            qtype: 0,
+            qclass: 0,
+            edns: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(name: &[u8], qtype: u16, extra: &[u8], arcount: u16) -> Vec<u8> {
+        let mut p = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0];
+        p.extend_from_slice(&arcount.to_be_bytes());
+        p.extend_from_slice(name);
+        p.extend_from_slice(&qtype.to_be_bytes());
+        p.extend_from_slice(&1u16.to_be_bytes());
+        p.extend_from_slice(extra);
+        p
+    }
+
+    fn opt(options: &[u8]) -> Vec<u8> {
+        let mut o = vec![0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0];
+        o.extend_from_slice(&(options.len() as u16).to_be_bytes());
+        o.extend_from_slice(options);
+        o
+    }
+
+    #[test]
+    fn parses_question_and_lowercases() {
+        let p = query(b"\x03WwW\x04Test\x00", 1, &[], 0);
+        let mut q = Query::default();
+        parse_query(&p, &mut q).unwrap();
+        assert_eq!(q.qname.lower(), b"\x03www\x04test\x00");
+        assert_eq!(q.qname.offs(), &[0, 4, 9]);
+        assert_eq!((q.id, q.qtype, q.qclass, q.rd), (0x1234, 1, 1, true));
+        assert!(q.edns.is_none());
+    }
+
+    #[test]
+    fn parses_edns_and_ecs() {
+        let ecs = [0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2];
+        let p = query(b"\x01a\x00", 1, &opt(&ecs), 1);
+        let mut q = Query::default();
+        parse_query(&p, &mut q).unwrap();
+        let e = q.edns.unwrap();
+        assert_eq!((e.udp_size, e.version, e.dnssec_ok), (1232, 0, true));
+        let s = e.ecs.unwrap();
+        assert_eq!(
+            (s.family, s.source, s.ip()),
+            (1, 24, "192.0.2.0".parse::<IpAddr>().unwrap())
+        );
+    }
+
+    #[test]
+    fn rejects_bad_ecs_and_double_opt() {
+        let mut q = Query::default();
+        // bits beyond the source prefix
+        let p = query(
+            b"\x01a\x00",
+            1,
+            &opt(&[0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 3]),
+            1,
+        );
+        assert!(matches!(
+            parse_query(&p, &mut q),
+            Err(ParseError::FormErr { .. })
+        ));
+        // wrong address length
+        let p = query(
+            b"\x01a\x00",
+            1,
+            &opt(&[0, 8, 0, 8, 0, 1, 24, 0, 192, 0, 2, 0]),
+            1,
+        );
+        assert!(matches!(
+            parse_query(&p, &mut q),
+            Err(ParseError::FormErr { .. })
+        ));
+        let mut two = opt(&[]);
+        two.extend(opt(&[]));
+        let p = query(b"\x01a\x00", 1, &two, 2);
+        assert!(matches!(
+            parse_query(&p, &mut q),
+            Err(ParseError::FormErr { .. })
+        ));
+    }
+
+    #[test]
+    fn drops_short_and_responses_and_fuzz_never_panics() {
+        let mut q = Query::default();
+        assert_eq!(parse_query(&[0; 11], &mut q), Err(ParseError::Drop));
+        let mut p = query(b"\x01a\x00", 1, &[], 0);
+        p[2] |= 0x80;
+        assert_eq!(parse_query(&p, &mut q), Err(ParseError::Drop));
+        // every truncation and a byte flip at every position must not panic
+        let base = query(
+            b"\x03www\x04test\x00",
+            1,
+            &opt(&[0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 2]),
+            1,
+        );
+        for n in 0..base.len() {
+            let _ = parse_query(&base[..n], &mut q);
+            for v in [0u8, 0x3f, 0xc0, 0xff] {
+                let mut m = base.clone();
+                m[n] = v;
+                let _ = parse_query(&m, &mut q);
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! TCP listener (RFC 7766): length-prefixed messages, several queries per
+//! connection answered in order, an idle timeout, and a connection cap.
+//!
+//! hickory-server's TCP listener has no connection cap, which an
+//! authoritative server exposed to the Internet needs; hence our own loop.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::dns::Worker;
+use crate::policy::Transport;
+use crate::snapshot::SharedSnapshot;
+
+#[derive(Debug, Clone, Copy)]
+pub struct TcpLimits {
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+}
+
+/// Bind a TCP listener on `addr`.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    if addr.is_ipv6() {
+        sock.set_only_v6(true)?;
+    }
+    sock.set_reuse_address(true)?;
+    sock.set_nonblocking(true)?;
+    sock.bind(&addr.into())?;
+    sock.listen(1024)?;
+    TcpListener::from_std(sock.into())
+}
+
+/// Accept connections until `cancel`; each connection is its own task.
+pub async fn serve(
+    listener: TcpListener,
+    snap: SharedSnapshot,
+    limits: TcpLimits,
+    cancel: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = cancel.cancelled() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(error = %e, "tcp accept error");
+                // EMFILE and friends: back off briefly instead of spinning.
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "tcp connection limit reached; closing");
+            drop(stream);
+            continue;
+        };
+        let snap = snap.clone();
+        let cancel = cancel.clone();
+        tasks.spawn(async move {
+            let _permit = permit;
+            tokio::select! {
+                _ = connection(stream, peer, snap, limits.idle_timeout) => {}
+                _ = cancel.cancelled() => {}
+            }
+        });
+        while tasks.try_join_next().is_some() {}
+    }
+    tasks.shutdown().await;
+}
+
+async fn connection(mut stream: TcpStream, peer: SocketAddr, snap: SharedSnapshot, idle: Duration) {
+    let _ = stream.set_nodelay(true);
+    let mut worker = Worker::default();
+    let mut msg = Vec::with_capacity(512);
+    let mut out = Vec::with_capacity(4096);
+    let mut frame = Vec::with_capacity(4096);
+    loop {
+        let mut len = [0u8; 2];
+        match tokio::time::timeout(idle, stream.read_exact(&mut len)).await {
+            Ok(Ok(_)) => {}
+            _ => return, // idle timeout, EOF or error
+        }
+        let n = u16::from_be_bytes(len) as usize;
+        msg.resize(n, 0);
+        match tokio::time::timeout(idle, stream.read_exact(&mut msg)).await {
+            Ok(Ok(_)) => {}
+            _ => return,
+        }
+        let s = snap.load();
+        if !worker.respond(&s, &msg, peer, Transport::Tcp, &mut out) {
+            continue;
+        }
+        drop(s);
+        frame.clear();
+        frame.extend_from_slice(&(out.len() as u16).to_be_bytes());
+        frame.extend_from_slice(&out);
+        if stream.write_all(&frame).await.is_err() {
+            return;
+        }
+    }
+}
