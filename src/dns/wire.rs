@@ -381,11 +381,11 @@ mod tests {
     #[test]
     fn rejects_bad_ecs_and_double_opt() {
         let mut q = Query::default();
-        // bits beyond the source prefix
+        // bits beyond the source prefix (/23 with the 24th bit set)
         let p = query(
             b"\x01a\x00",
             1,
-            &opt(&[0, 8, 0, 7, 0, 1, 24, 0, 192, 0, 3]),
+            &opt(&[0, 8, 0, 7, 0, 1, 23, 0, 192, 0, 3]),
             1,
         );
         assert!(matches!(

@@ -301,10 +301,11 @@ mod tests {
         w.question(b"\x03WWW\x07example\x04test\x00\x00\x01\x00\x01")
             .unwrap();
         w.name(b"\x04mail\x07example\x04test\x00").unwrap();
-        // "mail" + pointer to "example.test" at 12 + 4 = 16
-        assert_eq!(&w.buf[33..], b"\x04mail\xc0\x10");
+        // The question is 22 bytes (12..34): "mail" + pointer to
+        // "example.test" at 12 + 4 = 16.
+        assert_eq!(&w.buf[34..], b"\x04mail\xc0\x10");
         w.name(b"\x04MAIL\x07EXAMPLE\x04TEST\x00").unwrap();
-        assert_eq!(&w.buf[40..], b"\xc0\x21");
+        assert_eq!(&w.buf[41..], b"\xc0\x22");
     }
 
     #[test]
