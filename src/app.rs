@@ -48,13 +48,24 @@ pub fn build_snapshot(
         include_root: Some(cfg.zones_dir.clone()),
     };
     let zones = load_zones_dir(&cfg.zones_dir, &opts, diags);
+    let geoip = cfg.geoip_database.as_ref().and_then(|p| {
+        let cfg_file = cfg.file.clone().unwrap_or_else(|| "dnslb.toml".into());
+        crate::geoip::open(p, &cfg_file, diags).map(Arc::new)
+    });
+    if cfg.geoip_database.is_some() && geoip.is_none() {
+        // A configured database that cannot be read is fatal even with
+        // allow_partial_zones: geolocation would silently answer wrongly.
+        return None;
+    }
     if zones.is_empty() || (!diags.is_empty() && !allow_partial) {
         return None;
     }
     let limits = Limits {
         udp_payload: cfg.udp_payload_size,
     };
-    Some(Snapshot::from_zones(ZoneSet::new(zones), limits))
+    let mut snap = Snapshot::from_zones(ZoneSet::new(zones), limits);
+    snap.geoip = geoip;
+    Some(snap)
 }
 
 fn print_diags(diags: &Diagnostics) {

@@ -37,6 +37,8 @@ pub struct Snapshot {
     pub targets: TargetRegistry,
     pub health: Arc<HealthTable>,
     pub limits: Limits,
+    /// The GeoIP database, when configured.
+    pub geoip: Option<Arc<crate::geoip::GeoDb>>,
 }
 
 impl Snapshot {
@@ -48,6 +50,7 @@ impl Snapshot {
             targets: TargetRegistry::new(),
             health: Arc::new(HealthTable::new(0, crate::health::Status::Up)),
             limits,
+            geoip: None,
         }
     }
 }
