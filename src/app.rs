@@ -22,7 +22,7 @@ use crate::zone::{LoadOptions, ZoneSet, load_zones_dir};
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main(cli: Cli) -> anyhow::Result<i32> {
-    match cli.command.unwrap_or(Command::Serve(ServeArgs::default())) {
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
         Command::Serve(args) => serve(args),
         Command::Check(args) => Ok(check(&args)),
         Command::Explain(args) => explain(&args),

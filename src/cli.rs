@@ -11,9 +11,13 @@ use clap::{Parser, Subcommand, ValueEnum};
     version,
     about = "Authoritative DNS server that load-balances names across healthy endpoints"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// `serve`'s options, accepted without the word `serve`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
