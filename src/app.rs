@@ -68,8 +68,11 @@ pub fn build_snapshot(
     Some(snap)
 }
 
+/// Print every diagnostic, ordered by file then line.
 fn print_diags(diags: &Diagnostics) {
-    for d in diags.iter() {
+    let mut all: Vec<_> = diags.iter().collect();
+    all.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+    for d in all {
         eprintln!("{d}");
     }
 }
