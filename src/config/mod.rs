@@ -2,5 +2,7 @@
 //! runtime types, and the diagnostics every loader reports into.
 
 pub mod diag;
+pub mod policy_file;
 
 pub use diag::{Diagnostic, Diagnostics};
+pub use policy_file::{NameEntry, PolicyFile, load_policy_file};
