@@ -116,6 +116,17 @@ fn every_on_all_down_mode() {
             reason::FALLBACK_FAIL_OPEN,
         ),
         (
+            || {
+                let mut m = v4(8, 1);
+                m.state = OperatorState::Down;
+                sorry_pool(vec![m])
+            },
+            false,
+            &[],
+            Outcome::Answer,
+            reason::FALLBACK_FORCED_DOWN,
+        ),
+        (
             || sorry_pool(vec![v6(8, 1)]),
             false,
             &[],
