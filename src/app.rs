@@ -17,8 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, ServeArgs};
 use crate::config::{Diagnostics, LogFormat, ServerConfig, load_server_config};
 use crate::server::{tcp, udp};
-use crate::snapshot::{Limits, SharedSnapshot, Snapshot};
-use crate::zone::{LoadOptions, ZoneSet, load_zones_dir};
+use crate::snapshot::{SharedSnapshot, Snapshot};
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main(cli: Cli) -> anyhow::Result<i32> {
@@ -37,35 +36,12 @@ fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<ServerConfig>
 }
 
 /// Build a complete snapshot from `cfg`, reporting every problem.
-/// Returns `None` if anything failed (or, with `allow_partial`, if nothing
-/// loaded at all).
 pub fn build_snapshot(
     cfg: &ServerConfig,
     allow_partial: bool,
     diags: &mut Diagnostics,
 ) -> Option<Snapshot> {
-    let opts = LoadOptions {
-        include_root: Some(cfg.zones_dir.clone()),
-    };
-    let zones = load_zones_dir(&cfg.zones_dir, &opts, diags);
-    let geoip = cfg.geoip_database.as_ref().and_then(|p| {
-        let cfg_file = cfg.file.clone().unwrap_or_else(|| "dnslb.toml".into());
-        crate::geoip::open(p, &cfg_file, diags).map(Arc::new)
-    });
-    if cfg.geoip_database.is_some() && geoip.is_none() {
-        // A configured database that cannot be read is fatal even with
-        // allow_partial_zones: geolocation would silently answer wrongly.
-        return None;
-    }
-    if zones.is_empty() || (!diags.is_empty() && !allow_partial) {
-        return None;
-    }
-    let limits = Limits {
-        udp_payload: cfg.udp_payload_size,
-    };
-    let mut snap = Snapshot::from_zones(ZoneSet::new(zones), limits);
-    snap.geoip = geoip;
-    Some(snap)
+    crate::snapshot::build(cfg, allow_partial, diags)
 }
 
 /// Print every diagnostic, ordered by file then line.

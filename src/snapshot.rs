@@ -57,3 +57,186 @@ impl Snapshot {
 
 /// The one shared, atomically swapped pointer to the current snapshot.
 pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
+
+/// Build a complete snapshot from `cfg`: zones, their policy files, the
+/// target list and a fresh health table; every problem goes to `diags`.
+/// Returns `None` if anything failed (with `allow_partial`, only if nothing
+/// loaded or a zone-independent setting is broken). A zone whose policy file
+/// has errors is left out whole: half a zone would answer wrongly.
+pub fn build(
+    cfg: &crate::config::ServerConfig,
+    allow_partial: bool,
+    diags: &mut crate::config::Diagnostics,
+) -> Option<Snapshot> {
+    use crate::zone::{LoadOptions, load_zones_dir};
+
+    let opts = LoadOptions {
+        include_root: Some(cfg.zones_dir.clone()),
+    };
+    let mut zones = load_zones_dir(&cfg.zones_dir, &opts, diags);
+    let geoip = cfg.geoip_database.as_ref().and_then(|p| {
+        let cfg_file = cfg.file.clone().unwrap_or_else(|| "dnslb.toml".into());
+        crate::geoip::open(p, &cfg_file, diags).map(Arc::new)
+    });
+    if cfg.geoip_database.is_some() && geoip.is_none() {
+        // A configured database that cannot be read is fatal even with
+        // allow_partial_zones: geolocation would silently answer wrongly.
+        return None;
+    }
+    let mut targets = TargetRegistry::new();
+    let mut lb = Vec::new();
+    orphan_policy_files(&cfg.zones_dir, diags);
+    zones.retain_mut(|zone| attach_policies(zone, &mut targets, &mut lb, diags));
+    if zones.is_empty() || (!diags.is_empty() && !allow_partial) {
+        return None;
+    }
+    let health = Arc::new(HealthTable::new(targets.len(), crate::health::Status::Up));
+    Some(Snapshot {
+        zones: ZoneSet::new(zones),
+        lb,
+        targets,
+        health,
+        limits: Limits {
+            udp_payload: cfg.udp_payload_size,
+        },
+        geoip,
+    })
+}
+
+/// A `NAME.toml` in the zones directory without a `NAME.zone` is a typo
+/// waiting to bite: report it.
+fn orphan_policy_files(dir: &std::path::Path, diags: &mut crate::config::Diagnostics) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.extension().is_none_or(|x| x != "toml") {
+            continue;
+        }
+        let zone_file = p.with_extension("zone");
+        if !zone_file.exists() {
+            diags.error(
+                &p,
+                None,
+                None,
+                "",
+                format!(
+                    "policy file without a zone file: {} does not exist",
+                    zone_file.display()
+                ),
+            );
+        }
+    }
+}
+
+/// Load `ZONE.toml` beside `zone` (if present) and attach its names.
+/// Returns false when the zone must be left out.
+fn attach_policies(
+    zone: &mut crate::zone::Zone,
+    targets: &mut TargetRegistry,
+    lb: &mut Vec<LbName>,
+    diags: &mut crate::config::Diagnostics,
+) -> bool {
+    use crate::zone::name::{display, to_wire_lower};
+    use crate::zone::rtype;
+    use hickory_proto::rr::Name;
+
+    let path = zone.file.with_extension("toml");
+    if !path.exists() {
+        return true;
+    }
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) => {
+            diags.error(
+                &path,
+                None,
+                None,
+                "",
+                format!("cannot read policy file: {e}"),
+            );
+            return false;
+        }
+    };
+    let before = diags.len();
+    let Some(file) = crate::config::load_policy_file(&path, &text, targets, diags) else {
+        return false;
+    };
+    for entry in file.names {
+        let key = format!("names.{}", entry.owner);
+        let line = Some(entry.line);
+        let name = if entry.owner == "@" {
+            Ok(zone.origin.clone())
+        } else {
+            Name::parse(&entry.owner, Some(&zone.origin))
+        };
+        let name = match name {
+            Ok(n) => n,
+            Err(e) => {
+                diags.error(&path, line, None, key, format!("invalid name: {e}"));
+                continue;
+            }
+        };
+        if !zone.origin.zone_of(&name) {
+            diags.error(
+                &path,
+                line,
+                None,
+                key,
+                format!("{name} is outside the zone {}", zone.origin),
+            );
+            continue;
+        }
+        let wire = to_wire_lower(&name);
+        // Below (or at) a delegation the parent does not answer.
+        let mut i = 0usize;
+        let mut delegated = false;
+        while wire[i..].len() > zone.origin_wire.len() {
+            if zone.node(&wire[i..]).is_some_and(|n| n.cut) {
+                diags.error(
+                    &path,
+                    line,
+                    None,
+                    key.clone(),
+                    format!(
+                        "{name} is at or below the delegation {}",
+                        display(&wire[i..])
+                    ),
+                );
+                delegated = true;
+                break;
+            }
+            i += wire[i] as usize + 1;
+        }
+        if delegated {
+            continue;
+        }
+        if let Some(node) = zone.node(&wire) {
+            for (t, what) in [
+                (rtype::A, "A"),
+                (rtype::AAAA, "AAAA"),
+                (rtype::CNAME, "CNAME"),
+            ] {
+                if node.rrset(t).is_some() {
+                    diags.error(
+                        &path,
+                        line,
+                        None,
+                        key.clone(),
+                        format!(
+                            "{name} also has {what} records in {}; a load-balanced name takes A/AAAA from its policy only, and cannot be a CNAME",
+                            zone.file.display()
+                        ),
+                    );
+                }
+            }
+        }
+        let mut compiled = entry.lb;
+        compiled.name = name.to_ascii();
+        let idx = lb.len() as u32;
+        lb.push(compiled);
+        zone.ensure_node(&wire).lb = Some(idx);
+    }
+    diags.len() == before
+}

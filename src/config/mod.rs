@@ -2,8 +2,9 @@
 //! runtime types, and the diagnostics every loader reports into.
 
 pub mod diag;
-
-pub use diag::{Diagnostic, Diagnostics};
+pub mod policy_file;
 pub mod server;
 
+pub use diag::{Diagnostic, Diagnostics};
+pub use policy_file::{NameEntry, PolicyFile, load_policy_file};
 pub use server::{LogFormat, ServerConfig, load_server_config};

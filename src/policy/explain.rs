@@ -1,0 +1,170 @@
+//! `dnslb explain`: a load-balanced name as text, with the health the
+//! server would act on right now. Pure: it reads the health table and
+//! formats; nothing is picked, so no RNG and no cursor moves.
+
+use std::fmt::Write as _;
+
+use crate::health::HealthTable;
+
+use super::failover::{Choice, choose};
+use super::pool::{Tier, tier_of};
+use super::{Family, Group, LbName, Member, OnAllDown, OperatorState, Policy};
+
+/// Describe `lb`: policy, settings, where each family would be answered
+/// from, and every member with weight, state, health and standing.
+pub fn explain(lb: &LbName, health: &HealthTable) -> String {
+    let mut s = String::new();
+    // Writing to a String cannot fail.
+    let _ = writeln!(
+        s,
+        "{}: policy {}, ttl {}, answers {}, on_all_down {}",
+        lb.name, lb.policy, lb.ttl, lb.answers, lb.on_all_down
+    );
+    for (family, rr) in [(Family::V4, "A"), (Family::V6, "AAAA")] {
+        let _ = writeln!(s, "  {rr}: {}", serving(lb, family, health));
+    }
+    let failover = matches!(lb.policy, Policy::Failover(_));
+    for (i, g) in lb.groups.iter().enumerate() {
+        if failover {
+            let _ = writeln!(s, "  group {}: pool {}", i + 1, g.pool.name);
+        } else {
+            let _ = writeln!(s, "  pool {}", g.pool.name);
+        }
+        members(&mut s, g, health);
+    }
+    if let OnAllDown::Fallback(g) = &lb.on_all_down {
+        let _ = writeln!(s, "  fallback pool {}", g.pool.name);
+        members(&mut s, g, health);
+    }
+    s
+}
+
+/// Where a query of `family` would be answered from now.
+fn serving(lb: &LbName, family: Family, health: &HealthTable) -> String {
+    match choose(&lb.groups, family, Some(health)) {
+        Choice::NoMembers => "no members of this family (NODATA)".into(),
+        Choice::Found { index, cands, .. } => {
+            let from = if lb.groups.len() > 1 {
+                format!("group {} (pool {})", index + 1, lb.groups[index].pool.name)
+            } else {
+                format!("pool {}", lb.groups[index].pool.name)
+            };
+            let standing = match cands.scan.tier {
+                Tier::LiveWeighted => "available",
+                Tier::LiveZero => "weight-0 standby",
+                Tier::DrainWeighted | Tier::DrainZero => "draining",
+            };
+            format!("{from}, {} {standing} member(s)", cands.scan.count)
+        }
+        Choice::AllDown => match &lb.on_all_down {
+            OnAllDown::FailOpen => "all down: fail open (every member not forced down)".into(),
+            OnAllDown::Empty => "all down: empty answer (NODATA)".into(),
+            OnAllDown::ServFail => "all down: SERVFAIL".into(),
+            OnAllDown::Fallback(g) => match choose(std::slice::from_ref(g), family, Some(health)) {
+                Choice::Found { .. } => format!("all down: fallback pool {}", g.pool.name),
+                Choice::NoMembers => format!(
+                    "all down: fallback pool {} has no members of this family (NODATA)",
+                    g.pool.name
+                ),
+                Choice::AllDown => {
+                    format!("all down: fallback pool {} fails open", g.pool.name)
+                }
+            },
+        },
+    }
+}
+
+fn members(s: &mut String, g: &Group, health: &HealthTable) {
+    for m in g.pool.iter() {
+        let _ = writeln!(s, "    {}", member_line(m, health));
+    }
+}
+
+fn member_line(m: &Member, health: &HealthTable) -> String {
+    let mut line = format!("{:<39} weight {:<4} state {:<5}", m.addr, m.weight, m.state);
+    match &m.check {
+        Some(c) => {
+            let h = if health.is_up(m.target) { "up" } else { "down" };
+            let _ = write!(line, " health {h:<4} (check {c})");
+        }
+        None => line.push_str(" health -    (no check)"),
+    }
+    let standing = match tier_of(m, Some(health)) {
+        Some(Tier::LiveWeighted) => "available",
+        Some(Tier::LiveZero) => "standby (weight 0)",
+        Some(Tier::DrainWeighted | Tier::DrainZero) => "draining",
+        None if m.state == OperatorState::Down => "down (operator)",
+        None => "down (health)",
+    };
+    let _ = write!(line, " -> {standing}");
+    if let Some(l) = &m.label {
+        let _ = write!(line, "; name {l}");
+    }
+    if let Some(r) = &m.region {
+        let _ = write!(line, "; region {r}");
+    }
+    if let Some(c) = m.coords {
+        let _ = write!(line, "; lat {} lon {}", c.lat, c.lon);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::super::testutil::*;
+    use super::super::*;
+    use super::*;
+
+    #[test]
+    fn describes_policy_members_and_health() {
+        let mut a = v4(1, 2);
+        a.check = Some("web".into());
+        a.label = Some("lb-a".into());
+        a.region = Some("eu-west".into());
+        a.coords = Some(Coords {
+            lat: 48.8,
+            lon: 2.3,
+        });
+        let mut b = v4(2, 1);
+        b.state = OperatorState::Drain;
+        let mut c = v6(1, 3);
+        c.state = OperatorState::Down;
+        let mut lb = name(Policy::Weighted, Answers::Count(1), vec![a, b, c]);
+        lb.on_all_down = OnAllDown::Fallback(Group::new(Arc::new(Pool::new("sorry", [v4(9, 1)]))));
+        let health = HealthTable::new(256, Status::Up);
+        health.set_status(TargetId(1), Status::Down);
+        let text = explain(&lb, &health);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "www: policy weighted, ttl 30, answers 1, on_all_down fallback (pool sorry)"
+        );
+        assert_eq!(lines[1], "  A: pool web, 1 draining member(s)");
+        assert_eq!(
+            lines[2],
+            "  AAAA: all down: fallback pool sorry has no members of this family (NODATA)"
+        );
+        assert_eq!(lines[3], "  pool web");
+        assert!(lines[4].starts_with("    192.0.2.1 "), "{}", lines[4]);
+        assert!(
+            lines[4].ends_with("weight 2    state auto  health down (check web) -> down (health); name lb-a; region eu-west; lat 48.8 lon 2.3"),
+            "{}",
+            lines[4]
+        );
+        assert!(
+            lines[5].ends_with("state drain health -    (no check) -> draining"),
+            "{}",
+            lines[5]
+        );
+        assert!(
+            lines[6].contains("2001:db8::1") && lines[6].ends_with("-> down (operator)"),
+            "{}",
+            lines[6]
+        );
+        assert_eq!(lines[7], "  fallback pool sorry");
+        assert!(lines[8].contains("192.0.2.9") && lines[8].ends_with("-> available"));
+        assert_eq!(lines.len(), 9);
+    }
+}

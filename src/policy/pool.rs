@@ -1,0 +1,435 @@
+//! Compiled pools and the availability rules every policy shares.
+//!
+//! A [`Pool`] keeps its members split by address family when it is compiled,
+//! so an A query walks only IPv4 members and an AAAA query only IPv6 ones.
+//!
+//! Availability is ranked in [`Tier`]s rather than a yes/no flag: a member
+//! with weight 0, or one an operator put in `drain`, is a last resort, not
+//! "down". Every policy first asks [`scan`] for the best non-empty tier and
+//! then picks only among that tier's members, so the rules "weight 0 only
+//! when no weighted member is available" and "drain only when nothing else
+//! is available" live in one place instead of five.
+
+use std::fmt;
+use std::net::IpAddr;
+
+use crate::health::HealthTable;
+
+use super::{Family, TargetId};
+
+/// Most addresses one answer may carry (`answers` in the policy file).
+/// Bounded so the top-k pickers keep their candidates on the stack.
+pub const MAX_ANSWERS: usize = 64;
+
+/// Operator override of one endpoint (`state` in the policy file).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum OperatorState {
+    /// Follow the health checks (an endpoint without a check counts as up).
+    Auto,
+    /// Always available, whatever the checks say.
+    Up,
+    /// Never answered, not even when failing open.
+    Down,
+    /// No new answers unless nothing else is available; still health-checked.
+    Drain,
+}
+
+impl OperatorState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Up => "up",
+            Self::Down => "down",
+            Self::Drain => "drain",
+        }
+    }
+}
+
+impl fmt::Display for OperatorState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// Where an endpoint is, for geo and latency policies.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Coords {
+    pub lat: f64,
+    pub lon: f64,
+}
+
+/// One endpoint of a pool.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Member {
+    pub addr: IpAddr,
+    /// Health cell of this (address, check).
+    pub target: TargetId,
+    /// 0..=1000; 0 means standby (see [`Tier::LiveZero`]).
+    pub weight: u32,
+    pub state: OperatorState,
+    /// The operator's name for the endpoint (`name` in the file).
+    pub label: Option<String>,
+    pub region: Option<String>,
+    pub coords: Option<Coords>,
+    /// Name of the health check, for explain and logs.
+    pub check: Option<String>,
+}
+
+impl Member {
+    /// A member in `auto` state with no label, region, coordinates or check.
+    pub fn new(addr: IpAddr, target: TargetId, weight: u32) -> Self {
+        Self {
+            addr,
+            target,
+            weight,
+            state: OperatorState::Auto,
+            label: None,
+            region: None,
+            coords: None,
+            check: None,
+        }
+    }
+
+    pub fn family(&self) -> Family {
+        match self.addr {
+            IpAddr::V4(_) => Family::V4,
+            IpAddr::V6(_) => Family::V6,
+        }
+    }
+}
+
+/// A named set of endpoints, shared by every name that uses it.
+#[derive(Debug)]
+pub struct Pool {
+    pub name: String,
+    v4: Box<[Member]>,
+    v6: Box<[Member]>,
+}
+
+impl Pool {
+    /// Split `members` by family, keeping their order within each family.
+    pub fn new(name: impl Into<String>, members: impl IntoIterator<Item = Member>) -> Self {
+        let (v4, v6): (Vec<_>, Vec<_>) =
+            members.into_iter().partition(|m| m.family() == Family::V4);
+        Self {
+            name: name.into(),
+            v4: v4.into_boxed_slice(),
+            v6: v6.into_boxed_slice(),
+        }
+    }
+
+    /// The members that can answer a query of `family`.
+    #[inline]
+    pub fn members(&self, family: Family) -> &[Member] {
+        match family {
+            Family::V4 => &self.v4,
+            Family::V6 => &self.v6,
+        }
+    }
+
+    /// Every member, IPv4 first.
+    pub fn iter(&self) -> impl Iterator<Item = &Member> {
+        self.v4.iter().chain(self.v6.iter())
+    }
+}
+
+/// Availability classes, best first. A policy picks only from the best
+/// non-empty class of the members it considers.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Tier {
+    /// Available with weight > 0: the normal case.
+    LiveWeighted,
+    /// Available with weight 0: used only when no weighted member is.
+    LiveZero,
+    /// `drain` and healthy, weight > 0: used only when nothing live is.
+    DrainWeighted,
+    /// `drain` and healthy, weight 0.
+    DrainZero,
+}
+
+impl Tier {
+    /// Weight used for selection within this tier: members of a weight-0
+    /// tier share equally rather than not at all.
+    #[inline]
+    pub fn weight_of(self, m: &Member) -> u32 {
+        match self {
+            Tier::LiveWeighted | Tier::DrainWeighted => m.weight,
+            Tier::LiveZero | Tier::DrainZero => 1,
+        }
+    }
+}
+
+/// The tier of `m`, or `None` when it must not answer at all.
+///
+/// `health` is `None` when failing open: every member not forced `down` is
+/// then treated as healthy, but `drain` and weight 0 still rank lower.
+#[inline]
+pub fn tier_of(m: &Member, health: Option<&HealthTable>) -> Option<Tier> {
+    let healthy = || health.is_none_or(|h| h.is_up(m.target));
+    let drain = match m.state {
+        OperatorState::Down => return None,
+        OperatorState::Up => false,
+        OperatorState::Auto if healthy() => false,
+        OperatorState::Drain if healthy() => true,
+        OperatorState::Auto | OperatorState::Drain => return None,
+    };
+    Some(match (drain, m.weight > 0) {
+        (false, true) => Tier::LiveWeighted,
+        (false, false) => Tier::LiveZero,
+        (true, true) => Tier::DrainWeighted,
+        (true, false) => Tier::DrainZero,
+    })
+}
+
+/// Summary of the best tier of a member slice.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Scan {
+    pub tier: Tier,
+    /// Members in that tier.
+    pub count: usize,
+    /// Sum of [`Tier::weight_of`] over them.
+    pub total: u64,
+}
+
+/// Find the best non-empty tier of `members` in one pass.
+pub fn scan(members: &[Member], health: Option<&HealthTable>) -> Option<Scan> {
+    let mut best: Option<Scan> = None;
+    for m in members {
+        let Some(tier) = tier_of(m, health) else {
+            continue;
+        };
+        let w = u64::from(tier.weight_of(m));
+        match &mut best {
+            Some(b) if b.tier == tier => {
+                b.count += 1;
+                b.total += w;
+            }
+            Some(b) if b.tier < tier => {}
+            _ => {
+                best = Some(Scan {
+                    tier,
+                    count: 1,
+                    total: w,
+                })
+            }
+        }
+    }
+    best
+}
+
+/// The members a policy may pick from for one query: one family's members
+/// of one pool, restricted to the best tier.
+///
+/// Health is read again while iterating; if the prober flips a target
+/// between [`scan`] and the pick, a pick may see one candidate fewer or
+/// more than `scan.count`. Every picker tolerates that (it answers with
+/// what it finds) rather than copying health into a per-query buffer.
+#[derive(Copy, Clone, Debug)]
+pub struct Candidates<'a> {
+    pub members: &'a [Member],
+    pub health: Option<&'a HealthTable>,
+    pub scan: Scan,
+}
+
+impl<'a> Candidates<'a> {
+    /// The members of the chosen tier with their selection weights.
+    #[inline]
+    pub fn iter(&self) -> impl Iterator<Item = (&'a Member, u32)> + 'a {
+        let tier = self.scan.tier;
+        let health = self.health;
+        self.members
+            .iter()
+            .filter(move |m| tier_of(m, health) == Some(tier))
+            .map(move |m| (m, tier.weight_of(m)))
+    }
+
+    /// Append every candidate's address to `out`.
+    pub fn push_all(&self, out: &mut Vec<IpAddr>) {
+        out.extend(self.iter().map(|(m, _)| m.addr));
+    }
+}
+
+/// The `k` highest keys seen, kept sorted on the stack (k ≤ [`MAX_ANSWERS`]).
+///
+/// Used by weighted sampling (random keys) and sticky hashing (hashed keys).
+/// A binary heap would be O(log k) per insert, but k is 1–3 in practice and a
+/// sorted array also yields the output in rank order for free.
+pub struct TopK {
+    items: [(f64, IpAddr); MAX_ANSWERS],
+    len: usize,
+    k: usize,
+}
+
+impl TopK {
+    pub fn new(k: usize) -> Self {
+        Self {
+            items: [(0.0, IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)); MAX_ANSWERS],
+            len: 0,
+            k: k.min(MAX_ANSWERS),
+        }
+    }
+
+    /// Keep `addr` if `key` is among the `k` highest so far. Ties keep the
+    /// earlier entry, so results do not depend on anything but input order.
+    #[inline]
+    pub fn offer(&mut self, key: f64, addr: IpAddr) {
+        if self.k == 0 {
+            return;
+        }
+        if self.len == self.k {
+            if key <= self.items[self.len - 1].0 {
+                return;
+            }
+            self.len -= 1;
+        }
+        let mut i = self.len;
+        while i > 0 && self.items[i - 1].0 < key {
+            self.items[i] = self.items[i - 1];
+            i -= 1;
+        }
+        self.items[i] = (key, addr);
+        self.len += 1;
+    }
+
+    /// Append the kept addresses, highest key first.
+    pub fn drain_into(&self, out: &mut Vec<IpAddr>) {
+        out.extend(self.items[..self.len].iter().map(|&(_, a)| a));
+    }
+}
+
+/// A uniform float in (0, 1] from 53 random bits: never 0, so `ln` is finite.
+#[inline]
+pub fn unit_open0(bits: u64) -> f64 {
+    ((bits >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// Shuffle `s` in place (Fisher–Yates) without allocating.
+pub fn shuffle(s: &mut [IpAddr], rng: &mut super::PolicyRng) {
+    use rand::RngExt as _;
+    for i in (1..s.len()).rev() {
+        let j = rng.random_range(0..=i);
+        s.swap(i, j);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Status;
+
+    fn m(addr: &str, id: u32, w: u32, state: OperatorState) -> Member {
+        let mut m = Member::new(addr.parse().unwrap(), TargetId(id), w);
+        m.state = state;
+        m
+    }
+
+    #[test]
+    fn tier_table() {
+        use OperatorState::*;
+        let health = HealthTable::new(2, Status::Up);
+        health.set_status(TargetId(1), Status::Down);
+        // (state, weight, target healthy?, tier with health, tier failing open)
+        let cases = [
+            (
+                Auto,
+                2,
+                true,
+                Some(Tier::LiveWeighted),
+                Some(Tier::LiveWeighted),
+            ),
+            (Auto, 2, false, None, Some(Tier::LiveWeighted)),
+            (Auto, 0, true, Some(Tier::LiveZero), Some(Tier::LiveZero)),
+            (
+                Up,
+                2,
+                false,
+                Some(Tier::LiveWeighted),
+                Some(Tier::LiveWeighted),
+            ),
+            (Up, 0, false, Some(Tier::LiveZero), Some(Tier::LiveZero)),
+            (Down, 2, true, None, None),
+            (
+                Drain,
+                2,
+                true,
+                Some(Tier::DrainWeighted),
+                Some(Tier::DrainWeighted),
+            ),
+            (Drain, 0, true, Some(Tier::DrainZero), Some(Tier::DrainZero)),
+            (Drain, 2, false, None, Some(Tier::DrainWeighted)),
+        ];
+        for (state, w, healthy, want, want_open) in cases {
+            let id = if healthy { 0 } else { 1 };
+            let mem = m("192.0.2.1", id, w, state);
+            assert_eq!(
+                tier_of(&mem, Some(&health)),
+                want,
+                "{state:?} w{w} {healthy}"
+            );
+            assert_eq!(tier_of(&mem, None), want_open, "{state:?} w{w} open");
+        }
+    }
+
+    #[test]
+    fn scan_picks_best_tier_and_sums_its_weights() {
+        use OperatorState::*;
+        let health = HealthTable::new(8, Status::Up);
+        let members = [
+            m("192.0.2.1", 0, 0, Auto),
+            m("192.0.2.2", 1, 5, Drain),
+            m("192.0.2.3", 2, 3, Auto),
+            m("192.0.2.4", 3, 4, Up),
+        ];
+        let s = scan(&members, Some(&health)).unwrap();
+        assert_eq!((s.tier, s.count, s.total), (Tier::LiveWeighted, 2, 7));
+        health.set_status(TargetId(2), Status::Down);
+        let s = scan(&members[..3], Some(&health)).unwrap();
+        assert_eq!((s.tier, s.count, s.total), (Tier::LiveZero, 1, 1));
+        health.set_status(TargetId(0), Status::Down);
+        let s = scan(&members[..3], Some(&health)).unwrap();
+        assert_eq!((s.tier, s.count, s.total), (Tier::DrainWeighted, 1, 5));
+        health.set_status(TargetId(1), Status::Down);
+        assert_eq!(scan(&members[..3], Some(&health)), None);
+        let s = scan(&members[..3], None).unwrap();
+        assert_eq!((s.tier, s.count, s.total), (Tier::LiveWeighted, 1, 3));
+    }
+
+    #[test]
+    fn top_k_keeps_highest_in_order() {
+        let a = |i: u8| IpAddr::from([192, 0, 2, i]);
+        let mut t = TopK::new(3);
+        for (key, i) in [(0.5, 1), (0.9, 2), (0.1, 3), (0.7, 4), (0.95, 5), (0.7, 6)] {
+            t.offer(key, a(i));
+        }
+        let mut out = Vec::new();
+        t.drain_into(&mut out);
+        assert_eq!(out, vec![a(5), a(2), a(4)]);
+        let mut t = TopK::new(0);
+        t.offer(1.0, a(1));
+        out.clear();
+        t.drain_into(&mut out);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn pool_splits_families_in_order() {
+        let p = Pool::new(
+            "p",
+            [
+                m("2001:db8::1", 0, 1, OperatorState::Auto),
+                m("192.0.2.1", 1, 1, OperatorState::Auto),
+                m("2001:db8::2", 2, 1, OperatorState::Auto),
+            ],
+        );
+        let v6: Vec<_> = p.members(Family::V6).iter().map(|m| m.target.0).collect();
+        assert_eq!(v6, vec![0, 2]);
+        assert_eq!(p.members(Family::V4).len(), 1);
+        assert_eq!(p.iter().count(), 3);
+    }
+
+    #[test]
+    fn unit_open0_is_in_range() {
+        assert!(unit_open0(0) > 0.0);
+        assert_eq!(unit_open0(u64::MAX), 1.0);
+    }
+}
