@@ -240,3 +240,90 @@ fn attach_policies(
     }
     diags.len() == before
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Diagnostics, ServerConfig};
+    use std::path::PathBuf;
+
+    fn dir_with(files: &[(&str, &str)]) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "dnslb-snap-{}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        for (n, t) in files {
+            std::fs::write(d.join(n), t).unwrap();
+        }
+        d
+    }
+
+    const ZONE: &str = "$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\nstatic A 192.0.2.2\nalias CNAME ns\nsub NS ns.sub\nns.sub A 192.0.2.3\nwww TXT \"x\"\n";
+    const POOL: &str = "[pools.p]\nmembers = [{ address = \"192.0.2.9\" }]\n";
+
+    fn build_dir(files: &[(&str, &str)]) -> (Option<Snapshot>, Diagnostics) {
+        let dir = dir_with(files);
+        let cfg = ServerConfig {
+            zones_dir: dir.clone(),
+            ..ServerConfig::default()
+        };
+        let mut d = Diagnostics::new();
+        let s = build(&cfg, false, &mut d);
+        let _ = std::fs::remove_dir_all(dir);
+        (s, d)
+    }
+
+    #[test]
+    fn attaches_names_beside_zone_data() {
+        let pol = format!("{POOL}[names.www]\npolicy = \"weighted\"\npool = \"p\"\n");
+        let (s, d) = build_dir(&[("t.test.zone", ZONE), ("t.test.toml", &pol)]);
+        let s = s.unwrap_or_else(|| panic!("{d}"));
+        assert_eq!(s.lb.len(), 1);
+        assert_eq!(s.lb[0].name, "www.t.test.");
+        let z = &s.zones.zones()[0];
+        let node = z.node(b"\x03www\x01t\x04test\x00").unwrap();
+        assert_eq!(node.lb, Some(0));
+        assert!(node.rrset(crate::zone::rtype::TXT).is_some());
+        assert_eq!(s.targets.len(), 1);
+        assert_eq!(s.health.len(), 1);
+    }
+
+    #[test]
+    fn rejects_conflicts_with_the_zone_file() {
+        let pol = format!(
+            "{POOL}[names.static]\npolicy = \"weighted\"\npool = \"p\"\n\n[names.alias]\npolicy = \"weighted\"\npool = \"p\"\n\n[names.\"x.sub\"]\npolicy = \"weighted\"\npool = \"p\"\n\n[names.\"www.other.test.\"]\npolicy = \"weighted\"\npool = \"p\"\n"
+        );
+        let (s, d) = build_dir(&[("t.test.zone", ZONE), ("t.test.toml", &pol)]);
+        assert!(s.is_none());
+        let text = d.to_string();
+        assert!(
+            text.contains("t.test.toml:3: names.static: static.t.test. also has A records"),
+            "{text}"
+        );
+        assert!(
+            text.contains("t.test.toml:7: names.alias: alias.t.test. also has CNAME records"),
+            "{text}"
+        );
+        assert!(text.contains("t.test.toml:11: names.x.sub: x.sub.t.test. is at or below the delegation sub.t.test."), "{text}");
+        assert!(
+            text.contains(
+                "t.test.toml:15: names.www.other.test.: www.other.test. is outside the zone t.test."
+            ),
+            "{text}"
+        );
+        assert_eq!(d.len(), 4, "{text}");
+    }
+
+    #[test]
+    fn policy_file_without_zone_is_an_error() {
+        let (s, d) = build_dir(&[("t.test.zone", ZONE), ("typo.test.toml", POOL)]);
+        assert!(s.is_none());
+        assert!(
+            d.to_string()
+                .contains("typo.test.toml: policy file without a zone file"),
+            "{d}"
+        );
+    }
+}
