@@ -449,5 +449,5 @@ pub fn describe_name(
     let (zone, _) = snap.zones.find(&wire, &offs[..n])?;
     let lb = zone.node(&wire)?.lb?;
     let lb = snap.lb.get(lb as usize)?;
-    Some(format!("{} ttl {}\n", lb.name, lb.ttl))
+    Some(explain(lb, &snap.health))
 }
