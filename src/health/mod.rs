@@ -1,18 +1,41 @@
-//! Endpoint health: the table the query path reads, and (later) the prober
-//! that writes it.
+//! Endpoint health: the table the query path reads, and the prober that
+//! writes it.
 //!
 //! The table is a flat array indexed by [`TargetId`], one atomic cell per
 //! target, so the query path reads it without locks. Only the prober writes.
+//!
+//! - [`check`]: `[checks.NAME]` validated into a [`Check`] ([`validate_check`]).
+//! - [`state`]: the pure rise/fall state machine.
 
+pub mod check;
+pub mod spec;
+pub mod state;
+
+pub use check::{Check, CheckKind, HttpCheck, HttpMethod, StatusSet, TlsCheck, validate_check};
+pub use spec::{CheckSpec, StatusSpec};
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 use crate::policy::TargetId;
 
 /// Probe-derived state of one target.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Status {
     Up,
     Down,
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Status::Up => "up",
+            Status::Down => "down",
+        })
+    }
 }
 
 /// Per-target health cells, written only by the prober.
@@ -30,6 +53,41 @@ impl HealthTable {
             status: (0..n).map(|_| AtomicU8::new(encode(initial))).collect(),
             rtt_us: (0..n).map(|_| AtomicU32::new(0)).collect(),
         }
+    }
+
+    /// A table for `targets`, each in its check's `initial_state`; targets
+    /// without a check are up. Sized to the largest id.
+    pub fn for_targets<'a>(targets: impl IntoIterator<Item = (TargetId, &'a TargetKey)>) -> Self {
+        let targets: Vec<_> = targets.into_iter().collect();
+        let n = targets.iter().map(|(id, _)| id.0 as usize + 1).max();
+        let t = Self::new(n.unwrap_or(0), Status::Up);
+        for (id, key) in targets {
+            if let Some(c) = &key.check {
+                t.set_status(id, c.initial_state);
+            }
+        }
+        t
+    }
+
+    /// A table for `new_targets` that keeps, by [`TargetKey`], the status
+    /// and RTT `old` has for `old_targets` (ids may differ between the two).
+    /// New keys start as [`HealthTable::for_targets`] would.
+    pub fn carry_over<'a>(
+        old: &HealthTable,
+        old_targets: &TargetRegistry,
+        new_targets: impl IntoIterator<Item = (TargetId, &'a TargetKey)>,
+    ) -> Self {
+        let new_targets: Vec<_> = new_targets.into_iter().collect();
+        let t = Self::for_targets(new_targets.iter().copied());
+        for (id, key) in new_targets {
+            if let Some(old_id) = old_targets.id_of(key) {
+                t.set_status(id, old.status(old_id));
+                if let Some(rtt) = old.rtt_us(old_id) {
+                    t.set_rtt_us(id, rtt);
+                }
+            }
+        }
+        t
     }
 
     pub fn len(&self) -> usize {
@@ -86,25 +144,8 @@ fn decode(v: u8) -> Status {
     if v == 1 { Status::Down } else { Status::Up }
 }
 
-pub mod spec;
-
-pub use spec::{CheckSpec, StatusSpec};
-
-use std::collections::HashMap;
-use std::net::IpAddr;
-use std::sync::Arc;
-
-/// A validated health check, shared by every endpoint that references it.
-/// Equality and hashing cover every field, so two pools that name the same
-/// address with identical checks share one probe.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Check {
-    /// The check's name in its policy file (for logs only, not identity).
-    pub name: String,
-    pub spec_debug: String,
-}
-
 /// Identity of a probed target: one probe per unique (address, check).
+/// `check: None` is an endpoint nobody probes: always up.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TargetKey {
     pub addr: IpAddr,
@@ -140,6 +181,16 @@ impl TargetRegistry {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// The id `key` was given, if it was interned.
+    pub fn id_of(&self, key: &TargetKey) -> Option<TargetId> {
+        self.index.get(key).copied()
+    }
+
+    /// Owned `(id, key)` pairs.
+    pub fn to_targets(&self) -> Vec<(TargetId, TargetKey)> {
+        self.iter().map(|(id, k)| (id, k.clone())).collect()
     }
 
     pub fn get(&self, id: TargetId) -> Option<&TargetKey> {
