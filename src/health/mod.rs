@@ -6,12 +6,17 @@
 //!
 //! - [`check`]: `[checks.NAME]` validated into a [`Check`] ([`validate_check`]).
 //! - [`state`]: the pure rise/fall state machine.
+//! - [`probe`]: one HTTP(S) or TCP probe.
 
 pub mod check;
+pub mod probe;
 pub mod spec;
 pub mod state;
+#[cfg(test)]
+mod testutil;
 
 pub use check::{Check, CheckKind, HttpCheck, HttpMethod, StatusSet, TlsCheck, validate_check};
+pub use probe::{NetProbe, Probe, ProbeError, Success};
 pub use spec::{CheckSpec, StatusSpec};
 
 use std::collections::HashMap;
@@ -202,5 +207,83 @@ impl TargetRegistry {
             .iter()
             .enumerate()
             .map(|(i, k)| (TargetId(i as u32), k))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+
+    use super::*;
+    use crate::health::testutil::{check, key};
+
+    fn k(i: u8, initial: Status) -> TargetKey {
+        let mut c = check(CheckKind::Tcp, 9);
+        c.initial_state = initial;
+        key(IpAddr::V4(Ipv4Addr::new(192, 0, 2, i)), c)
+    }
+
+    #[test]
+    fn for_targets_uses_each_checks_initial_state() {
+        let unchecked = TargetKey {
+            addr: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 9)),
+            check: None,
+        };
+        let mut reg = TargetRegistry::new();
+        let a = reg.intern(k(1, Status::Down));
+        let b = reg.intern(k(2, Status::Up));
+        let c = reg.intern(unchecked);
+        let t = HealthTable::for_targets(reg.iter());
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.status(a), Status::Down);
+        assert_eq!(t.status(b), Status::Up);
+        assert_eq!(t.status(c), Status::Up);
+        assert_eq!(t.rtt_us(a), None);
+    }
+
+    #[test]
+    fn carry_over_follows_keys_not_ids() {
+        let (a, b, c) = (k(1, Status::Up), k(2, Status::Up), k(3, Status::Down));
+        let mut old_reg = TargetRegistry::new();
+        let a_old = old_reg.intern(a.clone());
+        let b_old = old_reg.intern(b.clone());
+        let old = HealthTable::for_targets(old_reg.iter());
+        old.set_status(a_old, Status::Down);
+        old.set_rtt_us(a_old, 1234);
+        old.set_rtt_us(b_old, 99);
+
+        let mut new_reg = TargetRegistry::new();
+        let c_new = new_reg.intern(c);
+        let b_new = new_reg.intern(b);
+        let a_new = new_reg.intern(a);
+        assert_ne!(a_new, a_old);
+        let new = HealthTable::carry_over(&old, &old_reg, new_reg.iter());
+        assert_eq!(new.len(), 3);
+        assert_eq!(
+            (new.status(a_new), new.rtt_us(a_new)),
+            (Status::Down, Some(1234))
+        );
+        assert_eq!(
+            (new.status(b_new), new.rtt_us(b_new)),
+            (Status::Up, Some(99))
+        );
+        // New key: its check's initial state, nothing measured.
+        assert_eq!((new.status(c_new), new.rtt_us(c_new)), (Status::Down, None));
+    }
+
+    #[test]
+    fn registry_dedups_by_key_ignoring_the_check_name() {
+        let mut reg = TargetRegistry::new();
+        let a = k(1, Status::Up);
+        let mut renamed = (**a.check.as_ref().unwrap()).clone();
+        renamed.name = "other".into();
+        let same = TargetKey {
+            addr: a.addr,
+            check: Some(Arc::new(renamed)),
+        };
+        let id = reg.intern(a.clone());
+        assert_eq!(reg.intern(same), id);
+        assert_eq!(reg.id_of(&a), Some(id));
+        assert_eq!(reg.to_targets(), vec![(id, a)]);
     }
 }
