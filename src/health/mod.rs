@@ -7,9 +7,13 @@
 //! - [`check`]: `[checks.NAME]` validated into a [`Check`] ([`validate_check`]).
 //! - [`state`]: the pure rise/fall state machine.
 //! - [`probe`]: one HTTP(S) or TCP probe.
+//! - [`prober`]: tasks, scheduling, watchdog and reload ([`spawn_prober`]).
+//! - [`clock`]: injected time, so timing tests run on virtual time.
 
 pub mod check;
+pub mod clock;
 pub mod probe;
+pub mod prober;
 pub mod spec;
 pub mod state;
 #[cfg(test)]
@@ -17,6 +21,7 @@ mod testutil;
 
 pub use check::{Check, CheckKind, HttpCheck, HttpMethod, StatusSet, TlsCheck, validate_check};
 pub use probe::{NetProbe, Probe, ProbeError, Success};
+pub use prober::{Prober, ProberError, ProberOptions, TargetReport, spawn_prober};
 pub use spec::{CheckSpec, StatusSpec};
 
 use std::collections::HashMap;
@@ -76,7 +81,9 @@ impl HealthTable {
 
     /// A table for `new_targets` that keeps, by [`TargetKey`], the status
     /// and RTT `old` has for `old_targets` (ids may differ between the two).
-    /// New keys start as [`HealthTable::for_targets`] would.
+    /// New keys start as [`HealthTable::for_targets`] would. A running
+    /// [`Prober`] rewrites surviving cells from its own state in
+    /// [`Prober::reconcile`], so a flip racing with the reload is not lost.
     pub fn carry_over<'a>(
         old: &HealthTable,
         old_targets: &TargetRegistry,
@@ -193,7 +200,8 @@ impl TargetRegistry {
         self.index.get(key).copied()
     }
 
-    /// Owned `(id, key)` pairs.
+    /// Owned `(id, key)` pairs, as [`spawn_prober`] and
+    /// [`Prober::reconcile`] take them.
     pub fn to_targets(&self) -> Vec<(TargetId, TargetKey)> {
         self.iter().map(|(id, k)| (id, k.clone())).collect()
     }
