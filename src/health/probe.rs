@@ -1,0 +1,578 @@
+//! One probe of one target: an HTTP(S) request with reqwest or a TCP connect.
+//!
+//! The scheduler ([`super::prober`]) only sees the [`Probe`] trait, so tests
+//! can swap in scripted probes; [`NetProbe`] is the real one. A probe never
+//! panics on a bad answer and never applies its own timeout: the scheduler
+//! bounds every probe with the check's `timeout` and treats a panic as a
+//! failed probe of that target only.
+//!
+//! Clients: one shared `reqwest::Client` for plain HTTP, one for HTTPS with
+//! certificate verification and one without, all built on first use. An HTTPS
+//! check with a TLS server name gets a client of its own, because reqwest maps
+//! that name to this target's address with `resolve()`, which is per client
+//! (a custom resolver cannot tell which endpoint a name was meant for: every
+//! endpoint of a pool usually shares the name). Connection reuse is off: each
+//! probe opens a fresh connection, which is what a new client would see, so a
+//! target that stopped accepting connections fails even if an old keep-alive
+//! connection still answers.
+
+use std::error::Error as _;
+use std::fmt;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
+
+use reqwest::header::{HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
+use reqwest::{Client, ClientBuilder, Method, Url};
+
+use super::check::{Check, CheckKind, HttpCheck, HttpMethod, StatusSet};
+
+/// Bytes of body read while looking for `body_contains`; a substring past
+/// this point counts as missing.
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// What one probe returns.
+pub type ProbeFuture = Pin<Box<dyn Future<Output = Result<Success, ProbeError>> + Send + 'static>>;
+
+/// A passed probe, for the log line of a state change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Success {
+    /// HTTP status code that was accepted.
+    Status(u16),
+    /// TCP handshake completed.
+    Connected,
+}
+
+impl fmt::Display for Success {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Success::Status(c) => write!(f, "status {c}"),
+            Success::Connected => f.write_str("connected"),
+        }
+    }
+}
+
+/// Why a probe failed. Kept per target as its last error, for logs and the
+/// admin view, so it is cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProbeError {
+    #[error("timeout after {} s", .0.as_secs_f64())]
+    Timeout(std::time::Duration),
+    #[error("connection refused")]
+    Refused,
+    #[error("connection failed: {0}")]
+    Connect(String),
+    #[error("tls error: {0}")]
+    Tls(String),
+    #[error("unexpected status {0}")]
+    Status(u16),
+    #[error("body does not contain {0:?}")]
+    BodyMismatch(String),
+    #[error("http error: {0}")]
+    Http(String),
+    #[error("probe setup failed: {0}")]
+    Setup(String),
+    #[error("probe panicked: {0}")]
+    Panicked(String),
+}
+
+/// Builds per-target probes. Implemented by [`NetProbe`]; tests script it.
+pub trait Probe: Send + Sync + 'static {
+    /// Prepare probing `check` at `addr` (URL, headers, client). Called once
+    /// each time a target's task starts, so it may allocate.
+    fn prepare(&self, check: &Arc<Check>, addr: SocketAddr) -> Box<dyn TargetProbe>;
+}
+
+/// A prepared probe of one target.
+pub trait TargetProbe: Send + Sync {
+    /// Start one probe. The future must not block the thread.
+    fn probe(&self) -> ProbeFuture;
+}
+
+/// The real prober: reqwest for HTTP(S), tokio for TCP.
+#[derive(Default)]
+pub struct NetProbe {
+    plain: OnceLock<Result<Client, ProbeError>>,
+    verified: OnceLock<Result<Client, ProbeError>>,
+    unverified: OnceLock<Result<Client, ProbeError>>,
+}
+
+impl fmt::Debug for NetProbe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NetProbe").finish_non_exhaustive()
+    }
+}
+
+impl NetProbe {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn shared(&self, tls: Option<bool>) -> Result<Client, ProbeError> {
+        let (cell, verify) = match tls {
+            None => (&self.plain, false),
+            Some(true) => (&self.verified, true),
+            Some(false) => (&self.unverified, false),
+        };
+        cell.get_or_init(|| build(client_builder(tls.is_some(), verify)))
+            .clone()
+    }
+}
+
+impl Probe for NetProbe {
+    fn prepare(&self, check: &Arc<Check>, addr: SocketAddr) -> Box<dyn TargetProbe> {
+        match &check.kind {
+            CheckKind::Tcp => Box::new(TcpTarget { addr }),
+            CheckKind::Http(http) => Box::new(HttpTarget {
+                inner: Arc::new(self.prepare_http(http, addr)),
+            }),
+        }
+    }
+}
+
+impl NetProbe {
+    fn prepare_http(&self, http: &HttpCheck, addr: SocketAddr) -> HttpInner {
+        let server_name = http.tls.as_ref().and_then(|t| t.server_name.as_deref());
+        let client = match (&http.tls, server_name) {
+            (None, _) => self.shared(None),
+            (Some(t), None) => self.shared(Some(t.verify)),
+            // Connect to `addr`, but send SNI and verify the certificate for
+            // the name: the URL names the host, `resolve` pins its address.
+            (Some(t), Some(name)) => build(client_builder(true, t.verify).resolve(name, addr)),
+        };
+        let scheme = if http.tls.is_some() { "https" } else { "http" };
+        let host = match (server_name, addr.ip()) {
+            (Some(name), _) => name.to_string(),
+            (None, IpAddr::V4(ip)) => ip.to_string(),
+            (None, IpAddr::V6(ip)) => format!("[{ip}]"),
+        };
+        let url = format!("{scheme}://{host}:{}{}", addr.port(), http.path);
+        let prepared = Url::parse(&url)
+            .map_err(|e| ProbeError::Setup(format!("bad url {url:?}: {e}")))
+            .and_then(|url| Ok((url, headers(http)?)));
+        let (client, url, headers) = match (client, prepared) {
+            (Ok(c), Ok((u, h))) => (Ok(c), Some(u), h),
+            (Err(e), _) | (_, Err(e)) => (Err(e), None, HeaderMap::new()),
+        };
+        HttpInner {
+            client,
+            url,
+            method: match http.method {
+                HttpMethod::Get => Method::GET,
+                HttpMethod::Head => Method::HEAD,
+            },
+            headers,
+            expect: http.expect_status.clone(),
+            body_contains: http.body_contains.clone(),
+            tls: http.tls.is_some(),
+        }
+    }
+}
+
+fn client_builder(tls: bool, verify: bool) -> ClientBuilder {
+    Client::builder()
+        // Probes go straight to the target, never through HTTP(S)_PROXY.
+        .no_proxy()
+        // A redirect is the answer being judged (3xx is in the default
+        // 200-399), not something to follow to another host.
+        .redirect(reqwest::redirect::Policy::none())
+        // Fresh connection per probe; see the module comment.
+        .pool_max_idle_per_host(0)
+        // Every probe has an address; a name must never reach real DNS.
+        .dns_resolver(Arc::new(NoDns))
+        // Loading the system roots costs time; only verifying clients need them.
+        .tls_built_in_root_certs(tls && verify)
+        .danger_accept_invalid_certs(tls && !verify)
+}
+
+fn build(b: ClientBuilder) -> Result<Client, ProbeError> {
+    b.build()
+        .map_err(|e| ProbeError::Setup(format!("http client: {}", chain(&e))))
+}
+
+fn headers(http: &HttpCheck) -> Result<HeaderMap, ProbeError> {
+    let bad = |what: &str| ProbeError::Setup(format!("bad header {what}"));
+    let value = |v: &str| HeaderValue::from_str(v).map_err(|_| bad(v));
+    let mut map = HeaderMap::new();
+    map.insert(USER_AGENT, value(&http.user_agent)?);
+    if let Some(h) = &http.host {
+        // hyper adds Host from the URL only when it is absent.
+        map.insert(HOST, value(h)?);
+    }
+    for (name, v) in &http.headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad(name))?;
+        map.append(name, value(v)?);
+    }
+    Ok(map)
+}
+
+/// Refuses every name lookup (see [`client_builder`]).
+struct NoDns;
+
+impl reqwest::dns::Resolve for NoDns {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let msg = format!("name lookup of {:?} is disabled for probes", name.as_str());
+        Box::pin(async move { Err(msg.into()) })
+    }
+}
+
+struct HttpInner {
+    client: Result<Client, ProbeError>,
+    url: Option<Url>,
+    method: Method,
+    headers: HeaderMap,
+    expect: StatusSet,
+    body_contains: Option<String>,
+    tls: bool,
+}
+
+struct HttpTarget {
+    inner: Arc<HttpInner>,
+}
+
+impl TargetProbe for HttpTarget {
+    fn probe(&self) -> ProbeFuture {
+        let inner = self.inner.clone();
+        Box::pin(async move {
+            let client = inner.client.as_ref().map_err(Clone::clone)?;
+            let url = inner
+                .url
+                .clone()
+                .ok_or_else(|| ProbeError::Setup("no url".into()))?;
+            let mut resp = client
+                .request(inner.method.clone(), url)
+                .headers(inner.headers.clone())
+                .send()
+                .await
+                .map_err(|e| classify(&e, inner.tls))?;
+            let code = resp.status().as_u16();
+            if !inner.expect.contains(code) {
+                return Err(ProbeError::Status(code));
+            }
+            if let Some(needle) = &inner.body_contains {
+                body_has(&mut resp, needle).await?;
+            }
+            Ok(Success::Status(code))
+        })
+    }
+}
+
+/// Read at most [`BODY_LIMIT`] bytes looking for `needle`.
+async fn body_has(resp: &mut reqwest::Response, needle: &str) -> Result<(), ProbeError> {
+    let needle = needle.as_bytes();
+    if needle.is_empty() {
+        return Ok(());
+    }
+    let mut buf: Vec<u8> = Vec::new();
+    while buf.len() < BODY_LIMIT {
+        let chunk = resp
+            .chunk()
+            .await
+            .map_err(|e| ProbeError::Http(format!("reading body: {}", chain(&e))))?;
+        let Some(chunk) = chunk else { break };
+        // Search only where a match could newly end: the last needle-1
+        // bytes of the old buffer plus the new chunk.
+        let from = buf.len().saturating_sub(needle.len().saturating_sub(1));
+        let take = chunk.len().min(BODY_LIMIT - buf.len());
+        buf.extend_from_slice(&chunk[..take]);
+        if buf[from..].windows(needle.len()).any(|w| w == needle) {
+            return Ok(());
+        }
+    }
+    Err(ProbeError::BodyMismatch(
+        String::from_utf8_lossy(needle).into_owned(),
+    ))
+}
+
+/// Sort a reqwest error into the reasons an operator acts on.
+fn classify(e: &reqwest::Error, tls: bool) -> ProbeError {
+    let detail = chain(e);
+    let mut src = e.source();
+    while let Some(s) = src {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return ProbeError::Refused;
+        }
+        src = s.source();
+    }
+    if e.is_connect() {
+        // hyper-util labels failures of the TCP step "tcp connect error";
+        // over https anything else in connecting is the TLS handshake.
+        if tls && !detail.contains("tcp connect error") {
+            return ProbeError::Tls(detail);
+        }
+        return ProbeError::Connect(detail);
+    }
+    ProbeError::Http(detail)
+}
+
+/// `error: source: source…`, the whole chain on one line.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        let t = inner.to_string();
+        // Some layers repeat their source in their own message.
+        if !s.ends_with(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = inner.source();
+    }
+    s
+}
+
+struct TcpTarget {
+    addr: SocketAddr,
+}
+
+impl TargetProbe for TcpTarget {
+    fn probe(&self) -> ProbeFuture {
+        let addr = self.addr;
+        Box::pin(async move {
+            match tokio::net::TcpStream::connect(addr).await {
+                // Dropping the stream closes it; the handshake was the test.
+                Ok(_stream) => Ok(Success::Connected),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    Err(ProbeError::Refused)
+                }
+                Err(e) => Err(ProbeError::Connect(e.to_string())),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::health::check::TlsCheck;
+    use crate::health::testutil::{
+        LOCALHOST, Reply, TestServer, check, client_hello_sni, closed_port, http,
+    };
+
+    /// One probe of `c` at 127.0.0.1:`port`, bounded so a bug cannot hang
+    /// the test run (the prober applies the real timeout).
+    async fn probe_once(c: Check, port: u16) -> Result<Success, ProbeError> {
+        let target = NetProbe::new().prepare(&Arc::new(c), SocketAddr::new(LOCALHOST, port));
+        tokio::time::timeout(Duration::from_secs(10), target.probe())
+            .await
+            .expect("probe finished")
+    }
+
+    fn http_check(port: u16, f: impl FnOnce(&mut HttpCheck)) -> Check {
+        let mut h = http();
+        f(&mut h);
+        check(CheckKind::Http(h), port)
+    }
+
+    #[tokio::test]
+    async fn status_200_is_success_and_defaults_reach_the_server() {
+        let srv = TestServer::start(Reply::Http(200, "ok")).await;
+        let port = srv.addr.port();
+        let r = probe_once(http_check(port, |_| {}), port).await;
+        assert_eq!(r, Ok(Success::Status(200)));
+        let req = srv.last_request();
+        assert!(req.starts_with("get / http/1.1\r\n"), "{req}");
+        assert!(
+            req.contains(&format!("\r\nhost: 127.0.0.1:{port}\r\n")),
+            "{req}"
+        );
+        assert!(
+            req.contains(&format!(
+                "\r\nuser-agent: dnslb-health/{}\r\n",
+                env!("CARGO_PKG_VERSION")
+            )),
+            "{req}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unexpected_status_fails() {
+        let srv = TestServer::start(Reply::Http(500, "oops")).await;
+        let port = srv.addr.port();
+        assert_eq!(
+            probe_once(http_check(port, |_| {}), port).await,
+            Err(ProbeError::Status(500))
+        );
+        // 200 is not in an explicit list of 204 only.
+        srv.set(Reply::Http(200, "ok"));
+        let only_204 = http_check(port, |h| h.expect_status = StatusSet::new(vec![(204, 204)]));
+        assert_eq!(
+            probe_once(only_204, port).await,
+            Err(ProbeError::Status(200))
+        );
+        srv.set(Reply::Http(204, ""));
+        let only_204 = http_check(port, |h| h.expect_status = StatusSet::new(vec![(204, 204)]));
+        assert_eq!(probe_once(only_204, port).await, Ok(Success::Status(204)));
+    }
+
+    #[tokio::test]
+    async fn redirect_is_judged_not_followed() {
+        // The canned reply carries `Location: http://127.0.0.1:1/`; following
+        // it would fail with connection refused.
+        let srv = TestServer::start(Reply::Http(302, "")).await;
+        let port = srv.addr.port();
+        assert_eq!(
+            probe_once(http_check(port, |_| {}), port).await,
+            Ok(Success::Status(302))
+        );
+        assert_eq!(srv.received().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn body_substring() {
+        let srv = TestServer::start(Reply::Http(200, "status: all good\n")).await;
+        let port = srv.addr.port();
+        let want = |s: &str| {
+            let s = s.to_string();
+            http_check(port, move |h| h.body_contains = Some(s))
+        };
+        assert_eq!(
+            probe_once(want("all good"), port).await,
+            Ok(Success::Status(200))
+        );
+        assert_eq!(
+            probe_once(want("healthy"), port).await,
+            Err(ProbeError::BodyMismatch("healthy".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn head_method() {
+        let srv = TestServer::start(Reply::Http(200, "hello")).await;
+        let port = srv.addr.port();
+        let c = http_check(port, |h| h.method = HttpMethod::Head);
+        assert_eq!(probe_once(c, port).await, Ok(Success::Status(200)));
+        assert!(srv.last_request().starts_with("head / http/1.1\r\n"));
+    }
+
+    #[tokio::test]
+    async fn custom_path_host_headers_and_user_agent_reach_the_server() {
+        let srv = TestServer::start(Reply::Http(200, "ok")).await;
+        let port = srv.addr.port();
+        let c = http_check(port, |h| {
+            h.path = "/healthz?deep=1".into();
+            h.host = Some("www.example.test".into());
+            h.headers = vec![
+                ("x-probe".into(), "dnslb".into()),
+                ("authorization".into(), "Bearer t0k".into()),
+            ];
+            h.user_agent = "probe/1".into();
+        });
+        assert_eq!(probe_once(c, port).await, Ok(Success::Status(200)));
+        let req = srv.last_request();
+        assert!(req.starts_with("get /healthz?deep=1 http/1.1\r\n"), "{req}");
+        assert_eq!(req.matches("\r\nhost: ").count(), 1, "{req}");
+        for line in [
+            "\r\nhost: www.example.test\r\n",
+            "\r\nx-probe: dnslb\r\n",
+            "\r\nauthorization: bearer t0k\r\n",
+            "\r\nuser-agent: probe/1\r\n",
+        ] {
+            assert!(req.contains(line), "{line:?} missing from {req}");
+        }
+        assert_eq!(req.matches("\r\nuser-agent: ").count(), 1, "{req}");
+    }
+
+    #[tokio::test]
+    async fn closed_port_is_refused() {
+        let port = closed_port().await;
+        assert_eq!(
+            probe_once(http_check(port, |_| {}), port).await,
+            Err(ProbeError::Refused)
+        );
+        assert_eq!(
+            probe_once(check(CheckKind::Tcp, port), port).await,
+            Err(ProbeError::Refused)
+        );
+    }
+
+    #[tokio::test]
+    async fn server_that_never_answers_leaves_the_probe_pending() {
+        // The prober's timeout turns this into a failure (tested there);
+        // here: the probe itself does not invent an answer.
+        let srv = TestServer::start(Reply::Hang).await;
+        let port = srv.addr.port();
+        let c = Arc::new(http_check(port, |_| {}));
+        let target = NetProbe::new().prepare(&c, srv.addr);
+        let r = tokio::time::timeout(Duration::from_millis(300), target.probe()).await;
+        assert!(r.is_err(), "{r:?}");
+        assert_eq!(srv.received().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn tcp_up_then_down() {
+        let srv = TestServer::start(Reply::Close).await;
+        let port = srv.addr.port();
+        assert_eq!(
+            probe_once(check(CheckKind::Tcp, port), port).await,
+            Ok(Success::Connected)
+        );
+        srv.stop().await;
+        assert_eq!(
+            probe_once(check(CheckKind::Tcp, port), port).await,
+            Err(ProbeError::Refused)
+        );
+    }
+
+    #[tokio::test]
+    async fn https_connects_to_the_address_with_sni_for_the_server_name() {
+        // A plain TCP server reads the ClientHello and hangs up: the probe
+        // must have gone to 127.0.0.1 (no DNS) while naming the server.
+        let srv = TestServer::start(Reply::Close).await;
+        let port = srv.addr.port();
+        let named = http_check(port, |h| {
+            h.tls = Some(TlsCheck {
+                server_name: Some("lb.example.test".into()),
+                verify: true,
+            })
+        });
+        let r = probe_once(named, port).await;
+        assert!(matches!(r, Err(ProbeError::Tls(_))), "{r:?}");
+        let hello = &srv.received()[0];
+        assert_eq!(client_hello_sni(hello).as_deref(), Some("lb.example.test"));
+
+        // By address: no SNI (an IP is not a server name).
+        let by_ip = http_check(port, |h| {
+            h.tls = Some(TlsCheck {
+                server_name: None,
+                verify: false,
+            })
+        });
+        let r = probe_once(by_ip, port).await;
+        assert!(matches!(r, Err(ProbeError::Tls(_))), "{r:?}");
+        let hello = &srv.received()[1];
+        assert_eq!(hello[0], 0x16, "a TLS handshake record");
+        assert_eq!(client_hello_sni(hello), None);
+    }
+
+    #[tokio::test]
+    async fn https_to_a_closed_port_is_refused_not_tls() {
+        let port = closed_port().await;
+        let c = http_check(port, |h| {
+            h.tls = Some(TlsCheck {
+                server_name: Some("lb.example.test".into()),
+                verify: true,
+            })
+        });
+        assert_eq!(probe_once(c, port).await, Err(ProbeError::Refused));
+    }
+
+    #[test]
+    fn error_messages_name_the_reason() {
+        assert_eq!(
+            ProbeError::Timeout(Duration::from_millis(500)).to_string(),
+            "timeout after 0.5 s"
+        );
+        assert_eq!(ProbeError::Status(503).to_string(), "unexpected status 503");
+        assert_eq!(
+            ProbeError::BodyMismatch("ok".into()).to_string(),
+            "body does not contain \"ok\""
+        );
+        assert_eq!(Success::Status(200).to_string(), "status 200");
+    }
+}
