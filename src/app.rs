@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, ServeArgs};
 use crate::config::{Diagnostics, LogFormat, ServerConfig, load_server_config};
+use crate::health::{HealthTable, Prober, ProberOptions, spawn_prober};
 use crate::server::{tcp, udp};
 use crate::snapshot::{SharedSnapshot, Snapshot};
 
@@ -164,7 +165,21 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
         tracing::info!("listening on tcp {tcp_addr}");
     }
 
-    tasks.spawn(reload_on_hup(cfg.clone(), shared.clone(), cancel.clone()));
+    // Probing starts now, for every target, not on first query.
+    let first = shared.load_full();
+    let prober = Arc::new(spawn_prober(
+        first.targets.to_targets(),
+        first.health.clone(),
+        cancel.child_token(),
+        ProberOptions::default(),
+    ));
+    drop(first);
+    tasks.spawn(reload_on_hup(
+        cfg.clone(),
+        shared.clone(),
+        prober.clone(),
+        cancel.clone(),
+    ));
     wait_for_shutdown().await;
     tracing::info!("shutting down");
     cancel.cancel();
@@ -173,6 +188,11 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
         let _ = server.shutdown_gracefully().await;
     }
     while tasks.join_next().await.is_some() {}
+    if let Ok(p) = Arc::try_unwrap(prober)
+        && let Err(e) = p.join().await
+    {
+        tracing::warn!(error = %e, "health prober did not stop cleanly");
+    }
     for h in udp_threads {
         let _ = tokio::task::spawn_blocking(move || h.join()).await;
     }
@@ -196,7 +216,12 @@ async fn wait_for_shutdown() {
 
 /// SIGHUP: rebuild the snapshot off the hot path; swap only a clean one.
 #[cfg(unix)]
-async fn reload_on_hup(cfg: ServerConfig, shared: SharedSnapshot, cancel: CancellationToken) {
+async fn reload_on_hup(
+    cfg: ServerConfig,
+    shared: SharedSnapshot,
+    prober: Arc<Prober>,
+    cancel: CancellationToken,
+) {
     use tokio::signal::unix::{SignalKind, signal};
     let Ok(mut hup) = signal(SignalKind::hangup()) else {
         tracing::warn!("cannot install SIGHUP handler; reload disabled");
@@ -216,7 +241,23 @@ async fn reload_on_hup(cfg: ServerConfig, shared: SharedSnapshot, cancel: Cancel
         })
         .await;
         match built {
-            Ok((Some(snap), _)) => {
+            Ok((Some(mut snap), _)) => {
+                // Health carries over by target key; the prober rewrites
+                // surviving cells from its own state, then writes only the
+                // new table, so the swap follows at once.
+                let old = shared.load_full();
+                snap.health = Arc::new(HealthTable::carry_over(
+                    &old.health,
+                    &old.targets,
+                    snap.targets.iter(),
+                ));
+                if let Err(e) = prober
+                    .reconcile(snap.targets.to_targets(), snap.health.clone())
+                    .await
+                {
+                    tracing::error!(error = %e, "health prober is gone; reload skipped");
+                    continue;
+                }
                 let zones = snap.zones.len();
                 shared.store(Arc::new(snap));
                 tracing::info!(zones, ms = started.elapsed().as_millis() as u64, "reloaded");
@@ -236,7 +277,12 @@ async fn reload_on_hup(cfg: ServerConfig, shared: SharedSnapshot, cancel: Cancel
 }
 
 #[cfg(not(unix))]
-async fn reload_on_hup(_: ServerConfig, _: SharedSnapshot, cancel: CancellationToken) {
+async fn reload_on_hup(
+    _: ServerConfig,
+    _: SharedSnapshot,
+    _: Arc<Prober>,
+    cancel: CancellationToken,
+) {
     cancel.cancelled().await;
 }
 

@@ -90,7 +90,8 @@ pub fn build(
     if zones.is_empty() || (!diags.is_empty() && !allow_partial) {
         return None;
     }
-    let health = Arc::new(HealthTable::new(targets.len(), crate::health::Status::Up));
+    // Each target starts in its check's initial_state; the prober takes over.
+    let health = Arc::new(HealthTable::for_targets(targets.iter()));
     Some(Snapshot {
         zones: ZoneSet::new(zones),
         lb,

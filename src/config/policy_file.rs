@@ -29,7 +29,7 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::config::Diagnostics;
 use crate::config::diag::line_col;
-use crate::health::{Check, CheckSpec, TargetKey, TargetRegistry};
+use crate::health::{Check, CheckSpec, TargetKey, TargetRegistry, validate_check};
 use crate::policy::{
     Answers, Coords, Group, GroupPolicy, LbName, MAX_ANSWERS, Member, OnAllDown, OperatorState,
     Policy, Pool, StickyPrefixes,
@@ -188,7 +188,8 @@ fn compile(cx: &mut Cx<'_>, targets: &mut TargetRegistry) -> Option<PolicyFile> 
         let check = e
             .spec
             .as_ref()
-            .map(|s| Arc::new(compile_check(e.name.get_ref(), s)));
+            .and_then(|s| validate_check(e.name.get_ref(), s, cx.path, cx.text, cx.diags))
+            .map(Arc::new);
         checks.insert(e.name.get_ref(), check);
     }
     let mut pools: HashMap<&str, Option<Arc<Pool>>> = HashMap::new();
@@ -218,17 +219,6 @@ fn compile(cx: &mut Cx<'_>, targets: &mut TargetRegistry) -> Option<PolicyFile> 
         }
     }
     Some(PolicyFile { names })
-}
-
-/// Build the health check a member refers to.
-///
-/// Placeholder until the health module validates `CheckSpec` into its own
-/// `Check`; kept to this one function so swapping it is a one-line change.
-fn compile_check(name: &str, spec: &CheckSpec) -> Check {
-    Check {
-        name: name.to_owned(),
-        spec_debug: format!("{spec:?}"),
-    }
 }
 
 // ---- parsing -----------------------------------------------------------
