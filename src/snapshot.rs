@@ -91,7 +91,7 @@ pub fn build(
         return None;
     }
     // Each target starts in its check's initial_state; the prober takes over.
-    let health = Arc::new(HealthTable::for_targets(targets.iter()));
+    let health = Arc::new(HealthTable::for_targets(targets.iter()).with_labels(&targets));
     Some(Snapshot {
         zones: ZoneSet::new(zones),
         lb,

@@ -500,6 +500,13 @@ fn compile_member(
         addr,
         check: check_ref,
     });
+    let zone = cx.path.file_stem().and_then(|f| f.to_str()).unwrap_or("");
+    let pool_path = path.split(".members").next().unwrap_or(path);
+    let used = match &label {
+        Some(l) => format!("{l} in {zone} {pool_path}"),
+        None => format!("{zone} {pool_path}"),
+    };
+    targets.note_use(target, &used);
     Some(Member {
         addr,
         target,

@@ -54,6 +54,8 @@ pub struct HealthTable {
     status: Box<[AtomicU8]>,
     /// Smoothed probe response time in microseconds; 0 = unknown.
     rtt_us: Box<[AtomicU32]>,
+    /// Who uses each target ("web-a in example.test pools.web"), for logs.
+    labels: Box<[Box<str>]>,
 }
 
 impl HealthTable {
@@ -62,7 +64,19 @@ impl HealthTable {
         Self {
             status: (0..n).map(|_| AtomicU8::new(encode(initial))).collect(),
             rtt_us: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            labels: Box::new([]),
         }
+    }
+
+    /// Attach the registry's usage labels (for state-change logs).
+    pub fn with_labels(mut self, targets: &TargetRegistry) -> Self {
+        self.labels = targets.labels.iter().map(|l| l.as_str().into()).collect();
+        self
+    }
+
+    /// Who uses target `id`, or "" when unknown.
+    pub fn label(&self, id: TargetId) -> &str {
+        self.labels.get(id.0 as usize).map_or("", |l| l)
     }
 
     /// A table for `targets`, each in its check's `initial_state`; targets
@@ -169,6 +183,7 @@ pub struct TargetKey {
 pub struct TargetRegistry {
     keys: Vec<TargetKey>,
     index: HashMap<TargetKey, TargetId>,
+    labels: Vec<String>,
 }
 
 impl TargetRegistry {
@@ -183,8 +198,27 @@ impl TargetRegistry {
         }
         let id = TargetId(self.keys.len() as u32);
         self.keys.push(key.clone());
+        self.labels.push(String::new());
         self.index.insert(key, id);
         id
+    }
+
+    /// Record that `what` (an endpoint in a pool) uses target `id`.
+    pub fn note_use(&mut self, id: TargetId, what: &str) {
+        if let Some(l) = self.labels.get_mut(id.0 as usize) {
+            // Keep log lines bounded when one target serves many pools.
+            if l.len() < 200 {
+                if !l.is_empty() {
+                    l.push_str(", ");
+                }
+                l.push_str(what);
+            }
+        }
+    }
+
+    /// Who uses target `id`, as noted.
+    pub fn label(&self, id: TargetId) -> &str {
+        self.labels.get(id.0 as usize).map_or("", String::as_str)
     }
 
     pub fn len(&self) -> usize {

@@ -505,8 +505,19 @@ impl Slot {
         };
         st.publish();
         let (streak, threshold) = (st.machine.streak(), st.machine.threshold());
+        let used_by = flip.map(|_| {
+            st.ids
+                .first()
+                .map_or(String::new(), |&id| st.table.label(id).to_owned())
+        });
         drop(st);
-        self.log(flip, &result, streak, threshold);
+        self.log(
+            flip,
+            &result,
+            streak,
+            threshold,
+            used_by.as_deref().unwrap_or(""),
+        );
     }
 
     fn log(
@@ -515,15 +526,16 @@ impl Slot {
         result: &Result<Success, ProbeError>,
         streak: u32,
         threshold: u32,
+        used_by: &str,
     ) {
         let (addr, endpoint, check) = (self.addr, self.key.addr, &self.check.name);
         match (flip, result) {
             (Some(f), Err(e)) => tracing::warn!(
-                %addr, %endpoint, %check, from = %f.from, to = %f.to, reason = %e,
+                %addr, %endpoint, pool = used_by, %check, from = %f.from, to = %f.to, reason = %e,
                 "health {} -> {} after {} failed probes in a row", f.from, f.to, self.check.fall
             ),
             (Some(f), Ok(s)) => tracing::info!(
-                %addr, %endpoint, %check, from = %f.from, to = %f.to, reason = %s,
+                %addr, %endpoint, pool = used_by, %check, from = %f.from, to = %f.to, reason = %s,
                 "health {} -> {} after {} good probes in a row", f.from, f.to, self.check.rise
             ),
             (None, Err(e)) => tracing::debug!(
