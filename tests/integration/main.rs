@@ -16,3 +16,4 @@ mod harness;
 
 mod answers;
 mod quickstart;
+mod wildcard;
