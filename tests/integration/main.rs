@@ -15,5 +15,6 @@ mod fixtures;
 mod harness;
 
 mod answers;
+mod edns;
 mod quickstart;
 mod wildcard;
