@@ -16,5 +16,7 @@ mod harness;
 
 mod answers;
 mod edns;
+mod malformed;
+mod qtypes;
 mod quickstart;
 mod wildcard;
