@@ -16,7 +16,9 @@ mod harness;
 
 mod answers;
 mod edns;
+mod lifecycle;
 mod malformed;
 mod qtypes;
 mod quickstart;
+mod transport;
 mod wildcard;
