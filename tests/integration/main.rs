@@ -7,14 +7,12 @@
 //! nothing. Tests marked `#[ignore = "BUG: ..."]` pin down known defects
 //! in `src/`; `#[ignore = "needs dig"]` ones need dig on the PATH.
 
-#[allow(dead_code)] // helpers for tests added in later commits
 mod dns;
-#[allow(dead_code)]
 mod fixtures;
-#[allow(dead_code)]
 mod harness;
 
 mod answers;
+mod differential;
 mod edns;
 mod lifecycle;
 mod malformed;
