@@ -1,0 +1,334 @@
+//! The server under test: a scratch directory of zone files and config, the
+//! real `dnslb` binary started on a free loopback port, killed on drop.
+//!
+//! Modelled on hickory-dns's `bin/tests/integration/server_harness.rs`: the
+//! bound address comes from the server's own log line ("listening on udp
+//! ADDR"), not from a port the test guesses, so tests run in parallel without
+//! port races. Every stderr line is forwarded to the test's output so a
+//! failing test shows what the server said.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+/// Path of the binary under test, built by cargo for this test target.
+pub const DNSLB: &str = env!("CARGO_BIN_EXE_dnslb");
+
+/// How long a server may take to log its listening addresses. Generous:
+/// the machine is shared and debug builds start slowly under load.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A scratch directory under the system temp dir, removed on drop.
+///
+/// `tempfile` is not in the dependency tree, and this is all we need.
+pub struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    pub fn new(tag: &str) -> Self {
+        static SEQ: AtomicUsize = AtomicUsize::new(0);
+        let n = SEQ.fetch_add(1, Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("dnslb-itest-{}-{n}-{tag}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        Self { path }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A config file plus a `zones/` directory, written to a [`TempDir`].
+pub struct Setup {
+    dir: TempDir,
+}
+
+impl Setup {
+    /// `zones`: (zone name, master file text); `config`: extra TOML lines
+    /// appended after `zones_dir = "zones"`.
+    pub fn new(tag: &str, zones: &[(&str, &str)], config: &str) -> Self {
+        let dir = TempDir::new(tag);
+        let zdir = dir.path().join("zones");
+        std::fs::create_dir_all(&zdir).expect("create zones dir");
+        for (name, text) in zones {
+            std::fs::write(zdir.join(format!("{name}.zone")), text).expect("write zone");
+        }
+        let cfg = format!("zones_dir = \"zones\"\n{config}\n");
+        std::fs::write(dir.path().join("dnslb.toml"), cfg).expect("write config");
+        Self { dir }
+    }
+
+    pub fn config(&self) -> PathBuf {
+        self.dir.path().join("dnslb.toml")
+    }
+
+    /// The path a zone file of this setup was written to.
+    pub fn zone_file(&self, name: &str) -> PathBuf {
+        self.dir.path().join("zones").join(format!("{name}.zone"))
+    }
+
+    /// Start `dnslb serve` on this setup, on 127.0.0.1 port 0.
+    pub fn serve(&self) -> TestServer {
+        TestServer::start(&self.serve_args(&[]), None)
+    }
+
+    /// Start `dnslb serve` on this setup with one `--listen` per address.
+    pub fn serve_on(&self, listen: &[&str]) -> TestServer {
+        let mut args: Vec<String> = vec![
+            "serve".into(),
+            "--config".into(),
+            self.config().display().to_string(),
+        ];
+        for l in listen {
+            args.push("--listen".into());
+            args.push(l.to_string());
+        }
+        TestServer::start(&args, None)
+    }
+
+    /// Start `dnslb serve --engine hickory` on this setup.
+    pub fn serve_hickory(&self) -> TestServer {
+        TestServer::start(&self.serve_args(&["--engine", "hickory"]), None)
+    }
+
+    fn serve_args(&self, extra: &[&str]) -> Vec<String> {
+        let mut a: Vec<String> = vec![
+            "serve".into(),
+            "--config".into(),
+            self.config().display().to_string(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+        ];
+        a.extend(extra.iter().map(|s| s.to_string()));
+        a
+    }
+
+    /// Run `dnslb serve` expecting it to refuse to start; returns its exit
+    /// status and stderr.
+    pub fn serve_expecting_failure(&self) -> (ExitStatus, String) {
+        let mut child = dnslb_command(&self.serve_args(&[]), None)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn dnslb");
+        let mut stderr = child.stderr.take().expect("stderr piped");
+        let reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let status = loop {
+            if let Some(st) = child.try_wait().expect("try_wait") {
+                break st;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("dnslb serve did not exit on a broken zone set");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        (status, reader.join().expect("stderr reader"))
+    }
+
+    /// Run `dnslb check --config` on this setup.
+    pub fn check(&self) -> CmdOutput {
+        run(&[
+            "check".into(),
+            "--config".into(),
+            self.config().display().to_string(),
+        ])
+    }
+}
+
+fn dnslb_command(args: &[String], cwd: Option<&Path>) -> Command {
+    let mut c = Command::new(DNSLB);
+    c.args(args).stdin(Stdio::null());
+    // The listening lines are logged at info; a developer's RUST_LOG must
+    // not hide them.
+    c.env("RUST_LOG", "info");
+    if let Some(d) = cwd {
+        c.current_dir(d);
+    }
+    c
+}
+
+/// Output of a finished `dnslb` command.
+pub struct CmdOutput {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `dnslb ARGS` to completion.
+pub fn run(args: &[String]) -> CmdOutput {
+    let out = dnslb_command(args, None).output().expect("run dnslb");
+    CmdOutput {
+        status: out.status,
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A running `dnslb serve`, killed when dropped.
+pub struct TestServer {
+    child: Child,
+    /// UDP and TCP address of the first listener (they share the port).
+    pub addr: SocketAddr,
+    /// Every (udp, tcp) address pair the server logged, in order.
+    pub listeners: Vec<(SocketAddr, SocketAddr)>,
+    /// stderr up to and including the last listening line.
+    pub startup_log: Vec<String>,
+    /// Every stderr line so far.
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl TestServer {
+    /// Spawn `dnslb ARGS` (in `cwd` if given) and wait until it has logged
+    /// a listening line for every `--listen` argument.
+    pub fn start(args: &[String], cwd: Option<&Path>) -> Self {
+        let expected = args.iter().filter(|a| *a == "--listen").count().max(1);
+        let mut child = dnslb_command(args, cwd)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn dnslb");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = mpsc::channel::<String>();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let log2 = log.clone();
+        // Forward every line; threads spawned by a test inherit its output
+        // capture, so these show up with a failing test's output.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("[dnslb] {line}");
+                log2.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + START_TIMEOUT;
+        let mut udp = Vec::new();
+        let mut tcp = Vec::new();
+        let mut seen = Vec::new();
+        while udp.len() < expected || tcp.len() < expected {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(a) = addr_after(&line, "listening on udp ") {
+                        udp.push(a);
+                    } else if let Some(a) = addr_after(&line, "listening on tcp ") {
+                        tcp.push(a);
+                    }
+                    seen.push(line);
+                }
+                Err(_) => {
+                    let _ = child.kill();
+                    let status = child.wait().ok();
+                    panic!(
+                        "dnslb did not log its listening addresses within {START_TIMEOUT:?} \
+                         (exit: {status:?}); stderr so far:\n{}",
+                        seen.join("\n")
+                    );
+                }
+            }
+        }
+        let listeners: Vec<_> = udp.into_iter().zip(tcp).collect();
+        for (u, t) in &listeners {
+            assert_eq!(u, t, "UDP and TCP should share one address");
+        }
+        Self {
+            child,
+            addr: listeners[0].0,
+            listeners,
+            startup_log: seen,
+            log,
+        }
+    }
+
+    /// Wait until a stderr line containing `text` has appeared, at most
+    /// `limit`; true if it did.
+    pub fn wait_for_log(&self, text: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.log.lock().unwrap().iter().any(|l| l.contains(text)) {
+                return true;
+            }
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// How many stderr lines so far contain `text`.
+    pub fn log_count(&self, text: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .count()
+    }
+
+    /// Send `signal` (e.g. "HUP", "TERM") to the server process, by its id.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -{signal} failed");
+    }
+
+    /// Wait up to `limit` for the process to exit; its status if it did.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(st) = self.child.try_wait().expect("try_wait") {
+                return Some(st);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// True while the process has not exited.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("try_wait").is_none()
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn addr_after(line: &str, marker: &str) -> Option<SocketAddr> {
+    let rest = &line[line.find(marker)? + marker.len()..];
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// The repository root (for the shipped `zones/` and `dnslb.toml`).
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
