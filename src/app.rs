@@ -123,6 +123,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
 
 /// Serve until SIGINT/SIGTERM.
 async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyhow::Result<()> {
+    // Signal handlers first: a HUP or TERM right after "listening on" must
+    // find them installed (the default action would kill the process).
+    let signals = Signals::install()?;
     let cancel = CancellationToken::new();
     let stop = Arc::new(AtomicBool::new(false));
     let mut udp_threads = Vec::new();
@@ -133,22 +136,23 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
         })
     });
     for &addr in &cfg.listen {
-        let tcp_listener = tcp::bind(addr).with_context(|| format!("binding tcp {addr}"))?;
-        let tcp_addr = tcp_listener.local_addr()?;
-        // With port 0, UDP takes the port TCP got so one address serves both.
-        let udp_addr = SocketAddr::new(addr.ip(), tcp_addr.port());
-        let bound_udp = if let Some(server) = hickory.as_mut() {
-            let sock = tokio::net::UdpSocket::bind(udp_addr)
-                .await
-                .with_context(|| format!("binding udp {udp_addr}"))?;
-            let a = sock.local_addr()?;
-            server.register_socket(sock);
-            server.register_listener(tcp_listener, cfg.tcp_idle_timeout, 65535);
-            a
+        let workers = if hickory.is_some() {
+            1
         } else {
-            let (a, handles) = udp::spawn(udp_addr, cfg.udp_workers, shared.clone(), stop.clone())
-                .with_context(|| format!("binding udp {udp_addr}"))?;
-            udp_threads.extend(handles);
+            cfg.udp_workers
+        };
+        let (tcp_listener, udp_socks) = bind_pair(addr, workers)?;
+        let tcp_addr = tcp_listener.local_addr()?;
+        let bound_udp = udp_socks[0].local_addr()?;
+        if let Some(server) = hickory.as_mut() {
+            for sock in udp_socks {
+                sock.set_read_timeout(None)?;
+                sock.set_nonblocking(true)?;
+                server.register_socket(tokio::net::UdpSocket::from_std(sock)?);
+            }
+            server.register_listener(tcp_listener, cfg.tcp_idle_timeout, 65535);
+        } else {
+            udp_threads.extend(udp::start(udp_socks, shared.clone(), stop.clone())?);
             let limits = tcp::TcpLimits {
                 idle_timeout: cfg.tcp_idle_timeout,
                 max_connections: cfg.tcp_max_connections,
@@ -159,8 +163,7 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
                 limits,
                 cancel.clone(),
             ));
-            a
-        };
+        }
         tracing::info!("listening on udp {bound_udp}");
         tracing::info!("listening on tcp {tcp_addr}");
     }
@@ -174,13 +177,18 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
         ProberOptions::default(),
     ));
     drop(first);
+    let Signals {
+        hup,
+        mut stop_signals,
+    } = signals;
     tasks.spawn(reload_on_hup(
+        hup,
         cfg.clone(),
         shared.clone(),
         prober.clone(),
         cancel.clone(),
     ));
-    wait_for_shutdown().await;
+    stop_signals.wait().await;
     tracing::info!("shutting down");
     cancel.cancel();
     stop.store(true, Ordering::Relaxed);
@@ -199,34 +207,97 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
     Ok(())
 }
 
-#[cfg(unix)]
-async fn wait_for_shutdown() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
+/// Bind TCP and UDP on one address. With port 0, TCP picks a free port and
+/// UDP takes the same number; if another socket holds that UDP port, try a
+/// new pair rather than fail.
+fn bind_pair(
+    addr: SocketAddr,
+    udp_workers: usize,
+) -> anyhow::Result<(tokio::net::TcpListener, Vec<std::net::UdpSocket>)> {
+    let mut attempts = 0;
+    loop {
+        let tcp_listener = tcp::bind(addr).with_context(|| format!("binding tcp {addr}"))?;
+        let udp_addr = SocketAddr::new(addr.ip(), tcp_listener.local_addr()?.port());
+        match udp::bind(udp_addr, udp_workers) {
+            Ok(socks) => return Ok((tcp_listener, socks)),
+            Err(e)
+                if addr.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && attempts < 50 =>
+            {
+                attempts += 1;
+            }
+            Err(e) => return Err(e).with_context(|| format!("binding udp {udp_addr}")),
+        }
     }
 }
 
+/// The process's signal streams, registered before serving starts.
+struct Signals {
+    hup: Hup,
+    stop_signals: StopSignals,
+}
+
+#[cfg(unix)]
+type Hup = tokio::signal::unix::Signal;
 #[cfg(not(unix))]
-async fn wait_for_shutdown() {
-    let _ = tokio::signal::ctrl_c().await;
+type Hup = ();
+
+#[cfg(unix)]
+struct StopSignals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+#[cfg(not(unix))]
+struct StopSignals;
+
+impl Signals {
+    #[cfg(unix)]
+    fn install() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
+            stop_signals: StopSignals {
+                int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            },
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn install() -> anyhow::Result<Self> {
+        Ok(Self {
+            hup: (),
+            stop_signals: StopSignals,
+        })
+    }
+}
+
+impl StopSignals {
+    #[cfg(unix)]
+    async fn wait(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+
+    #[cfg(not(unix))]
+    async fn wait(&mut self) {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// SIGHUP: rebuild the snapshot off the hot path; swap only a clean one.
 #[cfg(unix)]
 async fn reload_on_hup(
+    mut hup: Hup,
     cfg: ServerConfig,
     shared: SharedSnapshot,
     prober: Arc<Prober>,
     cancel: CancellationToken,
 ) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let Ok(mut hup) = signal(SignalKind::hangup()) else {
-        tracing::warn!("cannot install SIGHUP handler; reload disabled");
-        return;
-    };
     loop {
         tokio::select! {
             _ = hup.recv() => {}

@@ -84,12 +84,14 @@ impl Worker {
         match wire::parse_query(packet, &mut self.query) {
             Ok(()) => {}
             Err(ParseError::Drop) => return false,
-            Err(ParseError::NotImp { question }) => {
-                error_reply(packet, question, RCODE_NOTIMP, out);
+            Err(ParseError::NotImp { question, edns }) => {
+                let opt = edns.then_some(snap.limits.udp_payload);
+                error_reply(packet, question, RCODE_NOTIMP, opt, out);
                 return true;
             }
-            Err(ParseError::FormErr { question, .. }) => {
-                error_reply(packet, question, RCODE_FORMERR, out);
+            Err(ParseError::FormErr { question, edns }) => {
+                let opt = edns.then_some(snap.limits.udp_payload);
+                error_reply(packet, question, RCODE_FORMERR, opt, out);
                 return true;
             }
         }
@@ -107,7 +109,7 @@ impl Worker {
         let question = &packet[q.question.0..q.question.1];
         if w.question(question).is_err() {
             // A question that cannot fit even alone (only over tiny limits).
-            error_reply(packet, None, RCODE_FORMERR, w.buf);
+            error_reply(packet, None, RCODE_FORMERR, None, w.buf);
             return true;
         }
         let after_question = w.mark();
@@ -230,12 +232,29 @@ fn write_opt(w: &mut Writer<'_>, e: Edns, rcode: u16, scope: u8, payload: u16) -
     Ok(())
 }
 
-/// FORMERR/NOTIMP reply: header echo, question if it parsed, nothing else.
-fn error_reply(packet: &[u8], question: Option<(usize, usize)>, rcode: u16, out: &mut Vec<u8>) {
+/// FORMERR/NOTIMP reply: header echo, the question if it parsed, and a
+/// bare OPT (our payload size, no options) when the query had an OPT, even
+/// a malformed one (RFC 6891 §6.1.1, §7).
+fn error_reply(
+    packet: &[u8],
+    question: Option<(usize, usize)>,
+    rcode: u16,
+    opt_payload: Option<u16>,
+    out: &mut Vec<u8>,
+) {
     let (id, qflags) = wire::header_id_flags(packet).unwrap_or((0, 0));
     let mut w = Writer::new(out, u16::MAX as usize);
     if let Some((a, b)) = question {
         let _ = w.question(&packet[a..b]);
+    }
+    if let Some(payload) = opt_payload {
+        let bare = Edns {
+            udp_size: payload,
+            version: 0,
+            dnssec_ok: false,
+            ecs: None,
+        };
+        let _ = write_opt(&mut w, bare, rcode, 0, payload);
     }
     let flags = FLAG_QR | (qflags & (0x7800 | FLAG_RD | FLAG_CD)) | rcode;
     w.finish_header(id, flags);
@@ -279,7 +298,11 @@ impl<'s> Ctx<'s, '_, '_> {
         let (mut zone, mut apex_k) = zones.find(name, offs)?;
         if self.qtype == rtype::DS && apex_k == 0 && offs.len() > 1 {
             // DS lives on the parent side of a cut (RFC 4035 §3.1.4.1).
-            if let Some((pz, pk)) = zones.find(name, &offs[1..]) {
+            // Only when the parent really delegates here; a child zone the
+            // parent does not delegate to answers its own DS (NODATA).
+            if let Some((pz, pk)) = zones.find(name, &offs[1..])
+                && pz.node(name).is_some_and(|n| n.cut)
+            {
                 zone = pz;
                 apex_k = pk + 1;
             }
@@ -329,14 +352,21 @@ impl<'s> Ctx<'s, '_, '_> {
         let mut found = first;
         let mut owner = Owner::At(12);
         let mut chain = 0usize;
+        // Names already answered for, to stop CNAME loops without repeating
+        // records (RFC 2181 §5: no duplicate RRs).
+        let mut seen: [&[u8]; MAX_CHAIN + 1] = [&[]; MAX_CHAIN + 1];
+        seen[0] = qname;
         loop {
             let outcome = match found {
                 Found::Referral(zone, cut, node) => {
-                    if chain > 0 {
-                        // A CNAME led below a cut: the chain ends here.
-                        return self.finish(RCODE_NOERROR, true);
-                    }
-                    return self.referral(zone, cut, node);
+                    let r = self.referral(zone, cut, node);
+                    // After a CNAME the answer so far is ours (AA); the
+                    // referral tells the resolver where to go next
+                    // (RFC 1034 §4.3.2 step 3b).
+                    return Res {
+                        aa: chain > 0 || r.aa,
+                        ..r
+                    };
                 }
                 Found::NxDomain(zone) => {
                     return self.negative(zone, RCODE_NXDOMAIN);
@@ -349,9 +379,10 @@ impl<'s> Ctx<'s, '_, '_> {
                 Step::Done(res) => return res,
                 Step::Chase(target) => {
                     chain += 1;
-                    if chain > MAX_CHAIN {
+                    if chain > MAX_CHAIN || seen[..chain].contains(&target) {
                         return self.finish(RCODE_NOERROR, true);
                     }
+                    seen[chain] = target;
                     let mut toffs = [0u8; 128];
                     let n = label_offsets(target, &mut toffs);
                     match self.walk(target, &toffs[..n]) {

@@ -91,8 +91,12 @@ pub enum ParseError {
         question: Option<(usize, usize)>,
         edns: bool,
     },
-    /// Opcode other than QUERY: answer NOTIMP.
-    NotImp { question: Option<(usize, usize)> },
+    /// Opcode other than QUERY: answer NOTIMP. `edns`: the query had an
+    /// OPT record, so the reply carries one (RFC 6891 §6.1.1).
+    NotImp {
+        question: Option<(usize, usize)>,
+        edns: bool,
+    },
 }
 
 #[inline]
@@ -191,42 +195,61 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
         question = Some((i, end + 4));
         i = end + 4;
     }
-    if q.opcode != 0 {
-        return Err(ParseError::NotImp { question });
-    }
     let Some(qrange) = question else {
-        return Err(ParseError::FormErr {
-            question: None,
-            edns: false,
-        });
+        let err = if q.opcode != 0 {
+            ParseError::NotImp {
+                question: None,
+                edns: false,
+            }
+        } else {
+            ParseError::FormErr {
+                question: None,
+                edns: false,
+            }
+        };
+        return Err(err);
     };
     q.question = qrange;
-    let formerr = ParseError::FormErr {
-        question: Some(qrange),
-        edns: false,
-    };
 
     // Answer and authority sections of a query carry nothing we use; they
-    // still have to be well formed.
-    for _ in 0..(an as usize + ns as usize) {
-        i = skip_rr(p, i).ok_or(formerr)?;
-    }
-    for _ in 0..ar {
-        let name_start = i;
-        let after_name = skip_name(p, i).ok_or(formerr)?;
-        let rtype = u16_at(p, after_name).ok_or(formerr)?;
-        let end = skip_rr(p, i).ok_or(formerr)?;
-        if rtype == rtype::OPT {
-            if q.edns.is_some() {
-                // RFC 6891 §6.1.1: more than one OPT is FORMERR.
-                return Err(formerr);
-            }
-            if after_name != name_start + 1 || p[name_start] != 0 {
-                return Err(formerr);
-            }
-            q.edns = Some(parse_opt(p, after_name).ok_or(formerr)?);
+    // still have to be well formed. `saw_opt` remembers an OPT even when it
+    // is malformed: the error reply then carries an OPT (RFC 6891 §7).
+    let mut saw_opt = false;
+    let sections = (|| -> Option<()> {
+        for _ in 0..(an as usize + ns as usize) {
+            i = skip_rr(p, i)?;
         }
-        i = end;
+        for _ in 0..ar {
+            let name_start = i;
+            let after_name = skip_name(p, i)?;
+            let rtype = u16_at(p, after_name)?;
+            let end = skip_rr(p, i)?;
+            if rtype == rtype::OPT {
+                saw_opt = true;
+                if q.edns.is_some() {
+                    // RFC 6891 §6.1.1: more than one OPT is FORMERR.
+                    return None;
+                }
+                if after_name != name_start + 1 || p[name_start] != 0 {
+                    return None;
+                }
+                q.edns = Some(parse_opt(p, after_name)?);
+            }
+            i = end;
+        }
+        Some(())
+    })();
+    if q.opcode != 0 {
+        return Err(ParseError::NotImp {
+            question: Some(qrange),
+            edns: saw_opt,
+        });
+    }
+    if sections.is_none() {
+        return Err(ParseError::FormErr {
+            question: Some(qrange),
+            edns: saw_opt,
+        });
     }
     if qrange.1 > qrange.0 && q.qtype == rtype::OPT {
         return Err(ParseError::FormErr {

@@ -32,19 +32,23 @@ fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
 }
 
 /// Bind `workers` sockets on `addr` (port 0: the first picks the port and
-/// the rest share it) and start a thread on each. Returns the bound address.
-pub fn spawn(
-    addr: SocketAddr,
-    workers: usize,
-    snap: SharedSnapshot,
-    stop: Arc<AtomicBool>,
-) -> io::Result<(SocketAddr, Vec<JoinHandle<()>>)> {
+/// the rest share it).
+pub fn bind(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> {
     let first = bind_one(addr)?;
     let bound = first.local_addr()?;
     let mut socks = vec![first];
     for _ in 1..workers.max(1) {
         socks.push(bind_one(bound)?);
     }
+    Ok(socks)
+}
+
+/// Serve each socket on its own thread until `stop`.
+pub fn start(
+    socks: Vec<UdpSocket>,
+    snap: SharedSnapshot,
+    stop: Arc<AtomicBool>,
+) -> io::Result<Vec<JoinHandle<()>>> {
     let mut handles = Vec::new();
     for (i, sock) in socks.into_iter().enumerate() {
         let snap = snap.clone();
@@ -54,7 +58,7 @@ pub fn spawn(
             .spawn(move || serve(sock, snap, stop))?;
         handles.push(h);
     }
-    Ok((bound, handles))
+    Ok(handles)
 }
 
 fn serve(sock: UdpSocket, snap: SharedSnapshot, stop: Arc<AtomicBool>) {

@@ -671,6 +671,12 @@ fn build_zone(
     diags: &mut Diagnostics,
 ) -> Option<Zone> {
     let origin_wire = to_wire_lower(origin);
+    // Zone-level errors (no SOA, no NS) point at the first record, where the
+    // SOA belongs (RFC 1035 §5.2), or line 1 of an empty file.
+    let zone_line = records
+        .iter()
+        .find(|r| r.file == path)
+        .map_or(1, |r| r.line);
     let mut zone = Zone {
         origin: origin.clone(),
         origin_wire: origin_wire.clone(),
@@ -685,7 +691,6 @@ fn build_zone(
     type Key = (Box<[u8]>, u16);
     let mut sets: Vec<(Key, Vec<Parsed>)> = Vec::new();
     let mut index: HashMap<Key, usize> = HashMap::new();
-    let mut first_line: HashMap<Box<[u8]>, (u16, u32)> = HashMap::new();
     for p in records {
         let in_zone = p.owner.len() >= origin_wire.len()
             && p.owner.ends_with(&origin_wire)
@@ -714,9 +719,6 @@ fn build_zone(
             );
             continue;
         }
-        first_line
-            .entry(p.owner.clone())
-            .or_insert((p.rtype, p.line));
         let key = (p.owner.clone(), p.rtype);
         match index.get(&key) {
             Some(&i) => sets[i].1.push(p),
@@ -824,10 +826,13 @@ fn build_zone(
     let Some(soa) = apex.rrset(rtype::SOA) else {
         diags.error(
             path,
-            None,
+            Some(zone_line),
             None,
             "",
-            format!("zone {} has no SOA record at its apex", origin.to_ascii()),
+            format!(
+                "zone {} has no SOA record at its apex (expected as the first record)",
+                origin.to_ascii()
+            ),
         );
         return None;
     };
@@ -835,7 +840,7 @@ fn build_zone(
     if apex.rrset(rtype::NS).is_none() {
         diags.error(
             path,
-            None,
+            Some(zone_line),
             None,
             "",
             format!("zone {} has no NS records at its apex", origin.to_ascii()),

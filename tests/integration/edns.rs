@@ -226,7 +226,6 @@ fn malformed_ecs_is_formerr() {
 /// itself [...] a FORMERR MUST be returned. If this occurs, the response
 /// MUST include an OPT record."
 #[test]
-#[ignore = "BUG: FORMERR for a malformed OPT option (bad ECS) has no OPT record (ARCOUNT 0)"]
 fn formerr_for_a_malformed_option_carries_an_opt() {
     let setup = standard("ecs-bad-opt", "");
     let srv = setup.serve();

@@ -4,7 +4,6 @@
 //!
 //! One test binary (STYLE.md). Each test starts its own server on its own
 //! zone files in a scratch directory, so tests run in parallel and share
-//! nothing. Tests marked `#[ignore = "BUG: ..."]` pin down known defects
 //! in `src/`; `#[ignore = "needs dig"]` ones need dig on the PATH.
 
 mod dns;

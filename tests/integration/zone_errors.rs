@@ -111,7 +111,6 @@ fn check_reports_every_zone_error_with_file_and_line() {
 /// missing SOA has no line of its own; the apex's first record (or line 1)
 /// would do.
 #[test]
-#[ignore = "BUG: the missing-SOA error is printed as `FILE: message`, without a line"]
 fn missing_soa_error_has_a_line() {
     let setup = broken_setup("check-nosoa-line", "");
     let out = setup.check();
