@@ -295,6 +295,17 @@ impl TestServer {
             .count()
     }
 
+    /// Every stderr line so far that contains `text`.
+    pub fn log_lines(&self, text: &str) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .cloned()
+            .collect()
+    }
+
     /// Send SIGHUP and wait (at most 10 s) for the outcome of that reload
     /// to be logged: true if it reloaded, false if it kept the old data.
     pub fn reload(&self) -> bool {

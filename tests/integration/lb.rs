@@ -130,7 +130,7 @@ pub fn ips(list: &[&str]) -> BTreeSet<IpAddr> {
 }
 
 /// A `[pools.NAME]` table from `(address, extra keys)` pairs.
-fn pool(name: &str, members: &[(&str, &str)]) -> String {
+pub fn pool(name: &str, members: &[(&str, &str)]) -> String {
     let mut s = format!("[pools.{name}]\nmembers = [\n");
     for (addr, extra) in members {
         if extra.is_empty() {
@@ -144,7 +144,7 @@ fn pool(name: &str, members: &[(&str, &str)]) -> String {
 }
 
 /// A `[names.OWNER]` table with `policy`, `pool` and extra lines.
-fn lb_name(owner: &str, policy: &str, pool: &str, extra: &str) -> String {
+pub fn lb_name(owner: &str, policy: &str, pool: &str, extra: &str) -> String {
     format!("[names.{owner}]\npolicy = \"{policy}\"\npool = \"{pool}\"\n{extra}\n")
 }
 

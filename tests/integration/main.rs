@@ -13,6 +13,7 @@ mod harness;
 mod answers;
 mod differential;
 mod edns;
+mod health;
 mod lb;
 mod lifecycle;
 mod malformed;
