@@ -58,6 +58,8 @@ struct Shared {
     requests: AtomicUsize,
     /// Status of every reply sent, in order.
     statuses: Mutex<Vec<u16>>,
+    /// Every request head read (request line and headers), in order.
+    heads: Mutex<Vec<String>>,
 }
 
 /// An HTTP/1.1 server on one loopback address that the test can switch
@@ -83,6 +85,7 @@ impl Endpoint {
             stop: AtomicBool::new(false),
             requests: AtomicUsize::new(0),
             statuses: Mutex::new(Vec::new()),
+            heads: Mutex::new(Vec::new()),
         });
         let sh = shared.clone();
         let thread = std::thread::spawn(move || accept_loop(addr, listener, sh));
@@ -131,6 +134,11 @@ impl Endpoint {
     /// Request heads read so far.
     pub fn requests(&self) -> usize {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// The request heads read so far.
+    pub fn heads(&self) -> Vec<String> {
+        self.shared.heads.lock().unwrap().clone()
     }
 
     /// Statuses of the replies sent so far.
@@ -193,6 +201,10 @@ fn serve_one(mut s: TcpStream, sh: &Shared) {
             Ok(n) => head.extend_from_slice(&chunk[..n]),
         }
     }
+    sh.heads
+        .lock()
+        .unwrap()
+        .push(String::from_utf8_lossy(&head).into_owned());
     let n = sh.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let behaviour = sh.behaviour.lock().unwrap().clone();
     let (status, body) = match behaviour {
@@ -780,4 +792,221 @@ async fn probe_address_decides_the_health() {
     )
     .await;
     assert_eq!(own.requests(), 0, "the endpoint's own address was probed");
+}
+
+/// The request a probe sends: method, path, Host, User-Agent and extra
+/// headers as configured, or the documented defaults (HEAD here, Host
+/// `address:port`, User-Agent `dnslb-health/VERSION`).
+#[tokio::test(flavor = "multi_thread")]
+async fn http_probe_sends_the_configured_request() {
+    let custom = Endpoint::start("127.0.10.1", 0, Behaviour::Reply(200, "ok"));
+    let port = custom.port();
+    let plain = Endpoint::start("127.0.10.2", port, Behaviour::Reply(200, "ok"));
+    let policy = [
+        format!(
+            "[checks.custom]\nkind = \"http\"\nport = {port}\npath = \"/status?full=1\"\nhost = \"www.example.test\"\nuser_agent = \"probe-test/1\"\ninterval = 0.2\ntimeout = 0.1\n[checks.custom.headers]\nX-Probe = \"dnslb\"\n"
+        ),
+        format!(
+            "[checks.plain]\nkind = \"http\"\nport = {port}\nmethod = \"HEAD\"\ninterval = 0.2\ntimeout = 0.1\n"
+        ),
+        pool(
+            "web",
+            &[
+                ("127.0.10.1", "check = \"custom\""),
+                ("127.0.10.2", "check = \"plain\""),
+            ],
+        ),
+        lb_name("www", "multivalue", "web", "answers = \"all\""),
+    ]
+    .concat();
+    let setup = lb_setup("hc-request", &policy);
+    let _srv = setup.serve();
+    wait_until("a probe of each", SLACK, || {
+        custom.requests() >= 1 && plain.requests() >= 1
+    })
+    .await;
+    let lower = |h: &str| h.to_ascii_lowercase();
+    let head = lower(&custom.heads()[0]);
+    for want in [
+        "get /status?full=1 http/1.1\r\n",
+        "\r\nhost: www.example.test\r\n",
+        "\r\nuser-agent: probe-test/1\r\n",
+        "\r\nx-probe: dnslb\r\n",
+    ] {
+        assert!(head.contains(want), "missing {want:?} in {head:?}");
+    }
+    let head = lower(&plain.heads()[0]);
+    for want in [
+        "head / http/1.1\r\n".to_string(),
+        format!("\r\nhost: 127.0.10.2:{port}\r\n"),
+        format!(
+            "\r\nuser-agent: dnslb-health/{}\r\n",
+            env!("CARGO_PKG_VERSION")
+        ),
+    ] {
+        assert!(head.contains(&want), "missing {want:?} in {head:?}");
+    }
+}
+
+/// One probe per unique (address, check), however many pools and names
+/// share it: over a measured stretch the endpoint sees at most one request
+/// per interval (plus one for the edges), not one per pool.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_shared_endpoint_is_probed_once() {
+    let web = Endpoint::start("127.0.11.1", 0, Behaviour::Reply(200, "ok"));
+    let c = "check = \"web\"";
+    let policy = [
+        check("web", "http", web.port(), ""),
+        pool("a", &[("127.0.11.1", c), ("192.0.2.1", "")]),
+        pool("b", &[("127.0.11.1", c), ("192.0.2.2", "")]),
+        pool("c", &[("127.0.11.1", c)]),
+        lb_name("www", "multivalue", "a", ""),
+        lb_name("two", "weighted", "b", ""),
+        lb_name("three", "round_robin", "c", ""),
+    ]
+    .concat();
+    let setup = lb_setup("hc-shared", &policy);
+    let _srv = setup.serve();
+    wait_until("first probe", SLACK, || web.requests() >= 1).await;
+    let (n0, t0) = (web.requests(), Instant::now());
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let (n, took) = (web.requests() - n0, t0.elapsed());
+    let most = (took.as_secs_f64() / 0.2).floor() as usize + 1;
+    assert!(n >= 1, "no probe in {took:?}");
+    assert!(
+        n <= most,
+        "{n} requests in {took:?}: more than one probe per interval"
+    );
+}
+
+/// SIGHUP: an endpoint that stays keeps its health (a down one does not
+/// come back as `initial_state` up), a removed one is no longer probed, an
+/// added one is, and a changed check is probed as changed.
+#[tokio::test(flavor = "multi_thread")]
+async fn reload_keeps_health_and_probes_the_new_set() {
+    let kept = Endpoint::start("127.0.12.1", 0, Behaviour::Reply(200, "ok"));
+    let port = kept.port();
+    let removed = Endpoint::start("127.0.12.2", port, Behaviour::Reply(200, "ok"));
+    let added = Endpoint::start("127.0.12.3", port, Behaviour::Reply(200, "ok"));
+    let c = "check = \"web\"";
+    let v1 = [
+        check("web", "http", port, ""),
+        pool(
+            "web",
+            &[("127.0.12.1", c), ("127.0.12.2", c), ("192.0.2.1", "")],
+        ),
+        lb_name("www", "multivalue", "web", "answers = \"all\""),
+    ]
+    .concat();
+    let setup = lb_setup("hc-reload", &v1);
+    let srv = setup.serve();
+    let r = Resolver::new(srv.addr).await;
+    wait_until("two probes each", SLACK, || {
+        kept.requests() >= 2 && removed.requests() >= 2
+    })
+    .await;
+    let t0 = Instant::now();
+    kept.set(Behaviour::Reply(500, "down"));
+    wait_answer(&r, WWW, t0, WINDOW + SLACK, "kept endpoint down", |s| {
+        *s == ips(&["127.0.12.2", "192.0.2.1"])
+    })
+    .await;
+
+    // v2: same check, 127.0.12.2 replaced by 127.0.12.3
+    let v2 = [
+        check("web", "http", port, ""),
+        pool(
+            "web",
+            &[("127.0.12.1", c), ("127.0.12.3", c), ("192.0.2.1", "")],
+        ),
+        lb_name("www", "multivalue", "web", "answers = \"all\""),
+    ]
+    .concat();
+    setup.write_policy("lb.test", &v2);
+    assert!(srv.reload());
+    let removed_then = removed.requests();
+    // at once: the down endpoint is still down, the new one starts up
+    assert_eq!(
+        r.addr_set(WWW, RecordType::A).await,
+        ips(&["127.0.12.3", "192.0.2.1"]),
+        "health not carried over the reload"
+    );
+    wait_until(
+        "the added endpoint probed",
+        Duration::from_millis(200) + SLACK,
+        || added.requests() >= 1,
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // a probe already in flight at the reload may still land
+    let late = removed.requests() - removed_then;
+    assert!(
+        late <= 1,
+        "removed endpoint still probed: {late} requests after the reload"
+    );
+    assert_eq!(
+        r.addr_set(WWW, RecordType::A).await,
+        ips(&["127.0.12.3", "192.0.2.1"]),
+        "kept endpoint came back without passing its check"
+    );
+
+    // v3: the check's path changes; the probes follow it, and the kept
+    // endpoint comes up through the new check once it answers well
+    let v3 = v2.replace("path = \"/health\"", "path = \"/v3\"");
+    assert_ne!(v3, v2);
+    setup.write_policy("lb.test", &v3);
+    assert!(srv.reload());
+    wait_until(
+        "a probe of the new path",
+        Duration::from_millis(200) + SLACK,
+        || kept.heads().iter().any(|h| h.starts_with("GET /v3 ")),
+    )
+    .await;
+    let t1 = Instant::now();
+    kept.set(Behaviour::Reply(200, "ok"));
+    wait_answer(
+        &r,
+        WWW,
+        t1,
+        WINDOW + SLACK,
+        "up through the changed check",
+        |s| s.contains(&ip("127.0.12.1")),
+    )
+    .await;
+}
+
+/// Failover driven by health: the first group answers while any of its
+/// members is up, the second once all of them are down, and the first
+/// again as soon as one recovers.
+#[tokio::test(flavor = "multi_thread")]
+async fn failover_follows_health() {
+    let p1 = Endpoint::start("127.0.13.1", 0, Behaviour::Reply(200, "ok"));
+    let p2 = Endpoint::start("127.0.13.2", p1.port(), Behaviour::Reply(200, "ok"));
+    let c = "check = \"web\"";
+    let policy = [
+        check("web", "http", p1.port(), ""),
+        pool("primary", &[("127.0.13.1", c), ("127.0.13.2", c)]),
+        pool("secondary", &[("192.0.2.1", "")]),
+        "[names.app]\npolicy = \"failover\"\ngroups = [\"primary\", \"secondary\"]\nanswers = \"all\"\n"
+            .to_string(),
+    ]
+    .concat();
+    let setup = lb_setup("hc-failover", &policy);
+    let srv = setup.serve();
+    let r = Resolver::new(srv.addr).await;
+    let app = "app.lb.test.";
+    assert_eq!(
+        r.addr_set(app, RecordType::A).await,
+        ips(&["127.0.13.1", "127.0.13.2"])
+    );
+    for (step, (endpoint, behaviour), want) in [
+        (1, (&p1, Behaviour::Reply(500, "no")), ips(&["127.0.13.2"])),
+        (2, (&p2, Behaviour::Reply(500, "no")), ips(&["192.0.2.1"])),
+        (3, (&p1, Behaviour::Reply(200, "ok")), ips(&["127.0.13.1"])),
+    ] {
+        let t0 = Instant::now();
+        endpoint.set(behaviour);
+        let limit = WINDOW + SLACK;
+        wait_answer(&r, app, t0, limit, &format!("step {step}"), |s| *s == want).await;
+    }
 }

@@ -314,6 +314,7 @@ async fn round_robin_rotates_through_every_member() {
     let members = ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"];
     let mut policy = pool("p", &members.map(|a| (a, "")));
     policy.push_str(&lb_name("rr", "round_robin", "p", ""));
+    policy.push_str(&lb_name("rr2", "round_robin", "p", "answers = 2"));
     let setup = lb_setup("lb-rr", &policy);
     let srv = setup.serve();
     let r = Resolver::new(srv.addr).await;
@@ -335,6 +336,17 @@ async fn round_robin_rotates_through_every_member() {
             "answers {i}..{}: not a rotation: {w:?}",
             i + 4
         );
+    }
+    // two at a time, the cursor moving by one: each answer starts with the
+    // previous answer's second address, so the first address (the one most
+    // clients use) visits every member
+    let mut prev = r.addrs("rr2.lb.test.", A).await;
+    for _ in 0..8 {
+        let a = r.addrs("rr2.lb.test.", A).await;
+        assert_eq!(a.len(), 2, "{a:?}");
+        assert_ne!(a[0], a[1]);
+        assert_eq!(a[0], prev[1], "{prev:?} then {a:?}");
+        prev = a;
     }
 }
 
@@ -412,8 +424,12 @@ async fn failover_uses_the_first_group_with_a_member_up() {
 #[tokio::test]
 async fn sticky_keeps_a_client_network_on_one_member() {
     let members = ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"];
-    let mut policy = pool("p", &members.map(|a| (a, "")));
+    let v6 = ["2001:db8::1", "2001:db8::2", "2001:db8::3"];
+    let both: Vec<_> = members.iter().chain(&v6).map(|a| (*a, "")).collect();
+    let mut policy = pool("p", &both);
     policy.push_str(&lb_name("shop", "sticky", "p", ""));
+    policy.push_str(&lb_name("shopall", "sticky", "p", "answers = \"all\""));
+    policy.push_str(&lb_name("www", "weighted", "p", ""));
     let setup = lb_setup("lb-sticky", &policy);
     let srv = setup.serve();
     let r = Resolver::new(srv.addr).await;
@@ -476,6 +492,82 @@ async fn sticky_keeps_a_client_network_on_one_member() {
     assert_eq!(first.len(), 1);
     for _ in 0..20 {
         assert_eq!(r.addrs(q, A).await, first, "no ECS: not stable");
+    }
+
+    // IPv6 clients: sticky_v6_prefix (56) is the scope for a /56 source,
+    // a /48 source gets at most 48
+    let net6 = ip("2001:db8:aa:bb00::");
+    let first = r.query_ecs(q, AAAA, net6, 56).await;
+    assert_eq!(addrs_of(&first).len(), 1, "{}", describe(&first));
+    assert!(ips(&v6).contains(&addrs_of(&first)[0]));
+    for _ in 0..20 {
+        let m = r.query_ecs(q, AAAA, net6, 56).await;
+        assert_eq!(ecs_scope(&m), Some(56), "{}", describe(&m));
+        assert_eq!(addrs_of(&m), addrs_of(&first), "one /56, two members");
+    }
+    let m = r.query_ecs(q, AAAA, ip("2001:db8:aa::"), 48).await;
+    let scope = ecs_scope(&m).expect("ECS echoed");
+    assert!(
+        scope <= 48,
+        "scope /{scope} for a /48 source\n{}",
+        describe(&m)
+    );
+
+    // answers that do not depend on the client: scope 0 (a sticky name
+    // answering every member, a weighted name)
+    for name in ["shopall.lb.test.", "www.lb.test."] {
+        let m = r.query_ecs(name, A, net, 24).await;
+        assert_eq!(ecs_scope(&m), Some(0), "{name}\n{}", describe(&m));
+        assert!(!addrs_of(&m).is_empty(), "{name}\n{}", describe(&m));
+    }
+}
+
+/// Rendezvous hashing: forcing one member down moves only the networks
+/// that were on it; every other network keeps its member (README: "removing
+/// one of N members moves only the clients that were on it").
+#[tokio::test]
+async fn sticky_moves_only_the_clients_of_a_removed_member() {
+    let members = ["192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"];
+    let policy_with = |down: Option<&str>| {
+        let list: Vec<_> = members
+            .iter()
+            .map(|&a| {
+                (
+                    a,
+                    if Some(a) == down {
+                        "state = \"down\""
+                    } else {
+                        ""
+                    },
+                )
+            })
+            .collect();
+        format!("{}{}", pool("p", &list), lb_name("shop", "sticky", "p", ""))
+    };
+    let setup = lb_setup("lb-sticky-remap", &policy_with(None));
+    let srv = setup.serve();
+    let r = Resolver::new(srv.addr).await;
+    let nets: Vec<IpAddr> = (0..64u8).map(|i| IpAddr::from([10, 0, i, 0])).collect();
+    let mut before = Vec::new();
+    for &n in &nets {
+        let a = addrs_of(&r.query_ecs("shop.lb.test.", A, n, 24).await);
+        assert_eq!(a.len(), 1);
+        before.push(a[0]);
+    }
+    let gone = ip(members[2]);
+    let moved = before.iter().filter(|&&m| m == gone).count();
+    assert!(moved > 0, "no network was on {gone}: {before:?}");
+
+    setup.write_policy("lb.test", &policy_with(Some(members[2])));
+    assert!(srv.reload());
+    for (&n, &was) in nets.iter().zip(&before) {
+        let now = addrs_of(&r.query_ecs("shop.lb.test.", A, n, 24).await);
+        assert_eq!(now.len(), 1);
+        if was == gone {
+            assert_ne!(now[0], gone, "{n}/24 still on the member forced down");
+        } else {
+            assert_eq!(now[0], was, "{n}/24 moved from {was} though {gone} left");
+        }
     }
 }
 
@@ -568,6 +660,69 @@ async fn zone_data_and_cnames_around_a_load_balanced_name() {
         additional: None,
     }
     .check(&r.query("alias.lb.test.", AAAA).await, "alias AAAA");
+}
+
+/// Load-balanced names as part of the zone tree: at the apex (beside the
+/// SOA and NS), below an empty non-terminal, with names under them that do
+/// not exist; asked in mixed case, over TCP, and with ANY (README: over UDP
+/// one RRset, the policy's addresses; over TCP every RRset).
+#[tokio::test]
+async fn load_balanced_names_in_the_zone_tree() {
+    let mut policy = pool("one", &[("192.0.2.1", "")]);
+    policy.push_str(&pool("two", &[("192.0.2.2", "")]));
+    policy.push_str(&lb_name("\"@\"", "weighted", "two", ""));
+    policy.push_str(&lb_name("www", "weighted", "one", ""));
+    policy.push_str(&lb_name("\"a.b\"", "weighted", "one", ""));
+    let setup = lb_setup("lb-tree", &policy);
+    let srv = setup.serve();
+    let r = Resolver::new(srv.addr).await;
+    const NOERROR: ResponseCode = ResponseCode::NoError;
+    let want = |answers: &'static [&'static str], authority: &'static [&'static str], rcode| Want {
+        rcode,
+        aa: true,
+        answers,
+        authority,
+        additional: None,
+    };
+    want(&["lb.test. 30 IN A 192.0.2.2"], &[], NOERROR)
+        .check(&r.query("lb.test.", A).await, "apex A");
+    want(
+        &["lb.test. 300 IN SOA ns1.lb.test. hostmaster.lb.test. 1 7200 3600 1209600 60"],
+        &[],
+        NOERROR,
+    )
+    .check(&r.query("lb.test.", RecordType::SOA).await, "apex SOA");
+    want(&["lb.test. 300 IN NS ns1.lb.test."], &[], NOERROR)
+        .check(&r.query("lb.test.", RecordType::NS).await, "apex NS");
+    want(&["a.b.lb.test. 30 IN A 192.0.2.1"], &[], NOERROR)
+        .check(&r.query("a.b.lb.test.", A).await, "a.b A");
+    // b exists only as the parent of a.b: NODATA, not NXDOMAIN
+    want(&[], &[NEG_SOA_LB], NOERROR).check(&r.query("b.lb.test.", A).await, "b A");
+    want(&[], &[NEG_SOA_LB], ResponseCode::NXDomain)
+        .check(&r.query("x.www.lb.test.", A).await, "x.www A");
+    want(&[], &[NEG_SOA_LB], ResponseCode::NXDomain)
+        .check(&r.query("nothere.lb.test.", A).await, "nothere A");
+    assert_eq!(
+        r.addrs("WwW.Lb.TeSt.", A).await,
+        [ip("192.0.2.1")],
+        "mixed case"
+    );
+
+    let m = ask(Proto::Tcp, srv.addr, "www.lb.test.", A).await;
+    want(&["www.lb.test. 30 IN A 192.0.2.1"], &[], NOERROR).check(&m, "www A over TCP");
+    let m = ask(Proto::Udp, srv.addr, "www.lb.test.", RecordType::ANY).await;
+    want(&["www.lb.test. 30 IN A 192.0.2.1"], &[], NOERROR).check(&m, "www ANY over UDP");
+    let m = ask(Proto::Tcp, srv.addr, "www.lb.test.", RecordType::ANY).await;
+    assert_eq!(
+        rrs_sorted(&m.answers),
+        [
+            "www.lb.test. 30 IN A 192.0.2.1",
+            "www.lb.test. 300 IN MX 10 mail.lb.test.",
+            "www.lb.test. 300 IN TXT zone data",
+        ],
+        "www ANY over TCP\n{}",
+        describe(&m)
+    );
 }
 
 /// The answer's TTL is the name's `ttl`, 30 when unset; both ends of the
@@ -990,5 +1145,38 @@ async fn reload_follows_the_policy_file_and_keeps_it_on_errors() {
     assert!(srv.log_count("colour") >= 1, "the error is logged");
     for _ in 0..5 {
         assert_eq!(r.addr_set("www.lb.test.", A).await, v2_answer);
+    }
+}
+
+/// `answers = "all"` over 40 members (~660 bytes of answers) does not fit
+/// a 512-byte UDP reply: TC=1 with the question only, and the whole set
+/// over TCP (README: "When required data does not fit, the reply carries
+/// only the question and TC=1"). With EDNS (1232) it fits UDP.
+#[test]
+fn a_large_answer_set_truncates_over_udp_and_comes_whole_over_tcp() {
+    let members: Vec<String> = (1..=40).map(|i| format!("192.0.2.{i}")).collect();
+    let list: Vec<(&str, &str)> = members.iter().map(|a| (a.as_str(), "")).collect();
+    let policy = format!(
+        "{}{}",
+        pool("big", &list),
+        lb_name("big", "multivalue", "big", "answers = \"all\"")
+    );
+    let setup = lb_setup("lb-tc", &policy);
+    let srv = setup.serve();
+    let q = encode(&query_msg("big.lb.test.", A));
+    let r = exchange(Proto::Udp, srv.addr, &q);
+    assert!(r.len() <= 512, "{} bytes", r.len());
+    assert_ne!(flags_of(&r) & TC, 0, "TC not set");
+    assert_eq!(counts_of(&r), [1, 0, 0, 0], "question only");
+    for (proto, packet) in [
+        (Proto::Tcp, q.clone()),
+        (Proto::Udp, encode(&query_msg_edns("big.lb.test.", A, 1232))),
+    ] {
+        let r = exchange(proto, srv.addr, &packet);
+        assert_eq!(flags_of(&r) & TC, 0, "{proto:?}: TC");
+        let m = decode(&r);
+        let got: BTreeSet<IpAddr> = addrs_of(&m).into_iter().collect();
+        assert_eq!(got.len(), 40, "{proto:?}\n{}", describe(&m));
+        assert_eq!(m.answers.len(), 40, "{proto:?}: duplicates");
     }
 }
