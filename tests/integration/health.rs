@@ -392,12 +392,15 @@ async fn dead_endpoint_leaves_and_returns_after_rise() {
 #[tokio::test(flavor = "multi_thread")]
 async fn hanging_endpoint_times_out_and_goes_down() {
     let web = Endpoint::start("127.0.3.1", 0, Behaviour::Reply(200, "ok"));
+    let other = Endpoint::start("127.0.3.2", web.port(), Behaviour::Reply(200, "ok"));
     let policy = [
         check("web", "http", web.port(), ""),
         pool(
             "web",
             &[("127.0.3.1", "check = \"web\""), ("192.0.2.1", "")],
         ),
+        pool("other", &[("127.0.3.2", "check = \"web\"")]),
+        lb_name("other", "weighted", "other", "on_all_down = \"empty\""),
         lb_name("www", "multivalue", "web", "answers = \"all\""),
     ]
     .concat();
@@ -428,9 +431,34 @@ async fn hanging_endpoint_times_out_and_goes_down() {
     )
     .await;
 
+    // a hung probe holds up no other target: another endpoint still
+    // leaves (and returns) within its window
     let t1 = Instant::now();
+    other.close();
+    wait_answer(
+        &r,
+        "other.lb.test.",
+        t1,
+        WINDOW + SLACK,
+        "other leaves",
+        |s| s.is_empty(),
+    )
+    .await;
+    let t2 = Instant::now();
+    other.open();
+    wait_answer(
+        &r,
+        "other.lb.test.",
+        t2,
+        WINDOW + SLACK,
+        "other returns",
+        |s| !s.is_empty(),
+    )
+    .await;
+
+    let t3 = Instant::now();
     web.set(Behaviour::Reply(200, "ok"));
-    wait_answer(&r, WWW, t1, WINDOW + SLACK, "answering again", |s| {
+    wait_answer(&r, WWW, t3, WINDOW + SLACK, "answering again", |s| {
         *s == both
     })
     .await;

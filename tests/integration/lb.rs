@@ -487,6 +487,11 @@ async fn sticky_keeps_a_client_network_on_one_member() {
         assert_eq!(addrs_of(&m), addrs_of(&first));
     }
 
+    // a /0 source reveals nothing: the answer holds for everyone (scope 0)
+    let m = r.query_ecs(q, A, ip("0.0.0.0"), 0).await;
+    assert_eq!(ecs_scope(&m), Some(0), "{}", describe(&m));
+    assert_eq!(addrs_of(&m).len(), 1, "{}", describe(&m));
+
     // no ECS: the resolver's address (127.0.0.1) decides, every time
     let first = r.addrs(q, A).await;
     assert_eq!(first.len(), 1);
@@ -553,6 +558,16 @@ async fn sticky_moves_only_the_clients_of_a_removed_member() {
         let a = addrs_of(&r.query_ecs("shop.lb.test.", A, n, 24).await);
         assert_eq!(a.len(), 1);
         before.push(a[0]);
+    }
+    // the hash is fixed: a second server (a restart, or a second dnslb of
+    // the deployment) maps every network the same way
+    {
+        let other = setup.serve();
+        let r2 = Resolver::new(other.addr).await;
+        for (&n, &was) in nets.iter().zip(&before) {
+            let a = addrs_of(&r2.query_ecs("shop.lb.test.", A, n, 24).await);
+            assert_eq!(a, [was], "{n}/24 on another server");
+        }
     }
     let gone = ip(members[2]);
     let moved = before.iter().filter(|&&m| m == gone).count();
@@ -1146,6 +1161,20 @@ async fn reload_follows_the_policy_file_and_keeps_it_on_errors() {
     for _ in 0..5 {
         assert_eq!(r.addr_set("www.lb.test.", A).await, v2_answer);
     }
+
+    // no policy file at all: www is plain zone data again (TXT and MX,
+    // no address: NODATA)
+    std::fs::remove_file(setup.policy_file("lb.test")).unwrap();
+    assert!(srv.reload(), "removing the policy file was refused");
+    let m = r.query("www.lb.test.", A).await;
+    Want {
+        rcode: ResponseCode::NoError,
+        aa: true,
+        answers: &[],
+        authority: &[NEG_SOA_LB],
+        additional: Some(&[]),
+    }
+    .check(&m, "www A without a policy file");
 }
 
 /// `answers = "all"` over 40 members (~660 bytes of answers) does not fit
