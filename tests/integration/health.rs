@@ -3,7 +3,7 @@
 //! hanging and not listening at all, while it watches the real `dnslb`
 //! answer (or stop answering) with each endpoint.
 //!
-//! Every test owns one /24 of 127/8 (127.0.N.x, N = 2..=9; the lb tests
+//! Every test owns one /24 of 127/8 (127.0.N.x, N = 2..=13; the lb tests
 //! use 127.0.1.x), so endpoints of concurrent tests never meet, and every
 //! endpoint of a test shares one port number (a check has one `port`).
 //!

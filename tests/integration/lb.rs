@@ -1,6 +1,7 @@
 //! Load-balanced names through the real binary: each test writes a policy
 //! file (`lb.test.toml`) beside the [`LB_TEST`] zone, starts `dnslb serve`
-//! and asks it over UDP with hickory's client, as a resolver would. The
+//! and asks it with hickory's client over UDP, as a resolver would (TCP and
+//! raw packets where the transport or the wire size is the point). The
 //! policies' selection rules, `on_all_down`, ECS scopes, `dnslb check` and
 //! `dnslb explain` on policy files, and SIGHUP reloads of them.
 //!
