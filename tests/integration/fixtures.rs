@@ -135,3 +135,29 @@ pub const NEG_SOA_SUB: &str =
 /// The RFC 4592 zone: min(3600, 300) = 300.
 pub const NEG_SOA_RFC4592: &str =
     "example. 300 IN SOA ns.example.com. hostmaster.example.com. 1 7200 3600 1209600 300";
+
+/// The zone of the load-balancing and health tests; each test writes its
+/// own policy file (`lb.test.toml`) beside it. `www` carries TXT and MX
+/// (other types at a load-balanced name come from here) and `alias` points
+/// at it. SOA TTL 300, MINIMUM 60: negative answers carry 60.
+pub const LB_TEST: &str = r#"$ORIGIN lb.test.
+$TTL 300
+@      IN SOA   ns1 hostmaster 1 7200 3600 1209600 60
+       IN NS    ns1
+ns1    IN A     192.0.2.53
+www    IN TXT   "zone data"
+       IN MX    10 mail
+mail   IN A     192.0.2.25
+alias  IN CNAME www
+"#;
+
+/// lb.test's SOA as negative-answer authority: min(300, 60).
+pub const NEG_SOA_LB: &str =
+    "lb.test. 60 IN SOA ns1.lb.test. hostmaster.lb.test. 1 7200 3600 1209600 60";
+
+/// A scratch directory serving [`LB_TEST`] with `policy` as its policy file.
+pub fn lb_setup(tag: &str, policy: &str) -> Setup {
+    let setup = Setup::new(tag, &[("lb.test", LB_TEST)], "");
+    setup.write_policy("lb.test", policy);
+    setup
+}

@@ -80,6 +80,16 @@ impl Setup {
         self.dir.path().join("zones").join(format!("{name}.zone"))
     }
 
+    /// The policy file of zone `name`: `NAME.toml` beside `NAME.zone`.
+    pub fn policy_file(&self, name: &str) -> PathBuf {
+        self.dir.path().join("zones").join(format!("{name}.toml"))
+    }
+
+    /// Write (or replace) the policy file of zone `name`.
+    pub fn write_policy(&self, name: &str, text: &str) {
+        std::fs::write(self.policy_file(name), text).expect("write policy file");
+    }
+
     /// Start `dnslb serve` on this setup, on 127.0.0.1 port 0.
     pub fn serve(&self) -> TestServer {
         TestServer::start(&self.serve_args(&[]), None)
@@ -283,6 +293,40 @@ impl TestServer {
             .iter()
             .filter(|l| l.contains(text))
             .count()
+    }
+
+    /// Every stderr line so far that contains `text`.
+    pub fn log_lines(&self, text: &str) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .cloned()
+            .collect()
+    }
+
+    /// Send SIGHUP and wait (at most 10 s) for the outcome of that reload
+    /// to be logged: true if it reloaded, false if it kept the old data.
+    pub fn reload(&self) -> bool {
+        const OK: &str = "dnslb::app: reloaded";
+        const FAILED: &str = "dnslb::app: reload failed";
+        let (ok, failed) = (self.log_count(OK), self.log_count(FAILED));
+        self.signal("HUP");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.log_count(OK) > ok {
+                return true;
+            }
+            if self.log_count(FAILED) > failed {
+                return false;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no reload outcome logged within 10 s of SIGHUP"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Send `signal` (e.g. "HUP", "TERM") to the server process, by its id.

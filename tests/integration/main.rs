@@ -13,6 +13,8 @@ mod harness;
 mod answers;
 mod differential;
 mod edns;
+mod health;
+mod lb;
 mod lifecycle;
 mod malformed;
 mod qtypes;
