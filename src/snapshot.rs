@@ -141,7 +141,6 @@ fn attach_policies(
 ) -> bool {
     use crate::zone::name::{display, to_wire_lower};
     use crate::zone::rtype;
-    use hickory_proto::rr::Name;
 
     let path = zone.file.with_extension("toml");
     if !path.exists() {
@@ -166,16 +165,12 @@ fn attach_policies(
     };
     for entry in file.names {
         let key = format!("names.{}", entry.owner);
-        let line = Some(entry.line);
-        let name = if entry.owner == "@" {
-            Ok(zone.origin.clone())
-        } else {
-            Name::parse(&entry.owner, Some(&zone.origin))
-        };
+        let (line, col) = (Some(entry.line), Some(entry.col));
+        let name = crate::zone::load::parse_name(&entry.owner, &zone.origin);
         let name = match name {
             Ok(n) => n,
             Err(e) => {
-                diags.error(&path, line, None, key, format!("invalid name: {e}"));
+                diags.error(&path, line, col, key, format!("invalid name: {e}"));
                 continue;
             }
         };
@@ -183,7 +178,7 @@ fn attach_policies(
             diags.error(
                 &path,
                 line,
-                None,
+                col,
                 key,
                 format!("{name} is outside the zone {}", zone.origin),
             );
@@ -198,7 +193,7 @@ fn attach_policies(
                 diags.error(
                     &path,
                     line,
-                    None,
+                    col,
                     key.clone(),
                     format!(
                         "{name} is at or below the delegation {}",
@@ -223,7 +218,7 @@ fn attach_policies(
                     diags.error(
                         &path,
                         line,
-                        None,
+                        col,
                         key.clone(),
                         format!(
                             "{name} also has {what} records in {}; a load-balanced name takes A/AAAA from its policy only, and cannot be a CNAME",
@@ -300,17 +295,17 @@ mod tests {
         assert!(s.is_none());
         let text = d.to_string();
         assert!(
-            text.contains("t.test.toml:3: names.static: static.t.test. also has A records"),
+            text.contains("t.test.toml:3:8: names.static: static.t.test. also has A records"),
             "{text}"
         );
         assert!(
-            text.contains("t.test.toml:7: names.alias: alias.t.test. also has CNAME records"),
+            text.contains("t.test.toml:7:8: names.alias: alias.t.test. also has CNAME records"),
             "{text}"
         );
-        assert!(text.contains("t.test.toml:11: names.x.sub: x.sub.t.test. is at or below the delegation sub.t.test."), "{text}");
+        assert!(text.contains("t.test.toml:11:8: names.x.sub: x.sub.t.test. is at or below the delegation sub.t.test."), "{text}");
         assert!(
             text.contains(
-                "t.test.toml:15: names.www.other.test.: www.other.test. is outside the zone t.test."
+                "t.test.toml:15:8: names.www.other.test.: www.other.test. is outside the zone t.test."
             ),
             "{text}"
         );

@@ -524,32 +524,32 @@ fn parse_record(entry: &Entry, st: &mut FileState<'_>, diags: &mut Diagnostics) 
             return None;
         }
     };
-    let snippet = format!(
-        "$ORIGIN {}\n{} {} IN {} {}\n",
-        st.origin.to_ascii(),
-        owner_text,
-        ttl,
-        rtype_text,
-        rdata.join(" ")
-    );
-    let parsed = Parser::new(snippet, None, Some(st.origin.clone())).parse();
-    let record: Record = match parsed {
-        Ok((_, sets)) => match sets
-            .into_values()
-            .flat_map(|s| s.records_without_rrsigs().cloned().collect::<Vec<_>>())
-            .next()
-        {
-            Some(r) => r,
-            None => {
-                diags.error(file, line, None, "", "record could not be parsed");
+    let owner = if entry.blank_owner {
+        st.last_owner.clone()
+    } else {
+        match parse_name(&owner_text, &st.origin) {
+            Ok(n) => Some(n),
+            Err(e) => {
+                diags.error(
+                    file,
+                    line,
+                    None,
+                    "",
+                    format!("bad owner name {owner_text:?}: {e}"),
+                );
                 return None;
             }
-        },
+        }
+    };
+    let Some(owner) = owner else { return None };
+    let data = match parse_rdata(rtype_text, &rdata, &st.origin) {
+        Ok(d) => d,
         Err(e) => {
             diags.error(file, line, None, "", format!("{rtype_text} record: {e}"));
             return None;
         }
     };
+    let record = Record::from_rdata(owner, ttl, data);
     let mut record = record;
     if explicit {
         st.last_ttl = Some(ttl);
@@ -589,6 +589,103 @@ fn parse_record(entry: &Entry, st: &mut FileState<'_>, diags: &mut Diagnostics) 
 
 /// Wire-encode RDATA once; names inside RFC 1035 types are marked as
 /// compressible and their targets kept for chasing and additional data.
+/// A domain name as written in a master file: `@`, absolute (trailing
+/// dot) or relative to `origin`. Any octet is allowed in a label, as BIND,
+/// NSD and Knot allow (hickory's own parser applies IDNA rules and refuses
+/// `a_b`); `\.` and `\DDD` escapes work.
+pub fn parse_name(tok: &str, origin: &Name) -> Result<Name, String> {
+    if tok == "@" {
+        return Ok(origin.clone());
+    }
+    let n = Name::from_ascii(tok).map_err(|e| e.to_string())?;
+    if n.is_fqdn() {
+        Ok(n)
+    } else {
+        n.append_domain(origin).map_err(|e| e.to_string())
+    }
+}
+
+fn parse_u16(tok: &str, what: &str) -> Result<u16, String> {
+    tok.parse()
+        .map_err(|_| format!("{what} must be 0..=65535, got {tok:?}"))
+}
+
+/// RDATA from its tokens. The types that hold domain names are parsed
+/// here with [`parse_name`]; every other type goes to hickory's parser.
+fn parse_rdata(rtype_text: &str, toks: &[&str], origin: &Name) -> Result<RData, String> {
+    use hickory_proto::rr::rdata::{CNAME, MX, NS, PTR, SOA, SRV};
+    let upper = rtype_text.to_ascii_uppercase();
+    let want = |n: usize| -> Result<(), String> {
+        if toks.len() == n {
+            Ok(())
+        } else {
+            Err(format!("expected {n} field(s), got {}", toks.len()))
+        }
+    };
+    let name = |t: &str| parse_name(t, origin).map_err(|e| format!("bad name {t:?}: {e}"));
+    Ok(match upper.as_str() {
+        "NS" => {
+            want(1)?;
+            RData::NS(NS(name(toks[0])?))
+        }
+        "CNAME" => {
+            want(1)?;
+            RData::CNAME(CNAME(name(toks[0])?))
+        }
+        "PTR" => {
+            want(1)?;
+            RData::PTR(PTR(name(toks[0])?))
+        }
+        "MX" => {
+            want(2)?;
+            RData::MX(MX::new(parse_u16(toks[0], "preference")?, name(toks[1])?))
+        }
+        "SRV" => {
+            want(4)?;
+            RData::SRV(SRV::new(
+                parse_u16(toks[0], "priority")?,
+                parse_u16(toks[1], "weight")?,
+                parse_u16(toks[2], "port")?,
+                name(toks[3])?,
+            ))
+        }
+        "SOA" => {
+            want(7)?;
+            let serial: u32 = toks[2]
+                .parse()
+                .map_err(|_| format!("serial must be 0..=4294967295, got {:?}", toks[2]))?;
+            let t = |i: usize, what: &str| -> Result<u32, String> {
+                parse_ttl(toks[i]).ok_or_else(|| format!("bad {what} {:?}", toks[i]))
+            };
+            RData::SOA(SOA::new(
+                name(toks[0])?,
+                name(toks[1])?,
+                serial,
+                t(3, "refresh")? as i32,
+                t(4, "retry")? as i32,
+                t(5, "expire")? as i32,
+                t(6, "minimum")?,
+            ))
+        }
+        _ => {
+            // hickory parses the rest; "@" stands in for the owner, which
+            // we resolved ourselves.
+            let snippet = format!(
+                "$ORIGIN {}\n@ 0 IN {} {}\n",
+                origin.to_ascii(),
+                rtype_text,
+                toks.join(" ")
+            );
+            let (_, sets) = Parser::new(snippet, None, Some(origin.clone()))
+                .parse()
+                .map_err(|e| e.to_string())?;
+            sets.into_values()
+                .find_map(|s| s.records_without_rrsigs().next().map(|r| r.data.clone()))
+                .ok_or_else(|| "record could not be parsed".to_string())?
+        }
+    })
+}
+
 /// Encoded RDATA and the name it points at, if any.
 type Encoded = (Rdata, Option<Box<[u8]>>);
 
@@ -948,6 +1045,19 @@ mod tests {
             &*n.rrset(rtype::TXT).unwrap().rdatas[0].wire,
             b"\x03a;b\x01c"
         );
+    }
+
+    #[test]
+    fn underscores_anywhere_in_labels_like_bind() {
+        let (z, d) = load(&format!(
+            "{HEAD}my_host IN A 192.0.2.7\nalias IN CNAME my_host\n_sip._udp IN SRV 0 0 5060 my_host\n"
+        ));
+        assert!(d.is_empty(), "{d}");
+        let z = z.unwrap();
+        assert!(z.node(b"\x07my_host\x07example\x04test\x00").is_some());
+        let alias = z.node(b"\x05alias\x07example\x04test\x00").unwrap();
+        let cname = alias.rrset(rtype::CNAME).unwrap();
+        assert_eq!(&*cname.targets[0], b"\x07my_host\x07example\x04test\x00");
     }
 
     #[test]
