@@ -541,7 +541,7 @@ fn parse_record(entry: &Entry, st: &mut FileState<'_>, diags: &mut Diagnostics) 
             }
         }
     };
-    let Some(owner) = owner else { return None };
+    let owner = owner?;
     let data = match parse_rdata(rtype_text, &rdata, &st.origin) {
         Ok(d) => d,
         Err(e) => {
