@@ -93,6 +93,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         cfg.listen = args.listen.clone();
     }
     init_tracing(&cfg);
+    let started = std::time::Instant::now();
     let snap = build_snapshot(&cfg, cfg.allow_partial_zones, &mut diags);
     if !diags.is_empty() {
         print_diags(&diags);
@@ -107,6 +108,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     tracing::info!(
         zones = snap.zones.len(),
         lb_names = snap.lb.len(),
+        targets = snap.targets.len(),
+        ms = started.elapsed().as_millis() as u64,
         dir = %cfg.zones_dir.display(),
         "loaded"
     );
@@ -313,6 +316,7 @@ async fn reload_on_hup(
         .await;
         match built {
             Ok((Some(mut snap), _)) => {
+                let build_ms = started.elapsed().as_millis() as u64;
                 // Health carries over by target key; the prober rewrites
                 // surviving cells from its own state, then writes only the
                 // new table, so the swap follows at once.
@@ -331,7 +335,13 @@ async fn reload_on_hup(
                 }
                 let zones = snap.zones.len();
                 shared.store(Arc::new(snap));
-                tracing::info!(zones, ms = started.elapsed().as_millis() as u64, "reloaded");
+                tracing::info!(
+                    zones,
+                    lb_names = shared.load().lb.len(),
+                    build_ms,
+                    ms = started.elapsed().as_millis() as u64,
+                    "reloaded"
+                );
             }
             Ok((None, diags)) => {
                 for d in diags.iter() {

@@ -127,6 +127,39 @@ pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
     (line, col)
 }
 
+/// Line starts of a text, for many offset → (line, column) lookups
+/// without rescanning (a 10,000-name policy file asks once per name).
+#[derive(Debug, Clone)]
+pub struct LineIndex<'t> {
+    text: &'t str,
+    starts: Vec<usize>,
+}
+
+impl<'t> LineIndex<'t> {
+    pub fn new(text: &'t str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(
+            text.bytes()
+                .enumerate()
+                .filter(|&(_, b)| b == b'\n')
+                .map(|(i, _)| i + 1),
+        );
+        Self { text, starts }
+    }
+
+    /// 1-based (line, column) of `offset`; column counts chars.
+    pub fn line_col(&self, offset: usize) -> (u32, u32) {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line - 1];
+        let col = self
+            .text
+            .get(start..offset)
+            .map_or(1, |s| s.chars().count() + 1);
+        (line as u32, col as u32)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,6 +170,17 @@ mod tests {
         assert_eq!(line_col(t, 0), (1, 1));
         assert_eq!(line_col(t, 6), (2, 1));
         assert_eq!(line_col(t, 9), (2, 4));
+    }
+
+    #[test]
+    fn line_index_agrees_with_line_col() {
+        let t = "a = 1\nbb = \"é\"\n\nlast";
+        let idx = LineIndex::new(t);
+        for off in 0..=t.len() {
+            if t.is_char_boundary(off) {
+                assert_eq!(idx.line_col(off), line_col(t, off), "offset {off}");
+            }
+        }
     }
 
     #[test]

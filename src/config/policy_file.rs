@@ -28,7 +28,6 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use crate::config::Diagnostics;
-use crate::config::diag::line_col;
 use crate::health::{Check, CheckSpec, TargetKey, TargetRegistry, validate_check};
 use crate::policy::{
     Answers, Coords, Group, GroupPolicy, LbName, MAX_ANSWERS, Member, OnAllDown, OperatorState,
@@ -183,7 +182,7 @@ pub fn load_policy_file(
 }
 
 fn compile(cx: &mut Cx<'_>, targets: &mut TargetRegistry) -> Option<PolicyFile> {
-    let text = cx.text;
+    let lines = crate::config::diag::LineIndex::new(cx.text);
     let file = parse(cx)?;
 
     let mut checks: HashMap<&str, Option<Arc<Check>>> = HashMap::new();
@@ -216,8 +215,8 @@ fn compile(cx: &mut Cx<'_>, targets: &mut TargetRegistry) -> Option<PolicyFile> 
         {
             names.push(NameEntry {
                 owner: owner.clone(),
-                line: line_col(text, e.name.span().start).0,
-                col: line_col(text, e.name.span().start).1,
+                line: lines.line_col(e.name.span().start).0,
+                col: lines.line_col(e.name.span().start).1,
                 lb,
             });
         }
@@ -891,6 +890,7 @@ fn non_empty(cx: &mut Cx<'_>, v: Option<&Spanned<String>>, base: &str, k: &str) 
 
 #[cfg(test)]
 mod tests {
+    use crate::config::diag::line_col;
     use std::net::IpAddr;
     use std::path::Path;
 
