@@ -444,12 +444,7 @@ fn validate_http(cx: &mut Ctx<'_>, spec: &CheckSpec, https: bool) -> Option<Http
         None => None,
         Some(h) => {
             let v = h.get_ref();
-            let bad = v.is_empty()
-                || v.len() > 255
-                || !v
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-._:[]".contains(&b));
-            if bad {
+            if !is_host_header(v) {
                 cx.error(
                     "host",
                     h.span(),
@@ -703,6 +698,27 @@ fn host_without_port(h: &str) -> &str {
     }
 }
 
+/// A Host header value (RFC 9110 §7.2): a DNS name or IPv4 address, or an
+/// IPv6 address in brackets, each with an optional `:port`.
+fn is_host_header(v: &str) -> bool {
+    let port_ok = |p: &str| p.parse::<u16>().is_ok_and(|p| p > 0);
+    if v.len() > 255 {
+        return false;
+    }
+    if let Some(rest) = v.strip_prefix('[') {
+        let Some((addr, after)) = rest.split_once(']') else {
+            return false;
+        };
+        return addr.parse::<std::net::Ipv6Addr>().is_ok()
+            && (after.is_empty() || after.strip_prefix(':').is_some_and(port_ok));
+    }
+    let (h, port) = match v.split_once(':') {
+        Some((h, p)) => (h, Some(p)),
+        None => (v, None),
+    };
+    port.is_none_or(port_ok) && (h.parse::<std::net::Ipv4Addr>().is_ok() || is_dns_name(h))
+}
+
 /// RFC 1123 host name: dot-separated labels of letters, digits, `-` (and `_`,
 /// which real certificates use), at most 253 characters.
 fn is_dns_name(s: &str) -> bool {
@@ -839,6 +855,34 @@ tls_server_name = "Api.Example.Test"
                 verify: true
             })
         );
+    }
+
+    #[test]
+    fn host_header_forms() {
+        for ok in [
+            "www.example.test",
+            "www.example.test:8443",
+            "127.0.0.1",
+            "127.0.0.1:80",
+            "[::1]",
+            "[::1]:8080",
+            "a_b.example",
+        ] {
+            assert!(is_host_header(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "a:b:c",
+            "::1",
+            "[::1",
+            "[nope]:80",
+            "host:0",
+            "host:99999",
+            "bad host",
+            "-x.example",
+        ] {
+            assert!(!is_host_header(bad), "{bad}");
+        }
     }
 
     #[test]
