@@ -73,11 +73,23 @@ pub fn build(
     let opts = LoadOptions {
         include_root: Some(cfg.zones_dir.clone()),
     };
+    if let Err(e) = std::fs::read_dir(&cfg.zones_dir) {
+        cfg.error_at_key(
+            diags,
+            "zones_dir",
+            &cfg.zones_dir,
+            format!(
+                "cannot read zones directory {}: {e}",
+                cfg.zones_dir.display()
+            ),
+        );
+        return None;
+    }
     let mut zones = load_zones_dir(&cfg.zones_dir, &opts, diags);
-    let geoip = cfg.geoip_database.as_ref().and_then(|p| {
-        let cfg_file = cfg.file.clone().unwrap_or_else(|| "dnslb.toml".into());
-        crate::geoip::open(p, &cfg_file, diags).map(Arc::new)
-    });
+    let geoip = cfg
+        .geoip_database
+        .as_ref()
+        .and_then(|p| crate::geoip::open(p, cfg, diags).map(Arc::new));
     if cfg.geoip_database.is_some() && geoip.is_none() {
         // A configured database that cannot be read is fatal even with
         // allow_partial_zones: geolocation would silently answer wrongly.

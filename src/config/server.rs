@@ -49,6 +49,29 @@ pub struct ServerConfig {
     pub tcp_max_connections: usize,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// Line and column of keys given in the file, for errors found later
+    /// (a zones directory or GeoIP file that cannot be read).
+    pub key_pos: std::collections::BTreeMap<&'static str, (u32, u32)>,
+}
+
+impl ServerConfig {
+    /// Report `message` against `key` of the config file (with its line when
+    /// the file set it), or against `fallback` when running on defaults.
+    pub fn error_at_key(
+        &self,
+        diags: &mut Diagnostics,
+        key: &'static str,
+        fallback: &Path,
+        message: String,
+    ) {
+        match &self.file {
+            Some(f) => {
+                let pos = self.key_pos.get(key);
+                diags.error(f, pos.map(|p| p.0), pos.map(|p| p.1), key, message);
+            }
+            None => diags.error(fallback, None, None, key, message),
+        }
+    }
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
@@ -67,6 +90,7 @@ impl Default for ServerConfig {
             tcp_max_connections: 1024,
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            key_pos: Default::default(),
         }
     }
 }
@@ -155,11 +179,16 @@ pub fn parse_server_config(
         }
         cfg.listen = addrs;
     }
+    let lines = super::diag::LineIndex::new(text);
     if let Some(z) = zones_dir {
         cfg.zones_dir = rel(z.get_ref());
+        cfg.key_pos
+            .insert("zones_dir", lines.line_col(z.span().start));
     }
     if let Some(g) = geoip_database {
         cfg.geoip_database = Some(rel(g.get_ref()));
+        cfg.key_pos
+            .insert("geoip_database", lines.line_col(g.span().start));
     }
     if let Some(b) = allow_partial_zones {
         cfg.allow_partial_zones = *b.get_ref();

@@ -24,16 +24,19 @@ impl std::fmt::Debug for GeoDb {
 }
 
 /// Open `path`, reporting a failure (missing file, not a MaxMind DB) into
-/// `diags` against `config_file`.
-pub fn open(path: &Path, config_file: &Path, diags: &mut Diagnostics) -> Option<GeoDb> {
+/// `diags` against the config's `geoip_database` key.
+pub fn open(
+    path: &Path,
+    cfg: &crate::config::ServerConfig,
+    diags: &mut Diagnostics,
+) -> Option<GeoDb> {
     match maxminddb::Reader::open_readfile(path) {
         Ok(reader) => Some(GeoDb { reader }),
         Err(e) => {
-            diags.error(
-                config_file,
-                None,
-                None,
+            cfg.error_at_key(
+                diags,
                 "geoip_database",
+                path,
                 format!("cannot open {}: {e}", path.display()),
             );
             None
