@@ -142,8 +142,7 @@ impl Worker {
                 decision: &mut self.decision,
                 rng: &mut self.rng,
                 wild: &mut self.wild,
-                additional: [&[][..]; MAX_ADDITIONAL],
-                nadd: 0,
+                additional: None,
                 ecs_scope: 0,
             };
             if q.qclass != 1 && q.qclass != 255 {
@@ -269,8 +268,8 @@ struct Ctx<'s, 'w, 'b> {
     decision: &'w mut Decision,
     rng: &'w mut SmallRng,
     wild: &'w mut [u8; 257],
-    additional: [&'s [u8]; MAX_ADDITIONAL],
-    nadd: usize,
+    /// The answered RRset whose targets get addresses in additional.
+    additional: Option<&'s Rrset>,
     ecs_scope: u8,
 }
 
@@ -354,8 +353,8 @@ impl<'s> Ctx<'s, '_, '_> {
         let mut chain = 0usize;
         // Names already answered for, to stop CNAME loops without repeating
         // records (RFC 2181 §5: no duplicate RRs).
-        let mut seen: [&[u8]; MAX_CHAIN + 1] = [&[]; MAX_CHAIN + 1];
-        seen[0] = qname;
+        // Initialized on the first CNAME only: most answers have none.
+        let mut seen: Option<[&[u8]; MAX_CHAIN + 1]> = None;
         loop {
             let outcome = match found {
                 Found::Referral(zone, cut, node) => {
@@ -379,6 +378,11 @@ impl<'s> Ctx<'s, '_, '_> {
                 Step::Done(res) => return res,
                 Step::Chase(target) => {
                     chain += 1;
+                    let seen = seen.get_or_insert_with(|| {
+                        let mut a: [&[u8]; MAX_CHAIN + 1] = [&[]; MAX_CHAIN + 1];
+                        a[0] = qname;
+                        a
+                    });
                     if chain > MAX_CHAIN || seen[..chain].contains(&target) {
                         return self.finish(RCODE_NOERROR, true);
                     }
@@ -566,12 +570,7 @@ impl<'s> Ctx<'s, '_, '_> {
 
     fn note_targets(&mut self, set: &'s Rrset) {
         if matches!(set.rtype, rtype::NS | rtype::MX | rtype::SRV) {
-            for t in set.targets.iter() {
-                if self.nadd < MAX_ADDITIONAL {
-                    self.additional[self.nadd] = t;
-                    self.nadd += 1;
-                }
-            }
+            self.additional = Some(set);
         }
     }
 
@@ -579,8 +578,11 @@ impl<'s> Ctx<'s, '_, '_> {
     /// (RFC 1034 §4.3.2 step 6). Optional data: dropped if it does not fit.
     fn finish(&mut self, rcode: u16, aa: bool) -> Res {
         self.w.section(Section::Additional);
-        for i in 0..self.nadd {
-            let t = self.additional[i];
+        let Some(set) = self.additional else {
+            return self.res(rcode, aa, false);
+        };
+        for t in set.targets.iter().take(MAX_ADDITIONAL) {
+            let t: &[u8] = t;
             let mut offs = [0u8; 128];
             let n = label_offsets(t, &mut offs);
             let Some((zone, _)) = self.snap.zones.find(t, &offs[..n]) else {

@@ -131,7 +131,11 @@ fn skip_name(p: &[u8], mut i: usize) -> Option<usize> {
 }
 
 /// Parse an uncompressed question name starting at `i`.
-fn parse_qname(p: &[u8], mut i: usize, q: &mut QName) -> Option<usize> {
+fn parse_qname(p: &[u8], start: usize, q: &mut QName) -> Option<usize> {
+    // First walk the label lengths, then copy the whole name once and
+    // lowercase it in place (length octets are < 0x40, untouched by ASCII
+    // lowercasing).
+    let mut i = start;
     let mut n = 0usize;
     q.nlabels = 0;
     loop {
@@ -141,23 +145,25 @@ fn parse_qname(p: &[u8], mut i: usize, q: &mut QName) -> Option<usize> {
             // extended label types are obsolete (RFC 6891 §5).
             return None;
         }
-        if n + len + 1 > MAX_NAME_LEN || q.nlabels >= q.offs.len() {
+        if q.nlabels >= q.offs.len() {
             return None;
         }
         q.offs[q.nlabels] = n as u8;
         q.nlabels += 1;
-        q.lower[n] = len as u8;
-        let label = p.get(i + 1..i + 1 + len)?;
-        for (k, b) in label.iter().enumerate() {
-            q.lower[n + 1 + k] = b.to_ascii_lowercase();
-        }
         n += len + 1;
+        if n > MAX_NAME_LEN {
+            return None;
+        }
         i += len + 1;
         if len == 0 {
-            q.len = n;
-            return Some(i);
+            break;
         }
     }
+    let name = p.get(start..i)?;
+    q.lower[..n].copy_from_slice(name);
+    q.lower[..n].make_ascii_lowercase();
+    q.len = n;
+    Some(i)
 }
 
 /// Header-only view used for error replies.

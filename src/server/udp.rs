@@ -121,7 +121,9 @@ mod batched {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use nix::errno::Errno;
-    use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg, sendmmsg};
+    use nix::sys::socket::{
+        MsgFlags, MultiHeaders, SockaddrIn, SockaddrIn6, SockaddrLike, recvmmsg, sendmmsg,
+    };
 
     use crate::dns::Worker;
     use crate::policy::Transport;
@@ -133,29 +135,46 @@ mod batched {
     /// answered FORMERR or dropped like any malformed packet.
     const MAX_QUERY: usize = 4096;
 
-    fn to_std(a: &SockaddrStorage) -> Option<SocketAddr> {
-        if let Some(v4) = a.as_sockaddr_in() {
-            return Some(SocketAddr::V4(SocketAddrV4::new(v4.ip(), v4.port())));
+    /// The peer address type of a socket's family: a v4 socket only sees
+    /// v4 peers, a v6 one (IPV6_V6ONLY) only v6, so the small typed
+    /// addresses replace the 128-byte `sockaddr_storage` per packet.
+    trait Peer: SockaddrLike + Copy {
+        fn to_std(&self) -> SocketAddr;
+    }
+
+    impl Peer for SockaddrIn {
+        fn to_std(&self) -> SocketAddr {
+            SocketAddr::V4(SocketAddrV4::new(self.ip(), self.port()))
         }
-        a.as_sockaddr_in6().map(|v6| {
+    }
+
+    impl Peer for SockaddrIn6 {
+        fn to_std(&self) -> SocketAddr {
             SocketAddr::V6(SocketAddrV6::new(
-                v6.ip(),
-                v6.port(),
-                v6.flowinfo(),
-                v6.scope_id(),
+                self.ip(),
+                self.port(),
+                self.flowinfo(),
+                self.scope_id(),
             ))
-        })
+        }
     }
 
     pub fn serve(sock: UdpSocket, snap: SharedSnapshot, stop: Arc<AtomicBool>) {
+        match sock.local_addr() {
+            Ok(a) if a.is_ipv6() => run::<SockaddrIn6>(sock, snap, stop),
+            _ => run::<SockaddrIn>(sock, snap, stop),
+        }
+    }
+
+    fn run<S: Peer>(sock: UdpSocket, snap: SharedSnapshot, stop: Arc<AtomicBool>) {
         let fd = sock.as_raw_fd();
         let mut worker = Worker::default();
         let mut bufs: Box<[[u8; MAX_QUERY]; BATCH]> = Box::new([[0u8; MAX_QUERY]; BATCH]);
         let mut outs: [Vec<u8>; BATCH] = std::array::from_fn(|_| Vec::with_capacity(1232));
-        let mut rx = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
-        let mut tx = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
-        let mut meta: [(usize, Option<SockaddrStorage>); BATCH] = [(0, None); BATCH];
-        let mut addrs: [Option<SockaddrStorage>; BATCH] = [None; BATCH];
+        let mut rx = MultiHeaders::<S>::preallocate(BATCH, None);
+        let mut tx = MultiHeaders::<S>::preallocate(BATCH, None);
+        let mut meta: [(usize, Option<S>); BATCH] = [(0, None); BATCH];
+        let mut addrs: [Option<S>; BATCH] = [None; BATCH];
         while !stop.load(Ordering::Relaxed) {
             let received = {
                 let mut iovs = bufs.each_mut().map(|b| [IoSliceMut::new(&mut b[..])]);
@@ -184,7 +203,7 @@ mod batched {
             let s = snap.load();
             let mut k = 0;
             for (i, &(len, addr)) in meta[..n].iter().enumerate() {
-                let Some(src) = addr.as_ref().and_then(to_std) else {
+                let Some(src) = addr.as_ref().map(Peer::to_std) else {
                     continue;
                 };
                 if src.port() == 0 {
