@@ -18,7 +18,7 @@ use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, ServeArgs};
 use crate::config::{Diagnostics, LogFormat, ServerConfig, load_server_config};
 use crate::health::{HealthTable, Prober, ProberOptions, spawn_prober};
 use crate::server::{tcp, udp};
-use crate::snapshot::{SharedSnapshot, Snapshot};
+use crate::snapshot::SharedSnapshot;
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main(cli: Cli) -> anyhow::Result<i32> {
@@ -36,15 +36,6 @@ fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<ServerConfig>
     }
 }
 
-/// Build a complete snapshot from `cfg`, reporting every problem.
-pub fn build_snapshot(
-    cfg: &ServerConfig,
-    allow_partial: bool,
-    diags: &mut Diagnostics,
-) -> Option<Snapshot> {
-    crate::snapshot::build(cfg, allow_partial, diags)
-}
-
 /// Print every diagnostic, ordered by file then line.
 fn print_diags(diags: &Diagnostics) {
     let mut all: Vec<_> = diags.iter().collect();
@@ -57,7 +48,7 @@ fn print_diags(diags: &Diagnostics) {
 fn check(args: &ConfigArg) -> i32 {
     let mut diags = Diagnostics::new();
     let ok = load_config(args, &mut diags)
-        .and_then(|cfg| build_snapshot(&cfg, false, &mut diags))
+        .and_then(|cfg| crate::snapshot::build(&cfg, false, &mut diags))
         .is_some();
     print_diags(&diags);
     if ok && diags.is_empty() {
@@ -94,7 +85,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     }
     init_tracing(&cfg);
     let started = std::time::Instant::now();
-    let snap = build_snapshot(&cfg, cfg.allow_partial_zones, &mut diags);
+    let snap = crate::snapshot::build(&cfg, cfg.allow_partial_zones, &mut diags);
     if !diags.is_empty() {
         print_diags(&diags);
     }
@@ -310,7 +301,7 @@ async fn reload_on_hup(
         let started = std::time::Instant::now();
         let built = tokio::task::spawn_blocking(move || {
             let mut d = Diagnostics::new();
-            let s = build_snapshot(&c, false, &mut d);
+            let s = crate::snapshot::build(&c, false, &mut d);
             (s, d)
         })
         .await;
@@ -370,7 +361,7 @@ async fn reload_on_hup(
 fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
     let mut diags = Diagnostics::new();
     let snap = load_config(&args.config, &mut diags)
-        .and_then(|cfg| build_snapshot(&cfg, false, &mut diags));
+        .and_then(|cfg| crate::snapshot::build(&cfg, false, &mut diags));
     let Some(snap) = snap else {
         print_diags(&diags);
         bail!(

@@ -41,20 +41,6 @@ pub struct Snapshot {
     pub geoip: Option<Arc<crate::geoip::GeoDb>>,
 }
 
-impl Snapshot {
-    /// A snapshot of static zones only, with no load-balanced names.
-    pub fn from_zones(zones: ZoneSet, limits: Limits) -> Self {
-        Self {
-            zones,
-            lb: Vec::new(),
-            targets: TargetRegistry::new(),
-            health: Arc::new(HealthTable::new(0, crate::health::Status::Up)),
-            limits,
-            geoip: None,
-        }
-    }
-}
-
 /// The one shared, atomically swapped pointer to the current snapshot.
 pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
 

@@ -311,22 +311,21 @@ impl<'s> Ctx<'s, '_, '_> {
         while k > 0 {
             k -= 1;
             let suffix = &name[offs[k] as usize..];
-            match zone.node(suffix) {
-                Some(n) => {
+            match zone.nodes.get_key_value(suffix) {
+                Some((key, n)) => {
                     node = n;
                     if n.cut && !(k == 0 && self.qtype == rtype::DS) {
-                        let (key, _) = zone.nodes.get_key_value(suffix)?;
                         return Some(Found::Referral(zone, &key[..], n));
                     }
                 }
                 None => {
-                    // `node` is the closest encloser; try its wildcard (RFC 4592 §3.3.1).
+                    // The previous label's node is the closest encloser;
+                    // try its wildcard (RFC 4592 §3.3.1).
                     let ce = &name[offs[k + 1] as usize..];
                     self.wild[0] = 1;
                     self.wild[1] = b'*';
                     self.wild[2..2 + ce.len()].copy_from_slice(ce);
                     let key = &self.wild[..2 + ce.len()];
-                    let _ = node;
                     return Some(match zone.node(key) {
                         Some(wn) => Found::Wildcard(zone, wn),
                         None => Found::NxDomain(zone),
@@ -337,10 +336,7 @@ impl<'s> Ctx<'s, '_, '_> {
         Some(Found::Node(zone, node))
     }
 
-    fn resolve(&mut self, qname: &'s [u8], offs: &[u8]) -> Res
-    where
-        's: 's,
-    {
+    fn resolve(&mut self, qname: &'s [u8], offs: &[u8]) -> Res {
         // The question's name stays in the worker; the chase continues with
         // names borrowed from the snapshot.
         let first = self.walk(qname, offs);

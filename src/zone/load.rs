@@ -460,22 +460,11 @@ fn include(
 fn parse_record(entry: &Entry, st: &mut FileState<'_>, diags: &mut Diagnostics) -> Option<Parsed> {
     let (file, line) = (&entry.file, Some(entry.line));
     let mut toks = entry.tokens.iter().map(String::as_str).peekable();
-    let owner_text: String = if entry.blank_owner {
-        match &st.last_owner {
-            Some(o) => o.to_ascii(),
-            None => {
-                diags.error(
-                    file,
-                    line,
-                    None,
-                    "",
-                    "record has no owner name and none precedes it",
-                );
-                return None;
-            }
-        }
+    // A blank owner field repeats the previous record's owner.
+    let owner_tok = if entry.blank_owner {
+        None
     } else {
-        toks.next()?.to_string()
+        Some(toks.next()?)
     };
     let mut ttl: Option<u32> = None;
     let mut rtype: Option<&str> = None;
@@ -524,24 +513,28 @@ fn parse_record(entry: &Entry, st: &mut FileState<'_>, diags: &mut Diagnostics) 
             return None;
         }
     };
-    let owner = if entry.blank_owner {
-        st.last_owner.clone()
-    } else {
-        match parse_name(&owner_text, &st.origin) {
-            Ok(n) => Some(n),
-            Err(e) => {
+    let owner = match owner_tok {
+        None => match &st.last_owner {
+            Some(o) => o.clone(),
+            None => {
                 diags.error(
                     file,
                     line,
                     None,
                     "",
-                    format!("bad owner name {owner_text:?}: {e}"),
+                    "record has no owner name and none precedes it",
                 );
                 return None;
             }
-        }
+        },
+        Some(t) => match parse_name(t, &st.origin) {
+            Ok(n) => n,
+            Err(e) => {
+                diags.error(file, line, None, "", format!("bad owner name {t:?}: {e}"));
+                return None;
+            }
+        },
     };
-    let owner = owner?;
     let data = match parse_rdata(rtype_text, &rdata, &st.origin) {
         Ok(d) => d,
         Err(e) => {

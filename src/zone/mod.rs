@@ -149,10 +149,6 @@ impl ZoneSet {
         &self.zones
     }
 
-    pub fn zones_mut(&mut self) -> &mut [Zone] {
-        &mut self.zones
-    }
-
     pub fn len(&self) -> usize {
         self.zones.len()
     }
@@ -171,11 +167,5 @@ impl ZoneSet {
             }
         }
         None
-    }
-
-    pub fn by_origin(&self, origin_wire: &[u8]) -> Option<&Zone> {
-        self.by_origin
-            .get(origin_wire)
-            .map(|&i| &self.zones[i as usize])
     }
 }
