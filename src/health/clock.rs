@@ -1,10 +1,9 @@
 //! The prober's notion of time, injected so timing tests run on virtual time.
 //!
-//! tokio's paused clock (`start_paused`) needs the `test-util` feature, which
-//! this crate does not enable; rather than add a dev-dependency feature, the
-//! scheduler asks a [`Clock`] for `now` and for sleeps. Production uses
-//! [`TokioClock`]; tests use a manual clock that jumps from one pending
-//! deadline to the next, as tokio's paused time would.
+//! The scheduler asks a [`Clock`] for `now` and for sleeps. Production uses
+//! [`TokioClock`], which tests also drive on tokio's paused time
+//! (`start_paused`); most timing tests use a manual clock that jumps from one
+//! pending deadline to the next, so they can assert exact probe instants.
 
 use std::fmt;
 use std::future::Future;

@@ -841,6 +841,74 @@ mod tests {
         }
     }
 
+    /// The production clock on tokio's paused time: the deadline rule, the
+    /// return after `rise`, and flapping inside the thresholds, all with
+    /// `TokioClock` rather than the manual test clock.
+    #[tokio::test(start_paused = true)]
+    async fn paused_tokio_time_down_up_and_no_flapping() {
+        let clock: Arc<dyn Clock> = Arc::new(crate::health::clock::TokioClock);
+        let script = Script::new(clock.clone());
+        script.plan(at(2), vec![Act::Hang]);
+        let k = tcp_key(2, |_| {});
+        let id = TargetId(0);
+        let table = Arc::new(HealthTable::for_targets([(id, &k)]));
+        let cancel = CancellationToken::new();
+        let prober = spawn_prober(
+            vec![(id, k)],
+            table.clone(),
+            cancel.clone(),
+            options(clock.clone(), &script),
+        );
+        let step = 10 * MS;
+        let t0 = tokio::time::Instant::now();
+        let wait_for = |want: Status| {
+            let table = table.clone();
+            async move {
+                while table.status(id) != want {
+                    assert!(t0.elapsed() < 30 * SEC, "never became {want}");
+                    tokio::time::sleep(step).await;
+                }
+                t0.elapsed()
+            }
+        };
+
+        let down = wait_for(Status::Down).await;
+        // interval × fall + timeout (1 s × 3 + 0.5 s), to the polling step;
+        // and not before the third probe can have timed out.
+        assert!(down <= 3 * SEC + 500 * MS + step, "down after {down:?}");
+        assert!(down >= 2 * SEC + 500 * MS, "down too early: {down:?}");
+        assert_eq!(script.starts_of(at(2)).len(), 3);
+
+        script.plan(at(2), vec![Act::Ok]);
+        let up = wait_for(Status::Up).await;
+        assert!(
+            up - down <= 2 * SEC + step,
+            "rise × interval: {:?}",
+            up - down
+        );
+
+        // Every other probe fails: fall = 3 is never reached, so it stays up.
+        script.plan(at(2), vec![Act::Fail, Act::Ok]);
+        let before = script.starts_of(at(2)).len();
+        let until = tokio::time::Instant::now() + 20 * SEC;
+        while tokio::time::Instant::now() < until {
+            assert_eq!(
+                table.status(id),
+                Status::Up,
+                "flapped at {:?}",
+                t0.elapsed()
+            );
+            tokio::time::sleep(step).await;
+        }
+        assert!(
+            script.starts_of(at(2)).len() - before >= 19,
+            "probes kept running"
+        );
+
+        cancel.cancel();
+        prober.join().await.unwrap();
+    }
+
     #[tokio::test]
     async fn dead_target_goes_down_within_interval_times_fall_plus_timeout() {
         let logs = Logs::capture();
