@@ -1054,6 +1054,52 @@ mod tests {
     }
 
     #[test]
+    fn include_is_confined_to_the_zones_directory() {
+        let root = std::env::temp_dir().join(format!("dnslb-inc-{}", std::process::id()));
+        let zones = root.join("zones");
+        std::fs::create_dir_all(&zones).unwrap();
+        std::fs::write(zones.join("extra.inc"), "extra IN A 192.0.2.9\n").unwrap();
+        std::fs::write(root.join("secret.inc"), "x IN A 192.0.2.10\n").unwrap();
+        let path = zones.join("example.test.zone");
+        let opts = LoadOptions {
+            include_root: Some(zones.clone()),
+        };
+        let origin = Name::from_ascii("example.test.").unwrap();
+
+        let mut d = Diagnostics::new();
+        let z = load_zone_file(
+            &path,
+            &format!("{HEAD}$INCLUDE extra.inc\n"),
+            &origin,
+            &opts,
+            &mut d,
+        );
+        assert!(d.is_empty(), "{d}");
+        assert!(
+            z.unwrap()
+                .node(b"\x05extra\x07example\x04test\x00")
+                .is_some()
+        );
+
+        let mut d = Diagnostics::new();
+        let z = load_zone_file(
+            &path,
+            &format!("{HEAD}$INCLUDE ../secret.inc\n"),
+            &origin,
+            &opts,
+            &mut d,
+        );
+        assert!(z.is_none());
+        assert!(
+            d.to_string().contains(
+                "example.test.zone:5: $INCLUDE \"../secret.inc\" is outside the zones directory"
+            ),
+            "{d}"
+        );
+        let _ = std::fs::remove_dir_all(root);
+    }
+
+    #[test]
     fn include_refused_without_root() {
         let (z, d) = load(&format!("{HEAD}$INCLUDE other.inc\n"));
         assert!(z.is_none());
