@@ -14,7 +14,7 @@ use anyhow::{Context, bail};
 use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, ServeArgs};
+use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, GeoipCommand, ServeArgs};
 use crate::config::{Diagnostics, LogFormat, ServerConfig, load_server_config};
 use crate::health::{HealthTable, Prober, ProberOptions, spawn_prober};
 use crate::server::{tcp, udp};
@@ -26,13 +26,51 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(args) => serve(args),
         Command::Check(args) => Ok(check(&args)),
         Command::Explain(args) => explain(&args),
+        Command::Geoip(cmd) => geoip(cmd),
     }
 }
 
 fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<ServerConfig> {
     match &arg.config {
         Some(p) => load_server_config(p, diags),
-        None => Some(ServerConfig::default()),
+        None => Some(quickstart_config()),
+    }
+}
+
+/// The built-in defaults (no `--config`): zones/ on 127.0.0.1:5353, and
+/// the project's example GeoIP database when it is there, so the quickstart
+/// geolocates offline. A config file gets exactly the database it names.
+fn quickstart_config() -> ServerConfig {
+    let mut cfg = ServerConfig::default();
+    let db = std::path::Path::new(crate::geoip::tool::EXAMPLE_DB);
+    if db.is_file() {
+        cfg.geoip_database = Some(db.to_owned());
+    }
+    cfg
+}
+
+/// `dnslb geoip build|lookup`.
+fn geoip(cmd: GeoipCommand) -> anyhow::Result<i32> {
+    use crate::geoip::{GeoDb, tool};
+    match cmd {
+        GeoipCommand::Build { source, out } => Ok(tool::build_command(&source, &out)),
+        GeoipCommand::Lookup { ip, db, config } => {
+            let path = match db {
+                Some(p) => p,
+                None => {
+                    let mut diags = Diagnostics::new();
+                    let Some(cfg) = load_config(&config, &mut diags) else {
+                        print_diags(&diags);
+                        bail!("invalid configuration ({} error(s))", diags.len());
+                    };
+                    cfg.geoip_database
+                        .unwrap_or_else(|| tool::EXAMPLE_DB.into())
+                }
+            };
+            let (text, found) = tool::lookup(&GeoDb::open(&path)?, ip);
+            print!("{text}");
+            Ok(if found { 0 } else { 1 })
+        }
     }
 }
 
@@ -100,6 +138,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         zones = snap.zones.len(),
         lb_names = snap.lb.len(),
         targets = snap.targets.len(),
+        geoip = %snap.geoip.as_deref().map_or_else(|| "none".to_owned(), |g| g.to_string()),
         ms = started.elapsed().as_millis() as u64,
         dir = %cfg.zones_dir.display(),
         "loaded"

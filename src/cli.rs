@@ -1,4 +1,4 @@
-//! Command line: `serve` (the default), `check`, `explain`.
+//! Command line: `serve` (the default), `check`, `explain`, `geoip`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -30,6 +30,34 @@ pub enum Command {
     /// Show, without touching the network, what a query would be answered
     /// and why.
     Explain(ExplainArgs),
+    /// GeoIP databases: build dnslb's own from a readable source, or show
+    /// where a database places an address.
+    #[command(subcommand)]
+    Geoip(GeoipCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GeoipCommand {
+    /// Write a MaxMind DB (.mmdb) from a TOML source (format:
+    /// geoip/example.source.toml); errors print as FILE:LINE:COL.
+    Build {
+        /// The TOML source.
+        source: PathBuf,
+        /// The .mmdb to write (replaced atomically).
+        out: PathBuf,
+    },
+    /// Print the location and network prefix a GeoIP database gives an
+    /// address; exit 1 when it has no location for it.
+    Lookup {
+        /// IPv4 or IPv6 address (IPv4-mapped IPv6 counts as IPv4).
+        ip: IpAddr,
+        /// The database. Default: the config's `geoip_database`, else
+        /// geoip/example.mmdb.
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Debug, Clone, clap::Args, Default)]

@@ -75,7 +75,13 @@ pub fn build(
     let geoip = cfg
         .geoip_database
         .as_ref()
-        .and_then(|p| crate::geoip::open(p, cfg, diags).map(Arc::new));
+        .and_then(|p| match crate::geoip::GeoDb::open(p) {
+            Ok(db) => Some(Arc::new(db)),
+            Err(e) => {
+                cfg.error_at_key(diags, "geoip_database", p, e.to_string());
+                None
+            }
+        });
     if cfg.geoip_database.is_some() && geoip.is_none() {
         // A configured database that cannot be read is fatal even with
         // allow_partial_zones: geolocation would silently answer wrongly.

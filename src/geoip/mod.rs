@@ -1,45 +1,317 @@
-//! GeoIP database access for the geolocation policy.
+//! Where a client is: MaxMind-format GeoIP databases, operators' own
+//! networks, and the project's own small database.
 //!
-//! The database named by `geoip_database` is read into memory when the
-//! snapshot is built (so a reload picks up a replaced file) and checked to
-//! be a MaxMind DB; lookups happen in the server before a policy runs.
+//! - [`GeoDb`] opens a `.mmdb` (GeoIP2/GeoLite2 or DB-IP Lite City and
+//!   Country, ip-location-db), detects its record shape, and answers
+//!   [`GeoDb::locate`]: a [`Location`] and the prefix length of the network
+//!   that decided it, without allocating.
+//! - [`codes`]: continent, ISO 3166-1 country and ISO 3166-2 subdivision
+//!   codes, their validation, and country → continent.
+//! - [`nets::NetTable`]: longest-prefix match for custom networks (and any
+//!   other per-prefix table read per query).
+//! - [`build`]: `dnslb geoip build`, a `.mmdb` from a readable TOML source,
+//!   in any of the schemas above (the example database and test fixtures).
+//! - [`tool`]: the `dnslb geoip build|lookup` commands.
+//!
+//! The database is read into memory when the snapshot is built (so a reload
+//! picks up a replaced file); lookups happen on the query path, before a
+//! policy runs, and only for names whose answer depends on the client.
+//! Nothing here knows about config files or DNS.
 
-use std::path::Path;
+pub mod build;
+pub mod codes;
+pub mod nets;
+mod record;
+pub mod tool;
 
-use crate::config::Diagnostics;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
 
-/// An opened MaxMind DB.
-pub struct GeoDb {
-    pub reader: maxminddb::Reader<Vec<u8>>,
+use serde::de::IgnoredAny;
+
+pub use codes::{Continent, Country, Subdivision};
+pub use nets::{NetTable, canonical};
+pub use record::Schema;
+
+/// Where a client is, as far as the database knows. Small and `Copy`: the
+/// query path passes it by value. At least one field is set (an empty
+/// location is `None` at the [`GeoDb::locate`] level, never all-`None`).
+#[derive(Copy, Clone, Debug, Default, PartialEq)]
+pub struct Location {
+    /// From the database, else derived from the country ([`codes`]).
+    pub continent: Option<Continent>,
+    /// ISO 3166-1 alpha-2.
+    pub country: Option<Country>,
+    /// ISO 3166-2, the largest subdivision the database gives (a US state,
+    /// a UK nation).
+    pub subdivision: Option<Subdivision>,
+    /// Where the database places the network; `None` when it does not say.
+    pub coords: Option<Coordinates>,
 }
 
-impl std::fmt::Debug for GeoDb {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+/// WGS 84 latitude and longitude in degrees.
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Coordinates {
+    /// -90..=90, north positive.
+    pub lat: f64,
+    /// -180..=180, east positive.
+    pub lon: f64,
+}
+
+impl Coordinates {
+    /// `None` for out-of-range or non-finite values, and for exactly (0, 0),
+    /// which databases write for "unknown" (no network is in the Gulf of
+    /// Guinea); an unknown place must never look like a real one.
+    pub fn new(lat: f64, lon: f64) -> Option<Self> {
+        let ok = (-90.0..=90.0).contains(&lat)
+            && (-180.0..=180.0).contains(&lon)
+            && !(lat == 0.0 && lon == 0.0);
+        ok.then_some(Self { lat, lon })
+    }
+}
+
+impl fmt::Display for Location {
+    /// `continent=EU country=GB subdivision=GB-ENG lat=51.5074 lon=-0.1278`,
+    /// leaving out what is unknown.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut sep = "";
+        if let Some(c) = self.continent {
+            write!(f, "continent={c}")?;
+            sep = " ";
+        }
+        if let Some(c) = self.country {
+            write!(f, "{sep}country={c}")?;
+            sep = " ";
+        }
+        if let Some(s) = self.subdivision {
+            write!(f, "{sep}subdivision={s}")?;
+            sep = " ";
+        }
+        if let Some(c) = self.coords {
+            write!(f, "{sep}lat={} lon={}", c.lat, c.lon)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a database could not be opened. Messages quote the path.
+#[derive(Debug, thiserror::Error)]
+pub enum GeoError {
+    #[error("cannot open GeoIP database \"{}\": {source}", path.display())]
+    Open {
+        path: PathBuf,
+        source: maxminddb::MaxMindDbError,
+    },
+    #[error("GeoIP database \"{}\" has no records", path.display())]
+    Empty { path: PathBuf },
+    #[error(
+        "GeoIP database \"{}\" (type \"{database_type}\") has no location data: its records have {keys}; expected a GeoIP2/GeoLite2 or DB-IP City or Country database, or an ip-location-db one",
+        path.display()
+    )]
+    NotLocation {
+        path: PathBuf,
+        database_type: String,
+        keys: String,
+    },
+}
+
+/// An opened MaxMind-format database and the record shape it uses.
+pub struct GeoDb {
+    reader: maxminddb::Reader<Vec<u8>>,
+    schema: Schema,
+    path: PathBuf,
+}
+
+impl GeoDb {
+    /// Read `path` into memory, check it is a MaxMind DB, and detect its
+    /// schema from the metadata and the shape of its first record.
+    pub fn open(path: &Path) -> Result<Self, GeoError> {
+        let bytes = std::fs::read(path).map_err(|e| GeoError::Open {
+            path: path.to_owned(),
+            source: maxminddb::MaxMindDbError::Io(e),
+        })?;
+        Self::from_bytes(bytes, path)
+    }
+
+    /// As [`open`](Self::open), from bytes already read; `path` names them
+    /// in errors and logs.
+    pub fn from_bytes(bytes: Vec<u8>, path: &Path) -> Result<Self, GeoError> {
+        let path = path.to_owned();
+        let reader = maxminddb::Reader::from_source(bytes).map_err(|source| GeoError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        let schema = detect(&reader, &path)?;
+        Ok(Self {
+            reader,
+            schema,
+            path,
+        })
+    }
+
+    /// Where `addr` is, and the prefix length of the database network that
+    /// decided it (the ECS scope it supports). IPv4-mapped IPv6 is looked
+    /// up, and its prefix given, as IPv4. `None` when the database has no
+    /// location for the address, and always for special-purpose addresses
+    /// ([`special_purpose`]), whatever the database says. Allocates nothing.
+    #[inline]
+    pub fn locate(&self, addr: IpAddr) -> Option<(Location, u8)> {
+        match self.lookup(addr) {
+            (Some(l), p) => Some((l, p)),
+            (None, _) => None,
+        }
+    }
+
+    /// Like [`locate`](Self::locate), but also gives the prefix length of
+    /// the block the database has no location for, so an answer that does
+    /// not depend on the location can still be scoped.
+    #[inline]
+    pub fn lookup(&self, addr: IpAddr) -> (Option<Location>, u8) {
+        let ip = canonical(addr);
+        if let Some(prefix) = special_purpose(ip) {
+            return (None, prefix);
+        }
+        let Ok(found) = self.reader.lookup(ip) else {
+            // IPv6 in an IPv4-only database: nothing for the whole family.
+            return (None, 0);
+        };
+        let prefix = match found.network() {
+            Ok(n) if n.is_ipv4() == ip.is_ipv4() => n.prefix(),
+            // An IPv4 address matched above the IPv4 subtree of an IPv6
+            // database (no `::/96` subtree): that record covers all of IPv4.
+            Ok(_) => 0,
+            Err(_) => 0,
+        };
+        (self.schema.decode(&found), prefix)
+    }
+
+    pub fn schema(&self) -> Schema {
+        self.schema
+    }
+
+    /// The metadata's `database_type`, e.g. `GeoLite2-City`.
+    pub fn database_type(&self) -> &str {
+        &self.reader.metadata().database_type
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The raw reader, for tools that print more than [`Location`] (the
+    /// city name in `dnslb geoip lookup`).
+    pub fn reader(&self) -> &maxminddb::Reader<Vec<u8>> {
+        &self.reader
+    }
+}
+
+impl fmt::Debug for GeoDb {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let m = self.reader.metadata();
         f.debug_struct("GeoDb")
+            .field("path", &self.path)
             .field("database_type", &m.database_type)
+            .field("schema", &self.schema)
             .field("build_epoch", &m.build_epoch)
             .finish()
     }
 }
 
-/// Open `path`, reporting a failure (missing file, not a MaxMind DB) into
-/// `diags` against the config's `geoip_database` key.
-pub fn open(
-    path: &Path,
-    cfg: &crate::config::ServerConfig,
-    diags: &mut Diagnostics,
-) -> Option<GeoDb> {
-    match maxminddb::Reader::open_readfile(path) {
-        Ok(reader) => Some(GeoDb { reader }),
-        Err(e) => {
-            cfg.error_at_key(
-                diags,
-                "geoip_database",
-                path,
-                format!("cannot open {}: {e}", path.display()),
-            );
-            None
+impl fmt::Display for GeoDb {
+    /// `geoip/example.mmdb (dnslb-Example-City, GeoIP2-compatible ...)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} ({}, {})",
+            self.path.display(),
+            self.database_type(),
+            self.schema.describe()
+        )
+    }
+}
+
+/// The prefix length of the special-purpose block (RFC 6890 and its
+/// updates) holding `ip`, for blocks that have no place on a map: private
+/// (RFC 1918, IPv6 ULA), shared (CGNAT, RFC 6598), loopback, link-local,
+/// "this network", multicast and the reserved 240/4. A database must not
+/// place them (ip-location-db's country data puts 192.168.0.0/16 in AU);
+/// an operator who wants their private resolvers placed maps them with
+/// custom networks. Documentation ranges are not in the list: dnslb's own
+/// example database and tests use them.
+pub fn special_purpose(ip: IpAddr) -> Option<u8> {
+    const V4: [(u32, u8); 9] = [
+        (0x0000_0000, 8),  // 0.0.0.0/8 "this network"
+        (0x0A00_0000, 8),  // 10.0.0.0/8
+        (0x6440_0000, 10), // 100.64.0.0/10 shared address space
+        (0x7F00_0000, 8),  // 127.0.0.0/8
+        (0xA9FE_0000, 16), // 169.254.0.0/16
+        (0xAC10_0000, 12), // 172.16.0.0/12
+        (0xC0A8_0000, 16), // 192.168.0.0/16
+        (0xE000_0000, 4),  // 224.0.0.0/4 multicast
+        (0xF000_0000, 4),  // 240.0.0.0/4 reserved, broadcast
+    ];
+    const V6: [(u128, u8); 5] = [
+        (0, 128),            // ::
+        (1, 128),            // ::1
+        (0xfc00 << 112, 7),  // fc00::/7 unique local
+        (0xfe80 << 112, 10), // fe80::/10 link-local
+        (0xff00 << 112, 8),  // ff00::/8 multicast
+    ];
+    match ip {
+        IpAddr::V4(a) => {
+            let a = a.to_bits();
+            V4.iter()
+                .find(|&&(net, len)| a & (u32::MAX << (32 - len)) == net)
+                .map(|e| e.1)
+        }
+        IpAddr::V6(a) => {
+            let a = a.to_bits();
+            V6.iter()
+                .find(|&&(net, len)| a & (u128::MAX << (128 - len as u32)) == net)
+                .map(|e| e.1)
         }
     }
 }
+
+/// The schema of a database: from the shape of its first record with data,
+/// since vendors name their `database_type` freely ("GeoLite2-City",
+/// "DBIP-City-Lite", "country ipvAll").
+fn detect(reader: &maxminddb::Reader<Vec<u8>>, path: &Path) -> Result<Schema, GeoError> {
+    let networks = reader
+        .networks(maxminddb::WithinOptions::default())
+        .map_err(|source| GeoError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+    for item in networks {
+        let found = item.map_err(|source| GeoError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let not_location = |keys: String| GeoError::NotLocation {
+            path: path.to_owned(),
+            database_type: reader.metadata().database_type.clone(),
+            keys,
+        };
+        let record = match found.decode::<BTreeMap<&str, IgnoredAny>>() {
+            Ok(Some(r)) => r,
+            Ok(None) => continue,
+            Err(_) => return Err(not_location("no fields (they are not maps)".into())),
+        };
+        return Schema::from_keys(record.keys().copied()).ok_or_else(|| {
+            not_location(if record.is_empty() {
+                "no fields".into()
+            } else {
+                record.keys().copied().collect::<Vec<_>>().join(", ")
+            })
+        });
+    }
+    Err(GeoError::Empty {
+        path: path.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -13,6 +13,7 @@ mod harness;
 mod answers;
 mod differential;
 mod edns;
+mod geoip;
 mod health;
 mod lb;
 mod lifecycle;

@@ -1,0 +1,142 @@
+//! The lookups the query path will make allocate nothing: `GeoDb::locate`
+//! on every schema dnslb reads, and `NetTable` lookups.
+//!
+//! Its own test binary because it installs a counting global allocator;
+//! the count is per thread, so the test harness's other threads do not
+//! disturb it.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::net::IpAddr;
+use std::path::Path;
+
+use dnslb::geoip::build::{SCHEMAS, build_bytes};
+use dnslb::geoip::{GeoDb, NetTable};
+
+struct Counting;
+
+thread_local! {
+    static ALLOCS: Cell<usize> = const { Cell::new(0) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCS.with(|c| c.set(c.get() + 1));
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations(f: impl FnOnce()) -> usize {
+    let before = ALLOCS.with(Cell::get);
+    f();
+    ALLOCS.with(Cell::get) - before
+}
+
+const ADDRS: &[&str] = &[
+    "192.0.2.1",
+    "192.0.2.70",
+    "192.0.2.200",
+    "::ffff:198.51.100.7",
+    "198.51.100.200",
+    "203.0.113.1",
+    "203.0.113.250",
+    "2001:db8::1",
+    "2001:db8:2000::1",
+    "2001:db8:a::1",
+    "10.0.0.1",
+    "8.8.8.8",
+    "fe80::1",
+];
+
+#[test]
+fn locate_and_net_lookups_do_not_allocate() {
+    let addrs: Vec<IpAddr> = ADDRS.iter().map(|a| a.parse().unwrap()).collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut dbs = vec![GeoDb::open(&root.join("geoip/example.mmdb")).unwrap()];
+    let source = std::fs::read_to_string(root.join("geoip/example.source.toml")).unwrap();
+    for (name, _) in SCHEMAS {
+        // The example in every schema (country schemas keep the nets only).
+        let mut text = source.replace("schema = \"geoip2-city\"", &format!("schema = \"{name}\""));
+        if name.ends_with("-country") {
+            text = text
+                .lines()
+                .map(
+                    |l| match l.find(", subdivision").or_else(|| l.find(", city")) {
+                        Some(i) if l.trim_start().starts_with("{ net") => {
+                            format!("{} }},", &l[..i])
+                        }
+                        _ => l.to_owned(),
+                    },
+                )
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        let (bytes, _) =
+            build_bytes(&text, Path::new(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        dbs.push(GeoDb::from_bytes(bytes, Path::new(name)).unwrap());
+    }
+    let nets = NetTable::build(
+        [
+            "192.0.2.0/24",
+            "192.0.2.0/26",
+            "2001:db8::/32",
+            "10.0.0.0/8",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.parse().unwrap(), i)),
+    )
+    .unwrap();
+    // Warm up: the ISO tables are built on first use.
+    for db in &dbs {
+        for &a in &addrs {
+            let _ = db.locate(a);
+        }
+    }
+    let mut found = 0;
+    let n = allocations(|| {
+        for _ in 0..100 {
+            for db in &dbs {
+                for &a in &addrs {
+                    if let Some((l, p)) = db.locate(a) {
+                        found += usize::from(l.country.is_some()) + p as usize;
+                    }
+                }
+            }
+            for &a in &addrs {
+                found += nets.lookup(a).1 as usize;
+            }
+        }
+    });
+    assert_eq!(
+        n,
+        0,
+        "{n} allocations in {} lookups",
+        100 * addrs.len() * (dbs.len() + 1)
+    );
+    assert!(found > 0);
+    // and the schemas all located something with a subdivision by name
+    // (DB-IP, ip-location-db) through the same path
+    let cities = dbs
+        .iter()
+        .filter(|db| {
+            db.locate("192.0.2.1".parse().unwrap())
+                .and_then(|(l, _)| l.subdivision)
+                .is_some()
+        })
+        .count();
+    assert_eq!(cities, 4, "example + three -city schemas");
+}
