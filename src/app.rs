@@ -67,7 +67,7 @@ fn geoip(cmd: GeoipCommand) -> anyhow::Result<i32> {
                         .unwrap_or_else(|| tool::EXAMPLE_DB.into())
                 }
             };
-            let (text, found) = tool::lookup(&GeoDb::open(&path)?, ip);
+            let (text, found) = tool::lookup(&GeoDb::open_undecoded(&path)?, ip);
             print!("{text}");
             Ok(if found { 0 } else { 1 })
         }

@@ -286,6 +286,13 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
     }
 });
 
+/// Build the tables now (a few milliseconds, allocating) rather than on
+/// the first query that needs them; [`crate::geoip::GeoDb`] calls it when a
+/// database is opened.
+pub fn warm() {
+    LazyLock::force(&TABLES);
+}
+
 fn slot(c: Continent) -> u8 {
     Continent::ALL.iter().position(|x| *x == c).unwrap_or(0) as u8 + 1
 }

@@ -127,39 +127,32 @@ impl<A: Addr> Intervals<A> {
         // Wider networks first at the same start, so the stack below always
         // holds a chain of nested networks, innermost on top.
         nets.sort_unstable_by_key(|&(s, p, _)| (s, p));
+        // Interval starts and their slots; a later start at the same
+        // address replaces the earlier one.
         let mut out: Vec<(A, u32)> = vec![(A::ZERO, NONE)];
-        let push = |out: &mut Vec<(A, u32)>, at: A, slot: u32| {
-            if let Some(last) = out.last_mut()
-                && last.0 == at
-            {
-                last.1 = slot;
-                return;
+        fn set<A: Addr>(out: &mut Vec<(A, u32)>, at: A, slot: u32) {
+            match out.last_mut() {
+                Some(last) if last.0 == at => last.1 = slot,
+                _ => out.push((at, slot)),
             }
-            out.push((at, slot));
-        };
-        // Open networks: (last address, value index).
-        let mut stack: Vec<(A, u32)> = Vec::new();
-        let close = |stack: &mut Vec<(A, u32)>, out: &mut Vec<(A, u32)>, before: Option<A>| {
+        }
+        // Open networks, innermost last: (last address, value index).
+        // Closing one starts its parent's (or no one's) interval again.
+        fn close<A: Addr>(stack: &mut Vec<(A, u32)>, out: &mut Vec<(A, u32)>, before: Option<A>) {
             while let Some(&(end, _)) = stack.last() {
                 if before.is_some_and(|b| end >= b) {
                     break;
                 }
                 stack.pop();
                 if let Some(next) = end.succ() {
-                    let parent = stack.last().map_or(NONE, |t| t.1);
-                    if let Some(l) = out.last_mut()
-                        && l.0 == next
-                    {
-                        l.1 = parent;
-                    } else {
-                        out.push((next, parent));
-                    }
+                    set(out, next, stack.last().map_or(NONE, |t| t.1));
                 }
             }
-        };
+        }
+        let mut stack: Vec<(A, u32)> = Vec::new();
         for (start, prefix, idx) in nets {
             close(&mut stack, &mut out, Some(start));
-            push(&mut out, start, idx);
+            set(&mut out, start, idx);
             stack.push((start.last(prefix), idx));
         }
         close(&mut stack, &mut out, None);

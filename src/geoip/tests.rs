@@ -540,3 +540,28 @@ fn special_purpose_addresses_are_never_located() {
         assert!(db.locate(ip(a)).is_some(), "{a}");
     }
 }
+
+/// The records decoded at open give the same answers as decoding on each
+/// lookup, at every network edge of every fixture.
+#[test]
+fn decoded_at_open_equals_decoded_per_lookup() {
+    for (name, _) in SCHEMAS {
+        let (bytes, _) = build_bytes(&source(name), Path::new("f")).unwrap();
+        let eager = GeoDb::from_bytes(bytes.clone(), Path::new(name)).unwrap();
+        let lazy = GeoDb::from_bytes_undecoded(bytes, Path::new(name)).unwrap();
+        assert_eq!(lazy.decoded_records(), 0);
+        assert!(
+            eager.decoded_records() >= NETWORKS.len(),
+            "{name}: {}",
+            eager.decoded_records()
+        );
+        for (net, ..) in NETWORKS {
+            let n: ipnet::IpNet = net.parse().unwrap();
+            for a in [n.network(), n.broadcast()] {
+                for a in [a, canonical(a)] {
+                    assert_eq!(eager.lookup(a), lazy.lookup(a), "{name} {a}");
+                }
+            }
+        }
+    }
+}

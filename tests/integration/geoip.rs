@@ -236,6 +236,12 @@ fn real_database_locates_well_known_networks() {
         path.display()
     );
     let db = GeoDb::open(&path).unwrap();
+    // a country database: one record per country, all decoded at open
+    assert!(
+        (200..=300).contains(&db.decoded_records()),
+        "{}",
+        db.decoded_records()
+    );
     assert_eq!(db.schema(), dnslb::geoip::Schema::Flat);
     // Registries' and resolvers' own blocks, which do not move.
     for (addr, country, continent) in [
