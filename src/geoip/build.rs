@@ -61,6 +61,7 @@ pub const SCHEMAS: &[(&str, OutputSchema)] = &[
 ];
 
 impl OutputSchema {
+    /// The source-file word, e.g. `geoip2-city`.
     pub fn as_str(self) -> &'static str {
         SCHEMAS
             .iter()

@@ -177,6 +177,7 @@ impl Subdivision {
         Self::new(Country::from_code(cc)?, local)
     }
 
+    /// The country part, `US` for US-CA.
     pub fn country(&self) -> Country {
         self.country
     }

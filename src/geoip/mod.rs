@@ -275,6 +275,7 @@ impl GeoDb {
         (loc, prefix)
     }
 
+    /// The record layout detected at open.
     pub fn schema(&self) -> Schema {
         self.schema
     }
@@ -284,6 +285,7 @@ impl GeoDb {
         &self.reader.metadata().database_type
     }
 
+    /// The file it was read from (as given).
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -296,6 +296,7 @@ impl<T> NetTable<T> {
         self.values.len()
     }
 
+    /// No networks at all: every lookup misses with prefix 0.
     pub fn is_empty(&self) -> bool {
         self.values.is_empty()
     }

@@ -52,6 +52,7 @@ impl Schema {
         }
     }
 
+    /// For logs and `dnslb geoip lookup`: `GeoIP2 schema`, `ip-location-db schema`.
     pub fn describe(self) -> &'static str {
         match self {
             Self::GeoIp2 => "GeoIP2 schema",
