@@ -76,6 +76,11 @@ impl Continent {
         }
     }
 
+    /// A dense index, `0..7`, in [`ALL`](Self::ALL) order.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// Parse a code, case-insensitively (`"eu"`, `"EU"`).
     pub fn from_code(s: &str) -> Option<Self> {
         let b = s.as_bytes();
@@ -124,9 +129,14 @@ impl Country {
         continent_of_country(self)
     }
 
-    fn index(self) -> usize {
+    /// A dense index, `0..Country::COUNT`, for per-country tables that
+    /// a query reads without hashing (`AA` = 0, `ZZ` = 675).
+    pub fn index(self) -> usize {
         (self.0[0] - b'A') as usize * 26 + (self.0[1] - b'A') as usize
     }
+
+    /// Size of a table indexed by [`index`](Self::index).
+    pub const COUNT: usize = 26 * 26;
 }
 
 impl fmt::Display for Country {
@@ -361,6 +371,9 @@ mod tests {
         assert!(!is_continent("XX"));
         assert!(!is_continent("E"));
         assert!(!is_continent("EUR"));
+        for (i, c) in Continent::ALL.into_iter().enumerate() {
+            assert_eq!(c.index(), i);
+        }
     }
 
     #[test]
@@ -389,6 +402,10 @@ mod tests {
         }
         assert_eq!(Country::from_code("1A"), None);
         assert_eq!(cc("gb").code(), "GB");
+        assert_eq!(
+            (cc("AA").index(), cc("ZZ").index()),
+            (0, Country::COUNT - 1)
+        );
         // every assigned country has a continent, and there are about 250
         let n = (b'A'..=b'Z')
             .flat_map(|a| (b'A'..=b'Z').map(move |b| [a, b]))
