@@ -312,11 +312,10 @@ async fn reload_on_hup(
                 // surviving cells from its own state, then writes only the
                 // new table, so the swap follows at once.
                 let old = shared.load_full();
-                snap.health = Arc::new(HealthTable::carry_over(
-                    &old.health,
-                    &old.targets,
-                    snap.targets.iter(),
-                ));
+                snap.health = Arc::new(
+                    HealthTable::carry_over(&old.health, &old.targets, snap.targets.iter())
+                        .with_labels(&snap.targets),
+                );
                 if let Err(e) = prober
                     .reconcile(snap.targets.to_targets(), snap.health.clone())
                     .await

@@ -3,7 +3,7 @@
 //! hanging and not listening at all, while it watches the real `dnslb`
 //! answer (or stop answering) with each endpoint.
 //!
-//! Every test owns one /24 of 127/8 (127.0.N.x, N = 2..=13; the lb tests
+//! Every test owns one /24 of 127/8 (127.0.N.x, N = 2..=14; the lb tests
 //! use 127.0.1.x), so endpoints of concurrent tests never meet, and every
 //! endpoint of a test shares one port number (a check has one `port`).
 //!
@@ -1037,4 +1037,45 @@ async fn failover_follows_health() {
         let limit = WINDOW + SLACK;
         wait_answer(&r, app, t0, limit, &format!("step {step}"), |s| *s == want).await;
     }
+}
+
+/// After a SIGHUP the state-change lines still say who uses the endpoint
+/// (`pool="..."`): the labels must survive the reload like the health does.
+/// (Before the architecture step the carried-over table lost them and the
+/// lines read `pool=""`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn state_changes_after_a_reload_still_name_the_pool() {
+    let web = Endpoint::start("127.0.14.1", 0, Behaviour::Reply(200, "ok"));
+    let policy = [
+        check("web", "http", web.port(), ""),
+        pool(
+            "web",
+            &[
+                ("127.0.14.1", "check = \"web\", name = \"web-a\""),
+                ("192.0.2.1", ""),
+            ],
+        ),
+        lb_name("www", "multivalue", "web", "answers = \"all\""),
+    ]
+    .concat();
+    let setup = lb_setup("hc-label", &policy);
+    let srv = setup.serve();
+    let r = Resolver::new(srv.addr).await;
+    wait_until("two probes", SLACK, || web.requests() >= 2).await;
+    assert!(srv.reload());
+    assert!(srv.reload(), "a second reload carries the labels on too");
+    let t0 = Instant::now();
+    web.close();
+    wait_answer(&r, WWW, t0, WINDOW + SLACK, "dead endpoint leaves", |s| {
+        *s == ips(&["192.0.2.1"])
+    })
+    .await;
+    assert_one_change(
+        &srv,
+        "127.0.14.1",
+        ("up", "down"),
+        "web-a in lb.test pools.web",
+        "connection refused",
+    )
+    .await;
 }
