@@ -13,8 +13,8 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod diag;
 pub mod dns;
-pub mod explain;
 pub mod geoip;
 pub mod health;
 pub mod policy;

@@ -52,7 +52,7 @@ pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
 pub fn build(
     cfg: &crate::config::ServerConfig,
     allow_partial: bool,
-    diags: &mut crate::config::Diagnostics,
+    diags: &mut crate::diag::Diagnostics,
 ) -> Option<Snapshot> {
     use crate::zone::{LoadOptions, load_zones_dir};
 
@@ -104,7 +104,7 @@ pub fn build(
 
 /// A `NAME.toml` in the zones directory without a `NAME.zone` is a typo
 /// waiting to bite: report it.
-fn orphan_policy_files(dir: &std::path::Path, diags: &mut crate::config::Diagnostics) {
+fn orphan_policy_files(dir: &std::path::Path, diags: &mut crate::diag::Diagnostics) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -135,7 +135,7 @@ fn attach_policies(
     zone: &mut crate::zone::Zone,
     targets: &mut TargetRegistry,
     lb: &mut Vec<LbName>,
-    diags: &mut crate::config::Diagnostics,
+    diags: &mut crate::diag::Diagnostics,
 ) -> bool {
     use crate::zone::name::{display, to_wire_lower};
     use crate::zone::rtype;
@@ -238,7 +238,8 @@ fn attach_policies(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Diagnostics, ServerConfig};
+    use crate::config::ServerConfig;
+    use crate::diag::Diagnostics;
     use std::path::PathBuf;
 
     fn dir_with(files: &[(&str, &str)]) -> PathBuf {

@@ -1,10 +1,8 @@
 //! Configuration: file formats (`*Spec`, serde) kept apart from the validated
-//! runtime types, and the diagnostics every loader reports into.
+//! runtime types. Every loader reports into [`crate::diag::Diagnostics`].
 
-pub mod diag;
 pub mod policy_file;
 pub mod server;
 
-pub use diag::{Diagnostic, Diagnostics};
 pub use policy_file::{NameEntry, PolicyFile, load_policy_file};
 pub use server::{LogFormat, ServerConfig, load_server_config};

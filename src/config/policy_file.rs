@@ -27,7 +27,7 @@ use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use crate::config::Diagnostics;
+use crate::diag::Diagnostics;
 use crate::health::{Check, CheckSpec, TargetKey, TargetRegistry, validate_check};
 use crate::policy::{
     Answers, Coords, Group, GroupPolicy, LbName, MAX_ANSWERS, Member, OnAllDown, OperatorState,
@@ -182,7 +182,7 @@ pub fn load_policy_file(
 }
 
 fn compile(cx: &mut Cx<'_>, targets: &mut TargetRegistry) -> Option<PolicyFile> {
-    let lines = crate::config::diag::LineIndex::new(cx.text);
+    let lines = crate::diag::LineIndex::new(cx.text);
     let file = parse(cx)?;
 
     let mut checks: HashMap<&str, Option<Arc<Check>>> = HashMap::new();
@@ -890,7 +890,7 @@ fn non_empty(cx: &mut Cx<'_>, v: Option<&Spanned<String>>, base: &str, k: &str) 
 
 #[cfg(test)]
 mod tests {
-    use crate::config::diag::line_col;
+    use crate::diag::line_col;
     use std::net::IpAddr;
     use std::path::Path;
 
@@ -898,7 +898,7 @@ mod tests {
 
     use super::*;
     use crate::health::{HealthTable, Status};
-    use crate::policy::{ClientInfo, Decision, Family, PolicyRng, Transport, answer, reason};
+    use crate::policy::{ClientInfo, Decision, Family, PolicyRng, answer, reason};
 
     const EXAMPLE: &str = include_str!("../../zones/example.test.toml");
     const EXAMPLE_PATH: &str = "zones/example.test.toml";
@@ -978,7 +978,6 @@ mod tests {
         let health = HealthTable::new(targets.len(), Status::Up);
         let client = ClientInfo {
             resolver: "198.51.100.1".parse().unwrap(),
-            transport: Transport::Udp,
             ecs: None,
         };
         let mut rng = PolicyRng::seed_from_u64(1);

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Diagnostics;
+use crate::diag::Diagnostics;
 
 /// File format: `dnslb.toml`.
 #[derive(Debug, Default, Deserialize)]
@@ -179,7 +179,7 @@ pub fn parse_server_config(
         }
         cfg.listen = addrs;
     }
-    let lines = super::diag::LineIndex::new(text);
+    let lines = crate::diag::LineIndex::new(text);
     if let Some(z) = zones_dir {
         cfg.zones_dir = rel(z.get_ref());
         cfg.key_pos

@@ -11,7 +11,7 @@ use rand::rngs::SmallRng;
 
 use super::wire::{self, Edns, ParseError, Query};
 use super::writer::{Full, Owner, Section, Writer};
-use crate::policy::{self, ClientInfo, ClientSubnet, Decision, Family, Outcome, Transport};
+use crate::policy::{self, ClientInfo, ClientSubnet, Decision, Family, Outcome};
 use crate::snapshot::Snapshot;
 use crate::zone::name::label_offsets;
 use crate::zone::{Node, Rrset, Zone, rtype};
@@ -35,6 +35,15 @@ const FLAG_CD: u16 = 0x0010;
 const MAX_CHAIN: usize = 12;
 /// Most names collected for additional-section processing.
 const MAX_ADDITIONAL: usize = 16;
+
+/// How the query arrived: UDP answers are limited to the client's EDNS
+/// payload size (RFC 6891 §6.2.5) and get one RRset for ANY (RFC 8482 §4.2);
+/// TCP answers may use 64 KiB and every RRset.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
 
 /// Per-task query state: buffers, RNG, and the policy decision, reused
 /// across queries so the steady state allocates nothing.
@@ -124,7 +133,6 @@ impl Worker {
         } else {
             let client = ClientInfo {
                 resolver: src.ip(),
-                transport,
                 ecs: edns.and_then(|e| e.ecs).and_then(|s| {
                     // Source prefix 0 means "do not use my address" (RFC 7871 §7.1.2).
                     (s.source > 0).then(|| ClientSubnet {

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use crate::config::Diagnostics;
+use crate::diag::Diagnostics;
 
 /// An opened MaxMind DB.
 pub struct GeoDb {

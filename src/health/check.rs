@@ -17,7 +17,7 @@ use toml::Spanned;
 
 use super::Status;
 use super::spec::{CheckSpec, StatusSpec};
-use crate::config::Diagnostics;
+use crate::diag::Diagnostics;
 
 /// Accepted `interval` in seconds.
 pub const INTERVAL_SECS: RangeInclusive<f64> = 0.05..=3600.0;

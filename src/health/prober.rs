@@ -38,12 +38,12 @@ use tokio::task::{AbortHandle, JoinError, JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::TargetId;
 use super::check::Check;
 use super::clock::{Clock, TokioClock};
 use super::probe::{NetProbe, Probe, ProbeError, Success};
 use super::state::{Flip, Machine};
 use super::{HealthTable, Status, TargetKey};
-use crate::policy::TargetId;
 
 /// Weight of a new RTT sample in the moving average: about the last five
 /// probes count, so one slow probe moves it but does not own it.

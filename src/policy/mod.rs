@@ -46,23 +46,11 @@ pub use sticky::StickyPrefixes;
 /// injected so tests replay exactly. Each worker owns one.
 pub type PolicyRng = rand::rngs::SmallRng;
 
-/// Index of a probed endpoint in the [`HealthTable`]; handed out when a
-/// snapshot is compiled, one per unique (address, check).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TargetId(pub u32);
-
 /// The address family a query asks for: A → `V4`, AAAA → `V6`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
     V4,
     V6,
-}
-
-/// How the query arrived.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Transport {
-    Udp,
-    Tcp,
 }
 
 /// An EDNS Client Subnet (RFC 7871) option from the query: the client's
@@ -79,7 +67,6 @@ pub struct ClientSubnet {
 pub struct ClientInfo {
     /// Address of the resolver that sent the query.
     pub resolver: IpAddr,
-    pub transport: Transport,
     /// The ECS option, when the query carried one.
     pub ecs: Option<ClientSubnet>,
 }
@@ -435,19 +422,4 @@ fn run(
         Select::Multivalue => multivalue::pick(cands, k, rng, &mut out.addrs),
         Select::Sticky(p) => out.ecs_scope = sticky::pick(cands, p, client, k, &mut out.addrs),
     }
-}
-
-/// Text description of the load-balanced name `name`, if it is one: used by
-/// `dnslb explain`.
-pub fn describe_name(
-    snap: &crate::snapshot::Snapshot,
-    name: &hickory_proto::rr::Name,
-) -> Option<String> {
-    let wire = crate::zone::name::to_wire_lower(name);
-    let mut offs = [0u8; 128];
-    let n = crate::zone::name::label_offsets(&wire, &mut offs);
-    let (zone, _) = snap.zones.find(&wire, &offs[..n])?;
-    let lb = zone.node(&wire)?.lb?;
-    let lb = snap.lb.get(lb as usize)?;
-    Some(explain(lb, &snap.health))
 }

@@ -13,9 +13,9 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::health::HealthTable;
+use crate::health::{HealthTable, TargetId};
 
-use super::{Family, TargetId};
+use super::Family;
 
 /// Most addresses one answer may carry (`answers` in the policy file).
 /// Bounded so the top-k pickers keep their candidates on the stack.

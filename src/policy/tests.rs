@@ -271,7 +271,6 @@ fn client_case() -> impl Strategy<Value = ClientInfo> {
     }));
     (any::<u32>(), ecs).prop_map(|(r, ecs)| ClientInfo {
         resolver: IpAddr::V4(Ipv4Addr::from(r)),
-        transport: Transport::Udp,
         ecs,
     })
 }

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub use crate::health::Status;
+pub use crate::health::{Status, TargetId};
 
 use super::*;
 
@@ -48,7 +48,6 @@ pub fn client_v4() -> ClientInfo {
 pub fn resolver(addr: &str) -> ClientInfo {
     ClientInfo {
         resolver: addr.parse().unwrap(),
-        transport: Transport::Udp,
         ecs: None,
     }
 }

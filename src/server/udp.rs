@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::dns::Transport;
 use crate::dns::Worker;
-use crate::policy::Transport;
 use crate::snapshot::SharedSnapshot;
 
 /// How often a blocked `recv_from` wakes to check for shutdown.
@@ -125,8 +125,8 @@ mod batched {
         MsgFlags, MultiHeaders, SockaddrIn, SockaddrIn6, SockaddrLike, recvmmsg, sendmmsg,
     };
 
+    use crate::dns::Transport;
     use crate::dns::Worker;
-    use crate::policy::Transport;
     use crate::snapshot::SharedSnapshot;
 
     /// Queries taken per `recvmmsg`.

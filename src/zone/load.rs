@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 
 use super::name::{to_wire, to_wire_lower};
 use super::{Node, Rdata, Rrset, Zone, rtype};
-use crate::config::Diagnostics;
+use crate::diag::Diagnostics;
 
 /// Nested `$INCLUDE` depth limit.
 const MAX_INCLUDE_DEPTH: usize = 8;

@@ -6,6 +6,8 @@
 //! swaps it in only if it is clean; SIGINT/SIGTERM stop every task through
 //! one cancellation token.
 
+mod explain;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +17,8 @@ use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, ServeArgs};
-use crate::config::{Diagnostics, LogFormat, ServerConfig, load_server_config};
+use crate::config::{LogFormat, ServerConfig, load_server_config};
+use crate::diag::Diagnostics;
 use crate::health::{HealthTable, Prober, ProberOptions, spawn_prober};
 use crate::server::{tcp, udp};
 use crate::snapshot::SharedSnapshot;
@@ -368,7 +371,7 @@ fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
             diags.len()
         );
     };
-    let text = crate::explain::explain(&snap, &args.name, &args.qtype, args.client, args.ecs)?;
+    let text = explain::explain(&snap, &args.name, &args.qtype, args.client, args.ecs)?;
     print!("{text}");
     Ok(0)
 }
