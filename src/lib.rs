@@ -20,4 +20,5 @@ pub mod health;
 pub mod policy;
 pub mod server;
 pub mod snapshot;
+pub mod words;
 pub mod zone;

@@ -3,6 +3,7 @@
 
 pub mod policy_file;
 pub mod server;
+pub mod values;
 
 pub use policy_file::{NameEntry, PolicyFile, load_policy_file};
 pub use server::{LogFormat, ServerConfig, load_server_config};

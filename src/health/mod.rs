@@ -4,7 +4,8 @@
 //! The table is a flat array indexed by [`TargetId`], one atomic cell per
 //! target, so the query path reads it without locks. Only the prober writes.
 //!
-//! - [`check`]: `[checks.NAME]` validated into a [`Check`] ([`validate_check`]).
+//! - [`check`]: the runtime [`Check`] (the file format and its validation
+//!   are in `config::policy_file`).
 //! - [`state`]: the pure rise/fall state machine.
 //! - [`probe`]: one HTTP(S) or TCP probe.
 //! - [`prober`]: tasks, scheduling, watchdog and reload ([`spawn_prober`]).
@@ -14,16 +15,14 @@ pub mod check;
 pub mod clock;
 pub mod probe;
 pub mod prober;
-pub mod spec;
 pub mod state;
 mod table;
 mod targets;
 #[cfg(test)]
 mod testutil;
 
-pub use check::{Check, CheckKind, HttpCheck, HttpMethod, StatusSet, TlsCheck, validate_check};
+pub use check::{Check, CheckKind, DEFAULT_USER_AGENT, HttpCheck, HttpMethod, StatusSet, TlsCheck};
 pub use probe::{NetProbe, Probe, ProbeError, Success};
 pub use prober::{Prober, ProberError, ProberOptions, TargetReport, spawn_prober};
-pub use spec::{CheckSpec, StatusSpec};
 pub use table::{HealthTable, Status, TargetId};
 pub use targets::{TargetKey, TargetRegistry};

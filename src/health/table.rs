@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
 use super::{TargetKey, TargetRegistry};
+use crate::words::Words;
 
 /// Index of a probed endpoint in the [`HealthTable`]; handed out when a
 /// snapshot is compiled, one per unique (address, check).
@@ -21,12 +22,14 @@ pub enum Status {
     Down,
 }
 
+impl Status {
+    /// `initial_state` in the file; also how logs print a status.
+    pub const WORDS: Words<Status> = Words(&[("up", Status::Up), ("down", Status::Down)]);
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Status::Up => "up",
-            Status::Down => "down",
-        })
+        f.write_str(Self::WORDS.word(*self))
     }
 }
 

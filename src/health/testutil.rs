@@ -188,7 +188,7 @@ pub fn http() -> HttpCheck {
         expect_status: StatusSet::default(),
         body_contains: None,
         headers: Vec::new(),
-        user_agent: super::check::DEFAULT_USER_AGENT.into(),
+        user_agent: super::DEFAULT_USER_AGENT.into(),
     }
 }
 

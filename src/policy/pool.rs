@@ -14,6 +14,7 @@ use std::fmt;
 use std::net::IpAddr;
 
 use crate::health::{HealthTable, TargetId};
+use crate::words::Words;
 
 use super::Family;
 
@@ -35,13 +36,16 @@ pub enum OperatorState {
 }
 
 impl OperatorState {
+    /// `state` in the policy file; also how explain prints it.
+    pub const WORDS: Words<OperatorState> = Words(&[
+        ("auto", Self::Auto),
+        ("up", Self::Up),
+        ("down", Self::Down),
+        ("drain", Self::Drain),
+    ]);
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Up => "up",
-            Self::Down => "down",
-            Self::Drain => "drain",
-        }
+        Self::WORDS.word(self)
     }
 }
 
