@@ -50,40 +50,37 @@ pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
 /// loaded or a zone-independent setting is broken). A zone whose policy file
 /// has errors is left out whole: half a zone would answer wrongly.
 pub fn build(
-    cfg: &crate::config::ServerConfig,
+    cfg: &crate::config::Settings,
     allow_partial: bool,
     diags: &mut crate::diag::Diagnostics,
 ) -> Option<Snapshot> {
     use crate::zone::{LoadOptions, load_zones_dir};
 
+    let dir = &cfg.zones_dir.value;
     let opts = LoadOptions {
-        include_root: Some(cfg.zones_dir.clone()),
+        include_root: Some(dir.clone()),
     };
-    if let Err(e) = std::fs::read_dir(&cfg.zones_dir) {
-        cfg.error_at_key(
-            diags,
-            "zones_dir",
-            &cfg.zones_dir,
-            format!(
-                "cannot read zones directory {}: {e}",
-                cfg.zones_dir.display()
-            ),
-        );
+    if let Err(e) = std::fs::read_dir(dir) {
+        let msg = format!("cannot read zones directory {}: {e}", dir.display());
+        cfg.zones_dir.error(diags, "zones_dir", msg);
         return None;
     }
-    let mut zones = load_zones_dir(&cfg.zones_dir, &opts, diags);
-    let geoip = cfg
-        .geoip_database
-        .as_ref()
-        .and_then(|p| crate::geoip::open(p, cfg, diags).map(Arc::new));
-    if cfg.geoip_database.is_some() && geoip.is_none() {
-        // A configured database that cannot be read is fatal even with
-        // allow_partial_zones: geolocation would silently answer wrongly.
-        return None;
-    }
+    let mut zones = load_zones_dir(dir, &opts, diags);
+    let geoip = match &cfg.geoip_database {
+        None => None,
+        Some(path) => match crate::geoip::GeoDb::open(&path.value) {
+            Ok(db) => Some(Arc::new(db)),
+            Err(e) => {
+                // Fatal even with allow_partial_zones: geolocation would
+                // silently answer wrongly.
+                path.error(diags, "geoip_database", e.to_string());
+                return None;
+            }
+        },
+    };
     let mut targets = TargetRegistry::new();
     let mut lb = Vec::new();
-    orphan_policy_files(&cfg.zones_dir, diags);
+    orphan_policy_files(dir, diags);
     zones.retain_mut(|zone| attach_policies(zone, &mut targets, &mut lb, diags));
     if zones.is_empty() || (!diags.is_empty() && !allow_partial) {
         return None;
@@ -238,8 +235,9 @@ fn attach_policies(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::ServerConfig;
+    use crate::config::Settings;
     use crate::diag::Diagnostics;
+    use crate::diag::Located;
     use std::path::PathBuf;
 
     fn dir_with(files: &[(&str, &str)]) -> PathBuf {
@@ -260,9 +258,9 @@ mod tests {
 
     fn build_dir(files: &[(&str, &str)]) -> (Option<Snapshot>, Diagnostics) {
         let dir = dir_with(files);
-        let cfg = ServerConfig {
-            zones_dir: dir.clone(),
-            ..ServerConfig::default()
+        let cfg = Settings {
+            zones_dir: Located::default_value(dir.clone()),
+            ..Settings::default()
         };
         let mut d = Diagnostics::new();
         let s = build(&cfg, false, &mut d);
@@ -309,6 +307,48 @@ mod tests {
             "{text}"
         );
         assert_eq!(d.len(), 4, "{text}");
+    }
+
+    #[test]
+    fn unreadable_paths_point_at_their_settings_key() {
+        let dir = dir_with(&[("t.test.zone", ZONE)]);
+        let at = |line| Some((PathBuf::from("dnslb.toml"), Some((line, 5))));
+        let cfg = Settings {
+            zones_dir: Located {
+                value: dir.clone(),
+                at: at(2),
+            },
+            geoip_database: Some(Located {
+                value: dir.join("missing.mmdb"),
+                at: at(3),
+            }),
+            ..Settings::default()
+        };
+        let mut d = Diagnostics::new();
+        assert!(
+            build(&cfg, true, &mut d).is_none(),
+            "fatal even when partial"
+        );
+        assert!(
+            d.to_string()
+                .starts_with("dnslb.toml:3:5: geoip_database: cannot open "),
+            "{d}"
+        );
+        let cfg = Settings {
+            zones_dir: Located {
+                value: dir.join("nope"),
+                at: at(2),
+            },
+            ..Settings::default()
+        };
+        let mut d = Diagnostics::new();
+        assert!(build(&cfg, false, &mut d).is_none());
+        assert!(
+            d.to_string()
+                .starts_with("dnslb.toml:2:5: zones_dir: cannot read zones directory "),
+            "{d}"
+        );
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, ServeArgs};
-use crate::config::{LogFormat, ServerConfig, load_server_config};
+use crate::config::{LogFormat, Settings, load_settings};
 use crate::diag::Diagnostics;
 use crate::health::{HealthTable, Prober, ProberOptions, spawn_prober};
 use crate::server::{tcp, udp};
@@ -32,10 +32,10 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<ServerConfig> {
+fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<Settings> {
     match &arg.config {
-        Some(p) => load_server_config(p, diags),
-        None => Some(ServerConfig::default()),
+        Some(p) => load_settings(p, diags),
+        None => Some(Settings::default()),
     }
 }
 
@@ -63,7 +63,7 @@ fn check(args: &ConfigArg) -> i32 {
     }
 }
 
-fn init_tracing(cfg: &ServerConfig) {
+fn init_tracing(cfg: &Settings) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log_level));
@@ -96,7 +96,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         bail!(
             "refusing to start: {} error(s) in {} (set allow_partial_zones = true to serve the zones that load)",
             diags.len(),
-            cfg.zones_dir.display()
+            cfg.zones_dir.value.display()
         );
     };
     tracing::info!(
@@ -104,7 +104,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         lb_names = snap.lb.len(),
         targets = snap.targets.len(),
         ms = started.elapsed().as_millis() as u64,
-        dir = %cfg.zones_dir.display(),
+        dir = %cfg.zones_dir.value.display(),
         "loaded"
     );
     let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(snap));
@@ -119,7 +119,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
 }
 
 /// Serve until SIGINT/SIGTERM.
-async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyhow::Result<()> {
+async fn run(cfg: Settings, shared: SharedSnapshot, engine: Engine) -> anyhow::Result<()> {
     // Signal handlers first: a HUP or TERM right after "listening on" must
     // find them installed (the default action would kill the process).
     let signals = Signals::install()?;
@@ -290,7 +290,7 @@ impl StopSignals {
 #[cfg(unix)]
 async fn reload_on_hup(
     mut hup: Hup,
-    cfg: ServerConfig,
+    cfg: Settings,
     shared: SharedSnapshot,
     prober: Arc<Prober>,
     cancel: CancellationToken,
@@ -351,12 +351,7 @@ async fn reload_on_hup(
 }
 
 #[cfg(not(unix))]
-async fn reload_on_hup(
-    _: ServerConfig,
-    _: SharedSnapshot,
-    _: Arc<Prober>,
-    cancel: CancellationToken,
-) {
+async fn reload_on_hup(_: Settings, _: SharedSnapshot, _: Arc<Prober>, cancel: CancellationToken) {
     cancel.cancelled().await;
 }
 

@@ -2,8 +2,8 @@
 //! runtime types. Every loader reports into [`crate::diag::Diagnostics`].
 
 pub mod policy_file;
-pub mod server;
+pub mod settings;
 pub mod values;
 
 pub use policy_file::{NameEntry, PolicyFile, load_policy_file};
-pub use server::{LogFormat, ServerConfig, load_server_config};
+pub use settings::{LogFormat, Settings, load_settings};
