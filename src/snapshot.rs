@@ -134,8 +134,7 @@ fn attach_policies(
     lb: &mut Vec<LbName>,
     diags: &mut crate::diag::Diagnostics,
 ) -> bool {
-    use crate::zone::name::{display, to_wire_lower};
-    use crate::zone::rtype;
+    use crate::zone::AttachError;
 
     let path = zone.file.with_extension("toml");
     if !path.exists() {
@@ -155,79 +154,41 @@ fn attach_policies(
         }
     };
     let before = diags.len();
-    let Some(file) = crate::config::load_policy_file(&path, &text, targets, diags) else {
+    let Some(file) = crate::config::load_policy_file(&path, &text, &zone.origin, targets, diags)
+    else {
         return false;
     };
     for entry in file.names {
-        let key = format!("names.{}", entry.owner);
-        let (line, col) = (Some(entry.line), Some(entry.col));
-        let name = crate::zone::load::parse_name(&entry.owner, &zone.origin);
-        let name = match name {
-            Ok(n) => n,
+        let idx = lb.len() as u32;
+        match zone.attach_balanced(&entry.name, idx) {
+            Ok(()) => lb.push(entry.lb),
             Err(e) => {
-                diags.error(&path, line, col, key, format!("invalid name: {e}"));
-                continue;
-            }
-        };
-        if !zone.origin.zone_of(&name) {
-            diags.error(
-                &path,
-                line,
-                col,
-                key,
-                format!("{name} is outside the zone {}", zone.origin),
-            );
-            continue;
-        }
-        let wire = to_wire_lower(&name);
-        // Below (or at) a delegation the parent does not answer.
-        let mut i = 0usize;
-        let mut delegated = false;
-        while wire[i..].len() > zone.origin_wire.len() {
-            if zone.node(&wire[i..]).is_some_and(|n| n.cut) {
-                diags.error(
-                    &path,
-                    line,
-                    col,
-                    key.clone(),
-                    format!(
-                        "{name} is at or below the delegation {}",
-                        display(&wire[i..])
-                    ),
-                );
-                delegated = true;
-                break;
-            }
-            i += wire[i] as usize + 1;
-        }
-        if delegated {
-            continue;
-        }
-        if let Some(node) = zone.node(&wire) {
-            for (t, what) in [
-                (rtype::A, "A"),
-                (rtype::AAAA, "AAAA"),
-                (rtype::CNAME, "CNAME"),
-            ] {
-                if node.rrset(t).is_some() {
-                    diags.error(
-                        &path,
-                        line,
-                        col,
-                        key.clone(),
-                        format!(
-                            "{name} also has {what} records in {}; a load-balanced name takes A/AAAA from its policy only, and cannot be a CNAME",
-                            zone.file.display()
-                        ),
-                    );
+                let key = format!("names.{}", entry.owner);
+                let (line, col) = (Some(entry.line), Some(entry.col));
+                let name = entry.name.to_ascii();
+                let file = zone.file.display();
+                let messages = match e {
+                    AttachError::HasAddresses { types } => types
+                        .iter()
+                        .map(|what| {
+                            format!(
+                                "{name} also has {what} records in {file}; a load-balanced \
+                                 name takes A/AAAA from its policy only, and cannot be a CNAME"
+                            )
+                        })
+                        .collect(),
+                    AttachError::OutsideZone { zone } => {
+                        vec![format!("{name} is outside the zone {zone}")]
+                    }
+                    AttachError::BelowCut { cut } => {
+                        vec![format!("{name} is at or below the delegation {cut}")]
+                    }
+                };
+                for m in messages {
+                    diags.error(&path, line, col, key.clone(), m);
                 }
             }
         }
-        let mut compiled = entry.lb;
-        compiled.name = name.to_ascii();
-        let idx = lb.len() as u32;
-        lb.push(compiled);
-        zone.ensure_node(&wire).lb = Some(idx);
     }
     diags.len() == before
 }

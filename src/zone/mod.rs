@@ -6,6 +6,7 @@
 //! positions of compressible names recorded, so the query path only copies.
 
 pub mod load;
+mod lookup;
 pub mod name;
 
 use std::path::PathBuf;
@@ -14,6 +15,7 @@ use hickory_proto::rr::Name;
 use rustc_hash::FxHashMap;
 
 pub use load::{LoadOptions, load_zone_file, load_zones_dir};
+pub use lookup::{AttachError, Found};
 
 /// RR type codes the engine treats specially.
 pub mod rtype {

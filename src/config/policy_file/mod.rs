@@ -13,9 +13,11 @@
 //! the whole file into one struct was rejected: serde stops at the first
 //! unknown key, and one typo would hide every other error in the file.
 //!
-//! Cross-checks against the zone file (a name outside the zone, an A, AAAA
-//! or CNAME beside a load-balanced name) belong to the caller, which gets
-//! each name's owner as written and its line.
+//! Owners are parsed by the zone files' own rule (`zone::name::parse_owner`)
+//! and returned as names. Cross-checks against the zone's data (a name
+//! outside the zone or below a delegation, an A, AAAA or CNAME beside a
+//! load-balanced name) are the zone's rules (`zone::Zone::attach_balanced`),
+//! applied by the snapshot builder, which gets each name and its line.
 
 mod checks;
 mod names;
@@ -26,6 +28,8 @@ pub mod spec;
 mod tests;
 
 use std::collections::HashMap;
+
+use hickory_proto::rr::Name;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -38,7 +42,7 @@ pub use checks::{
     TIMEOUT_SECS, validate_check,
 };
 pub use names::{DEFAULT_TTL, MAX_TTL};
-use names::{check_owner, compile_name};
+use names::{compile_name, owner_name};
 use parse::{Cx, key_path, parse};
 use pools::{Checks, compile_pool};
 pub use pools::{DEFAULT_WEIGHT, MAX_WEIGHT};
@@ -54,8 +58,11 @@ pub struct PolicyFile {
 #[derive(Debug)]
 pub struct NameEntry {
     /// The owner as written: relative to the zone origin, `@` for the apex,
-    /// or absolute with a trailing dot (the caller checks it is in the zone).
+    /// or absolute with a trailing dot.
     pub owner: String,
+    /// The owner as a name (absolute; the caller checks it is in the zone,
+    /// see `zone::Zone::attach_balanced`).
+    pub name: Name,
     /// 1-based line and column of its `[names.X]` table (of the `X`), for
     /// the caller's cross-checks against the zone file.
     pub line: u32,
@@ -63,7 +70,8 @@ pub struct NameEntry {
     pub lb: LbName,
 }
 
-/// Load one policy file. Every problem goes to `diags`. The result holds
+/// Load the policy file `path` of the zone `origin` (relative owners are
+/// in that zone). Every problem goes to `diags`. The result holds
 /// the names that compiled, even when others did not, so the caller can
 /// still cross-check them against the zone and report everything at once;
 /// a file that added any diagnostic must not be served. `None` only when
@@ -75,6 +83,7 @@ pub struct NameEntry {
 pub fn load_policy_file(
     path: &Path,
     text: &str,
+    origin: &Name,
     targets: &mut TargetRegistry,
     diags: &mut Diagnostics,
 ) -> Option<PolicyFile> {
@@ -84,7 +93,7 @@ pub fn load_policy_file(
         text,
         diags: &mut local,
     };
-    let file = compile(&mut cx, targets);
+    let file = compile(&mut cx, origin, targets);
     // Report in file order, whatever order the checks ran in.
     let mut found = local.into_vec();
     found.sort_by_key(|d| (d.line, d.col));
@@ -94,7 +103,7 @@ pub fn load_policy_file(
     file
 }
 
-fn compile(cx: &mut Cx<'_>, targets: &mut TargetRegistry) -> Option<PolicyFile> {
+fn compile(cx: &mut Cx<'_>, origin: &Name, targets: &mut TargetRegistry) -> Option<PolicyFile> {
     let lines = crate::diag::LineIndex::new(cx.text);
     let file = parse(cx)?;
 
@@ -116,20 +125,24 @@ fn compile(cx: &mut Cx<'_>, targets: &mut TargetRegistry) -> Option<PolicyFile> 
         pools.insert(e.name.get_ref(), pool.map(Arc::new));
     }
     let mut names = Vec::with_capacity(file.names.len());
-    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut seen = HashMap::new();
     for e in &file.names {
         let owner = e.name.get_ref();
         let path = key_path("names", owner);
-        check_owner(cx, &e.name, &path, &mut seen);
-        if let Some(lb) = e
+        let name = owner_name(cx, &e.name, &path, origin, &mut seen);
+        // Compiled even under a bad owner, so its own errors show too.
+        let display = name.as_ref().map_or_else(|| owner.clone(), Name::to_ascii);
+        let lb = e
             .spec
             .as_ref()
-            .and_then(|s| compile_name(cx, owner, &path, s, &e.name, &pools))
-        {
+            .and_then(|s| compile_name(cx, &display, &path, s, &e.name, &pools));
+        if let (Some(name), Some(lb)) = (name, lb) {
+            let (line, col) = lines.line_col(e.name.span().start);
             names.push(NameEntry {
                 owner: owner.clone(),
-                line: lines.line_col(e.name.span().start).0,
-                col: lines.line_col(e.name.span().start).1,
+                name,
+                line,
+                col,
                 lb,
             });
         }

@@ -1,9 +1,11 @@
 //! `[names.OWNER]` compiled into a load-balanced name: its policy, pools,
 //! answer size, TTL and what to do when everything is down.
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use hickory_proto::rr::Name;
 use toml::Spanned;
 
 use super::parse::Cx;
@@ -12,60 +14,57 @@ use crate::config::values::int_in;
 use crate::policy::{
     Answers, Group, GroupPolicy, LbName, MAX_ANSWERS, OnAllDown, Policy, Pool, StickyPrefixes,
 };
+use crate::zone::name::{parse_owner, to_wire_lower};
 
 /// Defaults, documented in `zones/example.test.toml`.
 pub const DEFAULT_TTL: u32 = 30;
 pub const MAX_TTL: i64 = 86_400;
 
-/// A DNS owner as written: `@`, or labels of letters, digits, `-` and `_`
-/// (relative, or absolute with a trailing dot). Also rejects a second
-/// spelling of an owner already seen (names compare case-insensitively).
-pub(super) fn check_owner(
+/// The owner of `[names.OWNER]` as a name in `origin`'s zone, by the zone
+/// files' own rule ([`parse_owner`]); `None` after reporting it. Rejects a
+/// wildcard (a load-balanced name is one name) and a second spelling of a
+/// name already seen (names compare case-insensitively, and `www` is
+/// `www.ZONE.`).
+pub(super) fn owner_name(
     cx: &mut Cx<'_>,
     owner: &Spanned<String>,
     path: &str,
-    seen: &mut HashMap<String, String>,
-) {
+    origin: &Name,
+    seen: &mut HashMap<Box<[u8]>, String>,
+) -> Option<Name> {
     let at = owner.span().start;
-    let name = owner.get_ref().as_str();
-    if name != "@" {
-        let body = name.strip_suffix('.').unwrap_or(name);
-        let problem = if body.is_empty() {
-            Some("is empty".to_owned())
-        } else if body.len() > 253 {
-            Some("is longer than 253 characters".to_owned())
-        } else {
-            body.split('.').find_map(|label| {
-                if label.is_empty() {
-                    Some("has an empty label".to_owned())
-                } else if label.len() > 63 {
-                    Some(format!("has a label longer than 63 characters: {label:?}"))
-                } else if !label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                {
-                    Some(format!(
-                        "has a character other than a letter, digit, '-' or '_' in {label:?}"
-                    ))
-                } else {
-                    None
-                }
-            })
-        };
-        if let Some(p) = problem {
-            cx.error(at, path, format!("owner name {name:?} {p}"));
-            return;
+    let written = owner.get_ref().as_str();
+    let name = match parse_owner(written, origin) {
+        Ok(n) => n,
+        Err(p) => {
+            cx.error(at, path, format!("owner name {written:?} {p}"));
+            return None;
         }
-    }
-    let folded = name.to_ascii_lowercase();
-    if let Some(first) = seen.get(&folded) {
+    };
+    if name.is_wildcard() {
         cx.error(
             at,
             path,
-            format!("same name as {first} (DNS names are case-insensitive)"),
+            format!("owner name {written:?} is a wildcard; a load-balanced name is one name"),
         );
-    } else {
-        seen.insert(folded, path.to_owned());
+        return None;
+    }
+    match seen.entry(to_wire_lower(&name)) {
+        Entry::Occupied(first) => {
+            cx.error(
+                at,
+                path,
+                format!(
+                    "same name as {} (DNS names are case-insensitive)",
+                    first.get()
+                ),
+            );
+            None
+        }
+        Entry::Vacant(v) => {
+            v.insert(path.to_owned());
+            Some(name)
+        }
     }
 }
 

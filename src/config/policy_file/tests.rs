@@ -19,10 +19,21 @@ use crate::policy::{
 const EXAMPLE: &str = include_str!("../../../zones/example.test.toml");
 const EXAMPLE_PATH: &str = "zones/example.test.toml";
 
+/// The zone of every test file.
+fn origin() -> Name {
+    Name::from_ascii("example.test.").unwrap()
+}
+
 fn load(text: &str) -> (Option<PolicyFile>, Vec<String>, TargetRegistry) {
     let mut targets = TargetRegistry::new();
     let mut diags = Diagnostics::new();
-    let file = load_policy_file(Path::new("t.toml"), text, &mut targets, &mut diags);
+    let file = load_policy_file(
+        Path::new("t.toml"),
+        text,
+        &origin(),
+        &mut targets,
+        &mut diags,
+    );
     // None only for invalid TOML; otherwise the names that compiled.
     if file.is_none() {
         assert!(!diags.is_empty(), "None without a diagnostic");
@@ -46,7 +57,13 @@ fn line_of(text: &str, needle: &str) -> u32 {
 fn example_loads_clean() {
     let mut targets = TargetRegistry::new();
     let mut diags = Diagnostics::new();
-    let file = load_policy_file(Path::new(EXAMPLE_PATH), EXAMPLE, &mut targets, &mut diags);
+    let file = load_policy_file(
+        Path::new(EXAMPLE_PATH),
+        EXAMPLE,
+        &origin(),
+        &mut targets,
+        &mut diags,
+    );
     assert!(diags.is_empty(), "{diags}");
     let file = file.unwrap();
     let got: Vec<(&str, u32, &str)> = file
@@ -75,7 +92,14 @@ fn example_probes_only_loopback() {
     // `cargo run` probes every checked endpoint: never a real network.
     let mut targets = TargetRegistry::new();
     let mut diags = Diagnostics::new();
-    load_policy_file(Path::new(EXAMPLE_PATH), EXAMPLE, &mut targets, &mut diags).unwrap();
+    load_policy_file(
+        Path::new(EXAMPLE_PATH),
+        EXAMPLE,
+        &origin(),
+        &mut targets,
+        &mut diags,
+    )
+    .unwrap();
     let checked: Vec<IpAddr> = targets
         .iter()
         .filter(|(_, k)| k.check.is_some())
@@ -89,8 +113,14 @@ fn example_probes_only_loopback() {
 fn example_answers() {
     let mut targets = TargetRegistry::new();
     let mut diags = Diagnostics::new();
-    let file =
-        load_policy_file(Path::new(EXAMPLE_PATH), EXAMPLE, &mut targets, &mut diags).unwrap();
+    let file = load_policy_file(
+        Path::new(EXAMPLE_PATH),
+        EXAMPLE,
+        &origin(),
+        &mut targets,
+        &mut diags,
+    )
+    .unwrap();
     let health = HealthTable::new(targets.len(), Status::Up);
     let client = ClientInfo {
         resolver: "198.51.100.1".parse().unwrap(),
@@ -444,4 +474,32 @@ fn each_error_has_its_line_and_key() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Owners follow the zone files' rule and compare as names: a relative and
+/// an absolute spelling of one name collide, and a wildcard is refused.
+#[test]
+fn owners_are_names_of_the_zone() {
+    let pool = "[pools.p]\nmembers = [{ address = \"192.0.2.1\" }]\n";
+    let text = format!(
+        "{pool}[names.www]\npolicy = \"weighted\"\npool = \"p\"\n\
+         [names.\"WWW.example.test.\"]\npolicy = \"weighted\"\npool = \"p\"\n\
+         [names.\"*.w\"]\npolicy = \"weighted\"\npool = \"p\"\n\
+         [names.a_b]\npolicy = \"weighted\"\npool = \"p\"\n"
+    );
+    let (file, errs, _) = load(&text);
+    assert_eq!(
+        errs,
+        [
+            "t.toml:6:8: names.\"WWW.example.test.\": same name as names.www (DNS names are case-insensitive)",
+            "t.toml:9:8: names.\"*.w\": owner name \"*.w\" is a wildcard; a load-balanced name is one name",
+        ]
+    );
+    let names: Vec<String> = file
+        .unwrap()
+        .names
+        .iter()
+        .map(|n| n.name.to_ascii())
+        .collect();
+    assert_eq!(names, ["www.example.test.", "a_b.example.test."]);
 }
