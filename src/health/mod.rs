@@ -25,4 +25,4 @@ pub use check::{Check, CheckKind, DEFAULT_USER_AGENT, HttpCheck, HttpMethod, Sta
 pub use probe::{NetProbe, Probe, ProbeError, Success};
 pub use prober::{Prober, ProberError, ProberOptions, TargetReport, spawn_prober};
 pub use table::{HealthTable, Status, TargetId};
-pub use targets::{TargetKey, TargetRegistry};
+pub use targets::{ProbeTarget, TargetKey, TargetRegistry};

@@ -43,7 +43,7 @@ use super::check::Check;
 use super::clock::{Clock, TokioClock};
 use super::probe::{NetProbe, Probe, ProbeError, Success};
 use super::state::{Flip, Machine};
-use super::{HealthTable, Status, TargetKey};
+use super::{HealthTable, ProbeTarget, Status, TargetKey};
 
 /// Weight of a new RTT sample in the moving average: about the last five
 /// probes count, so one slow probe moves it but does not own it.
@@ -121,7 +121,7 @@ pub struct Prober {
 
 enum Command {
     Reconcile {
-        targets: Vec<(TargetId, TargetKey)>,
+        targets: Vec<ProbeTarget>,
         table: Arc<HealthTable>,
         done: oneshot::Sender<()>,
     },
@@ -131,12 +131,13 @@ enum Command {
 }
 
 /// Start probing `targets` (one task per unique key with a check) and
-/// writing their state into `table`. Targets without a check are set up and
+/// writing their state into `table`. Each target's label says who uses it
+/// in the state-change log lines. Targets without a check are set up and
 /// left alone. Every task has started, with a random first delay within its
 /// interval, when this returns; initial states are already in `table`.
 /// Must be called inside a tokio runtime. Stops when `cancel` fires.
 pub fn spawn_prober(
-    targets: Vec<(TargetId, TargetKey)>,
+    targets: impl IntoIterator<Item = impl Into<ProbeTarget>>,
     table: Arc<HealthTable>,
     cancel: CancellationToken,
     options: ProberOptions,
@@ -170,7 +171,7 @@ pub fn spawn_prober(
         owners: HashMap::new(),
         tasks: JoinSet::new(),
     };
-    sup.reconcile(targets, table);
+    sup.reconcile(targets.into_iter().map(Into::into).collect(), table);
     let (tx, rx) = mpsc::channel(4);
     let supervisor = tokio::spawn(sup.run(rx));
     Prober { tx, supervisor }
@@ -185,13 +186,13 @@ impl Prober {
     /// `table` is written, so swap in the snapshot that holds it next.
     pub async fn reconcile(
         &self,
-        targets: Vec<(TargetId, TargetKey)>,
+        targets: impl IntoIterator<Item = impl Into<ProbeTarget>>,
         table: Arc<HealthTable>,
     ) -> Result<(), ProberError> {
         let (done, wait) = oneshot::channel();
         self.tx
             .send(Command::Reconcile {
-                targets,
+                targets: targets.into_iter().map(Into::into).collect(),
                 table,
                 done,
             })
@@ -269,20 +270,21 @@ impl Supervisor {
         self.tasks.shutdown().await;
     }
 
-    fn reconcile(&mut self, targets: Vec<(TargetId, TargetKey)>, table: Arc<HealthTable>) {
+    fn reconcile(&mut self, targets: Vec<ProbeTarget>, table: Arc<HealthTable>) {
         let mut order: Vec<TargetKey> = Vec::new();
-        let mut wanted: HashMap<TargetKey, Vec<TargetId>> = HashMap::new();
-        for (id, key) in targets {
+        // Per key: its cells, and the label of the first.
+        let mut wanted: HashMap<TargetKey, (Vec<TargetId>, Arc<str>)> = HashMap::new();
+        for ProbeTarget { id, key, label } in targets {
             if key.check.is_none() {
                 // Nothing to probe: always up.
                 table.set_status(id, Status::Up);
                 continue;
             }
             match wanted.entry(key) {
-                MapEntry::Occupied(mut o) => o.get_mut().push(id),
+                MapEntry::Occupied(mut o) => o.get_mut().0.push(id),
                 MapEntry::Vacant(v) => {
                     order.push(v.key().clone());
-                    v.insert(vec![id]);
+                    v.insert((vec![id], label));
                 }
             }
         }
@@ -296,9 +298,9 @@ impl Supervisor {
             keep
         });
         for key in order {
-            let ids = wanted.remove(&key).unwrap_or_default();
+            let (ids, label) = wanted.remove(&key).unwrap_or_default();
             if let Some(e) = self.entries.get(&key) {
-                e.slot.retarget(ids, table.clone());
+                e.slot.retarget(ids, label, table.clone());
                 continue;
             }
             let Some(check) = key.check.clone() else {
@@ -317,13 +319,14 @@ impl Supervisor {
                     last_error: None,
                     last_success: None,
                     ids: Vec::new(),
+                    label: label.clone(),
                     table: table.clone(),
                     probes: 0,
                     failures: 0,
                     restarts: 0,
                 }),
             });
-            slot.retarget(ids, table.clone());
+            slot.retarget(ids, label, table.clone());
             // Spread first probes over one interval so start-up and reloads
             // do not send every probe at once.
             let max = check.interval.as_micros().max(1) as u64;
@@ -434,6 +437,9 @@ struct SlotState {
     last_success: Option<Success>,
     /// Where to publish: these cells of this table.
     ids: Vec<TargetId>,
+    /// Who uses the target, for state-change lines; renewed by every
+    /// reconcile, so it follows the current snapshot.
+    label: Arc<str>,
     table: Arc<HealthTable>,
     probes: u64,
     failures: u64,
@@ -477,9 +483,10 @@ impl Slot {
         now.saturating_duration_since(self.last_beat()) > limit
     }
 
-    fn retarget(&self, ids: Vec<TargetId>, table: Arc<HealthTable>) {
+    fn retarget(&self, ids: Vec<TargetId>, label: Arc<str>, table: Arc<HealthTable>) {
         let mut st = self.lock();
         st.ids = ids;
+        st.label = label;
         st.table = table;
         st.publish();
     }
@@ -505,19 +512,9 @@ impl Slot {
         };
         st.publish();
         let (streak, threshold) = (st.machine.streak(), st.machine.threshold());
-        let used_by = flip.map(|_| {
-            st.ids
-                .first()
-                .map_or(String::new(), |&id| st.table.label(id).to_owned())
-        });
+        let used_by = st.label.clone();
         drop(st);
-        self.log(
-            flip,
-            &result,
-            streak,
-            threshold,
-            used_by.as_deref().unwrap_or(""),
-        );
+        self.log(flip, &result, streak, threshold, &used_by);
     }
 
     fn log(

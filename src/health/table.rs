@@ -33,14 +33,14 @@ impl fmt::Display for Status {
     }
 }
 
-/// Per-target health cells, written only by the prober.
+/// Per-target health cells, written only by the prober. Status and RTT
+/// only: who uses a target is the registry's business
+/// ([`TargetRegistry::label`]), handed to the prober with the targets.
 #[derive(Debug)]
 pub struct HealthTable {
     status: Box<[AtomicU8]>,
     /// Smoothed probe response time in microseconds; 0 = unknown.
     rtt_us: Box<[AtomicU32]>,
-    /// Who uses each target ("web-a in example.test pools.web"), for logs.
-    labels: Box<[Box<str>]>,
 }
 
 impl HealthTable {
@@ -49,19 +49,7 @@ impl HealthTable {
         Self {
             status: (0..n).map(|_| AtomicU8::new(encode(initial))).collect(),
             rtt_us: (0..n).map(|_| AtomicU32::new(0)).collect(),
-            labels: Box::new([]),
         }
-    }
-
-    /// Attach the registry's usage labels (for state-change logs).
-    pub fn with_labels(mut self, targets: &TargetRegistry) -> Self {
-        self.labels = targets.labels().map(Into::into).collect();
-        self
-    }
-
-    /// Who uses target `id`, or "" when unknown.
-    pub fn label(&self, id: TargetId) -> &str {
-        self.labels.get(id.0 as usize).map_or("", |l| l)
     }
 
     /// A table for `targets`, each in its check's `initial_state`; targets

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{Check, TargetId};
+use super::{Check, HealthTable, TargetId};
 
 /// Identity of a probed target: one probe per unique (address, check).
 /// `check: None` is an endpoint nobody probes: always up.
@@ -14,7 +14,29 @@ pub struct TargetKey {
     pub check: Option<Arc<Check>>,
 }
 
-/// Targets of one snapshot, numbered densely from 0 in order of first use.
+/// One target as the prober takes it: its cell, its identity, and who
+/// uses it (for the state-change log lines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProbeTarget {
+    pub id: TargetId,
+    pub key: TargetKey,
+    /// "web-a in example.test pools.web", or "" when unknown.
+    pub label: Arc<str>,
+}
+
+impl From<(TargetId, TargetKey)> for ProbeTarget {
+    /// A target nobody labelled (tests, tools).
+    fn from((id, key): (TargetId, TargetKey)) -> Self {
+        Self {
+            id,
+            key,
+            label: "".into(),
+        }
+    }
+}
+
+/// Targets of one snapshot, numbered densely from 0 in order of first use,
+/// with a label per target saying who uses it.
 #[derive(Debug, Default)]
 pub struct TargetRegistry {
     keys: Vec<TargetKey>,
@@ -57,11 +79,6 @@ impl TargetRegistry {
         self.labels.get(id.0 as usize).map_or("", String::as_str)
     }
 
-    /// Every target's label, in id order.
-    pub(super) fn labels(&self) -> impl Iterator<Item = &str> {
-        self.labels.iter().map(String::as_str)
-    }
-
     pub fn len(&self) -> usize {
         self.keys.len()
     }
@@ -75,10 +92,34 @@ impl TargetRegistry {
         self.index.get(key).copied()
     }
 
-    /// Owned `(id, key)` pairs, as [`spawn_prober`] and
-    /// [`Prober::reconcile`] take them.
+    /// Owned `(id, key)` pairs.
     pub fn to_targets(&self) -> Vec<(TargetId, TargetKey)> {
         self.iter().map(|(id, k)| (id, k.clone())).collect()
+    }
+
+    /// Every target with its label, as [`super::spawn_prober`] and
+    /// [`super::Prober::reconcile`] take them.
+    pub fn probe_targets(&self) -> Vec<ProbeTarget> {
+        self.iter()
+            .map(|(id, key)| ProbeTarget {
+                id,
+                key: key.clone(),
+                label: self.label(id).into(),
+            })
+            .collect()
+    }
+
+    /// A health table for these targets, each in its check's initial
+    /// state (start-up).
+    pub fn fresh_table(&self) -> HealthTable {
+        HealthTable::for_targets(self.iter())
+    }
+
+    /// A health table for these targets that keeps, by key, the status and
+    /// RTT `old` holds for `old_targets` (a reload: ids may differ between
+    /// the two). New keys start in their check's initial state.
+    pub fn carry_table(&self, old_targets: &TargetRegistry, old: &HealthTable) -> HealthTable {
+        HealthTable::carry_over(old, old_targets, self.iter())
     }
 
     pub fn get(&self, id: TargetId) -> Option<&TargetKey> {

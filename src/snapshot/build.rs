@@ -1,72 +1,48 @@
-//! The immutable snapshot of everything served.
-//!
-//! Config, zones, compiled load-balanced names and the target list compile
-//! into one `Snapshot`. Reload builds a new one off the hot path, validates
-//! it completely, then swaps it in with one atomic store; on any error the
-//! old one keeps serving. The health table hangs off the snapshot (its cells
-//! are atomics written only by the prober), so a query can never pair one
-//! snapshot's target ids with another's health table.
+//! [`build`]: settings + zone files + policy files (+ the previous
+//! snapshot, for health) → a new [`Snapshot`].
 
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
-
-use crate::health::{HealthTable, TargetRegistry};
+use super::{Limits, Snapshot};
+use crate::config::Settings;
+use crate::diag::Diagnostics;
+use crate::health::TargetRegistry;
 use crate::policy::LbName;
 use crate::zone::ZoneSet;
 
-/// Answering limits fixed at load time.
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Our EDNS UDP payload size: advertised, and the most we send (RFC 6891
-    /// §6.2.5; 1232 avoids IP fragmentation, per DNS Flag Day 2020).
-    pub udp_payload: u16,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self { udp_payload: 1232 }
-    }
-}
-
-#[derive(Debug)]
-pub struct Snapshot {
-    pub zones: ZoneSet,
-    /// Load-balanced names; `zone::Node::lb` indexes into this.
-    pub lb: Vec<LbName>,
-    pub targets: TargetRegistry,
-    pub health: Arc<HealthTable>,
-    pub limits: Limits,
-    /// The GeoIP database, when configured.
-    pub geoip: Option<Arc<crate::geoip::GeoDb>>,
-}
-
-/// The one shared, atomically swapped pointer to the current snapshot.
-pub type SharedSnapshot = Arc<ArcSwap<Snapshot>>;
-
-/// Build a complete snapshot from `cfg`: zones, their policy files, the
-/// target list and a fresh health table; every problem goes to `diags`.
+/// Build a complete snapshot from `settings`: zones, their policy files,
+/// the target list and the health table; every problem goes to `diags`.
+///
+/// With a `previous` snapshot (a reload), the health table carries over
+/// the previous status and RTT of every target that survives, by target
+/// key (`TargetRegistry::carry_table`); without one, each target starts in
+/// its check's initial state.
+///
 /// Returns `None` if anything failed (with `allow_partial`, only if nothing
-/// loaded or a zone-independent setting is broken). A zone whose policy file
-/// has errors is left out whole: half a zone would answer wrongly.
+/// loaded or a zone-independent setting is broken). A zone whose policy
+/// file has errors is left out whole: half a zone would answer wrongly.
 pub fn build(
-    cfg: &crate::config::Settings,
+    settings: &Settings,
+    previous: Option<&Snapshot>,
     allow_partial: bool,
-    diags: &mut crate::diag::Diagnostics,
+    diags: &mut Diagnostics,
 ) -> Option<Snapshot> {
     use crate::zone::{LoadOptions, load_zones_dir};
 
-    let dir = &cfg.zones_dir.value;
+    let dir = &settings.zones_dir.value;
+    let listing = match std::fs::read_dir(dir) {
+        Ok(entries) => entries.flatten().map(|e| e.path()).collect::<Vec<_>>(),
+        Err(e) => {
+            let msg = format!("cannot read zones directory {}: {e}", dir.display());
+            settings.zones_dir.error(diags, "zones_dir", msg);
+            return None;
+        }
+    };
     let opts = LoadOptions {
         include_root: Some(dir.clone()),
     };
-    if let Err(e) = std::fs::read_dir(dir) {
-        let msg = format!("cannot read zones directory {}: {e}", dir.display());
-        cfg.zones_dir.error(diags, "zones_dir", msg);
-        return None;
-    }
     let mut zones = load_zones_dir(dir, &opts, diags);
-    let geoip = match &cfg.geoip_database {
+    let geoip = match &settings.geoip_database {
         None => None,
         Some(path) => match crate::geoip::GeoDb::open(&path.value) {
             Ok(db) => Some(Arc::new(db)),
@@ -80,40 +56,38 @@ pub fn build(
     };
     let mut targets = TargetRegistry::new();
     let mut lb = Vec::new();
-    orphan_policy_files(dir, diags);
+    orphan_policy_files(&listing, diags);
     zones.retain_mut(|zone| attach_policies(zone, &mut targets, &mut lb, diags));
     if zones.is_empty() || (!diags.is_empty() && !allow_partial) {
         return None;
     }
-    // Each target starts in its check's initial_state; the prober takes over.
-    let health = Arc::new(HealthTable::for_targets(targets.iter()).with_labels(&targets));
+    let health = Arc::new(match previous {
+        Some(p) => targets.carry_table(&p.targets, &p.health),
+        None => targets.fresh_table(),
+    });
     Some(Snapshot {
         zones: ZoneSet::new(zones),
         lb,
         targets,
         health,
         limits: Limits {
-            udp_payload: cfg.udp_payload_size,
+            udp_payload: settings.udp_payload_size,
         },
         geoip,
     })
 }
 
 /// A `NAME.toml` in the zones directory without a `NAME.zone` is a typo
-/// waiting to bite: report it.
-fn orphan_policy_files(dir: &std::path::Path, diags: &mut crate::diag::Diagnostics) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
+/// waiting to bite: report it. `listing` is the directory's entries.
+fn orphan_policy_files(listing: &[std::path::PathBuf], diags: &mut Diagnostics) {
+    for p in listing {
         if p.extension().is_none_or(|x| x != "toml") {
             continue;
         }
         let zone_file = p.with_extension("zone");
         if !zone_file.exists() {
             diags.error(
-                &p,
+                p,
                 None,
                 None,
                 "",
@@ -132,7 +106,7 @@ fn attach_policies(
     zone: &mut crate::zone::Zone,
     targets: &mut TargetRegistry,
     lb: &mut Vec<LbName>,
-    diags: &mut crate::diag::Diagnostics,
+    diags: &mut Diagnostics,
 ) -> bool {
     use crate::zone::AttachError;
 
@@ -196,8 +170,6 @@ fn attach_policies(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Settings;
-    use crate::diag::Diagnostics;
     use crate::diag::Located;
     use std::path::PathBuf;
 
@@ -224,7 +196,7 @@ mod tests {
             ..Settings::default()
         };
         let mut d = Diagnostics::new();
-        let s = build(&cfg, false, &mut d);
+        let s = build(&cfg, None, false, &mut d);
         let _ = std::fs::remove_dir_all(dir);
         (s, d)
     }
@@ -287,7 +259,7 @@ mod tests {
         };
         let mut d = Diagnostics::new();
         assert!(
-            build(&cfg, true, &mut d).is_none(),
+            build(&cfg, None, true, &mut d).is_none(),
             "fatal even when partial"
         );
         assert!(
@@ -303,7 +275,7 @@ mod tests {
             ..Settings::default()
         };
         let mut d = Diagnostics::new();
-        assert!(build(&cfg, false, &mut d).is_none());
+        assert!(build(&cfg, None, false, &mut d).is_none());
         assert!(
             d.to_string()
                 .starts_with("dnslb.toml:2:5: zones_dir: cannot read zones directory "),
