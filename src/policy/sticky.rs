@@ -20,7 +20,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use super::pool::{Candidates, TopK, unit_open0};
+use super::pool::Candidates;
+use super::sample::{TopK, unit_open0};
 use super::{ClientInfo, ClientSubnet};
 
 /// Prefix lengths that define "the same client network".
@@ -144,11 +145,11 @@ mod tests {
         IpAddr::V4(Ipv4Addr::from(bits))
     }
 
-    fn sticky(members: Vec<Member>, answers: Answers) -> LbName {
-        name(Policy::Sticky(StickyPrefixes::default()), answers, members)
+    fn sticky(members: Vec<Member>, answers: Answers) -> BalancedName {
+        name(Pick::Sticky(StickyPrefixes::default()), answers, members)
     }
 
-    fn ask(lb: &LbName, health: &HealthTable, client: &ClientInfo) -> Decision {
+    fn ask(lb: &BalancedName, health: &HealthTable, client: &ClientInfo) -> Decision {
         // A different RNG each time: sticky must not depend on it.
         let mut rng =
             PolicyRng::seed_from_u64(u64::from(client.resolver.to_canonical().is_ipv4()) ^ 99);

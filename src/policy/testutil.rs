@@ -28,13 +28,14 @@ pub fn v6(i: u8, weight: u32) -> Member {
     Member::new(addr6(i), TargetId(100 + u32::from(i)), weight)
 }
 
-/// A one-pool name that fails open.
-pub fn name(policy: Policy, answers: Answers, members: Vec<Member>) -> LbName {
-    LbName {
+/// A one-pool name (`Order::Single`) that fails open.
+pub fn name(pick: Pick, answers: Answers, members: Vec<Member>) -> BalancedName {
+    BalancedName {
         name: "www".into(),
         ttl: 30,
         answers,
-        policy,
+        order: Order::Single,
+        pick,
         groups: Box::new([Group::new(Arc::new(Pool::new("web", members)))]),
         on_all_down: OnAllDown::FailOpen,
     }

@@ -7,7 +7,7 @@ use super::{Limits, Snapshot};
 use crate::config::Settings;
 use crate::diag::Diagnostics;
 use crate::health::TargetRegistry;
-use crate::policy::LbName;
+use crate::policy::BalancedName;
 use crate::zone::ZoneSet;
 
 /// Build a complete snapshot from `settings`: zones, their policy files,
@@ -105,7 +105,7 @@ fn orphan_policy_files(listing: &[std::path::PathBuf], diags: &mut Diagnostics) 
 fn attach_policies(
     zone: &mut crate::zone::Zone,
     targets: &mut TargetRegistry,
-    lb: &mut Vec<LbName>,
+    lb: &mut Vec<BalancedName>,
     diags: &mut Diagnostics,
 ) -> bool {
     use crate::zone::AttachError;

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use arc_swap::{ArcSwap, Guard};
 
 use crate::health::{HealthTable, TargetRegistry};
-use crate::policy::LbName;
+use crate::policy::BalancedName;
 use crate::zone::ZoneSet;
 
 pub use build::build;
@@ -43,7 +43,7 @@ impl Default for Limits {
 pub struct Snapshot {
     pub zones: ZoneSet,
     /// Load-balanced names; `zone::Node::lb` indexes into this.
-    pub lb: Vec<LbName>,
+    pub lb: Vec<BalancedName>,
     pub targets: TargetRegistry,
     pub health: Arc<HealthTable>,
     pub limits: Limits,

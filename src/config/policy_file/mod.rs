@@ -35,7 +35,7 @@ use std::sync::Arc;
 
 use crate::diag::Diagnostics;
 use crate::health::TargetRegistry;
-use crate::policy::{LbName, Pool};
+use crate::policy::{BalancedName, Pool};
 
 pub use checks::{
     DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE, DEFAULT_TIMEOUT, INTERVAL_SECS, THRESHOLD,
@@ -67,7 +67,7 @@ pub struct NameEntry {
     /// the caller's cross-checks against the zone file.
     pub line: u32,
     pub col: u32,
-    pub lb: LbName,
+    pub lb: BalancedName,
 }
 
 /// Load the policy file `path` of the zone `origin` (relative owners are

@@ -12,7 +12,7 @@ use super::*;
 use crate::diag::line_col;
 use crate::health::{HealthTable, Status};
 use crate::policy::{
-    Answers, ClientInfo, Coords, Decision, Family, GroupPolicy, OnAllDown, OperatorState, Policy,
+    Answers, ClientInfo, Coords, Decision, Family, OnAllDown, OperatorState, Order, Pick,
     PolicyRng, StickyPrefixes, answer, reason,
 };
 
@@ -69,7 +69,7 @@ fn example_loads_clean() {
     let got: Vec<(&str, u32, &str)> = file
         .names
         .iter()
-        .map(|n| (n.owner.as_str(), n.line, n.lb.policy.as_str()))
+        .map(|n| (n.owner.as_str(), n.line, n.lb.policy().as_str()))
         .collect();
     let want: Vec<(&str, u32, &str)> = [
         ("www", "weighted"),
@@ -248,13 +248,19 @@ on_all_down = "empty"
     assert!(errs.is_empty(), "{errs:?}");
     let file = file.unwrap();
     let f = &file.names[0].lb;
-    assert_eq!(f.policy, Policy::Failover(GroupPolicy::Multivalue));
+    assert_eq!((f.order, f.pick), (Order::Failover, Pick::Multivalue));
     let groups: Vec<&str> = f.groups.iter().map(|g| g.pool.name.as_str()).collect();
     assert_eq!(groups, ["q", "p"]);
     assert_eq!((f.answers, f.ttl), (Answers::All, 86400));
     assert!(matches!(&f.on_all_down, OnAllDown::Fallback(g) if g.pool.name == "p"));
     let s = &file.names[1].lb;
-    assert_eq!(s.policy, Policy::Sticky(StickyPrefixes { v4: 0, v6: 128 }));
+    assert_eq!(
+        (s.order, s.pick),
+        (
+            Order::Single,
+            Pick::Sticky(StickyPrefixes { v4: 0, v6: 128 })
+        )
+    );
     assert_eq!(
         (s.answers, s.on_all_down.as_str()),
         (Answers::Count(64), "servfail")
