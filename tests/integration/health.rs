@@ -802,6 +802,12 @@ async fn probe_address_decides_the_health() {
         |s| *s == both,
     )
     .await;
+    // The line is logged right after the table changes: it may still be on
+    // its way through the log pipe when the answer already shows.
+    wait_until("the state-change line", SLACK, || {
+        !changes(&srv, "127.0.9.1", "down", "up").is_empty()
+    })
+    .await;
     let line = &changes(&srv, "127.0.9.1", "down", "up")[0];
     assert!(
         line.contains(&format!("addr=127.0.9.9:{}", mgmt.port())),
