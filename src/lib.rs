@@ -22,3 +22,6 @@ pub mod server;
 pub mod snapshot;
 pub mod words;
 pub mod zone;
+
+#[cfg(test)]
+mod layers;

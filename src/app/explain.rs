@@ -18,7 +18,7 @@ use crate::dns::Worker;
 use crate::snapshot::Snapshot;
 
 /// Describe the answer to `name`/`qtype` from `client` (with optional ECS).
-pub fn explain(
+pub(super) fn explain(
     snap: &Snapshot,
     name: &str,
     qtype: &str,

@@ -10,3 +10,6 @@ pub mod wire;
 pub mod writer;
 
 pub use engine::{Transport, Worker};
+
+#[cfg(test)]
+mod tests;

@@ -2,12 +2,13 @@
 //!
 //! Everything here is pure and synchronous: no I/O, no async, no locks, and
 //! no allocation per pick once a [`Decision`]'s buffer has grown. The engine
-//! builds a [`ClientInfo`], reads the [`HealthTable`] once, and calls
+//! builds a [`ClientInfo`], reads the `HealthTable` once, and calls
 //! [`answer`]. Selection tables are precomputed when the snapshot is built.
 //! Policies see a compiled name, a client and a health table: never the
 //! snapshot, the DNS packet or the config files.
 //!
-//! A name is **group order × member pick** ([`name`]):
+//! This file holds the shared vocabulary only; [`answer`] (in `answer.rs`)
+//! runs one query. A name is **group order × member pick** ([`name`]):
 //! 1. [`Order`] lists the groups to try for this client, best first.
 //! 2. [`groups`] takes the first whose members of the queried family are
 //!    available, ranking drained and weight-0 members after every live
@@ -22,6 +23,7 @@
 //! `failover` its reasons, and [`explain()`] renders a name for
 //! `dnslb explain`.
 
+mod answer;
 mod explain;
 mod failover;
 pub mod groups;
@@ -40,8 +42,7 @@ mod weighted;
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::health::HealthTable;
-
+pub use answer::answer;
 pub use explain::explain;
 pub use name::{AllDownMode, BalancedName, Group, OnAllDown, Order, Ordered, Pick, Policy};
 pub use pool::{Coords, MAX_ANSWERS, Member, OperatorState, Pool};
@@ -182,103 +183,4 @@ pub mod reason {
     pub const FALLBACK_NO_MEMBERS: Reason =
         Reason("all down: fallback pool has no member of the queried family");
     pub const FALLBACK_FORCED_DOWN: Reason = Reason("all down: fallback pool forced down");
-}
-
-/// Pick the answer for `lb` and `family` into `out` (cleared first):
-/// order the groups for this client, choose the first available one, pick
-/// inside it. The ECS scope is the narrowest (longest) prefix any step
-/// depended on.
-///
-/// Allocates nothing once `out.addrs` has grown to the answer size.
-pub fn answer(
-    lb: &BalancedName,
-    family: Family,
-    client: &ClientInfo,
-    health: &HealthTable,
-    rng: &mut PolicyRng,
-    out: &mut Decision,
-) {
-    use groups::{Choice, choose};
-
-    out.clear();
-    out.ttl = lb.ttl;
-    let order = lb.order.order(&lb.groups, client);
-    out.ecs_scope = order.scope;
-    let k = lb.answers.limit();
-    match choose(order, family, Some(health)) {
-        Choice::Found {
-            index,
-            group,
-            cands,
-        } => {
-            pick(lb.pick, group, family, &cands, k, client, rng, out);
-            out.reason = match cands.scan.tier {
-                pool::Tier::LiveWeighted => match lb.order {
-                    Order::Single => Reason(lb.pick.policy().as_str()),
-                    Order::Failover => failover::reason(index),
-                },
-                pool::Tier::LiveZero => reason::WEIGHT_ZERO_ONLY,
-                pool::Tier::DrainWeighted | pool::Tier::DrainZero => reason::DRAIN_ONLY,
-            };
-        }
-        Choice::NoMembers => out.reason = reason::NO_MEMBERS,
-        Choice::AllDown => match &lb.on_all_down {
-            OnAllDown::FailOpen => match choose(order, family, None) {
-                Choice::Found { group, cands, .. } => {
-                    pick(lb.pick, group, family, &cands, k, client, rng, out);
-                    out.reason = reason::FAIL_OPEN;
-                }
-                Choice::NoMembers | Choice::AllDown => out.reason = reason::FORCED_DOWN,
-            },
-            OnAllDown::Empty => out.reason = reason::EMPTY,
-            OnAllDown::ServFail => {
-                out.outcome = Outcome::ServFail;
-                out.reason = reason::SERVFAIL;
-            }
-            OnAllDown::Fallback(fb) => {
-                let fb = Ordered::in_file_order(std::slice::from_ref(fb));
-                match choose(fb, family, Some(health)) {
-                    Choice::Found { group, cands, .. } => {
-                        pick(lb.pick, group, family, &cands, k, client, rng, out);
-                        out.reason = reason::FALLBACK;
-                    }
-                    Choice::NoMembers => out.reason = reason::FALLBACK_NO_MEMBERS,
-                    Choice::AllDown => match choose(fb, family, None) {
-                        Choice::Found { group, cands, .. } => {
-                            pick(lb.pick, group, family, &cands, k, client, rng, out);
-                            out.reason = reason::FALLBACK_FAIL_OPEN;
-                        }
-                        Choice::NoMembers | Choice::AllDown => {
-                            out.reason = reason::FALLBACK_FORCED_DOWN
-                        }
-                    },
-                }
-            }
-        },
-    }
-}
-
-/// Run the pick over one group's candidates; a pick that depends on the
-/// client network (sticky) narrows the ECS scope.
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn pick(
-    pick: Pick,
-    group: &Group,
-    family: Family,
-    cands: &pool::Candidates<'_>,
-    k: usize,
-    client: &ClientInfo,
-    rng: &mut PolicyRng,
-    out: &mut Decision,
-) {
-    match pick {
-        Pick::Weighted => weighted::pick(cands, k, rng, &mut out.addrs),
-        Pick::RoundRobin => round_robin::pick(cands, group.cursor(family), k, &mut out.addrs),
-        Pick::Multivalue => multivalue::pick(cands, k, rng, &mut out.addrs),
-        Pick::Sticky(p) => {
-            let scope = sticky::pick(cands, p, client, k, &mut out.addrs);
-            out.ecs_scope = out.ecs_scope.max(scope);
-        }
-    }
 }

@@ -97,6 +97,18 @@ impl<'a> Ordered<'a> {
         }
     }
 
+    /// Every group of the name, in file order.
+    #[inline]
+    pub fn groups(&self) -> &'a [Group] {
+        self.groups
+    }
+
+    /// The positions to try, best first; `None` for file order.
+    #[inline]
+    pub fn indices(&self) -> Option<&'a [u16]> {
+        self.indices
+    }
+
     /// `(position in the name's groups, group)`, best first.
     #[inline]
     pub fn iter(&self) -> impl Iterator<Item = (usize, &'a Group)> + 'a {

@@ -58,7 +58,7 @@ impl Zone {
     /// Walk `name` down from this zone's apex, which starts at label
     /// `apex_k` of `offs`. With `ds`, a cut at the name itself is not a
     /// referral (the parent holds the DS).
-    #[inline]
+    #[inline(always)]
     pub fn locate(&self, name: &[u8], offs: &[u8], apex_k: usize, ds: bool) -> Found<'_> {
         let mut node = self.apex();
         let mut k = apex_k;

@@ -25,9 +25,8 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
-use crate::fixtures::lb_setup;
+use crate::fixtures::{Resolver, ip, ips, lb_name, lb_setup, pool};
 use crate::harness::TestServer;
-use crate::lb::{Resolver, ip, ips, lb_name, pool};
 
 /// Added to every documented bound for a shared, loaded machine.
 const SLACK: Duration = Duration::from_secs(2);

@@ -33,25 +33,21 @@ mod target;
 mod tests;
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::SeedableRng;
 use rand::rngs::{SmallRng, SysRng};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::{JoinError, JoinHandle};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::TargetId;
 use super::clock::{Clock, TokioClock};
-use super::probe::{NetProbe, Probe, ProbeError, Success};
-use super::{HealthTable, ProbeTarget, Status, TargetKey};
-use supervisor::Supervisor;
-
-/// Weight of a new RTT sample in the moving average: about the last five
-/// probes count, so one slow probe moves it but does not own it.
-pub const RTT_ALPHA: f64 = 0.3;
+use super::probe::{NetProbe, Probe};
+use super::{HealthTable, ProbeTarget};
+use supervisor::{Command, Supervisor};
+use target::panic_message;
+pub use target::{RTT_ALPHA, TargetReport};
 
 /// How the prober runs. `Default` is what the server uses.
 #[derive(Clone)]
@@ -95,43 +91,12 @@ pub enum ProberError {
     Panicked(String),
 }
 
-/// What the prober knows about one target, for the admin view and tests.
-#[derive(Debug, Clone)]
-pub struct TargetReport {
-    pub key: TargetKey,
-    /// Cells of the current table this target writes.
-    pub ids: Vec<TargetId>,
-    /// Where probes go (`probe_address` or the endpoint, and the port).
-    pub probe_addr: SocketAddr,
-    pub status: Status,
-    /// Consecutive results against `status` so far.
-    pub streak: u32,
-    pub rtt_us: Option<u32>,
-    pub last_error: Option<ProbeError>,
-    pub last_success: Option<Success>,
-    pub probes: u64,
-    pub failures: u64,
-    /// Times the watchdog restarted this target's task.
-    pub restarts: u32,
-}
-
 /// Handle to a running prober. Dropping it leaves the prober running until
 /// its cancellation token fires; [`Prober::join`] waits for that.
 #[derive(Debug)]
 pub struct Prober {
     tx: mpsc::Sender<Command>,
     supervisor: JoinHandle<()>,
-}
-
-pub(super) enum Command {
-    Reconcile {
-        targets: Vec<ProbeTarget>,
-        table: Arc<HealthTable>,
-        done: oneshot::Sender<()>,
-    },
-    Report {
-        reply: oneshot::Sender<Vec<TargetReport>>,
-    },
 }
 
 /// Start probing `targets` (one task per unique key with a check) and
@@ -210,19 +175,5 @@ impl Prober {
         self.supervisor
             .await
             .map_err(|e| ProberError::Panicked(panic_message(e)))
-    }
-}
-
-fn panic_message(e: JoinError) -> String {
-    if !e.is_panic() {
-        return "cancelled".into();
-    }
-    let p = e.into_panic();
-    if let Some(s) = p.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = p.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic".into()
     }
 }

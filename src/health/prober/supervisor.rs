@@ -11,17 +11,28 @@ use std::time::Duration;
 
 use rand::RngExt;
 use rand::rngs::SmallRng;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::{AbortHandle, JoinError, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::target::{Slot, SlotState, run_target};
-use super::{Command, panic_message};
+use super::target::{LOG_TARGET, Slot, SlotState, TargetReport, panic_message, run_target};
 use crate::health::clock::Clock;
 use crate::health::probe::Probe;
 use crate::health::state::Machine;
 use crate::health::{HealthTable, ProbeTarget, Status, TargetId, TargetKey};
+
+/// What the [`super::Prober`] handle asks of the supervisor.
+pub(super) enum Command {
+    Reconcile {
+        targets: Vec<ProbeTarget>,
+        table: Arc<HealthTable>,
+        done: oneshot::Sender<()>,
+    },
+    Report {
+        reply: oneshot::Sender<Vec<TargetReport>>,
+    },
+}
 
 pub(super) struct Supervisor {
     probe: Arc<dyn Probe>,
@@ -117,7 +128,7 @@ impl Supervisor {
             if !keep {
                 e.token.cancel();
                 e.task.abort();
-                tracing::debug!(addr = %e.slot.addr, check = %e.slot.check.name, "stopped probing removed target");
+                tracing::debug!(target: LOG_TARGET, addr = %e.slot.addr, check = %e.slot.check.name, "stopped probing removed target");
             }
             keep
         });
@@ -198,7 +209,7 @@ impl Supervisor {
             None => "returned".to_string(),
         };
         let slot = entry.slot.clone();
-        tracing::error!(addr = %slot.addr, check = %slot.check.name, "probe task {why}; restarting it");
+        tracing::error!(target: LOG_TARGET, addr = %slot.addr, check = %slot.check.name, "probe task {why}; restarting it");
         self.restart(&key);
     }
 
@@ -214,6 +225,7 @@ impl Supervisor {
             if let Some(e) = self.entries.get(&key) {
                 let silent = now.saturating_duration_since(e.slot.last_beat());
                 tracing::error!(
+                    target: LOG_TARGET,
                     addr = %e.slot.addr,
                     check = %e.slot.check.name,
                     "probe task silent for {:.1} s; restarting it",

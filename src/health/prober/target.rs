@@ -6,16 +6,43 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{RTT_ALPHA, TargetReport, panic_message};
 use crate::health::check::Check;
 use crate::health::clock::Clock;
 use crate::health::probe::{Probe, ProbeError, Success};
 use crate::health::state::{Flip, Machine};
-use crate::health::{HealthTable, TargetId, TargetKey};
+use crate::health::{HealthTable, Status, TargetId, TargetKey};
+
+/// Log target of every prober event, whichever file emits it: operators
+/// filter on it (`RUST_LOG=dnslb::health::prober=debug`).
+pub(super) const LOG_TARGET: &str = "dnslb::health::prober";
+
+/// Weight of a new RTT sample in the moving average: about the last five
+/// probes count, so one slow probe moves it but does not own it.
+pub const RTT_ALPHA: f64 = 0.3;
+
+/// What the prober knows about one target, for the admin view and tests.
+#[derive(Debug, Clone)]
+pub struct TargetReport {
+    pub key: TargetKey,
+    /// Cells of the current table this target writes.
+    pub ids: Vec<TargetId>,
+    /// Where probes go (`probe_address` or the endpoint, and the port).
+    pub probe_addr: SocketAddr,
+    pub status: Status,
+    /// Consecutive results against `status` so far.
+    pub streak: u32,
+    pub rtt_us: Option<u32>,
+    pub last_error: Option<ProbeError>,
+    pub last_success: Option<Success>,
+    pub probes: u64,
+    pub failures: u64,
+    /// Times the watchdog restarted this target's task.
+    pub restarts: u32,
+}
 
 /// Shared state of one probed target.
 pub(super) struct Slot {
@@ -127,14 +154,17 @@ impl Slot {
         let (addr, endpoint, check) = (self.addr, self.key.addr, &self.check.name);
         match (flip, result) {
             (Some(f), Err(e)) => tracing::warn!(
+                target: LOG_TARGET,
                 %addr, %endpoint, pool = used_by, %check, from = %f.from, to = %f.to, reason = %e,
                 "health {} -> {} after {} failed probes in a row", f.from, f.to, self.check.fall
             ),
             (Some(f), Ok(s)) => tracing::info!(
+                target: LOG_TARGET,
                 %addr, %endpoint, pool = used_by, %check, from = %f.from, to = %f.to, reason = %s,
                 "health {} -> {} after {} good probes in a row", f.from, f.to, self.check.rise
             ),
             (None, Err(e)) => tracing::debug!(
+                target: LOG_TARGET,
                 %addr, %check, error = %e, "probe failed ({streak}/{threshold} toward a change)"
             ),
             (None, Ok(_)) => {}
@@ -214,5 +244,19 @@ async fn pause(clock: &dyn Clock, cancel: &CancellationToken, until: Instant) ->
         biased;
         _ = cancel.cancelled() => false,
         _ = clock.sleep_until(until) => true,
+    }
+}
+
+pub(super) fn panic_message(e: JoinError) -> String {
+    if !e.is_panic() {
+        return "cancelled".into();
+    }
+    let p = e.into_panic();
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic".into()
     }
 }

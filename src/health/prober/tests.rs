@@ -14,8 +14,11 @@ use crate::health::TargetRegistry;
 use crate::health::check::Check;
 use crate::health::check::CheckKind;
 use crate::health::clock::manual::ManualClock;
+use crate::health::probe::{ProbeError, Success};
 use crate::health::probe::{ProbeFuture, TargetProbe};
 use crate::health::testutil::{LOCALHOST, Reply, TestServer, check, http, key};
+use crate::health::{Status, TargetId, TargetKey};
+use std::net::SocketAddr;
 
 const MS: Duration = Duration::from_millis(1);
 const SEC: Duration = Duration::from_secs(1);
