@@ -85,10 +85,6 @@ impl Diagnostics {
         self.items.push(d);
     }
 
-    pub fn extend(&mut self, other: Diagnostics) {
-        self.items.extend(other.items);
-    }
-
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }

@@ -41,8 +41,9 @@ impl<T: Copy + PartialEq> Words<T> {
         }
     }
 
-    /// Every value, in table order.
-    pub fn values(&self) -> impl Iterator<Item = T> + '_ {
+    /// Every value, in table order (tests walk whole tables with it).
+    #[cfg(test)]
+    pub(crate) fn values(&self) -> impl Iterator<Item = T> + '_ {
         self.0.iter().map(|&(_, v)| v)
     }
 }

@@ -92,8 +92,9 @@ impl TargetRegistry {
         self.index.get(key).copied()
     }
 
-    /// Owned `(id, key)` pairs.
-    pub fn to_targets(&self) -> Vec<(TargetId, TargetKey)> {
+    /// Owned `(id, key)` pairs (tests compare registries with it).
+    #[cfg(test)]
+    pub(crate) fn to_targets(&self) -> Vec<(TargetId, TargetKey)> {
         self.iter().map(|(id, k)| (id, k.clone())).collect()
     }
 
@@ -120,10 +121,6 @@ impl TargetRegistry {
     /// the two). New keys start in their check's initial state.
     pub fn carry_table(&self, old_targets: &TargetRegistry, old: &HealthTable) -> HealthTable {
         HealthTable::carry_over(old, old_targets, self.iter())
-    }
-
-    pub fn get(&self, id: TargetId) -> Option<&TargetKey> {
-        self.keys.get(id.0 as usize)
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (TargetId, &TargetKey)> {

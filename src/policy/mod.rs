@@ -80,7 +80,8 @@ pub struct ClientInfo {
 
 impl ClientInfo {
     /// The address that best describes the client: the ECS network when
-    /// present (RFC 7871 §7.1.1), else the resolver.
+    /// present (RFC 7871 §7.1.1), else the resolver. Not called yet: the
+    /// engine will locate this address for the geo order.
     pub fn effective_addr(&self) -> IpAddr {
         match self.ecs {
             Some(s) => s.addr,

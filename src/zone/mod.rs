@@ -24,7 +24,6 @@ pub mod rtype {
     pub const CNAME: u16 = 5;
     pub const SOA: u16 = 6;
     pub const PTR: u16 = 12;
-    pub const HINFO: u16 = 13;
     pub const MX: u16 = 15;
     pub const TXT: u16 = 16;
     pub const AAAA: u16 = 28;
@@ -36,8 +35,6 @@ pub mod rtype {
     pub const NSEC: u16 = 47;
     pub const IXFR: u16 = 251;
     pub const AXFR: u16 = 252;
-    pub const MAILB: u16 = 253;
-    pub const MAILA: u16 = 254;
     pub const ANY: u16 = 255;
 }
 
@@ -98,6 +95,7 @@ pub struct Zone {
     pub nodes: FxHashMap<Box<[u8]>, Node>,
     /// TTL of negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
     pub neg_ttl: u32,
+    /// The SOA serial. Not read yet: the admin status view will show it.
     pub serial: u32,
 }
 

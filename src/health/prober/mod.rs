@@ -159,7 +159,8 @@ impl Prober {
         wait.await.map_err(|_| ProberError::Stopped)
     }
 
-    /// One report per probed target, in no particular order.
+    /// One report per probed target, in no particular order. Only tests
+    /// call it today; the admin API's status view is built on it.
     pub async fn report(&self) -> Result<Vec<TargetReport>, ProberError> {
         let (reply, wait) = oneshot::channel();
         self.tx
