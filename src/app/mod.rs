@@ -3,12 +3,12 @@
 //!
 //! Start-up loads and validates everything into one snapshot; on any error
 //! it prints every diagnostic and refuses to start (unless the settings
-//! allow partial zones). SIGHUP asks [`reload`] to rebuild the snapshot off
+//! allow partial zones). SIGHUP asks `reload` to rebuild the snapshot off
 //! the hot path and swap it in only if it is clean; SIGINT/SIGTERM stop
 //! every task through one cancellation token.
 //!
-//! - [`reload`]: the reload sequence and the only snapshot writer.
-//! - [`signals`]: SIGHUP → reload requests; SIGINT/SIGTERM → stop.
+//! - `reload`: the reload sequence and the only snapshot writer.
+//! - `signals`: SIGHUP → reload requests; SIGINT/SIGTERM → stop.
 //! - `explain`: `dnslb explain`, the engine on a synthetic query.
 
 mod explain;

@@ -1,5 +1,12 @@
-//! Configuration: file formats (`*Spec`, serde) kept apart from the validated
-//! runtime types. Every loader reports into [`crate::diag::Diagnostics`].
+//! Configuration: every file format (`*Spec`, serde) and its validation into
+//! the runtime types, which live with their users (`health::Check`,
+//! `policy::Pool`, `policy::BalancedName`). Every loader reports into
+//! [`crate::diag::Diagnostics`], with the value checks of [`values`].
+//!
+//! - `dnslb.toml` is read by [`settings`];
+//! - `ZONE.toml` beside each zone (checks, pools, names) by [`policy_file`];
+//! - ranges, keywords and host names are checked by [`values`], one
+//!   message form for all.
 
 pub mod policy_file;
 pub mod settings;

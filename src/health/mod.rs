@@ -1,14 +1,18 @@
 //! Endpoint health: the table the query path reads, and the prober that
-//! writes it.
+//! writes it. The bottom of the policy stack: nothing here knows of
+//! policies, config files or DNS (pingora keeps `Backend` below its
+//! selection algorithms the same way).
 //!
-//! The table is a flat array indexed by [`TargetId`], one atomic cell per
-//! target, so the query path reads it without locks. Only the prober writes.
-//!
+//! - `table`: [`TargetId`], [`Status`], [`HealthTable`] (status and RTT
+//!   cells, atomics, read lock-free once per query).
+//! - `targets`: [`TargetKey`] (address × check), [`TargetRegistry`] (ids and
+//!   who uses each target), and the tables built for a snapshot, fresh or
+//!   carried over from the previous one by key.
 //! - [`check`]: the runtime [`Check`] (the file format and its validation
 //!   are in `config::policy_file`).
 //! - [`state`]: the pure rise/fall state machine.
 //! - [`probe`]: one HTTP(S) or TCP probe.
-//! - [`prober`]: tasks, scheduling, watchdog and reload ([`spawn_prober`]).
+//! - [`prober`]: tasks, scheduling, watchdog and reconcile ([`spawn_prober`]).
 //! - [`clock`]: injected time, so timing tests run on virtual time.
 
 pub mod check;

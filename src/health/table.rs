@@ -34,7 +34,7 @@ impl fmt::Display for Status {
 
 /// Per-target health cells, written only by the prober. Status and RTT
 /// only: who uses a target is the registry's business
-/// ([`TargetRegistry::label`]), handed to the prober with the targets.
+/// ([`TargetRegistry::label`](super::TargetRegistry::label)), handed to the prober with the targets.
 #[derive(Debug)]
 pub struct HealthTable {
     status: Box<[AtomicU8]>,

@@ -152,8 +152,8 @@ impl HealthTable {
     /// A table for `new_targets` that keeps, by [`TargetKey`], the status
     /// and RTT `old` has for `old_targets` (ids may differ between the two).
     /// New keys start as [`HealthTable::for_targets`] would. A running
-    /// [`Prober`] rewrites surviving cells from its own state in
-    /// [`Prober::reconcile`], so a flip racing with the reload is not lost.
+    /// [`Prober`](super::Prober) rewrites surviving cells from its own state in
+    /// [`Prober::reconcile`](super::Prober::reconcile), so a flip racing with the reload is not lost.
     pub fn carry_over<'a>(
         old: &HealthTable,
         old_targets: &TargetRegistry,

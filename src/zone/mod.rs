@@ -4,6 +4,11 @@
 //! a name with data exists as a node too (empty non-terminals answer NODATA,
 //! not NXDOMAIN). RDATA is encoded once, at load, into wire form with the
 //! positions of compressible names recorded, so the query path only copies.
+//!
+//! The zone rules live here and nowhere else: `lookup` ([`ZoneSet::locate`]:
+//! where a name lands — node, wildcard, referral, NXDOMAIN — and
+//! [`Zone::attach_balanced`]), and [`name::parse_owner`], the one owner
+//! parser. Zone is pure data and lookup: it imports only `diag`.
 
 pub mod load;
 mod lookup;

@@ -3,7 +3,7 @@
 //! point at it, `deny_unknown_fields` on every table.
 //!
 //! Only the shape lives here; the rules (ranges, references, cross-field
-//! checks) are in [`super::checks`], [`super::pools`] and [`super::names`],
+//! checks) are in `checks`, `pools` and `names`,
 //! and the runtime types they build live with their users (`health::Check`,
 //! `policy::Pool`, `policy::BalancedName`).
 

@@ -7,7 +7,7 @@
 //! watchdog tick. Each target task selects on its own child token as well as
 //! its sleep, runs each probe as a separate task (so a panic is a failed
 //! probe, not a dead loop) bounded by the check's `timeout`, and feeds the
-//! result to the target's [`Machine`].
+//! result to the target's [`Machine`](crate::health::state::Machine).
 //!
 //! A target's state (machine, counters, RTT, last error) lives in a shared
 //! `Slot`, not in its task, so a restarted task and a reload both keep it.
