@@ -83,10 +83,17 @@ fn geoip(cmd: GeoipCommand) -> anyhow::Result<i32> {
     }
 }
 
-/// Print every diagnostic, ordered by file then line.
+/// Print every diagnostic, ordered by file then line: warnings first,
+/// then errors.
 fn print_diags(diags: &Diagnostics) {
+    let key = |a: &&crate::diag::Diagnostic| (a.file.clone(), a.line, a.col);
+    let mut warnings: Vec<_> = diags.warnings().collect();
+    warnings.sort_by_key(key);
+    for w in warnings {
+        eprintln!("{}", w.as_warning());
+    }
     let mut all: Vec<_> = diags.iter().collect();
-    all.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+    all.sort_by_key(key);
     for d in all {
         eprintln!("{d}");
     }
@@ -133,7 +140,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     init_tracing(&cfg);
     let started = std::time::Instant::now();
     let snap = crate::snapshot::build(&cfg, None, cfg.allow_partial_zones, &mut diags);
-    if !diags.is_empty() {
+    if !diags.is_empty() || diags.warnings().next().is_some() {
         print_diags(&diags);
     }
     let Some(snap) = snap else {

@@ -62,7 +62,12 @@ impl Reloader {
         })
         .await?;
         let snap = match built {
-            (Some(s), _) => s,
+            (Some(s), diags) => {
+                for w in diags.warnings() {
+                    tracing::warn!(target: TARGET, "{}", w.as_warning());
+                }
+                s
+            }
             (None, diags) => return Err(ReloadError::Invalid(diags)),
         };
         let build_ms = started.elapsed().as_millis() as u64;

@@ -11,6 +11,7 @@ use rand::rngs::SmallRng;
 
 use super::wire::{self, Edns, ParseError, Query};
 use super::writer::{Full, Owner, Section, Writer};
+use crate::geoip::locate_client;
 use crate::policy::{self, ClientInfo, ClientSubnet, Decision, Family, Outcome};
 use crate::snapshot::Snapshot;
 use crate::zone::name::label_offsets;
@@ -128,16 +129,18 @@ impl Worker {
                 ecs_scope: 0,
             }
         } else {
-            let client = ClientInfo {
-                resolver: src.ip(),
-                ecs: edns.and_then(|e| e.ecs).and_then(|s| {
-                    // Source prefix 0 means "do not use my address" (RFC 7871 §7.1.2).
+            let client = ClientInfo::new(
+                src.ip(),
+                edns.and_then(|e| e.ecs).and_then(|s| {
+                    // Source prefix 0 means "do not use my address" (RFC
+                    // 7871 §7.1.2): answer as without ECS, from the
+                    // resolver's address, with scope 0.
                     (s.source > 0).then(|| ClientSubnet {
                         addr: s.ip(),
                         source_prefix: s.source,
                     })
                 }),
-            };
+            );
             let mut ctx = Ctx {
                 snap,
                 w: &mut w,
@@ -432,6 +435,13 @@ impl<'s> Ctx<'s, '_, '_> {
         let Some(name) = self.snap.lb.get(lb as usize) else {
             return Ok(0);
         };
+        // Only names whose answer depends on where the client is pay for
+        // the lookup (custom networks, then the GeoIP database).
+        if let Some(nets) = name.order.locator() {
+            let db = self.snap.geoip.as_deref();
+            let at = locate_client(nets, db, self.client.effective_addr());
+            self.client.location = Some(at);
+        }
         policy::answer(
             name,
             family,
@@ -440,8 +450,10 @@ impl<'s> Ctx<'s, '_, '_> {
             self.rng,
             self.decision,
         );
-        if self.client.ecs.is_some() {
-            self.ecs_scope = self.ecs_scope.max(self.decision.ecs_scope);
+        if let Some(ecs) = self.client.ecs {
+            // Never more specific than what the resolver revealed.
+            let scope = self.decision.ecs_scope.min(ecs.source_prefix);
+            self.ecs_scope = self.ecs_scope.max(scope);
         }
         if self.decision.outcome == Outcome::ServFail {
             return Ok(0);

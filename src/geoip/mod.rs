@@ -9,6 +9,9 @@
 //!   codes, their validation, and country → continent.
 //! - [`nets::NetTable`]: longest-prefix match for custom networks (and any
 //!   other per-prefix table read per query).
+//! - [`client`]: where a client is — [`CustomNets`] (the operator's own
+//!   networks) first, then the database — as a [`ClientLocation`] with the
+//!   prefix length its ECS scope needs ([`locate_client`]).
 //! - [`build`]: `dnslb geoip build`, a `.mmdb` from a readable TOML source,
 //!   in any of the schemas above (the example database and test fixtures).
 //! - [`tool`]: the `dnslb geoip build|lookup` commands.
@@ -19,6 +22,7 @@
 //! Nothing here knows about config files or DNS.
 
 pub mod build;
+pub mod client;
 pub mod codes;
 pub mod nets;
 mod record;
@@ -32,6 +36,9 @@ use std::path::{Path, PathBuf};
 use rustc_hash::FxHashMap;
 use serde::de::IgnoredAny;
 
+pub use client::{
+    ClientLocation, CustomNets, CustomPlace, LocationSource, RegionId, locate_client,
+};
 pub use codes::{Continent, Country, Subdivision};
 pub use nets::{NetTable, canonical};
 pub use record::Schema;

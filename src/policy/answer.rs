@@ -3,8 +3,8 @@
 use super::groups::{Choice, choose};
 use super::name::{BalancedName, Group, OnAllDown, Order, Ordered, Pick};
 use super::{
-    ClientInfo, Decision, Family, Outcome, PolicyRng, Reason, failover, multivalue, pool, reason,
-    round_robin, sticky, weighted,
+    ClientInfo, Decision, Family, Outcome, PolicyRng, Reason, failover, geo, multivalue, pool,
+    reason, round_robin, sticky, weighted,
 };
 use crate::health::HealthTable;
 
@@ -35,15 +35,21 @@ pub fn answer(
         } => {
             pick(lb.pick, group, family, &cands, k, client, rng, out);
             out.reason = match cands.scan.tier {
-                pool::Tier::LiveWeighted => match lb.order {
+                pool::Tier::LiveWeighted => match &lb.order {
                     Order::Single => Reason(lb.pick.policy().as_str()),
                     Order::Failover => failover::reason(index),
+                    Order::Geo(_) => geo_reason(&order, index),
                 },
                 pool::Tier::LiveZero => reason::WEIGHT_ZERO_ONLY,
                 pool::Tier::DrainWeighted | pool::Tier::DrainZero => reason::DRAIN_ONLY,
             };
         }
-        Choice::NoMembers => out.reason = reason::NO_MEMBERS,
+        Choice::NoMembers => {
+            out.reason = match order.indices() {
+                Some([]) => geo::NO_RULE,
+                _ => reason::NO_MEMBERS,
+            }
+        }
         Choice::AllDown => match &lb.on_all_down {
             OnAllDown::FailOpen => match choose(order, family, None) {
                 Choice::Found { group, cands, .. } => {
@@ -78,6 +84,15 @@ pub fn answer(
             }
         },
     }
+}
+
+/// The reason for an answer from group `index` of a geo order.
+fn geo_reason(order: &Ordered<'_>, index: usize) -> Reason {
+    let k = order
+        .indices()
+        .and_then(|ix| ix.iter().position(|&i| usize::from(i) == index))
+        .unwrap_or(0);
+    geo::reason(k, order.default_from())
 }
 
 /// Run the pick over one group's candidates; a pick that depends on the

@@ -7,7 +7,7 @@ use super::{Limits, Snapshot};
 use crate::config::Settings;
 use crate::diag::Diagnostics;
 use crate::health::TargetRegistry;
-use crate::policy::BalancedName;
+use crate::policy::{BalancedName, Order};
 use crate::zone::ZoneSet;
 
 /// Build a complete snapshot from `settings`: zones, their policy files,
@@ -57,7 +57,8 @@ pub fn build(
     let mut targets = TargetRegistry::new();
     let mut lb = Vec::new();
     orphan_policy_files(&listing, diags);
-    zones.retain_mut(|zone| attach_policies(zone, &mut targets, &mut lb, diags));
+    let has_db = geoip.is_some();
+    zones.retain_mut(|zone| attach_policies(zone, &mut targets, &mut lb, has_db, diags));
     if zones.is_empty() || (!diags.is_empty() && !allow_partial) {
         return None;
     }
@@ -101,11 +102,13 @@ fn orphan_policy_files(listing: &[std::path::PathBuf], diags: &mut Diagnostics) 
 }
 
 /// Load `ZONE.toml` beside `zone` (if present) and attach its names.
-/// Returns false when the zone must be left out.
+/// Returns false when the zone must be left out. `has_db`: a GeoIP
+/// database is configured (geo rules on countries and the like need one).
 fn attach_policies(
     zone: &mut crate::zone::Zone,
     targets: &mut TargetRegistry,
     lb: &mut Vec<BalancedName>,
+    has_db: bool,
     diags: &mut Diagnostics,
 ) -> bool {
     use crate::zone::AttachError;
@@ -133,6 +136,23 @@ fn attach_policies(
         return false;
     };
     for entry in file.names {
+        if let Order::Geo(map) = &entry.lb.order
+            && map.needs_database()
+            && !has_db
+        {
+            // Decided: an error, not a quiet fallback to the default rule
+            // for every client.
+            diags.error(
+                &path,
+                Some(entry.line),
+                Some(entry.col),
+                format!("names.{}.geo", entry.owner),
+                "has subdivision, country or continent rules, but no GeoIP database is \
+                 configured (geoip_database in the server settings); without one only \
+                 custom networks and the default rule can match",
+            );
+            continue;
+        }
         let idx = lb.len() as u32;
         match zone.attach_balanced(&entry.name, idx) {
             Ok(()) => lb.push(entry.lb),

@@ -48,8 +48,8 @@ pub struct Snapshot {
     pub health: Arc<HealthTable>,
     pub limits: Limits,
     /// The GeoIP database, when configured. Opened (and so checked) on
-    /// every load; read by nothing yet: the geolocation order will look
-    /// clients up in it before a policy runs.
+    /// every load; the engine locates clients in it (after the name's
+    /// custom networks) for names whose order needs a location.
     pub geoip: Option<Arc<crate::geoip::GeoDb>>,
 }
 

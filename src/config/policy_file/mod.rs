@@ -20,6 +20,7 @@
 //! applied by the snapshot builder, which gets each name and its line.
 
 mod checks;
+mod geo;
 mod names;
 mod parse;
 mod pools;
@@ -94,11 +95,17 @@ pub fn load_policy_file(
         diags: &mut local,
     };
     let file = compile(&mut cx, origin, targets);
-    // Report in file order, whatever order the checks ran in.
-    let mut found = local.into_vec();
-    found.sort_by_key(|d| (d.line, d.col));
+    // Report in file order, whatever order the checks ran in: this file
+    // first, then its nets file.
+    let (mut found, mut warnings) = local.into_parts();
+    let order = |d: &crate::diag::Diagnostic| (d.file != path, d.line, d.col);
+    found.sort_by_key(order);
+    warnings.sort_by_key(order);
     for d in found {
         diags.push(d);
+    }
+    for d in warnings {
+        diags.push_warning(d);
     }
     file
 }
@@ -124,6 +131,7 @@ fn compile(cx: &mut Cx<'_>, origin: &Name, targets: &mut TargetRegistry) -> Opti
             .and_then(|s| compile_pool(cx, e.name.get_ref(), s, &checks, targets));
         pools.insert(e.name.get_ref(), pool.map(Arc::new));
     }
+    let nets = geo::compile_nets(cx, file.geo.as_ref());
     let mut names = Vec::with_capacity(file.names.len());
     let mut seen = HashMap::new();
     for e in &file.names {
@@ -135,7 +143,7 @@ fn compile(cx: &mut Cx<'_>, origin: &Name, targets: &mut TargetRegistry) -> Opti
         let lb = e
             .spec
             .as_ref()
-            .and_then(|s| compile_name(cx, &display, &path, s, &e.name, &pools));
+            .and_then(|s| compile_name(cx, &display, &path, s, &e.name, &pools, nets.as_ref()));
         if let (Some(name), Some(lb)) = (name, lb) {
             let (line, col) = lines.line_col(e.name.span().start);
             names.push(NameEntry {

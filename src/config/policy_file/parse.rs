@@ -7,7 +7,7 @@ use serde::Deserialize;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use super::spec::{CheckSpec, NameSpec, PoolSpec};
+use super::spec::{CheckSpec, GeoSpec, NameSpec, PoolSpec};
 use crate::diag::Diagnostics;
 
 pub(super) struct Cx<'a> {
@@ -29,6 +29,18 @@ impl Cx<'_> {
 
     /// The value of a [`crate::config::values`] check, or `None` after
     /// reporting its message at `offset` against `key`.
+    /// A warning at `offset` against `key`: the file loads, but `check`
+    /// and the server's log say it.
+    pub(super) fn warn(
+        &mut self,
+        offset: usize,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.diags
+            .warn_at_offset(self.path, self.text, offset, key, message);
+    }
+
     pub(super) fn check<T>(
         &mut self,
         offset: usize,
@@ -50,9 +62,11 @@ pub(super) struct FileSpec {
     pub(super) checks: Vec<Entry<CheckSpec>>,
     pub(super) pools: Vec<Entry<PoolSpec>>,
     pub(super) names: Vec<Entry<NameSpec>>,
+    /// `[geo]`, when present and valid.
+    pub(super) geo: Option<GeoSpec>,
 }
 
-const SECTIONS: &str = "expected one of `checks`, `pools`, `names`";
+const SECTIONS: &str = "expected one of `checks`, `pools`, `names`, `geo`";
 
 pub(super) fn parse(cx: &mut Cx<'_>) -> Option<FileSpec> {
     let (doc, errors) = DeTable::parse_recoverable(cx.text);
@@ -68,12 +82,14 @@ pub(super) fn parse(cx: &mut Cx<'_>) -> Option<FileSpec> {
         checks: Vec::new(),
         pools: Vec::new(),
         names: Vec::new(),
+        geo: None,
     };
     for (key, value) in in_file_order(doc.into_inner()) {
         match key.get_ref().as_ref() {
             "checks" => section(cx, "checks", value, &mut file.checks),
             "pools" => section(cx, "pools", value, &mut file.pools),
             "names" => section(cx, "names", value, &mut file.names),
+            "geo" => file.geo = whole(cx, "geo", value),
             other => cx.error(
                 key.span().start,
                 key_path("", other),
@@ -121,6 +137,27 @@ fn section<'i, T: Deserialize<'i>>(
             }
         };
         out.push(Entry { name, spec });
+    }
+}
+
+/// Deserialize a table that is one value (`[geo]`), not a set of named
+/// entries; `None` after reporting why not.
+pub(super) fn whole<'i, T: Deserialize<'i>>(
+    cx: &mut Cx<'_>,
+    key: &str,
+    value: Spanned<DeValue<'i>>,
+) -> Option<T> {
+    let fallback_at = value.span().start;
+    let tree = value.get_ref().clone();
+    match T::deserialize(ValueDeserializer::from(value)) {
+        Ok(spec) => Some(spec),
+        Err(e) => {
+            let at = e.span().map_or(fallback_at, |s| s.start);
+            let mut path = key.to_owned();
+            refine_path(&mut path, &tree, at);
+            cx.error(at, path, e.message());
+            None
+        }
     }
 }
 

@@ -1,10 +1,10 @@
 //! The policy file's format: serde types for `[checks.NAME]`,
-//! `[pools.NAME]` and `[names.OWNER]`, every value `Spanned` so an error can
-//! point at it, `deny_unknown_fields` on every table.
+//! `[pools.NAME]`, `[names.OWNER]` (with `[names.OWNER.geo]`) and `[geo]`,
+//! every value `Spanned` so an error can point at it,
+//! `deny_unknown_fields` on every table.
 //!
 //! Only the shape lives here; the rules (ranges, references, cross-field
-//! checks) are in `checks`, `pools` and `names`,
-//! and the runtime types they build live with their users (`health::Check`,
+//! checks) are in `checks`, `pools`, `names` and `geo`, and the runtime types they build live with their users (`health::Check`,
 //! `policy::Pool`, `policy::BalancedName`).
 
 use std::collections::BTreeMap;
@@ -104,13 +104,14 @@ pub struct MemberSpec {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct NameSpec {
-    /// `weighted`, `round_robin`, `multivalue`, `failover` or `sticky`.
+    /// `weighted`, `round_robin`, `multivalue`, `failover`, `sticky` or `geo`.
     pub policy: Spanned<String>,
-    /// The pool to answer from; every policy but failover.
+    /// The pool to answer from; every policy but failover and geo.
     pub pool: Option<Spanned<String>>,
     /// Failover only: pools in priority order.
     pub groups: Option<Spanned<Vec<Spanned<String>>>>,
-    /// Failover only: `weighted` (default), `round_robin` or `multivalue`.
+    /// Failover and geo only: `weighted` (default), `round_robin` or
+    /// `multivalue`.
     pub group_policy: Option<Spanned<String>>,
     /// TTL of the answers, 1..=86400; default 30.
     pub ttl: Option<Spanned<i64>>,
@@ -124,6 +125,72 @@ pub struct NameSpec {
     pub sticky_v4_prefix: Option<Spanned<i64>>,
     /// Sticky only: client IPv6 network length, 0..=128; default 56.
     pub sticky_v6_prefix: Option<Spanned<i64>>,
+    /// Geo only (required then): the rules, `[names.OWNER.geo]`.
+    pub geo: Option<Spanned<GeoRulesSpec>>,
+}
+
+/// A list of pool names, best first.
+pub type PoolList = Spanned<Vec<Spanned<String>>>;
+
+/// A table of rules of one level: code or region name → pools.
+pub type RuleTable = Spanned<BTreeMap<Spanned<String>, PoolList>>;
+
+/// `[names.OWNER.geo]`: where clients go, by where they are. The most
+/// specific matching rule wins: region, subdivision, country, continent,
+/// default. Rules are applied by `super::geo`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GeoRulesSpec {
+    /// Custom region (declared by `region` in the custom networks) → pools.
+    pub regions: Option<RuleTable>,
+    /// ISO 3166-2 code in full (`US-CA`) → pools.
+    pub subdivisions: Option<RuleTable>,
+    /// ISO 3166-1 alpha-2 code (`US`) → pools.
+    pub countries: Option<RuleTable>,
+    /// Continent code (`AF AN AS EU NA OC SA`) → pools.
+    pub continents: Option<RuleTable>,
+    /// Every other client, unknown ones included; also tried after a rule's
+    /// own pools. Default: none (then NODATA, and `check` warns).
+    pub default: Option<PoolList>,
+}
+
+/// `[geo]`: where clients are, for the geo names of this file: the
+/// operator's own networks, which override the GeoIP database.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GeoSpec {
+    /// Custom networks, inline.
+    pub nets: Option<Spanned<Vec<Spanned<NetSpec>>>>,
+    /// A file of custom networks (`nets = [...]`, the same entries),
+    /// relative to this file; may be shared by several zones.
+    pub nets_file: Option<Spanned<String>>,
+}
+
+/// The whole of a `nets_file`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetsFileSpec {
+    pub nets: Spanned<Vec<Spanned<NetSpec>>>,
+}
+
+/// One custom network: CIDR → region and/or place.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NetSpec {
+    /// CIDR (`10.20.0.0/16`, `2001:db8:1::/48`), no host bits.
+    pub net: Spanned<String>,
+    /// Custom region name: letters, digits, `-`, `_`, `.`.
+    pub region: Option<Spanned<String>>,
+    /// Continent code; default: the country's.
+    pub continent: Option<Spanned<String>>,
+    /// ISO 3166-1 alpha-2; default: the subdivision's.
+    pub country: Option<Spanned<String>>,
+    /// ISO 3166-2 in full.
+    pub subdivision: Option<Spanned<String>>,
+    /// Latitude in degrees, -90..=90; requires `lon`.
+    pub lat: Option<Spanned<f64>>,
+    /// Longitude in degrees, -180..=180; requires `lat`.
+    pub lon: Option<Spanned<f64>>,
 }
 
 /// `answers`: an integer or the word `all`.

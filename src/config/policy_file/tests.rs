@@ -122,10 +122,7 @@ fn example_answers() {
     )
     .unwrap();
     let health = HealthTable::new(targets.len(), Status::Up);
-    let client = ClientInfo {
-        resolver: "198.51.100.1".parse().unwrap(),
-        ecs: None,
-    };
+    let client = ClientInfo::new("198.51.100.1".parse().unwrap(), None);
     let mut rng = PolicyRng::seed_from_u64(1);
     let mut out = Decision::default();
     let lb = |o: &str| &file.names.iter().find(|n| n.owner == o).unwrap().lb;
@@ -248,19 +245,15 @@ on_all_down = "empty"
     assert!(errs.is_empty(), "{errs:?}");
     let file = file.unwrap();
     let f = &file.names[0].lb;
-    assert_eq!((f.order, f.pick), (Order::Failover, Pick::Multivalue));
+    assert!(f.order.is_failover());
+    assert_eq!(f.pick, Pick::Multivalue);
     let groups: Vec<&str> = f.groups.iter().map(|g| g.pool.name.as_str()).collect();
     assert_eq!(groups, ["q", "p"]);
     assert_eq!((f.answers, f.ttl), (Answers::All, 86400));
     assert!(matches!(&f.on_all_down, OnAllDown::Fallback(g) if g.pool.name == "p"));
     let s = &file.names[1].lb;
-    assert_eq!(
-        (s.order, s.pick),
-        (
-            Order::Single,
-            Pick::Sticky(StickyPrefixes { v4: 0, v6: 128 })
-        )
-    );
+    assert!(matches!(s.order, Order::Single));
+    assert_eq!(s.pick, Pick::Sticky(StickyPrefixes { v4: 0, v6: 128 }));
     assert_eq!(
         (s.answers, s.on_all_down.as_str()),
         (Answers::Count(64), "servfail")
@@ -372,7 +365,7 @@ fn each_error_has_its_line_and_key() {
         ),
         (
             format!("{pool}[names.www]\npolicy = \"random\"\npool = \"p\"\n"),
-            &["t.toml:4:10: names.www.policy: unknown policy \"random\", expected weighted, round_robin, multivalue, failover or sticky"],
+            &["t.toml:4:10: names.www.policy: unknown policy \"random\", expected weighted, round_robin, multivalue, failover, sticky or geo"],
         ),
         (
             format!("{pool}[names.a]\npolicy = \"weighted\"\npool = \"p\"\nanswers = 0\n[names.b]\npolicy = \"weighted\"\npool = \"p\"\nanswers = 65\n[names.c]\npolicy = \"weighted\"\npool = \"p\"\nanswers = \"some\"\n"),
@@ -414,7 +407,7 @@ fn each_error_has_its_line_and_key() {
             &[
                 "t.toml:5:10: names.a.groups: needs at least one pool",
                 "t.toml:6:16: names.a.group_policy: unknown group policy \"sticky\", expected weighted, round_robin or multivalue",
-                "t.toml:10:16: names.b.group_policy: only for policy failover, not weighted",
+                "t.toml:10:16: names.b.group_policy: only for policies failover and geo, not weighted",
             ],
         ),
         (
@@ -452,8 +445,8 @@ fn each_error_has_its_line_and_key() {
             &[
                 "t.toml:3:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`",
                 "t.toml:5:37: pools.p.members[0]: unknown field `color`, expected one of `address`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `state`",
-                "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`",
-                "t.toml:10:2: extra: unknown key, expected one of `checks`, `pools`, `names`",
+                "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `geo`",
+                "t.toml:10:2: extra: unknown key, expected one of `checks`, `pools`, `names`, `geo`",
             ],
         ),
         (
