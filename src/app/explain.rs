@@ -15,7 +15,7 @@ use hickory_proto::rr::{Name, RecordType};
 
 use crate::dns::Transport;
 use crate::dns::Worker;
-use crate::geoip::nets::{canonical, network_around};
+use crate::geoip::nets::network_around;
 use crate::geoip::{ClientLocation, CustomNets, LocationSource, locate_client};
 use crate::policy::{BalancedName, ClientInfo, ClientSubnet};
 use crate::snapshot::Snapshot;
@@ -150,7 +150,7 @@ fn describe_location(
         (l, Some(r)) => format!("region={} {l}", nets.region_name(r)),
     };
     let _ = writeln!(s, "location: {place}");
-    let block = network_around(canonical(addr), at.prefix);
+    let block = network_around(addr, at.prefix);
     let source = match at.source {
         LocationSource::Custom => format!(
             "custom network {} (this answer holds for {block})",

@@ -256,6 +256,9 @@ mod tests {
         assert_eq!(c.tcp_idle_timeout, def.tcp_idle_timeout);
         assert_eq!(c.tcp_max_connections, def.tcp_max_connections);
         assert!(c.zones_dir.value.ends_with("zones"));
+        // the one key set on purpose: the quickstart's example database
+        let db = c.geoip_database.map(|d| d.value);
+        assert!(db.is_some_and(|d| d.ends_with("geoip/example.mmdb") && d.is_file()));
     }
 
     #[test]

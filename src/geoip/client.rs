@@ -131,8 +131,8 @@ pub struct ClientLocation {
     pub source: LocationSource,
     /// Prefix length of the block around the address that gets this same
     /// result (module docs): the ECS scope of an answer decided by it,
-    /// before the cap at the query's source prefix. In IPv4 terms for
-    /// IPv4 and IPv4-mapped addresses.
+    /// before the cap at the query's source prefix. In the terms of the
+    /// address looked up: 0..=32 for IPv4, 96..=128 for IPv4-mapped IPv6.
     pub prefix: u8,
 }
 
@@ -162,9 +162,22 @@ impl fmt::Display for LocationSource {
 }
 
 /// Locate `addr`: custom networks first, then `db` (module docs). IPv4-mapped
-/// IPv6 counts as IPv4. Allocates nothing.
+/// IPv6 is looked up as IPv4; its prefix is given back in IPv6 terms
+/// (+96), the family the client was named in, as an ECS option of family
+/// 2 needs. Allocates nothing.
 #[inline]
 pub fn locate_client(nets: &CustomNets, db: Option<&GeoDb>, addr: IpAddr) -> ClientLocation {
+    let mut at = locate(nets, db, addr);
+    if let IpAddr::V6(v6) = addr
+        && v6.to_ipv4_mapped().is_some()
+    {
+        at.prefix = (at.prefix + 96).min(128);
+    }
+    at
+}
+
+#[inline]
+fn locate(nets: &CustomNets, db: Option<&GeoDb>, addr: IpAddr) -> ClientLocation {
     let (hit, miss_prefix) = nets.table.lookup(addr);
     if let Some(place) = hit {
         return ClientLocation {
@@ -274,11 +287,11 @@ networks = [
         let l = locate_client(&nets, Some(&db), "192.0.2.200".parse().unwrap());
         assert_eq!(l.location.country, Country::from_code("CA"));
         assert_eq!(l.prefix, 25);
-        // IPv4-mapped counts as IPv4
+        // IPv4-mapped counts as IPv4, its prefix in IPv6 terms
         let l = locate_client(&nets, Some(&db), "::ffff:192.0.2.200".parse().unwrap());
         assert_eq!(
             (l.location.country, l.prefix),
-            (Country::from_code("CA"), 25)
+            (Country::from_code("CA"), 96 + 25)
         );
         // IPv6 from the database, no custom IPv6 networks: the DB's /32
         let l = locate_client(&nets, Some(&db), "2001:db8:1::1".parse().unwrap());

@@ -42,11 +42,17 @@ struct Origin {
 }
 
 /// `[geo]` → the file's custom networks. No `[geo]`: an empty table.
-/// `None` after reporting an error (then the file is not served, and the
-/// geo names' region rules are not checked against a broken table).
-pub(super) fn compile_nets(cx: &mut Cx<'_>, spec: Option<&GeoSpec>) -> Option<Arc<CustomNets>> {
-    let Some(spec) = spec else {
-        return Some(Arc::new(CustomNets::default()));
+/// `None` after reporting an error, or for a `[geo]` that did not
+/// deserialize (`Some(None)`, already reported): then the file is not
+/// served, and the geo names' region rules are not checked against a
+/// broken table.
+pub(super) fn compile_nets(
+    cx: &mut Cx<'_>,
+    spec: Option<Option<&GeoSpec>>,
+) -> Option<Arc<CustomNets>> {
+    let spec = match spec {
+        None => return Some(Arc::new(CustomNets::default())),
+        Some(s) => s?,
     };
     let GeoSpec { nets, nets_file } = spec;
     let before = cx.diags.len();
@@ -566,3 +572,7 @@ fn pool_list(
     }
     ok.then_some(out)
 }
+
+#[cfg(test)]
+#[path = "geo_tests.rs"]
+mod tests;

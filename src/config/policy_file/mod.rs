@@ -131,7 +131,7 @@ fn compile(cx: &mut Cx<'_>, origin: &Name, targets: &mut TargetRegistry) -> Opti
             .and_then(|s| compile_pool(cx, e.name.get_ref(), s, &checks, targets));
         pools.insert(e.name.get_ref(), pool.map(Arc::new));
     }
-    let nets = geo::compile_nets(cx, file.geo.as_ref());
+    let nets = geo::compile_nets(cx, file.geo.as_ref().map(Option::as_ref));
     let mut names = Vec::with_capacity(file.names.len());
     let mut seen = HashMap::new();
     for e in &file.names {

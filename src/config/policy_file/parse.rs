@@ -62,8 +62,9 @@ pub(super) struct FileSpec {
     pub(super) checks: Vec<Entry<CheckSpec>>,
     pub(super) pools: Vec<Entry<PoolSpec>>,
     pub(super) names: Vec<Entry<NameSpec>>,
-    /// `[geo]`, when present and valid.
-    pub(super) geo: Option<GeoSpec>,
+    /// `[geo]` when present: `Some(None)` when it did not deserialize
+    /// (already reported), so what depends on it stays quiet.
+    pub(super) geo: Option<Option<GeoSpec>>,
 }
 
 const SECTIONS: &str = "expected one of `checks`, `pools`, `names`, `geo`";
@@ -89,7 +90,7 @@ pub(super) fn parse(cx: &mut Cx<'_>) -> Option<FileSpec> {
             "checks" => section(cx, "checks", value, &mut file.checks),
             "pools" => section(cx, "pools", value, &mut file.pools),
             "names" => section(cx, "names", value, &mut file.names),
-            "geo" => file.geo = whole(cx, "geo", value),
+            "geo" => file.geo = Some(whole(cx, "geo", value)),
             other => cx.error(
                 key.span().start,
                 key_path("", other),
@@ -131,7 +132,7 @@ fn section<'i, T: Deserialize<'i>>(
             Err(e) => {
                 let at = e.span().map_or(fallback_at, |s| s.start);
                 let mut path = base;
-                refine_path(&mut path, &tree, at);
+                refine_path(&mut path, &tree, at, cx.text);
                 cx.error(at, path, e.message());
                 None
             }
@@ -154,7 +155,7 @@ pub(super) fn whole<'i, T: Deserialize<'i>>(
         Err(e) => {
             let at = e.span().map_or(fallback_at, |s| s.start);
             let mut path = key.to_owned();
-            refine_path(&mut path, &tree, at);
+            refine_path(&mut path, &tree, at, cx.text);
             cx.error(at, path, e.message());
             None
         }
@@ -163,19 +164,34 @@ pub(super) fn whole<'i, T: Deserialize<'i>>(
 
 /// Extend `path` down to the innermost value of `v` that contains `at`, so
 /// `pools.web: unknown field` becomes `pools.web.members[2]: unknown field`.
-fn refine_path(path: &mut String, v: &DeValue<'_>, at: usize) {
+fn refine_path(path: &mut String, v: &DeValue<'_>, at: usize, text: &str) {
     match v {
         DeValue::Table(t) => {
-            if let Some((k, v)) = t.iter().find(|(_, v)| v.span().contains(&at)) {
-                path.push('.');
+            // A `[a.b]` table's span may cover only its header: a key after
+            // it belongs to the last such table that starts before it (TOML
+            // puts a table's own keys before its sub-tables' headers).
+            let found = t.iter().find(|(_, v)| v.span().contains(&at)).or_else(|| {
+                t.iter()
+                    .filter(|(_, v)| {
+                        let start = v.span().start;
+                        matches!(v.get_ref(), DeValue::Table(_))
+                            && start <= at
+                            && text.as_bytes().get(start) == Some(&b'[')
+                    })
+                    .max_by_key(|(_, v)| v.span().start)
+            });
+            if let Some((k, v)) = found {
+                if !path.is_empty() {
+                    path.push('.');
+                }
                 path.push_str(k.get_ref());
-                refine_path(path, v.get_ref(), at);
+                refine_path(path, v.get_ref(), at, text);
             }
         }
         DeValue::Array(a) => {
             if let Some((i, v)) = a.iter().enumerate().find(|(_, v)| v.span().contains(&at)) {
                 path.push_str(&format!("[{i}]"));
-                refine_path(path, v.get_ref(), at);
+                refine_path(path, v.get_ref(), at, text);
             }
         }
         _ => {}

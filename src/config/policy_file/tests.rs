@@ -65,6 +65,11 @@ fn example_loads_clean() {
         &mut diags,
     );
     assert!(diags.is_empty(), "{diags}");
+    assert_eq!(
+        diags.warnings().count(),
+        0,
+        "the example warns about nothing"
+    );
     let file = file.unwrap();
     let got: Vec<(&str, u32, &str)> = file
         .names
@@ -78,13 +83,14 @@ fn example_loads_clean() {
         ("app", "failover"),
         ("shop", "sticky"),
         ("v4only", "weighted"),
+        ("cdn", "geo"),
     ]
     .into_iter()
     .map(|(o, p)| (o, line_of(EXAMPLE, &format!("[names.{o}]")), p))
     .collect();
     assert_eq!(got, want);
-    // One target per unique (address, check): 23 members, all distinct.
-    assert_eq!(targets.len(), 23);
+    // One target per unique (address, check): 29 members, all distinct.
+    assert_eq!(targets.len(), 29);
 }
 
 #[test]
@@ -283,9 +289,11 @@ fn unknown_key_spots(text: &str) -> Vec<(usize, String, String, u32)> {
         };
         for (p, child) in children {
             let segments = p.split('.').count();
-            // The section tables and `headers` are maps whose keys are
-            // names the operator picks, not fields.
-            let free_form = segments == 2 || p.ends_with(".headers");
+            // The section tables, `headers` and the geo rule tables are
+            // maps whose keys are names the operator picks, not fields
+            // ([geo] is a table of fields).
+            let rule_table = p.starts_with(".names.") && segments == 5 && p.contains(".geo.");
+            let free_form = (segments == 2 && p != ".geo") || p.ends_with(".headers") || rule_table;
             if let (DeValue::Table(_), false) = (child.get_ref(), free_form) {
                 let span = child.span();
                 let spot = match text.as_bytes()[span.start] {
@@ -316,13 +324,29 @@ fn example_rejects_unknown_keys_in_every_table() {
     let kinds = |pred: fn(&str) -> bool| spots.iter().filter(|(_, _, p, _)| pred(p)).count();
     assert_eq!(kinds(|p| p == "(root)"), 1);
     assert_eq!(kinds(|p| p.starts_with(".checks.")), 1);
-    assert_eq!(kinds(|p| p.starts_with(".pools.") && !p.contains('[')), 7);
-    assert_eq!(kinds(|p| p.starts_with(".pools.") && p.ends_with(']')), 23);
-    assert_eq!(kinds(|p| p.starts_with(".names.")), 6);
+    assert_eq!(kinds(|p| p.starts_with(".pools.") && !p.contains('[')), 12);
+    assert_eq!(kinds(|p| p.starts_with(".pools.") && p.ends_with(']')), 29);
+    assert_eq!(kinds(|p| p == ".geo"), 1);
+    assert_eq!(kinds(|p| p.starts_with(".geo.nets[")), 2);
+    // 7 names, and the geo rules of one
+    assert_eq!(kinds(|p| p.starts_with(".names.")), 8);
     for (at, insert, table, line) in spots {
         let mut text = EXAMPLE.to_owned();
         text.insert_str(at, &insert);
-        let errs = errors(&text);
+        // Beside the example, so its nets_file is found.
+        let mut diags = Diagnostics::new();
+        let path = Path::new("zones/t.toml");
+        load_policy_file(
+            path,
+            &text,
+            &origin(),
+            &mut TargetRegistry::new(),
+            &mut diags,
+        );
+        let errs: Vec<String> = diags
+            .iter()
+            .map(|d| d.to_string().replacen("zones/", "", 1))
+            .collect();
         assert_eq!(errs.len(), 1, "{table}: {errs:?}");
         let e = &errs[0];
         assert!(e.contains("bogus_key"), "{table}: {e}");
