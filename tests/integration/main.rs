@@ -17,6 +17,7 @@ mod harness;
 mod answers;
 mod differential;
 mod edns;
+mod geo;
 mod geoip;
 mod health;
 mod lb;
