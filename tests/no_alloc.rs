@@ -1,5 +1,6 @@
-//! The lookups the query path will make allocate nothing: `GeoDb::locate`
-//! on every schema dnslb reads, and `NetTable` lookups.
+//! The lookups the query path makes allocate nothing: `GeoDb::locate` on
+//! every schema dnslb reads, `NetTable` lookups, and whole geo answers
+//! through the engine (custom networks, database, rule, pick, reply).
 //!
 //! Its own test binary because it installs a counting global allocator;
 //! the count is per thread, so the test harness's other threads do not
@@ -142,4 +143,83 @@ fn locate_and_net_lookups_do_not_allocate() {
         })
         .count();
     assert_eq!(cities, 7, "example + three -city schemas, twice");
+}
+
+/// A query for `qname` A with EDNS and, when given, ECS `net/source`.
+fn query(qname: &str, ecs: Option<(&str, u8)>) -> Vec<u8> {
+    use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+    use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+    use hickory_proto::rr::{Name, RecordType};
+    let mut m = Message::new(1, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(
+        Name::from_ascii(qname).unwrap(),
+        RecordType::A,
+    ));
+    let mut e = Edns::new();
+    e.set_max_payload(1232);
+    if let Some((net, source)) = ecs {
+        e.options_mut().insert(EdnsOption::Subnet(ClientSubnet::new(
+            net.parse().unwrap(),
+            source,
+            0,
+        )));
+    }
+    m.set_edns(e);
+    m.to_vec().unwrap()
+}
+
+#[test]
+fn geo_answers_do_not_allocate() {
+    use dnslb::config::Settings;
+    use dnslb::diag::{Diagnostics, Located};
+    use dnslb::dns::{Transport, Worker};
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let settings = Settings {
+        zones_dir: Located::default_value(root.join("zones")),
+        geoip_database: Some(Located::default_value(root.join("geoip/example.mmdb"))),
+        ..Settings::default()
+    };
+    let mut diags = Diagnostics::new();
+    let snap = dnslb::snapshot::build(&settings, None, false, &mut diags)
+        .unwrap_or_else(|| panic!("{diags}"));
+    let packets: Vec<Vec<u8>> = [
+        None,
+        Some(("192.0.2.0", 24)),
+        Some(("198.51.100.192", 26)),
+        Some(("203.0.113.0", 24)),
+        Some(("10.0.0.0", 8)),
+        Some(("2001:db8:1000::", 48)),
+        Some(("2001:db8:ffff::", 48)),
+        Some(("::ffff:192.0.2.0", 120)),
+    ]
+    .into_iter()
+    .map(|ecs| query("cdn.example.test.", ecs))
+    .collect();
+    let mut worker = Worker::new(9);
+    let mut out = Vec::with_capacity(4096);
+    let from: std::net::SocketAddr = "192.0.2.1:5300".parse().unwrap();
+    let mut answer = |p: &[u8], out: &mut Vec<u8>| {
+        out.clear();
+        assert!(worker.respond(&snap, p, from, Transport::Udp, out));
+        out.len()
+    };
+    for p in &packets {
+        answer(p, &mut out);
+    }
+    let mut bytes = 0;
+    let n = allocations(|| {
+        for _ in 0..100 {
+            for p in &packets {
+                bytes += answer(p, &mut out);
+            }
+        }
+    });
+    assert_eq!(
+        n,
+        0,
+        "{n} allocations in {} geo answers",
+        100 * packets.len()
+    );
+    assert!(bytes > 0);
 }
