@@ -178,7 +178,13 @@ pub fn locate_client(nets: &CustomNets, db: Option<&GeoDb>, addr: IpAddr) -> Cli
 
 #[inline]
 fn locate(nets: &CustomNets, db: Option<&GeoDb>, addr: IpAddr) -> ClientLocation {
-    let (hit, miss_prefix) = nets.table.lookup(addr);
+    // No custom networks (the common case): nothing to look up, and the
+    // miss block is the whole address space.
+    let (hit, miss_prefix) = if nets.table.is_empty() {
+        (None, 0)
+    } else {
+        nets.table.lookup(addr)
+    };
     if let Some(place) = hit {
         return ClientLocation {
             location: place.location,

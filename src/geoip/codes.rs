@@ -276,20 +276,14 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
     }
     subdivisions.sort_unstable();
     by_name.sort_unstable();
-    // An unofficial name shared by two subdivisions names neither.
-    let mut i = 0;
-    while i < by_name.len() {
-        let mut j = i + 1;
-        while j < by_name.len() && by_name[j].0 == by_name[i].0 {
-            j += 1;
-        }
-        if j - i > 1 && by_name[i..j].iter().any(|e| e.1 != by_name[i].1) {
-            by_name.drain(i..j);
-        } else {
-            by_name.drain(i + 1..j);
-            i += 1;
-        }
-    }
+    // An unofficial name shared by two subdivisions names neither. One
+    // pass: draining inside the vector moved its tail for every group
+    // (about half a billion instructions of memmove at start-up).
+    let by_name: Vec<_> = by_name
+        .chunk_by(|a, b| a.0 == b.0)
+        .filter(|g| g.iter().all(|e| e.1 == g[0].1))
+        .map(|g| g[0])
+        .collect();
     Tables {
         continent,
         subdivisions,

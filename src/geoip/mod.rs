@@ -353,17 +353,6 @@ fn location_key(l: Option<Location>) -> [u64; 6] {
 /// custom networks. Documentation ranges are not in the list: dnslb's own
 /// example database and tests use them.
 pub fn special_purpose(ip: IpAddr) -> Option<u8> {
-    const V4: [(u32, u8); 9] = [
-        (0x0000_0000, 8),  // 0.0.0.0/8 "this network"
-        (0x0A00_0000, 8),  // 10.0.0.0/8
-        (0x6440_0000, 10), // 100.64.0.0/10 shared address space
-        (0x7F00_0000, 8),  // 127.0.0.0/8
-        (0xA9FE_0000, 16), // 169.254.0.0/16
-        (0xAC10_0000, 12), // 172.16.0.0/12
-        (0xC0A8_0000, 16), // 192.168.0.0/16
-        (0xE000_0000, 4),  // 224.0.0.0/4 multicast
-        (0xF000_0000, 4),  // 240.0.0.0/4 reserved, broadcast
-    ];
     const V6: [(u128, u8); 5] = [
         (0, 128),            // ::
         (1, 128),            // ::1
@@ -372,12 +361,16 @@ pub fn special_purpose(ip: IpAddr) -> Option<u8> {
         (0xff00 << 112, 8),  // ff00::/8 multicast
     ];
     match ip {
-        IpAddr::V4(a) => {
-            let a = a.to_bits();
-            V4.iter()
-                .find(|&&(net, len)| a & (u32::MAX << (32 - len)) == net)
-                .map(|e| e.1)
-        }
+        // By first octet: this runs on every located query.
+        IpAddr::V4(a) => match a.octets() {
+            [0 | 10 | 127, ..] => Some(8), // "this network", 10/8, loopback
+            [100, b, ..] if b & 0xC0 == 64 => Some(10), // 100.64.0.0/10 shared
+            [169, 254, ..] => Some(16),    // link-local
+            [172, b, ..] if b & 0xF0 == 16 => Some(12), // 172.16.0.0/12
+            [192, 168, ..] => Some(16),    // 192.168.0.0/16
+            [224..=255, ..] => Some(4),    // multicast 224/4, reserved 240/4
+            _ => None,
+        },
         IpAddr::V6(a) => {
             let a = a.to_bits();
             V6.iter()
