@@ -5,8 +5,12 @@
 //! not NXDOMAIN). RDATA is encoded once, at load, into wire form with the
 //! positions of compressible names recorded, so the query path only copies.
 
+pub mod encoding;
+pub mod lexer;
 pub mod load;
 pub mod name;
+pub mod present;
+pub mod rdata;
 
 use std::path::PathBuf;
 
