@@ -58,6 +58,7 @@ pub fn build(
 
     let opts = LoadOptions {
         include_root: Some(cfg.zones_dir.clone()),
+        ..LoadOptions::default()
     };
     if let Err(e) = std::fs::read_dir(&cfg.zones_dir) {
         cfg.error_at_key(

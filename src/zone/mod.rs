@@ -5,12 +5,14 @@
 //! not NXDOMAIN). RDATA is encoded once, at load, into wire form with the
 //! positions of compressible names recorded, so the query path only copies.
 
+pub mod assemble;
 pub mod encoding;
 pub mod lexer;
 pub mod load;
 pub mod name;
 pub mod present;
 pub mod rdata;
+pub mod records;
 
 use std::path::PathBuf;
 
@@ -18,6 +20,7 @@ use hickory_proto::rr::Name;
 use rustc_hash::FxHashMap;
 
 pub use load::{LoadOptions, load_zone_file, load_zones_dir};
+pub use records::Limits;
 
 /// RR type codes the engine treats specially.
 pub mod rtype {

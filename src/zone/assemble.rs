@@ -1,0 +1,320 @@
+//! Records → a query-ready [`Zone`]: RRsets, duplicates removed, the
+//! zone-level rules BIND 9 enforces, delegation points and empty
+//! non-terminals.
+//!
+//! Duplicates are judged in canonical form (RFC 2181 §5, RFC 4034 §6.2):
+//! for the types whose embedded names compare without case (NS, MX, SOA,
+//! SRV, RRSIG, … but not NSEC, RFC 6840 §5.1) `NS ns1` and
+//! `NS NS1.EXAMPLE.TEST.` are one RR. As in BIND, the spelling written last
+//! is the one served. An RRset takes the TTL of its first record; differing
+//! TTLs are a warning (RFC 2181 §5.2), as BIND sets them to the prior TTL.
+//!
+//! Zone rules, as `named-compilezone` 9.18 applies them (with its network
+//! and name-style checks off): one SOA, at the apex only; NS at the apex;
+//! an apex NS name inside the zone must have an address and must not be a
+//! CNAME; one CNAME per name and no other data beside it except RRSIG, NSEC
+//! and KEY (RFC 2181 §10.1, RFC 4035 §2.5); no DS at the apex (DS is parent
+//! side data, RFC 4035 §2.4). Records whose owner lies outside the zone are
+//! an error here, where BIND drops them with a warning: a record the
+//! operator wrote and the server silently ignores hides a typo.
+
+use std::path::PathBuf;
+
+use rustc_hash::FxHashMap;
+
+use super::name::{display, from_wire, lower};
+use super::rdata::type_name;
+use super::records::{Parsed, ReadError};
+use super::{Node, Rdata, Rrset, Zone, rtype};
+
+/// Types whose embedded domain names are lowercased in canonical form
+/// (RFC 4034 §6.2 as updated by RFC 6840 §5.1: NSEC is not).
+fn canonical_names(t: u16, wire: &[u8]) -> Option<Vec<(usize, usize)>> {
+    use super::name::wire_name_len;
+    let name_at = |at: usize| wire.get(at..).and_then(wire_name_len).map(|n| (at, n));
+    let mut out = Vec::new();
+    match t {
+        rtype::NS | 3 | 4 | rtype::CNAME | 7 | 8 | 9 | rtype::PTR | 30 | 39 => {
+            out.push(name_at(0)?);
+        }
+        rtype::SOA | 14 | 17 => {
+            let a = name_at(0)?;
+            let b = name_at(a.1)?;
+            out.extend([a, b]);
+        }
+        rtype::MX | 18 | 21 | 36 => out.push(name_at(2)?),
+        26 => {
+            let a = name_at(2)?;
+            let b = name_at(2 + a.1)?;
+            out.extend([a, b]);
+        }
+        rtype::SRV => out.push(name_at(6)?),
+        35 => {
+            let mut at = 4;
+            for _ in 0..3 {
+                at += 1 + *wire.get(at)? as usize;
+            }
+            out.push(name_at(at)?);
+        }
+        24 | rtype::RRSIG => out.push(name_at(18)?),
+        _ => return None,
+    }
+    Some(out)
+}
+
+/// Canonical form for duplicate detection (names lowercased where RFC
+/// 4034 §6.2 says so).
+fn canonical(t: u16, wire: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match canonical_names(t, wire) {
+        None => wire.into(),
+        Some(names) => {
+            let mut w = wire.to_vec();
+            for (at, len) in names {
+                let l = lower(&wire[at..at + len]);
+                w[at..at + len].copy_from_slice(&l);
+            }
+            w.into()
+        }
+    }
+}
+
+/// Build the zone `origin` (wire, lowercase) from its records. Errors go
+/// to `errors` (file index, line, message); `None` if the zone is unusable.
+pub fn assemble(
+    origin_wire: &[u8],
+    file: PathBuf,
+    mut records: Vec<Parsed>,
+    errors: &mut Vec<ReadError>,
+    warnings: &mut Vec<ReadError>,
+) -> Option<Zone> {
+    let origin_lower = lower(origin_wire);
+    let origin_text = display(&origin_lower);
+    let zone_line = records.iter().find(|r| r.file == 0).map_or(1, |r| r.line);
+    let mut err = |file: u32, line: u32, message: String| {
+        errors.push(ReadError {
+            file,
+            line: Some(line),
+            message,
+        });
+    };
+    records.retain(|p| {
+        if !in_zone(&p.owner, &origin_lower) {
+            err(
+                p.file,
+                p.line,
+                format!(
+                    "record owner {} is outside the zone {origin_text}",
+                    display(&p.owner)
+                ),
+            );
+            return false;
+        }
+        if p.rtype == rtype::SOA && *p.owner != *origin_lower {
+            err(
+                p.file,
+                p.line,
+                format!(
+                    "SOA record is only allowed at the zone apex, not at {}",
+                    display(&p.owner)
+                ),
+            );
+            return false;
+        }
+        if p.rtype == rtype::DS && *p.owner == *origin_lower {
+            err(
+                p.file,
+                p.line,
+                "DS record at the zone apex: DS belongs in the parent zone (RFC 4035 §2.4)".into(),
+            );
+            return false;
+        }
+        true
+    });
+    // Group by (owner, type), file order kept inside a group.
+    records.sort_by(|a, b| (&a.owner, a.rtype).cmp(&(&b.owner, b.rtype)));
+
+    let mut zone = Zone {
+        origin: from_wire(&origin_lower).ok()?,
+        origin_wire: origin_lower.clone(),
+        file,
+        nodes: FxHashMap::default(),
+        neg_ttl: 0,
+        serial: 0,
+    };
+    zone.nodes.insert(origin_lower.clone(), Node::default());
+    let mut soa_min = 0u32;
+    let mut it = records.into_iter().peekable();
+    // The RRsets of the current owner: (type, file, first line).
+    let mut here: Vec<(u16, u32, u32)> = Vec::new();
+    while let Some(first) = it.next() {
+        let (owner, t) = (first.owner.clone(), first.rtype);
+        let ttl = first.ttl;
+        let (first_file, first_line) = (first.file, first.line);
+        // (canonical form, rdata, target); the last spelling of an RR wins.
+        let mut kept: Vec<(Vec<u8>, Parsed)> =
+            vec![(canonical(t, &first.rdata.wire).into_owned(), first)];
+        while let Some(p) = it.next_if(|p| p.owner == owner && p.rtype == t) {
+            if p.ttl != ttl {
+                warnings.push(ReadError {
+                    file: p.file,
+                    line: Some(p.line),
+                    message: format!(
+                        "{} {}: TTL {} differs from the RRset's TTL {ttl} (RFC 2181 §5.2); using {ttl}",
+                        display(&owner),
+                        tname(t),
+                        p.ttl
+                    ),
+                });
+            }
+            let c = canonical(t, &p.rdata.wire).into_owned();
+            match kept.iter_mut().find(|(k, _)| *k == c) {
+                Some(slot) => slot.1 = p,
+                None => kept.push((c, p)),
+            }
+        }
+        if (t == rtype::SOA || t == rtype::CNAME) && kept.len() > 1 {
+            let second = &kept[1].1;
+            err(
+                second.file,
+                second.line,
+                format!("{} has more than one {} record", display(&owner), tname(t)),
+            );
+        }
+        if t == rtype::SOA {
+            let w = &kept[0].1.rdata.wire;
+            let n = w.len();
+            zone.serial = u32::from_be_bytes(w[n - 20..n - 16].try_into().unwrap_or([0; 4]));
+            soa_min = u32::from_be_bytes(w[n - 4..].try_into().unwrap_or([0; 4]));
+        }
+        let mut targets = Vec::new();
+        let mut rdatas = Vec::with_capacity(kept.len());
+        for (_, p) in kept {
+            if let Some(tg) = p.rdata.target {
+                targets.push(tg);
+            }
+            rdatas.push(Rdata {
+                wire: p.rdata.wire.into_boxed_slice(),
+                names: p
+                    .rdata
+                    .names
+                    .into_iter()
+                    .collect::<Vec<_>>()
+                    .into_boxed_slice(),
+            });
+        }
+        let node = zone.ensure_node(&owner);
+        node.rrsets.push(Rrset {
+            rtype: t,
+            ttl,
+            rdatas: rdatas.into_boxed_slice(),
+            targets: targets.into_boxed_slice(),
+        });
+        here.push((t, first_file, first_line));
+        if it.peek().is_none_or(|p| p.owner != owner) {
+            cname_conflicts(&owner, &here, &mut err);
+            here.clear();
+        }
+    }
+
+    let origin_wire = zone.origin_wire.clone();
+    let apex = &zone.nodes[&origin_wire];
+    let Some(soa) = apex.rrset(rtype::SOA) else {
+        errors.push(ReadError {
+            file: 0,
+            line: Some(zone_line),
+            message: format!(
+                "zone {origin_text} has no SOA record at its apex (expected as the first record)"
+            ),
+        });
+        return None;
+    };
+    zone.neg_ttl = soa.ttl.min(soa_min);
+    let Some(ns) = apex.rrset(rtype::NS) else {
+        errors.push(ReadError {
+            file: 0,
+            line: Some(zone_line),
+            message: format!("zone {origin_text} has no NS records at its apex"),
+        });
+        return None;
+    };
+    // An apex NS name inside the zone must resolve to an address here.
+    for target in ns.targets.iter() {
+        if !in_zone(target, &origin_wire) {
+            continue;
+        }
+        let node = zone.nodes.get(target);
+        let problem = match node {
+            Some(n) if n.rrset(rtype::CNAME).is_some() => Some("is a CNAME (RFC 2181 §10.3)"),
+            Some(n) if n.rrset(rtype::A).is_some() || n.rrset(rtype::AAAA).is_some() => None,
+            _ => Some("has no address records (A or AAAA) in the zone"),
+        };
+        if let Some(p) = problem {
+            errors.push(ReadError {
+                file: 0,
+                line: Some(zone_line),
+                message: format!("NS {} of the zone apex {p}", display(target)),
+            });
+        }
+    }
+    for (k, n) in zone.nodes.iter_mut() {
+        n.rrsets.sort_by_key(|r| r.rtype);
+        if **k != *origin_wire && n.rrset(rtype::NS).is_some() {
+            n.cut = true;
+        }
+    }
+    Some(zone)
+}
+
+/// CNAME beside other data (RFC 2181 §10.1); RRSIG, NSEC and KEY may stand
+/// beside it (RFC 4035 §2.5, RFC 2535 §2.3.5). Reported at the later of the
+/// two records.
+fn cname_conflicts(owner: &[u8], sets: &[(u16, u32, u32)], err: &mut impl FnMut(u32, u32, String)) {
+    let Some(&(_, cf, cl)) = sets.iter().find(|s| s.0 == rtype::CNAME) else {
+        return;
+    };
+    for &(t, f, l) in sets {
+        if matches!(t, rtype::CNAME | rtype::RRSIG | rtype::NSEC | 25) {
+            continue;
+        }
+        let (file, line) = if l > cl || (f != cf && f > cf) {
+            (f, l)
+        } else {
+            (cf, cl)
+        };
+        err(
+            file,
+            line,
+            format!(
+                "{} has a CNAME beside other data ({})",
+                display(owner),
+                tname(t)
+            ),
+        );
+    }
+}
+
+fn tname(t: u16) -> String {
+    type_name(t).map_or_else(|| format!("TYPE{t}"), str::to_string)
+}
+
+/// `owner` (lowercase wire) is `origin` or below it.
+pub fn in_zone(owner: &[u8], origin: &[u8]) -> bool {
+    owner.len() >= origin.len()
+        && owner.ends_with(origin)
+        && is_label_boundary(owner, owner.len() - origin.len())
+}
+
+/// True when `i` starts a label of the uncompressed wire name `w`.
+fn is_label_boundary(w: &[u8], i: usize) -> bool {
+    let mut j = 0;
+    while j < w.len() {
+        if j == i {
+            return true;
+        }
+        if w[j] == 0 {
+            break;
+        }
+        j += w[j] as usize + 1;
+    }
+    j == i
+}

@@ -1,0 +1,566 @@
+//! Master-file entries → records: `$ORIGIN`, `$TTL`, `$INCLUDE` (with every
+//! limit), and `[owner] [ttl] [class] type rdata` lines, with BIND 9's TTL
+//! rules.
+//!
+//! TTLs, as `named-compilezone` 9.18 applies them: an explicit TTL wins;
+//! else `$TTL`; else (no `$TTL` yet) the last explicit TTL (RFC 1035
+//! semantics); else, for the SOA, its MINIMUM, which then serves as the
+//! default. TTLs above 2^31-1 become 0 (RFC 2181 §8), with a warning.
+//!
+//! `$INCLUDE FILE [ORIGIN]` reads FILE relative to the include root (the
+//! zones directory, as BIND reads it relative to its working directory).
+//! The origin given, or any `$ORIGIN` inside, applies to the included file
+//! only; a `$TTL` inside carries on after it, as in BIND. Hostile includes
+//! are bounded: loops are refused, depth, the number of includes and the
+//! bytes read per zone are capped, only regular files are opened (opened
+//! non-blocking, so a FIFO cannot stall a load), and a load past its time
+//! budget stops.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::lexer::{Entry, Lexer, Tok};
+use super::name::{display, parse_name_text};
+use super::rdata::{Encoded, parse_period, parse_rdata, type_from_text};
+use super::rtype;
+
+/// Bounds on one zone's load, `$INCLUDE`s included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Nested `$INCLUDE` depth (the zone file itself is depth 0).
+    pub max_include_depth: usize,
+    /// `$INCLUDE` directives followed per zone.
+    pub max_includes: usize,
+    /// Bytes read per zone, every file counted.
+    pub max_bytes: u64,
+    /// Wall-clock time one zone's load may take.
+    pub max_time: Duration,
+    /// Errors reported per zone before the load stops.
+    pub max_errors: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_include_depth: 8,
+            max_includes: 1000,
+            max_bytes: 1 << 30,
+            max_time: Duration::from_secs(120),
+            max_errors: 1000,
+        }
+    }
+}
+
+/// How zone files are loaded.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `$INCLUDE` names files relative to this directory and only inside
+    /// it (canonicalized). `None` refuses `$INCLUDE` altogether.
+    pub include_root: Option<PathBuf>,
+    pub limits: Limits,
+}
+
+/// A record as read, before it is grouped into RRsets.
+#[derive(Debug)]
+pub struct Parsed {
+    /// Index into [`Reader::files`].
+    pub file: u32,
+    pub line: u32,
+    /// Owner in wire form, case preserved.
+    pub owner: Box<[u8]>,
+    pub rtype: u16,
+    pub ttl: u32,
+    pub rdata: Encoded,
+}
+
+/// A problem found while reading: file index, line, message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadError {
+    pub file: u32,
+    pub line: Option<u32>,
+    pub message: String,
+}
+
+/// Reads one zone: its file and everything it includes.
+pub struct Reader<'o> {
+    opts: &'o LoadOptions,
+    /// Every file read, in order; records point here by index.
+    pub files: Vec<PathBuf>,
+    pub records: Vec<Parsed>,
+    pub errors: Vec<ReadError>,
+    /// Warnings that do not stop the load (file index, line, message).
+    pub warnings: Vec<ReadError>,
+    origin: Vec<u8>,
+    default_ttl: Option<u32>,
+    last_ttl: Option<u32>,
+    last_owner: Option<Box<[u8]>>,
+    includes: usize,
+    bytes: u64,
+    deadline: Instant,
+    /// Canonical paths of the files being read, outermost first.
+    stack: Vec<PathBuf>,
+    /// Set when a limit was hit: nothing more is read.
+    stopped: bool,
+}
+
+/// Open `path` for reading only if it is a regular file. The open itself
+/// does not block (O_NONBLOCK), so a FIFO or device is refused, not waited
+/// on. Reads at most `budget` bytes; more is an error.
+pub fn read_regular_file(path: &Path, budget: u64) -> Result<Vec<u8>, String> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let f = opts.open(path).map_err(|e| e.to_string())?;
+    let meta = f.metadata().map_err(|e| e.to_string())?;
+    if !meta.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > budget {
+        return Err(format!(
+            "{} bytes is more than the {budget} bytes a zone may read",
+            meta.len()
+        ));
+    }
+    let mut buf = Vec::with_capacity(meta.len() as usize);
+    f.take(budget + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| e.to_string())?;
+    if buf.len() as u64 > budget {
+        return Err(format!("more than the {budget} bytes a zone may read"));
+    }
+    Ok(buf)
+}
+
+impl<'o> Reader<'o> {
+    /// A reader for the zone `origin` (wire form).
+    pub fn new(opts: &'o LoadOptions, origin: &[u8]) -> Self {
+        Self {
+            opts,
+            files: Vec::new(),
+            records: Vec::new(),
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            origin: origin.to_vec(),
+            default_ttl: None,
+            last_ttl: None,
+            last_owner: None,
+            includes: 0,
+            bytes: 0,
+            deadline: Instant::now() + opts.limits.max_time,
+            stack: Vec::new(),
+            stopped: false,
+        }
+    }
+
+    fn error(&mut self, file: u32, line: Option<u32>, message: impl Into<String>) {
+        if self.stopped {
+            return;
+        }
+        self.errors.push(ReadError {
+            file,
+            line,
+            message: message.into(),
+        });
+        if self.errors.len() >= self.opts.limits.max_errors {
+            self.errors.push(ReadError {
+                file,
+                line,
+                message: format!(
+                    "stopped after {} errors in this zone",
+                    self.opts.limits.max_errors
+                ),
+            });
+            self.stopped = true;
+        }
+    }
+
+    fn warn(&mut self, file: u32, line: u32, message: impl Into<String>) {
+        if self.warnings.len() < self.opts.limits.max_errors {
+            self.warnings.push(ReadError {
+                file,
+                line: Some(line),
+                message: message.into(),
+            });
+        }
+    }
+
+    /// Read the zone file `path` whose text is `text`.
+    pub fn read_top(&mut self, path: &Path, text: &[u8]) {
+        self.bytes = text.len() as u64;
+        let canon = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+        self.stack.push(canon);
+        self.files.push(path.to_path_buf());
+        self.read_text(0, text);
+        self.stack.pop();
+    }
+
+    fn read_text(&mut self, file: u32, text: &[u8]) {
+        let mut lx = Lexer::new(text);
+        let mut e = Entry::default();
+        let mut n = 0u32;
+        while let Some(r) = lx.next_entry(&mut e) {
+            if self.stopped {
+                return;
+            }
+            n = n.wrapping_add(1);
+            if n.is_multiple_of(1024) && Instant::now() > self.deadline {
+                self.time_out(file, e.line);
+                return;
+            }
+            if let Err(le) = r {
+                self.error(file, Some(le.line), le.message);
+                continue;
+            }
+            let first = e.toks[0];
+            if !e.blank_owner && !first.quoted && first.raw(text).starts_with(b"$") {
+                self.directive(file, text, &e);
+            } else {
+                self.record(file, text, &e);
+            }
+        }
+    }
+
+    fn time_out(&mut self, file: u32, line: u32) {
+        let secs = self.opts.limits.max_time.as_secs();
+        self.error(
+            file,
+            Some(line),
+            format!("loading this zone took longer than {secs} s; stopped"),
+        );
+        self.stopped = true;
+    }
+
+    fn directive(&mut self, file: u32, text: &[u8], e: &Entry) {
+        let line = Some(e.line);
+        let word = e.toks[0].raw(text).to_ascii_uppercase();
+        let args = &e.toks[1..];
+        match word.as_slice() {
+            b"$ORIGIN" if args.len() == 1 => {
+                match parse_name_text(args[0].raw(text), &self.origin) {
+                    Ok(n) => self.origin = n,
+                    Err(m) => self.error(file, line, format!("bad $ORIGIN: {m}")),
+                }
+            }
+            b"$TTL" if args.len() == 1 => match parse_period(args[0].raw(text)) {
+                Some(t) => self.default_ttl = Some(self.clamp_ttl(file, e.line, t)),
+                None => self.error(
+                    file,
+                    line,
+                    format!("bad $TTL {:?}", String::from_utf8_lossy(args[0].raw(text))),
+                ),
+            },
+            b"$INCLUDE" if !args.is_empty() && args.len() <= 2 => {
+                self.include(file, e.line, text, args);
+            }
+            b"$GENERATE" => self.error(
+                file,
+                line,
+                "$GENERATE is not supported (a BIND extension); write the records out",
+            ),
+            _ => self.error(
+                file,
+                line,
+                format!(
+                    "unknown or malformed directive {:?}",
+                    String::from_utf8_lossy(e.toks[0].raw(text))
+                ),
+            ),
+        }
+    }
+
+    /// TTLs above 2^31-1 are taken as 0 (RFC 2181 §8), as BIND does.
+    fn clamp_ttl(&mut self, file: u32, line: u32, t: u64) -> u32 {
+        if t > i32::MAX as u64 {
+            self.warn(
+                file,
+                line,
+                format!("TTL {t} is above 2147483647 (RFC 2181 §8); using 0"),
+            );
+            0
+        } else {
+            t as u32
+        }
+    }
+
+    fn include(&mut self, file: u32, line: u32, text: &[u8], args: &[Tok]) {
+        let l = Some(line);
+        let mut arg = Vec::new();
+        if let Err(m) = super::lexer::decode_string(args[0].raw(text), &mut arg) {
+            self.error(file, l, format!("bad $INCLUDE file name: {m}"));
+            return;
+        }
+        let shown = String::from_utf8_lossy(&arg).into_owned();
+        let Some(root) = self.opts.include_root.clone() else {
+            self.error(file, l, "$INCLUDE is disabled");
+            return;
+        };
+        if self.stack.len() > self.opts.limits.max_include_depth {
+            self.error(
+                file,
+                l,
+                format!(
+                    "$INCLUDE {shown:?}: nested more than {} deep",
+                    self.opts.limits.max_include_depth
+                ),
+            );
+            return;
+        }
+        if self.includes >= self.opts.limits.max_includes {
+            self.error(
+                file,
+                l,
+                format!(
+                    "$INCLUDE {shown:?}: more than {} includes in one zone; stopped",
+                    self.opts.limits.max_includes
+                ),
+            );
+            self.stopped = true;
+            return;
+        }
+        self.includes += 1;
+        #[cfg(unix)]
+        let target = {
+            use std::os::unix::ffi::OsStrExt;
+            root.join(std::ffi::OsStr::from_bytes(&arg))
+        };
+        #[cfg(not(unix))]
+        let target = root.join(&shown);
+        let (canon, root_canon) = match (target.canonicalize(), root.canonicalize()) {
+            (Ok(c), Ok(r)) => (c, r),
+            (Err(err), _) | (_, Err(err)) => {
+                self.error(file, l, format!("$INCLUDE {shown:?}: {err}"));
+                return;
+            }
+        };
+        if !canon.starts_with(&root_canon) {
+            self.error(
+                file,
+                l,
+                format!(
+                    "$INCLUDE {shown:?} is outside the zones directory {}",
+                    root.display()
+                ),
+            );
+            return;
+        }
+        if self.stack.contains(&canon) {
+            self.error(
+                file,
+                l,
+                format!("$INCLUDE {shown:?} includes itself (an include loop)"),
+            );
+            return;
+        }
+        if Instant::now() > self.deadline {
+            self.time_out(file, line);
+            return;
+        }
+        let budget = self.opts.limits.max_bytes.saturating_sub(self.bytes);
+        let data = match read_regular_file(&canon, budget) {
+            Ok(d) => d,
+            Err(m) => {
+                self.error(file, l, format!("$INCLUDE {shown:?}: {m}"));
+                if m.contains("bytes a zone may read") {
+                    self.stopped = true;
+                }
+                return;
+            }
+        };
+        self.bytes += data.len() as u64;
+        // RFC 1035 §5.1: the origin given applies inside the included
+        // file only, and so does any $ORIGIN there.
+        let saved_origin = self.origin.clone();
+        let saved_owner = self.last_owner.take();
+        if let Some(o) = args.get(1) {
+            match parse_name_text(o.raw(text), &self.origin) {
+                Ok(n) => self.origin = n,
+                Err(m) => {
+                    self.error(file, l, format!("bad $INCLUDE origin: {m}"));
+                    self.last_owner = saved_owner;
+                    return;
+                }
+            }
+        }
+        let idx = self.files.len() as u32;
+        self.files.push(target);
+        self.stack.push(canon);
+        self.read_text(idx, &data);
+        self.stack.pop();
+        self.origin = saved_origin;
+        self.last_owner = saved_owner;
+    }
+
+    fn record(&mut self, file: u32, text: &[u8], e: &Entry) {
+        let line = e.line;
+        let l = Some(line);
+        let mut toks = e.toks.as_slice();
+        let owner: Box<[u8]> = if e.blank_owner {
+            match &self.last_owner {
+                Some(o) => o.clone(),
+                None => {
+                    self.error(file, l, "record has no owner name and none precedes it");
+                    return;
+                }
+            }
+        } else {
+            let t = toks[0];
+            toks = &toks[1..];
+            match parse_name_text(t.raw(text), &self.origin) {
+                Ok(n) => n.into_boxed_slice(),
+                Err(m) => {
+                    self.error(
+                        file,
+                        Some(t.line),
+                        format!(
+                            "bad owner name {:?}: {m}",
+                            String::from_utf8_lossy(t.raw(text))
+                        ),
+                    );
+                    return;
+                }
+            }
+        };
+        self.last_owner = Some(owner.clone());
+        // [ttl] [class] in either order, then the type (RFC 1035 §5.1).
+        let mut ttl: Option<u64> = None;
+        let mut class_seen = false;
+        let mut rt: Option<u16> = None;
+        while let Some((&t, rest)) = toks.split_first() {
+            toks = rest;
+            let w = t.raw(text);
+            if t.quoted {
+                self.error(
+                    file,
+                    Some(t.line),
+                    "expected a TTL, class or type, got a quoted string",
+                );
+                return;
+            }
+            if ttl.is_none() && w.first().is_some_and(u8::is_ascii_digit) {
+                match parse_period(w) {
+                    Some(v) => {
+                        ttl = Some(v);
+                        continue;
+                    }
+                    None => {
+                        self.error(
+                            file,
+                            Some(t.line),
+                            format!("bad TTL {:?}", String::from_utf8_lossy(w)),
+                        );
+                        return;
+                    }
+                }
+            }
+            if !class_seen && let Some(c) = class_from_text(w) {
+                if c != 1 {
+                    self.error(
+                        file,
+                        Some(t.line),
+                        format!(
+                            "class {} is not IN; dnslb serves class IN zones only",
+                            String::from_utf8_lossy(w)
+                        ),
+                    );
+                    return;
+                }
+                class_seen = true;
+                continue;
+            }
+            match type_from_text(w) {
+                Some(v) => {
+                    rt = Some(v);
+                    break;
+                }
+                None => {
+                    self.error(
+                        file,
+                        Some(t.line),
+                        format!("unknown RR type {:?}", String::from_utf8_lossy(w)),
+                    );
+                    return;
+                }
+            }
+        }
+        let Some(rt) = rt else {
+            self.error(file, l, "record has no type");
+            return;
+        };
+        let rdata = match parse_rdata(rt, text, toks, &self.origin, line) {
+            Ok(r) => r,
+            Err(err) => {
+                let name =
+                    super::rdata::type_name(rt).map_or_else(|| format!("TYPE{rt}"), str::to_string);
+                self.error(
+                    file,
+                    Some(err.line),
+                    format!("{name} record: {}", err.message),
+                );
+                return;
+            }
+        };
+        let ttl = match ttl {
+            Some(v) => {
+                let v = self.clamp_ttl(file, line, v);
+                self.last_ttl = Some(v);
+                v
+            }
+            None => match (self.default_ttl, self.last_ttl) {
+                (Some(d), _) => d,
+                (None, Some(last)) => last,
+                (None, None) if rt == rtype::SOA => {
+                    let min = u32::from_be_bytes(
+                        rdata.wire[rdata.wire.len() - 4..]
+                            .try_into()
+                            .unwrap_or([0; 4]),
+                    );
+                    self.default_ttl = Some(min);
+                    min
+                }
+                (None, None) => {
+                    self.error(
+                        file,
+                        l,
+                        format!(
+                            "{}: no TTL given and no $TTL before this record",
+                            display(&owner)
+                        ),
+                    );
+                    return;
+                }
+            },
+        };
+        self.records.push(Parsed {
+            file,
+            line,
+            owner,
+            rtype: rt,
+            ttl,
+            rdata,
+        });
+    }
+}
+
+/// A class mnemonic or `CLASSnnn` (RFC 3597 §5), case-insensitive.
+pub fn class_from_text(s: &[u8]) -> Option<u16> {
+    let names: [(&[u8], u16); 5] = [
+        (b"IN", 1),
+        (b"CH", 3),
+        (b"HS", 4),
+        (b"NONE", 254),
+        (b"ANY", 255),
+    ];
+    if let Some(&(_, c)) = names.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+        return Some(c);
+    }
+    if s.len() > 5 && s[..5].eq_ignore_ascii_case(b"CLASS") && s[5..].iter().all(u8::is_ascii_digit)
+    {
+        return std::str::from_utf8(&s[5..]).ok()?.parse().ok();
+    }
+    None
+}
