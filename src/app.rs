@@ -26,6 +26,7 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(args) => serve(args),
         Command::Check(args) => Ok(check(&args)),
         Command::Explain(args) => explain(&args),
+        Command::Zone(crate::cli::ZoneCommand::Dump(args)) => zone_dump(&args),
     }
 }
 
@@ -356,6 +357,60 @@ async fn reload_on_hup(
     cancel: CancellationToken,
 ) {
     cancel.cancelled().await;
+}
+
+/// `dnslb zone dump FILE|ORIGIN`: load one zone file as `serve` would
+/// (`$INCLUDE` relative to the zones directory, or to FILE's directory when
+/// no config is given) and print it (`zone::dump`).
+fn zone_dump(args: &crate::cli::ZoneDumpArgs) -> anyhow::Result<i32> {
+    use crate::zone::{LoadOptions, load::load_zone_file_with_warnings, name};
+    let mut diags = Diagnostics::new();
+    let file = std::path::PathBuf::from(&args.zone);
+    let (path, root) = if args.config.config.is_none() && file.is_file() {
+        let root = file.parent().map_or_else(|| ".".into(), |p| p.to_path_buf());
+        (file, root)
+    } else {
+        let Some(cfg) = load_config(&args.config, &mut diags) else {
+            print_diags(&diags);
+            return Ok(1);
+        };
+        let path = if file.is_file() {
+            file
+        } else {
+            cfg.zones_dir.join(format!("{}.zone", args.zone.trim_end_matches('.')))
+        };
+        (path, cfg.zones_dir.clone())
+    };
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let origin_text = args.origin.clone().unwrap_or(stem);
+    let origin = name::parse_name_text(format!("{}.", origin_text.trim_end_matches('.')).as_bytes(), b"\0")
+        .and_then(|w| name::from_wire(&w))
+        .map_err(|e| anyhow::anyhow!("bad origin {origin_text:?}: {e}"))?;
+    let opts = LoadOptions {
+        include_root: Some(root),
+        ..LoadOptions::default()
+    };
+    let text = match crate::zone::load::read_regular_file(&path, opts.limits.max_bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{}: cannot read zone file: {e}", path.display());
+            return Ok(1);
+        }
+    };
+    let (zone, warnings) = load_zone_file_with_warnings(&path, &text, &origin, &opts, &mut diags);
+    for w in warnings {
+        eprintln!("{w}");
+    }
+    let Some(zone) = zone else {
+        print_diags(&diags);
+        eprintln!("{} error(s)", diags.len().max(1));
+        return Ok(1);
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    print!("{}", crate::zone::dump::dump(&zone, now));
+    Ok(0)
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {

@@ -30,6 +30,31 @@ pub enum Command {
     /// Show, without touching the network, what a query would be answered
     /// and why.
     Explain(ExplainArgs),
+    /// Zone file tools.
+    #[command(subcommand)]
+    Zone(ZoneCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZoneCommand {
+    /// Print what dnslb loads from a zone file, one RR per line in
+    /// canonical presentation form (as `named-compilezone -s full`);
+    /// warnings and errors go to stderr as FILE:LINE: message; exit 1 on
+    /// error.
+    Dump(ZoneDumpArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ZoneDumpArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// A zone file, or the origin of a zone in the configured zones
+    /// directory (`example.test` reads ZONES_DIR/example.test.zone).
+    #[arg(value_name = "FILE|ORIGIN")]
+    pub zone: String,
+    /// The origin of FILE (default: its file name without `.zone`).
+    #[arg(long, value_name = "NAME")]
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args, Default)]

@@ -6,6 +6,7 @@
 //! positions of compressible names recorded, so the query path only copies.
 
 pub mod assemble;
+pub mod dump;
 pub mod encoding;
 pub mod lexer;
 pub mod load;
