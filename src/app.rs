@@ -49,7 +49,11 @@ fn print_diags(diags: &Diagnostics) {
 fn check(args: &ConfigArg) -> i32 {
     let mut diags = Diagnostics::new();
     let ok = load_config(args, &mut diags)
-        .and_then(|cfg| crate::snapshot::build(&cfg, false, &mut diags))
+        .and_then(|cfg| {
+            // Zone warnings (out-of-zone data, differing TTLs) are logged.
+            init_tracing(&cfg);
+            crate::snapshot::build(&cfg, false, &mut diags)
+        })
         .is_some();
     print_diags(&diags);
     if ok && diags.is_empty() {
@@ -367,7 +371,9 @@ fn zone_dump(args: &crate::cli::ZoneDumpArgs) -> anyhow::Result<i32> {
     let mut diags = Diagnostics::new();
     let file = std::path::PathBuf::from(&args.zone);
     let (path, root) = if args.config.config.is_none() && file.is_file() {
-        let root = file.parent().map_or_else(|| ".".into(), |p| p.to_path_buf());
+        let root = file
+            .parent()
+            .map_or_else(|| ".".into(), |p| p.to_path_buf());
         (file, root)
     } else {
         let Some(cfg) = load_config(&args.config, &mut diags) else {
@@ -377,15 +383,22 @@ fn zone_dump(args: &crate::cli::ZoneDumpArgs) -> anyhow::Result<i32> {
         let path = if file.is_file() {
             file
         } else {
-            cfg.zones_dir.join(format!("{}.zone", args.zone.trim_end_matches('.')))
+            cfg.zones_dir
+                .join(format!("{}.zone", args.zone.trim_end_matches('.')))
         };
         (path, cfg.zones_dir.clone())
     };
-    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let origin_text = args.origin.clone().unwrap_or(stem);
-    let origin = name::parse_name_text(format!("{}.", origin_text.trim_end_matches('.')).as_bytes(), b"\0")
-        .and_then(|w| name::from_wire(&w))
-        .map_err(|e| anyhow::anyhow!("bad origin {origin_text:?}: {e}"))?;
+    let origin = name::parse_name_text(
+        format!("{}.", origin_text.trim_end_matches('.')).as_bytes(),
+        b"\0",
+    )
+    .and_then(|w| name::from_wire(&w))
+    .map_err(|e| anyhow::anyhow!("bad origin {origin_text:?}: {e}"))?;
     let opts = LoadOptions {
         include_root: Some(root),
         ..LoadOptions::default()

@@ -15,8 +15,8 @@
 //! CNAME; one CNAME per name and no other data beside it except RRSIG, NSEC
 //! and KEY (RFC 2181 §10.1, RFC 4035 §2.5); no DS at the apex (DS is parent
 //! side data, RFC 4035 §2.4). Records whose owner lies outside the zone are
-//! an error here, where BIND drops them with a warning: a record the
-//! operator wrote and the server silently ignores hides a typo.
+//! dropped with a warning ("ignoring out-of-zone data"), as BIND does:
+//! `dnslb check` prints it, `serve` logs it.
 
 use std::path::PathBuf;
 
@@ -99,14 +99,14 @@ pub fn assemble(
     };
     records.retain(|p| {
         if !in_zone(&p.owner, &origin_lower) {
-            err(
-                p.file,
-                p.line,
-                format!(
-                    "record owner {} is outside the zone {origin_text}",
+            warnings.push(ReadError {
+                file: p.file,
+                line: Some(p.line),
+                message: format!(
+                    "ignoring out-of-zone data ({} is outside the zone {origin_text})",
                     display(&p.owner)
                 ),
-            );
+            });
             return false;
         }
         if p.rtype == rtype::SOA && *p.owner != *origin_lower {

@@ -8,7 +8,8 @@
 //! Owners are absolute and lowercase (dnslb keeps owners lowercase; RFC
 //! 4343 makes the case of an owner insignificant), TTLs explicit, RDATA as
 //! BIND 9 prints it (see `present`). Lines are in DNSSEC canonical name
-//! order (RFC 4034 §6.1), types ascending, RRs in the order served.
+//! order (RFC 4034 §6.1), the SOA first, then types ascending, RRs in the
+//! order served.
 //! Load-balanced A/AAAA answers come from the policy file and are not
 //! part of the dump.
 
@@ -42,8 +43,15 @@ pub fn dump(zone: &Zone, now: i64) -> String {
         let node = &zone.nodes[owner];
         let mut name = String::new();
         push_text(owner, &mut name);
-        for set in &node.rrsets {
-            let tname = type_name(set.rtype).map_or_else(|| format!("TYPE{}", set.rtype), str::to_string);
+        // The SOA first, as BIND prints a zone.
+        let soa_first = node
+            .rrsets
+            .iter()
+            .filter(|s| s.rtype == super::rtype::SOA)
+            .chain(node.rrsets.iter().filter(|s| s.rtype != super::rtype::SOA));
+        for set in soa_first {
+            let tname =
+                type_name(set.rtype).map_or_else(|| format!("TYPE{}", set.rtype), str::to_string);
             for rd in set.rdatas.iter() {
                 let text = rdata_text(set.rtype, &rd.wire, now).unwrap_or_else(|_| {
                     let mut s = String::new();

@@ -236,7 +236,6 @@ pub fn format_time(t: u32, now: i64) -> String {
     } else if now - full > i64::from(i32::MAX) {
         full += 1 << 32;
     }
-    let full = full.max(0);
     let (y, m, d) = civil_from_days(full.div_euclid(86400));
     let r = full.rem_euclid(86400);
     format!(

@@ -243,6 +243,12 @@ pub fn parse_rdata(t: u16, src: &[u8], toks: &[Tok], origin: &[u8], line: u32) -
         end_line,
         out: Encoded::default(),
     };
+    if t == 3 || t == 4 {
+        return Err(RdError {
+            line,
+            message: "MD and MF are obsolete (RFC 973); use MX".into(),
+        });
+    }
     if let Some(first) = toks.first()
         && !first.quoted
         && first.raw(src) == b"\\#"
@@ -611,7 +617,7 @@ impl<'a> Cx<'a> {
             rtype::A => self.ipv4("address")?,
             rtype::AAAA => self.ipv6("address")?,
             rtype::NS | rtype::CNAME | rtype::PTR => self.target("name", true)?,
-            3 | 4 | 7 | 8 | 9 => {
+            7..=9 => {
                 self.name("name", true)?;
             }
             rtype::SOA => {
@@ -975,10 +981,7 @@ impl<'a> Cx<'a> {
                 return self.bad(t, "gateway", "gateway type must be 0 to 3");
             }
         }
-        if !self.at_end() {
-            self.base64_rest("public key", 1)?;
-        }
-        Ok(())
+        self.base64_rest("public key", 1)
     }
 
     fn amtrelay(&mut self) -> R<()> {

@@ -67,7 +67,7 @@ pub struct Parsed {
     /// Index into [`Reader::files`].
     pub file: u32,
     pub line: u32,
-    /// Owner in wire form, case preserved.
+    /// Owner in wire form, lowercased (RFC 4343).
     pub owner: Box<[u8]>,
     pub rtype: u16,
     pub ttl: u32,
@@ -538,7 +538,7 @@ impl<'o> Reader<'o> {
         self.records.push(Parsed {
             file,
             line,
-            owner,
+            owner: super::name::lower(&owner),
             rtype: rt,
             ttl,
             rdata,

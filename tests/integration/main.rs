@@ -22,3 +22,4 @@ mod quickstart;
 mod transport;
 mod wildcard;
 mod zone_errors;
+mod zonefile;
