@@ -22,4 +22,5 @@ mod quickstart;
 mod transport;
 mod wildcard;
 mod zone_errors;
+mod zone_served;
 mod zonefile;
