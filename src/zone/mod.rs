@@ -10,6 +10,7 @@ pub mod dump;
 pub mod encoding;
 pub mod lexer;
 pub mod load;
+pub mod mnemonics;
 pub mod name;
 pub mod present;
 pub mod rdata;

@@ -12,6 +12,13 @@ use super::name::{lower, push_text, wire_name_len};
 use super::rdata::{CERT_TYPE_NAMES, SECALG_NAMES, svc_key_name, type_name};
 use super::rtype;
 
+mod loc;
+mod svcb;
+
+use loc::loc_text;
+pub use svcb::check_svc_value;
+use svcb::svcb_text;
+
 /// BIND's line width for base64 and hex fields in `-s full` output.
 const WIDTH: usize = 56;
 
@@ -520,172 +527,6 @@ pub fn generic_text(wire: &[u8], o: &mut String) {
     if !wire.is_empty() {
         o.push(' ');
         hex_encode(wire, WIDTH, o);
-    }
-}
-
-/// LOC (RFC 1876) as BIND prints it.
-fn loc_text(r: &mut Rd<'_>, o: &mut String) -> Result<(), WireError> {
-    if r.u8()? != 0 {
-        return Err("unknown LOC version".into());
-    }
-    let mut prec = [0u8; 3];
-    for p in &mut prec {
-        *p = r.u8()?;
-        if (*p >> 4) > 9 || (*p & 15) > 9 {
-            return Err("bad LOC precision".into());
-        }
-    }
-    let lat = i64::from(r.u32()?) - (1i64 << 31);
-    let lon = i64::from(r.u32()?) - (1i64 << 31);
-    let alt = i64::from(r.u32()?) - 10_000_000;
-    if lat.abs() > 90 * 3_600_000 || lon.abs() > 180 * 3_600_000 {
-        return Err("LOC angle out of range".into());
-    }
-    for (v, pos, neg) in [(lat, 'N', 'S'), (lon, 'E', 'W')] {
-        let a = v.abs();
-        let _ = write!(
-            o,
-            "{} {} {}.{:03} {} ",
-            a / 3_600_000,
-            a % 3_600_000 / 60_000,
-            a % 60_000 / 1000,
-            a % 1000,
-            if v < 0 { neg } else { pos }
-        );
-    }
-    let sign = if alt < 0 { "-" } else { "" };
-    let _ = write!(o, "{sign}{}.{:02}m", alt.abs() / 100, alt.abs() % 100);
-    for p in prec {
-        let cm = u64::from(p >> 4) * 10u64.pow(u32::from(p & 15));
-        if cm >= 100 {
-            let _ = write!(o, " {}m", cm / 100);
-        } else {
-            let _ = write!(o, " 0.{cm:02}m");
-        }
-    }
-    Ok(())
-}
-
-fn svcb_text(r: &mut Rd<'_>, o: &mut String) -> Result<(), WireError> {
-    let _ = write!(o, "{} ", r.u16()?);
-    push_text(r.name()?, o);
-    let mut last: Option<u16> = None;
-    while r.i < r.d.len() {
-        let key = r.u16()?;
-        if last.is_some_and(|l| l >= key) {
-            return Err("SvcParamKeys out of order or repeated".into());
-        }
-        last = Some(key);
-        let len = r.u16()? as usize;
-        let v = r.take(len)?;
-        check_svc_value(key, v)?;
-        o.push(' ');
-        o.push_str(&svc_key_name(key));
-        match key {
-            0 => {
-                o.push('=');
-                for (i, k) in v.chunks(2).enumerate() {
-                    if i > 0 {
-                        o.push(',');
-                    }
-                    o.push_str(&svc_key_name(u16::from_be_bytes([k[0], k[1]])));
-                }
-            }
-            1 => {
-                o.push_str("=\"");
-                let mut rr = Rd { d: v, i: 0 };
-                let mut first = true;
-                while rr.i < v.len() {
-                    if !first {
-                        o.push(',');
-                    }
-                    first = false;
-                    for &b in rr.string()? {
-                        match b {
-                            b',' => o.push_str("\\\\,"),
-                            b'\\' => o.push_str("\\\\\\\\"),
-                            b'"' => o.push_str("\\\""),
-                            0x20..=0x7e => o.push(b as char),
-                            _ => {
-                                let _ = write!(o, "\\{b:03}");
-                            }
-                        }
-                    }
-                }
-                o.push('"');
-            }
-            2 | 8 => {}
-            3 => {
-                let _ = write!(o, "={}", u16::from_be_bytes([v[0], v[1]]));
-            }
-            4 => {
-                o.push('=');
-                for (i, a) in v.chunks(4).enumerate() {
-                    if i > 0 {
-                        o.push(',');
-                    }
-                    let _ = write!(o, "{}.{}.{}.{}", a[0], a[1], a[2], a[3]);
-                }
-            }
-            6 => {
-                o.push('=');
-                for (i, a) in v.chunks(16).enumerate() {
-                    if i > 0 {
-                        o.push(',');
-                    }
-                    push_ipv6(a, o);
-                }
-            }
-            5 => {
-                o.push('=');
-                base64_encode(v, 0, o);
-            }
-            _ => {
-                if !v.is_empty() {
-                    o.push('=');
-                    push_string(v, o);
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Check one SvcParamValue's wire form (RFC 9460 §7, RFC 9461, RFC 9540).
-pub fn check_svc_value(key: u16, v: &[u8]) -> Result<(), WireError> {
-    let ok = match key {
-        0 => {
-            !v.is_empty()
-                && v.len().is_multiple_of(2)
-                && v.chunks(2)
-                    .map(|k| u16::from_be_bytes([k[0], k[1]]))
-                    .try_fold(None, |last: Option<u16>, k| {
-                        (k != 0 && last.is_none_or(|l| l < k)).then_some(Some(k))
-                    })
-                    .is_some()
-        }
-        1 => {
-            let mut i = 0;
-            let mut ok = !v.is_empty();
-            while ok && i < v.len() {
-                let l = v[i] as usize;
-                ok = l > 0 && i + 1 + l <= v.len();
-                i += 1 + l;
-            }
-            ok
-        }
-        2 | 8 => v.is_empty(),
-        3 => v.len() == 2,
-        4 => !v.is_empty() && v.len().is_multiple_of(4),
-        6 => !v.is_empty() && v.len().is_multiple_of(16),
-        5 => !v.is_empty(),
-        7 => !v.is_empty() && std::str::from_utf8(v).is_ok(),
-        _ => true,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(format!("bad value for SvcParamKey {}", svc_key_name(key)))
     }
 }
 
