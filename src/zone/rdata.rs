@@ -469,7 +469,7 @@ impl<'a> Cx<'a> {
                 self.name("name", false)?;
             }
             24 | rtype::RRSIG => self.rrsig()?,
-            25 | 48 | 57 | 60 => self.dnskey(t)?,
+            25 | 48 | 60 => self.dnskey(t)?,
             26 => {
                 self.u16("preference")?;
                 self.name("MAP822", false)?;
