@@ -1,6 +1,6 @@
 //! Master-file entries → records: `$ORIGIN`, `$TTL`, `$INCLUDE` (with every
-//! limit), and `[owner] [ttl] [class] type rdata` lines, with BIND 9's TTL
-//! rules.
+//! limit), BIND's `$GENERATE`, and `[owner] [ttl] [class] type rdata`
+//! lines, with BIND 9's TTL rules.
 //!
 //! TTLs, as `named-compilezone` 9.18 applies them: an explicit TTL wins;
 //! else `$TTL`; else (no `$TTL` yet) the last explicit TTL (RFC 1035
@@ -257,11 +257,7 @@ impl<'o> Reader<'o> {
             b"$INCLUDE" if !args.is_empty() && args.len() <= 2 => {
                 self.include(file, e.line, text, args);
             }
-            b"$GENERATE" => self.error(
-                file,
-                line,
-                "$GENERATE is not supported (a BIND extension); write the records out",
-            ),
+            b"$GENERATE" => self.generate(file, text, e),
             _ => self.error(
                 file,
                 line,
@@ -270,6 +266,115 @@ impl<'o> Reader<'o> {
                     String::from_utf8_lossy(e.toks[0].raw(text))
                 ),
             ),
+        }
+    }
+
+    /// BIND's `$GENERATE RANGE LHS [TTL] [CLASS] TYPE RHS`: for each value
+    /// of `start-stop[/step]`, `$` in LHS and RHS becomes the value,
+    /// `${offset[,width[,base]]}` formats it (base d, o, x, X, or n/N for
+    /// reversed nibbles), `$$` is a literal `$`; the record is then read as
+    /// if written out, RHS lexed again (so a quoted RHS may hold several
+    /// fields). At most [`MAX_GENERATE`] records per directive.
+    fn generate(&mut self, file: u32, text: &[u8], e: &Entry) {
+        let line = e.line;
+        let l = Some(line);
+        let args = &e.toks[1..];
+        if args.len() < 4 {
+            self.error(file, l, "$GENERATE needs RANGE LHS [TTL] [CLASS] TYPE RHS");
+            return;
+        }
+        let range = args[0].raw(text);
+        let Some((start, stop, step)) = generate_range(range) else {
+            self.error(
+                file,
+                l,
+                format!(
+                    "$GENERATE: invalid range {:?}",
+                    String::from_utf8_lossy(range)
+                ),
+            );
+            return;
+        };
+        let count = (stop - start) / step + 1;
+        if count > MAX_GENERATE {
+            self.error(
+                file,
+                l,
+                format!("$GENERATE: {count} records is more than {MAX_GENERATE} per directive"),
+            );
+            return;
+        }
+        let lhs = args[1].raw(text);
+        // [TTL] [CLASS] TYPE, then exactly one RHS token (as BIND).
+        let mut k = 2;
+        while k < args.len() - 1 {
+            let w = args[k].raw(text);
+            let is_ttl = w.first().is_some_and(u8::is_ascii_digit);
+            if !is_ttl && class_from_text(w).is_none() {
+                break;
+            }
+            k += 1;
+        }
+        let middle: Vec<&[u8]> = args[2..=k].iter().map(|t| t.raw(text)).collect();
+        let Some(rhs) = args.get(k + 1).map(|t| t.raw(text)) else {
+            self.error(file, l, "$GENERATE: missing RHS");
+            return;
+        };
+        if let Some(extra) = args.get(k + 2) {
+            self.error(
+                file,
+                Some(extra.line),
+                format!(
+                    "$GENERATE: extra text {:?} after the RHS (quote an RHS of several fields)",
+                    String::from_utf8_lossy(extra.raw(text))
+                ),
+            );
+            return;
+        }
+        let mut buf = Vec::new();
+        let mut entry = Entry::default();
+        let mut v = start;
+        while v <= stop {
+            if self.stopped {
+                return;
+            }
+            buf.clear();
+            let ok = generate_text(lhs, v, &mut buf).is_ok();
+            for m in &middle {
+                buf.push(b' ');
+                buf.extend_from_slice(m);
+            }
+            buf.push(b' ');
+            if !ok || generate_text(rhs, v, &mut buf).is_err() {
+                self.error(file, l, "$GENERATE: bad ${...} modifier");
+                return;
+            }
+            buf.push(b'\n');
+            let mut lx = Lexer::new(&buf);
+            match lx.next_entry(&mut entry) {
+                Some(Ok(())) => {
+                    entry.line = line;
+                    entry.blank_owner = false;
+                    for t in &mut entry.toks {
+                        t.line = line;
+                    }
+                    let before = self.errors.len();
+                    self.record(file, &buf, &entry);
+                    if self.errors.len() > before {
+                        // One error per directive, not one per value.
+                        return;
+                    }
+                }
+                _ => {
+                    self.error(file, l, "$GENERATE: the generated record does not parse");
+                    return;
+                }
+            }
+            if Instant::now() > self.deadline {
+                self.time_out(file, line);
+                return;
+            }
+            v += step;
         }
     }
 
@@ -543,6 +648,109 @@ impl<'o> Reader<'o> {
             ttl,
             rdata,
         });
+    }
+}
+
+/// Records one `$GENERATE` may produce (a /16 of PTRs fits).
+pub const MAX_GENERATE: u64 = 65_536;
+
+/// `start-stop[/step]`, non-negative, start <= stop, step > 0.
+fn generate_range(s: &[u8]) -> Option<(u64, u64, u64)> {
+    let s = std::str::from_utf8(s).ok()?;
+    let (range, step) = match s.split_once('/') {
+        Some((r, st)) => (r, st.parse::<u64>().ok()?),
+        None => (s, 1),
+    };
+    let (a, b) = range.split_once('-')?;
+    let (a, b) = (a.parse::<u64>().ok()?, b.parse::<u64>().ok()?);
+    (a <= b && step > 0 && b <= i32::MAX as u64).then_some((a, b, step))
+}
+
+/// Substitute the iterator `v` into a `$GENERATE` LHS or RHS (BIND's
+/// `genname`): `$`, `$$`, `${offset[,width[,base]]}`; a backslash and the
+/// byte after it are copied as they are.
+fn generate_text(src: &[u8], v: u64, out: &mut Vec<u8>) -> Result<(), ()> {
+    let mut i = 0;
+    while i < src.len() {
+        match src[i] {
+            b'\\' => {
+                out.push(b'\\');
+                if let Some(&c) = src.get(i + 1) {
+                    out.push(c);
+                }
+                i += 2;
+            }
+            b'$' if src.get(i + 1) == Some(&b'$') => {
+                out.push(b'$');
+                i += 2;
+            }
+            b'$' => {
+                i += 1;
+                let (mut offset, mut width, mut base) = (0i64, 0usize, b'd');
+                if src.get(i) == Some(&b'{') {
+                    let end = src[i..].iter().position(|&c| c == b'}').ok_or(())? + i;
+                    let spec = std::str::from_utf8(&src[i + 1..end]).map_err(|_| ())?;
+                    let mut parts = spec.split(',');
+                    offset = parts.next().ok_or(())?.trim().parse().map_err(|_| ())?;
+                    if let Some(w) = parts.next() {
+                        width = w.trim().parse().map_err(|_| ())?;
+                    }
+                    if let Some(b) = parts.next() {
+                        let b = b.trim().as_bytes();
+                        if b.len() != 1 || !b"doxXnN".contains(&b[0]) {
+                            return Err(());
+                        }
+                        base = b[0];
+                    }
+                    if parts.next().is_some() {
+                        return Err(());
+                    }
+                    i = end + 1;
+                }
+                let n = v as i64 + offset;
+                // C's printf of an int: negative values in o/x/X wrap to u32.
+                let text = match base {
+                    b'd' => format!("{n:0width$}"),
+                    b'o' => format!("{:0width$o}", n as i32 as u32),
+                    b'x' => format!("{:0width$x}", n as i32 as u32),
+                    b'X' => format!("{:0width$X}", n as i32 as u32),
+                    _ => nibbles(n, width, base == b'N').ok_or(())?,
+                };
+                out.extend_from_slice(text.as_bytes());
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reversed hex nibbles joined by dots, padded to `width` characters
+/// (dots counted), as BIND's `nibbles`.
+fn nibbles(value: i64, mut width: usize, upper: bool) -> Option<String> {
+    if value < 0 {
+        return None;
+    }
+    let digits = if upper {
+        b"0123456789ABCDEF"
+    } else {
+        b"0123456789abcdef"
+    };
+    let mut v = value as u64;
+    let mut s = String::new();
+    loop {
+        s.push(digits[(v & 15) as usize] as char);
+        v >>= 4;
+        width = width.saturating_sub(1);
+        if width > 0 || v != 0 {
+            s.push('.');
+            width = width.saturating_sub(1);
+        }
+        if v == 0 && width == 0 {
+            return Some(s);
+        }
     }
 }
 

@@ -174,3 +174,33 @@ fn include_origin_and_ttl_scoping() {
     );
     assert_eq!(ttl(b"\x05after\x07example\x04test\x00", rtype::A), Some(77));
 }
+
+/// A `$GENERATE` over two billion values is refused at once.
+#[test]
+fn generate_is_bounded() {
+    let dir = scratch("generate");
+    let started = Instant::now();
+    let (ok, d) = load_in(
+        &dir.0,
+        &format!("{HEAD}$GENERATE 0-2147483647 h$ A 192.0.2.1\n"),
+        Limits::default(),
+    );
+    assert!(!ok);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        d.to_string().contains("more than 65536 per directive"),
+        "{d}"
+    );
+}
+
+#[test]
+fn generate_substitutions() {
+    let mut o = Vec::new();
+    generate_text(b"a$-${1,3,d}-${-1,2,X}-${0,3,n}-$$-\\$", 0, &mut o).unwrap();
+    assert_eq!(o, b"a0-001-FFFFFFFF-0.0-$-\\$");
+    assert_eq!(nibbles(0x1a, 0, false).as_deref(), Some("a.1"));
+    assert_eq!(nibbles(0, 2, true).as_deref(), Some("0."));
+    assert_eq!(generate_range(b"1-10/4"), Some((1, 10, 4)));
+    assert_eq!(generate_range(b"3-1"), None);
+    assert_eq!(generate_range(b"1-2/0"), None);
+}
