@@ -526,10 +526,7 @@ impl<'a> Cx<'a> {
                 }
             }
             45 => self.ipseckey()?,
-            rtype::NSEC => {
-                self.name("next name", false)?;
-                self.bitmap()?;
-            }
+            rtype::NSEC => self.nsec()?,
             49 | 61 | 67 | 68 => self.base64_rest("data", 1)?,
             50 | 51 => self.nsec3(t)?,
             52 | 53 => {

@@ -217,7 +217,8 @@ impl<'o> Reader<'o> {
                 continue;
             }
             let first = e.toks[0];
-            if !e.blank_owner && !first.quoted && first.raw(text).starts_with(b"$") {
+            // BIND takes a `$` token as a directive even when quoted.
+            if !e.blank_owner && first.raw(text).starts_with(b"$") {
                 self.directive(file, text, &e);
             } else {
                 self.record(file, text, &e);

@@ -40,7 +40,7 @@ impl<'a> Cx<'a> {
         self.rrtype("type covered")?;
         self.secalg()?;
         self.u8("labels")?;
-        self.period("original TTL")?;
+        self.u32("original TTL")?;
         for what in ["signature expiration", "signature inception"] {
             let (t, w) = self.word(what)?;
             match parse_time(w) {
@@ -55,18 +55,16 @@ impl<'a> Cx<'a> {
 
     pub(super) fn dnskey(&mut self, t: u16) -> R<()> {
         let (tok, w) = self.word("flags")?;
-        let flags = if w.len() > 2 && w[..2].eq_ignore_ascii_case(b"0x") {
-            std::str::from_utf8(&w[2..])
-                .ok()
-                .and_then(|s| u16::from_str_radix(s, 16).ok())
-        } else {
-            parse_decimal(w).and_then(|v| u16::try_from(v).ok())
-        };
-        let Some(flags) = flags else {
-            return self.bad(tok, "flags", "not a 16-bit number");
+        let Some(flags) = key_flags(w) else {
+            return self.bad(
+                tok,
+                "flags",
+                "not a 16-bit number or flag names joined by '|'",
+            );
         };
         self.out.wire.extend_from_slice(&flags.to_be_bytes());
-        self.u8("protocol")?;
+        let p = self.mnemonic("protocol", KEY_PROTOCOLS, 255)?;
+        self.out.wire.push(p);
         self.secalg()?;
         // KEY with the NOKEY bits (RFC 2535 §3.1.2) carries no key data.
         let nokey = t == 25 && flags & 0xC000 == 0xC000;
@@ -95,6 +93,14 @@ impl<'a> Cx<'a> {
             return self.err_at(line, format!("digest type {d} needs {w} octets, got {n}"));
         }
         Ok(())
+    }
+
+    pub(super) fn nsec(&mut self) -> R<()> {
+        self.name("next name", false)?;
+        if self.at_end() {
+            return self.err_at(self.end_line, "NSEC needs at least one type in its bitmap");
+        }
+        self.bitmap()
     }
 
     pub(super) fn nsec3(&mut self, t: u16) -> R<()> {
@@ -130,4 +136,64 @@ impl<'a> Cx<'a> {
         self.out.wire[at] = n as u8;
         self.bitmap()
     }
+}
+
+/// KEY/DNSKEY protocol mnemonics (RFC 2535 §3.1.3; BIND's names).
+const KEY_PROTOCOLS: &[(u8, &str)] = &[
+    (0, "NONE"),
+    (1, "TLS"),
+    (2, "EMAIL"),
+    (3, "DNSSEC"),
+    (4, "IPSEC"),
+    (255, "ALL"),
+];
+
+/// Key flag names BIND reads (RFC 2535 §3.1.2, RFC 4034 §2.1.1, RFC 5011).
+const KEY_FLAGS: &[(&str, u16)] = &[
+    ("NOCONF", 0x4000),
+    ("NOAUTH", 0x8000),
+    ("NOKEY", 0xC000),
+    ("FLAG2", 0x2000),
+    ("EXTEND", 0x1000),
+    ("FLAG4", 0x0800),
+    ("FLAG5", 0x0400),
+    ("USER", 0x0000),
+    ("ZONE", 0x0100),
+    ("HOST", 0x0200),
+    ("NTYP3", 0x0300),
+    ("FLAG8", 0x0080),
+    ("FLAG9", 0x0040),
+    ("FLAG10", 0x0020),
+    ("FLAG11", 0x0010),
+    ("SIG0", 0x0000),
+    ("KSK", 0x0001),
+    ("REVOKE", 0x0080),
+];
+
+/// KEY/DNSKEY flags: a decimal or `0x` hex number, or names joined by `|`.
+fn key_flags(w: &[u8]) -> Option<u16> {
+    let s = std::str::from_utf8(w).ok()?;
+    if let Some(h) = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        return u16::from_str_radix(h, 16).ok();
+    }
+    if s.bytes().all(|c| c.is_ascii_digit()) {
+        return s.parse().ok();
+    }
+    let mut v = 0u16;
+    for name in s.split('|') {
+        let sig = name
+            .strip_prefix("SIG")
+            .and_then(|n| n.parse::<u16>().ok())
+            .filter(|&n| n <= 15);
+        v |= match sig {
+            Some(n) => n,
+            None => {
+                KEY_FLAGS
+                    .iter()
+                    .find(|(n, _)| n.eq_ignore_ascii_case(name))?
+                    .1
+            }
+        };
+    }
+    Some(v)
 }

@@ -67,11 +67,9 @@ impl<'a> Cx<'a> {
         self.out.wire.push((d << 7) | rt);
         match rt {
             0 => {
-                if let Some(t) = self.peek()
-                    && t.raw(self.src) == b"."
-                    && !t.quoted
-                {
-                    self.i += 1;
+                let (t, w) = self.word("relay")?;
+                if w != b"." {
+                    return self.bad(t, "relay", "must be '.' for relay type 0");
                 }
             }
             1 => self.ipv4("relay")?,
@@ -80,7 +78,11 @@ impl<'a> Cx<'a> {
                 self.name("relay", false)?;
             }
             _ => {
-                self.hex_rest("relay", 0)?;
+                let line = self.peek().map_or(self.end_line, |t| t.line);
+                return self.err_at(
+                    line,
+                    format!("relay type {rt} is not implemented (RFC 8777 defines 0 to 3)"),
+                );
             }
         }
         Ok(())
@@ -150,11 +152,17 @@ impl<'a> Cx<'a> {
     pub(super) fn eui(&mut self, n: usize) -> R<()> {
         let (t, w) = self.word("address")?;
         let parts: Vec<&[u8]> = w.split(|&c| c == b'-').collect();
-        if parts.len() != n || parts.iter().any(|p| p.len() != 2) {
-            return self.bad(t, "address", "must be hex octet pairs joined by '-'");
+        if parts.len() != n || parts.iter().any(|p| p.is_empty() || p.len() > 2) {
+            return self.bad(t, "address", "must be hex octets joined by '-'");
         }
         for p in parts {
-            hex_decode(p, &mut self.out.wire).or_else(|e| self.bad(t, "address", &e))?;
+            match std::str::from_utf8(p)
+                .ok()
+                .and_then(|s| u8::from_str_radix(s, 16).ok())
+            {
+                Some(b) => self.out.wire.push(b),
+                None => return self.bad(t, "address", "not hex"),
+            }
         }
         Ok(())
     }

@@ -7,7 +7,13 @@ use super::*;
 impl<'a> Cx<'a> {
     pub(super) fn svcb(&mut self) -> R<()> {
         let prio = self.u16("priority")?;
-        self.name("target", false)?;
+        // BIND reads the TargetName quoted or not.
+        let t = self.next("target")?;
+        let n = match parse_name_text(t.raw(self.src), self.origin) {
+            Ok(n) => n,
+            Err(e) => return self.bad(t, "target", &e),
+        };
+        self.out.wire.extend_from_slice(&n);
         let _ = prio;
         let mut params: Vec<(u16, Vec<u8>, u32)> = Vec::new();
         while let Some(t) = self.peek() {
@@ -100,8 +106,8 @@ pub fn svc_key_from_text(s: &[u8]) -> Option<u16> {
         return None;
     }
     let v = parse_decimal(digits)?;
-    // 65535 is reserved (RFC 9460 §14.3.2).
-    u16::try_from(v).ok().filter(|&v| v != 65535)
+    // 65535 is reserved (RFC 9460 §14.3.2) but BIND reads it.
+    u16::try_from(v).ok()
 }
 
 /// The name of a SvcParamKey, or `keyNNNNN`.
