@@ -6,12 +6,16 @@
 //! for the types whose embedded names compare without case (NS, MX, SOA,
 //! SRV, RRSIG, … but not NSEC, RFC 6840 §5.1) `NS ns1` and
 //! `NS NS1.EXAMPLE.TEST.` are one RR. As in BIND, the spelling written last
-//! is the one served. An RRset takes the TTL of its first record; differing
-//! TTLs are a warning (RFC 2181 §5.2), as BIND sets them to the prior TTL.
+//! is the one served. Differing TTLs in an RRset are a warning (RFC 2181
+//! §5.2); as in BIND, the TTL of the last run of records written in a row
+//! under the owner is served (see `records`). RRSIGs at one name are one
+//! set here, with the lowest of their TTLs (BIND keeps one per covered type).
 //!
 //! Zone rules, as `named-compilezone` 9.18 applies them (with its network
-//! and name-style checks off): one SOA, at the apex only; NS at the apex;
-//! an apex NS name inside the zone must have an address and must not be a
+//! and name-style checks off): one SOA, at the apex only; NS at the apex,
+//! none at a wildcard owner (RFC 4592 §4.2);
+//! an apex NS name inside the zone (and not below one of its delegations)
+//! must have an address and must not be a
 //! CNAME; one CNAME per name and no other data beside it except RRSIG, NSEC
 //! and KEY (RFC 2181 §10.1, RFC 4035 §2.5); no DS at the apex (DS is parent
 //! side data, RFC 4035 §2.4). Records whose owner lies outside the zone are
@@ -120,6 +124,17 @@ pub fn assemble(
             );
             return false;
         }
+        if p.rtype == rtype::NS && p.owner.starts_with(b"\x01*") {
+            err(
+                p.file,
+                p.line,
+                format!(
+                    "{}: NS at a wildcard owner is not allowed (RFC 4592 §4.2)",
+                    display(&p.owner)
+                ),
+            );
+            return false;
+        }
         if p.rtype == rtype::DS && *p.owner == *origin_lower {
             err(
                 p.file,
@@ -148,8 +163,11 @@ pub fn assemble(
     let mut here: Vec<(u16, u32, u32)> = Vec::new();
     while let Some(first) = it.next() {
         let (owner, t) = (first.owner.clone(), first.rtype);
-        let ttl = first.ttl;
         let (first_file, first_line) = (first.file, first.line);
+        // The last run's TTL (BIND's merge); RRSIGs, kept as one set here
+        // though they cover different types, get the lowest.
+        let mut ttl = first.ttl;
+        let mut run = first.run;
         // (canonical form, rdata, target); the last spelling of an RR wins.
         let mut kept: Vec<(Vec<u8>, Parsed)> =
             vec![(canonical(t, &first.rdata.wire).into_owned(), first)];
@@ -159,12 +177,18 @@ pub fn assemble(
                     file: p.file,
                     line: Some(p.line),
                     message: format!(
-                        "{} {}: TTL {} differs from the RRset's TTL {ttl} (RFC 2181 §5.2); using {ttl}",
+                        "{} {}: TTL {} differs from the RRset's earlier TTL {ttl} (RFC 2181 §5.2); the later one is served",
                         display(&owner),
                         tname(t),
                         p.ttl
                     ),
                 });
+            }
+            if t == rtype::RRSIG {
+                ttl = ttl.min(p.ttl);
+            } else if p.run >= run {
+                ttl = p.ttl;
+                run = p.run;
             }
             let c = canonical(t, &p.rdata.wire).into_owned();
             match kept.iter_mut().find(|(k, _)| *k == c) {
@@ -239,7 +263,7 @@ pub fn assemble(
     };
     // An apex NS name inside the zone must resolve to an address here.
     for target in ns.targets.iter() {
-        if !in_zone(target, &origin_wire) {
+        if !in_zone(target, &origin_wire) || below_cut(&zone, target) {
             continue;
         }
         let node = zone.nodes.get(target);
@@ -291,6 +315,22 @@ fn cname_conflicts(owner: &[u8], sets: &[(u16, u32, u32)], err: &mut impl FnMut(
             ),
         );
     }
+}
+
+/// `name` is at or below a delegation point of `zone` (other than the apex).
+fn below_cut(zone: &Zone, name: &[u8]) -> bool {
+    let mut i = 0;
+    while name.len() - i > zone.origin_wire.len() {
+        if zone
+            .nodes
+            .get(&name[i..])
+            .is_some_and(|n| n.rrset(rtype::NS).is_some())
+        {
+            return true;
+        }
+        i += name[i] as usize + 1;
+    }
+    false
 }
 
 fn tname(t: u16) -> String {

@@ -6,6 +6,9 @@
 //! else `$TTL`; else (no `$TTL` yet) the last explicit TTL (RFC 1035
 //! semantics); else, for the SOA, its MINIMUM, which then serves as the
 //! default. TTLs above 2^31-1 become 0 (RFC 2181 §8), with a warning.
+//! Records of one RRset must share a TTL (RFC 2181 §5.2); BIND settles it
+//! per run of records written in a row under one owner (the run's first
+//! TTL), and a later run's TTL replaces an earlier run's. So does dnslb.
 //!
 //! `$INCLUDE FILE [ORIGIN]` reads FILE relative to the include root (the
 //! zones directory, as BIND reads it relative to its working directory).
@@ -71,6 +74,9 @@ pub struct Parsed {
     pub owner: Box<[u8]>,
     pub rtype: u16,
     pub ttl: u32,
+    /// The run of consecutive records with this exact owner it belongs to
+    /// (see [`Reader::record`]): the last run's TTL is the RRset's.
+    pub run: u32,
     pub rdata: Encoded,
 }
 
@@ -95,6 +101,11 @@ pub struct Reader<'o> {
     default_ttl: Option<u32>,
     last_ttl: Option<u32>,
     last_owner: Option<Box<[u8]>>,
+    /// The current run: records in a row with a byte-identical owner.
+    run: u32,
+    run_owner: Option<Box<[u8]>>,
+    /// (type, covered type for RRSIG/SIG) → TTL, within the current run.
+    run_ttls: Vec<(u16, u16, u32)>,
     includes: usize,
     bytes: u64,
     deadline: Instant,
@@ -149,6 +160,9 @@ impl<'o> Reader<'o> {
             default_ttl: None,
             last_ttl: None,
             last_owner: None,
+            run: 0,
+            run_owner: None,
+            run_ttls: Vec::new(),
             includes: 0,
             bytes: 0,
             deadline: Instant::now() + opts.limits.max_time,
@@ -641,12 +655,43 @@ impl<'o> Reader<'o> {
                 }
             },
         };
+        // BIND's TTL rule: inside a run of records with the same owner
+        // (spelled the same), a second record of a type takes the first
+        // one's TTL, and so do the records after it that give none; a later
+        // run's TTL replaces an earlier one's for the whole RRset.
+        if self.run_owner.as_deref() != Some(&owner[..]) {
+            self.run += 1;
+            self.run_owner = Some(owner.clone());
+            self.run_ttls.clear();
+        }
+        let covers = if rt == rtype::RRSIG || rt == 24 {
+            u16::from_be_bytes([rdata.wire[0], rdata.wire[1]])
+        } else {
+            0
+        };
+        let ttl = match self.run_ttls.iter().find(|r| r.0 == rt && r.1 == covers) {
+            Some(&(_, _, prior)) if prior != ttl => {
+                self.warn(
+                    file,
+                    line,
+                    format!("TTL {ttl} set to the prior TTL {prior} of this RRset (RFC 2181 §5.2)"),
+                );
+                self.last_ttl = Some(prior);
+                prior
+            }
+            Some(_) => ttl,
+            None => {
+                self.run_ttls.push((rt, covers, ttl));
+                ttl
+            }
+        };
         self.records.push(Parsed {
             file,
             line,
             owner: super::name::lower(&owner),
             rtype: rt,
             ttl,
+            run: self.run,
             rdata,
         });
     }
