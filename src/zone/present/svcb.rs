@@ -44,7 +44,7 @@ pub(super) fn svcb_text(r: &mut Rd<'_>, o: &mut String) -> Result<(), WireError>
                             b',' => o.push_str("\\\\,"),
                             b'\\' => o.push_str("\\\\\\\\"),
                             b'"' => o.push_str("\\\""),
-                            0x20..=0x7e => o.push(b as char),
+                            0x21..=0x7e => o.push(b as char),
                             _ => {
                                 let _ = write!(o, "\\{b:03}");
                             }

@@ -120,13 +120,16 @@ pub fn svc_key_name(k: u16) -> String {
 
 /// Split a comma-separated value list (RFC 9460 Appendix A.1): `\,` is a
 /// comma inside an item (after the first level of escapes was decoded).
-pub(super) fn value_list(v: &[u8]) -> Vec<Vec<u8>> {
+pub(super) fn value_list(v: &[u8]) -> Result<Vec<Vec<u8>>, String> {
     let mut items = vec![Vec::new()];
     let mut i = 0;
     while i < v.len() {
         match v[i] {
-            b'\\' if i + 1 < v.len() => {
-                items.last_mut().unwrap().push(v[i + 1]);
+            b'\\' => {
+                let Some(&c) = v.get(i + 1) else {
+                    return Err("value list ends in a lone backslash".into());
+                };
+                items.last_mut().unwrap().push(c);
                 i += 2;
             }
             b',' => {
@@ -139,7 +142,7 @@ pub(super) fn value_list(v: &[u8]) -> Vec<Vec<u8>> {
             }
         }
     }
-    items
+    Ok(items)
 }
 
 /// Wire form of one SvcParamValue.
@@ -167,7 +170,7 @@ pub(super) fn svc_value(
         0 => {
             need(has_value, "mandatory needs a value")?;
             let mut keys = Vec::new();
-            for item in value_list(v) {
+            for item in value_list(v)? {
                 let k = svc_key_from_text(&item).ok_or_else(|| {
                     format!(
                         "mandatory lists unknown key {:?}",
@@ -189,7 +192,7 @@ pub(super) fn svc_value(
         }
         1 => {
             need(has_value, "alpn needs a value")?;
-            for item in value_list(v) {
+            for item in value_list(v)? {
                 if item.is_empty() || item.len() > 255 {
                     return Err("alpn ids must be 1 to 255 octets".into());
                 }
