@@ -31,6 +31,8 @@ use super::rdata::type_name;
 use super::records::{Parsed, ReadError};
 use super::{Node, Rdata, Rrset, Zone, rtype};
 
+const NSEC3: u16 = 50;
+
 /// Types whose embedded domain names are lowercased in canonical form
 /// (RFC 4034 §6.2 as updated by RFC 6840 §5.1: NSEC is not).
 fn canonical_names(t: u16, wire: &[u8]) -> Option<Vec<(usize, usize)>> {
@@ -122,6 +124,25 @@ pub fn assemble(
                     display(&p.owner)
                 ),
             );
+            return false;
+        }
+        if p.rtype == NSEC3 && p.owner.starts_with(b"\x01*") {
+            err(
+                p.file,
+                p.line,
+                format!(
+                    "{}: NSEC3 at a wildcard owner is not allowed (RFC 5155 §3: its owner is a hash)",
+                    display(&p.owner)
+                ),
+            );
+            return false;
+        }
+        if p.rtype == NSEC3 && *p.owner == *origin_lower {
+            warnings.push(ReadError {
+                file: p.file,
+                line: Some(p.line),
+                message: "ignoring NSEC3 at the zone apex (RFC 5155 §3: its owner is a hash below the apex), as BIND does".into(),
+            });
             return false;
         }
         if p.rtype == rtype::NS && p.owner.starts_with(b"\x01*") {
@@ -289,15 +310,17 @@ pub fn assemble(
     Some(zone)
 }
 
-/// CNAME beside other data (RFC 2181 §10.1); RRSIG, NSEC and KEY may stand
-/// beside it (RFC 4035 §2.5, RFC 2535 §2.3.5). Reported at the later of the
+/// CNAME beside other data (RFC 2181 §10.1); RRSIG, NSEC, NSEC3 and KEY may
+/// stand beside it (RFC 4035 §2.5, RFC 2535 §2.3.5). Reported at the later of the
 /// two records.
 fn cname_conflicts(owner: &[u8], sets: &[(u16, u32, u32)], err: &mut impl FnMut(u32, u32, String)) {
     let Some(&(_, cf, cl)) = sets.iter().find(|s| s.0 == rtype::CNAME) else {
         return;
     };
     for &(t, f, l) in sets {
-        if matches!(t, rtype::CNAME | rtype::RRSIG | rtype::NSEC | 25) {
+        // NSEC3 lives in its own namespace of hashed owners (RFC 5155 §7.1),
+        // so BIND lets it stand beside a CNAME too.
+        if matches!(t, rtype::CNAME | rtype::RRSIG | rtype::NSEC | 25 | NSEC3) {
             continue;
         }
         let (file, line) = if l > cl || (f != cf && f > cf) {

@@ -6,9 +6,13 @@
 //! else `$TTL`; else (no `$TTL` yet) the last explicit TTL (RFC 1035
 //! semantics); else, for the SOA, its MINIMUM, which then serves as the
 //! default. TTLs above 2^31-1 become 0 (RFC 2181 §8), with a warning.
-//! Records of one RRset must share a TTL (RFC 2181 §5.2); BIND settles it
-//! per run of records written in a row under one owner (the run's first
-//! TTL), and a later run's TTL replaces an earlier run's. So does dnslb.
+//! Records of one RRset must share a TTL (RFC 2181 §5.2). BIND settles it
+//! per "run" (the records it adds to its database in one go): inside a run
+//! the first TTL of a type holds, and a run added later replaces an earlier
+//! run's TTL. A run is the records written in a row under one owner
+//! (compared with case), except that the records of an NS target right
+//! after its NS records are "glue": a run of their own, after which the NS
+//! owner's run goes on. dnslb follows the same rule (see [`Run`]).
 //!
 //! `$INCLUDE FILE [ORIGIN]` reads FILE relative to the include root (the
 //! zones directory, as BIND reads it relative to its working directory).
@@ -74,8 +78,8 @@ pub struct Parsed {
     pub owner: Box<[u8]>,
     pub rtype: u16,
     pub ttl: u32,
-    /// The run of consecutive records with this exact owner it belongs to
-    /// (see [`Reader::record`]): the last run's TTL is the RRset's.
+    /// When its run ended, in order (see [`Run`]): the TTL of the RRset's
+    /// last-ended run is served.
     pub run: u32,
     pub rdata: Encoded,
 }
@@ -101,11 +105,12 @@ pub struct Reader<'o> {
     default_ttl: Option<u32>,
     last_ttl: Option<u32>,
     last_owner: Option<Box<[u8]>>,
-    /// The current run: records in a row with a byte-identical owner.
-    run: u32,
-    run_owner: Option<Box<[u8]>>,
-    /// (type, covered type for RRSIG/SIG) → TTL, within the current run.
-    run_ttls: Vec<(u16, u16, u32)>,
+    /// The current run and, inside it, a run of glue (see [`Run`]).
+    current: Option<Run>,
+    glue: Option<Run>,
+    /// Run id → the order in which it ended (u32::MAX while open).
+    run_ends: Vec<u32>,
+    ended: u32,
     includes: usize,
     bytes: u64,
     deadline: Instant,
@@ -160,9 +165,10 @@ impl<'o> Reader<'o> {
             default_ttl: None,
             last_ttl: None,
             last_owner: None,
-            run: 0,
-            run_owner: None,
-            run_ttls: Vec::new(),
+            current: None,
+            glue: None,
+            run_ends: Vec::new(),
+            ended: 0,
             includes: 0,
             bytes: 0,
             deadline: Instant::now() + opts.limits.max_time,
@@ -211,6 +217,10 @@ impl<'o> Reader<'o> {
         self.files.push(path.to_path_buf());
         self.read_text(0, text);
         self.stack.pop();
+        self.end_runs();
+        for r in &mut self.records {
+            r.run = self.run_ends[r.run as usize];
+        }
     }
 
     fn read_text(&mut self, file: u32, text: &[u8]) {
@@ -393,6 +403,53 @@ impl<'o> Reader<'o> {
         }
     }
 
+    /// Find or open the run a record of `owner` (wire, case kept) joins,
+    /// as BIND's loader groups records before adding them.
+    fn enter_run(&mut self, owner: &[u8]) {
+        if self.glue.as_ref().is_some_and(|g| *g.owner != *owner) {
+            let g = self.glue.take();
+            self.end_run(g);
+        }
+        if self.glue.is_some() || self.current.as_ref().is_some_and(|c| *c.owner == *owner) {
+            return;
+        }
+        let lower = super::name::lower(owner);
+        let is_glue = self
+            .current
+            .as_ref()
+            .is_some_and(|c| c.ns_targets.iter().any(|t| *t == lower));
+        let id = self.run_ends.len() as u32;
+        self.run_ends.push(u32::MAX);
+        let run = Run {
+            owner: owner.into(),
+            id,
+            ttls: Vec::new(),
+            ns_targets: Vec::new(),
+        };
+        if is_glue {
+            self.glue = Some(run);
+        } else {
+            let c = self.current.take();
+            self.end_run(c);
+            self.current = Some(run);
+        }
+    }
+
+    fn end_run(&mut self, run: Option<Run>) {
+        if let Some(r) = run {
+            self.run_ends[r.id as usize] = self.ended;
+            self.ended += 1;
+        }
+    }
+
+    /// End every open run (at `$INCLUDE` and at the end of the zone).
+    fn end_runs(&mut self) {
+        let c = self.current.take();
+        self.end_run(c);
+        let g = self.glue.take();
+        self.end_run(g);
+    }
+
     /// TTLs above 2^31-1 are taken as 0 (RFC 2181 §8), as BIND does.
     fn clamp_ttl(&mut self, file: u32, line: u32, t: u64) -> u32 {
         if t > i32::MAX as u64 {
@@ -506,6 +563,8 @@ impl<'o> Reader<'o> {
                 }
             }
         }
+        // BIND adds what it has read before it opens the included file.
+        self.end_runs();
         let idx = self.files.len() as u32;
         self.files.push(target);
         self.stack.push(canon);
@@ -655,22 +714,34 @@ impl<'o> Reader<'o> {
                 }
             },
         };
-        // BIND's TTL rule: inside a run of records with the same owner
-        // (spelled the same), a second record of a type takes the first
-        // one's TTL, and so do the records after it that give none; a later
-        // run's TTL replaces an earlier one's for the whole RRset.
-        if self.run_owner.as_deref() != Some(&owner[..]) {
-            self.run += 1;
-            self.run_owner = Some(owner.clone());
-            self.run_ttls.clear();
-        }
+        self.enter_run(&owner);
         let covers = if rt == rtype::RRSIG || rt == 24 {
             u16::from_be_bytes([rdata.wire[0], rdata.wire[1]])
         } else {
             0
         };
-        let ttl = match self.run_ttls.iter().find(|r| r.0 == rt && r.1 == covers) {
-            Some(&(_, _, prior)) if prior != ttl => {
+        let in_glue = self.glue.is_some();
+        let run = self
+            .glue
+            .as_mut()
+            .or(self.current.as_mut())
+            .expect("enter_run opened a run");
+        let run_id = run.id;
+        if rt == rtype::NS && !in_glue {
+            if let Some(t) = &rdata.target {
+                run.ns_targets.push(t.clone());
+            }
+        }
+        let prior = run
+            .ttls
+            .iter()
+            .find(|r| r.0 == rt && r.1 == covers)
+            .map(|r| r.2);
+        if prior.is_none() {
+            run.ttls.push((rt, covers, ttl));
+        }
+        let ttl = match prior {
+            Some(prior) if prior != ttl => {
                 self.warn(
                     file,
                     line,
@@ -679,11 +750,7 @@ impl<'o> Reader<'o> {
                 self.last_ttl = Some(prior);
                 prior
             }
-            Some(_) => ttl,
-            None => {
-                self.run_ttls.push((rt, covers, ttl));
-                ttl
-            }
+            _ => ttl,
         };
         self.records.push(Parsed {
             file,
@@ -691,10 +758,24 @@ impl<'o> Reader<'o> {
             owner: super::name::lower(&owner),
             rtype: rt,
             ttl,
-            run: self.run,
+            run: run_id,
             rdata,
         });
     }
+}
+
+/// Records BIND's loader adds to its database in one go: a run of records
+/// written in a row under one owner (compared with case), or, inside it,
+/// the glue run of an NS target named by the run's NS records. Inside a run
+/// the first TTL of a type (and covered type, for RRSIG) holds; across runs
+/// the TTL of the run that ended last holds.
+struct Run {
+    owner: Box<[u8]>,
+    id: u32,
+    /// (type, covered type for RRSIG/SIG, TTL) of this run.
+    ttls: Vec<(u16, u16, u32)>,
+    /// Lowercased targets of this run's NS records.
+    ns_targets: Vec<Box<[u8]>>,
 }
 
 /// Records one `$GENERATE` may produce (a /16 of PTRs fits).
