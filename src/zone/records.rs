@@ -417,7 +417,7 @@ impl<'o> Reader<'o> {
         let is_glue = self
             .current
             .as_ref()
-            .is_some_and(|c| c.ns_targets.iter().any(|t| *t == lower));
+            .is_some_and(|c| c.ns_targets.contains(&lower));
         let id = self.run_ends.len() as u32;
         self.run_ends.push(u32::MAX);
         let run = Run {
@@ -727,10 +727,11 @@ impl<'o> Reader<'o> {
             .or(self.current.as_mut())
             .expect("enter_run opened a run");
         let run_id = run.id;
-        if rt == rtype::NS && !in_glue {
-            if let Some(t) = &rdata.target {
-                run.ns_targets.push(t.clone());
-            }
+        if rt == rtype::NS
+            && !in_glue
+            && let Some(t) = &rdata.target
+        {
+            run.ns_targets.push(t.clone());
         }
         let prior = run
             .ttls
