@@ -68,7 +68,7 @@ pub fn dump(zone: &Zone, now: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Diagnostics;
+    use crate::diag::Diagnostics;
     use crate::zone::{LoadOptions, load_zone_file};
     use hickory_proto::rr::Name;
     use std::path::Path;

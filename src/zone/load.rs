@@ -12,7 +12,7 @@ use super::assemble::assemble;
 use super::name::{display, lower, parse_name_text, to_wire};
 pub use super::records::{LoadOptions, read_regular_file};
 use super::records::{ReadError, Reader};
-use crate::config::Diagnostics;
+use crate::diag::Diagnostics;
 
 /// Load every `NAME.zone` file in `dir` as the zone `NAME.` (`\DDD`
 /// escapes allowed in NAME, e.g. `0\04726.2.0.192.in-addr.arpa.zone` for
@@ -177,14 +177,6 @@ pub fn load_zone_file_with_warnings(
     } else {
         (None, warnings)
     }
-}
-
-/// A domain name as written in a master file, relative to `origin`: `@`,
-/// absolute (trailing dot) or relative; `\.` and `\DDD` escapes work and
-/// any octet is allowed in a label, as BIND, NSD and Knot allow.
-pub fn parse_name(tok: &str, origin: &Name) -> Result<Name, String> {
-    let w = parse_name_text(tok.as_bytes(), &to_wire(origin))?;
-    super::name::from_wire(&w)
 }
 
 #[cfg(test)]

@@ -6,6 +6,22 @@
 
 use hickory_proto::rr::Name;
 
+/// A domain name as written in a master file or as a policy file's
+/// `[names.OWNER]`: `@`, absolute (trailing dot) or relative to `origin`.
+/// The one owner-name rule of the crate, [`parse_name_text`] (zone files
+/// call it on bytes, policy files and the command line through this
+/// function): any octet is allowed in a label, as BIND, NSD and Knot
+/// allow; `\.` and `\DDD` escapes work. Errors read after the name
+/// ("is not a valid name: empty label").
+pub fn parse_owner(tok: &str, origin: &Name) -> Result<Name, String> {
+    if tok.is_empty() {
+        return Err("is empty".into());
+    }
+    parse_name_text(tok.as_bytes(), &to_wire(origin))
+        .and_then(|w| from_wire(&w))
+        .map_err(|e| format!("is not a valid name: {e}"))
+}
+
 /// Maximum length of a wire-format name (RFC 1035 §2.3.4).
 pub const MAX_NAME_LEN: usize = 255;
 
@@ -210,6 +226,27 @@ pub fn from_wire(wire: &[u8]) -> Result<Name, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owners_parse_as_in_zone_files() {
+        let origin = Name::from_ascii("t.test.").unwrap();
+        let p = |s: &str| parse_owner(s, &origin).map(|n| n.to_ascii());
+        assert_eq!(p("@"), Ok("t.test.".into()));
+        assert_eq!(p("www"), Ok("www.t.test.".into()));
+        assert_eq!(p("a_b.x"), Ok("a_b.x.t.test.".into()));
+        assert_eq!(p("www.other."), Ok("www.other.".into()));
+        assert_eq!(p(""), Err("is empty".into()));
+        assert_eq!(p("a\\.b"), Ok("a\\.b.t.test.".into()));
+        assert_eq!(p("a..b"), Err("is not a valid name: empty label".into()));
+        assert_eq!(
+            p(&"a".repeat(64)),
+            Err("is not a valid name: label longer than 63 octets (64)".into())
+        );
+        assert_eq!(
+            p("a\\256"),
+            Err("is not a valid name: bad escape \\256: decimal value above 255".into())
+        );
+    }
 
     #[test]
     fn wire_roundtrip_and_offsets() {

@@ -1,7 +1,7 @@
 //! `$INCLUDE` limits and scoping.
 
 use super::*;
-use crate::config::Diagnostics;
+use crate::diag::Diagnostics;
 use crate::zone::load::load_zone_file;
 use hickory_proto::rr::Name;
 
