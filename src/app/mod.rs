@@ -23,7 +23,7 @@ use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, ServeArgs};
-use crate::config::{LogFormat, Settings, load_settings};
+use crate::config::{LogFormat, Settings, load_settings, load_settings_partial};
 use crate::diag::Diagnostics;
 use crate::health::{ProberOptions, spawn_prober};
 use crate::server::{tcp, udp};
@@ -46,6 +46,17 @@ fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<Settings> {
     }
 }
 
+/// [`load_config`], with bad values left at their defaults, so the zones
+/// can still be checked and every error of every file printed in one run
+/// (`None` only when the file is unreadable or not TOML). The caller must
+/// refuse to serve when `diags` is not empty.
+fn load_config_partial(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<Settings> {
+    match &arg.config {
+        Some(p) => load_settings_partial(p, diags),
+        None => Some(Settings::default()),
+    }
+}
+
 /// Print every diagnostic, ordered by file then line.
 fn print_diags(diags: &Diagnostics) {
     let mut all: Vec<_> = diags.iter().collect();
@@ -57,7 +68,7 @@ fn print_diags(diags: &Diagnostics) {
 
 fn check(args: &ConfigArg) -> i32 {
     let mut diags = Diagnostics::new();
-    let ok = load_config(args, &mut diags)
+    let ok = load_config_partial(args, &mut diags)
         .and_then(|cfg| {
             // Zone warnings (out-of-zone data, differing TTLs) are logged.
             init_tracing(&cfg);
@@ -90,10 +101,16 @@ fn init_tracing(cfg: &Settings) {
 
 fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let mut diags = Diagnostics::new();
-    let Some(mut cfg) = load_config(&args.config, &mut diags) else {
+    let Some(mut cfg) = load_config_partial(&args.config, &mut diags) else {
         print_diags(&diags);
         bail!("invalid configuration ({} error(s))", diags.len());
     };
+    if !diags.is_empty() {
+        // Still read the zones, so one start-up prints every error.
+        let _ = crate::snapshot::build(&cfg, None, false, &mut diags);
+        print_diags(&diags);
+        bail!("invalid configuration ({} error(s))", diags.len());
+    }
     if !args.listen.is_empty() {
         cfg.listen = args.listen.clone();
     }

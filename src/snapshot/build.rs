@@ -1,7 +1,10 @@
 //! [`build`]: settings + zone files + policy files (+ the previous
 //! snapshot, for health) → a new [`Snapshot`].
 
+use std::path::Path;
 use std::sync::Arc;
+
+use hickory_proto::rr::Name;
 
 use super::{Limits, Snapshot};
 use crate::config::Settings;
@@ -21,13 +24,19 @@ use crate::zone::ZoneSet;
 /// Returns `None` if anything failed (with `allow_partial`, only if nothing
 /// loaded or a zone-independent setting is broken). A zone whose policy
 /// file has errors is left out whole: half a zone would answer wrongly.
+/// A zone file with errors does not hide its policy file's: that file is
+/// still checked on its own (everything but the cross-checks against the
+/// zone's data), so one run reports both.
+///
+/// The zones directory is listed once; the zone loader and the policy
+/// file checks get that list.
 pub fn build(
     settings: &Settings,
     previous: Option<&Snapshot>,
     allow_partial: bool,
     diags: &mut Diagnostics,
 ) -> Option<Snapshot> {
-    use crate::zone::{LoadOptions, load_zones_dir};
+    use crate::zone::{LoadOptions, load_zone_files};
 
     let dir = &settings.zones_dir.value;
     let listing = match std::fs::read_dir(dir) {
@@ -42,7 +51,7 @@ pub fn build(
         include_root: Some(dir.clone()),
         ..LoadOptions::default()
     };
-    let mut zones = load_zones_dir(dir, &opts, diags);
+    let files = load_zone_files(dir, &listing, &opts, diags);
     let geoip = match &settings.geoip_database {
         None => None,
         Some(path) => match crate::geoip::GeoDb::open(&path.value) {
@@ -58,7 +67,23 @@ pub fn build(
     let mut targets = TargetRegistry::new();
     let mut lb = Vec::new();
     orphan_policy_files(&listing, diags);
-    zones.retain_mut(|zone| attach_policies(zone, &mut targets, &mut lb, diags));
+    let mut zones = Vec::with_capacity(files.len());
+    for f in files {
+        let policy = f.path.with_extension("toml");
+        let policy = listing.contains(&policy).then_some(policy);
+        match f.zone {
+            Some(mut zone) => {
+                if attach_policies(&mut zone, policy.as_deref(), &mut targets, &mut lb, diags) {
+                    zones.push(zone);
+                }
+            }
+            None => {
+                if let Some(policy) = &policy {
+                    check_policy_alone(policy, &f.origin, diags);
+                }
+            }
+        }
+    }
     if zones.is_empty() || (!diags.is_empty() && !allow_partial) {
         return None;
     }
@@ -86,7 +111,7 @@ fn orphan_policy_files(listing: &[std::path::PathBuf], diags: &mut Diagnostics) 
             continue;
         }
         let zone_file = p.with_extension("zone");
-        if !zone_file.exists() {
+        if !listing.contains(&zone_file) {
             diags.error(
                 p,
                 None,
@@ -101,35 +126,50 @@ fn orphan_policy_files(listing: &[std::path::PathBuf], diags: &mut Diagnostics) 
     }
 }
 
-/// Load `ZONE.toml` beside `zone` (if present) and attach its names.
-/// Returns false when the zone must be left out.
+/// The text of a policy file, or `None` after reporting why not.
+fn read_policy(path: &Path, diags: &mut Diagnostics) -> Option<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| {
+            diags.error(
+                path,
+                None,
+                None,
+                "",
+                format!("cannot read policy file: {e}"),
+            )
+        })
+        .ok()
+}
+
+/// Check the policy file of a zone that did not load: every rule but the
+/// cross-checks against the zone's data. Its targets go to a scratch
+/// registry, since the zone is not served.
+fn check_policy_alone(path: &Path, origin: &Name, diags: &mut Diagnostics) {
+    if let Some(text) = read_policy(path, diags) {
+        let mut scratch = TargetRegistry::new();
+        crate::config::load_policy_file(path, &text, origin, &mut scratch, diags);
+    }
+}
+
+/// Load the policy file `path` beside `zone` (`None`: there is none) and
+/// attach its names. Returns false when the zone must be left out.
 fn attach_policies(
     zone: &mut crate::zone::Zone,
+    path: Option<&Path>,
     targets: &mut TargetRegistry,
     lb: &mut Vec<BalancedName>,
     diags: &mut Diagnostics,
 ) -> bool {
     use crate::zone::AttachError;
 
-    let path = zone.file.with_extension("toml");
-    if !path.exists() {
+    let Some(path) = path else {
         return true;
-    }
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.error(
-                &path,
-                None,
-                None,
-                "",
-                format!("cannot read policy file: {e}"),
-            );
-            return false;
-        }
+    };
+    let Some(text) = read_policy(path, diags) else {
+        return false;
     };
     let before = diags.len();
-    let Some(file) = crate::config::load_policy_file(&path, &text, &zone.origin, targets, diags)
+    let Some(file) = crate::config::load_policy_file(path, &text, &zone.origin, targets, diags)
     else {
         return false;
     };
@@ -160,7 +200,7 @@ fn attach_policies(
                     }
                 };
                 for m in messages {
-                    diags.error(&path, line, col, key.clone(), m);
+                    diags.error(path, line, col, key.clone(), m);
                 }
             }
         }
@@ -293,6 +333,39 @@ mod tests {
             d.to_string()
                 .contains("typo.test.toml: policy file without a zone file"),
             "{d}"
+        );
+    }
+
+    /// An error in a zone file does not hide its policy file's errors:
+    /// both files are reported in one run, and the zone is left out.
+    #[test]
+    fn zone_errors_do_not_hide_policy_errors() {
+        let bad_zone = format!("{ZONE}bad A 192.0.2.300\n");
+        let pol = "[pools.p]\nmembers = [{ address = \"192.0.2.9\", weight = 5000 }]\n\
+                   [names.www]\npolicy = \"weighted\"\npool = \"nope\"\n";
+        let (s, d) = build_dir(&[("t.test.zone", &bad_zone), ("t.test.toml", pol)]);
+        assert!(s.is_none());
+        let got: Vec<String> = d
+            .iter()
+            .map(|d| {
+                let file = d.file.file_name().unwrap().to_string_lossy().into_owned();
+                // The same diagnostic, named by file name only (the
+                // directory is a temporary one).
+                crate::diag::Diagnostic {
+                    file: file.into(),
+                    ..d.clone()
+                }
+                .to_string()
+            })
+            .collect();
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert!(got[0].starts_with("t.test.zone:10:"), "{got:#?}");
+        assert_eq!(
+            got[1..],
+            [
+                "t.test.toml:2:46: pools.p.members[0].weight: must be between 0 and 1000, got 5000",
+                "t.test.toml:5:8: names.www.pool: unknown pool \"nope\"",
+            ]
         );
     }
 }

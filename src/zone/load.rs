@@ -14,31 +14,36 @@ pub use super::records::{LoadOptions, read_regular_file};
 use super::records::{ReadError, Reader};
 use crate::diag::Diagnostics;
 
-/// Load every `NAME.zone` file in `dir` as the zone `NAME.` (`\DDD`
-/// escapes allowed in NAME, e.g. `0\04726.2.0.192.in-addr.arpa.zone` for
-/// an RFC 2317 zone). Files with errors are reported into `diags` and left
-/// out; two files naming the same zone (names differ only in case) are
-/// both reported and neither is loaded.
-pub fn load_zones_dir(dir: &Path, opts: &LoadOptions, diags: &mut Diagnostics) -> Vec<Zone> {
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) => {
-            diags.error(
-                dir,
-                None,
-                None,
-                "",
-                format!("cannot read zones directory: {e}"),
-            );
-            return Vec::new();
-        }
-    };
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
+/// One `NAME.zone` file of the zones directory and what became of it.
+#[derive(Debug)]
+pub struct ZoneFile {
+    pub path: PathBuf,
+    /// The zone the file name names (`NAME.`).
+    pub origin: Name,
+    /// The loaded zone; `None` when the file had errors (reported).
+    pub zone: Option<Zone>,
+}
+
+/// Load every `NAME.zone` among `files` (the zones directory `dir`,
+/// listed once by the caller; other entries are skipped) as the zone
+/// `NAME.` (`\DDD` escapes allowed in NAME, e.g.
+/// `0\04726.2.0.192.in-addr.arpa.zone` for an RFC 2317 zone). Errors go to
+/// `diags`; a file with errors comes back with `zone: None`, so its policy
+/// file can still be checked. Two files naming the same zone (names differ
+/// only in case) are both reported and neither is loaded; a file name that
+/// is not a zone name is reported and left out.
+pub fn load_zone_files(
+    dir: &Path,
+    files: &[PathBuf],
+    opts: &LoadOptions,
+    diags: &mut Diagnostics,
+) -> Vec<ZoneFile> {
+    let mut files: Vec<&PathBuf> = files
+        .iter()
         .filter(|p| p.extension().is_some_and(|x| x == "zone"))
         .collect();
     files.sort();
-    let mut named: Vec<(Box<[u8]>, PathBuf)> = Vec::new();
+    let mut named: Vec<(Box<[u8]>, &PathBuf)> = Vec::new();
     for path in files {
         let stem = path
             .file_stem()
@@ -48,7 +53,7 @@ pub fn load_zones_dir(dir: &Path, opts: &LoadOptions, diags: &mut Diagnostics) -
         match parse_name_text(text.as_bytes(), b"\0") {
             Ok(w) => named.push((lower(&w), path)),
             Err(e) => diags.error(
-                &path,
+                path,
                 None,
                 None,
                 "",
@@ -56,13 +61,21 @@ pub fn load_zones_dir(dir: &Path, opts: &LoadOptions, diags: &mut Diagnostics) -
             ),
         }
     }
-    let mut zones = Vec::new();
+    let mut out = Vec::new();
     for (i, (origin, path)) in named.iter().enumerate() {
+        let Ok(name) = super::name::from_wire(origin) else {
+            continue;
+        };
+        let mut file = ZoneFile {
+            path: path.to_path_buf(),
+            origin: name,
+            zone: None,
+        };
         let twins: Vec<&PathBuf> = named
             .iter()
             .enumerate()
             .filter(|(j, (o, _))| *j != i && o == origin)
-            .map(|(_, (_, p))| p)
+            .map(|(_, (_, p))| *p)
             .collect();
         if !twins.is_empty() {
             let others: Vec<String> = twins.iter().map(|p| p.display().to_string()).collect();
@@ -77,26 +90,19 @@ pub fn load_zones_dir(dir: &Path, opts: &LoadOptions, diags: &mut Diagnostics) -
                     others.join(", ")
                 ),
             );
+            out.push(file);
             continue;
         }
-        let text = match read_regular_file(path, opts.limits.max_bytes) {
-            Ok(t) => t,
-            Err(e) => {
-                diags.error(path, None, None, "", format!("cannot read zone file: {e}"));
-                continue;
-            }
-        };
-        let Ok(name) = super::name::from_wire(origin) else {
-            continue;
-        };
-        if let Some(z) = load_zone_file(path, &text, &name, opts, diags) {
-            zones.push(z);
+        match read_regular_file(path, opts.limits.max_bytes) {
+            Ok(text) => file.zone = load_zone_file(path, &text, &file.origin, opts, diags),
+            Err(e) => diags.error(path, None, None, "", format!("cannot read zone file: {e}")),
         }
+        out.push(file);
     }
-    if zones.is_empty() && diags.is_empty() {
+    if out.is_empty() && diags.is_empty() {
         diags.error(dir, None, None, "", "no *.zone files found");
     }
-    zones
+    out
 }
 
 /// Parse one zone from `text` (read from `path`). Returns `None` and reports

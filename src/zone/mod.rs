@@ -27,7 +27,7 @@ use std::path::PathBuf;
 use hickory_proto::rr::Name;
 use rustc_hash::FxHashMap;
 
-pub use load::{LoadOptions, load_zone_file, load_zones_dir};
+pub use load::{LoadOptions, ZoneFile, load_zone_file, load_zone_files};
 pub use lookup::{AttachError, Found};
 pub use records::Limits;
 

@@ -216,3 +216,51 @@ fn check_rejects_unknown_config_keys_and_bad_values() {
         );
     }
 }
+
+/// "Prints every error", across files and within one: an unknown key in
+/// `dnslb.toml` beside bad values, a broken zone file and the errors of
+/// its own policy file (a mistyped weight beside another member's range
+/// error, an unknown key beside a bad value) all come out of one `check`
+/// run, and `serve` prints the same list and refuses to start.
+#[test]
+fn check_prints_every_error_of_every_file() {
+    let zone = format!("{HEAD}ns IN A 192.0.2.1\nbad IN A 999.1.1.1\n");
+    let setup = Setup::new(
+        "check-every-file",
+        &[("broken.test", &zone)],
+        "listne = [\"127.0.0.1:53\"]\nudp_payload_size = 100\n",
+    );
+    setup.write_policy(
+        "broken.test",
+        "[pools.p]\nmembers = [\n  { address = \"192.0.2.1\", weight = 1.5 },\n  { address = \"192.0.2.2\", weight = 5000 },\n]\n\
+         [names.www]\npolicy = \"weighted\"\npool = \"p\"\nwieght = 2\nttl = 0\n",
+    );
+    let cfg = setup.config().display().to_string();
+    let zone = setup.zone_file("broken.test").display().to_string();
+    let policy = setup.policy_file("broken.test").display().to_string();
+    let want = [
+        format!("{cfg}:2:1: unknown field `listne`"),
+        format!("{cfg}:3:20: udp_payload_size: must be between 512 and 4096, got 100"),
+        format!("{policy}:3:37: pools.p.members[0].weight: invalid type: floating point `1.5`"),
+        format!("{policy}:4:37: pools.p.members[1].weight: must be between 0 and 1000, got 5000"),
+        format!("{policy}:9:1: names.www: unknown field `wieght`"),
+        format!("{policy}:10:7: names.www.ttl: must be between 1 and 86400, got 0"),
+        format!("{zone}:5: "),
+    ];
+    let out = setup.check();
+    assert_eq!(out.status.code(), Some(1), "stderr:\n{}", out.stderr);
+    let (status, serve_stderr) = setup.serve_expecting_failure();
+    assert_eq!(status.code(), Some(1), "stderr:\n{serve_stderr}");
+    for stderr in [&out.stderr, &serve_stderr] {
+        for w in &want {
+            assert!(
+                stderr.lines().any(|l| l.starts_with(w.as_str())),
+                "missing `{w}` in:\n{stderr}"
+            );
+        }
+        assert!(
+            stderr.contains(&format!("{} error(s)", want.len())),
+            "{stderr}"
+        );
+    }
+}
