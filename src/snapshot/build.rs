@@ -251,7 +251,7 @@ mod tests {
         assert_eq!(s.lb[0].name, "www.t.test.");
         let z = &s.zones.zones()[0];
         let node = z.node(b"\x03www\x01t\x04test\x00").unwrap();
-        assert_eq!(node.lb, Some(0));
+        assert_eq!(node.lb(), Some(0));
         assert!(node.rrset(crate::zone::rtype::TXT).is_some());
         assert_eq!(s.targets.len(), 1);
         assert_eq!(s.health.len(), 1);

@@ -24,12 +24,11 @@
 
 use std::path::PathBuf;
 
-use rustc_hash::FxHashMap;
-
 use super::name::{display, from_wire, lower};
 use super::rdata::type_name;
 use super::records::{Parsed, ReadError};
-use super::{Node, Rdata, Rrset, Zone, rtype};
+use super::store::StoreBuilder;
+use super::{Zone, rtype};
 
 const NSEC3: u16 = 50;
 
@@ -169,15 +168,9 @@ pub fn assemble(
     // Group by (owner, type), file order kept inside a group.
     records.sort_by(|a, b| (&a.owner, a.rtype).cmp(&(&b.owner, b.rtype)));
 
-    let mut zone = Zone {
-        origin: from_wire(&origin_lower).ok()?,
-        origin_wire: origin_lower.clone(),
-        file,
-        nodes: FxHashMap::default(),
-        neg_ttl: 0,
-        serial: 0,
-    };
-    zone.nodes.insert(origin_lower.clone(), Node::default());
+    let origin = from_wire(&origin_lower).ok()?;
+    let mut store = StoreBuilder::new(&origin_lower);
+    let mut serial = 0u32;
     let mut soa_min = 0u32;
     let mut it = records.into_iter().peekable();
     // The RRsets of the current owner: (type, file, first line).
@@ -189,7 +182,7 @@ pub fn assemble(
         // though they cover different types, get the lowest.
         let mut ttl = first.ttl;
         let mut run = first.run;
-        // (canonical form, rdata, target); the last spelling of an RR wins.
+        // (canonical form, rdata); the last spelling of an RR wins.
         let mut kept: Vec<(Vec<u8>, Parsed)> =
             vec![(canonical(t, &first.rdata.wire).into_owned(), first)];
         while let Some(p) = it.next_if(|p| p.owner == owner && p.rtype == t) {
@@ -228,32 +221,19 @@ pub fn assemble(
         if t == rtype::SOA {
             let w = &kept[0].1.rdata.wire;
             let n = w.len();
-            zone.serial = u32::from_be_bytes(w[n - 20..n - 16].try_into().unwrap_or([0; 4]));
+            serial = u32::from_be_bytes(w[n - 20..n - 16].try_into().unwrap_or([0; 4]));
             soa_min = u32::from_be_bytes(w[n - 4..].try_into().unwrap_or([0; 4]));
         }
-        let mut targets = Vec::new();
-        let mut rdatas = Vec::with_capacity(kept.len());
-        for (_, p) in kept {
-            if let Some(tg) = p.rdata.target {
-                targets.push(tg);
-            }
-            rdatas.push(Rdata {
-                wire: p.rdata.wire.into_boxed_slice(),
-                names: p
-                    .rdata
-                    .names
-                    .into_iter()
-                    .collect::<Vec<_>>()
-                    .into_boxed_slice(),
-            });
+        let rdatas = kept
+            .iter()
+            .map(|(_, p)| (p.rdata.wire.as_slice(), p.rdata.names.as_slice()));
+        if let Err(e) = store.add_set(&owner, t, ttl, rdatas) {
+            err(first_file, first_line, format!("{}: {e}", display(&owner)));
+            return None;
         }
-        let node = zone.ensure_node(&owner);
-        node.rrsets.push(Rrset {
-            rtype: t,
-            ttl,
-            rdatas: rdatas.into_boxed_slice(),
-            targets: targets.into_boxed_slice(),
-        });
+        if t == rtype::NS && *owner != *origin_lower {
+            store.set_cut(&owner);
+        }
         here.push((t, first_file, first_line));
         if it.peek().is_none_or(|p| p.owner != owner) {
             cname_conflicts(&owner, &here, &mut err);
@@ -261,8 +241,15 @@ pub fn assemble(
         }
     }
 
-    let origin_wire = zone.origin_wire.clone();
-    let apex = &zone.nodes[&origin_wire];
+    let zone = Zone {
+        origin,
+        origin_wire: origin_lower.clone(),
+        file,
+        neg_ttl: 0,
+        serial,
+        store: store.finish(),
+    };
+    let apex = zone.apex();
     let Some(soa) = apex.rrset(rtype::SOA) else {
         errors.push(ReadError {
             file: 0,
@@ -273,7 +260,7 @@ pub fn assemble(
         });
         return None;
     };
-    zone.neg_ttl = soa.ttl.min(soa_min);
+    let neg_ttl = soa.ttl().min(soa_min);
     let Some(ns) = apex.rrset(rtype::NS) else {
         errors.push(ReadError {
             file: 0,
@@ -283,11 +270,11 @@ pub fn assemble(
         return None;
     };
     // An apex NS name inside the zone must resolve to an address here.
-    for target in ns.targets.iter() {
-        if !in_zone(target, &origin_wire) || below_cut(&zone, target) {
+    for target in ns.targets() {
+        if !in_zone(target, &origin_lower) || below_cut(&zone, target) {
             continue;
         }
-        let node = zone.nodes.get(target);
+        let node = zone.node(target);
         let problem = match node {
             Some(n) if n.rrset(rtype::CNAME).is_some() => Some("is a CNAME (RFC 2181 §10.3)"),
             Some(n) if n.rrset(rtype::A).is_some() || n.rrset(rtype::AAAA).is_some() => None,
@@ -301,13 +288,7 @@ pub fn assemble(
             });
         }
     }
-    for (k, n) in zone.nodes.iter_mut() {
-        n.rrsets.sort_by_key(|r| r.rtype);
-        if **k != *origin_wire && n.rrset(rtype::NS).is_some() {
-            n.cut = true;
-        }
-    }
-    Some(zone)
+    Some(Zone { neg_ttl, ..zone })
 }
 
 /// CNAME beside other data (RFC 2181 §10.1); RRSIG, NSEC, NSEC3 and KEY may
@@ -345,8 +326,7 @@ fn below_cut(zone: &Zone, name: &[u8]) -> bool {
     let mut i = 0;
     while name.len() - i > zone.origin_wire.len() {
         if zone
-            .nodes
-            .get(&name[i..])
+            .node(&name[i..])
             .is_some_and(|n| n.rrset(rtype::NS).is_some())
         {
             return true;

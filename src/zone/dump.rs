@@ -36,29 +36,27 @@ fn canonical_key(wire: &[u8]) -> Vec<&[u8]> {
 /// The zone's records in presentation form, one per line. `now` (seconds
 /// since the epoch) places RRSIG times on the calendar.
 pub fn dump(zone: &Zone, now: i64) -> String {
-    let mut owners: Vec<&Box<[u8]>> = zone.nodes.keys().collect();
-    owners.sort_by_cached_key(|w| canonical_key(w));
+    let mut nodes: Vec<_> = zone.nodes().collect();
+    nodes.sort_by_cached_key(|n| canonical_key(n.name()));
     let mut out = String::new();
-    for owner in owners {
-        let node = &zone.nodes[owner];
+    for node in nodes {
         let mut name = String::new();
-        push_text(owner, &mut name);
+        push_text(node.name(), &mut name);
         // The SOA first, as BIND prints a zone.
         let soa_first = node
-            .rrsets
-            .iter()
-            .filter(|s| s.rtype == super::rtype::SOA)
-            .chain(node.rrsets.iter().filter(|s| s.rtype != super::rtype::SOA));
+            .rrsets()
+            .filter(|s| s.rtype() == super::rtype::SOA)
+            .chain(node.rrsets().filter(|s| s.rtype() != super::rtype::SOA));
         for set in soa_first {
-            let tname =
-                type_name(set.rtype).map_or_else(|| format!("TYPE{}", set.rtype), str::to_string);
-            for rd in set.rdatas.iter() {
-                let text = rdata_text(set.rtype, &rd.wire, now).unwrap_or_else(|_| {
+            let t = set.rtype();
+            let tname = type_name(t).map_or_else(|| format!("TYPE{t}"), str::to_string);
+            for rd in set.rdatas() {
+                let text = rdata_text(t, rd.wire, now).unwrap_or_else(|_| {
                     let mut s = String::new();
-                    super::present::generic_text(&rd.wire, &mut s);
+                    super::present::generic_text(rd.wire, &mut s);
                     s
                 });
-                let _ = writeln!(out, "{name} {} IN {tname} {text}", set.ttl);
+                let _ = writeln!(out, "{name} {} IN {tname} {text}", set.ttl());
             }
         }
     }

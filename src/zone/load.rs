@@ -216,7 +216,7 @@ mod tests {
                 .is_empty()
         );
         let n = z.node(b"\x01a\x01b\x01c\x07example\x04test\x00").unwrap();
-        assert_eq!(n.rrset(rtype::TXT).unwrap().ttl, 60);
+        assert_eq!(n.rrset(rtype::TXT).unwrap().ttl(), 60);
     }
 
     #[test]
@@ -253,7 +253,7 @@ mod tests {
         let n = z.node(b"\x02mx\x07example\x04test\x00").unwrap();
         assert!(n.rrset(rtype::MX).is_some());
         assert_eq!(
-            &*n.rrset(rtype::TXT).unwrap().rdatas[0].wire,
+            n.rrset(rtype::TXT).unwrap().rdatas().next().unwrap().wire,
             b"\x03a;b\x01c"
         );
     }
@@ -268,7 +268,10 @@ mod tests {
         assert!(z.node(b"\x07my_host\x07example\x04test\x00").is_some());
         let alias = z.node(b"\x05alias\x07example\x04test\x00").unwrap();
         let cname = alias.rrset(rtype::CNAME).unwrap();
-        assert_eq!(&*cname.targets[0], b"\x07my_host\x07example\x04test\x00");
+        assert_eq!(
+            cname.first_target().unwrap(),
+            b"\x07my_host\x07example\x04test\x00"
+        );
     }
 
     #[test]

@@ -162,7 +162,7 @@ fn include_origin_and_ttl_scoping() {
         Limits::default(),
     );
     let z = z.unwrap_or_else(|| panic!("{d}"));
-    let ttl = |w: &[u8], t| z.node(w).and_then(|n| n.rrset(t)).map(|r| r.ttl);
+    let ttl = |w: &[u8], t| z.node(w).and_then(|n| n.rrset(t)).map(|r| r.ttl());
     // The include's origin applies inside it only; its $TTL carries on.
     assert_eq!(
         ttl(b"\x03inc\x03sub\x07example\x04test\x00", rtype::A),

@@ -1,0 +1,569 @@
+//! How a zone is held in memory: a few large blocks, not an object per
+//! name and record.
+//!
+//! A zone of 1,000,000 records held as `FxHashMap<Box<[u8]>, Node>` with a
+//! `Vec` of RRsets per node and boxed wire, name positions and targets per
+//! RDATA took 324 bytes per record resident, and every reload left more
+//! behind (glibc kept the freed small blocks: 316 MB, then 628, then 925 MB
+//! after two reloads; docs/PERFORMANCE.md). Here a zone is:
+//!
+//! - `bytes`: every owner name (lowercase uncompressed wire) and every
+//!   RDATA entry, back to back;
+//! - `nodes`: one 16-byte [`NodeRec`] per name (empty non-terminals too);
+//! - `sets`: one 12-byte [`SetRec`] per RRset; a node's RRsets are
+//!   contiguous and in type order;
+//! - `index`: a hash table of `u32` node indices, hashed (FxHash) by owner
+//!   name and compared against `bytes` (hashbrown's `HashTable`: the keys
+//!   live in `bytes`, not in the table).
+//!
+//! An RDATA entry is `len: u16`, `n: u8`, `n` × (`start: u16`, `len: u16`)
+//! for its compressible names (RFC 3597 §4: the RFC 1035 types), the wire
+//! RDATA (names in their zone-file case), and, for types with a target
+//! (NS, CNAME, PTR, MX, SRV; see [`has_target`]), the target's offset
+//! (`u32`) and length (`u8`) in `bytes`: lowercase, pointing into the wire
+//! itself when the name is written in lowercase there, else at a
+//! lowercase copy. Integers are little-endian.
+//!
+//! The query path gets small `Copy` views ([`Node`], [`Rrset`], [`Rdata`])
+//! borrowing from the zone; nothing is allocated to answer.
+
+use std::hash::Hasher as _;
+
+use hashbrown::HashTable;
+use rustc_hash::FxHasher;
+
+use super::rtype;
+
+/// Marks "no load-balanced name" in [`NodeRec::lb`].
+const NO_LB: u32 = u32::MAX;
+
+/// One name of the zone.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct NodeRec {
+    /// Offset of the lowercase wire owner in `bytes`.
+    name: u32,
+    name_len: u8,
+    /// NS records below the apex: a delegation point.
+    cut: bool,
+    /// How many RRsets, from `sets[first]`.
+    nsets: u16,
+    first: u32,
+    /// Index into the snapshot's load-balanced names, or [`NO_LB`].
+    lb: u32,
+}
+
+/// One RRset.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SetRec {
+    rtype: u16,
+    /// RDATA entries, from `bytes[data]` on.
+    count: u16,
+    ttl: u32,
+    data: u32,
+}
+
+/// The storage of one zone (see the module doc). Built by [`StoreBuilder`],
+/// read through [`Node`], [`Rrset`] and [`Rdata`].
+#[derive(Debug, Clone, Default)]
+pub(super) struct Store {
+    bytes: Vec<u8>,
+    nodes: Vec<NodeRec>,
+    sets: Vec<SetRec>,
+    index: HashTable<u32>,
+}
+
+/// Types whose RDATA names a target (CNAME chasing, additional data).
+pub fn has_target(t: u16) -> bool {
+    matches!(
+        t,
+        rtype::NS | rtype::CNAME | rtype::PTR | rtype::MX | rtype::SRV
+    )
+}
+
+#[inline(always)]
+fn hash(name: &[u8]) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(name);
+    h.finish()
+}
+
+#[inline(always)]
+fn u16_at(b: &[u8], i: usize) -> u16 {
+    u16::from_le_bytes([b[i], b[i + 1]])
+}
+
+#[inline(always)]
+fn u32_at(b: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+}
+
+impl Store {
+    #[inline(always)]
+    fn name_of(&self, n: &NodeRec) -> &[u8] {
+        &self.bytes[n.name as usize..n.name as usize + n.name_len as usize]
+    }
+
+    /// The node index of `name` (lowercase wire).
+    #[inline(always)]
+    fn find(&self, name: &[u8]) -> Option<u32> {
+        self.index
+            .find(hash(name), |&i| {
+                self.name_of(&self.nodes[i as usize]) == name
+            })
+            .copied()
+    }
+
+    #[inline(always)]
+    pub(super) fn node(&self, name: &[u8]) -> Option<Node<'_>> {
+        let i = self.find(name)?;
+        Some(Node {
+            store: self,
+            rec: &self.nodes[i as usize],
+        })
+    }
+
+    /// Every node, in no particular order.
+    pub(super) fn nodes(&self) -> impl Iterator<Item = Node<'_>> {
+        self.nodes.iter().map(move |rec| Node { store: self, rec })
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Create `name` (lowercase wire, inside the zone whose apex is
+    /// `apex_len` bytes long) and its missing ancestors as empty nodes;
+    /// the index of `name`'s node.
+    pub(super) fn ensure(&mut self, name: &[u8], apex_len: usize) -> u32 {
+        if let Some(i) = self.find(name) {
+            return i;
+        }
+        // Ancestors first, so a parent always exists before its child.
+        let next = name[0] as usize + 1;
+        if name.len() > apex_len && next < name.len() {
+            self.ensure(&name[next..], apex_len);
+        }
+        let i = self.nodes.len() as u32;
+        let off = self.bytes.len() as u32;
+        self.bytes.extend_from_slice(name);
+        self.nodes.push(NodeRec {
+            name: off,
+            name_len: name.len() as u8,
+            cut: false,
+            nsets: 0,
+            first: 0,
+            lb: NO_LB,
+        });
+        let Self {
+            index,
+            nodes,
+            bytes,
+            ..
+        } = self;
+        index.insert_unique(hash(name), i, |&j| {
+            let n = &nodes[j as usize];
+            hash(&bytes[n.name as usize..n.name as usize + n.name_len as usize])
+        });
+        i
+    }
+
+    pub(super) fn set_lb(&mut self, node: u32, lb: u32) {
+        self.nodes[node as usize].lb = lb;
+    }
+
+    /// Give back what growing left unused.
+    fn shrink(&mut self) {
+        self.bytes.shrink_to_fit();
+        self.nodes.shrink_to_fit();
+        self.sets.shrink_to_fit();
+        let Self {
+            index,
+            nodes,
+            bytes,
+            ..
+        } = self;
+        index.shrink_to_fit(|&j| {
+            let n = &nodes[j as usize];
+            hash(&bytes[n.name as usize..n.name as usize + n.name_len as usize])
+        });
+    }
+
+    /// Bytes held by the four blocks (their capacity), for the load log.
+    pub(super) fn heap_bytes(&self) -> usize {
+        self.bytes.capacity()
+            + self.nodes.capacity() * std::mem::size_of::<NodeRec>()
+            + self.sets.capacity() * std::mem::size_of::<SetRec>()
+            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
+    }
+}
+
+/// Fills a [`Store`]: nodes in any order, but all RRsets of one owner
+/// one after the other (the loader sorts records by owner, then type).
+#[derive(Debug)]
+pub(super) struct StoreBuilder {
+    store: Store,
+    apex_len: usize,
+    /// The node receiving RRsets, and its type of the last one.
+    open: Option<(u32, u16)>,
+}
+
+/// Why an RRset could not be stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// The zone's storage passed 4 GiB (offsets are 32 bits).
+    TooLarge,
+    /// More than 65,535 records in one RRset.
+    TooManyRecords,
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::TooLarge => "the zone is larger than 4 GiB in memory",
+            Self::TooManyRecords => "more than 65535 records in one RRset",
+        })
+    }
+}
+
+impl StoreBuilder {
+    /// A store with the apex `apex` (lowercase wire) as node 0.
+    pub(super) fn new(apex: &[u8]) -> Self {
+        let mut store = Store::default();
+        store.ensure(apex, apex.len());
+        Self {
+            store,
+            apex_len: apex.len(),
+            open: None,
+        }
+    }
+
+    /// Add the RRset `rtype` at `owner` (lowercase wire, in the zone): its
+    /// TTL and RDATA entries as (wire, compressible name positions). Sets
+    /// of one owner come one after the other, types ascending.
+    pub(super) fn add_set<'a>(
+        &mut self,
+        owner: &[u8],
+        rtype: u16,
+        ttl: u32,
+        rdatas: impl ExactSizeIterator<Item = (&'a [u8], &'a [(u16, u16)])>,
+    ) -> Result<(), StoreError> {
+        let count = u16::try_from(rdatas.len()).map_err(|_| StoreError::TooManyRecords)?;
+        let node = match self.open {
+            Some((n, last)) if self.store.name_of(&self.store.nodes[n as usize]) == owner => {
+                debug_assert!(last < rtype, "RRsets of one owner in type order");
+                n
+            }
+            _ => self.store.ensure(owner, self.apex_len),
+        };
+        let data = self.store.bytes.len();
+        for (wire, names) in rdatas {
+            self.push_rdata(rtype, wire, names)?;
+        }
+        if self.store.sets.len() >= u32::MAX as usize {
+            return Err(StoreError::TooLarge);
+        }
+        let set = self.store.sets.len() as u32;
+        self.store.sets.push(SetRec {
+            rtype,
+            count,
+            ttl,
+            data: u32::try_from(data).map_err(|_| StoreError::TooLarge)?,
+        });
+        let rec = &mut self.store.nodes[node as usize];
+        if rec.nsets == 0 {
+            rec.first = set;
+        }
+        rec.nsets += 1;
+        self.open = Some((node, rtype));
+        Ok(())
+    }
+
+    fn push_rdata(&mut self, t: u16, wire: &[u8], names: &[(u16, u16)]) -> Result<(), StoreError> {
+        let b = &mut self.store.bytes;
+        let len = u16::try_from(wire.len()).map_err(|_| StoreError::TooLarge)?;
+        b.extend_from_slice(&len.to_le_bytes());
+        b.push(names.len() as u8);
+        for &(s, l) in names {
+            b.extend_from_slice(&s.to_le_bytes());
+            b.extend_from_slice(&l.to_le_bytes());
+        }
+        let wire_at = b.len();
+        b.extend_from_slice(wire);
+        if has_target(t) {
+            let at = match t {
+                rtype::MX => 2,
+                rtype::SRV => 6,
+                _ => 0,
+            };
+            let n = wire
+                .get(at..)
+                .and_then(super::name::wire_name_len)
+                .unwrap_or(0);
+            let name = &wire[at.min(wire.len())..at.min(wire.len()) + n];
+            let lower = !name.iter().any(u8::is_ascii_uppercase);
+            // A lowercase copy follows the offset and length when needed.
+            let off = if lower { wire_at + at } else { b.len() + 5 };
+            let off = u32::try_from(off).map_err(|_| StoreError::TooLarge)?;
+            b.extend_from_slice(&off.to_le_bytes());
+            b.push(n as u8);
+            if !lower {
+                b.extend(name.iter().map(u8::to_ascii_lowercase));
+            }
+        }
+        if b.len() > u32::MAX as usize {
+            return Err(StoreError::TooLarge);
+        }
+        Ok(())
+    }
+
+    /// Mark `owner` a delegation point.
+    pub(super) fn set_cut(&mut self, owner: &[u8]) {
+        if let Some(i) = self.store.find(owner) {
+            self.store.nodes[i as usize].cut = true;
+        }
+    }
+
+    pub(super) fn finish(mut self) -> Store {
+        self.store.shrink();
+        self.store
+    }
+}
+
+/// A name of a zone: its RRsets, whether it is a cut, its load-balanced
+/// name. A view into the zone's storage; `Copy`.
+#[derive(Clone, Copy)]
+pub struct Node<'z> {
+    store: &'z Store,
+    rec: &'z NodeRec,
+}
+
+impl std::fmt::Debug for Node<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("name", &super::name::display(self.name()))
+            .field("cut", &self.rec.cut)
+            .field("lb", &self.lb())
+            .field(
+                "rrsets",
+                &self.rrsets().map(|s| s.rtype()).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl<'z> Node<'z> {
+    /// The owner, lowercase uncompressed wire.
+    #[inline(always)]
+    pub fn name(&self) -> &'z [u8] {
+        self.store.name_of(self.rec)
+    }
+
+    /// NS records below the apex: a delegation point.
+    #[inline(always)]
+    pub fn cut(&self) -> bool {
+        self.rec.cut
+    }
+
+    /// Index into the snapshot's load-balanced names: A/AAAA come from it.
+    #[inline(always)]
+    pub fn lb(&self) -> Option<u32> {
+        (self.rec.lb != NO_LB).then_some(self.rec.lb)
+    }
+
+    /// The RRsets, in type order.
+    #[inline(always)]
+    pub fn rrsets(&self) -> impl Iterator<Item = Rrset<'z>> + 'z {
+        let store = self.store;
+        let first = self.rec.first as usize;
+        store.sets[first..first + self.rec.nsets as usize]
+            .iter()
+            .map(move |rec| Rrset { store, rec })
+    }
+
+    /// The RRset of type `rtype`, if any.
+    #[inline(always)]
+    pub fn rrset(&self, rtype: u16) -> Option<Rrset<'z>> {
+        let first = self.rec.first as usize;
+        let sets = &self.store.sets[first..first + self.rec.nsets as usize];
+        for rec in sets {
+            if rec.rtype == rtype {
+                return Some(Rrset {
+                    store: self.store,
+                    rec,
+                });
+            }
+            if rec.rtype > rtype {
+                break;
+            }
+        }
+        None
+    }
+
+    /// No RRsets: an empty non-terminal, unless a load-balanced name.
+    pub fn has_records(&self) -> bool {
+        self.rec.nsets > 0
+    }
+
+    /// Neither records nor a load-balanced name: an empty non-terminal.
+    pub fn is_empty(&self) -> bool {
+        self.rec.nsets == 0 && self.rec.lb == NO_LB
+    }
+}
+
+/// All records of one type at one name. A view; `Copy`.
+#[derive(Clone, Copy)]
+pub struct Rrset<'z> {
+    store: &'z Store,
+    rec: &'z SetRec,
+}
+
+impl std::fmt::Debug for Rrset<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rrset")
+            .field("rtype", &self.rtype())
+            .field("ttl", &self.ttl())
+            .field("rdatas", &self.rdatas().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl<'z> Rrset<'z> {
+    #[inline(always)]
+    pub fn rtype(&self) -> u16 {
+        self.rec.rtype
+    }
+
+    #[inline(always)]
+    pub fn ttl(&self) -> u32 {
+        self.rec.ttl
+    }
+
+    /// How many records.
+    #[inline(always)]
+    pub fn len(&self) -> usize {
+        self.rec.count as usize
+    }
+
+    /// Never true for a stored RRset; for clippy's `len_without_is_empty`.
+    pub fn is_empty(&self) -> bool {
+        self.rec.count == 0
+    }
+
+    /// The records, in the order served.
+    #[inline(always)]
+    pub fn rdatas(&self) -> Rdatas<'z> {
+        Rdatas {
+            bytes: &self.store.bytes,
+            at: self.rec.data as usize,
+            left: self.rec.count,
+            target: has_target(self.rec.rtype),
+        }
+    }
+
+    /// Lowercase wire names this RRset points at, in RDATA order: the
+    /// target of CNAME, NS, MX, SRV, PTR (CNAME chasing, additional data).
+    #[inline(always)]
+    pub fn targets(&self) -> impl Iterator<Item = &'z [u8]> + 'z {
+        self.rdatas().filter_map(|r| r.target)
+    }
+
+    /// The first record's target (a CNAME's).
+    #[inline(always)]
+    pub fn first_target(&self) -> Option<&'z [u8]> {
+        self.rdatas().next().and_then(|r| r.target)
+    }
+}
+
+/// One RDATA in wire form. A view; `Copy`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Rdata<'z> {
+    /// Uncompressed wire RDATA, names in their zone-file case.
+    pub wire: &'z [u8],
+    /// 4 bytes per compressible name: start, length (u16 LE each).
+    names: &'z [u8],
+    /// The target name, lowercase (see [`Rrset::targets`]).
+    target: Option<&'z [u8]>,
+}
+
+impl std::fmt::Debug for Rdata<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rdata")
+            .field("wire", &self.wire)
+            .field("names", &self.names().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl<'z> Rdata<'z> {
+    /// RDATA without compressible names (tests, and records a policy chose).
+    pub fn plain(wire: &'z [u8]) -> Self {
+        Self {
+            wire,
+            names: &[],
+            target: None,
+        }
+    }
+
+    /// `(start, len)` in [`Rdata::wire`] of each domain name that may be
+    /// compressed (RFC 3597 §4: only the RFC 1035 types).
+    #[inline(always)]
+    pub fn names(&self) -> impl Iterator<Item = (u16, u16)> + 'z {
+        self.names
+            .chunks_exact(4)
+            .map(|c| (u16_at(c, 0), u16_at(c, 2)))
+    }
+}
+
+/// The records of one RRset, read in order.
+#[derive(Clone)]
+pub struct Rdatas<'z> {
+    bytes: &'z [u8],
+    at: usize,
+    left: u16,
+    target: bool,
+}
+
+impl<'z> Iterator for Rdatas<'z> {
+    type Item = Rdata<'z>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Rdata<'z>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let b = self.bytes;
+        let mut i = self.at;
+        let len = u16_at(b, i) as usize;
+        let n = b[i + 2] as usize;
+        i += 3;
+        let names = &b[i..i + 4 * n];
+        i += 4 * n;
+        let wire = &b[i..i + len];
+        i += len;
+        let target = if self.target {
+            let off = u32_at(b, i) as usize;
+            let tl = b[i + 4] as usize;
+            i += 5;
+            if off >= i {
+                // The lowercase copy right here.
+                i += tl;
+            }
+            (tl > 0).then(|| &b[off..off + tl])
+        } else {
+            None
+        };
+        self.at = i;
+        Some(Rdata {
+            wire,
+            names,
+            target,
+        })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left as usize, Some(self.left as usize))
+    }
+}
+
+impl ExactSizeIterator for Rdatas<'_> {}
