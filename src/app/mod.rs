@@ -28,6 +28,7 @@ use crate::diag::Diagnostics;
 use crate::health::{ProberOptions, spawn_prober};
 use crate::server::{tcp, udp};
 use crate::snapshot::{SnapshotCell, SnapshotWriter};
+use crate::zone::Zone;
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main(cli: Cli) -> anyhow::Result<i32> {
@@ -129,6 +130,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     };
     tracing::info!(
         zones = snap.zones.len(),
+        names = snap.zones.zones().iter().map(Zone::node_count).sum::<usize>(),
+        zone_bytes = snap.zones.zones().iter().map(Zone::heap_bytes).sum::<usize>(),
         lb_names = snap.lb.len(),
         targets = snap.targets.len(),
         ms = started.elapsed().as_millis() as u64,
@@ -301,7 +304,7 @@ fn zone_dump(args: &crate::cli::ZoneDumpArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let (zone, warnings) = load_zone_file_with_warnings(&path, &text, &origin, &opts, &mut diags);
+    let (zone, warnings) = load_zone_file_with_warnings(&path, text, &origin, &opts, &mut diags);
     for w in warnings {
         eprintln!("{w}");
     }

@@ -26,7 +26,7 @@ use std::path::PathBuf;
 
 use super::name::{display, from_wire, lower};
 use super::rdata::type_name;
-use super::records::{Parsed, ReadError};
+use super::records::{ReadError, Rec, RecordList};
 use super::store::StoreBuilder;
 use super::{Zone, rtype};
 
@@ -88,13 +88,13 @@ fn canonical(t: u16, wire: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 pub fn assemble(
     origin_wire: &[u8],
     file: PathBuf,
-    mut records: Vec<Parsed>,
+    mut list: RecordList,
     errors: &mut Vec<ReadError>,
     warnings: &mut Vec<ReadError>,
 ) -> Option<Zone> {
     let origin_lower = lower(origin_wire);
     let origin_text = display(&origin_lower);
-    let zone_line = records.iter().find(|r| r.file == 0).map_or(1, |r| r.line);
+    let zone_line = list.recs.iter().find(|r| r.file == 0).map_or(1, |r| r.line);
     let mut err = |file: u32, line: u32, message: String| {
         errors.push(ReadError {
             file,
@@ -102,41 +102,42 @@ pub fn assemble(
             message,
         });
     };
-    records.retain(|p| {
-        if !in_zone(&p.owner, &origin_lower) {
+    list.retain(|list, p| {
+        let owner = list.owner(p);
+        if !in_zone(owner, &origin_lower) {
             warnings.push(ReadError {
                 file: p.file,
                 line: Some(p.line),
                 message: format!(
                     "ignoring out-of-zone data ({} is outside the zone {origin_text})",
-                    display(&p.owner)
+                    display(owner)
                 ),
             });
             return false;
         }
-        if p.rtype == rtype::SOA && *p.owner != *origin_lower {
+        if p.rtype == rtype::SOA && *owner != *origin_lower {
             err(
                 p.file,
                 p.line,
                 format!(
                     "SOA record is only allowed at the zone apex, not at {}",
-                    display(&p.owner)
+                    display(owner)
                 ),
             );
             return false;
         }
-        if p.rtype == NSEC3 && p.owner.starts_with(b"\x01*") {
+        if p.rtype == NSEC3 && owner.starts_with(b"\x01*") {
             err(
                 p.file,
                 p.line,
                 format!(
                     "{}: NSEC3 at a wildcard owner is not allowed (RFC 5155 §3: its owner is a hash)",
-                    display(&p.owner)
+                    display(owner)
                 ),
             );
             return false;
         }
-        if p.rtype == NSEC3 && *p.owner == *origin_lower {
+        if p.rtype == NSEC3 && *owner == *origin_lower {
             warnings.push(ReadError {
                 file: p.file,
                 line: Some(p.line),
@@ -144,18 +145,18 @@ pub fn assemble(
             });
             return false;
         }
-        if p.rtype == rtype::NS && p.owner.starts_with(b"\x01*") {
+        if p.rtype == rtype::NS && owner.starts_with(b"\x01*") {
             err(
                 p.file,
                 p.line,
                 format!(
                     "{}: NS at a wildcard owner is not allowed (RFC 4592 §4.2)",
-                    display(&p.owner)
+                    display(owner)
                 ),
             );
             return false;
         }
-        if p.rtype == rtype::DS && *p.owner == *origin_lower {
+        if p.rtype == rtype::DS && *owner == *origin_lower {
             err(
                 p.file,
                 p.line,
@@ -166,33 +167,33 @@ pub fn assemble(
         true
     });
     // Group by (owner, type), file order kept inside a group.
-    records.sort_by(|a, b| (&a.owner, a.rtype).cmp(&(&b.owner, b.rtype)));
+    list.sort();
 
     let origin = from_wire(&origin_lower).ok()?;
     let mut store = StoreBuilder::new(&origin_lower);
     let mut serial = 0u32;
     let mut soa_min = 0u32;
-    let mut it = records.into_iter().peekable();
+    let mut it = list.recs.iter().peekable();
     // The RRsets of the current owner: (type, file, first line).
     let mut here: Vec<(u16, u32, u32)> = Vec::new();
     while let Some(first) = it.next() {
-        let (owner, t) = (first.owner.clone(), first.rtype);
+        let (owner, t) = (list.owner(first), first.rtype);
         let (first_file, first_line) = (first.file, first.line);
         // The last run's TTL (BIND's merge); RRSIGs, kept as one set here
         // though they cover different types, get the lowest.
         let mut ttl = first.ttl;
         let mut run = first.run;
-        // (canonical form, rdata); the last spelling of an RR wins.
-        let mut kept: Vec<(Vec<u8>, Parsed)> =
-            vec![(canonical(t, &first.rdata.wire).into_owned(), first)];
-        while let Some(p) = it.next_if(|p| p.owner == owner && p.rtype == t) {
+        // (canonical form, record); the last spelling of an RR wins.
+        let mut kept: Vec<(Vec<u8>, &Rec)> =
+            vec![(canonical(t, list.wire(first)).into_owned(), first)];
+        while let Some(p) = it.next_if(|p| list.owner(p) == owner && p.rtype == t) {
             if p.ttl != ttl {
                 warnings.push(ReadError {
                     file: p.file,
                     line: Some(p.line),
                     message: format!(
                         "{} {}: TTL {} differs from the RRset's earlier TTL {ttl} (RFC 2181 §5.2); the later one is served",
-                        display(&owner),
+                        display(owner),
                         tname(t),
                         p.ttl
                     ),
@@ -204,7 +205,7 @@ pub fn assemble(
                 ttl = p.ttl;
                 run = p.run;
             }
-            let c = canonical(t, &p.rdata.wire).into_owned();
+            let c = canonical(t, list.wire(p)).into_owned();
             match kept.iter_mut().find(|(k, _)| *k == c) {
                 Some(slot) => slot.1 = p,
                 None => kept.push((c, p)),
@@ -215,28 +216,26 @@ pub fn assemble(
             err(
                 second.file,
                 second.line,
-                format!("{} has more than one {} record", display(&owner), tname(t)),
+                format!("{} has more than one {} record", display(owner), tname(t)),
             );
         }
         if t == rtype::SOA {
-            let w = &kept[0].1.rdata.wire;
+            let w = list.wire(kept[0].1);
             let n = w.len();
             serial = u32::from_be_bytes(w[n - 20..n - 16].try_into().unwrap_or([0; 4]));
             soa_min = u32::from_be_bytes(w[n - 4..].try_into().unwrap_or([0; 4]));
         }
-        let rdatas = kept
-            .iter()
-            .map(|(_, p)| (p.rdata.wire.as_slice(), p.rdata.names.as_slice()));
-        if let Err(e) = store.add_set(&owner, t, ttl, rdatas) {
-            err(first_file, first_line, format!("{}: {e}", display(&owner)));
+        let rdatas = kept.iter().map(|(_, p)| (list.wire(p), list.names(p)));
+        if let Err(e) = store.add_set(owner, t, ttl, rdatas) {
+            err(first_file, first_line, format!("{}: {e}", display(owner)));
             return None;
         }
         if t == rtype::NS && *owner != *origin_lower {
-            store.set_cut(&owner);
+            store.set_cut(owner);
         }
         here.push((t, first_file, first_line));
-        if it.peek().is_none_or(|p| p.owner != owner) {
-            cname_conflicts(&owner, &here, &mut err);
+        if it.peek().is_none_or(|p| list.owner(p) != owner) {
+            cname_conflicts(owner, &here, &mut err);
             here.clear();
         }
     }

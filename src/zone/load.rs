@@ -94,7 +94,7 @@ pub fn load_zone_files(
             continue;
         }
         match read_regular_file(path, opts.limits.max_bytes) {
-            Ok(text) => file.zone = load_zone_file(path, &text, &file.origin, opts, diags),
+            Ok(text) => file.zone = load_zone_file(path, text, &file.origin, opts, diags),
             Err(e) => diags.error(path, None, None, "", format!("cannot read zone file: {e}")),
         }
         out.push(file);
@@ -114,7 +114,7 @@ pub fn load_zone_file(
     opts: &LoadOptions,
     diags: &mut Diagnostics,
 ) -> Option<Zone> {
-    let (zone, warnings) = load_zone_file_with_warnings(path, text.as_ref(), origin, opts, diags);
+    let (zone, warnings) = load_zone_file_with_warnings(path, text, origin, opts, diags);
     for w in warnings {
         tracing::warn!("{w}");
     }
@@ -125,14 +125,17 @@ pub fn load_zone_file(
 /// instead of logging them (`zone dump` prints them).
 pub fn load_zone_file_with_warnings(
     path: &Path,
-    text: &[u8],
+    text: impl AsRef<[u8]>,
     origin: &Name,
     opts: &LoadOptions,
     diags: &mut Diagnostics,
 ) -> (Option<Zone>, Vec<String>) {
     let origin_wire = to_wire(origin);
     let mut reader = Reader::new(opts, &origin_wire);
-    reader.read_top(path, text);
+    reader.read_top(path, text.as_ref());
+    // Building the zone needs only the records: free the text first (an
+    // owned text given by value goes now, not after the build).
+    drop(text);
     let Reader {
         files,
         records,

@@ -15,7 +15,7 @@
 
 use super::encoding::{base32hex_decode, base64_decode, hex_decode, parse_time};
 use super::lexer::{Tok, decode_string};
-use super::name::{lower, parse_name_text};
+use super::name::parse_name_text;
 use super::rtype;
 
 mod dnssec;
@@ -37,13 +37,12 @@ pub struct RdError {
     pub message: String,
 }
 
-/// Encoded RDATA: wire bytes, compressible name positions, and the target
-/// name (lowercased) for CNAME/NS/MX/SRV/PTR chasing and additional data.
+/// Encoded RDATA: wire bytes and compressible name positions. (The target
+/// of CNAME/NS/MX/SRV/PTR is read from the wire when the zone is stored.)
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Encoded {
     pub wire: Vec<u8>,
     pub names: Vec<(u16, u16)>,
-    pub target: Option<Box<[u8]>>,
 }
 
 /// The token cursor of one record's RDATA.
@@ -281,9 +280,7 @@ impl<'a> Cx<'a> {
     }
 
     fn target(&mut self, what: &str, compress: bool) -> R<()> {
-        let n = self.name(what, compress)?;
-        self.out.target = Some(lower(&n));
-        Ok(())
+        self.name(what, compress).map(drop)
     }
 
     /// One <character-string>, quoted or not, escapes decoded, length-prefixed.
@@ -399,9 +396,9 @@ impl<'a> Cx<'a> {
                 format!("generic RDATA is not a valid {}: {e}", tname(t)),
             );
         }
-        // Names in generic RDATA are never compressed (RFC 3597 §4), but
-        // the targets still matter for chasing and additional data.
-        self.out.target = super::present::target_of(t, &self.out.wire);
+        // Names in generic RDATA are never compressed (RFC 3597 §4); the
+        // targets, read from the wire, still serve chasing and additional
+        // data.
         if let Some(positions) = super::present::compressible_names(t, &self.out.wire) {
             self.out.names = positions;
         }

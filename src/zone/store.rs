@@ -238,14 +238,15 @@ impl StoreBuilder {
     }
 
     /// Add the RRset `rtype` at `owner` (lowercase wire, in the zone): its
-    /// TTL and RDATA entries as (wire, compressible name positions). Sets
-    /// of one owner come one after the other, types ascending.
+    /// TTL and RDATA entries as (wire, compressible name positions: 4 bytes
+    /// each, start and length as u16 LE). Sets of one owner come one after
+    /// the other, types ascending.
     pub(super) fn add_set<'a>(
         &mut self,
         owner: &[u8],
         rtype: u16,
         ttl: u32,
-        rdatas: impl ExactSizeIterator<Item = (&'a [u8], &'a [(u16, u16)])>,
+        rdatas: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])>,
     ) -> Result<(), StoreError> {
         let count = u16::try_from(rdatas.len()).map_err(|_| StoreError::TooManyRecords)?;
         let node = match self.open {
@@ -278,15 +279,12 @@ impl StoreBuilder {
         Ok(())
     }
 
-    fn push_rdata(&mut self, t: u16, wire: &[u8], names: &[(u16, u16)]) -> Result<(), StoreError> {
+    fn push_rdata(&mut self, t: u16, wire: &[u8], names: &[u8]) -> Result<(), StoreError> {
         let b = &mut self.store.bytes;
         let len = u16::try_from(wire.len()).map_err(|_| StoreError::TooLarge)?;
         b.extend_from_slice(&len.to_le_bytes());
-        b.push(names.len() as u8);
-        for &(s, l) in names {
-            b.extend_from_slice(&s.to_le_bytes());
-            b.extend_from_slice(&l.to_le_bytes());
-        }
+        b.push((names.len() / 4) as u8);
+        b.extend_from_slice(names);
         let wire_at = b.len();
         b.extend_from_slice(wire);
         if has_target(t) {
@@ -567,3 +565,81 @@ impl<'z> Iterator for Rdatas<'z> {
 }
 
 impl ExactSizeIterator for Rdatas<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const APEX: &[u8] = b"\x01t\x00";
+
+    #[test]
+    fn sets_rdatas_and_targets_read_back() {
+        let mut b = StoreBuilder::new(APEX);
+        let owner = b"\x01a\x01b\x01t\x00";
+        // MX with a mixed-case exchange: the target is a lowercase copy;
+        // the second one is lowercase already and points into the wire.
+        let mx1 = b"\x00\x0a\x02Mx\x01t\x00";
+        let mx2 = b"\x00\x14\x02mx\x01t\x00";
+        let names = [2u8, 0, 6, 0];
+        b.add_set(
+            owner,
+            rtype::A,
+            60,
+            [(&[192, 0, 2, 1][..], &[][..])].into_iter(),
+        )
+        .unwrap();
+        b.add_set(
+            owner,
+            rtype::MX,
+            300,
+            [(&mx1[..], &names[..]), (&mx2[..], &names[..])].into_iter(),
+        )
+        .unwrap();
+        let s = b.finish();
+        let n = s.node(owner).unwrap();
+        assert_eq!(n.name(), owner);
+        assert!(!n.cut() && n.lb().is_none() && n.has_records());
+        assert_eq!(
+            n.rrsets().map(|r| r.rtype()).collect::<Vec<_>>(),
+            [rtype::A, rtype::MX]
+        );
+        assert!(n.rrset(rtype::AAAA).is_none());
+        let mx = n.rrset(rtype::MX).unwrap();
+        assert_eq!((mx.ttl(), mx.len()), (300, 2));
+        let rds: Vec<Rdata<'_>> = mx.rdatas().collect();
+        assert_eq!(rds[0].wire, mx1);
+        assert_eq!(rds[1].wire, mx2);
+        assert_eq!(rds[0].names().collect::<Vec<_>>(), [(2, 6)]);
+        let targets: Vec<&[u8]> = mx.targets().collect();
+        assert_eq!(targets, [&b"\x02mx\x01t\x00"[..], &b"\x02mx\x01t\x00"[..]]);
+        assert_eq!(
+            n.rrset(rtype::A).unwrap().rdatas().next().unwrap().wire,
+            [192, 0, 2, 1]
+        );
+        // The ancestor exists as an empty non-terminal.
+        let ent = s.node(b"\x01b\x01t\x00").unwrap();
+        assert!(ent.is_empty());
+        assert_eq!(s.len(), 3);
+    }
+
+    #[test]
+    fn nodes_added_later_are_found() {
+        let mut s = StoreBuilder::new(APEX).finish();
+        let mut names = Vec::new();
+        for i in 0..1000u32 {
+            let label = format!("n{i}");
+            let mut w = vec![label.len() as u8];
+            w.extend_from_slice(label.as_bytes());
+            w.extend_from_slice(APEX);
+            names.push(w);
+        }
+        for (i, w) in names.iter().enumerate() {
+            let n = s.ensure(w, APEX.len());
+            s.set_lb(n, i as u32);
+        }
+        for (i, w) in names.iter().enumerate() {
+            assert_eq!(s.node(w).and_then(|n| n.lb()), Some(i as u32));
+        }
+        assert!(s.node(b"\x02zz\x01t\x00").is_none());
+    }
+}
