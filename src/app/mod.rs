@@ -10,8 +10,11 @@
 //! - `reload`: the reload sequence and the only snapshot writer.
 //! - `signals`: SIGHUP → reload requests; SIGINT/SIGTERM → stop.
 //! - `explain`: `dnslb explain`, the engine on a synthetic query.
+//! - `memory`: fixes glibc's mmap threshold so freed zone memory goes
+//!   back to the system (a re-execution at start-up, `serve` only).
 
 mod explain;
+mod memory;
 mod reload;
 mod signals;
 
@@ -33,7 +36,10 @@ use crate::zone::Zone;
 /// Entry point of the binary; returns the process exit code.
 pub fn main(cli: Cli) -> anyhow::Result<i32> {
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => {
+            memory::fix_malloc_threshold();
+            serve(args)
+        }
         Command::Check(args) => Ok(check(&args)),
         Command::Explain(args) => explain(&args),
         Command::Zone(crate::cli::ZoneCommand::Dump(args)) => zone_dump(&args),
