@@ -110,8 +110,7 @@ impl Zone {
     /// Make `wire` (lowercase, in the zone) answer A/AAAA from the
     /// load-balanced name `lb`, creating it and its empty non-terminals.
     fn set_lb(&mut self, wire: &[u8], lb: u32) {
-        let i = self.store.ensure(wire, self.origin_wire.len());
-        self.store.set_lb(i, lb);
+        self.store.set_lb(wire, self.origin_wire.len(), lb);
     }
 }
 

@@ -9,20 +9,20 @@
 //!
 //! - `bytes`: every owner name (lowercase uncompressed wire) and every
 //!   RDATA entry, back to back;
-//! - `nodes`: one 16-byte [`NodeRec`] per name (empty non-terminals too);
+//! - `nodes`: a hash table of one 16-byte [`NodeRec`] per name (empty
+//!   non-terminals too), hashed (FxHash) by owner name and compared
+//!   against `bytes` (hashbrown's `HashTable`: the keys live in `bytes`);
 //! - `sets`: one 12-byte [`SetRec`] per RRset; a node's RRsets are
-//!   contiguous and in type order;
-//! - `index`: a hash table of `u32` node indices, hashed (FxHash) by owner
-//!   name and compared against `bytes` (hashbrown's `HashTable`: the keys
-//!   live in `bytes`, not in the table).
+//!   contiguous and in type order.
 //!
 //! An RDATA entry is `len: u16`, `n: u8`, `n` × (`start: u16`, `len: u16`)
 //! for its compressible names (RFC 3597 §4: the RFC 1035 types), the wire
 //! RDATA (names in their zone-file case), and, for types with a target
-//! (NS, CNAME, PTR, MX, SRV; see [`has_target`]), the target's offset
-//! (`u32`) and length (`u8`) in `bytes`: lowercase, pointing into the wire
-//! itself when the name is written in lowercase there, else at a
-//! lowercase copy. Integers are little-endian.
+//! (NS, CNAME, PTR, MX, SRV; see [`has_target`]), the target's length
+//! (`u8`, 0 when the RDATA holds no valid name) and a flag (`u8`): 0 when
+//! the name in the wire is lowercase already and serves as the target, 1
+//! when a lowercase copy of that many bytes follows. Integers are
+//! little-endian.
 //!
 //! The query path gets small `Copy` views ([`Node`], [`Rrset`], [`Rdata`])
 //! borrowing from the zone; nothing is allocated to answer.
@@ -67,17 +67,24 @@ pub(super) struct SetRec {
 #[derive(Debug, Clone, Default)]
 pub(super) struct Store {
     bytes: Vec<u8>,
-    nodes: Vec<NodeRec>,
+    nodes: HashTable<NodeRec>,
     sets: Vec<SetRec>,
-    index: HashTable<u32>,
 }
 
 /// Types whose RDATA names a target (CNAME chasing, additional data).
 pub fn has_target(t: u16) -> bool {
-    matches!(
-        t,
-        rtype::NS | rtype::CNAME | rtype::PTR | rtype::MX | rtype::SRV
-    )
+    target_at(t).is_some()
+}
+
+/// Where the target name starts in the RDATA of type `t`.
+#[inline(always)]
+fn target_at(t: u16) -> Option<usize> {
+    match t {
+        rtype::NS | rtype::CNAME | rtype::PTR => Some(0),
+        rtype::MX => Some(2),
+        rtype::SRV => Some(6),
+        _ => None,
+    }
 }
 
 #[inline(always)]
@@ -93,33 +100,24 @@ fn u16_at(b: &[u8], i: usize) -> u16 {
 }
 
 #[inline(always)]
-fn u32_at(b: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+fn name_in<'b>(bytes: &'b [u8], n: &NodeRec) -> &'b [u8] {
+    &bytes[n.name as usize..][..n.name_len as usize]
 }
 
 impl Store {
+    /// The node of `name` (lowercase wire).
     #[inline(always)]
-    fn name_of(&self, n: &NodeRec) -> &[u8] {
-        &self.bytes[n.name as usize..n.name as usize + n.name_len as usize]
-    }
-
-    /// The node index of `name` (lowercase wire).
-    #[inline(always)]
-    fn find(&self, name: &[u8]) -> Option<u32> {
-        self.index
-            .find(hash(name), |&i| {
-                self.name_of(&self.nodes[i as usize]) == name
-            })
-            .copied()
+    fn find(&self, name: &[u8]) -> Option<&NodeRec> {
+        let bytes = &self.bytes[..];
+        self.nodes.find(hash(name), |n| {
+            n.name_len as usize == name.len() && name_in(bytes, n) == name
+        })
     }
 
     #[inline(always)]
     pub(super) fn node(&self, name: &[u8]) -> Option<Node<'_>> {
-        let i = self.find(name)?;
-        Some(Node {
-            store: self,
-            rec: &self.nodes[i as usize],
-        })
+        let rec = self.find(name)?;
+        Some(Node { store: self, rec })
     }
 
     /// Every node, in no particular order.
@@ -131,69 +129,55 @@ impl Store {
         self.nodes.len()
     }
 
-    /// Create `name` (lowercase wire, inside the zone whose apex is
-    /// `apex_len` bytes long) and its missing ancestors as empty nodes;
-    /// the index of `name`'s node.
-    pub(super) fn ensure(&mut self, name: &[u8], apex_len: usize) -> u32 {
-        if let Some(i) = self.find(name) {
-            return i;
+    /// The node of `name` (lowercase wire, inside the zone whose apex is
+    /// `apex_len` bytes long), created with its missing ancestors as empty
+    /// nodes if need be.
+    pub(super) fn ensure(&mut self, name: &[u8], apex_len: usize) -> &mut NodeRec {
+        if self.find(name).is_none() {
+            // Ancestors first, so a parent always exists before its child.
+            let next = name[0] as usize + 1;
+            if name.len() > apex_len && next < name.len() {
+                self.ensure(&name[next..], apex_len);
+            }
+            let off = self.bytes.len() as u32;
+            self.bytes.extend_from_slice(name);
+            let rec = NodeRec {
+                name: off,
+                name_len: name.len() as u8,
+                cut: false,
+                nsets: 0,
+                first: 0,
+                lb: NO_LB,
+            };
+            let bytes = &self.bytes;
+            self.nodes
+                .insert_unique(hash(name), rec, |n| hash(name_in(bytes, n)));
         }
-        // Ancestors first, so a parent always exists before its child.
-        let next = name[0] as usize + 1;
-        if name.len() > apex_len && next < name.len() {
-            self.ensure(&name[next..], apex_len);
-        }
-        let i = self.nodes.len() as u32;
-        let off = self.bytes.len() as u32;
-        self.bytes.extend_from_slice(name);
-        self.nodes.push(NodeRec {
-            name: off,
-            name_len: name.len() as u8,
-            cut: false,
-            nsets: 0,
-            first: 0,
-            lb: NO_LB,
-        });
-        let Self {
-            index,
-            nodes,
-            bytes,
-            ..
-        } = self;
-        index.insert_unique(hash(name), i, |&j| {
-            let n = &nodes[j as usize];
-            hash(&bytes[n.name as usize..n.name as usize + n.name_len as usize])
-        });
-        i
+        let bytes = &self.bytes[..];
+        self.nodes
+            .find_mut(hash(name), |n| name_in(bytes, n) == name)
+            .expect("inserted above")
     }
 
-    pub(super) fn set_lb(&mut self, node: u32, lb: u32) {
-        self.nodes[node as usize].lb = lb;
+    /// Make `name` (created as in [`Store::ensure`]) answer A/AAAA from
+    /// the load-balanced name `lb`.
+    pub(super) fn set_lb(&mut self, name: &[u8], apex_len: usize, lb: u32) {
+        self.ensure(name, apex_len).lb = lb;
     }
 
     /// Give back what growing left unused.
     fn shrink(&mut self) {
         self.bytes.shrink_to_fit();
-        self.nodes.shrink_to_fit();
         self.sets.shrink_to_fit();
-        let Self {
-            index,
-            nodes,
-            bytes,
-            ..
-        } = self;
-        index.shrink_to_fit(|&j| {
-            let n = &nodes[j as usize];
-            hash(&bytes[n.name as usize..n.name as usize + n.name_len as usize])
-        });
+        let bytes = &self.bytes;
+        self.nodes.shrink_to_fit(|n| hash(name_in(bytes, n)));
     }
 
-    /// Bytes held by the four blocks (their capacity), for the load log.
+    /// Bytes held by the three blocks (their capacity), for the load log.
     pub(super) fn heap_bytes(&self) -> usize {
         self.bytes.capacity()
-            + self.nodes.capacity() * std::mem::size_of::<NodeRec>()
+            + self.nodes.capacity() * (std::mem::size_of::<NodeRec>() + 1)
             + self.sets.capacity() * std::mem::size_of::<SetRec>()
-            + self.index.capacity() * (std::mem::size_of::<u32>() + 1)
     }
 }
 
@@ -203,8 +187,9 @@ impl Store {
 pub(super) struct StoreBuilder {
     store: Store,
     apex_len: usize,
-    /// The node receiving RRsets, and its type of the last one.
-    open: Option<(u32, u16)>,
+    /// Offset and length of the owner receiving RRsets, and the type of
+    /// its last one.
+    open: Option<(u32, u8, u16)>,
 }
 
 /// Why an RRset could not be stored.
@@ -249,13 +234,11 @@ impl StoreBuilder {
         rdatas: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])>,
     ) -> Result<(), StoreError> {
         let count = u16::try_from(rdatas.len()).map_err(|_| StoreError::TooManyRecords)?;
-        let node = match self.open {
-            Some((n, last)) if self.store.name_of(&self.store.nodes[n as usize]) == owner => {
-                debug_assert!(last < rtype, "RRsets of one owner in type order");
-                n
-            }
-            _ => self.store.ensure(owner, self.apex_len),
-        };
+        if let Some((at, len, last)) = self.open
+            && &self.store.bytes[at as usize..][..len as usize] == owner
+        {
+            debug_assert!(last < rtype, "RRsets of one owner in type order");
+        }
         let data = self.store.bytes.len();
         for (wire, names) in rdatas {
             self.push_rdata(rtype, wire, names)?;
@@ -270,12 +253,12 @@ impl StoreBuilder {
             ttl,
             data: u32::try_from(data).map_err(|_| StoreError::TooLarge)?,
         });
-        let rec = &mut self.store.nodes[node as usize];
+        let rec = self.store.ensure(owner, self.apex_len);
         if rec.nsets == 0 {
             rec.first = set;
         }
         rec.nsets += 1;
-        self.open = Some((node, rtype));
+        self.open = Some((rec.name, rec.name_len, rtype));
         Ok(())
     }
 
@@ -285,25 +268,16 @@ impl StoreBuilder {
         b.extend_from_slice(&len.to_le_bytes());
         b.push((names.len() / 4) as u8);
         b.extend_from_slice(names);
-        let wire_at = b.len();
         b.extend_from_slice(wire);
-        if has_target(t) {
-            let at = match t {
-                rtype::MX => 2,
-                rtype::SRV => 6,
-                _ => 0,
-            };
+        if let Some(at) = target_at(t) {
             let n = wire
                 .get(at..)
                 .and_then(super::name::wire_name_len)
                 .unwrap_or(0);
             let name = &wire[at.min(wire.len())..at.min(wire.len()) + n];
             let lower = !name.iter().any(u8::is_ascii_uppercase);
-            // A lowercase copy follows the offset and length when needed.
-            let off = if lower { wire_at + at } else { b.len() + 5 };
-            let off = u32::try_from(off).map_err(|_| StoreError::TooLarge)?;
-            b.extend_from_slice(&off.to_le_bytes());
             b.push(n as u8);
+            b.push(u8::from(!lower));
             if !lower {
                 b.extend(name.iter().map(u8::to_ascii_lowercase));
             }
@@ -316,9 +290,7 @@ impl StoreBuilder {
 
     /// Mark `owner` a delegation point.
     pub(super) fn set_cut(&mut self, owner: &[u8]) {
-        if let Some(i) = self.store.find(owner) {
-            self.store.nodes[i as usize].cut = true;
-        }
+        self.store.ensure(owner, self.apex_len).cut = true;
     }
 
     pub(super) fn finish(mut self) -> Store {
@@ -353,7 +325,7 @@ impl<'z> Node<'z> {
     /// The owner, lowercase uncompressed wire.
     #[inline(always)]
     pub fn name(&self) -> &'z [u8] {
-        self.store.name_of(self.rec)
+        name_in(&self.store.bytes, self.rec)
     }
 
     /// NS records below the apex: a delegation point.
@@ -451,10 +423,9 @@ impl<'z> Rrset<'z> {
     #[inline(always)]
     pub fn rdatas(&self) -> Rdatas<'z> {
         Rdatas {
-            bytes: &self.store.bytes,
-            at: self.rec.data as usize,
+            rest: &self.store.bytes[self.rec.data as usize..],
             left: self.rec.count,
-            target: has_target(self.rec.rtype),
+            target_at: target_at(self.rec.rtype).map_or(u8::MAX, |a| a as u8),
         }
     }
 
@@ -515,10 +486,11 @@ impl<'z> Rdata<'z> {
 /// The records of one RRset, read in order.
 #[derive(Clone)]
 pub struct Rdatas<'z> {
-    bytes: &'z [u8],
-    at: usize,
+    /// From the next entry on.
+    rest: &'z [u8],
     left: u16,
-    target: bool,
+    /// Where the target starts in the wire; `u8::MAX`: no target.
+    target_at: u8,
 }
 
 impl<'z> Iterator for Rdatas<'z> {
@@ -530,28 +502,27 @@ impl<'z> Iterator for Rdatas<'z> {
             return None;
         }
         self.left -= 1;
-        let b = self.bytes;
-        let mut i = self.at;
-        let len = u16_at(b, i) as usize;
-        let n = b[i + 2] as usize;
-        i += 3;
-        let names = &b[i..i + 4 * n];
-        i += 4 * n;
-        let wire = &b[i..i + len];
-        i += len;
-        let target = if self.target {
-            let off = u32_at(b, i) as usize;
-            let tl = b[i + 4] as usize;
-            i += 5;
-            if off >= i {
-                // The lowercase copy right here.
-                i += tl;
+        let (head, rest) = self.rest.split_at(3);
+        let len = u16::from_le_bytes([head[0], head[1]]) as usize;
+        let (names, rest) = rest.split_at(4 * head[2] as usize);
+        let (wire, mut rest) = rest.split_at(len);
+        let mut target = None;
+        if self.target_at != u8::MAX {
+            let (t, after) = rest.split_at(2);
+            let tl = t[0] as usize;
+            rest = after;
+            if t[1] == 0 {
+                target = wire
+                    .get(self.target_at as usize..)
+                    .map(|w| &w[..tl.min(w.len())]);
+            } else {
+                let (copy, after) = rest.split_at(tl);
+                target = Some(copy);
+                rest = after;
             }
-            (tl > 0).then(|| &b[off..off + tl])
-        } else {
-            None
-        };
-        self.at = i;
+            target = target.filter(|t| !t.is_empty());
+        }
+        self.rest = rest;
         Some(Rdata {
             wire,
             names,
@@ -634,8 +605,7 @@ mod tests {
             names.push(w);
         }
         for (i, w) in names.iter().enumerate() {
-            let n = s.ensure(w, APEX.len());
-            s.set_lb(n, i as u32);
+            s.set_lb(w, APEX.len(), i as u32);
         }
         for (i, w) in names.iter().enumerate() {
             assert_eq!(s.node(w).and_then(|n| n.lb()), Some(i as u32));
