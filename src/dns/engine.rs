@@ -420,10 +420,11 @@ impl<'s> Ctx<'s, '_, '_> {
         self.finish(RCODE_NOERROR, true)
     }
 
+    #[inline(always)]
     fn write_set(&mut self, owner: Owner<'_>, set: Rrset<'_>) -> Result<(), Full> {
         let (t, ttl) = (set.rtype(), set.ttl());
         for rd in set.rdatas() {
-            self.w.rr(owner, t, ttl, rd)?;
+            self.w.rr(owner, t, ttl, &rd)?;
         }
         Ok(())
     }
@@ -479,7 +480,7 @@ impl<'s> Ctx<'s, '_, '_> {
                 Owner::Name(&zone.origin_wire),
                 rtype::SOA,
                 zone.neg_ttl,
-                soa.rdatas().next().expect("an SOA has one record"),
+                &soa.rdatas().next().expect("an SOA has one record"),
             )
             .is_err()
         {
@@ -497,7 +498,7 @@ impl<'s> Ctx<'s, '_, '_> {
         for rd in ns.rdatas() {
             if self
                 .w
-                .rr(Owner::Name(cut), rtype::NS, ns.ttl(), rd)
+                .rr(Owner::Name(cut), rtype::NS, ns.ttl(), &rd)
                 .is_err()
             {
                 return self.res(RCODE_NOERROR, false, true);

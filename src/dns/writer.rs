@@ -241,7 +241,7 @@ impl<'b> Writer<'b> {
         owner: Owner<'_>,
         rtype: u16,
         ttl: u32,
-        rd: Rdata<'_>,
+        rd: &Rdata<'_>,
     ) -> Result<(), Full> {
         self.owner(owner)?;
         self.put_u16(rtype)?;
@@ -321,7 +321,7 @@ mod tests {
         w.question(b"\x01a\x00\x00\x01\x00\x01").unwrap();
         let m = w.mark();
         let rd = Rdata::plain(&[0; 30]);
-        assert_eq!(w.rr(Owner::At(12), 16, 1, rd), Err(Full));
+        assert_eq!(w.rr(Owner::At(12), 16, 1, &rd), Err(Full));
         w.rollback(m);
         assert_eq!(w.len(), 19);
     }

@@ -75,9 +75,7 @@ pub struct Zone {
 impl Zone {
     #[inline(always)]
     pub fn apex(&self) -> Node<'_> {
-        self.store
-            .node(&self.origin_wire)
-            .expect("the apex is node 0")
+        self.store.apex()
     }
 
     pub fn soa(&self) -> Rrset<'_> {

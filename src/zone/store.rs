@@ -38,7 +38,7 @@ use super::rtype;
 const NO_LB: u32 = u32::MAX;
 
 /// One name of the zone.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub(super) struct NodeRec {
     /// Offset of the lowercase wire owner in `bytes`.
     name: u32,
@@ -69,6 +69,9 @@ pub(super) struct Store {
     bytes: Vec<u8>,
     nodes: HashTable<NodeRec>,
     sets: Vec<SetRec>,
+    /// A copy of the apex's record (its name is the first bytes of
+    /// `bytes`): every query starts there, so it costs no hash lookup.
+    apex: NodeRec,
 }
 
 /// Types whose RDATA names a target (CNAME chasing, additional data).
@@ -112,6 +115,23 @@ impl Store {
         self.nodes.find(hash(name), |n| {
             n.name_len as usize == name.len() && name_in(bytes, n) == name
         })
+    }
+
+    /// The apex.
+    #[inline(always)]
+    pub(super) fn apex(&self) -> Node<'_> {
+        Node {
+            store: self,
+            rec: &self.apex,
+        }
+    }
+
+    /// Refresh the copy of the apex's record.
+    fn copy_apex(&mut self) {
+        let name = &self.bytes[..self.apex.name_len as usize];
+        if let Some(rec) = self.find(name) {
+            self.apex = *rec;
+        }
     }
 
     #[inline(always)]
@@ -163,6 +183,9 @@ impl Store {
     /// the load-balanced name `lb`.
     pub(super) fn set_lb(&mut self, name: &[u8], apex_len: usize, lb: u32) {
         self.ensure(name, apex_len).lb = lb;
+        if name.len() == apex_len {
+            self.copy_apex();
+        }
     }
 
     /// Give back what growing left unused.
@@ -215,6 +238,7 @@ impl StoreBuilder {
     pub(super) fn new(apex: &[u8]) -> Self {
         let mut store = Store::default();
         store.ensure(apex, apex.len());
+        store.apex.name_len = apex.len() as u8;
         Self {
             store,
             apex_len: apex.len(),
@@ -295,6 +319,7 @@ impl StoreBuilder {
 
     pub(super) fn finish(mut self) -> Store {
         self.store.shrink();
+        self.store.copy_apex();
         self.store
     }
 }
@@ -433,13 +458,21 @@ impl<'z> Rrset<'z> {
     /// target of CNAME, NS, MX, SRV, PTR (CNAME chasing, additional data).
     #[inline(always)]
     pub fn targets(&self) -> impl Iterator<Item = &'z [u8]> + 'z {
-        self.rdatas().filter_map(|r| r.target)
+        let mut it = self.rdatas();
+        std::iter::from_fn(move || {
+            loop {
+                let (_, target) = it.entry()?;
+                if target.is_some() {
+                    return target;
+                }
+            }
+        })
     }
 
     /// The first record's target (a CNAME's).
     #[inline(always)]
     pub fn first_target(&self) -> Option<&'z [u8]> {
-        self.rdatas().next().and_then(|r| r.target)
+        self.rdatas().entry().and_then(|(_, t)| t)
     }
 }
 
@@ -450,8 +483,6 @@ pub struct Rdata<'z> {
     pub wire: &'z [u8],
     /// 4 bytes per compressible name: start, length (u16 LE each).
     names: &'z [u8],
-    /// The target name, lowercase (see [`Rrset::targets`]).
-    target: Option<&'z [u8]>,
 }
 
 impl std::fmt::Debug for Rdata<'_> {
@@ -466,11 +497,7 @@ impl std::fmt::Debug for Rdata<'_> {
 impl<'z> Rdata<'z> {
     /// RDATA without compressible names (tests, and records a policy chose).
     pub fn plain(wire: &'z [u8]) -> Self {
-        Self {
-            wire,
-            names: &[],
-            target: None,
-        }
+        Self { wire, names: &[] }
     }
 
     /// `(start, len)` in [`Rdata::wire`] of each domain name that may be
@@ -493,11 +520,10 @@ pub struct Rdatas<'z> {
     target_at: u8,
 }
 
-impl<'z> Iterator for Rdatas<'z> {
-    type Item = Rdata<'z>;
-
+impl<'z> Rdatas<'z> {
+    /// The next entry and its target (for the types that have one).
     #[inline(always)]
-    fn next(&mut self) -> Option<Rdata<'z>> {
+    fn entry(&mut self) -> Option<(Rdata<'z>, Option<&'z [u8]>)> {
         if self.left == 0 {
             return None;
         }
@@ -523,11 +549,34 @@ impl<'z> Iterator for Rdatas<'z> {
             target = target.filter(|t| !t.is_empty());
         }
         self.rest = rest;
-        Some(Rdata {
-            wire,
-            names,
-            target,
-        })
+        Some((Rdata { wire, names }, target))
+    }
+}
+
+impl<'z> Iterator for Rdatas<'z> {
+    type Item = Rdata<'z>;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Rdata<'z>> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let (head, rest) = self.rest.split_at(3);
+        let len = u16::from_le_bytes([head[0], head[1]]) as usize;
+        let (names, rest) = rest.split_at(4 * head[2] as usize);
+        let (wire, mut rest) = rest.split_at(len);
+        if self.target_at != u8::MAX {
+            // Skip the target: its length and flag, and a copy if any.
+            let (t, after) = rest.split_at(2);
+            rest = if t[1] == 0 {
+                after
+            } else {
+                &after[t[0] as usize..]
+            };
+        }
+        self.rest = rest;
+        Some(Rdata { wire, names })
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
