@@ -286,13 +286,17 @@ pub(crate) fn value_of<T: DeserializeOwned>(
     v: Spanned<DeValue<'_>>,
 ) -> Option<Spanned<T>> {
     let fallback_at = v.span().start;
-    let tree = v.get_ref().clone();
+    // Only a list or table has an inner value to point at.
+    let tree =
+        matches!(v.get_ref(), DeValue::Table(_) | DeValue::Array(_)).then(|| v.get_ref().clone());
     match Spanned::<T>::deserialize(ValueDeserializer::from(v)) {
         Ok(t) => Some(t),
         Err(e) => {
             let at = e.span().map_or(fallback_at, |s| s.start);
             let mut path = key;
-            refine_path(&mut path, &tree, at);
+            if let Some(tree) = &tree {
+                refine_path(&mut path, tree, at);
+            }
             cx.error(at, path, e.message());
             None
         }
