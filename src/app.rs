@@ -149,7 +149,9 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
             udp_threads.extend(udp::start(udp_socks, shared.clone(), stop.clone())?);
             let limits = tcp::TcpLimits {
                 idle_timeout: cfg.tcp_idle_timeout,
+                write_timeout: cfg.tcp_write_timeout,
                 max_connections: cfg.tcp_max_connections,
+                max_connections_per_client: cfg.tcp_max_connections_per_client,
             };
             tasks.spawn(tcp::serve(
                 tcp_listener,

@@ -23,6 +23,8 @@ pub struct ServerSpec {
     pub udp_payload_size: Option<Spanned<i64>>,
     pub tcp_idle_timeout: Option<Spanned<f64>>,
     pub tcp_max_connections: Option<Spanned<i64>>,
+    pub tcp_max_connections_per_client: Option<Spanned<i64>>,
+    pub tcp_write_timeout: Option<Spanned<f64>>,
     pub log_format: Option<Spanned<String>>,
     pub log_level: Option<Spanned<String>>,
 }
@@ -47,6 +49,10 @@ pub struct ServerConfig {
     pub udp_payload_size: u16,
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
+    /// Connections one client (IPv4 address or IPv6 /64) may hold.
+    pub tcp_max_connections_per_client: usize,
+    /// Longest wait for one TCP reply to be written.
+    pub tcp_write_timeout: Duration,
     pub log_format: LogFormat,
     pub log_level: String,
     /// Line and column of keys given in the file, for errors found later
@@ -88,6 +94,8 @@ impl Default for ServerConfig {
             udp_payload_size: 1232,
             tcp_idle_timeout: Duration::from_secs(10),
             tcp_max_connections: 1024,
+            tcp_max_connections_per_client: 64,
+            tcp_write_timeout: Duration::from_secs(5),
             log_format: LogFormat::Text,
             log_level: "info".into(),
             key_pos: Default::default(),
@@ -150,6 +158,8 @@ pub fn parse_server_config(
         udp_payload_size,
         tcp_idle_timeout,
         tcp_max_connections,
+        tcp_max_connections_per_client,
+        tcp_write_timeout,
         log_format,
         log_level,
     } = spec;
@@ -236,6 +246,28 @@ pub fn parse_server_config(
             ),
         }
     }
+    if let Some(c) = tcp_max_connections_per_client {
+        match *c.get_ref() {
+            n @ 1..=1_000_000 => cfg.tcp_max_connections_per_client = n as usize,
+            n => err(
+                c.span(),
+                "tcp_max_connections_per_client",
+                format!("must be between 1 and 1000000, got {n}"),
+            ),
+        }
+    }
+    if let Some(t) = tcp_write_timeout {
+        let v = *t.get_ref();
+        if (0.1..=3600.0).contains(&v) {
+            cfg.tcp_write_timeout = Duration::from_secs_f64(v);
+        } else {
+            err(
+                t.span(),
+                "tcp_write_timeout",
+                format!("must be between 0.1 and 3600 seconds, got {v}"),
+            );
+        }
+    }
     if let Some(f) = log_format {
         match f.get_ref().as_str() {
             "text" => cfg.log_format = LogFormat::Text,
@@ -274,6 +306,11 @@ mod tests {
         assert_eq!(c.udp_payload_size, def.udp_payload_size);
         assert_eq!(c.tcp_idle_timeout, def.tcp_idle_timeout);
         assert_eq!(c.tcp_max_connections, def.tcp_max_connections);
+        assert_eq!(
+            c.tcp_max_connections_per_client,
+            def.tcp_max_connections_per_client
+        );
+        assert_eq!(c.tcp_write_timeout, def.tcp_write_timeout);
         assert!(c.zones_dir.ends_with("zones"));
     }
 

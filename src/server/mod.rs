@@ -8,6 +8,7 @@
 //! the async machinery per packet. TCP runs on tokio: connections are
 //! long-lived and mostly idle, so tasks fit them.
 
+pub mod conns;
 pub mod hickory;
 pub mod tcp;
 pub mod udp;

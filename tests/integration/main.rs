@@ -19,6 +19,7 @@ mod lifecycle;
 mod malformed;
 mod qtypes;
 mod quickstart;
+mod starvation;
 mod transport;
 mod wildcard;
 mod zone_errors;
