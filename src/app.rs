@@ -123,6 +123,10 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
     let cancel = CancellationToken::new();
     let stop = Arc::new(AtomicBool::new(false));
     let mut udp_threads = Vec::new();
+    let rrl = rrl_from(&cfg);
+    if rrl.is_some() && engine == Engine::Hickory {
+        tracing::warn!("[rrl] does not apply with --engine hickory");
+    }
     let mut tasks = tokio::task::JoinSet::new();
     let mut hickory = (engine == Engine::Hickory).then(|| {
         hickory_server::Server::new(crate::server::hickory::Handler {
@@ -146,7 +150,12 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
             }
             server.register_listener(tcp_listener, cfg.tcp_idle_timeout, 65535);
         } else {
-            udp_threads.extend(udp::start(udp_socks, shared.clone(), stop.clone())?);
+            udp_threads.extend(udp::start(
+                udp_socks,
+                shared.clone(),
+                rrl.clone(),
+                stop.clone(),
+            )?);
             let limits = tcp::TcpLimits {
                 idle_timeout: cfg.tcp_idle_timeout,
                 write_timeout: cfg.tcp_write_timeout,
@@ -200,7 +209,53 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
     for h in udp_threads {
         let _ = tokio::task::spawn_blocking(move || h.join()).await;
     }
+    if let Some(r) = &rrl {
+        let c = r.stats.counts();
+        tracing::info!(
+            dropped = c.dropped.iter().sum::<u64>(),
+            slipped = c.slipped.iter().sum::<u64>(),
+            cookie_exempt = c.cookie_exempt,
+            "response rate limiting totals"
+        );
+    }
     Ok(())
+}
+
+/// The UDP rate limiter `[rrl]` asks for, if any.
+fn rrl_from(cfg: &ServerConfig) -> udp::SharedRrl {
+    use crate::dns::rrl::{Params, Rrl};
+    let r = &cfg.rrl;
+    if r.enabled() {
+        tracing::info!(
+            responses_per_second = r.responses_per_second,
+            nodata_per_second = r.nodata_per_second,
+            nxdomains_per_second = r.nxdomains_per_second,
+            referrals_per_second = r.referrals_per_second,
+            errors_per_second = r.errors_per_second,
+            window = r.window,
+            slip = r.slip,
+            "response rate limiting on (UDP)"
+        );
+    }
+    r.enabled().then(|| {
+        Arc::new(Rrl::new(
+            Params {
+                rates: [
+                    r.responses_per_second,
+                    r.nodata_per_second,
+                    r.nxdomains_per_second,
+                    r.referrals_per_second,
+                    r.errors_per_second,
+                ],
+                window: r.window,
+                slip: r.slip,
+                ipv4_prefix: r.ipv4_prefix_length,
+                ipv6_prefix: r.ipv6_prefix_length,
+                table_size: r.max_table_size,
+            },
+            rand::random(),
+        ))
+    })
 }
 
 /// Bind TCP and UDP on one address. With port 0, TCP picks a free port and

@@ -27,6 +27,7 @@ pub struct ServerSpec {
     pub tcp_write_timeout: Option<Spanned<f64>>,
     pub log_format: Option<Spanned<String>>,
     pub log_level: Option<Spanned<String>>,
+    pub rrl: Option<super::rrl::RrlSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +56,8 @@ pub struct ServerConfig {
     pub tcp_write_timeout: Duration,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// Response rate limiting (`[rrl]`); off by default.
+    pub rrl: super::RrlSettings,
     /// Line and column of keys given in the file, for errors found later
     /// (a zones directory or GeoIP file that cannot be read).
     pub key_pos: std::collections::BTreeMap<&'static str, (u32, u32)>,
@@ -98,6 +101,7 @@ impl Default for ServerConfig {
             tcp_write_timeout: Duration::from_secs(5),
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            rrl: Default::default(),
             key_pos: Default::default(),
         }
     }
@@ -162,6 +166,7 @@ pub fn parse_server_config(
         tcp_write_timeout,
         log_format,
         log_level,
+        rrl,
     } = spec;
     let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
         diags.error_at_offset(path, text, span.start, key, msg);
@@ -288,6 +293,9 @@ pub fn parse_server_config(
                 format!("must be one of error, warn, info, debug, trace; got {other:?}"),
             ),
         }
+    }
+    if let Some(r) = rrl {
+        cfg.rrl = super::rrl::validate(r, &mut err);
     }
     (diags.len() == before).then_some(cfg)
 }

@@ -6,6 +6,9 @@
 //! adapter) all call it, so every transport answers identically.
 
 pub mod engine;
+pub mod rrl;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod wire;
 pub mod writer;
 

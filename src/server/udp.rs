@@ -10,8 +10,13 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use crate::dns::Worker;
+use crate::dns::rrl::Rrl;
 use crate::policy::Transport;
 use crate::snapshot::SharedSnapshot;
+
+/// Response rate limiting shared by every UDP thread, if configured. It
+/// lives here, not in the snapshot, so reloads keep its state.
+pub type SharedRrl = Option<Arc<Rrl>>;
 
 /// How often a blocked `recv_from` wakes to check for shutdown.
 const STOP_POLL: Duration = Duration::from_millis(200);
@@ -47,33 +52,35 @@ pub fn bind(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> {
 pub fn start(
     socks: Vec<UdpSocket>,
     snap: SharedSnapshot,
+    rrl: SharedRrl,
     stop: Arc<AtomicBool>,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let mut handles = Vec::new();
     for (i, sock) in socks.into_iter().enumerate() {
         let snap = snap.clone();
         let stop = stop.clone();
+        let rrl = rrl.clone();
         let h = std::thread::Builder::new()
             .name(format!("udp-{i}"))
-            .spawn(move || serve(sock, snap, stop))?;
+            .spawn(move || serve(sock, snap, rrl, stop))?;
         handles.push(h);
     }
     Ok(handles)
 }
 
 #[cfg(target_os = "linux")]
-fn serve(sock: UdpSocket, snap: SharedSnapshot, stop: Arc<AtomicBool>) {
-    batched::serve(sock, snap, stop)
+fn serve(sock: UdpSocket, snap: SharedSnapshot, rrl: SharedRrl, stop: Arc<AtomicBool>) {
+    batched::serve(sock, snap, rrl, stop)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn serve(sock: UdpSocket, snap: SharedSnapshot, stop: Arc<AtomicBool>) {
-    serve_simple(sock, snap, stop)
+fn serve(sock: UdpSocket, snap: SharedSnapshot, rrl: SharedRrl, stop: Arc<AtomicBool>) {
+    serve_simple(sock, snap, rrl, stop)
 }
 
 /// One `recv_from`/`send_to` pair per query: the portable loop, and the
 /// fallback when the batched calls are refused.
-fn serve_simple(sock: UdpSocket, snap: SharedSnapshot, stop: Arc<AtomicBool>) {
+fn serve_simple(sock: UdpSocket, snap: SharedSnapshot, rrl: SharedRrl, stop: Arc<AtomicBool>) {
     let mut worker = Worker::default();
     let mut buf = vec![0u8; 65535];
     let mut out = Vec::with_capacity(4096);
@@ -101,6 +108,9 @@ fn serve_simple(sock: UdpSocket, snap: SharedSnapshot, stop: Arc<AtomicBool>) {
         }
         let s = snap.load();
         if worker.respond(&s, &buf[..n], src, Transport::Udp, &mut out)
+            && rrl
+                .as_ref()
+                .is_none_or(|r| r.apply(src.ip(), &mut out, false, r.now()))
             && let Err(e) = sock.send_to(&out, src)
         {
             tracing::debug!(error = %e, %src, "udp send error");
@@ -125,6 +135,7 @@ mod batched {
         MsgFlags, MultiHeaders, SockaddrIn, SockaddrIn6, SockaddrLike, recvmmsg, sendmmsg,
     };
 
+    use super::SharedRrl;
     use crate::dns::Worker;
     use crate::policy::Transport;
     use crate::snapshot::SharedSnapshot;
@@ -159,14 +170,14 @@ mod batched {
         }
     }
 
-    pub fn serve(sock: UdpSocket, snap: SharedSnapshot, stop: Arc<AtomicBool>) {
+    pub fn serve(sock: UdpSocket, snap: SharedSnapshot, rrl: SharedRrl, stop: Arc<AtomicBool>) {
         match sock.local_addr() {
-            Ok(a) if a.is_ipv6() => run::<SockaddrIn6>(sock, snap, stop),
-            _ => run::<SockaddrIn>(sock, snap, stop),
+            Ok(a) if a.is_ipv6() => run::<SockaddrIn6>(sock, snap, rrl, stop),
+            _ => run::<SockaddrIn>(sock, snap, rrl, stop),
         }
     }
 
-    fn run<S: Peer>(sock: UdpSocket, snap: SharedSnapshot, stop: Arc<AtomicBool>) {
+    fn run<S: Peer>(sock: UdpSocket, snap: SharedSnapshot, rrl: SharedRrl, stop: Arc<AtomicBool>) {
         let fd = sock.as_raw_fd();
         let mut worker = Worker::default();
         let mut bufs: Box<[[u8; MAX_QUERY]; BATCH]> = Box::new([[0u8; MAX_QUERY]; BATCH]);
@@ -192,15 +203,16 @@ mod batched {
                 Err(Errno::EAGAIN | Errno::EINTR) => continue,
                 Err(Errno::ENOSYS) => {
                     tracing::warn!("recvmmsg unavailable; serving UDP one packet at a time");
-                    return super::serve_simple(sock, snap, stop);
+                    return super::serve_simple(sock, snap, rrl, stop);
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "udp recvmmsg error");
                     continue;
                 }
             };
-            // One snapshot load for the whole batch.
+            // One snapshot load (and one clock read) for the whole batch.
             let s = snap.load();
+            let now = rrl.as_ref().map_or(0, |r| r.now());
             let mut k = 0;
             for (i, &(len, addr)) in meta[..n].iter().enumerate() {
                 let Some(src) = addr.as_ref().map(Peer::to_std) else {
@@ -209,7 +221,11 @@ mod batched {
                 if src.port() == 0 {
                     continue;
                 }
-                if worker.respond(&s, &bufs[i][..len], src, Transport::Udp, &mut outs[k]) {
+                if worker.respond(&s, &bufs[i][..len], src, Transport::Udp, &mut outs[k])
+                    && rrl
+                        .as_ref()
+                        .is_none_or(|r| r.apply(src.ip(), &mut outs[k], false, now))
+                {
                     addrs[k] = addr;
                     k += 1;
                 }

@@ -19,6 +19,7 @@ mod lifecycle;
 mod malformed;
 mod qtypes;
 mod quickstart;
+mod rrl;
 mod starvation;
 mod transport;
 mod wildcard;

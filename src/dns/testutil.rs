@@ -1,0 +1,36 @@
+//! Test helpers shared by the engine's unit tests: the shipped `zones/`
+//! compiled into a snapshot, and queries built with hickory.
+
+use std::net::SocketAddr;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
+use hickory_proto::rr::{Name, RecordType};
+
+use crate::config::{Diagnostics, ServerConfig};
+use crate::snapshot::Snapshot;
+
+/// The shipped `zones/` directory as a snapshot (every check `up`).
+pub fn shipped() -> Snapshot {
+    let cfg = ServerConfig {
+        zones_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones"),
+        ..ServerConfig::default()
+    };
+    let mut d = Diagnostics::new();
+    crate::snapshot::build(&cfg, false, &mut d).unwrap_or_else(|| panic!("{d}"))
+}
+
+/// `name type` as wire bytes, EDNS with a 1232-byte payload when `edns`.
+pub fn query(name: &str, rtype: RecordType, edns: bool) -> Vec<u8> {
+    let mut m = Message::new(0x1234, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
+    if edns {
+        let mut e = Edns::new();
+        e.set_max_payload(1232).set_version(0);
+        m.set_edns(e);
+    }
+    m.to_vec().unwrap()
+}
+
+pub fn client(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
