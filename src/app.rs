@@ -123,14 +123,20 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
     let cancel = CancellationToken::new();
     let stop = Arc::new(AtomicBool::new(false));
     let mut udp_threads = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
     let rrl = rrl_from(&cfg);
+    let cookies = cookies_from(&cfg, &mut tasks, &cancel);
+    let defenses = crate::server::Defenses {
+        rrl: rrl.clone(),
+        cookies: cookies.clone(),
+    };
     if rrl.is_some() && engine == Engine::Hickory {
         tracing::warn!("[rrl] does not apply with --engine hickory");
     }
-    let mut tasks = tokio::task::JoinSet::new();
     let mut hickory = (engine == Engine::Hickory).then(|| {
         hickory_server::Server::new(crate::server::hickory::Handler {
             snap: shared.clone(),
+            cookies: cookies.clone(),
         })
     });
     for &addr in &cfg.listen {
@@ -153,7 +159,7 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
             udp_threads.extend(udp::start(
                 udp_socks,
                 shared.clone(),
-                rrl.clone(),
+                defenses.clone(),
                 stop.clone(),
             )?);
             let limits = tcp::TcpLimits {
@@ -166,6 +172,7 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
                 tcp_listener,
                 shared.clone(),
                 limits,
+                cookies.clone(),
                 cancel.clone(),
             ));
         }
@@ -221,8 +228,47 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
     Ok(())
 }
 
+/// The cookie jar `[cookies]` asks for, if any. A random secret (no
+/// configured one) is replaced every `secret_rotation` by a task in
+/// `tasks`, the previous one staying accepted (RFC 9018 §5).
+fn cookies_from(
+    cfg: &ServerConfig,
+    tasks: &mut tokio::task::JoinSet<()>,
+    cancel: &CancellationToken,
+) -> Option<Arc<crate::dns::cookie::CookieJar>> {
+    use crate::dns::cookie::{CookieJar, Secrets};
+    let c = &cfg.cookies;
+    if !c.enabled {
+        return None;
+    }
+    let random = c.secrets.is_empty();
+    let secrets = match c.secrets.as_slice() {
+        [] => Secrets {
+            current: rand::random(),
+            previous: None,
+        },
+        [current, rest @ ..] => Secrets {
+            current: *current,
+            previous: rest.first().copied(),
+        },
+    };
+    let jar = Arc::new(CookieJar::new(secrets, c.require));
+    if random {
+        let (j, every, cancel) = (jar.clone(), c.secret_rotation, cancel.clone());
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => j.rotate(rand::random()),
+                    _ = cancel.cancelled() => return,
+                }
+            }
+        });
+    }
+    Some(jar)
+}
+
 /// The UDP rate limiter `[rrl]` asks for, if any.
-fn rrl_from(cfg: &ServerConfig) -> udp::SharedRrl {
+fn rrl_from(cfg: &ServerConfig) -> Option<Arc<crate::dns::rrl::Rrl>> {
     use crate::dns::rrl::{Params, Rrl};
     let r = &cfg.rrl;
     if r.enabled() {

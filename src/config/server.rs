@@ -28,6 +28,7 @@ pub struct ServerSpec {
     pub log_format: Option<Spanned<String>>,
     pub log_level: Option<Spanned<String>>,
     pub rrl: Option<super::rrl::RrlSpec>,
+    pub cookies: Option<super::cookies::CookiesSpec>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +59,8 @@ pub struct ServerConfig {
     pub log_level: String,
     /// Response rate limiting (`[rrl]`); off by default.
     pub rrl: super::RrlSettings,
+    /// DNS Cookies (`[cookies]`); on by default.
+    pub cookies: super::CookieSettings,
     /// Line and column of keys given in the file, for errors found later
     /// (a zones directory or GeoIP file that cannot be read).
     pub key_pos: std::collections::BTreeMap<&'static str, (u32, u32)>,
@@ -102,6 +105,7 @@ impl Default for ServerConfig {
             log_format: LogFormat::Text,
             log_level: "info".into(),
             rrl: Default::default(),
+            cookies: Default::default(),
             key_pos: Default::default(),
         }
     }
@@ -167,6 +171,7 @@ pub fn parse_server_config(
         log_format,
         log_level,
         rrl,
+        cookies,
     } = spec;
     let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
         diags.error_at_offset(path, text, span.start, key, msg);
@@ -296,6 +301,14 @@ pub fn parse_server_config(
     }
     if let Some(r) = rrl {
         cfg.rrl = super::rrl::validate(r, &mut err);
+    }
+    let secret_file = cookies.and_then(|c| {
+        let (settings, file) = super::cookies::validate(c, &mut err);
+        cfg.cookies = settings;
+        file
+    });
+    if let Some(f) = secret_file {
+        cfg.cookies.secrets = super::cookies::load_secret_file(&rel(f.get_ref()), diags);
     }
     (diags.len() == before).then_some(cfg)
 }

@@ -5,6 +5,7 @@
 //! buffers have grown; UDP and TCP listeners (and hickory's `RequestHandler`
 //! adapter) all call it, so every transport answers identically.
 
+pub mod cookie;
 pub mod engine;
 pub mod rrl;
 #[cfg(test)]

@@ -297,11 +297,11 @@ impl Rrl {
         let rate = rate as i32;
         let floor = -((self.params.window as i32).saturating_mul(rate));
         // A lost race means another thread updated this set at the same
-        // moment: load again. Bounded, so a pathological schedule cannot
-        // spin; past it the response is sent.
-        for _ in 0..16 {
+        // moment: load again. Lock-free, not wait-free: every retry means
+        // another thread's update went through.
+        loop {
             let mut found = None;
-            let mut victim = 0;
+            let mut victim = (0, 0);
             let mut victim_rank = (false, 0, i32::MIN);
             for (i, s) in slots.iter().enumerate() {
                 let v = s.load(Ordering::Relaxed);
@@ -312,21 +312,23 @@ impl Rrl {
                 }
                 let rank = evict_rank(slot, now, self.params.window);
                 if rank > victim_rank {
-                    victim = i;
+                    victim = (i, v);
                     victim_rank = rank;
                 }
             }
             let (i, old, mut slot) = match found {
                 Some(f) => f,
                 None => {
-                    let v = slots[victim].load(Ordering::Relaxed);
+                    // The value seen by the scan: if the slot changed since
+                    // (another thread may have just inserted this very key),
+                    // the swap fails and the scan runs again.
                     let fresh = Slot {
                         tag,
                         time: now,
                         balance: rate,
                         slips: 0,
                     };
-                    (victim, v, fresh)
+                    (victim.0, victim.1, fresh)
                 }
             };
             // Credit for the seconds since the last update, at most `rate`.
@@ -361,7 +363,6 @@ impl Rrl {
                 return self.count(kind, action);
             }
         }
-        Action::Send
     }
 
     fn count(&self, kind: Kind, action: Action) -> Action {

@@ -7,6 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::cookie::{OPT_COOKIE, QueryCookie};
 use crate::zone::name::MAX_NAME_LEN;
 use crate::zone::rtype;
 
@@ -65,6 +66,8 @@ pub struct Edns {
     pub version: u8,
     pub dnssec_ok: bool,
     pub ecs: Option<Ecs>,
+    /// The first COOKIE option (RFC 7873 §5.2: later ones are ignored).
+    pub cookie: Option<QueryCookie>,
 }
 
 /// A parsed query.
@@ -74,7 +77,9 @@ pub struct Query {
     pub rd: bool,
     pub cd: bool,
     pub qname: QName,
-    /// Byte range of the question in the packet (name + type + class).
+    /// Byte range of the question in the packet (name + type + class);
+    /// empty for a query with no question and a COOKIE option, which asks
+    /// only for a server cookie (RFC 7873 §5.4).
     pub question: (usize, usize),
     pub qtype: u16,
     pub qclass: u16,
@@ -201,7 +206,10 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
         question = Some((i, end + 4));
         i = end + 4;
     }
-    let Some(qrange) = question else {
+    // QDCOUNT 0 is allowed only to ask for a server cookie (RFC 7873
+    // §5.4); whether the OPT has one is known after the sections.
+    let cookie_only = (qd == 0 && q.opcode == 0).then_some((HEADER_LEN, HEADER_LEN));
+    let Some(qrange) = question.or(cookie_only) else {
         let err = if q.opcode != 0 {
             ParseError::NotImp {
                 question: None,
@@ -257,6 +265,16 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
             edns: saw_opt,
         });
     }
+    if qrange.1 == qrange.0 {
+        q.qtype = 0;
+        q.qclass = 0;
+        if q.edns.is_none_or(|e| e.cookie.is_none()) {
+            return Err(ParseError::FormErr {
+                question: None,
+                edns: saw_opt,
+            });
+        }
+    }
     if qrange.1 > qrange.0 && q.qtype == rtype::OPT {
         return Err(ParseError::FormErr {
             question: Some(qrange),
@@ -286,6 +304,7 @@ fn parse_opt(p: &[u8], i: usize) -> Option<Edns> {
         version: (ttl_hi & 0xFF) as u8,
         dnssec_ok: ttl_lo & 0x8000 != 0,
         ecs: None,
+        cookie: None,
     };
     let mut j = 0;
     while j < rdata.len() {
@@ -297,6 +316,9 @@ fn parse_opt(p: &[u8], i: usize) -> Option<Edns> {
                 return None;
             }
             edns.ecs = Some(parse_ecs(data)?);
+        } else if code == OPT_COOKIE && edns.cookie.is_none() {
+            // Malformed: FORMERR (RFC 7873 §5.2.2).
+            edns.cookie = Some(QueryCookie::parse(data)?);
         }
         j += 4 + len;
     }

@@ -25,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::conns::{Activity, ClientKey, ConnTable};
 use crate::dns::Worker;
+use crate::dns::cookie::CookieJar;
 use crate::policy::Transport;
 use crate::snapshot::SharedSnapshot;
 
@@ -78,6 +79,7 @@ pub async fn serve(
     listener: TcpListener,
     snap: SharedSnapshot,
     limits: TcpLimits,
+    cookies: Option<Arc<CookieJar>>,
     cancel: CancellationToken,
 ) {
     let conns = ConnTable::new(limits.max_connections, limits.max_connections_per_client);
@@ -117,10 +119,11 @@ pub async fn serve(
         let activity = admitted.activity;
         let snap = snap.clone();
         let cancel = cancel.clone();
+        let worker = Worker::default().with_cookies(cookies.clone());
         tasks.spawn(async move {
             let _slot = slot;
             tokio::select! {
-                _ = connection(stream, peer, snap, limits, &activity, epoch) => {}
+                _ = connection(stream, peer, snap, worker, limits, &activity, epoch) => {}
                 _ = activity.evict.cancelled() => {}
                 _ = cancel.cancelled() => {}
             }
@@ -134,6 +137,7 @@ async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     snap: SharedSnapshot,
+    mut worker: Worker,
     limits: TcpLimits,
     activity: &Activity,
     epoch: Instant,
@@ -141,7 +145,6 @@ async fn connection(
     let _ = stream.set_nodelay(true);
     let touch = || activity.touch(epoch.elapsed().as_millis() as u64);
     let idle = limits.idle_timeout;
-    let mut worker = Worker::default();
     let mut msg = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(4096);
     let mut frame = Vec::with_capacity(4096);

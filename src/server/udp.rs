@@ -9,14 +9,10 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use super::Defenses;
 use crate::dns::Worker;
-use crate::dns::rrl::Rrl;
 use crate::policy::Transport;
 use crate::snapshot::SharedSnapshot;
-
-/// Response rate limiting shared by every UDP thread, if configured. It
-/// lives here, not in the snapshot, so reloads keep its state.
-pub type SharedRrl = Option<Arc<Rrl>>;
 
 /// How often a blocked `recv_from` wakes to check for shutdown.
 const STOP_POLL: Duration = Duration::from_millis(200);
@@ -52,36 +48,37 @@ pub fn bind(addr: SocketAddr, workers: usize) -> io::Result<Vec<UdpSocket>> {
 pub fn start(
     socks: Vec<UdpSocket>,
     snap: SharedSnapshot,
-    rrl: SharedRrl,
+    def: Defenses,
     stop: Arc<AtomicBool>,
 ) -> io::Result<Vec<JoinHandle<()>>> {
     let mut handles = Vec::new();
     for (i, sock) in socks.into_iter().enumerate() {
         let snap = snap.clone();
         let stop = stop.clone();
-        let rrl = rrl.clone();
+        let def = def.clone();
         let h = std::thread::Builder::new()
             .name(format!("udp-{i}"))
-            .spawn(move || serve(sock, snap, rrl, stop))?;
+            .spawn(move || serve(sock, snap, def, stop))?;
         handles.push(h);
     }
     Ok(handles)
 }
 
 #[cfg(target_os = "linux")]
-fn serve(sock: UdpSocket, snap: SharedSnapshot, rrl: SharedRrl, stop: Arc<AtomicBool>) {
-    batched::serve(sock, snap, rrl, stop)
+fn serve(sock: UdpSocket, snap: SharedSnapshot, def: Defenses, stop: Arc<AtomicBool>) {
+    batched::serve(sock, snap, def, stop)
 }
 
 #[cfg(not(target_os = "linux"))]
-fn serve(sock: UdpSocket, snap: SharedSnapshot, rrl: SharedRrl, stop: Arc<AtomicBool>) {
-    serve_simple(sock, snap, rrl, stop)
+fn serve(sock: UdpSocket, snap: SharedSnapshot, def: Defenses, stop: Arc<AtomicBool>) {
+    serve_simple(sock, snap, def, stop)
 }
 
 /// One `recv_from`/`send_to` pair per query: the portable loop, and the
 /// fallback when the batched calls are refused.
-fn serve_simple(sock: UdpSocket, snap: SharedSnapshot, rrl: SharedRrl, stop: Arc<AtomicBool>) {
-    let mut worker = Worker::default();
+fn serve_simple(sock: UdpSocket, snap: SharedSnapshot, def: Defenses, stop: Arc<AtomicBool>) {
+    let mut worker = Worker::default().with_cookies(def.cookies.clone());
+    let rrl = def.rrl;
     let mut buf = vec![0u8; 65535];
     let mut out = Vec::with_capacity(4096);
     while !stop.load(Ordering::Relaxed) {
@@ -110,7 +107,7 @@ fn serve_simple(sock: UdpSocket, snap: SharedSnapshot, rrl: SharedRrl, stop: Arc
         if worker.respond(&s, &buf[..n], src, Transport::Udp, &mut out)
             && rrl
                 .as_ref()
-                .is_none_or(|r| r.apply(src.ip(), &mut out, false, r.now()))
+                .is_none_or(|r| r.apply(src.ip(), &mut out, worker.cookie_valid(), r.now()))
             && let Err(e) = sock.send_to(&out, src)
         {
             tracing::debug!(error = %e, %src, "udp send error");
@@ -135,7 +132,7 @@ mod batched {
         MsgFlags, MultiHeaders, SockaddrIn, SockaddrIn6, SockaddrLike, recvmmsg, sendmmsg,
     };
 
-    use super::SharedRrl;
+    use super::super::Defenses;
     use crate::dns::Worker;
     use crate::policy::Transport;
     use crate::snapshot::SharedSnapshot;
@@ -170,16 +167,17 @@ mod batched {
         }
     }
 
-    pub fn serve(sock: UdpSocket, snap: SharedSnapshot, rrl: SharedRrl, stop: Arc<AtomicBool>) {
+    pub fn serve(sock: UdpSocket, snap: SharedSnapshot, def: Defenses, stop: Arc<AtomicBool>) {
         match sock.local_addr() {
-            Ok(a) if a.is_ipv6() => run::<SockaddrIn6>(sock, snap, rrl, stop),
-            _ => run::<SockaddrIn>(sock, snap, rrl, stop),
+            Ok(a) if a.is_ipv6() => run::<SockaddrIn6>(sock, snap, def, stop),
+            _ => run::<SockaddrIn>(sock, snap, def, stop),
         }
     }
 
-    fn run<S: Peer>(sock: UdpSocket, snap: SharedSnapshot, rrl: SharedRrl, stop: Arc<AtomicBool>) {
+    fn run<S: Peer>(sock: UdpSocket, snap: SharedSnapshot, def: Defenses, stop: Arc<AtomicBool>) {
         let fd = sock.as_raw_fd();
-        let mut worker = Worker::default();
+        let mut worker = Worker::default().with_cookies(def.cookies.clone());
+        let rrl = def.rrl.clone();
         let mut bufs: Box<[[u8; MAX_QUERY]; BATCH]> = Box::new([[0u8; MAX_QUERY]; BATCH]);
         let mut outs: [Vec<u8>; BATCH] = std::array::from_fn(|_| Vec::with_capacity(1232));
         let mut rx = MultiHeaders::<S>::preallocate(BATCH, None);
@@ -203,7 +201,7 @@ mod batched {
                 Err(Errno::EAGAIN | Errno::EINTR) => continue,
                 Err(Errno::ENOSYS) => {
                     tracing::warn!("recvmmsg unavailable; serving UDP one packet at a time");
-                    return super::serve_simple(sock, snap, rrl, stop);
+                    return super::serve_simple(sock, snap, def, stop);
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "udp recvmmsg error");
@@ -224,7 +222,7 @@ mod batched {
                 if worker.respond(&s, &bufs[i][..len], src, Transport::Udp, &mut outs[k])
                     && rrl
                         .as_ref()
-                        .is_none_or(|r| r.apply(src.ip(), &mut outs[k], false, now))
+                        .is_none_or(|r| r.apply(src.ip(), &mut outs[k], worker.cookie_valid(), now))
                 {
                     addrs[k] = addr;
                     k += 1;

@@ -11,6 +11,7 @@ mod fixtures;
 mod harness;
 
 mod answers;
+mod cookies;
 mod differential;
 mod edns;
 mod health;
