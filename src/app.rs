@@ -47,10 +47,17 @@ fn print_diags(diags: &Diagnostics) {
 
 fn check(args: &ConfigArg) -> i32 {
     let mut diags = Diagnostics::new();
-    let ok = load_config(args, &mut diags)
-        .and_then(|cfg| crate::snapshot::build(&cfg, false, &mut diags))
-        .is_some();
+    let built = load_config(args, &mut diags).and_then(|cfg| {
+        let snap = crate::snapshot::build(&cfg, false, &mut diags)?;
+        Some((snap, cfg.udp_payload_size))
+    });
+    let ok = built.is_some();
     print_diags(&diags);
+    if let Some((snap, payload)) = &built {
+        for w in crate::dns::fit::oversized_answers(snap, *payload) {
+            eprintln!("warning: {w}");
+        }
+    }
     if ok && diags.is_empty() {
         println!("ok");
         0
@@ -104,6 +111,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         dir = %cfg.zones_dir.display(),
         "loaded"
     );
+    for w in crate::dns::fit::oversized_answers(&snap, cfg.udp_payload_size) {
+        tracing::warn!("{w}");
+    }
     let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(snap));
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

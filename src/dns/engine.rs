@@ -533,17 +533,27 @@ impl<'s> Ctx<'s, '_, '_> {
     }
 
     /// Write the policy's addresses; returns how many.
+    ///
+    /// A load-balanced answer is ours to size: the policy picks at most as
+    /// many addresses as the reply has room for, and every one that fits is
+    /// written, so a big pool answers with a subset instead of TC. Full
+    /// only when not even one address fits.
     fn write_lb(&mut self, lb: u32, family: Family, owner: Owner<'_>) -> Result<usize, Full> {
         let Some(name) = self.snap.lb.get(lb as usize) else {
             return Ok(0);
         };
-        policy::answer(
+        // Each record takes at least a 2-byte owner pointer, 10 bytes of
+        // type, class, TTL and length, and the address.
+        let per = 12 + if family == Family::V4 { 4 } else { 16 };
+        let room = self.w.limit().saturating_sub(self.w.len()) / per;
+        policy::answer_bounded(
             name,
             family,
             &self.client,
             &self.snap.health,
             self.rng,
             self.decision,
+            room,
         );
         if self.client.ecs.is_some() {
             self.ecs_scope = self.ecs_scope.max(self.decision.ecs_scope);
@@ -552,13 +562,23 @@ impl<'s> Ctx<'s, '_, '_> {
             return Ok(0);
         }
         let ttl = self.decision.ttl;
+        let mut wrote = 0;
         for addr in &self.decision.addrs {
-            match addr {
-                IpAddr::V4(a) => self.w.rr_raw(owner, rtype::A, ttl, &a.octets())?,
-                IpAddr::V6(a) => self.w.rr_raw(owner, rtype::AAAA, ttl, &a.octets())?,
+            let m = self.w.mark();
+            let r = match addr {
+                IpAddr::V4(a) => self.w.rr_raw(owner, rtype::A, ttl, &a.octets()),
+                IpAddr::V6(a) => self.w.rr_raw(owner, rtype::AAAA, ttl, &a.octets()),
+            };
+            if r.is_err() {
+                self.w.rollback(m);
+                break;
             }
+            wrote += 1;
         }
-        Ok(self.decision.addrs.len())
+        if wrote == 0 && !self.decision.addrs.is_empty() {
+            return Err(Full);
+        }
+        Ok(wrote)
     }
 
     fn answer_lb(&mut self, zone: &'s Zone, lb: u32, family: Family, owner: Owner<'_>) -> Res {

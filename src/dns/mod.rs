@@ -7,6 +7,7 @@
 
 pub mod cookie;
 pub mod engine;
+pub mod fit;
 pub mod rrl;
 #[cfg(test)]
 pub(crate) mod testutil;

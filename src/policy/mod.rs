@@ -355,12 +355,28 @@ pub fn answer(
     rng: &mut PolicyRng,
     out: &mut Decision,
 ) {
+    answer_bounded(lb, family, client, health, rng, out, usize::MAX)
+}
+
+/// [`answer`] picking at most `max` addresses (at least 1): the most the
+/// reply has room for, so a pool of 200,000 members with `answers = "all"`
+/// costs a pick of what fits, not of every member. With `answers = "all"`
+/// and more candidates than fit, the pick is a uniform random subset.
+pub fn answer_bounded(
+    lb: &LbName,
+    family: Family,
+    client: &ClientInfo,
+    health: &HealthTable,
+    rng: &mut PolicyRng,
+    out: &mut Decision,
+    max: usize,
+) {
     use failover::Choice;
 
     out.clear();
     out.ttl = lb.ttl;
     let select = lb.policy.select();
-    let k = lb.answers.limit();
+    let k = lb.answers.limit().min(max.max(1));
     match failover::choose(&lb.groups, family, Some(health)) {
         Choice::Found {
             index,
@@ -430,6 +446,12 @@ fn run(
     out: &mut Decision,
 ) {
     match select {
+        // More than MAX_ANSWERS only with answers = "all" bounded by the
+        // reply's room; "all" ignores weights (every member, random order),
+        // so its subset is uniform too.
+        Select::Weighted if k > MAX_ANSWERS && k < cands.scan.count => {
+            multivalue::pick(cands, k, rng, &mut out.addrs)
+        }
         Select::Weighted => weighted::pick(cands, k, rng, &mut out.addrs),
         Select::RoundRobin => round_robin::pick(cands, group.cursor(family), k, &mut out.addrs),
         Select::Multivalue => multivalue::pick(cands, k, rng, &mut out.addrs),
