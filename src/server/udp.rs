@@ -27,10 +27,39 @@ fn bind_one(addr: SocketAddr) -> io::Result<UdpSocket> {
     let _ = sock.set_recv_buffer_size(4 << 20);
     let _ = sock.set_send_buffer_size(4 << 20);
     sock.bind(&addr.into())?;
+    drop_responses(&sock);
     let sock: UdpSocket = sock.into();
     sock.set_read_timeout(Some(STOP_POLL))?;
     Ok(sock)
 }
+
+/// Have the kernel drop datagrams with QR=1 (responses) before any
+/// listener reads them: a classic BPF socket filter. Both engines then drop
+/// them alike: hickory-server's `Server` would otherwise answer FORMERR to a
+/// response it cannot decode, which is a reflection vector; ours drops them
+/// after a header parse anyway, and now does not even wake up for them.
+/// Best effort: without the filter the engines' own checks still apply.
+#[cfg(target_os = "linux")]
+fn drop_responses(sock: &Socket) {
+    use socket2::SockFilter;
+    // A UDP socket filter sees the packet from the UDP header (8 bytes),
+    // so the DNS flags' first byte, with QR as its top bit, is at 10.
+    const LDB_ABS: u16 = 0x30; // BPF_LD | BPF_B | BPF_ABS
+    const JSET_K: u16 = 0x45; // BPF_JMP | BPF_JSET | BPF_K
+    const RET_K: u16 = 0x06; // BPF_RET | BPF_K
+    let prog = [
+        SockFilter::new(LDB_ABS, 0, 0, 10),
+        SockFilter::new(JSET_K, 1, 0, 0x80), // QR set: skip to drop
+        SockFilter::new(RET_K, 0, 0, u32::MAX), // keep the whole datagram
+        SockFilter::new(RET_K, 0, 0, 0),     // drop
+    ];
+    if let Err(e) = sock.attach_filter(&prog) {
+        tracing::debug!(error = %e, "cannot attach the QR=1 socket filter");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn drop_responses(_: &Socket) {}
 
 /// Bind `workers` sockets on `addr` (port 0: the first picks the port and
 /// the rest share it).
