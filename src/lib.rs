@@ -15,6 +15,8 @@ pub mod cli;
 pub mod config;
 pub mod dns;
 pub mod explain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod geoip;
 pub mod health;
 pub mod policy;
