@@ -275,3 +275,77 @@ fn kdig_sees_a_cookie_and_badcookie_retry_works() {
     assert!(out.contains("COOKIE:"), "{out}");
     assert!(out.contains("www.example.test."), "{out}");
 }
+
+/// Knot DNS (its mod-cookies implements RFC 9018) and dnslb given the same
+/// secret accept each other's server cookies: the anycast set of RFC 9018
+/// with two implementations.
+#[test]
+#[ignore = "needs knotd"]
+fn knot_and_dnslb_accept_each_others_cookies() {
+    let dir = crate::harness::TempDir::new("knot-cookies");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("run")).unwrap();
+    std::fs::create_dir_all(d.join("db")).unwrap();
+    std::fs::write(d.join("example.test.zone"), EXAMPLE_TEST).unwrap();
+    // A free port for knotd (released just before it binds).
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let conf = format!(
+        "server:\n    rundir: \"{d}/run\"\n    listen: 127.0.0.1@{port}\n    udp-workers: 1\n    \
+         tcp-workers: 1\n    background-workers: 1\nlog:\n  - target: stderr\n    any: warning\n\
+         database:\n    storage: \"{d}/db\"\nmod-cookies:\n  - id: c\n    secret: 0x{SECRET}\n\
+         template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    \
+         journal-content: none\n    global-module: mod-cookies/c\n\
+         zone:\n  - domain: example.test\n    file: \"{d}/example.test.zone\"\n",
+        d = d.display()
+    );
+    std::fs::write(d.join("knot.conf"), conf).unwrap();
+    let mut knot = Command::new("knotd")
+        .arg("-c")
+        .arg(d.join("knot.conf"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("start knotd");
+    struct Kill<'a>(&'a mut std::process::Child);
+    impl Drop for Kill<'_> {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _k = Kill(&mut knot);
+    let knot_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let ask = |addr, cookie: &[u8]| {
+        exchange_within(
+            Proto::Udp,
+            addr,
+            &query_with_cookie("example.test.", cookie),
+            std::time::Duration::from_millis(500),
+        )
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let from_knot = loop {
+        if let Some(r) = ask(knot_addr, &CLIENT_COOKIE) {
+            break reply_cookie(&r).expect("knot sends a server cookie");
+        }
+        assert!(std::time::Instant::now() < deadline, "knotd did not answer");
+    };
+    let setup = standard(
+        "cookies-knot",
+        &format!("[cookies]\nrequire = true\nsecrets = [\"{SECRET}\"]\n"),
+    );
+    let srv = setup.serve();
+    let r = ask(srv.addr, &from_knot).expect("dnslb answers");
+    assert_eq!(
+        (full_rcode(&r), counts_of(&r)[1]),
+        (0, 1),
+        "dnslb accepts knot's cookie"
+    );
+    let ours = reply_cookie(&ask(srv.addr, &CLIENT_COOKIE).unwrap()).unwrap();
+    let r = ask(knot_addr, &ours).expect("knot answers");
+    assert_eq!(full_rcode(&r), 0, "knot accepts dnslb's cookie");
+    assert_eq!(counts_of(&r)[1], 1);
+}

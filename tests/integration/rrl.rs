@@ -101,3 +101,21 @@ fn random_names_share_the_nxdomain_bucket() {
     let (replies, _) = flood("127.0.0.1:0", srv.addr, &vec![q; 50]);
     assert_eq!(replies.len(), 50);
 }
+
+/// The limiter lives outside the snapshot: a reload (SIGHUP) keeps every
+/// bucket, so a flood in progress stays limited.
+#[test]
+fn reloads_keep_the_limiter_state() {
+    let setup = standard(
+        "rrl-reload",
+        "[rrl]\nresponses_per_second = 5\nwindow = 60\nslip = 0\n",
+    );
+    let srv = setup.serve();
+    let q = encode(&query_msg("www.example.test.", RecordType::A));
+    let (replies, _) = flood("127.0.0.1:0", srv.addr, &vec![q.clone(); 300]);
+    assert!(replies.len() < 50, "{} replies to the flood", replies.len());
+    assert!(srv.reload(), "reload failed");
+    // In debt by up to 60 s × 5: a fresh table would answer 5 at once.
+    let (replies, _) = flood("127.0.0.1:0", srv.addr, &vec![q; 5]);
+    assert_eq!(replies.len(), 0, "the reload reset the limiter");
+}
