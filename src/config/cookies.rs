@@ -230,6 +230,15 @@ mod tests {
     }
 
     #[test]
+    fn unknown_keys_in_cookies_are_rejected() {
+        let mut d = Diagnostics::new();
+        let text = "[cookies]\nsecret = \"x\"\n";
+        assert!(parse_server_config(Path::new("s.toml"), text, &mut d).is_none());
+        assert!(d.to_string().contains("s.toml:2:1: "), "{d}");
+        assert!(d.to_string().contains("unknown field `secret`"), "{d}");
+    }
+
+    #[test]
     fn secret_file_is_read_relative_to_the_config() {
         let dir = std::env::temp_dir().join(format!("dnslb-cookie-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

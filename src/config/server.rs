@@ -332,6 +332,8 @@ mod tests {
             def.tcp_max_connections_per_client
         );
         assert_eq!(c.tcp_write_timeout, def.tcp_write_timeout);
+        assert_eq!(c.rrl, def.rrl);
+        assert_eq!(c.cookies, def.cookies);
         assert!(c.zones_dir.ends_with("zones"));
     }
 
