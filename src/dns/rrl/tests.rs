@@ -242,3 +242,30 @@ fn slip_truncates_and_keeps_the_opt() {
     assert!(m.metadata.truncation && m.edns.is_none() && m.authorities.is_empty());
     assert_eq!(u16::from(m.metadata.response_code), 3);
 }
+
+#[test]
+fn names_hash_without_case_and_through_pointers() {
+    // "WwW.Example.test" at 12, then "www" + pointer to "example.test".
+    let mut m = vec![0u8; 12];
+    m.extend_from_slice(b"\x03WwW\x07Example\x04test\x00");
+    let second = m.len();
+    m.extend_from_slice(b"\x03www\xc0\x10");
+    let (a, end_a) = hash_name(&m, 12).unwrap();
+    let (b, end_b) = hash_name(&m, second).unwrap();
+    assert_eq!(a, b);
+    assert_eq!((end_a, end_b), (second, m.len()));
+    assert_ne!(
+        hash_name(b"\x03wwx\x00", 0).unwrap().0,
+        hash_name(b"\x03www\x00", 0).unwrap().0
+    );
+    // Forward pointers and overlong names are refused.
+    assert_eq!(hash_name(b"\xc0\x05\x00\x00\x00\x00", 0), None);
+    for b in 0..=255u8 {
+        let w = u64::from_le_bytes([b; 8]);
+        assert_eq!(
+            lower8(w),
+            u64::from_le_bytes([b.to_ascii_lowercase(); 8]),
+            "{b:#x}"
+        );
+    }
+}
