@@ -467,14 +467,14 @@ fn hash_wire(name: &[u8]) -> u64 {
     let mut chunks = name.chunks_exact(8);
     for c in &mut chunks {
         let w = lower8(u64::from_le_bytes(c.try_into().expect("8 bytes")));
-        h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7cc1_b727_220a_95);
+        h = (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
     let rest = chunks.remainder();
     if !rest.is_empty() {
         let mut last = [0u8; 8];
         last[..rest.len()].copy_from_slice(rest);
         let w = lower8(u64::from_le_bytes(last));
-        h = (h.rotate_left(5) ^ w).wrapping_mul(0x51_7cc1_b727_220a_95);
+        h = (h.rotate_left(5) ^ w).wrapping_mul(0x517c_c1b7_2722_0a95);
     }
     h
 }
