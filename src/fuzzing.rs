@@ -17,12 +17,12 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use crate::config::{Diagnostics, ServerConfig};
-use crate::dns::Worker;
+use crate::config::Settings;
+use crate::diag::{Diagnostics, Located};
 use crate::dns::cookie::{CookieJar, Secrets};
 use crate::dns::rrl::{Params, Rrl};
 use crate::dns::wire::{Query, parse_query};
-use crate::policy::Transport;
+use crate::dns::{Transport, Worker};
 use crate::snapshot::Snapshot;
 
 /// Our EDNS payload size in the fuzzed snapshot (the default).
@@ -40,12 +40,12 @@ struct Fixture {
 fn fixture() -> &'static Fixture {
     static F: OnceLock<Fixture> = OnceLock::new();
     F.get_or_init(|| {
-        let cfg = ServerConfig {
-            zones_dir: Path::new(env!("CARGO_MANIFEST_DIR")).join("zones"),
-            ..ServerConfig::default()
+        let cfg = Settings {
+            zones_dir: Located::default_value(Path::new(env!("CARGO_MANIFEST_DIR")).join("zones")),
+            ..Settings::default()
         };
         let mut d = Diagnostics::new();
-        let snap = crate::snapshot::build(&cfg, false, &mut d)
+        let snap = crate::snapshot::build(&cfg, None, false, &mut d)
             .unwrap_or_else(|| panic!("the shipped zones must load:\n{d}"));
         let jar = Arc::new(CookieJar::new(
             Secrets {
@@ -154,7 +154,7 @@ pub fn load_one(data: &[u8]) {
     let path = Path::new("fuzz.test.toml");
     let mut targets = crate::health::TargetRegistry::new();
     let mut d = Diagnostics::new();
-    let _ = crate::config::load_policy_file(path, &policy, &mut targets, &mut d);
+    let _ = crate::config::load_policy_file(path, &policy, &origin, &mut targets, &mut d);
     check_diags(&d, path, &policy);
 }
 

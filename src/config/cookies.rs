@@ -7,8 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Diagnostics;
 use super::rrl::ErrFn;
+use crate::diag::Diagnostics;
 
 /// File format: the `[cookies]` table.
 #[derive(Debug, Default, Deserialize)]
@@ -191,7 +191,7 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::server::parse_server_config;
+    use crate::config::settings::parse_settings;
 
     #[test]
     fn secrets_parse_from_hex() {
@@ -212,7 +212,7 @@ mod tests {
     fn bad_secrets_name_the_line_never_the_value() {
         let mut d = Diagnostics::new();
         let text = "[cookies]\nsecrets = [\"00\", \"0123456789abcdef0123456789abcdef\", \"0123456789abcdef0123456789abcdef\"]\nsecret_rotation = 60\n";
-        assert!(parse_server_config(Path::new("s.toml"), text, &mut d).is_none());
+        assert!(parse_settings(Path::new("s.toml"), text, &mut d).is_none());
         let s = d.to_string();
         assert!(
             s.contains("s.toml:2:11: cookies.secrets: must list 1 or 2"),
@@ -233,7 +233,7 @@ mod tests {
     fn unknown_keys_in_cookies_are_rejected() {
         let mut d = Diagnostics::new();
         let text = "[cookies]\nsecret = \"x\"\n";
-        assert!(parse_server_config(Path::new("s.toml"), text, &mut d).is_none());
+        assert!(parse_settings(Path::new("s.toml"), text, &mut d).is_none());
         assert!(d.to_string().contains("s.toml:2:1: "), "{d}");
         assert!(d.to_string().contains("unknown field `secret`"), "{d}");
     }
@@ -250,12 +250,12 @@ mod tests {
         let cfg = dir.join("dnslb.toml");
         let mut d = Diagnostics::new();
         let text = "[cookies]\nsecret_file = \"secret\"\n";
-        assert!(parse_server_config(&cfg, text, &mut d).is_none());
+        assert!(parse_settings(&cfg, text, &mut d).is_none());
         let s = d.to_string();
         assert!(s.contains("secret:4: secret must be 32 hex digits"), "{s}");
         std::fs::write(dir.join("secret"), "0123456789abcdef0123456789abcdef\n").unwrap();
         let mut d = Diagnostics::new();
-        let c = parse_server_config(&cfg, text, &mut d).unwrap_or_else(|| panic!("{d}"));
+        let c = parse_settings(&cfg, text, &mut d).unwrap_or_else(|| panic!("{d}"));
         assert_eq!(c.cookies.secrets.len(), 1);
         let _ = std::fs::remove_dir_all(&dir);
     }

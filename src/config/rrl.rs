@@ -8,6 +8,8 @@ use std::ops::Range;
 use serde::Deserialize;
 use toml::Spanned;
 
+use super::values;
+
 /// File format: the `[rrl]` table.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -78,7 +80,8 @@ impl RrlSettings {
 /// Report through `err(span, key, message)`.
 pub type ErrFn<'a> = dyn FnMut(Range<usize>, &str, String) + 'a;
 
-/// `v` within `lo..=hi`, else an error naming `key` and the range.
+/// `v` within `lo..=hi` ([`values::int_in`]), else an error at its span
+/// naming `key`.
 pub(super) fn int_in(
     v: &Option<Spanned<i64>>,
     key: &str,
@@ -87,17 +90,9 @@ pub(super) fn int_in(
     err: &mut ErrFn<'_>,
 ) -> Option<i64> {
     let v = v.as_ref()?;
-    let n = *v.get_ref();
-    if (lo..=hi).contains(&n) {
-        Some(n)
-    } else {
-        err(
-            v.span(),
-            key,
-            format!("must be between {lo} and {hi}, got {n}"),
-        );
-        None
-    }
+    values::int_in(*v.get_ref(), lo..=hi)
+        .map_err(|m| err(v.span(), key, m))
+        .ok()
 }
 
 /// Validate `[rrl]`; every problem goes to `err`.
@@ -151,14 +146,14 @@ mod tests {
     use std::path::Path;
 
     use super::*;
-    use crate::config::Diagnostics;
-    use crate::config::server::parse_server_config;
+    use crate::config::settings::parse_settings;
+    use crate::diag::Diagnostics;
 
     #[test]
     fn per_kind_rates_default_to_responses_per_second() {
         let mut d = Diagnostics::new();
         let text = "[rrl]\nresponses_per_second = 10\nerrors_per_second = 0\n";
-        let c = parse_server_config(Path::new("s.toml"), text, &mut d).unwrap();
+        let c = parse_settings(Path::new("s.toml"), text, &mut d).unwrap();
         let r = c.rrl;
         assert_eq!(
             (
@@ -178,7 +173,7 @@ mod tests {
     fn bad_values_and_unknown_keys_name_file_line_and_key() {
         let mut d = Diagnostics::new();
         let text = "[rrl]\nresponses_per_second = 5000\nwindow = 0\nslip = 11\nipv6_prefix_length = 129\nmax_table_size = 10\n";
-        assert!(parse_server_config(Path::new("s.toml"), text, &mut d).is_none());
+        assert!(parse_settings(Path::new("s.toml"), text, &mut d).is_none());
         let s = d.to_string();
         for want in [
             "s.toml:2:24: rrl.responses_per_second: must be between 0 and 1000, got 5000",
@@ -190,7 +185,7 @@ mod tests {
             assert!(s.contains(want), "missing {want:?} in:\n{s}");
         }
         let mut d = Diagnostics::new();
-        assert!(parse_server_config(Path::new("s.toml"), "[rrl]\nrate = 1\n", &mut d).is_none());
+        assert!(parse_settings(Path::new("s.toml"), "[rrl]\nrate = 1\n", &mut d).is_none());
         assert!(d.to_string().contains("s.toml:2:1: "), "{d}");
         assert!(d.to_string().contains("unknown field `rate`"), "{d}");
     }

@@ -7,7 +7,7 @@
 //! whose largest possible answer exceeds a UDP reply (our EDNS payload
 //! size, and 512 bytes without EDNS) or even a TCP message.
 
-use crate::policy::{Family, LbName, OnAllDown};
+use crate::policy::{BalancedName, Family, OnAllDown};
 use crate::snapshot::Snapshot;
 
 /// Bytes of a reply before the answers: header, the question (owner + type
@@ -23,7 +23,7 @@ pub fn fitting(owner_wire_len: usize, family: Family, limit: usize, edns: bool) 
 }
 
 /// The most addresses of `family` one answer of `lb` may carry.
-fn largest_answer(lb: &LbName, family: Family) -> usize {
+fn largest_answer(lb: &BalancedName, family: Family) -> usize {
     let fallback = match &lb.on_all_down {
         OnAllDown::Fallback(g) => g.pool.members(family).len(),
         _ => 0,
@@ -39,7 +39,8 @@ fn largest_answer(lb: &LbName, family: Family) -> usize {
 }
 
 /// One warning per name and family whose largest answer does not fit a
-/// UDP reply of `udp_payload` bytes: "FILE: names.NAME: ...".
+/// UDP reply of `udp_payload` bytes: "FILE:LINE:COL: names.NAME: ...",
+/// pointing at the name's `[names.X]` table.
 pub fn oversized_answers(snap: &Snapshot, udp_payload: u16) -> Vec<String> {
     let mut out = Vec::new();
     for (i, lb) in snap.lb.iter().enumerate() {
@@ -54,11 +55,13 @@ pub fn oversized_answers(snap: &Snapshot, udp_payload: u16) -> Vec<String> {
             let plain = fitting(wire_len, family, 512, false);
             let tcp = fitting(wire_len, family, usize::from(u16::MAX), false);
             let fam = if family == Family::V4 { "IPv4" } else { "IPv6" };
-            let file = policy_file_of(snap, i).unwrap_or_else(|| "policy file".into());
+            let at = match snap.declared.get(i) {
+                Some(d) => d.to_string(),
+                None => format!("names.{}", lb.name),
+            };
             let mut w = format!(
-                "{file}: names.{}: answers of up to {n} {fam} members never fit a UDP reply: \
-                 at most {udp} fit in {udp_payload} bytes (udp_payload_size), {plain} without EDNS",
-                lb.name
+                "{at}: answers of up to {n} {fam} members never fit a UDP reply: \
+                 at most {udp} fit in {udp_payload} bytes (udp_payload_size), {plain} without EDNS"
             );
             if n > tcp {
                 w.push_str(&format!(", {tcp} over TCP"));
@@ -68,18 +71,6 @@ pub fn oversized_answers(snap: &Snapshot, udp_payload: u16) -> Vec<String> {
         }
     }
     out
-}
-
-/// The policy file that declared load-balanced name number `i`: the zone
-/// file of the zone holding the name, with `.toml`.
-fn policy_file_of(snap: &Snapshot, i: usize) -> Option<String> {
-    use crate::zone::name::{label_offsets, to_wire_lower};
-    let name = hickory_proto::rr::Name::from_ascii(&snap.lb.get(i)?.name).ok()?;
-    let wire = to_wire_lower(&name);
-    let mut offs = [0u8; 128];
-    let n = label_offsets(&wire, &mut offs);
-    let (zone, _) = snap.zones.find(&wire, &offs[..n])?;
-    Some(zone.file.with_extension("toml").display().to_string())
 }
 
 #[cfg(test)]

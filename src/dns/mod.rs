@@ -14,4 +14,7 @@ pub(crate) mod testutil;
 pub mod wire;
 pub mod writer;
 
-pub use engine::Worker;
+pub use engine::{Transport, Worker};
+
+#[cfg(test)]
+mod tests;

@@ -6,21 +6,24 @@ use std::net::SocketAddr;
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 
-use crate::config::{Diagnostics, ServerConfig};
+use crate::config::Settings;
+use crate::diag::{Diagnostics, Located};
 use crate::snapshot::Snapshot;
 
 /// The shipped `zones/` directory as a snapshot (every check `up`).
-pub fn shipped() -> Snapshot {
-    let cfg = ServerConfig {
-        zones_dir: std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones"),
-        ..ServerConfig::default()
+pub(crate) fn shipped() -> Snapshot {
+    let cfg = Settings {
+        zones_dir: Located::default_value(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones"),
+        ),
+        ..Settings::default()
     };
     let mut d = Diagnostics::new();
-    crate::snapshot::build(&cfg, false, &mut d).unwrap_or_else(|| panic!("{d}"))
+    crate::snapshot::build(&cfg, None, false, &mut d).unwrap_or_else(|| panic!("{d}"))
 }
 
 /// `name type` as wire bytes, EDNS with a 1232-byte payload when `edns`.
-pub fn query(name: &str, rtype: RecordType, edns: bool) -> Vec<u8> {
+pub(crate) fn query(name: &str, rtype: RecordType, edns: bool) -> Vec<u8> {
     let mut m = Message::new(0x1234, MessageType::Query, OpCode::Query);
     m.add_query(Query::query(Name::from_ascii(name).unwrap(), rtype));
     if edns {
@@ -31,6 +34,6 @@ pub fn query(name: &str, rtype: RecordType, edns: bool) -> Vec<u8> {
     m.to_vec().unwrap()
 }
 
-pub fn client(s: &str) -> SocketAddr {
+pub(crate) fn client(s: &str) -> SocketAddr {
     s.parse().unwrap()
 }

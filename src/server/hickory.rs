@@ -20,9 +20,8 @@ use hickory_server::zone_handler::MessageResponseBuilder;
 
 use std::sync::Arc;
 
-use crate::dns::Worker;
 use crate::dns::cookie::CookieJar;
-use crate::policy::Transport;
+use crate::dns::{Transport, Worker};
 use crate::snapshot::SharedSnapshot;
 
 thread_local! {

@@ -24,9 +24,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use super::conns::{Activity, ClientKey, ConnTable};
-use crate::dns::Worker;
 use crate::dns::cookie::CookieJar;
-use crate::policy::Transport;
+use crate::dns::{Transport, Worker};
 use crate::snapshot::SharedSnapshot;
 
 /// Transport limits of the TCP listener (`tcp_*` in `dnslb.toml`).

@@ -10,8 +10,8 @@ use std::time::Duration;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::Defenses;
+use crate::dns::Transport;
 use crate::dns::Worker;
-use crate::policy::Transport;
 use crate::snapshot::SharedSnapshot;
 
 /// How often a blocked `recv_from` wakes to check for shutdown.
@@ -162,12 +162,12 @@ mod batched {
     };
 
     use super::super::Defenses;
+    use crate::dns::Transport;
     use crate::dns::Worker;
-    use crate::policy::Transport;
     use crate::snapshot::SharedSnapshot;
 
     /// Queries taken per `recvmmsg`.
-    pub const BATCH: usize = 32;
+    pub(super) const BATCH: usize = 32;
     /// Largest query accepted; a longer datagram is cut (MSG_TRUNC) and
     /// answered FORMERR or dropped like any malformed packet.
     const MAX_QUERY: usize = 4096;
@@ -196,7 +196,12 @@ mod batched {
         }
     }
 
-    pub fn serve(sock: UdpSocket, snap: SharedSnapshot, def: Defenses, stop: Arc<AtomicBool>) {
+    pub(super) fn serve(
+        sock: UdpSocket,
+        snap: SharedSnapshot,
+        def: Defenses,
+        stop: Arc<AtomicBool>,
+    ) {
         match sock.local_addr() {
             Ok(a) if a.is_ipv6() => run::<SockaddrIn6>(sock, snap, def, stop),
             _ => run::<SockaddrIn>(sock, snap, def, stop),

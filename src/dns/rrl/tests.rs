@@ -4,9 +4,9 @@ use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 
 use super::*;
+use crate::dns::Transport;
 use crate::dns::Worker;
 use crate::dns::testutil::{client, query, shipped};
-use crate::policy::Transport;
 
 fn params(rate: u32) -> Params {
     Params {

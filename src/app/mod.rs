@@ -1,24 +1,33 @@
-//! Wiring: load, serve, reload, shut down.
+//! Wiring: load, serve, reload, shut down. The top layer: it may use
+//! everything below, and nothing below uses it.
 //!
-//! Start-up loads and validates everything into one [`Snapshot`]; on any
-//! error it prints every diagnostic and refuses to start (unless the config
-//! allows partial zones). SIGHUP rebuilds the snapshot off the hot path and
-//! swaps it in only if it is clean; SIGINT/SIGTERM stop every task through
-//! one cancellation token.
+//! Start-up loads and validates everything into one snapshot; on any error
+//! it prints every diagnostic and refuses to start (unless the settings
+//! allow partial zones). SIGHUP asks `reload` to rebuild the snapshot off
+//! the hot path and swap it in only if it is clean; SIGINT/SIGTERM stop
+//! every task through one cancellation token.
+//!
+//! - `reload`: the reload sequence and the only snapshot writer.
+//! - `signals`: SIGHUP → reload requests; SIGINT/SIGTERM → stop.
+//! - `explain`: `dnslb explain`, the engine on a synthetic query.
+
+mod explain;
+mod reload;
+mod signals;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
-use arc_swap::ArcSwap;
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, ServeArgs};
-use crate::config::{Diagnostics, LogFormat, ServerConfig, load_server_config};
-use crate::health::{HealthTable, Prober, ProberOptions, spawn_prober};
+use crate::config::{LogFormat, Settings, load_settings};
+use crate::diag::Diagnostics;
+use crate::health::{ProberOptions, spawn_prober};
 use crate::server::{tcp, udp};
-use crate::snapshot::SharedSnapshot;
+use crate::snapshot::{SnapshotCell, SnapshotWriter};
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main(cli: Cli) -> anyhow::Result<i32> {
@@ -29,10 +38,10 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
     }
 }
 
-fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<ServerConfig> {
+fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<Settings> {
     match &arg.config {
-        Some(p) => load_server_config(p, diags),
-        None => Some(ServerConfig::default()),
+        Some(p) => load_settings(p, diags),
+        None => Some(Settings::default()),
     }
 }
 
@@ -48,7 +57,7 @@ fn print_diags(diags: &Diagnostics) {
 fn check(args: &ConfigArg) -> i32 {
     let mut diags = Diagnostics::new();
     let built = load_config(args, &mut diags).and_then(|cfg| {
-        let snap = crate::snapshot::build(&cfg, false, &mut diags)?;
+        let snap = crate::snapshot::build(&cfg, None, false, &mut diags)?;
         Some((snap, cfg.udp_payload_size))
     });
     let ok = built.is_some();
@@ -67,7 +76,7 @@ fn check(args: &ConfigArg) -> i32 {
     }
 }
 
-fn init_tracing(cfg: &ServerConfig) {
+fn init_tracing(cfg: &Settings) {
     use tracing_subscriber::EnvFilter;
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log_level));
@@ -92,7 +101,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     }
     init_tracing(&cfg);
     let started = std::time::Instant::now();
-    let snap = crate::snapshot::build(&cfg, cfg.allow_partial_zones, &mut diags);
+    let snap = crate::snapshot::build(&cfg, None, cfg.allow_partial_zones, &mut diags);
     if !diags.is_empty() {
         print_diags(&diags);
     }
@@ -100,7 +109,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         bail!(
             "refusing to start: {} error(s) in {} (set allow_partial_zones = true to serve the zones that load)",
             diags.len(),
-            cfg.zones_dir.display()
+            cfg.zones_dir.value.display()
         );
     };
     tracing::info!(
@@ -108,28 +117,29 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         lb_names = snap.lb.len(),
         targets = snap.targets.len(),
         ms = started.elapsed().as_millis() as u64,
-        dir = %cfg.zones_dir.display(),
+        dir = %cfg.zones_dir.value.display(),
         "loaded"
     );
     for w in crate::dns::fit::oversized_answers(&snap, cfg.udp_payload_size) {
         tracing::warn!("{w}");
     }
-    let shared: SharedSnapshot = Arc::new(ArcSwap::from_pointee(snap));
+    let (_, writer) = SnapshotCell::new(snap);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .thread_name("dnslb")
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(run(cfg, shared, args.engine))?;
+    rt.block_on(run(cfg, writer, args.engine))?;
     Ok(0)
 }
 
-/// Serve until SIGINT/SIGTERM.
-async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyhow::Result<()> {
+/// Serve until SIGINT/SIGTERM. `writer` goes to the reloader.
+async fn run(cfg: Settings, writer: SnapshotWriter, engine: Engine) -> anyhow::Result<()> {
     // Signal handlers first: a HUP or TERM right after "listening on" must
     // find them installed (the default action would kill the process).
-    let signals = Signals::install()?;
+    let (hup, mut stop_signal) = signals::Signals::install()?.split();
+    let shared = writer.cell().clone();
     let cancel = CancellationToken::new();
     let stop = Arc::new(AtomicBool::new(false));
     let mut udp_threads = Vec::new();
@@ -193,24 +203,21 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
     // Probing starts now, for every target, not on first query.
     let first = shared.load_full();
     let prober = Arc::new(spawn_prober(
-        first.targets.to_targets(),
+        first.targets.probe_targets(),
         first.health.clone(),
         cancel.child_token(),
         ProberOptions::default(),
     ));
     drop(first);
-    let Signals {
-        hup,
-        mut stop_signals,
-    } = signals;
-    tasks.spawn(reload_on_hup(
-        hup,
-        cfg.clone(),
-        shared.clone(),
-        prober.clone(),
-        cancel.clone(),
-    ));
-    stop_signals.wait().await;
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+    let reloader = reload::Reloader {
+        settings: cfg.clone(),
+        writer,
+        prober: prober.clone(),
+    };
+    tasks.spawn(reload::run(reloader, reload_rx, cancel.clone()));
+    tasks.spawn(hup.forward(reload_tx, cancel.clone()));
+    stop_signal.wait().await;
     tracing::info!("shutting down");
     cancel.cancel();
     stop.store(true, Ordering::Relaxed);
@@ -242,7 +249,7 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
 /// configured one) is replaced every `secret_rotation` by a task in
 /// `tasks`, the previous one staying accepted (RFC 9018 §5).
 fn cookies_from(
-    cfg: &ServerConfig,
+    cfg: &Settings,
     tasks: &mut tokio::task::JoinSet<()>,
     cancel: &CancellationToken,
 ) -> Option<Arc<crate::dns::cookie::CookieJar>> {
@@ -278,7 +285,7 @@ fn cookies_from(
 }
 
 /// The UDP rate limiter `[rrl]` asks for, if any.
-fn rrl_from(cfg: &ServerConfig) -> Option<Arc<crate::dns::rrl::Rrl>> {
+fn rrl_from(cfg: &Settings) -> Option<Arc<crate::dns::rrl::Rrl>> {
     use crate::dns::rrl::{Params, Rrl};
     let r = &cfg.rrl;
     if r.enabled() {
@@ -339,142 +346,10 @@ fn bind_pair(
     }
 }
 
-/// The process's signal streams, registered before serving starts.
-struct Signals {
-    hup: Hup,
-    stop_signals: StopSignals,
-}
-
-#[cfg(unix)]
-type Hup = tokio::signal::unix::Signal;
-#[cfg(not(unix))]
-type Hup = ();
-
-#[cfg(unix)]
-struct StopSignals {
-    int: tokio::signal::unix::Signal,
-    term: tokio::signal::unix::Signal,
-}
-
-#[cfg(not(unix))]
-struct StopSignals;
-
-impl Signals {
-    #[cfg(unix)]
-    fn install() -> anyhow::Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Self {
-            hup: signal(SignalKind::hangup()).context("installing the SIGHUP handler")?,
-            stop_signals: StopSignals {
-                int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
-                term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
-            },
-        })
-    }
-
-    #[cfg(not(unix))]
-    fn install() -> anyhow::Result<Self> {
-        Ok(Self {
-            hup: (),
-            stop_signals: StopSignals,
-        })
-    }
-}
-
-impl StopSignals {
-    #[cfg(unix)]
-    async fn wait(&mut self) {
-        tokio::select! {
-            _ = self.int.recv() => {}
-            _ = self.term.recv() => {}
-        }
-    }
-
-    #[cfg(not(unix))]
-    async fn wait(&mut self) {
-        let _ = tokio::signal::ctrl_c().await;
-    }
-}
-
-/// SIGHUP: rebuild the snapshot off the hot path; swap only a clean one.
-#[cfg(unix)]
-async fn reload_on_hup(
-    mut hup: Hup,
-    cfg: ServerConfig,
-    shared: SharedSnapshot,
-    prober: Arc<Prober>,
-    cancel: CancellationToken,
-) {
-    loop {
-        tokio::select! {
-            _ = hup.recv() => {}
-            _ = cancel.cancelled() => return,
-        }
-        let c = cfg.clone();
-        let started = std::time::Instant::now();
-        let built = tokio::task::spawn_blocking(move || {
-            let mut d = Diagnostics::new();
-            let s = crate::snapshot::build(&c, false, &mut d);
-            (s, d)
-        })
-        .await;
-        match built {
-            Ok((Some(mut snap), _)) => {
-                let build_ms = started.elapsed().as_millis() as u64;
-                // Health carries over by target key; the prober rewrites
-                // surviving cells from its own state, then writes only the
-                // new table, so the swap follows at once.
-                let old = shared.load_full();
-                snap.health = Arc::new(HealthTable::carry_over(
-                    &old.health,
-                    &old.targets,
-                    snap.targets.iter(),
-                ));
-                if let Err(e) = prober
-                    .reconcile(snap.targets.to_targets(), snap.health.clone())
-                    .await
-                {
-                    tracing::error!(error = %e, "health prober is gone; reload skipped");
-                    continue;
-                }
-                let zones = snap.zones.len();
-                shared.store(Arc::new(snap));
-                tracing::info!(
-                    zones,
-                    lb_names = shared.load().lb.len(),
-                    build_ms,
-                    ms = started.elapsed().as_millis() as u64,
-                    "reloaded"
-                );
-            }
-            Ok((None, diags)) => {
-                for d in diags.iter() {
-                    tracing::error!("{d}");
-                }
-                tracing::error!(
-                    errors = diags.len(),
-                    "reload failed; still serving the previous configuration"
-                );
-            }
-            Err(e) => tracing::error!(error = %e, "reload task failed"),
-        }
-    }
-}
-
-#[cfg(not(unix))]
-async fn reload_on_hup(
-    _: ServerConfig,
-    _: SharedSnapshot,
-    _: Arc<Prober>,
-    cancel: CancellationToken,
-) {
-    cancel.cancelled().await;
-}
-
 fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
     let mut diags = Diagnostics::new();
     let snap = load_config(&args.config, &mut diags)
-        .and_then(|cfg| crate::snapshot::build(&cfg, false, &mut diags));
+        .and_then(|cfg| crate::snapshot::build(&cfg, None, false, &mut diags));
     let Some(snap) = snap else {
         print_diags(&diags);
         bail!(
@@ -482,7 +357,7 @@ fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
             diags.len()
         );
     };
-    let text = crate::explain::explain(&snap, &args.name, &args.qtype, args.client, args.ecs)?;
+    let text = explain::explain(&snap, &args.name, &args.qtype, args.client, args.ecs)?;
     print!("{text}");
     Ok(0)
 }

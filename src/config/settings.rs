@@ -1,6 +1,11 @@
-//! The server config file (`dnslb.toml`): where to listen, where the zones
-//! are, and transport limits. Every key is optional; defaults serve `zones/`
-//! on 127.0.0.1:5353. The shipped `dnslb.toml` documents each key.
+//! The server settings file (`dnslb.toml`): where to listen, where the
+//! zones are, and transport limits. Every key is optional; defaults serve
+//! `zones/` on 127.0.0.1:5353. The shipped `dnslb.toml` documents each key.
+//!
+//! [`SettingsSpec`] is the file format; [`Settings`] the validated result.
+//! Paths that are only opened later (the zones directory, the GeoIP
+//! database) keep their key's position ([`Located`]), so the snapshot
+//! builder can point an error at the line that named them.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,12 +14,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Diagnostics;
+use super::values::{float_in, int_in, one_of};
+use crate::diag::{Diagnostics, LineIndex, Located};
+use crate::words::Words;
 
 /// File format: `dnslb.toml`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServerSpec {
+pub struct SettingsSpec {
     pub listen: Option<Spanned<Vec<Spanned<String>>>>,
     pub zones_dir: Option<Spanned<String>>,
     pub geoip_database: Option<Spanned<String>>,
@@ -37,14 +44,28 @@ pub enum LogFormat {
     Json,
 }
 
-/// Validated server configuration.
+impl LogFormat {
+    /// `log_format` in the file.
+    pub const WORDS: Words<LogFormat> = Words(&[("text", Self::Text), ("json", Self::Json)]);
+}
+
+/// `log_level` in the file: tracing's level names.
+pub const LOG_LEVELS: Words<&str> = Words(&[
+    ("error", "error"),
+    ("warn", "warn"),
+    ("info", "info"),
+    ("debug", "debug"),
+    ("trace", "trace"),
+]);
+
+/// Validated server settings.
 #[derive(Debug, Clone)]
-pub struct ServerConfig {
+pub struct Settings {
     /// Where the config came from (None: built-in defaults).
     pub file: Option<PathBuf>,
     pub listen: Vec<SocketAddr>,
-    pub zones_dir: PathBuf,
-    pub geoip_database: Option<PathBuf>,
+    pub zones_dir: Located<PathBuf>,
+    pub geoip_database: Option<Located<PathBuf>>,
     pub allow_partial_zones: bool,
     /// UDP sockets (SO_REUSEPORT), one thread each; 0 in the file = one per core.
     pub udp_workers: usize,
@@ -61,39 +82,16 @@ pub struct ServerConfig {
     pub rrl: super::RrlSettings,
     /// DNS Cookies (`[cookies]`); on by default.
     pub cookies: super::CookieSettings,
-    /// Line and column of keys given in the file, for errors found later
-    /// (a zones directory or GeoIP file that cannot be read).
-    pub key_pos: std::collections::BTreeMap<&'static str, (u32, u32)>,
-}
-
-impl ServerConfig {
-    /// Report `message` against `key` of the config file (with its line when
-    /// the file set it), or against `fallback` when running on defaults.
-    pub fn error_at_key(
-        &self,
-        diags: &mut Diagnostics,
-        key: &'static str,
-        fallback: &Path,
-        message: String,
-    ) {
-        match &self.file {
-            Some(f) => {
-                let pos = self.key_pos.get(key);
-                diags.error(f, pos.map(|p| p.0), pos.map(|p| p.1), key, message);
-            }
-            None => diags.error(fallback, None, None, key, message),
-        }
-    }
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
 
-impl Default for ServerConfig {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             file: None,
             listen: vec![DEFAULT_LISTEN.parse().expect("valid default")],
-            zones_dir: PathBuf::from("zones"),
+            zones_dir: Located::default_value(PathBuf::from("zones")),
             geoip_database: None,
             allow_partial_zones: false,
             udp_workers: default_workers(),
@@ -106,7 +104,6 @@ impl Default for ServerConfig {
             log_level: "info".into(),
             rrl: Default::default(),
             cookies: Default::default(),
-            key_pos: Default::default(),
         }
     }
 }
@@ -116,7 +113,7 @@ fn default_workers() -> usize {
 }
 
 /// Load and validate `path`; all problems go to `diags`.
-pub fn load_server_config(path: &Path, diags: &mut Diagnostics) -> Option<ServerConfig> {
+pub fn load_settings(path: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -130,15 +127,12 @@ pub fn load_server_config(path: &Path, diags: &mut Diagnostics) -> Option<Server
             return None;
         }
     };
-    parse_server_config(path, &text, diags)
+    parse_settings(path, &text, diags)
 }
 
-pub fn parse_server_config(
-    path: &Path,
-    text: &str,
-    diags: &mut Diagnostics,
-) -> Option<ServerConfig> {
-    let spec: ServerSpec = match toml::from_str(text) {
+/// Validate the text of the settings file `path`; all problems go to `diags`.
+pub fn parse_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<Settings> {
+    let spec: SettingsSpec = match toml::from_str(text) {
         Ok(s) => s,
         Err(e) => {
             let off = e.span().map_or(0, |s| s.start);
@@ -152,12 +146,19 @@ pub fn parse_server_config(
         let p = PathBuf::from(p);
         if p.is_absolute() { p } else { base.join(p) }
     };
-    let mut cfg = ServerConfig {
-        file: Some(path.to_path_buf()),
-        ..ServerConfig::default()
+    let lines = LineIndex::new(text);
+    let located = |value: PathBuf, pos: Option<usize>| Located {
+        value,
+        at: Some((path.to_path_buf(), pos.map(|p| lines.line_col(p)))),
     };
+    let mut cfg = Settings {
+        file: Some(path.to_path_buf()),
+        ..Settings::default()
+    };
+    // A key the file does not set still belongs to this file.
+    cfg.zones_dir = located(cfg.zones_dir.value, None);
     // Exhaustive destructuring: a new field cannot be silently ignored.
-    let ServerSpec {
+    let SettingsSpec {
         listen,
         zones_dir,
         geoip_database,
@@ -199,16 +200,11 @@ pub fn parse_server_config(
         }
         cfg.listen = addrs;
     }
-    let lines = super::diag::LineIndex::new(text);
     if let Some(z) = zones_dir {
-        cfg.zones_dir = rel(z.get_ref());
-        cfg.key_pos
-            .insert("zones_dir", lines.line_col(z.span().start));
+        cfg.zones_dir = located(rel(z.get_ref()), Some(z.span().start));
     }
     if let Some(g) = geoip_database {
-        cfg.geoip_database = Some(rel(g.get_ref()));
-        cfg.key_pos
-            .insert("geoip_database", lines.line_col(g.span().start));
+        cfg.geoip_database = Some(located(rel(g.get_ref()), Some(g.span().start)));
     }
     if let Some(b) = allow_partial_zones {
         cfg.allow_partial_zones = *b.get_ref();
@@ -235,15 +231,9 @@ pub fn parse_server_config(
         }
     }
     if let Some(t) = tcp_idle_timeout {
-        let v = *t.get_ref();
-        if (0.1..=3600.0).contains(&v) {
-            cfg.tcp_idle_timeout = Duration::from_secs_f64(v);
-        } else {
-            err(
-                t.span(),
-                "tcp_idle_timeout",
-                format!("must be between 0.1 and 3600 seconds, got {v}"),
-            );
+        match float_in(*t.get_ref(), 0.1..=3600.0, " seconds") {
+            Ok(v) => cfg.tcp_idle_timeout = Duration::from_secs_f64(v),
+            Err(m) => err(t.span(), "tcp_idle_timeout", m),
         }
     }
     if let Some(c) = tcp_max_connections {
@@ -257,46 +247,27 @@ pub fn parse_server_config(
         }
     }
     if let Some(c) = tcp_max_connections_per_client {
-        match *c.get_ref() {
-            n @ 1..=1_000_000 => cfg.tcp_max_connections_per_client = n as usize,
-            n => err(
-                c.span(),
-                "tcp_max_connections_per_client",
-                format!("must be between 1 and 1000000, got {n}"),
-            ),
+        match int_in(*c.get_ref(), 1..=1_000_000) {
+            Ok(n) => cfg.tcp_max_connections_per_client = n as usize,
+            Err(m) => err(c.span(), "tcp_max_connections_per_client", m),
         }
     }
     if let Some(t) = tcp_write_timeout {
-        let v = *t.get_ref();
-        if (0.1..=3600.0).contains(&v) {
-            cfg.tcp_write_timeout = Duration::from_secs_f64(v);
-        } else {
-            err(
-                t.span(),
-                "tcp_write_timeout",
-                format!("must be between 0.1 and 3600 seconds, got {v}"),
-            );
+        match float_in(*t.get_ref(), 0.1..=3600.0, " seconds") {
+            Ok(v) => cfg.tcp_write_timeout = Duration::from_secs_f64(v),
+            Err(m) => err(t.span(), "tcp_write_timeout", m),
         }
     }
     if let Some(f) = log_format {
-        match f.get_ref().as_str() {
-            "text" => cfg.log_format = LogFormat::Text,
-            "json" => cfg.log_format = LogFormat::Json,
-            other => err(
-                f.span(),
-                "log_format",
-                format!("must be \"text\" or \"json\", got {other:?}"),
-            ),
+        match one_of("log format", &LogFormat::WORDS, f.get_ref()) {
+            Ok(v) => cfg.log_format = v,
+            Err(m) => err(f.span(), "log_format", m),
         }
     }
     if let Some(l) = log_level {
-        match l.get_ref().as_str() {
-            "error" | "warn" | "info" | "debug" | "trace" => cfg.log_level = l.get_ref().clone(),
-            other => err(
-                l.span(),
-                "log_level",
-                format!("must be one of error, warn, info, debug, trace; got {other:?}"),
-            ),
+        match one_of("log level", &LOG_LEVELS, l.get_ref()) {
+            Ok(v) => cfg.log_level = v.to_owned(),
+            Err(m) => err(l.span(), "log_level", m),
         }
     }
     if let Some(r) = rrl {
@@ -321,8 +292,8 @@ mod tests {
     fn shipped_example_is_valid_and_matches_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dnslb.toml");
         let mut d = Diagnostics::new();
-        let c = load_server_config(&path, &mut d).unwrap_or_else(|| panic!("{d}"));
-        let def = ServerConfig::default();
+        let c = load_settings(&path, &mut d).unwrap_or_else(|| panic!("{d}"));
+        let def = Settings::default();
         assert_eq!(c.listen, def.listen);
         assert_eq!(c.udp_payload_size, def.udp_payload_size);
         assert_eq!(c.tcp_idle_timeout, def.tcp_idle_timeout);
@@ -334,14 +305,14 @@ mod tests {
         assert_eq!(c.tcp_write_timeout, def.tcp_write_timeout);
         assert_eq!(c.rrl, def.rrl);
         assert_eq!(c.cookies, def.cookies);
-        assert!(c.zones_dir.ends_with("zones"));
+        assert!(c.zones_dir.value.ends_with("zones"));
     }
 
     #[test]
     fn every_bad_value_is_reported_with_its_line() {
         let text = "listen = [\"nope\"]\nudp_payload_size = 100\ntcp_idle_timeout = 0.0\nlog_format = \"xml\"\n";
         let mut d = Diagnostics::new();
-        assert!(parse_server_config(Path::new("s.toml"), text, &mut d).is_none());
+        assert!(parse_settings(Path::new("s.toml"), text, &mut d).is_none());
         let s = d.to_string();
         assert!(s.contains("s.toml:1:11: listen: \"nope\" is not"), "{s}");
         assert!(
@@ -356,7 +327,7 @@ mod tests {
     #[test]
     fn unknown_keys_are_rejected() {
         let mut d = Diagnostics::new();
-        assert!(parse_server_config(Path::new("s.toml"), "listne = []\n", &mut d).is_none());
+        assert!(parse_settings(Path::new("s.toml"), "listne = []\n", &mut d).is_none());
         assert!(d.to_string().starts_with("s.toml:1:1: "), "{d}");
         assert!(d.to_string().contains("unknown field `listne`"), "{d}");
     }

@@ -1,0 +1,128 @@
+//! [`answer`]: one query's decision for one load-balanced name.
+
+use super::groups::{Choice, choose};
+use super::name::{BalancedName, Group, OnAllDown, Order, Ordered, Pick};
+use super::{
+    ClientInfo, Decision, Family, MAX_ANSWERS, Outcome, PolicyRng, Reason, failover, multivalue,
+    pool, reason, round_robin, sticky, weighted,
+};
+use crate::health::HealthTable;
+
+/// Pick the answer for `lb` and `family` into `out` (cleared first):
+/// order the groups for this client, choose the first available one, pick
+/// inside it. The ECS scope is the narrowest (longest) prefix any step
+/// depended on.
+///
+/// Allocates nothing once `out.addrs` has grown to the answer size.
+pub fn answer(
+    lb: &BalancedName,
+    family: Family,
+    client: &ClientInfo,
+    health: &HealthTable,
+    rng: &mut PolicyRng,
+    out: &mut Decision,
+) {
+    answer_bounded(lb, family, client, health, rng, out, usize::MAX)
+}
+
+/// [`answer`] picking at most `max` addresses (at least 1): the most the
+/// reply has room for, so a pool of 200,000 members with `answers = "all"`
+/// costs a pick of what fits, not of every member. With `answers = "all"`
+/// and more candidates than fit, the pick is a uniform random subset.
+pub fn answer_bounded(
+    lb: &BalancedName,
+    family: Family,
+    client: &ClientInfo,
+    health: &HealthTable,
+    rng: &mut PolicyRng,
+    out: &mut Decision,
+    max: usize,
+) {
+    out.clear();
+    out.ttl = lb.ttl;
+    let order = lb.order.order(&lb.groups, client);
+    out.ecs_scope = order.scope;
+    let k = lb.answers.limit().min(max.max(1));
+    match choose(order, family, Some(health)) {
+        Choice::Found {
+            index,
+            group,
+            cands,
+        } => {
+            pick(lb.pick, group, family, &cands, k, client, rng, out);
+            out.reason = match cands.scan.tier {
+                pool::Tier::LiveWeighted => match lb.order {
+                    Order::Single => Reason(lb.pick.policy().as_str()),
+                    Order::Failover => failover::reason(index),
+                },
+                pool::Tier::LiveZero => reason::WEIGHT_ZERO_ONLY,
+                pool::Tier::DrainWeighted | pool::Tier::DrainZero => reason::DRAIN_ONLY,
+            };
+        }
+        Choice::NoMembers => out.reason = reason::NO_MEMBERS,
+        Choice::AllDown => match &lb.on_all_down {
+            OnAllDown::FailOpen => match choose(order, family, None) {
+                Choice::Found { group, cands, .. } => {
+                    pick(lb.pick, group, family, &cands, k, client, rng, out);
+                    out.reason = reason::FAIL_OPEN;
+                }
+                Choice::NoMembers | Choice::AllDown => out.reason = reason::FORCED_DOWN,
+            },
+            OnAllDown::Empty => out.reason = reason::EMPTY,
+            OnAllDown::ServFail => {
+                out.outcome = Outcome::ServFail;
+                out.reason = reason::SERVFAIL;
+            }
+            OnAllDown::Fallback(fb) => {
+                let fb = Ordered::in_file_order(std::slice::from_ref(fb));
+                match choose(fb, family, Some(health)) {
+                    Choice::Found { group, cands, .. } => {
+                        pick(lb.pick, group, family, &cands, k, client, rng, out);
+                        out.reason = reason::FALLBACK;
+                    }
+                    Choice::NoMembers => out.reason = reason::FALLBACK_NO_MEMBERS,
+                    Choice::AllDown => match choose(fb, family, None) {
+                        Choice::Found { group, cands, .. } => {
+                            pick(lb.pick, group, family, &cands, k, client, rng, out);
+                            out.reason = reason::FALLBACK_FAIL_OPEN;
+                        }
+                        Choice::NoMembers | Choice::AllDown => {
+                            out.reason = reason::FALLBACK_FORCED_DOWN
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+/// Run the pick over one group's candidates; a pick that depends on the
+/// client network (sticky) narrows the ECS scope.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn pick(
+    pick: Pick,
+    group: &Group,
+    family: Family,
+    cands: &pool::Candidates<'_>,
+    k: usize,
+    client: &ClientInfo,
+    rng: &mut PolicyRng,
+    out: &mut Decision,
+) {
+    match pick {
+        // More than MAX_ANSWERS only with answers = "all" bounded by the
+        // reply's room; "all" ignores weights (every member, random order),
+        // so its subset is uniform too.
+        Pick::Weighted if k > MAX_ANSWERS && k < cands.scan.count => {
+            multivalue::pick(cands, k, rng, &mut out.addrs)
+        }
+        Pick::Weighted => weighted::pick(cands, k, rng, &mut out.addrs),
+        Pick::RoundRobin => round_robin::pick(cands, group.cursor(family), k, &mut out.addrs),
+        Pick::Multivalue => multivalue::pick(cands, k, rng, &mut out.addrs),
+        Pick::Sticky(p) => {
+            let scope = sticky::pick(cands, p, client, k, &mut out.addrs);
+            out.ecs_scope = out.ecs_scope.max(scope);
+        }
+    }
+}
