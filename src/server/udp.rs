@@ -244,22 +244,35 @@ mod batched {
             };
             // One snapshot load (and one clock read) for the whole batch.
             let s = snap.load();
-            let now = rrl.as_ref().map_or(0, |r| r.now());
             let mut k = 0;
-            for (i, &(len, addr)) in meta[..n].iter().enumerate() {
-                let Some(src) = addr.as_ref().map(Peer::to_std) else {
-                    continue;
-                };
-                if src.port() == 0 {
-                    continue;
+            let batch = meta[..n]
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &(len, addr))| {
+                    let src = addr.as_ref().map(Peer::to_std)?;
+                    (src.port() != 0).then_some((i, len, addr, src))
+                });
+            // Two loops, so that with RRL off (the default) the loop is
+            // only the engine.
+            match rrl.as_deref() {
+                None => {
+                    for (i, len, addr, src) in batch {
+                        if worker.respond(&s, &bufs[i][..len], src, Transport::Udp, &mut outs[k]) {
+                            addrs[k] = addr;
+                            k += 1;
+                        }
+                    }
                 }
-                if worker.respond(&s, &bufs[i][..len], src, Transport::Udp, &mut outs[k])
-                    && rrl
-                        .as_ref()
-                        .is_none_or(|r| r.apply(src.ip(), &mut outs[k], worker.cookie_valid(), now))
-                {
-                    addrs[k] = addr;
-                    k += 1;
+                Some(r) => {
+                    let now = r.now();
+                    for (i, len, addr, src) in batch {
+                        if worker.respond(&s, &bufs[i][..len], src, Transport::Udp, &mut outs[k])
+                            && r.apply(src.ip(), &mut outs[k], worker.cookie_valid(), now)
+                        {
+                            addrs[k] = addr;
+                            k += 1;
+                        }
+                    }
                 }
             }
             drop(s);
