@@ -269,3 +269,16 @@ fn names_hash_without_case_and_through_pointers() {
         );
     }
 }
+
+#[test]
+fn sharded_counter_sums_every_thread() {
+    let c = std::sync::Arc::new(super::ShardedCounter::default());
+    let threads: Vec<_> = (0..20)
+        .map(|_| {
+            let c = c.clone();
+            std::thread::spawn(move || (0..1000).for_each(|_| c.add_one()))
+        })
+        .collect();
+    threads.into_iter().for_each(|t| t.join().unwrap());
+    assert_eq!(c.sum(), 20_000);
+}
