@@ -191,6 +191,17 @@ impl<'i> Fields<'i> {
         self.opt(cx, name)
     }
 
+    /// A nested table, read with its own [`Fields`]; `None` when absent,
+    /// or after reporting a value that is not a table.
+    pub(crate) fn table(&mut self, cx: &mut Cx<'_>, name: &'static str) -> Option<Fields<'i>> {
+        let v = self.take(name)?;
+        let f = Fields::new(cx, self.child(name), v);
+        if f.is_none() {
+            self.mark_bad(name);
+        }
+        f
+    }
+
     /// A list whose elements are read one by one (each table of a list of
     /// tables with its own [`Fields`]); `None` after reporting a value
     /// that is not a list, or a missing required one.

@@ -16,7 +16,7 @@ use std::time::Duration;
 use toml::Spanned;
 
 use super::fields::{Cx, Fields};
-use super::values::{float_in, one_of};
+use super::values::{float_in, int_in, one_of};
 use crate::diag::{Diagnostics, LineIndex, Located};
 use crate::words::Words;
 
@@ -31,8 +31,12 @@ pub struct SettingsSpec {
     pub udp_payload_size: Option<Spanned<i64>>,
     pub tcp_idle_timeout: Option<Spanned<f64>>,
     pub tcp_max_connections: Option<Spanned<i64>>,
+    pub tcp_max_connections_per_client: Option<Spanned<i64>>,
+    pub tcp_write_timeout: Option<Spanned<f64>>,
     pub log_format: Option<Spanned<String>>,
     pub log_level: Option<Spanned<String>>,
+    pub rrl: Option<super::rrl::RrlSpec>,
+    pub cookies: Option<super::cookies::CookiesSpec>,
 }
 
 impl SettingsSpec {
@@ -48,8 +52,14 @@ impl SettingsSpec {
             udp_payload_size: f.opt(cx, "udp_payload_size"),
             tcp_idle_timeout: f.opt(cx, "tcp_idle_timeout"),
             tcp_max_connections: f.opt(cx, "tcp_max_connections"),
+            tcp_max_connections_per_client: f.opt(cx, "tcp_max_connections_per_client"),
+            tcp_write_timeout: f.opt(cx, "tcp_write_timeout"),
             log_format: f.opt(cx, "log_format"),
             log_level: f.opt(cx, "log_level"),
+            rrl: f.table(cx, "rrl").map(|t| super::rrl::RrlSpec::read(cx, t)),
+            cookies: f
+                .table(cx, "cookies")
+                .map(|t| super::cookies::CookiesSpec::read(cx, t)),
         };
         f.finish(cx);
         spec
@@ -90,8 +100,16 @@ pub struct Settings {
     pub udp_payload_size: u16,
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
+    /// Connections one client (IPv4 address or IPv6 /64) may hold.
+    pub tcp_max_connections_per_client: usize,
+    /// Longest wait for one TCP reply to be written.
+    pub tcp_write_timeout: Duration,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// Response rate limiting (`[rrl]`); off by default.
+    pub rrl: super::RrlSettings,
+    /// DNS Cookies (`[cookies]`); on by default.
+    pub cookies: super::CookieSettings,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
@@ -108,8 +126,12 @@ impl Default for Settings {
             udp_payload_size: 1232,
             tcp_idle_timeout: Duration::from_secs(10),
             tcp_max_connections: 1024,
+            tcp_max_connections_per_client: 64,
+            tcp_write_timeout: Duration::from_secs(5),
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            rrl: Default::default(),
+            cookies: Default::default(),
         }
     }
 }
@@ -203,8 +225,12 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         udp_payload_size,
         tcp_idle_timeout,
         tcp_max_connections,
+        tcp_max_connections_per_client,
+        tcp_write_timeout,
         log_format,
         log_level,
+        rrl,
+        cookies,
     } = spec;
     let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
         diags.error_at_offset(path, text, span.start, key, msg);
@@ -278,6 +304,18 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
             ),
         }
     }
+    if let Some(c) = tcp_max_connections_per_client {
+        match int_in(*c.get_ref(), 1..=1_000_000) {
+            Ok(n) => cfg.tcp_max_connections_per_client = n as usize,
+            Err(m) => err(c.span(), "tcp_max_connections_per_client", m),
+        }
+    }
+    if let Some(t) = tcp_write_timeout {
+        match float_in(*t.get_ref(), 0.1..=3600.0, " seconds") {
+            Ok(v) => cfg.tcp_write_timeout = Duration::from_secs_f64(v),
+            Err(m) => err(t.span(), "tcp_write_timeout", m),
+        }
+    }
     if let Some(f) = log_format {
         match one_of("log format", &LogFormat::WORDS, f.get_ref()) {
             Ok(v) => cfg.log_format = v,
@@ -289,6 +327,17 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
             Ok(v) => cfg.log_level = v.to_owned(),
             Err(m) => err(l.span(), "log_level", m),
         }
+    }
+    if let Some(r) = rrl {
+        cfg.rrl = super::rrl::validate(r, &mut err);
+    }
+    let secret_file = cookies.and_then(|c| {
+        let (settings, file) = super::cookies::validate(c, &mut err);
+        cfg.cookies = settings;
+        file
+    });
+    if let Some(f) = secret_file {
+        cfg.cookies.secrets = super::cookies::load_secret_file(&rel(f.get_ref()), diags);
     }
     Some(cfg)
 }
@@ -307,6 +356,13 @@ mod tests {
         assert_eq!(c.udp_payload_size, def.udp_payload_size);
         assert_eq!(c.tcp_idle_timeout, def.tcp_idle_timeout);
         assert_eq!(c.tcp_max_connections, def.tcp_max_connections);
+        assert_eq!(
+            c.tcp_max_connections_per_client,
+            def.tcp_max_connections_per_client
+        );
+        assert_eq!(c.tcp_write_timeout, def.tcp_write_timeout);
+        assert_eq!(c.rrl, def.rrl);
+        assert_eq!(c.cookies, def.cookies);
         assert!(c.zones_dir.value.ends_with("zones"));
     }
 
@@ -345,7 +401,7 @@ mod tests {
         assert_eq!(
             got,
             [
-                "s.toml:1:1: unknown field `listne`, expected one of `listen`, `zones_dir`, `geoip_database`, `allow_partial_zones`, `udp_workers`, `udp_payload_size`, `tcp_idle_timeout`, `tcp_max_connections`, `log_format`, `log_level`",
+                "s.toml:1:1: unknown field `listne`, expected one of `listen`, `zones_dir`, `geoip_database`, `allow_partial_zones`, `udp_workers`, `udp_payload_size`, `tcp_idle_timeout`, `tcp_max_connections`, `tcp_max_connections_per_client`, `tcp_write_timeout`, `log_format`, `log_level`, `rrl`, `cookies`",
                 "s.toml:2:20: udp_payload_size: must be between 512 and 4096, got 100",
                 "s.toml:3:15: udp_workers: invalid type: string \"4\", expected i64",
                 "s.toml:4:23: tcp_max_connections: must be between 1 and 1000000, got 0",

@@ -66,6 +66,7 @@ pub fn build(
     };
     let mut targets = TargetRegistry::new();
     let mut lb = Vec::new();
+    let mut declared = Vec::new();
     orphan_policy_files(&listing, diags);
     let mut zones = Vec::with_capacity(files.len());
     for f in files {
@@ -73,8 +74,21 @@ pub fn build(
         let policy = listing.contains(&policy).then_some(policy);
         match f.zone {
             Some(mut zone) => {
-                if attach_policies(&mut zone, policy.as_deref(), &mut targets, &mut lb, diags) {
+                let (lb_len, declared_len) = (lb.len(), declared.len());
+                let kept = attach_policies(
+                    &mut zone,
+                    policy.as_deref(),
+                    &mut targets,
+                    &mut lb,
+                    &mut declared,
+                    diags,
+                );
+                if kept {
                     zones.push(zone);
+                } else {
+                    // A zone left out takes its names along (indices stay dense).
+                    lb.truncate(lb_len);
+                    declared.truncate(declared_len);
                 }
             }
             None => {
@@ -94,6 +108,7 @@ pub fn build(
     Some(Snapshot {
         zones: ZoneSet::new(zones),
         lb,
+        declared,
         targets,
         health,
         limits: Limits {
@@ -158,6 +173,7 @@ fn attach_policies(
     path: Option<&Path>,
     targets: &mut TargetRegistry,
     lb: &mut Vec<BalancedName>,
+    declared: &mut Vec<super::Declared>,
     diags: &mut Diagnostics,
 ) -> bool {
     use crate::zone::AttachError;
@@ -176,7 +192,15 @@ fn attach_policies(
     for entry in file.names {
         let idx = lb.len() as u32;
         match zone.attach_balanced(&entry.name, idx) {
-            Ok(()) => lb.push(entry.lb),
+            Ok(()) => {
+                lb.push(entry.lb);
+                declared.push(super::Declared {
+                    file: path.to_path_buf(),
+                    line: entry.line,
+                    col: entry.col,
+                    key: format!("names.{}", entry.owner),
+                });
+            }
             Err(e) => {
                 let key = format!("names.{}", entry.owner);
                 let (line, col) = (Some(entry.line), Some(entry.col));
