@@ -222,6 +222,8 @@ pub enum StoreError {
     TooLarge,
     /// More than 65,535 records in one RRset.
     TooManyRecords,
+    /// More than 65,535 RRsets at one name.
+    TooManyTypes,
 }
 
 impl std::fmt::Display for StoreError {
@@ -229,6 +231,7 @@ impl std::fmt::Display for StoreError {
         f.write_str(match self {
             Self::TooLarge => "the zone is larger than 4 GiB in memory",
             Self::TooManyRecords => "more than 65535 records in one RRset",
+            Self::TooManyTypes => "more than 65535 RRsets at one name",
         })
     }
 }
@@ -281,7 +284,8 @@ impl StoreBuilder {
         if rec.nsets == 0 {
             rec.first = set;
         }
-        rec.nsets += 1;
+        // One set per type: at most 65,536 (TYPE0..TYPE65535).
+        rec.nsets = rec.nsets.checked_add(1).ok_or(StoreError::TooManyTypes)?;
         self.open = Some((rec.name, rec.name_len, rtype));
         Ok(())
     }
