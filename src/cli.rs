@@ -1,4 +1,4 @@
-//! Command line: `serve` (the default), `check`, `explain`, `geoip`.
+//! Command line: `serve` (the default), `check`, `explain`, `geoip`, `zone`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -34,6 +34,9 @@ pub enum Command {
     /// where a database places an address.
     #[command(subcommand)]
     Geoip(GeoipCommand),
+    /// Zone file tools.
+    #[command(subcommand)]
+    Zone(ZoneCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -58,6 +61,28 @@ pub enum GeoipCommand {
         #[command(flatten)]
         config: ConfigArg,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZoneCommand {
+    /// Print what dnslb loads from a zone file, one RR per line in
+    /// canonical presentation form (as `named-compilezone -s full`);
+    /// warnings and errors go to stderr as FILE:LINE: message; exit 1 on
+    /// error.
+    Dump(ZoneDumpArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ZoneDumpArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// A zone file, or the origin of a zone in the configured zones
+    /// directory (`example.test` reads ZONES_DIR/example.test.zone).
+    #[arg(value_name = "FILE|ORIGIN")]
+    pub zone: String,
+    /// The origin of FILE (default: its file name without `.zone`).
+    #[arg(long, value_name = "NAME")]
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args, Default)]

@@ -25,49 +25,56 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(col) = self.col {
-                write!(f, ":{col}")?;
-            }
-        }
-        if !self.key.is_empty() {
-            write!(f, ": {}", self.key)?;
-        }
-        write!(f, ": {}", self.message)
+        self.write(f, "")
     }
 }
 
 impl Diagnostic {
     /// This diagnostic as a warning: `FILE:LINE:COL: warning: key: message`
-    /// (the compilers' form, so editors pick it up).
+    /// (the compilers' form, so editors pick it up; a zone file's has no
+    /// column and no key).
     pub fn as_warning(&self) -> impl fmt::Display + '_ {
         struct W<'a>(&'a Diagnostic);
         impl fmt::Display for W<'_> {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                let d = self.0;
-                write!(f, "{}", d.file.display())?;
-                if let Some(line) = d.line {
-                    write!(f, ":{line}")?;
-                    if let Some(col) = d.col {
-                        write!(f, ":{col}")?;
-                    }
-                }
-                f.write_str(": warning")?;
-                if !d.key.is_empty() {
-                    write!(f, ": {}", d.key)?;
-                }
-                write!(f, ": {}", d.message)
+                self.0.write(f, "warning")
             }
         }
         W(self)
+    }
+
+    /// `FILE:LINE:COL: [LABEL: ]key: message`; without a file (a value
+    /// built in code, not read), `[LABEL: ]key: message`.
+    fn write(&self, f: &mut fmt::Formatter<'_>, label: &str) -> fmt::Result {
+        let mut sep = "";
+        if !self.file.as_os_str().is_empty() {
+            write!(f, "{}", self.file.display())?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+                if let Some(col) = self.col {
+                    write!(f, ":{col}")?;
+                }
+            }
+            sep = ": ";
+        }
+        if !label.is_empty() {
+            write!(f, "{sep}{label}")?;
+            sep = ": ";
+        }
+        if !self.key.is_empty() {
+            write!(f, "{sep}{}", self.key)?;
+            sep = ": ";
+        }
+        write!(f, "{sep}{}", self.message)
     }
 }
 
 /// Collected diagnostics for one load: errors, which stop a load (or a
 /// zone), and warnings, which do not: something that works as written but
-/// is probably not what was meant (a geo name without a default rule).
+/// is probably not what was meant (out-of-zone data in a zone file, a geo
+/// name without a default rule, an answer that can never fit a UDP reply).
+/// This is the one place warnings go; `check` prints them, `serve` and
+/// reloads log them.
 /// [`len`](Self::len), [`is_empty`](Self::is_empty), [`iter`](Self::iter)
 /// and `Display` are about errors only; warnings have their own accessors.
 #[derive(Debug, Default, Clone)]
@@ -327,7 +334,22 @@ mod tests {
         assert!(d.is_empty(), "a warning is not an error");
         assert_eq!(d.len(), 0);
         assert_eq!(d.to_string(), "");
+        d.warn(
+            Path::new("a.zone"),
+            Some(7),
+            None,
+            "",
+            "ignoring out-of-zone data",
+        );
+        d.warn(Path::new(""), None, None, "names.x", "built in code");
         let w: Vec<String> = d.warnings().map(|w| w.as_warning().to_string()).collect();
-        assert_eq!(w, ["z.toml:2:8: warning: names.www: no default"]);
+        assert_eq!(
+            w,
+            [
+                "z.toml:2:8: warning: names.www: no default",
+                "a.zone:7: warning: ignoring out-of-zone data",
+                "warning: names.x: built in code",
+            ]
+        );
     }
 }

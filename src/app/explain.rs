@@ -120,7 +120,7 @@ fn balanced_name<'s>(snap: &'s Snapshot, name: &Name) -> Option<&'s BalancedName
     let mut offs = [0u8; 128];
     let n = crate::zone::name::label_offsets(&wire, &mut offs);
     let (zone, _) = snap.zones.find(&wire, &offs[..n])?;
-    let lb = zone.node(&wire)?.lb?;
+    let lb = zone.node(&wire)?.lb()?;
     snap.lb.get(lb as usize)
 }
 

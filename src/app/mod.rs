@@ -10,8 +10,11 @@
 //! - `reload`: the reload sequence and the only snapshot writer.
 //! - `signals`: SIGHUP → reload requests; SIGINT/SIGTERM → stop.
 //! - `explain`: `dnslb explain`, the engine on a synthetic query.
+//! - `memory`: fixes glibc's mmap threshold so freed zone memory goes
+//!   back to the system (a re-execution at start-up, `serve` only).
 
 mod explain;
+mod memory;
 mod reload;
 mod signals;
 
@@ -23,19 +26,24 @@ use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, GeoipCommand, ServeArgs};
-use crate::config::{LogFormat, Settings, load_settings};
+use crate::config::{LogFormat, Settings, load_settings, load_settings_partial};
 use crate::diag::{Diagnostics, Located};
 use crate::health::{ProberOptions, spawn_prober};
 use crate::server::{tcp, udp};
 use crate::snapshot::{SnapshotCell, SnapshotWriter};
+use crate::zone::Zone;
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main(cli: Cli) -> anyhow::Result<i32> {
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => {
+            memory::fix_malloc_threshold();
+            serve(args)
+        }
         Command::Check(args) => Ok(check(&args)),
         Command::Explain(args) => explain(&args),
         Command::Geoip(cmd) => geoip(cmd),
+        Command::Zone(crate::cli::ZoneCommand::Dump(args)) => zone_dump(&args),
     }
 }
 
@@ -83,6 +91,17 @@ fn geoip(cmd: GeoipCommand) -> anyhow::Result<i32> {
     }
 }
 
+/// [`load_config`], with bad values left at their defaults, so the zones
+/// can still be checked and every error of every file printed in one run
+/// (`None` only when the file is unreadable or not TOML). The caller must
+/// refuse to serve when `diags` is not empty.
+fn load_config_partial(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<Settings> {
+    match &arg.config {
+        Some(p) => load_settings_partial(p, diags),
+        None => Some(quickstart_config()),
+    }
+}
+
 /// Print every diagnostic, ordered by file then line: warnings first,
 /// then errors.
 fn print_diags(diags: &Diagnostics) {
@@ -99,11 +118,21 @@ fn print_diags(diags: &Diagnostics) {
     }
 }
 
+/// Log every warning (the server is running: they go where its log goes).
+fn log_warnings(diags: &Diagnostics) {
+    for w in diags.warnings() {
+        tracing::warn!("{}", w.as_warning());
+    }
+}
+
 fn check(args: &ConfigArg) -> i32 {
     let mut diags = Diagnostics::new();
-    let ok = load_config(args, &mut diags)
-        .and_then(|cfg| crate::snapshot::build(&cfg, None, false, &mut diags))
-        .is_some();
+    let built = load_config_partial(args, &mut diags).and_then(|cfg| {
+        let snap = crate::snapshot::build(&cfg, None, false, &mut diags)?;
+        crate::dns::fit::oversized_answers(&snap, cfg.udp_payload_size, &mut diags);
+        Some(snap)
+    });
+    let ok = built.is_some();
     print_diags(&diags);
     if ok && diags.is_empty() {
         println!("ok");
@@ -130,17 +159,28 @@ fn init_tracing(cfg: &Settings) {
 
 fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let mut diags = Diagnostics::new();
-    let Some(mut cfg) = load_config(&args.config, &mut diags) else {
+    let Some(mut cfg) = load_config_partial(&args.config, &mut diags) else {
         print_diags(&diags);
         bail!("invalid configuration ({} error(s))", diags.len());
     };
+    if !diags.is_empty() {
+        // Still read the zones, so one start-up prints every error.
+        let _ = crate::snapshot::build(&cfg, None, false, &mut diags);
+        print_diags(&diags);
+        bail!("invalid configuration ({} error(s))", diags.len());
+    }
     if !args.listen.is_empty() {
         cfg.listen = args.listen.clone();
     }
     init_tracing(&cfg);
     let started = std::time::Instant::now();
     let snap = crate::snapshot::build(&cfg, None, cfg.allow_partial_zones, &mut diags);
-    if !diags.is_empty() || diags.warnings().next().is_some() {
+    if let Some(snap) = &snap {
+        crate::dns::fit::oversized_answers(snap, cfg.udp_payload_size, &mut diags);
+    }
+    if diags.is_empty() {
+        log_warnings(&diags);
+    } else {
         print_diags(&diags);
     }
     let Some(snap) = snap else {
@@ -152,6 +192,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     };
     tracing::info!(
         zones = snap.zones.len(),
+        names = snap.zones.zones().iter().map(Zone::node_count).sum::<usize>(),
+        zone_bytes = snap.zones.zones().iter().map(Zone::heap_bytes).sum::<usize>(),
         lb_names = snap.lb.len(),
         targets = snap.targets.len(),
         geoip = %snap.geoip.as_deref().map_or_else(|| "none".to_owned(), |g| g.to_string()),
@@ -180,9 +222,19 @@ async fn run(cfg: Settings, writer: SnapshotWriter, engine: Engine) -> anyhow::R
     let stop = Arc::new(AtomicBool::new(false));
     let mut udp_threads = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
+    let rrl = rrl_from(&cfg);
+    let cookies = cookies_from(&cfg, &mut tasks, &cancel);
+    let defenses = crate::server::Defenses {
+        rrl: rrl.clone(),
+        cookies: cookies.clone(),
+    };
+    if rrl.is_some() && engine == Engine::Hickory {
+        tracing::warn!("[rrl] does not apply with --engine hickory");
+    }
     let mut hickory = (engine == Engine::Hickory).then(|| {
         hickory_server::Server::new(crate::server::hickory::Handler {
             snap: shared.clone(),
+            cookies: cookies.clone(),
         })
     });
     for &addr in &cfg.listen {
@@ -202,15 +254,23 @@ async fn run(cfg: Settings, writer: SnapshotWriter, engine: Engine) -> anyhow::R
             }
             server.register_listener(tcp_listener, cfg.tcp_idle_timeout, 65535);
         } else {
-            udp_threads.extend(udp::start(udp_socks, shared.clone(), stop.clone())?);
+            udp_threads.extend(udp::start(
+                udp_socks,
+                shared.clone(),
+                defenses.clone(),
+                stop.clone(),
+            )?);
             let limits = tcp::TcpLimits {
                 idle_timeout: cfg.tcp_idle_timeout,
+                write_timeout: cfg.tcp_write_timeout,
                 max_connections: cfg.tcp_max_connections,
+                max_connections_per_client: cfg.tcp_max_connections_per_client,
             };
             tasks.spawn(tcp::serve(
                 tcp_listener,
                 shared.clone(),
                 limits,
+                cookies.clone(),
                 cancel.clone(),
             ));
         }
@@ -251,7 +311,92 @@ async fn run(cfg: Settings, writer: SnapshotWriter, engine: Engine) -> anyhow::R
     for h in udp_threads {
         let _ = tokio::task::spawn_blocking(move || h.join()).await;
     }
+    if let Some(r) = &rrl {
+        let c = r.stats.counts();
+        tracing::info!(
+            dropped = c.dropped.iter().sum::<u64>(),
+            slipped = c.slipped.iter().sum::<u64>(),
+            cookie_exempt = c.cookie_exempt,
+            "response rate limiting totals"
+        );
+    }
     Ok(())
+}
+
+/// The cookie jar `[cookies]` asks for, if any. A random secret (no
+/// configured one) is replaced every `secret_rotation` by a task in
+/// `tasks`, the previous one staying accepted (RFC 9018 §5).
+fn cookies_from(
+    cfg: &Settings,
+    tasks: &mut tokio::task::JoinSet<()>,
+    cancel: &CancellationToken,
+) -> Option<Arc<crate::dns::cookie::CookieJar>> {
+    use crate::dns::cookie::{CookieJar, Secrets};
+    let c = &cfg.cookies;
+    if !c.enabled {
+        return None;
+    }
+    let random = c.secrets.is_empty();
+    let secrets = match c.secrets.as_slice() {
+        [] => Secrets {
+            current: rand::random(),
+            previous: None,
+        },
+        [current, rest @ ..] => Secrets {
+            current: *current,
+            previous: rest.first().copied(),
+        },
+    };
+    let jar = Arc::new(CookieJar::new(secrets, c.require));
+    if random {
+        let (j, every, cancel) = (jar.clone(), c.secret_rotation, cancel.clone());
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => j.rotate(rand::random()),
+                    _ = cancel.cancelled() => return,
+                }
+            }
+        });
+    }
+    Some(jar)
+}
+
+/// The UDP rate limiter `[rrl]` asks for, if any.
+fn rrl_from(cfg: &Settings) -> Option<Arc<crate::dns::rrl::Rrl>> {
+    use crate::dns::rrl::{Params, Rrl};
+    let r = &cfg.rrl;
+    if r.enabled() {
+        tracing::info!(
+            responses_per_second = r.responses_per_second,
+            nodata_per_second = r.nodata_per_second,
+            nxdomains_per_second = r.nxdomains_per_second,
+            referrals_per_second = r.referrals_per_second,
+            errors_per_second = r.errors_per_second,
+            window = r.window,
+            slip = r.slip,
+            "response rate limiting on (UDP)"
+        );
+    }
+    r.enabled().then(|| {
+        Arc::new(Rrl::new(
+            Params {
+                rates: [
+                    r.responses_per_second,
+                    r.nodata_per_second,
+                    r.nxdomains_per_second,
+                    r.referrals_per_second,
+                    r.errors_per_second,
+                ],
+                window: r.window,
+                slip: r.slip,
+                ipv4_prefix: r.ipv4_prefix_length,
+                ipv6_prefix: r.ipv6_prefix_length,
+                table_size: r.max_table_size,
+            },
+            rand::random(),
+        ))
+    })
 }
 
 /// Bind TCP and UDP on one address. With port 0, TCP picks a free port and
@@ -277,6 +422,65 @@ fn bind_pair(
             Err(e) => return Err(e).with_context(|| format!("binding udp {udp_addr}")),
         }
     }
+}
+
+/// `dnslb zone dump FILE|ORIGIN`: load one zone file as `serve` would
+/// (`$INCLUDE` relative to the zones directory, or to FILE's directory when
+/// no config is given) and print it (`zone::dump`).
+fn zone_dump(args: &crate::cli::ZoneDumpArgs) -> anyhow::Result<i32> {
+    use crate::zone::{LoadOptions, load_zone_file, name};
+    let mut diags = Diagnostics::new();
+    let file = std::path::PathBuf::from(&args.zone);
+    let (path, root) = if args.config.config.is_none() && file.is_file() {
+        let root = file
+            .parent()
+            .map_or_else(|| ".".into(), |p| p.to_path_buf());
+        (file, root)
+    } else {
+        let Some(cfg) = load_config(&args.config, &mut diags) else {
+            print_diags(&diags);
+            return Ok(1);
+        };
+        let dir = &cfg.zones_dir.value;
+        let path = if file.is_file() {
+            file
+        } else {
+            dir.join(format!("{}.zone", args.zone.trim_end_matches('.')))
+        };
+        (path, dir.clone())
+    };
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let origin_text = args.origin.clone().unwrap_or(stem);
+    let origin = name::parse_owner(
+        &format!("{}.", origin_text.trim_end_matches('.')),
+        &hickory_proto::rr::Name::root(),
+    )
+    .map_err(|e| anyhow::anyhow!("origin {origin_text:?} {e}"))?;
+    let opts = LoadOptions {
+        include_root: Some(root),
+        ..LoadOptions::default()
+    };
+    let text = match crate::zone::load::read_regular_file(&path, opts.limits.max_bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{}: cannot read zone file: {e}", path.display());
+            return Ok(1);
+        }
+    };
+    let zone = load_zone_file(&path, text, &origin, &opts, &mut diags);
+    print_diags(&diags);
+    let Some(zone) = zone else {
+        eprintln!("{} error(s)", diags.len().max(1));
+        return Ok(1);
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    print!("{}", crate::zone::dump::dump(&zone, now));
+    Ok(0)
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {

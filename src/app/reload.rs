@@ -4,7 +4,8 @@
 //! [`Reloader::reload`]: build a new snapshot from the files and the
 //! current one (health carries over by target key), move the prober onto
 //! its targets and table, then swap it in. Any error leaves the current
-//! snapshot serving and is logged with every diagnostic. The reloader owns
+//! snapshot serving and is logged with every diagnostic; warnings are
+//! logged either way. The reloader owns
 //! the [`SnapshotWriter`], so nothing else can change what is served.
 //!
 //! Triggers send a cause into one channel that [`run`] consumes: SIGHUP
@@ -19,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
 use crate::diag::Diagnostics;
+use crate::dns::fit::oversized_answers;
 use crate::health::Prober;
 use crate::snapshot::{SnapshotWriter, build};
 
@@ -58,16 +60,18 @@ impl Reloader {
         let built = tokio::task::spawn_blocking(move || {
             let mut diags = Diagnostics::new();
             let snap = build(&settings, Some(&base), false, &mut diags);
+            if let Some(snap) = &snap {
+                oversized_answers(snap, settings.udp_payload_size, &mut diags);
+            }
             (snap, diags)
         })
         .await?;
+        // Warnings are logged whether or not the reload goes through.
+        for w in built.1.warnings() {
+            tracing::warn!(target: TARGET, "{}", w.as_warning());
+        }
         let snap = match built {
-            (Some(s), diags) => {
-                for w in diags.warnings() {
-                    tracing::warn!(target: TARGET, "{}", w.as_warning());
-                }
-                s
-            }
+            (Some(s), _) => s,
             (None, diags) => return Err(ReloadError::Invalid(diags)),
         };
         let build_ms = started.elapsed().as_millis() as u64;

@@ -5,10 +5,12 @@
 //! [`Worker::respond`] is the whole query path after the socket.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
+use super::cookie::{self, CookieJar, REPLY_COOKIE_LEN, Verdict};
 use super::wire::{self, Edns, ParseError, Query};
 use super::writer::{Full, Owner, Section, Writer};
 use crate::geoip::locate_client;
@@ -52,6 +54,10 @@ pub struct Worker {
     query: Query,
     decision: Decision,
     rng: SmallRng,
+    /// DNS cookie secrets and policy; `None`: COOKIE options are ignored.
+    cookies: Option<Arc<CookieJar>>,
+    /// The last query answered carried a valid server cookie.
+    cookie_valid: bool,
 }
 
 impl Default for Worker {
@@ -75,7 +81,26 @@ impl Worker {
             query: Query::default(),
             decision: Decision::default(),
             rng: SmallRng::seed_from_u64(seed),
+            cookies: None,
+            cookie_valid: false,
         }
+    }
+
+    /// Answer DNS cookies (RFC 7873, RFC 9018) with `jar`'s secrets.
+    pub fn with_cookies(mut self, jar: Option<Arc<CookieJar>>) -> Self {
+        self.cookies = jar;
+        self
+    }
+
+    /// Replace the cookie secrets (a worker reused across listeners).
+    pub fn set_cookies(&mut self, jar: Option<Arc<CookieJar>>) {
+        self.cookies = jar;
+    }
+
+    /// Whether the query last answered by [`Self::respond`] carried a valid
+    /// server cookie: its source address is proven (RFC 7873 §1).
+    pub fn cookie_valid(&self) -> bool {
+        self.cookie_valid
     }
 
     /// Answer `packet` from `src` into `out`. Returns false when the packet
@@ -88,6 +113,7 @@ impl Worker {
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
+        self.cookie_valid = false;
         match wire::parse_query(packet, &mut self.query) {
             Ok(()) => {}
             Err(ParseError::Drop) => return false,
@@ -104,6 +130,11 @@ impl Worker {
         }
         let q = &self.query;
         let edns = q.edns;
+        let cookie = match (&self.cookies, q.cookie) {
+            (Some(jar), Some(at)) => cookie_verdict(jar, packet, at, src),
+            _ => None,
+        };
+        self.cookie_valid = cookie.is_some_and(|v| v.valid);
         let limit = match (transport, edns) {
             (Transport::Tcp, _) => u16::MAX as usize,
             (Transport::Udp, None) => 512,
@@ -111,23 +142,35 @@ impl Worker {
                 (e.udp_size.max(512)).min(snap.limits.udp_payload.max(512)) as usize
             }
         };
-        let opt_len = edns.map_or(0, |e| 11 + e.ecs.map_or(0, |s| 8 + s.addr_len as usize));
+        let opt_len = edns.map_or(0, |e| 11 + e.ecs.map_or(0, |s| 8 + s.addr_len as usize))
+            + cookie.map_or(0, |_| 4 + REPLY_COOKIE_LEN);
         let mut w = Writer::new(out, limit.saturating_sub(opt_len));
         let question = &packet[q.question.0..q.question.1];
-        if w.question(question).is_err() {
+        if !question.is_empty() && w.question(question).is_err() {
             // A question that cannot fit even alone (only over tiny limits).
             error_reply(packet, None, RCODE_FORMERR, None, w.buf);
             return true;
         }
         let after_question = w.mark();
 
+        let plain = |rcode| Res {
+            rcode,
+            aa: false,
+            tc: false,
+            ecs_scope: 0,
+        };
         let res = if edns.is_some_and(|e| e.version > 0) {
-            Res {
-                rcode: RCODE_BADVERS,
-                aa: false,
-                tc: false,
-                ecs_scope: 0,
-            }
+            plain(RCODE_BADVERS)
+        } else if question.is_empty() {
+            // Only a server cookie was asked for (RFC 7873 §5.4).
+            plain(RCODE_NOERROR)
+        } else if transport == Transport::Udp
+            && cookie.is_some_and(|v| !v.valid)
+            && self.cookies.as_ref().is_some_and(|j| j.require)
+        {
+            // RFC 7873 §5.2.3 choice 2: no answer until the client proves
+            // its address with the cookie it gets here.
+            plain(cookie::RCODE_BADCOOKIE)
         } else {
             let client = ClientInfo::new(
                 src.ip(),
@@ -182,10 +225,11 @@ impl Worker {
         }
         if let Some(e) = edns {
             w.set_limit(limit);
-            if write_opt(&mut w, e, rcode, res.ecs_scope, snap.limits.udp_payload).is_err() {
+            let ck = cookie.as_ref().map(|v: &Verdict| &v.option);
+            if write_opt(&mut w, e, rcode, res.ecs_scope, snap.limits.udp_payload, ck).is_err() {
                 w.rollback(after_question);
                 tc = true;
-                let _ = write_opt(&mut w, e, rcode, res.ecs_scope, snap.limits.udp_payload);
+                let _ = write_opt(&mut w, e, rcode, res.ecs_scope, snap.limits.udp_payload, ck);
             }
         }
         if rcode > 0xF {
@@ -209,14 +253,36 @@ impl Worker {
     }
 }
 
+/// The verdict on the COOKIE option at `at` of `packet`. Out of line: most
+/// queries carry no cookie, and keeping this out of `respond` keeps the
+/// lookup inlined there.
+#[inline(never)]
+fn cookie_verdict(
+    jar: &CookieJar,
+    packet: &[u8],
+    at: wire::CookieAt,
+    src: SocketAddr,
+) -> Option<Verdict> {
+    let c = at.read(packet)?;
+    Some(jar.verdict(&c, src.ip(), cookie::unix_now()))
+}
+
 /// OPT record of the reply (RFC 6891 §6.1.2): our payload size, version 0,
-/// the DO bit copied (RFC 3225 §3), the extended RCODE, and the ECS option
-/// echoed with our scope (RFC 7871 §7.2.1). Other options are not echoed.
-fn write_opt(w: &mut Writer<'_>, e: Edns, rcode: u16, scope: u8, payload: u16) -> Result<(), Full> {
+/// the DO bit copied (RFC 3225 §3), the extended RCODE, the ECS option
+/// echoed with our scope (RFC 7871 §7.2.1), and our COOKIE option (RFC 7873
+/// §5.2). Other options are not echoed.
+fn write_opt(
+    w: &mut Writer<'_>,
+    e: Edns,
+    rcode: u16,
+    scope: u8,
+    payload: u16,
+    cookie: Option<&[u8; REPLY_COOKIE_LEN]>,
+) -> Result<(), Full> {
     w.section(Section::Additional);
     let ext = ((rcode >> 4) & 0xFF) as u32;
     let ttl = (ext << 24) | if e.dnssec_ok { 0x8000 } else { 0 };
-    let mut rdata = [0u8; 24];
+    let mut rdata = [0u8; 24 + 4 + REPLY_COOKIE_LEN];
     let mut n = 0;
     if let Some(s) = e.ecs {
         let len = 4 + s.addr_len as usize;
@@ -227,6 +293,12 @@ fn write_opt(w: &mut Writer<'_>, e: Edns, rcode: u16, scope: u8, payload: u16) -
         rdata[7] = scope.min(if s.family == 1 { 32 } else { 128 });
         rdata[8..8 + s.addr_len as usize].copy_from_slice(&s.addr[..s.addr_len as usize]);
         n = 4 + len;
+    }
+    if let Some(c) = cookie {
+        rdata[n..n + 2].copy_from_slice(&cookie::OPT_COOKIE.to_be_bytes());
+        rdata[n + 2..n + 4].copy_from_slice(&(REPLY_COOKIE_LEN as u16).to_be_bytes());
+        rdata[n + 4..n + 4 + REPLY_COOKIE_LEN].copy_from_slice(c);
+        n += 4 + REPLY_COOKIE_LEN;
     }
     w.put(&[0])?;
     w.put_u16(rtype::OPT)?;
@@ -250,7 +322,9 @@ fn error_reply(
 ) {
     let (id, qflags) = wire::header_id_flags(packet).unwrap_or((0, 0));
     let mut w = Writer::new(out, u16::MAX as usize);
-    if let Some((a, b)) = question {
+    if let Some((a, b)) = question
+        && b > a
+    {
         let _ = w.question(&packet[a..b]);
     }
     if let Some(payload) = opt_payload {
@@ -260,7 +334,7 @@ fn error_reply(
             dnssec_ok: false,
             ecs: None,
         };
-        let _ = write_opt(&mut w, bare, rcode, 0, payload);
+        let _ = write_opt(&mut w, bare, rcode, 0, payload, None);
     }
     let flags = FLAG_QR | (qflags & (0x7800 | FLAG_RD | FLAG_CD)) | rcode;
     w.finish_header(id, flags);
@@ -275,7 +349,7 @@ struct Ctx<'s, 'w, 'b> {
     decision: &'w mut Decision,
     rng: &'w mut SmallRng,
     /// The answered RRset whose targets get addresses in additional.
-    additional: Option<&'s Rrset>,
+    additional: Option<Rrset<'s>>,
     ecs_scope: u8,
 }
 
@@ -295,6 +369,9 @@ impl<'s> Ctx<'s, '_, '_> {
         self.snap.zones.locate(name, offs, self.qtype == rtype::DS)
     }
 
+    // Inlined into its one caller, `respond` (a separate call cost ~40
+    // instructions per query in spills and the call itself).
+    #[inline(always)]
     fn resolve(&mut self, qname: &'s [u8], offs: &[u8]) -> Res {
         // The question's name stays in the worker; the chase continues with
         // names borrowed from the snapshot.
@@ -358,12 +435,12 @@ impl<'s> Ctx<'s, '_, '_> {
     }
 
     /// Positive or NODATA answer at an existing node.
-    fn answer_node(&mut self, zone: &'s Zone, node: &'s Node, owner: Owner<'s>) -> Step<'s> {
+    fn answer_node(&mut self, zone: &'s Zone, node: Node<'s>, owner: Owner<'s>) -> Step<'s> {
         let qtype = self.qtype;
         if qtype == rtype::ANY {
             return Step::Done(self.answer_any(zone, node, owner));
         }
-        if let (Some(lb), true) = (node.lb, qtype == rtype::A || qtype == rtype::AAAA) {
+        if let (Some(lb), true) = (node.lb(), qtype == rtype::A || qtype == rtype::AAAA) {
             let family = if qtype == rtype::A {
                 Family::V4
             } else {
@@ -382,7 +459,7 @@ impl<'s> Ctx<'s, '_, '_> {
             if self.write_set(owner, cname).is_err() {
                 return Step::Done(self.res(RCODE_NOERROR, true, true));
             }
-            if let Some(t) = cname.targets.first() {
+            if let Some(t) = cname.first_target() {
                 return Step::Chase(t);
             }
         }
@@ -391,10 +468,10 @@ impl<'s> Ctx<'s, '_, '_> {
 
     /// RFC 8482: over UDP one RRset (the first by type, or the policy's
     /// addresses), over TCP every RRset at the name.
-    fn answer_any(&mut self, zone: &'s Zone, node: &'s Node, owner: Owner<'s>) -> Res {
+    fn answer_any(&mut self, zone: &'s Zone, node: Node<'s>, owner: Owner<'s>) -> Res {
         let all = self.transport == Transport::Tcp;
         let mut wrote = false;
-        if let Some(lb) = node.lb {
+        if let Some(lb) = node.lb() {
             for fam in [Family::V4, Family::V6] {
                 if wrote && !all {
                     break;
@@ -405,11 +482,11 @@ impl<'s> Ctx<'s, '_, '_> {
                 }
             }
         }
-        for set in &node.rrsets {
+        for set in node.rrsets() {
             if wrote && !all {
                 break;
             }
-            if node.lb.is_some() && (set.rtype == rtype::A || set.rtype == rtype::AAAA) {
+            if node.lb().is_some() && (set.rtype() == rtype::A || set.rtype() == rtype::AAAA) {
                 continue;
             }
             if self.write_set(owner, set).is_err() {
@@ -423,14 +500,21 @@ impl<'s> Ctx<'s, '_, '_> {
         self.finish(RCODE_NOERROR, true)
     }
 
-    fn write_set(&mut self, owner: Owner<'_>, set: &Rrset) -> Result<(), Full> {
-        for rd in set.rdatas.iter() {
-            self.w.rr(owner, set.rtype, set.ttl, rd)?;
+    #[inline(always)]
+    fn write_set(&mut self, owner: Owner<'_>, set: Rrset<'_>) -> Result<(), Full> {
+        let (t, ttl) = (set.rtype(), set.ttl());
+        for rd in set.rdatas() {
+            self.w.rr(owner, t, ttl, &rd)?;
         }
         Ok(())
     }
 
     /// Write the policy's addresses; returns how many.
+    ///
+    /// A load-balanced answer is ours to size: the policy picks at most as
+    /// many addresses as the reply has room for, and every one that fits is
+    /// written, so a big pool answers with a subset instead of TC. Full
+    /// only when not even one address fits.
     fn write_lb(&mut self, lb: u32, family: Family, owner: Owner<'_>) -> Result<usize, Full> {
         let Some(name) = self.snap.lb.get(lb as usize) else {
             return Ok(0);
@@ -442,13 +526,18 @@ impl<'s> Ctx<'s, '_, '_> {
             let at = locate_client(nets, db, self.client.effective_addr());
             self.client.location = Some(at);
         }
-        policy::answer(
+        // Each record takes at least a 2-byte owner pointer, 10 bytes of
+        // type, class, TTL and length, and the address.
+        let per = 12 + if family == Family::V4 { 4 } else { 16 };
+        let room = self.w.limit().saturating_sub(self.w.len()) / per;
+        policy::answer_bounded(
             name,
             family,
             &self.client,
             &self.snap.health,
             self.rng,
             self.decision,
+            room,
         );
         if let Some(ecs) = self.client.ecs {
             // Never more specific than what the resolver revealed.
@@ -459,13 +548,23 @@ impl<'s> Ctx<'s, '_, '_> {
             return Ok(0);
         }
         let ttl = self.decision.ttl;
+        let mut wrote = 0;
         for addr in &self.decision.addrs {
-            match addr {
-                IpAddr::V4(a) => self.w.rr_raw(owner, rtype::A, ttl, &a.octets())?,
-                IpAddr::V6(a) => self.w.rr_raw(owner, rtype::AAAA, ttl, &a.octets())?,
+            let m = self.w.mark();
+            let r = match addr {
+                IpAddr::V4(a) => self.w.rr_raw(owner, rtype::A, ttl, &a.octets()),
+                IpAddr::V6(a) => self.w.rr_raw(owner, rtype::AAAA, ttl, &a.octets()),
+            };
+            if r.is_err() {
+                self.w.rollback(m);
+                break;
             }
+            wrote += 1;
         }
-        Ok(self.decision.addrs.len())
+        if wrote == 0 && !self.decision.addrs.is_empty() {
+            return Err(Full);
+        }
+        Ok(wrote)
     }
 
     fn answer_lb(&mut self, zone: &'s Zone, lb: u32, family: Family, owner: Owner<'_>) -> Res {
@@ -490,7 +589,7 @@ impl<'s> Ctx<'s, '_, '_> {
                 Owner::Name(&zone.origin_wire),
                 rtype::SOA,
                 zone.neg_ttl,
-                &soa.rdatas[0],
+                &soa.rdatas().next().expect("an SOA has one record"),
             )
             .is_err()
         {
@@ -500,18 +599,22 @@ impl<'s> Ctx<'s, '_, '_> {
     }
 
     /// Delegation: NS of the cut in authority, glue in additional, AA clear.
-    fn referral(&mut self, zone: &'s Zone, cut: &'s [u8], node: &'s Node) -> Res {
+    fn referral(&mut self, zone: &'s Zone, cut: &'s [u8], node: Node<'s>) -> Res {
         let Some(ns) = node.rrset(rtype::NS) else {
             return self.res(RCODE_SERVFAIL, false, false);
         };
         self.w.section(Section::Authority);
-        for rd in ns.rdatas.iter() {
-            if self.w.rr(Owner::Name(cut), rtype::NS, ns.ttl, rd).is_err() {
+        for rd in ns.rdatas() {
+            if self
+                .w
+                .rr(Owner::Name(cut), rtype::NS, ns.ttl(), &rd)
+                .is_err()
+            {
                 return self.res(RCODE_NOERROR, false, true);
             }
         }
         self.w.section(Section::Additional);
-        for t in ns.targets.iter() {
+        for t in ns.targets() {
             // Glue for names at or below the cut is required (RFC 9471):
             // without it the delegation cannot be followed.
             let below = t.ends_with(cut);
@@ -532,8 +635,8 @@ impl<'s> Ctx<'s, '_, '_> {
         self.res(RCODE_NOERROR, false, false)
     }
 
-    fn note_targets(&mut self, set: &'s Rrset) {
-        if matches!(set.rtype, rtype::NS | rtype::MX | rtype::SRV) {
+    fn note_targets(&mut self, set: Rrset<'s>) {
+        if matches!(set.rtype(), rtype::NS | rtype::MX | rtype::SRV) {
             self.additional = Some(set);
         }
     }
@@ -545,8 +648,7 @@ impl<'s> Ctx<'s, '_, '_> {
         let Some(set) = self.additional else {
             return self.res(rcode, aa, false);
         };
-        for t in set.targets.iter().take(MAX_ADDITIONAL) {
-            let t: &[u8] = t;
+        for t in set.targets().take(MAX_ADDITIONAL) {
             let mut offs = [0u8; 128];
             let n = label_offsets(t, &mut offs);
             let Some((zone, _)) = self.snap.zones.find(t, &offs[..n]) else {

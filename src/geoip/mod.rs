@@ -125,6 +125,28 @@ pub enum GeoError {
     },
 }
 
+/// The bytes of `path` if it is a regular file. The open does not block
+/// (O_NONBLOCK), so a FIFO or a device named as the database is refused at
+/// once, not waited on (as zone files are).
+fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let mut f = opts.open(path)?;
+    let meta = f.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// An opened MaxMind-format database and the record shape it uses.
 pub struct GeoDb {
     reader: maxminddb::Reader<Vec<u8>>,
@@ -172,7 +194,7 @@ impl GeoDb {
     /// As [`open`](Self::open) without decoding the records up front: each
     /// lookup decodes its record. For tools that look up a few addresses.
     pub fn open_undecoded(path: &Path) -> Result<Self, GeoError> {
-        let bytes = std::fs::read(path).map_err(|e| GeoError::Open {
+        let bytes = read_regular_file(path).map_err(|e| GeoError::Open {
             path: path.to_owned(),
             source: maxminddb::MaxMindDbError::Io(e),
         })?;

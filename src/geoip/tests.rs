@@ -268,6 +268,28 @@ fn opening_errors_quote_the_path() {
     );
 }
 
+/// A FIFO or a directory named as the database is refused at once, not
+/// waited on.
+#[test]
+fn only_a_regular_file_is_opened() {
+    let dir = std::env::temp_dir().join(format!("dnslb-geoip-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("pipe.mmdb");
+    let _ = std::fs::remove_file(&fifo);
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for path in [&fifo, &dir] {
+        let started = std::time::Instant::now();
+        let e = GeoDb::open(path).unwrap_err().to_string();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(e.ends_with("not a regular file"), "{e}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
 /// A record with only a continent, one with (0, 0) coordinates, one with
 /// nothing we use.
 #[test]

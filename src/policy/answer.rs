@@ -3,8 +3,8 @@
 use super::groups::{Choice, choose};
 use super::name::{BalancedName, Group, OnAllDown, Order, Ordered, Pick};
 use super::{
-    ClientInfo, Decision, Family, Outcome, PolicyRng, Reason, failover, geo, multivalue, pool,
-    reason, round_robin, sticky, weighted,
+    ClientInfo, Decision, Family, MAX_ANSWERS, Outcome, PolicyRng, Reason, failover, geo,
+    multivalue, pool, reason, round_robin, sticky, weighted,
 };
 use crate::health::HealthTable;
 
@@ -22,11 +22,27 @@ pub fn answer(
     rng: &mut PolicyRng,
     out: &mut Decision,
 ) {
+    answer_bounded(lb, family, client, health, rng, out, usize::MAX)
+}
+
+/// [`answer`] picking at most `max` addresses (at least 1): the most the
+/// reply has room for, so a pool of 200,000 members with `answers = "all"`
+/// costs a pick of what fits, not of every member. With `answers = "all"`
+/// and more candidates than fit, the pick is a uniform random subset.
+pub fn answer_bounded(
+    lb: &BalancedName,
+    family: Family,
+    client: &ClientInfo,
+    health: &HealthTable,
+    rng: &mut PolicyRng,
+    out: &mut Decision,
+    max: usize,
+) {
     out.clear();
     out.ttl = lb.ttl;
     let order = lb.order.order(&lb.groups, client);
     out.ecs_scope = order.scope;
-    let k = lb.answers.limit();
+    let k = lb.answers.limit().min(max.max(1));
     match choose(order, family, Some(health)) {
         Choice::Found {
             index,
@@ -110,6 +126,12 @@ fn pick(
     out: &mut Decision,
 ) {
     match pick {
+        // More than MAX_ANSWERS only with answers = "all" bounded by the
+        // reply's room; "all" ignores weights (every member, random order),
+        // so its subset is uniform too.
+        Pick::Weighted if k > MAX_ANSWERS && k < cands.scan.count => {
+            multivalue::pick(cands, k, rng, &mut out.addrs)
+        }
         Pick::Weighted => weighted::pick(cands, k, rng, &mut out.addrs),
         Pick::RoundRobin => round_robin::pick(cands, group.cursor(family), k, &mut out.addrs),
         Pick::Multivalue => multivalue::pick(cands, k, rng, &mut out.addrs),

@@ -46,7 +46,7 @@ use std::net::IpAddr;
 
 use crate::geoip::ClientLocation;
 
-pub use answer::answer;
+pub use answer::{answer, answer_bounded};
 pub use explain::explain;
 pub use name::{AllDownMode, BalancedName, Group, OnAllDown, Order, Ordered, Pick, Policy};
 pub use pool::{Coords, MAX_ANSWERS, Member, OperatorState, Pool};

@@ -1,7 +1,10 @@
 //! [`build`]: settings + zone files + policy files (+ the previous
 //! snapshot, for health) → a new [`Snapshot`].
 
+use std::path::Path;
 use std::sync::Arc;
+
+use hickory_proto::rr::Name;
 
 use super::{Limits, Snapshot};
 use crate::config::Settings;
@@ -21,13 +24,19 @@ use crate::zone::ZoneSet;
 /// Returns `None` if anything failed (with `allow_partial`, only if nothing
 /// loaded or a zone-independent setting is broken). A zone whose policy
 /// file has errors is left out whole: half a zone would answer wrongly.
+/// A zone file with errors does not hide its policy file's: that file is
+/// still checked on its own (everything but the cross-checks against the
+/// zone's data), so one run reports both.
+///
+/// The zones directory is listed once; the zone loader and the policy
+/// file checks get that list.
 pub fn build(
     settings: &Settings,
     previous: Option<&Snapshot>,
     allow_partial: bool,
     diags: &mut Diagnostics,
 ) -> Option<Snapshot> {
-    use crate::zone::{LoadOptions, load_zones_dir};
+    use crate::zone::{LoadOptions, load_zone_files};
 
     let dir = &settings.zones_dir.value;
     let listing = match std::fs::read_dir(dir) {
@@ -40,8 +49,9 @@ pub fn build(
     };
     let opts = LoadOptions {
         include_root: Some(dir.clone()),
+        ..LoadOptions::default()
     };
-    let mut zones = load_zones_dir(dir, &opts, diags);
+    let files = load_zone_files(dir, &listing, &opts, diags);
     let geoip = match &settings.geoip_database {
         None => None,
         Some(path) => match crate::geoip::GeoDb::open(&path.value) {
@@ -56,9 +66,40 @@ pub fn build(
     };
     let mut targets = TargetRegistry::new();
     let mut lb = Vec::new();
+    let mut declared = Vec::new();
     orphan_policy_files(&listing, diags);
     let has_db = geoip.is_some();
-    zones.retain_mut(|zone| attach_policies(zone, &mut targets, &mut lb, has_db, diags));
+    let mut zones = Vec::with_capacity(files.len());
+    for f in files {
+        let policy = f.path.with_extension("toml");
+        let policy = listing.contains(&policy).then_some(policy);
+        match f.zone {
+            Some(mut zone) => {
+                let (lb_len, declared_len) = (lb.len(), declared.len());
+                let kept = attach_policies(
+                    &mut zone,
+                    policy.as_deref(),
+                    &mut targets,
+                    &mut lb,
+                    &mut declared,
+                    has_db,
+                    diags,
+                );
+                if kept {
+                    zones.push(zone);
+                } else {
+                    // A zone left out takes its names along (indices stay dense).
+                    lb.truncate(lb_len);
+                    declared.truncate(declared_len);
+                }
+            }
+            None => {
+                if let Some(policy) = &policy {
+                    check_policy_alone(policy, &f.origin, has_db, diags);
+                }
+            }
+        }
+    }
     if zones.is_empty() || (!diags.is_empty() && !allow_partial) {
         return None;
     }
@@ -69,6 +110,7 @@ pub fn build(
     Some(Snapshot {
         zones: ZoneSet::new(zones),
         lb,
+        declared,
         targets,
         health,
         limits: Limits {
@@ -86,7 +128,7 @@ fn orphan_policy_files(listing: &[std::path::PathBuf], diags: &mut Diagnostics) 
             continue;
         }
         let zone_file = p.with_extension("zone");
-        if !zone_file.exists() {
+        if !listing.contains(&zone_file) {
             diags.error(
                 p,
                 None,
@@ -101,61 +143,101 @@ fn orphan_policy_files(listing: &[std::path::PathBuf], diags: &mut Diagnostics) 
     }
 }
 
-/// Load `ZONE.toml` beside `zone` (if present) and attach its names.
-/// Returns false when the zone must be left out. `has_db`: a GeoIP
-/// database is configured (geo rules on countries and the like need one).
+/// The text of a policy file, or `None` after reporting why not.
+fn read_policy(path: &Path, diags: &mut Diagnostics) -> Option<String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| {
+            diags.error(
+                path,
+                None,
+                None,
+                "",
+                format!("cannot read policy file: {e}"),
+            )
+        })
+        .ok()
+}
+
+/// Check the policy file of a zone that did not load: every rule but the
+/// cross-checks against the zone's data (the GeoIP database check
+/// included). Its targets go to a scratch registry, since the zone is not
+/// served. `has_db`: as for [`attach_policies`].
+fn check_policy_alone(path: &Path, origin: &Name, has_db: bool, diags: &mut Diagnostics) {
+    if let Some(text) = read_policy(path, diags) {
+        let mut scratch = TargetRegistry::new();
+        let file = crate::config::load_policy_file(path, &text, origin, &mut scratch, diags);
+        for entry in file.iter().flat_map(|f| &f.names) {
+            geo_without_database(path, entry, has_db, diags);
+        }
+    }
+}
+
+/// Report a geo name with subdivision, country or continent rules when no
+/// GeoIP database is configured (`has_db` false); true when reported.
+/// Decided: an error, not a quiet fallback to the default rule for every
+/// client.
+fn geo_without_database(
+    path: &Path,
+    entry: &crate::config::NameEntry,
+    has_db: bool,
+    diags: &mut Diagnostics,
+) -> bool {
+    let needs = matches!(&entry.lb.order, Order::Geo(map) if map.needs_database());
+    if needs && !has_db {
+        diags.error(
+            path,
+            Some(entry.line),
+            Some(entry.col),
+            format!("names.{}.geo", entry.owner),
+            "has subdivision, country or continent rules, but no GeoIP database is \
+             configured (geoip_database in the server settings); without one only \
+             custom networks and the default rule can match",
+        );
+    }
+    needs && !has_db
+}
+
+/// Load the policy file `path` beside `zone` (`None`: there is none) and
+/// attach its names. Returns false when the zone must be left out.
+/// `has_db`: a GeoIP database is configured (geo rules on countries and the
+/// like need one).
 fn attach_policies(
     zone: &mut crate::zone::Zone,
+    path: Option<&Path>,
     targets: &mut TargetRegistry,
     lb: &mut Vec<BalancedName>,
+    declared: &mut Vec<super::Declared>,
     has_db: bool,
     diags: &mut Diagnostics,
 ) -> bool {
     use crate::zone::AttachError;
 
-    let path = zone.file.with_extension("toml");
-    if !path.exists() {
+    let Some(path) = path else {
         return true;
-    }
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.error(
-                &path,
-                None,
-                None,
-                "",
-                format!("cannot read policy file: {e}"),
-            );
-            return false;
-        }
+    };
+    let Some(text) = read_policy(path, diags) else {
+        return false;
     };
     let before = diags.len();
-    let Some(file) = crate::config::load_policy_file(&path, &text, &zone.origin, targets, diags)
+    let Some(file) = crate::config::load_policy_file(path, &text, &zone.origin, targets, diags)
     else {
         return false;
     };
     for entry in file.names {
-        if let Order::Geo(map) = &entry.lb.order
-            && map.needs_database()
-            && !has_db
-        {
-            // Decided: an error, not a quiet fallback to the default rule
-            // for every client.
-            diags.error(
-                &path,
-                Some(entry.line),
-                Some(entry.col),
-                format!("names.{}.geo", entry.owner),
-                "has subdivision, country or continent rules, but no GeoIP database is \
-                 configured (geoip_database in the server settings); without one only \
-                 custom networks and the default rule can match",
-            );
+        if geo_without_database(path, &entry, has_db, diags) {
             continue;
         }
         let idx = lb.len() as u32;
         match zone.attach_balanced(&entry.name, idx) {
-            Ok(()) => lb.push(entry.lb),
+            Ok(()) => {
+                lb.push(entry.lb);
+                declared.push(super::Declared {
+                    file: path.to_path_buf(),
+                    line: entry.line,
+                    col: entry.col,
+                    key: format!("names.{}", entry.owner),
+                });
+            }
             Err(e) => {
                 let key = format!("names.{}", entry.owner);
                 let (line, col) = (Some(entry.line), Some(entry.col));
@@ -179,7 +261,7 @@ fn attach_policies(
                     }
                 };
                 for m in messages {
-                    diags.error(&path, line, col, key.clone(), m);
+                    diags.error(path, line, col, key.clone(), m);
                 }
             }
         }
@@ -230,7 +312,7 @@ mod tests {
         assert_eq!(s.lb[0].name, "www.t.test.");
         let z = &s.zones.zones()[0];
         let node = z.node(b"\x03www\x01t\x04test\x00").unwrap();
-        assert_eq!(node.lb, Some(0));
+        assert_eq!(node.lb(), Some(0));
         assert!(node.rrset(crate::zone::rtype::TXT).is_some());
         assert_eq!(s.targets.len(), 1);
         assert_eq!(s.health.len(), 1);
@@ -312,6 +394,39 @@ mod tests {
             d.to_string()
                 .contains("typo.test.toml: policy file without a zone file"),
             "{d}"
+        );
+    }
+
+    /// An error in a zone file does not hide its policy file's errors:
+    /// both files are reported in one run, and the zone is left out.
+    #[test]
+    fn zone_errors_do_not_hide_policy_errors() {
+        let bad_zone = format!("{ZONE}bad A 192.0.2.300\n");
+        let pol = "[pools.p]\nmembers = [{ address = \"192.0.2.9\", weight = 5000 }]\n\
+                   [names.www]\npolicy = \"weighted\"\npool = \"nope\"\n";
+        let (s, d) = build_dir(&[("t.test.zone", &bad_zone), ("t.test.toml", pol)]);
+        assert!(s.is_none());
+        let got: Vec<String> = d
+            .iter()
+            .map(|d| {
+                let file = d.file.file_name().unwrap().to_string_lossy().into_owned();
+                // The same diagnostic, named by file name only (the
+                // directory is a temporary one).
+                crate::diag::Diagnostic {
+                    file: file.into(),
+                    ..d.clone()
+                }
+                .to_string()
+            })
+            .collect();
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert!(got[0].starts_with("t.test.zone:10:"), "{got:#?}");
+        assert_eq!(
+            got[1..],
+            [
+                "t.test.toml:2:46: pools.p.members[0].weight: must be between 0 and 1000, got 5000",
+                "t.test.toml:5:8: names.www.pool: unknown pool \"nope\"",
+            ]
         );
     }
 }

@@ -38,12 +38,40 @@ impl Default for Limits {
     }
 }
 
+/// Where a load-balanced name was declared: its policy file, the line and
+/// column of its `[names.X]` table, and its key (`names.X`). For messages
+/// about the compiled name found after loading (`dnslb check` warnings).
+#[derive(Debug, Clone)]
+pub struct Declared {
+    pub file: std::path::PathBuf,
+    pub line: u32,
+    pub col: u32,
+    pub key: String,
+}
+
+impl std::fmt::Display for Declared {
+    /// `FILE:LINE:COL: names.X`, the diagnostics' prefix.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.key
+        )
+    }
+}
+
 /// Everything one query is answered from.
 #[derive(Debug)]
 pub struct Snapshot {
     pub zones: ZoneSet,
     /// Load-balanced names; `zone::Node::lb` indexes into this.
     pub lb: Vec<BalancedName>,
+    /// Where each of `lb` was declared (same index); empty for snapshots
+    /// built in code.
+    pub declared: Vec<Declared>,
     pub targets: TargetRegistry,
     pub health: Arc<HealthTable>,
     pub limits: Limits,

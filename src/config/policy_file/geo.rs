@@ -16,11 +16,13 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 use toml::Spanned;
-use toml::de::DeTable;
 
 use super::names::NameCx;
-use super::parse::{Cx, key_path, whole};
-use super::spec::{GeoRulesSpec, GeoSpec, NetSpec, NetsFileSpec, PoolList, RuleTable};
+use super::parse::{Cx, key_path};
+use super::spec::{
+    GeoRulesSpec, GeoSpec, NetList, NetSpec, NetsFileSpec, PoolList, ReadSpec, RuleTable,
+};
+use crate::config::fields::Fields;
 use crate::config::values::float_in;
 use crate::diag::LineIndex;
 use crate::geoip::codes::{is_country, is_subdivision};
@@ -34,6 +36,9 @@ use crate::policy::geo::RuleKey;
 /// Most custom regions one policy file may declare (they are `u16` ids).
 pub(super) const MAX_REGIONS: usize = 4096;
 
+/// Largest nets file read: 64 MiB, about a million networks.
+pub(super) const MAX_NETS_FILE_BYTES: u64 = 64 << 20;
+
 /// Where one compiled network came from, to name both places of a
 /// network listed twice.
 struct Origin {
@@ -42,10 +47,10 @@ struct Origin {
 }
 
 /// `[geo]` → the file's custom networks. No `[geo]`: an empty table.
-/// `None` after reporting an error, or for a `[geo]` that did not
-/// deserialize (`Some(None)`, already reported): then the file is not
-/// served, and the geo names' region rules are not checked against a
-/// broken table.
+/// `None` after reporting an error, or for a `[geo]` that is not a table
+/// (`Some(None)`, already reported): then the file is not served, and the
+/// geo names' region rules are not checked against a broken table. Every
+/// entry is checked, inline and in the nets file, whatever else is wrong.
 pub(super) fn compile_nets(
     cx: &mut Cx<'_>,
     spec: Option<Option<&GeoSpec>>,
@@ -54,30 +59,21 @@ pub(super) fn compile_nets(
         None => return Some(Arc::new(CustomNets::default())),
         Some(s) => s?,
     };
-    let GeoSpec { nets, nets_file } = spec;
+    let GeoSpec {
+        nets,
+        nets_file,
+        bad,
+    } = spec;
     let before = cx.diags.len();
     let mut regions = Regions::default();
     let mut entries: Vec<(IpNet, CustomPlace)> = Vec::new();
     let mut seen: HashMap<IpNet, Origin> = HashMap::new();
     if let Some(list) = nets {
-        let lines = LineIndex::new(cx.text);
-        for (i, n) in list.get_ref().iter().enumerate() {
-            let key = format!("geo.nets[{i}]");
-            let line = lines.line_col(n.span().start).0;
-            if let Some(e) = net_entry(cx, &key, n.get_ref(), &mut regions) {
-                let origin = Origin {
-                    file: cx.path.to_owned(),
-                    line,
-                };
-                if twice(cx, &key, n.get_ref(), e.0, origin, &mut seen) {
-                    entries.push(e);
-                }
-            }
-        }
+        net_list(cx, "geo.nets", list, &mut regions, &mut entries, &mut seen);
     }
     if let Some(f) = nets_file {
         let path = cx.path.parent().unwrap_or(Path::new(".")).join(f.get_ref());
-        match std::fs::read_to_string(&path) {
+        match read_nets_file(&path) {
             Ok(text) => {
                 let mut sub = Cx {
                     path: &path,
@@ -103,7 +99,7 @@ pub(super) fn compile_nets(
             ),
         );
     }
-    if cx.diags.len() != before {
+    if cx.diags.len() != before || bad.any() {
         return None;
     }
     // Every network was checked above (host bits, duplicates), so the
@@ -119,36 +115,59 @@ pub(super) fn compile_nets(
     }
 }
 
-/// The entries of a nets file (`nets = [...]`), reported against it.
+/// The text of a nets file: a regular file (a FIFO or device is refused,
+/// not waited on, as for zone files) of at most [`MAX_NETS_FILE_BYTES`],
+/// in UTF-8.
+fn read_nets_file(path: &Path) -> Result<String, String> {
+    let bytes = crate::zone::load::read_regular_file(path, MAX_NETS_FILE_BYTES).map_err(|e| {
+        if e.contains("bytes a zone may read") {
+            format!("larger than {MAX_NETS_FILE_BYTES} bytes, the most a nets file may be")
+        } else {
+            e
+        }
+    })?;
+    String::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))
+}
+
+/// The entries of a nets file (`nets = [...]`, read field by field like
+/// the policy file), reported against it.
 fn nets_file_entries(
     cx: &mut Cx<'_>,
     regions: &mut Regions,
     entries: &mut Vec<(IpNet, CustomPlace)>,
     seen: &mut HashMap<IpNet, Origin>,
 ) {
-    let (doc, errors) = DeTable::parse_recoverable(cx.text);
-    if !errors.is_empty() {
-        for e in errors {
-            let at = e.span().map_or(0, |s| s.start);
-            cx.error(at, "", e.message());
-        }
-        return;
-    }
-    // One table, `nets`; deserialized whole so unknown keys are reported.
-    let doc = Spanned::new(0..cx.text.len(), toml::de::DeValue::Table(doc.into_inner()));
-    let Some(NetsFileSpec { nets }) = whole::<NetsFileSpec>(cx, "", doc) else {
+    let Some(doc) = cx.parse_document(cx.text) else {
         return;
     };
+    let NetsFileSpec { nets, bad: _ } = NetsFileSpec::read(cx, Fields::root(doc));
+    if let Some(list) = nets {
+        net_list(cx, "nets", &list, regions, entries, seen);
+    }
+}
+
+/// Every entry of a `nets` list at key `key`, checked on its own; the
+/// good ones go to `entries`.
+fn net_list(
+    cx: &mut Cx<'_>,
+    key: &str,
+    list: &NetList,
+    regions: &mut Regions,
+    entries: &mut Vec<(IpNet, CustomPlace)>,
+    seen: &mut HashMap<IpNet, Origin>,
+) {
     let lines = LineIndex::new(cx.text);
-    for (i, n) in nets.get_ref().iter().enumerate() {
-        let key = format!("nets[{i}]");
-        let line = lines.line_col(n.span().start).0;
-        if let Some(e) = net_entry(cx, &key, n.get_ref(), regions) {
+    for (i, n) in list.get_ref().iter().enumerate() {
+        // Not a table: already reported.
+        let Some(n) = n else { continue };
+        let key = format!("{key}[{i}]");
+        let line = lines.line_col(n.at).0;
+        if let Some(e) = net_entry(cx, &key, n, regions) {
             let origin = Origin {
                 file: cx.path.to_owned(),
                 line,
             };
-            if twice(cx, &key, n.get_ref(), e.0, origin, seen) {
+            if twice(cx, &key, n, e.0, origin, seen) {
                 entries.push(e);
             }
         }
@@ -168,7 +187,7 @@ fn twice(
         Entry::Occupied(first) => {
             let f = first.get();
             cx.error(
-                spec.net.span().start,
+                spec.net.as_ref().map_or(spec.at, |n| n.span().start),
                 format!("{key}.net"),
                 format!(
                     "network {net} is listed twice (first at {}:{})",
@@ -219,6 +238,7 @@ fn net_entry(
     regions: &mut Regions,
 ) -> Option<(IpNet, CustomPlace)> {
     let NetSpec {
+        at,
         net,
         region,
         continent,
@@ -226,10 +246,17 @@ fn net_entry(
         subdivision,
         lat,
         lon,
+        bad,
     } = spec;
     let before = cx.diags.len();
     let k = |f: &str| format!("{key}.{f}");
-    let parsed = parse_net(net.get_ref()).map_err(|m| cx.error(net.span().start, k("net"), m));
+    // Missing or mistyped: already reported; the other keys are still
+    // checked.
+    let parsed = net.as_ref().and_then(|net| {
+        parse_net(net.get_ref())
+            .map_err(|m| cx.error(net.span().start, k("net"), m))
+            .ok()
+    });
     let region = region.as_ref().and_then(|r| {
         if is_region_name(r.get_ref()) {
             Some(regions.id(r.get_ref()))
@@ -298,6 +325,8 @@ fn net_entry(
     let lat_v = degrees(lat, 90.0, "lat");
     let lon_v = degrees(lon, 180.0, "lon");
     let coords = match (lat, lon) {
+        // A mistyped half is already reported.
+        _ if bad.has("lat") || bad.has("lon") => None,
         (Some(l), Some(_)) => lat_v.zip(lon_v).and_then(|(a, o)| {
             let c = Coordinates::new(a, o);
             if c.is_none() {
@@ -325,14 +354,15 @@ fn net_entry(
         && spec.subdivision.is_none()
         && lat.is_none()
         && lon.is_none()
+        && !bad.any()
     {
         cx.error(
-            net.span().start,
+            net.as_ref().map_or(*at, |n| n.span().start),
             key,
             "says nothing about its clients: give region, continent, country, subdivision or lat/lon",
         );
     }
-    if cx.diags.len() != before {
+    if cx.diags.len() != before || bad.any() {
         return None;
     }
     let location = Location {
@@ -341,7 +371,7 @@ fn net_entry(
         subdivision,
         coords,
     };
-    Some((parsed.ok()?, CustomPlace::new(region, location)))
+    Some((parsed?, CustomPlace::new(region, location)))
 }
 
 /// `ADDR/LEN` with no bits set beyond LEN.
@@ -398,16 +428,18 @@ pub(super) struct Rules {
 pub(super) fn compile_rules(
     cx: &mut Cx<'_>,
     n: &NameCx<'_>,
-    spec: &Spanned<GeoRulesSpec>,
+    spec: &GeoRulesSpec,
     nets: Option<&CustomNets>,
 ) -> Option<Rules> {
     let GeoRulesSpec {
+        at,
         regions,
         subdivisions,
         countries,
         continents,
         default,
-    } = spec.get_ref();
+        bad,
+    } = spec;
     let before = cx.diags.len();
     let mut out = Rules {
         pools: Vec::new(),
@@ -424,10 +456,8 @@ pub(super) fn compile_rules(
     ];
     for (level, table) in levels {
         let Some(table) = table else { continue };
-        // file order, so errors and groups follow what the operator wrote
-        let mut entries: Vec<_> = table.get_ref().iter().collect();
-        entries.sort_by_key(|(k, _)| k.span().start);
-        for (k, list) in entries {
+        // in file order, so errors and groups follow what the operator wrote
+        for (k, list) in table {
             let path = format!("{base}.{level}.{}", key_path("", k.get_ref()));
             let Some(key) = rule_key(cx, level, k, &path, nets) else {
                 continue;
@@ -445,6 +475,8 @@ pub(super) fn compile_rules(
                     v.insert(format!("{level}.{}", k.get_ref()));
                 }
             }
+            // A list that is not a list of strings: already reported.
+            let Some(list) = list else { continue };
             if let Some(p) = pool_list(cx, n, list, &path, &mut positions, &mut out.pools) {
                 out.rules.push((key, p));
             }
@@ -457,19 +489,21 @@ pub(super) fn compile_rules(
                 out.rules.push((RuleKey::Default, p));
             }
         }
+        // Written, but not a list of pool names: already reported.
+        None if bad.any() => {}
         None => {
             let no_rules = [regions, subdivisions, countries, continents]
                 .iter()
-                .all(|t| t.as_ref().is_none_or(|t| t.get_ref().is_empty()));
+                .all(|t| t.as_ref().is_none_or(|t| t.is_empty()));
             if no_rules {
                 cx.error(
-                    spec.span().start,
+                    *at,
                     base,
                     "needs at least one rule: regions, subdivisions, countries, continents or default",
                 );
             } else {
                 cx.warn(
-                    spec.span().start,
+                    *at,
                     base,
                     "no default rule: clients that no rule matches (unknown locations \
                      included) get an empty answer (NODATA); add default = [\"POOL\", ...]",
@@ -477,7 +511,7 @@ pub(super) fn compile_rules(
             }
         }
     }
-    (cx.diags.len() == before).then_some(out)
+    (cx.diags.len() == before && !bad.any()).then_some(out)
 }
 
 /// The key of one rule, checked; `None` after reporting it.

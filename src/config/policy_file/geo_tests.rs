@@ -167,12 +167,18 @@ fn a_nets_file_is_read_beside_the_policy_file() {
     .unwrap();
     let (file, errors, _) = load_in(&dir, &text);
     assert!(file.unwrap().names.is_empty());
+    let first = dir.join("t.toml").display().to_string();
     assert_eq!(
         errors,
         [
-            "office.nets:3:26: nets[1]: unknown field `colour`, expected one of `net`, `region`, `continent`, `country`, `subdivision`, `lat`, `lon`",
+            format!("office.nets:2:11: nets[0].net: network 10.7.0.0/16 is listed twice (first at {first}:9)"),
+            "office.nets:3:11: nets[1].net: network 10.9.0.1/16 has bits set beyond its /16 prefix (did you mean 10.9.0.0/16?)".to_owned(),
+            "office.nets:3:11: nets[1]: says nothing about its clients: give region, continent, country, subdivision or lat/lon".to_owned(),
+            "office.nets:3:26: nets[1]: unknown field `colour`, expected one of `net`, `region`, `continent`, `country`, `subdivision`, `lat`, `lon`".to_owned(),
+            "office.nets:4:11: nets[2].net: network 10.9.0.1/16 has bits set beyond its /16 prefix (did you mean 10.9.0.0/16?)".to_owned(),
+            "office.nets:4:36: nets[2].country: unknown country code \"XX\" (ISO 3166-1 alpha-2, e.g. \"US\")".to_owned(),
         ],
-        "a file that does not deserialize stops there"
+        "an unknown key does not hide the other errors of the file, nor of its entry"
     );
     std::fs::write(
         dir.join("office.nets"),
@@ -300,4 +306,92 @@ fn each_geo_error_has_its_line_and_key() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Within the geo tables too, every bad value is reported: a mistyped
+/// value, an entry that is not a table and an unknown key do not hide the
+/// errors beside them, and add no follow-on error (a mistyped `lat` does
+/// not make `lon` "required with lat"; a broken `[geo]` does not make the
+/// region rules unknown regions).
+#[test]
+fn every_geo_error_is_reported() {
+    let text = format!(
+        r#"{POOLS}[geo]
+nets = [
+  {{ net = 10, region = "a" }},
+  "10.1.0.0/16",
+  {{ net = "10.2.0.0/16", lat = "x", lon = 2.0, colour = 1 }},
+  {{ net = "10.3.0.0/16", country = "XX" }},
+]
+nets_file = 5
+[names.cdn]
+policy = "geo"
+[names.cdn.geo]
+countries = {{ US = "us", DE = ["eu", 3], FR = ["nope"] }}
+continents = 7
+regions = {{ a = ["us"] }}
+[names.other]
+policy = "geo"
+[names.other.geo]
+countries = {{ US = ["us"] }}
+default = "eu"
+"#
+    );
+    let (file, errors, warnings) = load(&text);
+    assert_eq!(
+        errors,
+        [
+            "t.toml:9:11: geo.nets[0].net: invalid type: integer `10`, expected a string",
+            "t.toml:10:3: geo.nets[1]: invalid type: string \"10.1.0.0/16\", expected a map",
+            "t.toml:11:32: geo.nets[2].lat: invalid type: string \"x\", expected f64",
+            "t.toml:11:48: geo.nets[2]: unknown field `colour`, expected one of `net`, `region`, `continent`, `country`, `subdivision`, `lat`, `lon`",
+            "t.toml:12:36: geo.nets[3].country: unknown country code \"XX\" (ISO 3166-1 alpha-2, e.g. \"US\")",
+            "t.toml:14:13: geo.nets_file: invalid type: integer `5`, expected a string",
+            "t.toml:18:20: names.cdn.geo.countries.US: invalid type: string \"us\", expected a sequence",
+            "t.toml:18:38: names.cdn.geo.countries.DE[1]: invalid type: integer `3`, expected a string",
+            "t.toml:18:48: names.cdn.geo.countries.FR[0]: unknown pool \"nope\"",
+            "t.toml:19:14: names.cdn.geo.continents: invalid type: integer `7`, expected a map",
+            "t.toml:25:11: names.other.geo.default: invalid type: string \"eu\", expected a sequence",
+        ]
+    );
+    assert_eq!(
+        warnings,
+        Vec::<String>::new(),
+        "no \"no default rule\" for a bad default"
+    );
+    assert!(file.unwrap().names.is_empty());
+}
+
+/// A nets file that is not a regular file (a FIFO, a directory) is refused
+/// at once, as zone files are, not waited on.
+#[test]
+fn a_nets_file_must_be_a_regular_file() {
+    let dir = std::env::temp_dir().join(format!("dnslb-nets-fifo-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    let fifo = dir.join("pipe.nets");
+    let _ = std::fs::remove_file(&fifo);
+    let st = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(st.success());
+    for (name, why) in [
+        ("pipe.nets", "not a regular file"),
+        ("sub", "not a regular file"),
+    ] {
+        let text = format!(
+            "{POOLS}[geo]\nnets_file = \"{name}\"\n[names.cdn]\npolicy = \"geo\"\n[names.cdn.geo]\ndefault = [\"us\"]\n"
+        );
+        let started = std::time::Instant::now();
+        let (file, errors, _) = load_in(&dir, &text);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert!(file.unwrap().names.is_empty());
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].starts_with("t.toml:8:13: geo.nets_file: cannot read nets file ")
+                && errors[0].ends_with(why),
+            "{errors:?}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(dir);
 }

@@ -12,6 +12,7 @@ use toml::Spanned;
 use super::geo::{Rules, compile_rules};
 use super::parse::Cx;
 use super::spec::{AnswersSpec, GeoRulesSpec, NameSpec};
+use crate::config::fields::BadKeys;
 use crate::config::values::{int_in, one_of};
 use crate::geoip::CustomNets;
 use crate::policy::geo::GeoMap;
@@ -97,19 +98,25 @@ pub(super) fn compile_name(
         sticky_v4_prefix,
         sticky_v6_prefix,
         geo,
+        bad,
     } = spec;
     let before = cx.diags.len();
     let n = NameCx {
         base,
         header: name_key.span().start,
         pools,
-        policy: policy.get_ref(),
+        policy: policy.as_ref().map_or("", |p| p.get_ref()),
+        bad,
     };
-    let kind = cx.check(
-        policy.span().start,
-        n.key("policy"),
-        one_of("policy", &Policy::WORDS, policy.get_ref()),
-    );
+    // A missing or mistyped policy is already reported: the rules that
+    // depend on it stay quiet, the others still run.
+    let kind = policy.as_ref().and_then(|policy| {
+        cx.check(
+            policy.span().start,
+            n.key("policy"),
+            one_of("policy", &Policy::WORDS, policy.get_ref()),
+        )
+    });
     let ttl = ttl
         .as_ref()
         .and_then(|t| {
@@ -130,7 +137,7 @@ pub(super) fn compile_name(
     );
     let on_all_down = n.on_all_down(cx, on_all_down.as_ref(), fallback_pool.as_ref());
 
-    if cx.diags.len() != before {
+    if cx.diags.len() != before || bad.any() {
         return None;
     }
     let order = match kind? {
@@ -189,6 +196,8 @@ pub(super) struct NameCx<'a> {
     pools: &'a HashMap<&'a str, Option<Arc<Pool>>>,
     /// The policy word as written, for messages.
     policy: &'a str,
+    /// Keys whose values were mistyped (already reported).
+    bad: &'a BadKeys,
 }
 
 impl NameCx<'_> {
@@ -222,11 +231,13 @@ impl NameCx<'_> {
         &self,
         cx: &mut Cx<'_>,
         kind: Option<Policy>,
-        geo: Option<&Spanned<GeoRulesSpec>>,
+        geo: Option<&GeoRulesSpec>,
         nets: Option<&CustomNets>,
     ) -> Option<Rules> {
         let policy = self.policy;
         match (kind, geo) {
+            // Written, but not a table: already reported.
+            (Some(Policy::Geo), None) if self.bad.has("geo") => None,
             (Some(Policy::Geo), None) => {
                 cx.error(
                     self.header,
@@ -238,7 +249,7 @@ impl NameCx<'_> {
             (Some(Policy::Geo), Some(g)) => compile_rules(cx, self, g, nets),
             (Some(_), Some(g)) => {
                 cx.error(
-                    g.span().start,
+                    g.at,
                     self.key("geo"),
                     format!("only for policy geo, not {policy}"),
                 );
@@ -297,7 +308,7 @@ impl NameCx<'_> {
                         "not used by policy failover; list the pools in `groups`",
                     );
                 }
-                if groups.is_none() {
+                if groups.is_none() && !self.bad.has("groups") {
                     cx.error(
                         self.header,
                         self.key("groups"),
@@ -313,7 +324,7 @@ impl NameCx<'_> {
                         format!("only for policy failover, not {policy}"),
                     );
                 }
-                if pool.is_none() {
+                if pool.is_none() && !self.bad.has("pool") {
                     cx.error(
                         self.header,
                         self.key("pool"),
@@ -410,6 +421,7 @@ impl NameCx<'_> {
         fallback_pool: Option<&Spanned<String>>,
     ) -> Option<OnAllDown> {
         let word = match mode {
+            None if self.bad.has("on_all_down") => None,
             None => Some(AllDownMode::FailOpen),
             Some(s) => {
                 let r = one_of("mode", &AllDownMode::WORDS, s.get_ref());
@@ -421,6 +433,7 @@ impl NameCx<'_> {
             AllDownMode::Empty => Some(OnAllDown::Empty),
             AllDownMode::ServFail => Some(OnAllDown::ServFail),
             AllDownMode::Fallback => match fallback_pool {
+                None if self.bad.has("fallback_pool") => None,
                 None => {
                     let at = mode.map_or(self.header, |s| s.span().start);
                     cx.error(
@@ -436,7 +449,7 @@ impl NameCx<'_> {
             },
         };
         if let Some(fb) = fallback_pool
-            && word != Some(AllDownMode::Fallback)
+            && word.is_some_and(|w| w != AllDownMode::Fallback)
         {
             cx.error(
                 fb.span().start,

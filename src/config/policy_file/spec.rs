@@ -1,7 +1,14 @@
-//! The policy file's format: serde types for `[checks.NAME]`,
-//! `[pools.NAME]`, `[names.OWNER]` (with `[names.OWNER.geo]`) and `[geo]`,
-//! every value `Spanned` so an error can point at it,
-//! `deny_unknown_fields` on every table.
+//! The policy file's format: `[checks.NAME]`, `[pools.NAME]`,
+//! `[names.OWNER]` (with `[names.OWNER.geo]`) and `[geo]` (and the nets
+//! file `[geo]` may name), every value `Spanned` so an error can point at
+//! it.
+//!
+//! Each table is read field by field ([`crate::config::fields`]): every
+//! value is deserialized on its own (serde), so a bad value, a missing
+//! required key (fields documented as required are `Option` here, `None`
+//! after the error) and an unknown key beside it are all reported, and a
+//! bad value reads as absent. `bad` lists the keys whose values were bad,
+//! so the rules that depend on them stay quiet.
 //!
 //! Only the shape lives here; the rules (ranges, references, cross-field
 //! checks) are in `checks`, `pools`, `names` and `geo`, and the runtime types they build live with their users (`health::Check`,
@@ -14,14 +21,15 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
+use crate::config::fields::{BadKeys, Cx, Fields, key_path, named_entries, value_of};
+
 /// `[checks.NAME]`: how to probe the endpoints that reference this check.
 /// Defaults are documented in `zones/example.test.toml`; the rules are
 /// applied by [`super::checks::validate_check`].
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckSpec {
-    /// `http`, `https` or `tcp`.
-    pub kind: Spanned<String>,
+    /// `http`, `https` or `tcp`; required.
+    pub kind: Option<Spanned<String>>,
     /// Port to probe, 1..=65535; default 80 (http), 443 (https); required for tcp.
     pub port: Option<Spanned<i64>>,
     /// Probe this IP address instead of the endpoint's own (management address).
@@ -59,6 +67,35 @@ pub struct CheckSpec {
     pub headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
     /// User-Agent header; default `dnslb-health/VERSION`.
     pub user_agent: Option<Spanned<String>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+impl ReadSpec for CheckSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            kind: f.req(cx, "kind"),
+            port: f.opt(cx, "port"),
+            probe_address: f.opt(cx, "probe_address"),
+            interval: f.opt(cx, "interval"),
+            timeout: f.opt(cx, "timeout"),
+            rise: f.opt(cx, "rise"),
+            fall: f.opt(cx, "fall"),
+            initial_state: f.opt(cx, "initial_state"),
+            method: f.opt(cx, "method"),
+            path: f.opt(cx, "path"),
+            host: f.opt(cx, "host"),
+            tls_server_name: f.opt(cx, "tls_server_name"),
+            tls_verify: f.opt(cx, "tls_verify"),
+            expect_status: f.opt(cx, "expect_status"),
+            body_contains: f.opt(cx, "body_contains"),
+            headers: f.opt(cx, "headers"),
+            user_agent: f.opt(cx, "user_agent"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
 }
 
 /// One entry of `expect_status`: a code (`204`) or a range (`"200-299"`).
@@ -70,19 +107,40 @@ pub enum StatusSpec {
 }
 
 /// `[pools.NAME]`: a named set of endpoints.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PoolSpec {
-    /// The endpoints; at least one. IPv4 and IPv6 may be mixed.
-    pub members: Spanned<Vec<Spanned<MemberSpec>>>,
+    /// The endpoints; required, at least one. IPv4 and IPv6 may be mixed.
+    /// An entry that is not a table is `None` (already reported), so the
+    /// others keep their index.
+    pub members: Option<Spanned<Vec<Option<MemberSpec>>>>,
+}
+
+impl ReadSpec for PoolSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let members = f.list(cx, "members", true).map(|list| {
+            let span = list.span();
+            let key = f.child("members");
+            let members = list
+                .into_inner()
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let m = Fields::new(cx, format!("{key}[{i}]"), v)?;
+                    Some(MemberSpec::read(cx, m))
+                })
+                .collect();
+            Spanned::new(span, members)
+        });
+        f.finish(cx);
+        Self { members }
+    }
 }
 
 /// One endpoint of a pool (an inline table in `members`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MemberSpec {
-    /// IPv4 or IPv6 address answered in A or AAAA records.
-    pub address: Spanned<String>,
+    /// IPv4 or IPv6 address answered in A or AAAA records; required.
+    pub address: Option<Spanned<String>>,
     /// 0..=1000; default 1. 0 = standby: answered only when no member with
     /// weight > 0 is available.
     pub weight: Option<Spanned<i64>>,
@@ -98,14 +156,34 @@ pub struct MemberSpec {
     pub check: Option<Spanned<String>>,
     /// `auto` (default), `up`, `down` or `drain`.
     pub state: Option<Spanned<String>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+impl MemberSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            address: f.req(cx, "address"),
+            weight: f.opt(cx, "weight"),
+            name: f.opt(cx, "name"),
+            region: f.opt(cx, "region"),
+            lat: f.opt(cx, "lat"),
+            lon: f.opt(cx, "lon"),
+            check: f.opt(cx, "check"),
+            state: f.opt(cx, "state"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
 }
 
 /// `[names.OWNER]`: a load-balanced name.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NameSpec {
-    /// `weighted`, `round_robin`, `multivalue`, `failover`, `sticky` or `geo`.
-    pub policy: Spanned<String>,
+    /// `weighted`, `round_robin`, `multivalue`, `failover`, `sticky` or
+    /// `geo`; required.
+    pub policy: Option<Spanned<String>>,
     /// The pool to answer from; every policy but failover and geo.
     pub pool: Option<Spanned<String>>,
     /// Failover only: pools in priority order.
@@ -126,21 +204,54 @@ pub struct NameSpec {
     /// Sticky only: client IPv6 network length, 0..=128; default 56.
     pub sticky_v6_prefix: Option<Spanned<i64>>,
     /// Geo only (required then): the rules, `[names.OWNER.geo]`.
-    pub geo: Option<Spanned<GeoRulesSpec>>,
+    pub geo: Option<GeoRulesSpec>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+impl ReadSpec for NameSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            policy: f.req(cx, "policy"),
+            pool: f.opt(cx, "pool"),
+            groups: f.opt(cx, "groups"),
+            group_policy: f.opt(cx, "group_policy"),
+            ttl: f.opt(cx, "ttl"),
+            answers: f.opt(cx, "answers"),
+            on_all_down: f.opt(cx, "on_all_down"),
+            fallback_pool: f.opt(cx, "fallback_pool"),
+            sticky_v4_prefix: f.opt(cx, "sticky_v4_prefix"),
+            sticky_v6_prefix: f.opt(cx, "sticky_v6_prefix"),
+            geo: f.table(cx, "geo").map(|g| GeoRulesSpec::read(cx, g)),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
+}
+
+/// A spec type read from one table (`[checks.X]`, `[pools.X]`,
+/// `[names.X]`, `[geo]`), field by field (see the module doc).
+pub(crate) trait ReadSpec: Sized {
+    fn read(cx: &mut Cx<'_>, f: Fields<'_>) -> Self;
 }
 
 /// A list of pool names, best first.
 pub type PoolList = Spanned<Vec<Spanned<String>>>;
 
-/// A table of rules of one level: code or region name → pools.
-pub type RuleTable = Spanned<BTreeMap<Spanned<String>, PoolList>>;
+/// The rules of one level: code or region name → pools, in file order. A
+/// rule whose pool list is not a list of strings is `None` (already
+/// reported).
+pub type RuleTable = Vec<(Spanned<String>, Option<PoolList>)>;
 
 /// `[names.OWNER.geo]`: where clients go, by where they are. The most
 /// specific matching rule wins: region, subdivision, country, continent,
 /// default. Rules are applied by `super::geo`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GeoRulesSpec {
+    /// Byte offset of the table (its `[names.OWNER.geo]` header), for
+    /// errors about the table as a whole.
+    pub at: usize,
     /// Custom region (declared by `region` in the custom networks) → pools.
     pub regions: Option<RuleTable>,
     /// ISO 3166-2 code in full (`US-CA`) → pools.
@@ -152,33 +263,127 @@ pub struct GeoRulesSpec {
     /// Every other client, unknown ones included; also tried after a rule's
     /// own pools. Default: none (then NODATA, and `check` warns).
     pub default: Option<PoolList>,
+    /// Keys with a bad value, or a rule table with a bad rule (already
+    /// reported).
+    pub bad: BadKeys,
+}
+
+impl GeoRulesSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            at: f.at(),
+            regions: rule_table(cx, &mut f, "regions"),
+            subdivisions: rule_table(cx, &mut f, "subdivisions"),
+            countries: rule_table(cx, &mut f, "countries"),
+            continents: rule_table(cx, &mut f, "continents"),
+            default: f.opt(cx, "default"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
+}
+
+/// One level of rules (`countries = { US = ["us"] }`), each rule's pool
+/// list read on its own; the level is marked bad when any rule is.
+fn rule_table(cx: &mut Cx<'_>, f: &mut Fields<'_>, level: &'static str) -> Option<RuleTable> {
+    let v = f.take(level)?;
+    let key = f.child(level);
+    let Some(entries) = named_entries(cx, &key, v) else {
+        f.mark_bad(level);
+        return None;
+    };
+    let mut bad = false;
+    let rules = entries
+        .into_iter()
+        .map(|(k, v)| {
+            let list = value_of::<Vec<Spanned<String>>>(cx, key_path(&key, k.get_ref()), v);
+            bad |= list.is_none();
+            (k, list)
+        })
+        .collect();
+    if bad {
+        f.mark_bad(level);
+    }
+    Some(rules)
 }
 
 /// `[geo]`: where clients are, for the geo names of this file: the
 /// operator's own networks, which override the GeoIP database.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GeoSpec {
-    /// Custom networks, inline.
-    pub nets: Option<Spanned<Vec<Spanned<NetSpec>>>>,
+    /// Custom networks, inline. An entry that is not a table is `None`
+    /// (already reported), so the others keep their index.
+    pub nets: Option<NetList>,
     /// A file of custom networks (`nets = [...]`, the same entries),
     /// relative to this file; may be shared by several zones.
     pub nets_file: Option<Spanned<String>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
 }
 
-/// The whole of a `nets_file`.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+/// A `nets` list: each entry read on its own.
+pub type NetList = Spanned<Vec<Option<NetSpec>>>;
+
+impl ReadSpec for GeoSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            nets: net_list(cx, &mut f, false),
+            nets_file: f.opt(cx, "nets_file"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
+}
+
+/// The whole of a `nets_file`: `nets`, required.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NetsFileSpec {
-    pub nets: Spanned<Vec<Spanned<NetSpec>>>,
+    pub nets: Option<NetList>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+impl ReadSpec for NetsFileSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            nets: net_list(cx, &mut f, true),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
+}
+
+/// `nets = [...]`, each entry read with its own [`Fields`]; the list is
+/// marked bad when an entry is not a table.
+fn net_list(cx: &mut Cx<'_>, f: &mut Fields<'_>, required: bool) -> Option<NetList> {
+    let list = f.list(cx, "nets", required)?;
+    let span = list.span();
+    let key = f.child("nets");
+    let nets: Vec<Option<NetSpec>> = list
+        .into_inner()
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let n = Fields::new(cx, format!("{key}[{i}]"), v)?;
+            Some(NetSpec::read(cx, n))
+        })
+        .collect();
+    if nets.iter().any(Option::is_none) {
+        f.mark_bad("nets");
+    }
+    Some(Spanned::new(span, nets))
 }
 
 /// One custom network: CIDR → region and/or place.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NetSpec {
-    /// CIDR (`10.20.0.0/16`, `2001:db8:1::/48`), no host bits.
-    pub net: Spanned<String>,
+    /// Byte offset of the entry, for errors about it as a whole.
+    pub at: usize,
+    /// CIDR (`10.20.0.0/16`, `2001:db8:1::/48`), no host bits; required.
+    pub net: Option<Spanned<String>>,
     /// Custom region name: letters, digits, `-`, `_`, `.`.
     pub region: Option<Spanned<String>>,
     /// Continent code; default: the country's.
@@ -191,6 +396,26 @@ pub struct NetSpec {
     pub lat: Option<Spanned<f64>>,
     /// Longitude in degrees, -180..=180; requires `lat`.
     pub lon: Option<Spanned<f64>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+impl NetSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            at: f.at(),
+            net: f.req(cx, "net"),
+            region: f.opt(cx, "region"),
+            continent: f.opt(cx, "continent"),
+            country: f.opt(cx, "country"),
+            subdivision: f.opt(cx, "subdivision"),
+            lat: f.opt(cx, "lat"),
+            lon: f.opt(cx, "lon"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
 }
 
 /// `answers`: an integer or the word `all`.
