@@ -17,6 +17,7 @@ pub mod dns;
 pub mod explain;
 pub mod geoip;
 pub mod health;
+pub mod metrics;
 pub mod policy;
 pub mod server;
 pub mod snapshot;

@@ -39,6 +39,8 @@ pub struct Snapshot {
     pub limits: Limits,
     /// The GeoIP database, when configured.
     pub geoip: Option<Arc<crate::geoip::GeoDb>>,
+    /// Counters the query path bumps, indexed like `zones` and `lb`.
+    pub counters: crate::metrics::SnapshotCounters,
 }
 
 /// The one shared, atomically swapped pointer to the current snapshot.
@@ -90,8 +92,11 @@ pub fn build(
     }
     // Each target starts in its check's initial_state; the prober takes over.
     let health = Arc::new(HealthTable::for_targets(targets.iter()).with_labels(&targets));
+    let zones = ZoneSet::new(zones);
+    let counters = counters_for(&zones, &lb);
     Some(Snapshot {
-        zones: ZoneSet::new(zones),
+        zones,
+        counters,
         lb,
         targets,
         health,
@@ -100,6 +105,24 @@ pub fn build(
         },
         geoip,
     })
+}
+
+/// Fresh counters for every zone and load-balanced name (every address a
+/// name can answer with, fallback pool included).
+fn counters_for(zones: &ZoneSet, lb: &[LbName]) -> crate::metrics::SnapshotCounters {
+    use crate::policy::OnAllDown;
+    let names = lb.iter().map(|n| {
+        let fallback = match &n.on_all_down {
+            OnAllDown::Fallback(g) => Some(g),
+            _ => None,
+        };
+        let addrs = (n.groups.iter().chain(fallback))
+            .flat_map(|g| g.pool.iter().map(|m| m.addr))
+            .collect();
+        (n.name.as_str(), addrs)
+    });
+    let zone_names = zones.zones().iter().map(|z| z.origin.to_ascii());
+    crate::metrics::SnapshotCounters::new(zone_names, names)
 }
 
 /// A `NAME.toml` in the zones directory without a `NAME.zone` is a typo

@@ -11,6 +11,7 @@ use rand::rngs::SmallRng;
 
 use super::wire::{self, Edns, ParseError, Query};
 use super::writer::{Full, Owner, Section, Writer};
+use crate::metrics::NO_ZONE;
 use crate::policy::{self, ClientInfo, ClientSubnet, Decision, Family, Outcome, Transport};
 use crate::snapshot::Snapshot;
 use crate::zone::name::label_offsets;
@@ -44,6 +45,8 @@ pub struct Worker {
     rng: SmallRng,
     /// Scratch for building `*.<closest encloser>` lookup keys.
     wild: [u8; 257],
+    /// Which copy of the snapshot's counters this worker bumps.
+    shard: usize,
 }
 
 impl Default for Worker {
@@ -68,7 +71,18 @@ impl Worker {
             decision: Decision::default(),
             rng: SmallRng::seed_from_u64(seed),
             wild: [0; 257],
+            shard: crate::metrics::next_shard(),
         }
+    }
+
+    /// Count one answered query in the snapshot's counters.
+    #[inline]
+    fn count(&self, snap: &Snapshot, t: Transport, qtype: u16, rcode: u16, zone: u32, ecs: bool) {
+        let t = match t {
+            Transport::Udp => 0,
+            Transport::Tcp => 1,
+        };
+        snap.counters.query(self.shard, zone, t, qtype, rcode, ecs);
     }
 
     /// Answer `packet` from `src` into `out`. Returns false when the packet
@@ -87,11 +101,13 @@ impl Worker {
             Err(ParseError::NotImp { question, edns }) => {
                 let opt = edns.then_some(snap.limits.udp_payload);
                 error_reply(packet, question, RCODE_NOTIMP, opt, out);
+                self.count(snap, transport, 0, RCODE_NOTIMP, NO_ZONE, false);
                 return true;
             }
             Err(ParseError::FormErr { question, edns }) => {
                 let opt = edns.then_some(snap.limits.udp_payload);
                 error_reply(packet, question, RCODE_FORMERR, opt, out);
+                self.count(snap, transport, 0, RCODE_FORMERR, NO_ZONE, false);
                 return true;
             }
         }
@@ -110,10 +126,13 @@ impl Worker {
         if w.question(question).is_err() {
             // A question that cannot fit even alone (only over tiny limits).
             error_reply(packet, None, RCODE_FORMERR, None, w.buf);
+            let (qtype, ecs) = (q.qtype, edns.is_some_and(|e| e.ecs.is_some()));
+            self.count(snap, transport, qtype, RCODE_FORMERR, NO_ZONE, ecs);
             return true;
         }
         let after_question = w.mark();
 
+        let mut zone = NO_ZONE;
         let res = if edns.is_some_and(|e| e.version > 0) {
             Res {
                 rcode: RCODE_BADVERS,
@@ -144,6 +163,8 @@ impl Worker {
                 wild: &mut self.wild,
                 additional: None,
                 ecs_scope: 0,
+                shard: self.shard,
+                zone: NO_ZONE,
             };
             if q.qclass != 1 && q.qclass != 255 {
                 Res {
@@ -161,7 +182,9 @@ impl Worker {
                     ecs_scope: 0,
                 }
             } else {
-                ctx.resolve(&q.qname.lower[..q.qname.len], q.qname.offs())
+                let res = ctx.resolve(&q.qname.lower[..q.qname.len], q.qname.offs());
+                zone = ctx.zone;
+                res
             }
         };
         let mut tc = res.tc;
@@ -181,6 +204,8 @@ impl Worker {
                 let _ = write_opt(&mut w, e, rcode, res.ecs_scope, snap.limits.udp_payload);
             }
         }
+        let (qtype, ecs) = (q.qtype, edns.is_some_and(|e| e.ecs.is_some()));
+        self.count(snap, transport, qtype, rcode, zone, ecs);
         if rcode > 0xF {
             rcode &= 0xF;
         }
@@ -271,6 +296,10 @@ struct Ctx<'s, 'w, 'b> {
     /// The answered RRset whose targets get addresses in additional.
     additional: Option<&'s Rrset>,
     ecs_scope: u8,
+    /// The worker's counter shard.
+    shard: usize,
+    /// Index of the zone the question landed in, for the counters.
+    zone: u32,
 }
 
 /// Result of walking one name down its zone.
@@ -343,6 +372,11 @@ impl<'s> Ctx<'s, '_, '_> {
         let Some(first) = first else {
             return self.res(RCODE_REFUSED, false, false);
         };
+        let (Found::Node(z, _)
+        | Found::Wildcard(z, _)
+        | Found::Referral(z, ..)
+        | Found::NxDomain(z)) = first;
+        self.zone = self.snap.zones.index_of(z).map_or(NO_ZONE, |i| i as u32);
         self.w.section(Section::Answer);
         let mut found = first;
         let mut owner = Owner::At(12);
@@ -490,6 +524,7 @@ impl<'s> Ctx<'s, '_, '_> {
         if self.decision.outcome == Outcome::ServFail {
             return Ok(0);
         }
+        (self.snap.counters).answered(self.shard, lb, &self.decision.addrs);
         let ttl = self.decision.ttl;
         for addr in &self.decision.addrs {
             match addr {

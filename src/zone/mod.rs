@@ -157,6 +157,16 @@ impl ZoneSet {
         self.zones.is_empty()
     }
 
+    /// The index of `zone` in [`ZoneSet::zones`], if it is one of them
+    /// (found by its address, in O(1): the query path uses it for counters).
+    pub fn index_of(&self, zone: &Zone) -> Option<usize> {
+        let base = self.zones.as_ptr() as usize;
+        let at = (zone as *const Zone as usize).checked_sub(base)?;
+        let i = at / std::mem::size_of::<Zone>().max(1);
+        self.zones.get(i).filter(|z| std::ptr::eq(*z, zone))?;
+        Some(i)
+    }
+
     /// The zone with the longest origin that is a suffix of `qname` (lowercase
     /// wire), and the index in `offs` of the label where that origin starts.
     #[inline]

@@ -1,0 +1,488 @@
+//! Counters the query path bumps and `/metrics` reads: plain atomics, no
+//! strings, no allocation and no lock per query.
+//!
+//! Every counter exists before the first query: the global ones when the
+//! process starts, the per-zone and per-name ones when a snapshot is built
+//! ([`SnapshotCounters::new`]). The query path only indexes fixed arrays
+//! (rcode, qtype bucket, transport, zone index, name index) and does a
+//! relaxed `fetch_add`. Rendering (names, labels, the Prometheus text) is
+//! the admin server's job, at scrape time (hickory-dns:
+//! `crates/server/src/zone_handler/metrics.rs` pre-registers its counters
+//! the same way).
+//!
+//! Counters are split into [`SHARDS`] cache-line-aligned copies; each
+//! query worker writes its own ([`next_shard`]), so two UDP threads never
+//! bounce one cache line between cores; a scrape sums the shards. gdnsd
+//! keeps per-thread stats for the same reason.
+//!
+//! Across reloads, [`Metrics::adopt`] hands the new snapshot the counters
+//! of zones and names that survive (by name), so a reload does not reset
+//! them; removed zones and names disappear from `/metrics`.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Copies of each counter; a worker writes one, a scrape sums all.
+pub const SHARDS: usize = 4;
+
+/// The shard for the next query worker (round robin over [`SHARDS`]).
+pub fn next_shard() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS
+}
+
+/// Response codes counted, by bucket index ([`rcode_bucket`]).
+pub const RCODES: [&str; 8] = [
+    "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "other",
+];
+
+/// The [`RCODES`] bucket of a (possibly extended) response code.
+#[inline]
+pub fn rcode_bucket(rcode: u16) -> usize {
+    match rcode {
+        0..=5 => rcode as usize,
+        16 => 6,
+        _ => 7,
+    }
+}
+
+/// Query types counted on their own, by bucket index ([`qtype_bucket`]);
+/// everything else is "other".
+pub const QTYPES: [&str; 18] = [
+    "A", "NS", "CNAME", "SOA", "PTR", "MX", "TXT", "AAAA", "SRV", "DS", "DNSKEY", "SVCB", "HTTPS",
+    "CAA", "ANY", "AXFR", "IXFR", "other",
+];
+
+/// The [`QTYPES`] bucket of a query type code.
+#[inline]
+pub fn qtype_bucket(qtype: u16) -> usize {
+    match qtype {
+        1 => 0,
+        2 => 1,
+        5 => 2,
+        6 => 3,
+        12 => 4,
+        15 => 5,
+        16 => 6,
+        28 => 7,
+        33 => 8,
+        43 => 9,
+        48 => 10,
+        64 => 11,
+        65 => 12,
+        257 => 13,
+        255 => 14,
+        252 => 15,
+        251 => 16,
+        _ => 17,
+    }
+}
+
+/// Transports, by index: the engine passes 0 for UDP and 1 for TCP.
+pub const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+
+const CELLS: usize = TRANSPORTS.len() * QTYPES.len() * RCODES.len();
+
+#[repr(align(64))]
+struct QueryShard {
+    /// transport × qtype bucket × rcode bucket.
+    by: [AtomicU64; CELLS],
+    /// Queries that carried an EDNS Client Subnet option (RFC 7871).
+    ecs: AtomicU64,
+}
+
+impl Default for QueryShard {
+    fn default() -> Self {
+        Self {
+            by: std::array::from_fn(|_| AtomicU64::new(0)),
+            ecs: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Queries answered, by transport, qtype bucket and rcode bucket, plus
+/// ECS queries. Zone-independent: one for the process.
+pub struct QueryCounters {
+    shards: Box<[QueryShard]>,
+}
+
+impl Default for QueryCounters {
+    fn default() -> Self {
+        Self {
+            shards: (0..SHARDS).map(|_| QueryShard::default()).collect(),
+        }
+    }
+}
+
+impl std::fmt::Debug for QueryCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryCounters").finish_non_exhaustive()
+    }
+}
+
+impl QueryCounters {
+    #[inline]
+    fn count(&self, shard: usize, transport: usize, qtype: u16, rcode: u16, ecs: bool) {
+        let s = &self.shards[shard % SHARDS];
+        let i = (transport.min(1) * QTYPES.len() + qtype_bucket(qtype)) * RCODES.len()
+            + rcode_bucket(rcode);
+        s.by[i].fetch_add(1, Ordering::Relaxed);
+        if ecs {
+            s.ecs.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Queries with this transport, qtype bucket and rcode bucket (indexes
+    /// into [`TRANSPORTS`], [`QTYPES`], [`RCODES`]).
+    pub fn get(&self, transport: usize, qtype: usize, rcode: usize) -> u64 {
+        let i = (transport * QTYPES.len() + qtype) * RCODES.len() + rcode;
+        self.shards
+            .iter()
+            .map(|s| s.by[i].load(Ordering::Relaxed))
+            .sum()
+    }
+
+    /// Queries that carried an ECS option.
+    pub fn ecs(&self) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.ecs.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+#[repr(align(64))]
+#[derive(Default)]
+struct ZoneShard([AtomicU64; RCODES.len()]);
+
+/// Queries that landed in one zone, by rcode bucket.
+pub struct ZoneCounters {
+    /// The zone's origin, as displayed ("example.test.").
+    pub zone: Box<str>,
+    shards: Box<[ZoneShard]>,
+}
+
+impl std::fmt::Debug for ZoneCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ZoneCounters")
+            .field("zone", &self.zone)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ZoneCounters {
+    fn new(zone: &str) -> Self {
+        Self {
+            zone: zone.into(),
+            shards: (0..SHARDS).map(|_| ZoneShard::default()).collect(),
+        }
+    }
+
+    /// Queries by [`RCODES`] bucket.
+    pub fn by_rcode(&self) -> [u64; RCODES.len()] {
+        std::array::from_fn(|r| {
+            self.shards
+                .iter()
+                .map(|s| s.0[r].load(Ordering::Relaxed))
+                .sum()
+        })
+    }
+}
+
+/// Per load-balanced name: how often each address was in an answer.
+///
+/// The addresses are every member address the name can answer with (its
+/// pools and fallback pool), sorted, so the query path finds one by binary
+/// search. Each shard's row is padded to a cache line.
+pub struct AnswerCounters {
+    /// The name, as displayed ("www.example.test.").
+    pub name: Box<str>,
+    addrs: Box<[IpAddr]>,
+    stride: usize,
+    counts: Box<[AtomicU64]>,
+}
+
+impl std::fmt::Debug for AnswerCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnswerCounters")
+            .field("name", &self.name)
+            .field("addrs", &self.addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AnswerCounters {
+    fn new(name: &str, mut addrs: Vec<IpAddr>) -> Self {
+        addrs.sort_unstable();
+        addrs.dedup();
+        let stride = addrs.len().div_ceil(8).max(1) * 8;
+        Self {
+            name: name.into(),
+            addrs: addrs.into(),
+            stride,
+            counts: (0..stride * SHARDS).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    #[inline]
+    fn count(&self, shard: usize, answered: &[IpAddr]) {
+        let row = (shard % SHARDS) * self.stride;
+        for a in answered {
+            if let Ok(i) = self.addrs.binary_search(a) {
+                self.counts[row + i].fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Every address of the name with the answers it was in, by address.
+    pub fn per_addr(&self) -> Vec<(IpAddr, u64)> {
+        self.addrs
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| {
+                let n = (0..SHARDS)
+                    .map(|s| self.counts[s * self.stride + i].load(Ordering::Relaxed))
+                    .sum();
+                (a, n)
+            })
+            .collect()
+    }
+}
+
+/// The counters one snapshot's query path writes: shared global counters,
+/// and per-zone and per-name counters indexed like the snapshot's zones and
+/// load-balanced names.
+#[derive(Debug, Default)]
+pub struct SnapshotCounters {
+    pub queries: Arc<QueryCounters>,
+    /// By zone index (`ZoneSet::zones()` order).
+    pub zones: Box<[Arc<ZoneCounters>]>,
+    /// By load-balanced name index (`Snapshot::lb` order).
+    pub answers: Box<[Arc<AnswerCounters>]>,
+}
+
+/// Zone index meaning "the query landed in no zone of ours".
+pub const NO_ZONE: u32 = u32::MAX;
+
+impl SnapshotCounters {
+    /// Fresh counters for `zones` (display names, in zone index order) and
+    /// `names` (display name and every member address, in name index
+    /// order). [`Metrics::adopt`] later swaps in surviving ones.
+    pub fn new<'a>(
+        zones: impl IntoIterator<Item = String>,
+        names: impl IntoIterator<Item = (&'a str, Vec<IpAddr>)>,
+    ) -> Self {
+        Self {
+            queries: Arc::default(),
+            zones: zones
+                .into_iter()
+                .map(|z| Arc::new(ZoneCounters::new(&z)))
+                .collect(),
+            answers: names
+                .into_iter()
+                .map(|(n, a)| Arc::new(AnswerCounters::new(n, a)))
+                .collect(),
+        }
+    }
+
+    /// Count one answered query. `zone` is the index of the zone it landed
+    /// in, or [`NO_ZONE`]; `transport` 0 = UDP, 1 = TCP.
+    #[inline]
+    pub fn query(
+        &self,
+        shard: usize,
+        zone: u32,
+        transport: usize,
+        qtype: u16,
+        rcode: u16,
+        ecs: bool,
+    ) {
+        self.queries.count(shard, transport, qtype, rcode, ecs);
+        if let Some(z) = self.zones.get(zone as usize) {
+            z.shards[shard % SHARDS].0[rcode_bucket(rcode)].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Count the addresses of one policy answer for name index `lb`.
+    #[inline]
+    pub fn answered(&self, shard: usize, lb: u32, addrs: &[IpAddr]) {
+        if let Some(c) = self.answers.get(lb as usize) {
+            c.count(shard, addrs);
+        }
+    }
+}
+
+/// Reload outcomes.
+#[derive(Debug, Default)]
+pub struct ReloadCounters {
+    ok: AtomicU64,
+    failed: AtomicU64,
+    /// Unix time of the last successful load (start-up counts), ms; 0 = never.
+    last_success_ms: AtomicU64,
+}
+
+impl ReloadCounters {
+    /// Record a successful load or reload, now.
+    pub fn success(&self) {
+        self.ok.fetch_add(1, Ordering::Relaxed);
+        self.last_success_ms.store(unix_ms_now(), Ordering::Relaxed);
+    }
+
+    /// Record a reload that kept the previous configuration.
+    pub fn failure(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (successful reloads, failed reloads, unix seconds of the last success).
+    pub fn get(&self) -> (u64, u64, Option<f64>) {
+        let ms = self.last_success_ms.load(Ordering::Relaxed);
+        (
+            self.ok.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+            (ms > 0).then(|| ms as f64 / 1000.0),
+        )
+    }
+}
+
+fn unix_ms_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Every counter of the running server, for `/metrics`: the global query
+/// counters, the per-zone and per-name counters of the current snapshot
+/// (carried over reloads by name) and the reload counters.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    queries: Arc<QueryCounters>,
+    carried: Mutex<Carried>,
+    pub reloads: ReloadCounters,
+}
+
+#[derive(Debug, Default)]
+struct Carried {
+    zones: HashMap<Box<str>, Arc<ZoneCounters>>,
+    answers: HashMap<Box<str>, Arc<AnswerCounters>>,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Point `counters` (of a snapshot about to be served) at this
+    /// process's counters: the global ones, and those of every zone and
+    /// name that existed before (a name keeps its counters while its
+    /// address set is unchanged). Counters of zones and names the snapshot
+    /// no longer has are forgotten. Call once per snapshot, before it is
+    /// swapped in.
+    pub fn adopt(&self, counters: &mut SnapshotCounters) {
+        counters.queries = self.queries.clone();
+        let mut carried = self.carried.lock().unwrap_or_else(|e| e.into_inner());
+        let mut zones = HashMap::with_capacity(counters.zones.len());
+        for z in counters.zones.iter_mut() {
+            if let Some(old) = carried.zones.get(&z.zone) {
+                *z = old.clone();
+            }
+            zones.insert(z.zone.clone(), z.clone());
+        }
+        let mut answers = HashMap::with_capacity(counters.answers.len());
+        for a in counters.answers.iter_mut() {
+            if let Some(old) = carried.answers.get(&a.name)
+                && old.addrs == a.addrs
+            {
+                *a = old.clone();
+            }
+            answers.insert(a.name.clone(), a.clone());
+        }
+        *carried = Carried { zones, answers };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn buckets_cover_every_code() {
+        assert_eq!(RCODES[rcode_bucket(3)], "NXDOMAIN");
+        assert_eq!(RCODES[rcode_bucket(16)], "BADVERS");
+        assert_eq!(RCODES[rcode_bucket(9)], "other");
+        assert_eq!(QTYPES[qtype_bucket(28)], "AAAA");
+        assert_eq!(QTYPES[qtype_bucket(65)], "HTTPS");
+        assert_eq!(QTYPES[qtype_bucket(99)], "other");
+        for t in 0..=u16::MAX {
+            assert!(qtype_bucket(t) < QTYPES.len());
+            assert!(rcode_bucket(t) < RCODES.len());
+        }
+    }
+
+    #[test]
+    fn shards_sum_and_zones_count_by_rcode() {
+        let c = SnapshotCounters::new(["a.test.".to_string()], []);
+        for shard in 0..SHARDS + 2 {
+            c.query(shard, 0, 0, 1, 0, false);
+        }
+        c.query(1, 0, 1, 28, 3, true);
+        c.query(2, NO_ZONE, 0, 1, 5, false);
+        c.query(2, 7, 0, 1, 5, false); // out of range: global only
+        let q = &c.queries;
+        assert_eq!(q.get(0, qtype_bucket(1), 0), (SHARDS + 2) as u64);
+        assert_eq!(q.get(1, qtype_bucket(28), rcode_bucket(3)), 1);
+        assert_eq!(q.get(0, qtype_bucket(1), rcode_bucket(5)), 2);
+        assert_eq!(q.ecs(), 1);
+        let z = c.zones[0].by_rcode();
+        assert_eq!((z[0], z[3], z[5]), ((SHARDS + 2) as u64, 1, 0));
+    }
+
+    #[test]
+    fn answers_count_known_addresses_only() {
+        let c = SnapshotCounters::new([], [("www.t.", vec![ip("192.0.2.2"), ip("192.0.2.1")])]);
+        c.answered(0, 0, &[ip("192.0.2.1")]);
+        c.answered(3, 0, &[ip("192.0.2.1"), ip("192.0.2.2")]);
+        c.answered(1, 0, &[ip("198.51.100.1")]);
+        c.answered(1, 5, &[ip("192.0.2.1")]);
+        assert_eq!(
+            c.answers[0].per_addr(),
+            vec![(ip("192.0.2.1"), 2), (ip("192.0.2.2"), 1)]
+        );
+    }
+
+    #[test]
+    fn adopt_carries_counters_by_name() {
+        let m = Metrics::new();
+        let mut first = SnapshotCounters::new(
+            ["a.".to_string(), "b.".to_string()],
+            [
+                ("w.a.", vec![ip("192.0.2.1")]),
+                ("x.a.", vec![ip("192.0.2.1")]),
+            ],
+        );
+        m.adopt(&mut first);
+        first.query(0, 0, 0, 1, 0, false);
+        first.answered(0, 0, &[ip("192.0.2.1")]);
+        first.answered(0, 1, &[ip("192.0.2.1")]);
+        // Reload: zone b. goes, w.a. keeps its addresses, x.a. changes them.
+        let mut second = SnapshotCounters::new(
+            ["c.".to_string(), "a.".to_string()],
+            [
+                ("x.a.", vec![ip("192.0.2.9")]),
+                ("w.a.", vec![ip("192.0.2.1")]),
+            ],
+        );
+        m.adopt(&mut second);
+        assert!(Arc::ptr_eq(&first.queries, &second.queries));
+        assert_eq!(second.zones[1].by_rcode()[0], 1);
+        assert_eq!(second.zones[0].by_rcode()[0], 0);
+        assert_eq!(second.answers[1].per_addr(), vec![(ip("192.0.2.1"), 1)]);
+        assert_eq!(second.answers[0].per_addr(), vec![(ip("192.0.2.9"), 0)]);
+        assert!(!m.carried.lock().unwrap().zones.contains_key("b."));
+    }
+}
