@@ -12,6 +12,7 @@
 
 pub mod check;
 pub mod clock;
+pub mod overrides;
 pub mod probe;
 pub mod prober;
 pub mod spec;
@@ -20,6 +21,7 @@ pub mod state;
 mod testutil;
 
 pub use check::{Check, CheckKind, HttpCheck, HttpMethod, StatusSet, TlsCheck, validate_check};
+pub use overrides::{Forced, Overrides};
 pub use probe::{NetProbe, Probe, ProbeError, Success};
 pub use prober::{Prober, ProberError, ProberOptions, TargetReport, spawn_prober};
 pub use spec::{CheckSpec, StatusSpec};
@@ -48,7 +50,12 @@ impl fmt::Display for Status {
     }
 }
 
-/// Per-target health cells, written only by the prober.
+/// Per-target health cells, written by the prober (status, RTT) and by
+/// operator overrides (forced state, [`Overrides`]).
+///
+/// One byte per target holds both the probed status (bit 0: down) and the
+/// forced state (bits 1-2: none, up, down, drain), so the query path reads
+/// both with one load; each writer changes only its own bits.
 #[derive(Debug)]
 pub struct HealthTable {
     status: Box<[AtomicU8]>,
@@ -124,12 +131,37 @@ impl HealthTable {
         self.status.is_empty()
     }
 
-    /// Current status; a target outside the table counts as up (fail open).
+    /// Current probed status; a target outside the table counts as up
+    /// (fail open).
     #[inline]
     pub fn status(&self, id: TargetId) -> Status {
+        self.cell(id).0
+    }
+
+    /// Probed status and forced state, read together (one atomic load).
+    #[inline]
+    pub fn cell(&self, id: TargetId) -> (Status, Option<Forced>) {
         match self.status.get(id.0 as usize) {
-            Some(c) => decode(c.load(Ordering::Relaxed)),
-            None => Status::Up,
+            Some(c) => {
+                let v = c.load(Ordering::Relaxed);
+                (decode(v), Forced::decode(v >> 1))
+            }
+            None => (Status::Up, None),
+        }
+    }
+
+    /// The operator's forced state of `id`, if any.
+    pub fn forced(&self, id: TargetId) -> Option<Forced> {
+        self.cell(id).1
+    }
+
+    /// Force `id` (or clear with `None`); the probed status is kept.
+    pub fn set_forced(&self, id: TargetId, f: Option<Forced>) {
+        if let Some(c) = self.status.get(id.0 as usize) {
+            let bits = Forced::encode(f) << 1;
+            let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some((v & 1) | bits)
+            });
         }
     }
 
@@ -138,9 +170,13 @@ impl HealthTable {
         self.status(id) == Status::Up
     }
 
+    /// Set the probed status; the forced state is kept.
     pub fn set_status(&self, id: TargetId, s: Status) {
         if let Some(c) = self.status.get(id.0 as usize) {
-            c.store(encode(s), Ordering::Relaxed);
+            match s {
+                Status::Up => c.fetch_and(!1, Ordering::Relaxed),
+                Status::Down => c.fetch_or(1, Ordering::Relaxed),
+            };
         }
     }
 
@@ -167,7 +203,7 @@ fn encode(s: Status) -> u8 {
 }
 
 fn decode(v: u8) -> Status {
-    if v == 1 { Status::Down } else { Status::Up }
+    if v & 1 == 1 { Status::Down } else { Status::Up }
 }
 
 /// Identity of a probed target: one probe per unique (address, check).

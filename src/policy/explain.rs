@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use crate::health::HealthTable;
 
 use super::failover::{Choice, choose};
-use super::pool::{Tier, tier_of};
+use super::pool::{Health, Tier, state_of, tier_of};
 use super::{Family, Group, LbName, Member, OnAllDown, OperatorState, Policy};
 
 /// Describe `lb`: policy, settings, where each family would be answered
@@ -41,7 +41,7 @@ pub fn explain(lb: &LbName, health: &HealthTable) -> String {
 
 /// Where a query of `family` would be answered from now.
 fn serving(lb: &LbName, family: Family, health: &HealthTable) -> String {
-    match choose(&lb.groups, family, Some(health)) {
+    match choose(&lb.groups, family, Health::probed(health)) {
         Choice::NoMembers => "no members of this family (NODATA)".into(),
         Choice::Found { index, cands, .. } => {
             let from = if lb.groups.len() > 1 {
@@ -60,16 +60,18 @@ fn serving(lb: &LbName, family: Family, health: &HealthTable) -> String {
             OnAllDown::FailOpen => "all down: fail open (every member not forced down)".into(),
             OnAllDown::Empty => "all down: empty answer (NODATA)".into(),
             OnAllDown::ServFail => "all down: SERVFAIL".into(),
-            OnAllDown::Fallback(g) => match choose(std::slice::from_ref(g), family, Some(health)) {
-                Choice::Found { .. } => format!("all down: fallback pool {}", g.pool.name),
-                Choice::NoMembers => format!(
-                    "all down: fallback pool {} has no members of this family (NODATA)",
-                    g.pool.name
-                ),
-                Choice::AllDown => {
-                    format!("all down: fallback pool {} fails open", g.pool.name)
+            OnAllDown::Fallback(g) => {
+                match choose(std::slice::from_ref(g), family, Health::probed(health)) {
+                    Choice::Found { .. } => format!("all down: fallback pool {}", g.pool.name),
+                    Choice::NoMembers => format!(
+                        "all down: fallback pool {} has no members of this family (NODATA)",
+                        g.pool.name
+                    ),
+                    Choice::AllDown => {
+                        format!("all down: fallback pool {} fails open", g.pool.name)
+                    }
                 }
-            },
+            }
         },
     }
 }
@@ -89,11 +91,15 @@ fn member_line(m: &Member, health: &HealthTable) -> String {
         }
         None => line.push_str(" health -    (no check)"),
     }
-    let standing = match tier_of(m, Some(health)) {
+    let forced = health.forced(m.target);
+    if let Some(f) = forced {
+        let _ = write!(line, " forced {f}");
+    }
+    let standing = match tier_of(m, Health::probed(health)) {
         Some(Tier::LiveWeighted) => "available",
         Some(Tier::LiveZero) => "standby (weight 0)",
         Some(Tier::DrainWeighted | Tier::DrainZero) => "draining",
-        None if m.state == OperatorState::Down => "down (operator)",
+        None if state_of(m, forced) == OperatorState::Down => "down (operator)",
         None => "down (health)",
     };
     let _ = write!(line, " -> {standing}");

@@ -10,9 +10,7 @@
 //! at the first group with a live weighted member, so a healthy primary
 //! costs one pass over it.
 
-use crate::health::HealthTable;
-
-use super::pool::{Candidates, Tier, scan};
+use super::pool::{Candidates, Health, Tier, scan};
 use super::{Family, Group, Reason};
 
 /// Where a query's answer comes from.
@@ -29,12 +27,8 @@ pub(super) enum Choice<'a> {
     },
 }
 
-/// The best group and its candidates. `health` is `None` to fail open.
-pub(super) fn choose<'a>(
-    groups: &'a [Group],
-    family: Family,
-    health: Option<&'a HealthTable>,
-) -> Choice<'a> {
+/// The best group and its candidates ([`Health::open`] to fail open).
+pub(super) fn choose<'a>(groups: &'a [Group], family: Family, health: Health<'a>) -> Choice<'a> {
     let mut any_member = false;
     let mut best: Option<(usize, &'a Group, Candidates<'a>)> = None;
     for (index, group) in groups.iter().enumerate() {

@@ -356,12 +356,13 @@ pub fn answer(
     out: &mut Decision,
 ) {
     use failover::Choice;
+    use pool::Health;
 
     out.clear();
     out.ttl = lb.ttl;
     let select = lb.policy.select();
     let k = lb.answers.limit();
-    match failover::choose(&lb.groups, family, Some(health)) {
+    match failover::choose(&lb.groups, family, Health::probed(health)) {
         Choice::Found {
             index,
             group,
@@ -382,7 +383,8 @@ pub fn answer(
         }
         Choice::NoMembers => out.reason = reason::NO_MEMBERS,
         Choice::AllDown => match &lb.on_all_down {
-            OnAllDown::FailOpen => match failover::choose(&lb.groups, family, None) {
+            OnAllDown::FailOpen => match failover::choose(&lb.groups, family, Health::open(health))
+            {
                 Choice::Found { group, cands, .. } => {
                     run(select, group, family, &cands, k, client, rng, out);
                     out.reason = reason::FAIL_OPEN;
@@ -396,13 +398,13 @@ pub fn answer(
             }
             OnAllDown::Fallback(fb) => {
                 let fb = std::slice::from_ref(fb);
-                match failover::choose(fb, family, Some(health)) {
+                match failover::choose(fb, family, Health::probed(health)) {
                     Choice::Found { group, cands, .. } => {
                         run(select, group, family, &cands, k, client, rng, out);
                         out.reason = reason::FALLBACK;
                     }
                     Choice::NoMembers => out.reason = reason::FALLBACK_NO_MEMBERS,
-                    Choice::AllDown => match failover::choose(fb, family, None) {
+                    Choice::AllDown => match failover::choose(fb, family, Health::open(health)) {
                         Choice::Found { group, cands, .. } => {
                             run(select, group, family, &cands, k, client, rng, out);
                             out.reason = reason::FALLBACK_FAIL_OPEN;

@@ -13,7 +13,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::health::HealthTable;
+use crate::health::{Forced, HealthTable};
 
 use super::{Family, TargetId};
 
@@ -159,14 +159,54 @@ impl Tier {
     }
 }
 
+/// How one pass over the members reads the [`HealthTable`].
+#[derive(Copy, Clone, Debug)]
+pub struct Health<'a> {
+    pub table: &'a HealthTable,
+    /// False when failing open: probe results are ignored, but operator
+    /// states (the file's `state` and forced overrides) still apply.
+    pub probes: bool,
+}
+
+impl<'a> Health<'a> {
+    /// Probe results count (the normal case).
+    pub fn probed(table: &'a HealthTable) -> Self {
+        Self {
+            table,
+            probes: true,
+        }
+    }
+
+    /// Failing open: every member not forced `down` counts as healthy.
+    pub fn open(table: &'a HealthTable) -> Self {
+        Self {
+            table,
+            probes: false,
+        }
+    }
+}
+
+/// The operator state of `m` in force: a forced override from the admin
+/// API beats the policy file's `state`.
+#[inline]
+pub fn state_of(m: &Member, forced: Option<Forced>) -> OperatorState {
+    match forced {
+        None => m.state,
+        Some(Forced::Up) => OperatorState::Up,
+        Some(Forced::Down) => OperatorState::Down,
+        Some(Forced::Drain) => OperatorState::Drain,
+    }
+}
+
 /// The tier of `m`, or `None` when it must not answer at all.
 ///
-/// `health` is `None` when failing open: every member not forced `down` is
-/// then treated as healthy, but `drain` and weight 0 still rank lower.
+/// When failing open ([`Health::open`]) every member not forced `down` is
+/// treated as healthy, but `drain` and weight 0 still rank lower.
 #[inline]
-pub fn tier_of(m: &Member, health: Option<&HealthTable>) -> Option<Tier> {
-    let healthy = || health.is_none_or(|h| h.is_up(m.target));
-    let drain = match m.state {
+pub fn tier_of(m: &Member, health: Health<'_>) -> Option<Tier> {
+    let (status, forced) = health.table.cell(m.target);
+    let healthy = || !health.probes || status == crate::health::Status::Up;
+    let drain = match state_of(m, forced) {
         OperatorState::Down => return None,
         OperatorState::Up => false,
         OperatorState::Auto if healthy() => false,
@@ -192,7 +232,7 @@ pub struct Scan {
 }
 
 /// Find the best non-empty tier of `members` in one pass.
-pub fn scan(members: &[Member], health: Option<&HealthTable>) -> Option<Scan> {
+pub fn scan(members: &[Member], health: Health<'_>) -> Option<Scan> {
     let mut best: Option<Scan> = None;
     for m in members {
         let Some(tier) = tier_of(m, health) else {
@@ -227,7 +267,7 @@ pub fn scan(members: &[Member], health: Option<&HealthTable>) -> Option<Scan> {
 #[derive(Copy, Clone, Debug)]
 pub struct Candidates<'a> {
     pub members: &'a [Member],
-    pub health: Option<&'a HealthTable>,
+    pub health: Health<'a>,
     pub scan: Scan,
 }
 
@@ -362,11 +402,12 @@ mod tests {
             let id = if healthy { 0 } else { 1 };
             let mem = m("192.0.2.1", id, w, state);
             assert_eq!(
-                tier_of(&mem, Some(&health)),
+                tier_of(&mem, Health::probed(&health)),
                 want,
                 "{state:?} w{w} {healthy}"
             );
-            assert_eq!(tier_of(&mem, None), want_open, "{state:?} w{w} open");
+            let open = Health::open(&health);
+            assert_eq!(tier_of(&mem, open), want_open, "{state:?} w{w} open");
         }
     }
 
@@ -380,17 +421,17 @@ mod tests {
             m("192.0.2.3", 2, 3, Auto),
             m("192.0.2.4", 3, 4, Up),
         ];
-        let s = scan(&members, Some(&health)).unwrap();
+        let s = scan(&members, Health::probed(&health)).unwrap();
         assert_eq!((s.tier, s.count, s.total), (Tier::LiveWeighted, 2, 7));
         health.set_status(TargetId(2), Status::Down);
-        let s = scan(&members[..3], Some(&health)).unwrap();
+        let s = scan(&members[..3], Health::probed(&health)).unwrap();
         assert_eq!((s.tier, s.count, s.total), (Tier::LiveZero, 1, 1));
         health.set_status(TargetId(0), Status::Down);
-        let s = scan(&members[..3], Some(&health)).unwrap();
+        let s = scan(&members[..3], Health::probed(&health)).unwrap();
         assert_eq!((s.tier, s.count, s.total), (Tier::DrainWeighted, 1, 5));
         health.set_status(TargetId(1), Status::Down);
-        assert_eq!(scan(&members[..3], Some(&health)), None);
-        let s = scan(&members[..3], None).unwrap();
+        assert_eq!(scan(&members[..3], Health::probed(&health)), None);
+        let s = scan(&members[..3], Health::open(&health)).unwrap();
         assert_eq!((s.tier, s.count, s.total), (Tier::LiveWeighted, 1, 3));
     }
 
