@@ -109,6 +109,14 @@ pub struct TargetReport {
     pub failures: u64,
     /// Times the watchdog restarted this target's task.
     pub restarts: u32,
+    /// Failed probes in a row (0 after a success).
+    pub consecutive_failures: u32,
+    /// Wall-clock time of the last finished probe.
+    pub last_probe: Option<std::time::SystemTime>,
+    /// Wall-clock time of the last up/down flip.
+    pub last_change: Option<std::time::SystemTime>,
+    /// Up/down flips since probing started.
+    pub changes: u64,
 }
 
 /// Handle to a running prober. Dropping it leaves the prober running until
@@ -321,6 +329,10 @@ impl Supervisor {
                     probes: 0,
                     failures: 0,
                     restarts: 0,
+                    consecutive_failures: 0,
+                    last_probe: None,
+                    last_change: None,
+                    changes: 0,
                 }),
             });
             slot.retarget(ids, table.clone());
@@ -438,6 +450,10 @@ struct SlotState {
     probes: u64,
     failures: u64,
     restarts: u32,
+    consecutive_failures: u32,
+    last_probe: Option<std::time::SystemTime>,
+    last_change: Option<std::time::SystemTime>,
+    changes: u64,
 }
 
 impl SlotState {
@@ -487,6 +503,8 @@ impl Slot {
     fn record(&self, result: Result<Success, ProbeError>, elapsed: Duration) {
         let mut st = self.lock();
         st.probes += 1;
+        let now = std::time::SystemTime::now();
+        st.last_probe = Some(now);
         let flip = match &result {
             Ok(s) => {
                 let sample = elapsed.as_micros() as f64;
@@ -495,14 +513,20 @@ impl Slot {
                     Some(old) => old + RTT_ALPHA * (sample - old),
                 });
                 st.last_success = Some(*s);
+                st.consecutive_failures = 0;
                 st.machine.observe(true)
             }
             Err(e) => {
                 st.failures += 1;
+                st.consecutive_failures += 1;
                 st.last_error = Some(e.clone());
                 st.machine.observe(false)
             }
         };
+        if flip.is_some() {
+            st.changes += 1;
+            st.last_change = Some(now);
+        }
         st.publish();
         let (streak, threshold) = (st.machine.streak(), st.machine.threshold());
         let used_by = flip.map(|_| {
@@ -559,6 +583,10 @@ impl Slot {
             probes: st.probes,
             failures: st.failures,
             restarts: st.restarts,
+            consecutive_failures: st.consecutive_failures,
+            last_probe: st.last_probe,
+            last_change: st.last_change,
+            changes: st.changes,
         }
     }
 }
@@ -944,6 +972,8 @@ mod tests {
         let r = report_of(&prober, at(1)).await;
         assert_eq!(r.last_error, Some(ProbeError::Timeout(500 * MS)));
         assert_eq!((r.probes, r.failures, r.rtt_us), (3, 3, None));
+        assert_eq!((r.consecutive_failures, r.changes), (3, 1));
+        assert!(r.last_change.is_some() && r.last_probe >= r.last_change);
 
         script.plan(at(1), vec![Act::Ok]);
         let up = clock
@@ -954,6 +984,8 @@ mod tests {
         assert_eq!(starts.len(), 5, "rise = 2 successes: {starts:?}");
         assert!(up >= starts[4] && up < starts[4] + step);
         assert!(up - down <= 2 * SEC, "rise × interval");
+        let r = report_of(&prober, at(1)).await;
+        assert_eq!((r.consecutive_failures, r.changes), (0, 2));
 
         let text = logs.text();
         assert_eq!(text.matches("health up -> down").count(), 1, "{text}");
