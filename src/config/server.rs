@@ -25,6 +25,47 @@ pub struct ServerSpec {
     pub tcp_max_connections: Option<Spanned<i64>>,
     pub log_format: Option<Spanned<String>>,
     pub log_level: Option<Spanned<String>>,
+    pub admin_listen: Option<Spanned<String>>,
+    pub admin_token: Option<Spanned<String>>,
+    pub admin_token_file: Option<Spanned<String>>,
+    pub admin_state_file: Option<Spanned<String>>,
+}
+
+/// The admin API's bearer token. `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    /// Shortest token accepted: a guessable token is no protection.
+    pub const MIN_LEN: usize = 16;
+
+    /// Validate `s` (trimmed of surrounding whitespace): at least
+    /// [`AdminToken::MIN_LEN`] visible ASCII characters, no spaces, so it
+    /// travels unchanged in an `Authorization: Bearer` header.
+    pub fn new(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if t.len() < Self::MIN_LEN {
+            return Err(format!(
+                "the token must be at least {} characters, got {}",
+                Self::MIN_LEN,
+                t.len()
+            ));
+        }
+        if !t.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("the token may only hold visible ASCII characters (no spaces)".into());
+        }
+        Ok(Self(t.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +90,13 @@ pub struct ServerConfig {
     pub tcp_max_connections: usize,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// Where the admin HTTP API listens; `None` turns it off.
+    pub admin_listen: Option<SocketAddr>,
+    /// Bearer token of the admin API (`admin_token` or the contents of
+    /// `admin_token_file`; `DNSLB_ADMIN_TOKEN` in the environment wins).
+    pub admin_token: Option<AdminToken>,
+    /// Where operator overrides are kept across restarts; `None`: memory only.
+    pub admin_state_file: Option<PathBuf>,
     /// Line and column of keys given in the file, for errors found later
     /// (a zones directory or GeoIP file that cannot be read).
     pub key_pos: std::collections::BTreeMap<&'static str, (u32, u32)>,
@@ -75,6 +123,8 @@ impl ServerConfig {
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
+/// Default address of the admin API: loopback only.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8053";
 
 impl Default for ServerConfig {
     fn default() -> Self {
@@ -90,6 +140,9 @@ impl Default for ServerConfig {
             tcp_max_connections: 1024,
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            admin_listen: Some(DEFAULT_ADMIN_LISTEN.parse().expect("valid default")),
+            admin_token: None,
+            admin_state_file: None,
             key_pos: Default::default(),
         }
     }
@@ -152,6 +205,10 @@ pub fn parse_server_config(
         tcp_max_connections,
         log_format,
         log_level,
+        admin_listen,
+        admin_token,
+        admin_token_file,
+        admin_state_file,
     } = spec;
     let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
         diags.error_at_offset(path, text, span.start, key, msg);
@@ -257,7 +314,71 @@ pub fn parse_server_config(
             ),
         }
     }
+    if let Some(a) = admin_listen {
+        match parse_admin_listen(a.get_ref()) {
+            Ok(v) => cfg.admin_listen = v,
+            Err(m) => err(a.span(), "admin_listen", m),
+        }
+    }
+    match (admin_token, admin_token_file) {
+        (Some(t), Some(f)) => {
+            let (span, key) = if f.span().start > t.span().start {
+                (f.span(), "admin_token_file")
+            } else {
+                (t.span(), "admin_token")
+            };
+            err(
+                span,
+                key,
+                "set admin_token or admin_token_file, not both".into(),
+            );
+        }
+        (Some(t), None) => match AdminToken::new(t.get_ref()) {
+            Ok(v) => cfg.admin_token = Some(v),
+            Err(m) => err(t.span(), "admin_token", m),
+        },
+        (None, Some(f)) => {
+            let p = rel(f.get_ref());
+            match std::fs::read_to_string(&p) {
+                Ok(text) => match AdminToken::new(&text) {
+                    Ok(v) => cfg.admin_token = Some(v),
+                    Err(m) => err(
+                        f.span(),
+                        "admin_token_file",
+                        format!("{}: {m}", p.display()),
+                    ),
+                },
+                Err(e) => err(
+                    f.span(),
+                    "admin_token_file",
+                    format!("cannot read {}: {e}", p.display()),
+                ),
+            }
+        }
+        (None, None) => {}
+    }
+    if let Some(f) = admin_state_file {
+        if f.get_ref().is_empty() {
+            err(
+                f.span(),
+                "admin_state_file",
+                "must not be empty (leave the key out to keep overrides in memory only)".into(),
+            );
+        } else {
+            cfg.admin_state_file = Some(rel(f.get_ref()));
+        }
+    }
     (diags.len() == before).then_some(cfg)
+}
+
+/// `admin_listen` (and `--admin-listen`): `ADDR:PORT`, or `""` for off.
+pub fn parse_admin_listen(s: &str) -> Result<Option<SocketAddr>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse::<SocketAddr>().map(Some).map_err(|_| {
+        format!("{s:?} is not an ADDR:PORT socket address (IPv6 as [::1]:8053; \"\" turns the admin API off)")
+    })
 }
 
 #[cfg(test)]
@@ -275,6 +396,9 @@ mod tests {
         assert_eq!(c.tcp_idle_timeout, def.tcp_idle_timeout);
         assert_eq!(c.tcp_max_connections, def.tcp_max_connections);
         assert!(c.zones_dir.ends_with("zones"));
+        assert_eq!(c.admin_listen, def.admin_listen);
+        assert_eq!(c.admin_token, def.admin_token);
+        assert_eq!(c.admin_state_file, def.admin_state_file);
     }
 
     #[test]
@@ -291,6 +415,61 @@ mod tests {
         assert!(s.contains("s.toml:3:"), "{s}");
         assert!(s.contains("s.toml:4:14: log_format:"), "{s}");
         assert_eq!(d.len(), 4);
+    }
+
+    #[test]
+    fn admin_keys() {
+        let mut d = Diagnostics::new();
+        let def = ServerConfig::default();
+        assert_eq!(def.admin_listen, Some("127.0.0.1:8053".parse().unwrap()));
+        assert!(def.admin_token.is_none() && def.admin_state_file.is_none());
+        let text = "admin_listen = \"\"\nadmin_token = \"0123456789abcdef\"\nadmin_state_file = \"state/admin\"\n";
+        let c = parse_server_config(Path::new("/etc/dnslb/s.toml"), text, &mut d).unwrap();
+        assert_eq!(c.admin_listen, None);
+        assert_eq!(c.admin_token.as_ref().unwrap().as_str(), "0123456789abcdef");
+        assert_eq!(
+            format!("{:?}", c.admin_token),
+            "Some(AdminToken(<redacted>))"
+        );
+        assert_eq!(
+            c.admin_state_file,
+            Some(PathBuf::from("/etc/dnslb/state/admin"))
+        );
+
+        let bad = "admin_listen = \"localhost\"\nadmin_token = \"short\"\nadmin_token_file = \"t\"\nadmin_state_file = \"\"\n";
+        assert!(parse_server_config(Path::new("s.toml"), bad, &mut d).is_none());
+        let s = d.to_string();
+        assert!(
+            s.contains("s.toml:1:16: admin_listen: \"localhost\" is not an ADDR:PORT"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "s.toml:3:20: admin_token_file: set admin_token or admin_token_file, not both"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("s.toml:4:20: admin_state_file: must not be empty"),
+            "{s}"
+        );
+
+        let mut d = Diagnostics::new();
+        let bad = "admin_token = \"has a space in it, long enough\"\n";
+        assert!(parse_server_config(Path::new("s.toml"), bad, &mut d).is_none());
+        assert!(
+            d.to_string()
+                .contains("s.toml:1:15: admin_token: the token may only hold visible ASCII"),
+            "{d}"
+        );
+        let mut d = Diagnostics::new();
+        let bad = "admin_token_file = \"no-such-token-file\"\n";
+        assert!(parse_server_config(Path::new("/nonexistent/s.toml"), bad, &mut d).is_none());
+        assert!(
+            d.to_string()
+                .contains("admin_token_file: cannot read /nonexistent/no-such-token-file"),
+            "{d}"
+        );
     }
 
     #[test]
