@@ -26,6 +26,68 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Serve(args) => serve(args),
         Command::Check(args) => Ok(check(&args)),
         Command::Explain(args) => explain(&args),
+        Command::Status(a) => admin_status(&a),
+        Command::Drain(a) => admin_force(&a.admin, &a.endpoint, "drain"),
+        Command::Undrain(a) => admin_force(&a.admin, &a.endpoint, "auto"),
+        Command::Force(a) => admin_force(&a.admin, &a.endpoint, &a.state),
+    }
+}
+
+fn admin_endpoint(a: &crate::cli::AdminArgs) -> anyhow::Result<crate::admin::client::Endpoint> {
+    crate::admin::client::Endpoint::resolve(&crate::admin::client::Choices {
+        admin: a.admin.clone(),
+        token: a.token.clone(),
+        token_file: a.token_file.clone(),
+        config: a.config.clone(),
+    })
+}
+
+/// `dnslb status`: the running server's `/status`, as text or JSON.
+fn admin_status(a: &crate::cli::StatusArgs) -> anyhow::Result<i32> {
+    let v = admin_endpoint(&a.admin)?.status()?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", crate::admin::client::render_status(&v));
+    }
+    Ok(0)
+}
+
+/// `dnslb drain|undrain|force`: one `POST /overrides`.
+fn admin_force(a: &crate::cli::AdminArgs, endpoint: &str, state: &str) -> anyhow::Result<i32> {
+    let v = admin_endpoint(a)?.force(endpoint, state)?;
+    println!("{}", crate::admin::client::describe_change(&v));
+    Ok(0)
+}
+
+/// The admin API's parts prepared before serving: its listen address,
+/// token and overrides (errors here refuse start-up).
+struct AdminSetup {
+    listen: Option<SocketAddr>,
+    token: Option<crate::config::server::AdminToken>,
+    overrides: Arc<crate::health::Overrides>,
+}
+
+impl AdminSetup {
+    fn prepare(cfg: &ServerConfig, listen_arg: Option<&str>) -> anyhow::Result<Self> {
+        let listen = match listen_arg {
+            Some(a) => crate::config::server::parse_admin_listen(a)
+                .map_err(|m| anyhow::anyhow!("--admin-listen: {m}"))?,
+            None => cfg.admin_listen,
+        };
+        let token = crate::admin::effective_token(cfg.admin_token.clone())?;
+        if let Some(a) = listen {
+            crate::admin::check_listen(a, token.as_ref())?;
+        }
+        let overrides = match &cfg.admin_state_file {
+            Some(f) => crate::health::Overrides::load(f)?,
+            None => crate::health::Overrides::in_memory(),
+        };
+        Ok(Self {
+            listen,
+            token,
+            overrides: Arc::new(overrides),
+        })
     }
 }
 
@@ -84,18 +146,32 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         cfg.listen = args.listen.clone();
     }
     init_tracing(&cfg);
+    let admin = AdminSetup::prepare(&cfg, args.admin_listen.as_deref())?;
     let started = std::time::Instant::now();
     let snap = crate::snapshot::build(&cfg, cfg.allow_partial_zones, &mut diags);
     if !diags.is_empty() {
         print_diags(&diags);
     }
-    let Some(snap) = snap else {
+    let Some(mut snap) = snap else {
         bail!(
             "refusing to start: {} error(s) in {} (set allow_partial_zones = true to serve the zones that load)",
             diags.len(),
             cfg.zones_dir.display()
         );
     };
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    metrics.adopt(&mut snap.counters);
+    metrics.reloads.success();
+    admin
+        .overrides
+        .with_list(|l| crate::admin::endpoints::apply_overrides(l, &snap));
+    if !admin.overrides.list().is_empty() {
+        tracing::warn!(
+            overrides = admin.overrides.list().len(),
+            file = %admin.overrides.file().map_or(String::new(), |f| f.display().to_string()),
+            "operator overrides in force from the admin state file"
+        );
+    }
     tracing::info!(
         zones = snap.zones.len(),
         lb_names = snap.lb.len(),
@@ -111,16 +187,37 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         .thread_name("dnslb")
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(run(cfg, shared, args.engine))?;
+    rt.block_on(run(cfg, shared, args.engine, admin, metrics))?;
     Ok(0)
 }
 
 /// Serve until SIGINT/SIGTERM.
-async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyhow::Result<()> {
+async fn run(
+    cfg: ServerConfig,
+    shared: SharedSnapshot,
+    engine: Engine,
+    admin: AdminSetup,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> anyhow::Result<()> {
     // Signal handlers first: a HUP or TERM right after "listening on" must
     // find them installed (the default action would kill the process).
     let signals = Signals::install()?;
     let cancel = CancellationToken::new();
+    // The admin listener binds before DNS so a taken port fails start-up
+    // before anything answers.
+    let admin_listener = match admin.listen {
+        Some(a) => {
+            let l = tokio::net::TcpListener::bind(a).await.with_context(|| {
+                format!("binding the admin API on {a} (set admin_listen = \"\" to turn it off)")
+            })?;
+            tracing::info!("admin listening on http {}", l.local_addr()?);
+            if admin.overrides.file().is_none() {
+                tracing::info!("admin_state_file is not set: operator overrides last until exit");
+            }
+            Some(l)
+        }
+        None => None,
+    };
     let stop = Arc::new(AtomicBool::new(false));
     let mut udp_threads = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -171,6 +268,23 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
         ProberOptions::default(),
     ));
     drop(first);
+    let ready = Arc::new(AtomicBool::new(true));
+    if let Some(listener) = admin_listener {
+        let state = crate::admin::AdminState::new(
+            shared.clone(),
+            prober.clone(),
+            admin.overrides.clone(),
+            metrics.clone(),
+            ready.clone(),
+            admin.token.clone(),
+        );
+        let token = cancel.child_token();
+        tasks.spawn(async move {
+            if let Err(e) = crate::admin::serve(listener, state, token).await {
+                tracing::error!(error = %e, "admin API stopped");
+            }
+        });
+    }
     let Signals {
         hup,
         mut stop_signals,
@@ -181,9 +295,11 @@ async fn run(cfg: ServerConfig, shared: SharedSnapshot, engine: Engine) -> anyho
         shared.clone(),
         prober.clone(),
         cancel.clone(),
+        (admin.overrides.clone(), metrics.clone()),
     ));
     stop_signals.wait().await;
     tracing::info!("shutting down");
+    ready.store(false, Ordering::Relaxed);
     cancel.cancel();
     stop.store(true, Ordering::Relaxed);
     if let Some(mut server) = hickory {
@@ -291,6 +407,7 @@ async fn reload_on_hup(
     shared: SharedSnapshot,
     prober: Arc<Prober>,
     cancel: CancellationToken,
+    (overrides, metrics): (Arc<crate::health::Overrides>, Arc<crate::metrics::Metrics>),
 ) {
     loop {
         tokio::select! {
@@ -321,11 +438,19 @@ async fn reload_on_hup(
                     .reconcile(snap.targets.to_targets(), snap.health.clone())
                     .await
                 {
+                    metrics.reloads.failure();
                     tracing::error!(error = %e, "health prober is gone; reload skipped");
                     continue;
                 }
                 let zones = snap.zones.len();
-                shared.store(Arc::new(snap));
+                metrics.adopt(&mut snap.counters);
+                // Under the overrides lock, so a change made meanwhile is
+                // applied to this table too.
+                overrides.with_list(|l| {
+                    crate::admin::endpoints::apply_overrides(l, &snap);
+                    shared.store(Arc::new(snap));
+                });
+                metrics.reloads.success();
                 tracing::info!(
                     zones,
                     lb_names = shared.load().lb.len(),
@@ -335,6 +460,7 @@ async fn reload_on_hup(
                 );
             }
             Ok((None, diags)) => {
+                metrics.reloads.failure();
                 for d in diags.iter() {
                     tracing::error!("{d}");
                 }
@@ -343,17 +469,22 @@ async fn reload_on_hup(
                     "reload failed; still serving the previous configuration"
                 );
             }
-            Err(e) => tracing::error!(error = %e, "reload task failed"),
+            Err(e) => {
+                metrics.reloads.failure();
+                tracing::error!(error = %e, "reload task failed");
+            }
         }
     }
 }
 
 #[cfg(not(unix))]
 async fn reload_on_hup(
+    _: Hup,
     _: ServerConfig,
     _: SharedSnapshot,
     _: Arc<Prober>,
     cancel: CancellationToken,
+    _: (Arc<crate::health::Overrides>, Arc<crate::metrics::Metrics>),
 ) {
     cancel.cancelled().await;
 }

@@ -10,6 +10,7 @@
 //! once per query and calls the pure [`policy`] functions.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;

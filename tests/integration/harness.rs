@@ -109,6 +109,12 @@ impl Setup {
         TestServer::start(&args, None)
     }
 
+    /// Start `dnslb serve` on this setup with extra arguments (an
+    /// `--admin-listen` among them replaces the harness's).
+    pub fn serve_with(&self, extra: &[&str]) -> TestServer {
+        TestServer::start(&self.serve_args(extra), None)
+    }
+
     /// Start `dnslb serve --engine hickory` on this setup.
     pub fn serve_hickory(&self) -> TestServer {
         TestServer::start(&self.serve_args(&["--engine", "hickory"]), None)
@@ -129,7 +135,12 @@ impl Setup {
     /// Run `dnslb serve` expecting it to refuse to start; returns its exit
     /// status and stderr.
     pub fn serve_expecting_failure(&self) -> (ExitStatus, String) {
-        let mut child = dnslb_command(&self.serve_args(&[]), None)
+        self.serve_expecting_failure_with(&[])
+    }
+
+    /// [`Setup::serve_expecting_failure`] with extra `serve` arguments.
+    pub fn serve_expecting_failure_with(&self, extra: &[&str]) -> (ExitStatus, String) {
+        let mut child = dnslb_command(&with_admin(self.serve_args(extra)), None)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -163,6 +174,17 @@ impl Setup {
             self.config().display().to_string(),
         ])
     }
+}
+
+/// `serve` arguments with the admin API on a free loopback port, unless
+/// they choose an admin address themselves: parallel servers must not all
+/// try the default 127.0.0.1:8053.
+fn with_admin(mut args: Vec<String>) -> Vec<String> {
+    if !args.iter().any(|a| a == "--admin-listen") {
+        args.push("--admin-listen".into());
+        args.push("127.0.0.1:0".into());
+    }
+    args
 }
 
 fn dnslb_command(args: &[String], cwd: Option<&Path>) -> Command {
@@ -201,6 +223,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Every (udp, tcp) address pair the server logged, in order.
     pub listeners: Vec<(SocketAddr, SocketAddr)>,
+    /// Address of the admin API, from its "admin listening on http" line.
+    pub admin: Option<SocketAddr>,
     /// stderr up to and including the last listening line.
     pub startup_log: Vec<String>,
     /// Every stderr line so far.
@@ -212,7 +236,8 @@ impl TestServer {
     /// a listening line for every `--listen` argument.
     pub fn start(args: &[String], cwd: Option<&Path>) -> Self {
         let expected = args.iter().filter(|a| *a == "--listen").count().max(1);
-        let mut child = dnslb_command(args, cwd)
+        let args = with_admin(args.to_vec());
+        let mut child = dnslb_command(&args, cwd)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -234,12 +259,15 @@ impl TestServer {
         let deadline = Instant::now() + START_TIMEOUT;
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
+        let mut admin = None;
         let mut seen = Vec::new();
         while udp.len() < expected || tcp.len() < expected {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(a) = addr_after(&line, "listening on udp ") {
+                    if let Some(a) = addr_after(&line, "admin listening on http ") {
+                        admin = Some(a);
+                    } else if let Some(a) = addr_after(&line, "listening on udp ") {
                         udp.push(a);
                     } else if let Some(a) = addr_after(&line, "listening on tcp ") {
                         tcp.push(a);
@@ -265,6 +293,7 @@ impl TestServer {
             child,
             addr: listeners[0].0,
             listeners,
+            admin,
             startup_log: seen,
             log,
         }
@@ -352,6 +381,11 @@ impl TestServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// `http://ADDR` of the admin API (panics when it is off).
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin.expect("the admin API is on"))
     }
 
     /// True while the process has not exited.

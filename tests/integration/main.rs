@@ -10,6 +10,7 @@ mod dns;
 mod fixtures;
 mod harness;
 
+mod admin;
 mod answers;
 mod differential;
 mod edns;
