@@ -674,6 +674,16 @@ fn status_range(s: &StatusSpec) -> Result<(u16, u16), String> {
         StatusSpec::Code(n) => code(*n)
             .map(|c| (c, c))
             .ok_or_else(|| format!("status must be 100..=599, got {n}")),
+        // "200" alone is one code, as operators write it in lists of strings.
+        StatusSpec::Range(r) if !r.contains('-') => r
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(code)
+            .map(|c| (c, c))
+            .ok_or_else(|| {
+                format!("not a status code (100..=599) or range like \"200-299\": {r:?}")
+            }),
         StatusSpec::Range(r) => {
             let parsed = r.split_once('-').and_then(|(lo, hi)| {
                 let lo = code(lo.trim().parse().ok()?)?;
@@ -681,7 +691,7 @@ fn status_range(s: &StatusSpec) -> Result<(u16, u16), String> {
                 (lo <= hi).then_some((lo, hi))
             });
             parsed.ok_or_else(|| {
-                format!("not a status range like \"200-299\" within 100..=599: {r:?}")
+                format!("not a status code (100..=599) or range like \"200-299\": {r:?}")
             })
         }
     }
@@ -814,7 +824,7 @@ method = "head"
 path = "/healthz?full=1"
 probe_address = "::1"
 tls_verify = false
-expect_status = [204, "300-302"]
+expect_status = [204, "300-302", "418"]
 headers = { "X-Probe" = "dnslb" }
 user_agent = "probe/1"
 [checks.t]
@@ -842,7 +852,10 @@ tls_server_name = "Api.Example.Test"
         );
         assert_eq!(h.method, HttpMethod::Head);
         assert_eq!(h.path, "/healthz?full=1");
-        assert_eq!(h.expect_status.ranges(), &[(204, 204), (300, 302)]);
+        assert_eq!(
+            h.expect_status.ranges(),
+            &[(204, 204), (300, 302), (418, 418)]
+        );
         assert_eq!(h.headers, vec![("x-probe".into(), "dnslb".into())]);
         assert_eq!(h.user_agent, "probe/1");
         let CheckKind::Http(t) = &ok["t"].kind else {
