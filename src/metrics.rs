@@ -24,13 +24,15 @@ use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Copies of each counter; a worker writes one, a scrape sums all.
+/// Copies of each counter; a worker writes one, a scrape sums all. A power
+/// of two, so `shard & (SHARDS - 1)` indexes without a bounds check.
 pub const SHARDS: usize = 4;
+const _: () = assert!(SHARDS.is_power_of_two());
 
 /// The shard for the next query worker (round robin over [`SHARDS`]).
 pub fn next_shard() -> usize {
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS
+    NEXT.fetch_add(1, Ordering::Relaxed) & (SHARDS - 1)
 }
 
 /// Response codes counted, by bucket index ([`rcode_bucket`]).
@@ -38,14 +40,13 @@ pub const RCODES: [&str; 8] = [
     "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "other",
 ];
 
+/// Bucket of every rcode up to BADVERS (16).
+const RCODE_LUT: [u8; 17] = [0, 1, 2, 3, 4, 5, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6];
+
 /// The [`RCODES`] bucket of a (possibly extended) response code.
 #[inline]
 pub fn rcode_bucket(rcode: u16) -> usize {
-    match rcode {
-        0..=5 => rcode as usize,
-        16 => 6,
-        _ => 7,
-    }
+    RCODE_LUT.get(rcode as usize).map_or(7, |&b| b as usize)
 }
 
 /// Query types counted on their own, by bucket index ([`qtype_bucket`]);
@@ -55,49 +56,60 @@ pub const QTYPES: [&str; 18] = [
     "CAA", "ANY", "AXFR", "IXFR", "other",
 ];
 
+/// Codes of the [`QTYPES`] buckets, in order (the last, "other", has none).
+const QTYPE_CODES: [u16; 17] = [
+    1, 2, 5, 6, 12, 15, 16, 28, 33, 43, 48, 64, 65, 257, 255, 252, 251,
+];
+
+/// Bucket of every qtype below 256: one load on the query path.
+const QTYPE_LUT: [u8; 256] = {
+    let mut t = [(QTYPES.len() - 1) as u8; 256];
+    let mut i = 0;
+    while i < QTYPE_CODES.len() {
+        if QTYPE_CODES[i] < 256 {
+            t[QTYPE_CODES[i] as usize] = i as u8;
+        }
+        i += 1;
+    }
+    t
+};
+
 /// The [`QTYPES`] bucket of a query type code.
 #[inline]
 pub fn qtype_bucket(qtype: u16) -> usize {
-    match qtype {
-        1 => 0,
-        2 => 1,
-        5 => 2,
-        6 => 3,
-        12 => 4,
-        15 => 5,
-        16 => 6,
-        28 => 7,
-        33 => 8,
-        43 => 9,
-        48 => 10,
-        64 => 11,
-        65 => 12,
-        257 => 13,
-        255 => 14,
-        252 => 15,
-        251 => 16,
-        _ => 17,
+    match QTYPE_LUT.get(qtype as usize) {
+        Some(&b) => b as usize,
+        None if qtype == 257 => 13,
+        None => QTYPES.len() - 1,
     }
 }
 
 /// Transports, by index: the engine passes 0 for UDP and 1 for TCP.
 pub const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
 
-const CELLS: usize = TRANSPORTS.len() * QTYPES.len() * RCODES.len();
+/// Cells of a shard: transport (2) × qtype bucket (padded to 32) × rcode
+/// bucket (8), so every index is a mask and a shift, and a shard is
+/// exactly 4 KiB (shards are found by a shift too).
+const CELLS: usize = 2 * 32 * 8;
+const _: () = assert!(QTYPES.len() < 32 && RCODES.len() == 8);
+/// A cell no (transport, qtype, rcode) uses, holding the ECS count.
+const ECS_CELL: usize = 31 << 3;
+
+#[inline]
+fn cell(transport: usize, qtype_bucket: usize, rcode_bucket: usize) -> usize {
+    ((transport & 1) << 8) | ((qtype_bucket & 31) << 3) | (rcode_bucket & 7)
+}
 
 #[repr(align(64))]
 struct QueryShard {
-    /// transport × qtype bucket × rcode bucket.
+    /// [`cell`]s, and the ECS count at [`ECS_CELL`].
     by: [AtomicU64; CELLS],
-    /// Queries that carried an EDNS Client Subnet option (RFC 7871).
-    ecs: AtomicU64,
 }
 
 impl Default for QueryShard {
     fn default() -> Self {
         Self {
             by: std::array::from_fn(|_| AtomicU64::new(0)),
-            ecs: AtomicU64::new(0),
         }
     }
 }
@@ -105,13 +117,13 @@ impl Default for QueryShard {
 /// Queries answered, by transport, qtype bucket and rcode bucket, plus
 /// ECS queries. Zone-independent: one for the process.
 pub struct QueryCounters {
-    shards: Box<[QueryShard]>,
+    shards: [QueryShard; SHARDS],
 }
 
 impl Default for QueryCounters {
     fn default() -> Self {
         Self {
-            shards: (0..SHARDS).map(|_| QueryShard::default()).collect(),
+            shards: std::array::from_fn(|_| QueryShard::default()),
         }
     }
 }
@@ -124,20 +136,18 @@ impl std::fmt::Debug for QueryCounters {
 
 impl QueryCounters {
     #[inline]
-    fn count(&self, shard: usize, transport: usize, qtype: u16, rcode: u16, ecs: bool) {
-        let s = &self.shards[shard % SHARDS];
-        let i = (transport.min(1) * QTYPES.len() + qtype_bucket(qtype)) * RCODES.len()
-            + rcode_bucket(rcode);
-        s.by[i].fetch_add(1, Ordering::Relaxed);
+    fn count(&self, shard: usize, transport: usize, qtype: usize, rcode: usize, ecs: bool) {
+        let s = &self.shards[shard & (SHARDS - 1)];
+        s.by[cell(transport, qtype, rcode)].fetch_add(1, Ordering::Relaxed);
         if ecs {
-            s.ecs.fetch_add(1, Ordering::Relaxed);
+            s.by[ECS_CELL].fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Queries with this transport, qtype bucket and rcode bucket (indexes
     /// into [`TRANSPORTS`], [`QTYPES`], [`RCODES`]).
     pub fn get(&self, transport: usize, qtype: usize, rcode: usize) -> u64 {
-        let i = (transport * QTYPES.len() + qtype) * RCODES.len() + rcode;
+        let i = cell(transport, qtype, rcode);
         self.shards
             .iter()
             .map(|s| s.by[i].load(Ordering::Relaxed))
@@ -148,7 +158,7 @@ impl QueryCounters {
     pub fn ecs(&self) -> u64 {
         self.shards
             .iter()
-            .map(|s| s.ecs.load(Ordering::Relaxed))
+            .map(|s| s.by[ECS_CELL].load(Ordering::Relaxed))
             .sum()
     }
 }
@@ -161,7 +171,7 @@ struct ZoneShard([AtomicU64; RCODES.len()]);
 pub struct ZoneCounters {
     /// The zone's origin, as displayed ("example.test.").
     pub zone: Box<str>,
-    shards: Box<[ZoneShard]>,
+    shards: [ZoneShard; SHARDS],
 }
 
 impl std::fmt::Debug for ZoneCounters {
@@ -176,7 +186,7 @@ impl ZoneCounters {
     fn new(zone: &str) -> Self {
         Self {
             zone: zone.into(),
-            shards: (0..SHARDS).map(|_| ZoneShard::default()).collect(),
+            shards: std::array::from_fn(|_| ZoneShard::default()),
         }
     }
 
@@ -191,63 +201,121 @@ impl ZoneCounters {
     }
 }
 
-/// Per load-balanced name: how often each address was in an answer.
+/// Per load-balanced name: how often each address was in a sampled answer
+/// (the engine samples about one answer in 16.5, at random gaps, so the
+/// ratios are the answer shares; see `dns::engine`).
 ///
 /// The addresses are every member address the name can answer with (its
-/// pools and fallback pool), sorted, so the query path finds one by binary
-/// search. Each shard's row is padded to a cache line.
+/// pools and fallback pool), sorted per family as plain integers, so the
+/// query path finds one by a binary search of integer compares. Each
+/// shard's row is padded to a cache line.
 pub struct AnswerCounters {
     /// The name, as displayed ("www.example.test.").
     pub name: Box<str>,
-    addrs: Box<[IpAddr]>,
+    v4: Box<[u32]>,
+    v6: Box<[u128]>,
     stride: usize,
+    /// Row per shard: the v4 addresses' counts, then the v6 ones'.
     counts: Box<[AtomicU64]>,
+    /// Sampled answers, per shard.
+    samples: [AtomicU64; SHARDS],
 }
 
 impl std::fmt::Debug for AnswerCounters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AnswerCounters")
             .field("name", &self.name)
-            .field("addrs", &self.addrs)
+            .field("v4", &self.v4.len())
+            .field("v6", &self.v6.len())
             .finish_non_exhaustive()
     }
 }
 
 impl AnswerCounters {
-    fn new(name: &str, mut addrs: Vec<IpAddr>) -> Self {
-        addrs.sort_unstable();
-        addrs.dedup();
-        let stride = addrs.len().div_ceil(8).max(1) * 8;
+    fn new(name: &str, addrs: Vec<IpAddr>) -> Self {
+        let mut v4: Vec<u32> = Vec::new();
+        let mut v6: Vec<u128> = Vec::new();
+        for a in addrs {
+            match a {
+                IpAddr::V4(a) => v4.push(a.into()),
+                IpAddr::V6(a) => v6.push(a.into()),
+            }
+        }
+        v4.sort_unstable();
+        v4.dedup();
+        v6.sort_unstable();
+        v6.dedup();
+        let stride = (v4.len() + v6.len()).div_ceil(8).max(1) * 8;
         Self {
             name: name.into(),
-            addrs: addrs.into(),
+            v4: v4.into(),
+            v6: v6.into(),
             stride,
             counts: (0..stride * SHARDS).map(|_| AtomicU64::new(0)).collect(),
+            samples: std::array::from_fn(|_| AtomicU64::new(0)),
         }
+    }
+
+    /// Answers counted (sampled answers of the name).
+    pub fn samples(&self) -> u64 {
+        self.samples.iter().map(|s| s.load(Ordering::Relaxed)).sum()
+    }
+
+    /// The same address set (carried over a reload only then).
+    fn same_addrs(&self, other: &Self) -> bool {
+        self.v4 == other.v4 && self.v6 == other.v6
     }
 
     #[inline]
     fn count(&self, shard: usize, answered: &[IpAddr]) {
-        let row = (shard % SHARDS) * self.stride;
+        let shard = shard & (SHARDS - 1);
+        self.samples[shard].fetch_add(1, Ordering::Relaxed);
+        let row = shard * self.stride;
         for a in answered {
-            if let Ok(i) = self.addrs.binary_search(a) {
-                self.counts[row + i].fetch_add(1, Ordering::Relaxed);
+            let i = match a {
+                IpAddr::V4(a) => find(&self.v4, u32::from(*a)),
+                IpAddr::V6(a) => find(&self.v6, u128::from(*a)).map(|i| i + self.v4.len()),
+            };
+            if let Some(i) = i
+                && let Some(c) = self.counts.get(row + i)
+            {
+                c.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
 
-    /// Every address of the name with the answers it was in, by address.
+    /// Every address of the name (IPv4 first, each family sorted) with the
+    /// answers it was in.
     pub fn per_addr(&self) -> Vec<(IpAddr, u64)> {
-        self.addrs
+        let addrs = (self
+            .v4
             .iter()
+            .map(|&a| IpAddr::from(std::net::Ipv4Addr::from(a))))
+        .chain(
+            self.v6
+                .iter()
+                .map(|&a| IpAddr::from(std::net::Ipv6Addr::from(a))),
+        );
+        addrs
             .enumerate()
-            .map(|(i, &a)| {
+            .map(|(i, a)| {
                 let n = (0..SHARDS)
                     .map(|s| self.counts[s * self.stride + i].load(Ordering::Relaxed))
                     .sum();
                 (a, n)
             })
             .collect()
+    }
+}
+
+/// Position of `x` in the sorted `keys`: a linear scan for the few members
+/// most names have (cheaper than bisecting), binary search beyond.
+#[inline]
+fn find<T: Ord + Copy>(keys: &[T], x: T) -> Option<usize> {
+    if keys.len() <= 8 {
+        keys.iter().position(|&k| k == x)
+    } else {
+        keys.binary_search(&x).ok()
     }
 }
 
@@ -299,13 +367,15 @@ impl SnapshotCounters {
         rcode: u16,
         ecs: bool,
     ) {
-        self.queries.count(shard, transport, qtype, rcode, ecs);
+        let r = rcode_bucket(rcode);
+        self.queries
+            .count(shard, transport, qtype_bucket(qtype), r, ecs);
         if let Some(z) = self.zones.get(zone as usize) {
-            z.shards[shard % SHARDS].0[rcode_bucket(rcode)].fetch_add(1, Ordering::Relaxed);
+            z.shards[shard & (SHARDS - 1)].0[r & 7].fetch_add(1, Ordering::Relaxed);
         }
     }
 
-    /// Count the addresses of one policy answer for name index `lb`.
+    /// Count the addresses of one (sampled) policy answer for name index `lb`.
     #[inline]
     pub fn answered(&self, shard: usize, lb: u32, addrs: &[IpAddr]) {
         if let Some(c) = self.answers.get(lb as usize) {
@@ -392,7 +462,7 @@ impl Metrics {
         let mut answers = HashMap::with_capacity(counters.answers.len());
         for a in counters.answers.iter_mut() {
             if let Some(old) = carried.answers.get(&a.name)
-                && old.addrs == a.addrs
+                && old.same_addrs(a)
             {
                 *a = old.clone();
             }
@@ -418,6 +488,10 @@ mod tests {
         assert_eq!(QTYPES[qtype_bucket(28)], "AAAA");
         assert_eq!(QTYPES[qtype_bucket(65)], "HTTPS");
         assert_eq!(QTYPES[qtype_bucket(99)], "other");
+        assert_eq!(QTYPES[qtype_bucket(257)], "CAA");
+        for (i, &code) in QTYPE_CODES.iter().enumerate() {
+            assert_eq!(qtype_bucket(code), i, "{}", QTYPES[i]);
+        }
         for t in 0..=u16::MAX {
             assert!(qtype_bucket(t) < QTYPES.len());
             assert!(rcode_bucket(t) < RCODES.len());
@@ -453,6 +527,7 @@ mod tests {
             c.answers[0].per_addr(),
             vec![(ip("192.0.2.1"), 2), (ip("192.0.2.2"), 1)]
         );
+        assert_eq!(c.answers[0].samples(), 3);
     }
 
     #[test]

@@ -142,6 +142,17 @@ pub fn scrape(snap: &Snapshot, inp: &ScrapeInputs<'_>) -> Scrape {
         "Queries that landed in a zone, by response code.",
         rows,
     );
+    let samples = snap
+        .counters
+        .answers
+        .iter()
+        .map(|a| (l(&[("name", &a.name)]), a.samples() as f64))
+        .collect();
+    s.counter(
+        "dnslb_answers_sampled",
+        "Policy answers of a load-balanced name that were sampled for answer shares (about 1 in 16.5).",
+        samples,
+    );
     let mut rows = Vec::new();
     for a in snap.counters.answers.iter() {
         for (addr, v) in a.per_addr() {
@@ -152,8 +163,8 @@ pub fn scrape(snap: &Snapshot, inp: &ScrapeInputs<'_>) -> Scrape {
         }
     }
     s.counter(
-        "dnslb_answers",
-        "Policy answers of a load-balanced name that held this address.",
+        "dnslb_answer_sample_addresses",
+        "Sampled policy answers of a load-balanced name that held this address: their ratios are the answer shares.",
         rows,
     );
     endpoints(&mut s, snap, inp.reports);
@@ -232,7 +243,8 @@ fn endpoints(s: &mut Scrape, snap: &Snapshot, reports: &[TargetReport]) {
             ("check", &check_label),
             ("probe", &probe),
         ]);
-        let (status, f) = snap.health.cell(id);
+        let cell = snap.health.cell(id);
+        let (status, f) = (cell.status(), cell.forced());
         let mut fl = base.clone();
         fl.push(("state", f.map_or("auto", |f| f.as_str()).to_string()));
         forced.push((fl, 1.0));

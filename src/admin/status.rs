@@ -59,6 +59,9 @@ pub struct NameDoc {
     pub ttl: u32,
     pub answers: String,
     pub on_all_down: String,
+    /// Answers sampled over the window (about 1 in 16.5 of this name's
+    /// answers) that the endpoints' `answer_share` is computed from.
+    pub answer_samples: u64,
     pub pools: Vec<PoolDoc>,
 }
 
@@ -99,8 +102,9 @@ pub struct EndpointDoc {
     pub rtt_ms: Option<f64>,
     pub consecutive_failures: Option<u32>,
     pub state_changes: Option<u64>,
-    /// Share of this name's answers (over the window) that held this
-    /// address, 0..=1; `null` when the name answered nothing meanwhile.
+    /// This address's share of the addresses the name handed out over the
+    /// window (sampled answers), 0..=1, summing to 1 over the name; `null`
+    /// when no answer of the name was sampled meanwhile.
     pub answer_share: Option<f64>,
 }
 
@@ -126,13 +130,16 @@ pub struct Shares {
     samples: Mutex<VecDeque<(Instant, Counts)>>,
 }
 
-type Counts = HashMap<(Box<str>, IpAddr), u64>;
+/// Per (name, address) the sampled answers holding it; per (name, None)
+/// the sampled answers.
+type Counts = HashMap<(Box<str>, Option<IpAddr>), u64>;
 
 fn counts(snap: &Snapshot) -> Counts {
     let mut out = HashMap::new();
     for a in snap.counters.answers.iter() {
+        out.insert((a.name.clone(), None), a.samples());
         for (addr, n) in a.per_addr() {
-            out.insert((a.name.clone(), addr), n);
+            out.insert((a.name.clone(), Some(addr)), n);
         }
     }
     out
@@ -195,18 +202,24 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
     let by_key: HashMap<&TargetKey, &TargetReport> =
         inp.reports.iter().map(|r| (&r.key, r)).collect();
     let (recent, covered) = inp.shares.recent(snap);
+    let recent_samples: HashMap<&str, u64> = recent
+        .iter()
+        .filter(|((_, a), _)| a.is_none())
+        .map(|((n, _), v)| (&**n, *v))
+        .collect();
     let zones_of = zone_of_names(snap);
     let mut names = Vec::with_capacity(snap.lb.len());
     for (i, name) in snap.lb.iter().enumerate() {
         let total: u64 = recent
             .iter()
-            .filter(|((n, _), _)| **n == *name.name)
+            .filter(|((n, a), _)| a.is_some() && **n == *name.name)
             .map(|(_, v)| *v)
             .sum();
+        let samples = recent_samples.get(name.name.as_str()).copied().unwrap_or(0);
         let share = |addr: IpAddr| {
             (total > 0).then(|| {
                 let n = recent
-                    .get(&(name.name.as_str().into(), addr))
+                    .get(&(name.name.as_str().into(), Some(addr)))
                     .copied()
                     .unwrap_or(0);
                 n as f64 / total as f64
@@ -236,6 +249,7 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
             ttl: name.ttl,
             answers: name.answers.to_string(),
             on_all_down: name.on_all_down.to_string(),
+            answer_samples: samples,
             pools,
         });
     }
@@ -287,7 +301,8 @@ fn endpoint(
     reports: &HashMap<&TargetKey, &TargetReport>,
     answer_share: Option<f64>,
 ) -> EndpointDoc {
-    let (status, forced) = snap.health.cell(m.target);
+    let cell = snap.health.cell(m.target);
+    let (status, forced) = (cell.status(), cell.forced());
     let key = snap.targets.get(m.target);
     let report = key.and_then(|k| reports.get(k)).copied();
     let checked = key.is_some_and(|k| k.check.is_some());

@@ -135,24 +135,23 @@ impl HealthTable {
     /// (fail open).
     #[inline]
     pub fn status(&self, id: TargetId) -> Status {
-        self.cell(id).0
+        self.cell(id).status()
     }
 
     /// Probed status and forced state, read together (one atomic load).
+    /// A target outside the table is up and not forced.
     #[inline]
-    pub fn cell(&self, id: TargetId) -> (Status, Option<Forced>) {
-        match self.status.get(id.0 as usize) {
-            Some(c) => {
-                let v = c.load(Ordering::Relaxed);
-                (decode(v), Forced::decode(v >> 1))
-            }
-            None => (Status::Up, None),
-        }
+    pub fn cell(&self, id: TargetId) -> Cell {
+        Cell(
+            self.status
+                .get(id.0 as usize)
+                .map_or(0, |c| c.load(Ordering::Relaxed)),
+        )
     }
 
     /// The operator's forced state of `id`, if any.
     pub fn forced(&self, id: TargetId) -> Option<Forced> {
-        self.cell(id).1
+        self.cell(id).forced()
     }
 
     /// Force `id` (or clear with `None`); the probed status is kept.
@@ -192,6 +191,42 @@ impl HealthTable {
         if let Some(c) = self.rtt_us.get(id.0 as usize) {
             c.store(v.max(1), Ordering::Relaxed);
         }
+    }
+}
+
+/// One target's health cell as read by [`HealthTable::cell`]: the probed
+/// status and the forced state.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Cell(u8);
+
+impl Cell {
+    #[inline]
+    pub fn status(self) -> Status {
+        decode(self.0)
+    }
+
+    #[inline]
+    pub fn is_up(self) -> bool {
+        self.0 & 1 == 0
+    }
+
+    /// True when an operator override is in force (cheaper than
+    /// [`Cell::forced`] on the query path).
+    #[inline]
+    pub fn is_forced(self) -> bool {
+        self.0 > 1
+    }
+
+    /// Up as far as `mask` cares: `mask` 1 reads the probed status, 0
+    /// ignores it (failing open). One AND on the query path.
+    #[inline]
+    pub fn up_under(self, mask: u8) -> bool {
+        self.0 & mask & 1 == 0
+    }
+
+    #[inline]
+    pub fn forced(self) -> Option<Forced> {
+        Forced::decode(self.0 >> 1)
     }
 }
 

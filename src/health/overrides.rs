@@ -539,19 +539,24 @@ mod tests {
         assert!(Forced::parse("off").unwrap_err().contains("\"off\""));
     }
 
+    fn cell(t: &HealthTable, id: u32) -> (Status, Option<Forced>) {
+        let c = t.cell(TargetId(id));
+        (c.status(), c.forced())
+    }
+
     #[test]
     fn forced_bits_keep_the_probed_status() {
         let t = HealthTable::new(2, Status::Up);
         t.set_forced(TargetId(0), Some(Forced::Drain));
         t.set_status(TargetId(0), Status::Down);
-        assert_eq!(t.cell(TargetId(0)), (Status::Down, Some(Forced::Drain)));
+        assert_eq!(cell(&t, 0), (Status::Down, Some(Forced::Drain)));
         t.set_forced(TargetId(0), None);
-        assert_eq!(t.cell(TargetId(0)), (Status::Down, None));
+        assert_eq!(cell(&t, 0), (Status::Down, None));
         t.set_status(TargetId(0), Status::Up);
         t.set_forced(TargetId(0), Some(Forced::Down));
-        assert_eq!(t.cell(TargetId(0)), (Status::Up, Some(Forced::Down)));
-        assert_eq!(t.cell(TargetId(1)), (Status::Up, None));
-        assert_eq!(t.cell(TargetId(9)), (Status::Up, None));
+        assert_eq!(cell(&t, 0), (Status::Up, Some(Forced::Down)));
+        assert_eq!(cell(&t, 1), (Status::Up, None));
+        assert_eq!(cell(&t, 9), (Status::Up, None));
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub(super) enum Choice<'a> {
 }
 
 /// The best group and its candidates ([`Health::open`] to fail open).
+#[inline]
 pub(super) fn choose<'a>(groups: &'a [Group], family: Family, health: Health<'a>) -> Choice<'a> {
     let mut any_member = false;
     let mut best: Option<(usize, &'a Group, Candidates<'a>)> = None;

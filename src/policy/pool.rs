@@ -163,9 +163,10 @@ impl Tier {
 #[derive(Copy, Clone, Debug)]
 pub struct Health<'a> {
     pub table: &'a HealthTable,
-    /// False when failing open: probe results are ignored, but operator
-    /// states (the file's `state` and forced overrides) still apply.
-    pub probes: bool,
+    /// 1 when probe results count; 0 when failing open: they are ignored,
+    /// but operator states (the file's `state` and forced overrides) still
+    /// apply. A mask rather than a flag: one AND per member.
+    probe_mask: u8,
 }
 
 impl<'a> Health<'a> {
@@ -173,7 +174,7 @@ impl<'a> Health<'a> {
     pub fn probed(table: &'a HealthTable) -> Self {
         Self {
             table,
-            probes: true,
+            probe_mask: 1,
         }
     }
 
@@ -181,7 +182,7 @@ impl<'a> Health<'a> {
     pub fn open(table: &'a HealthTable) -> Self {
         Self {
             table,
-            probes: false,
+            probe_mask: 0,
         }
     }
 }
@@ -198,15 +199,28 @@ pub fn state_of(m: &Member, forced: Option<Forced>) -> OperatorState {
     }
 }
 
+/// [`state_of`] for a forced cell, out of line: overrides are rare, and
+/// keeping their decoding out of [`tier_of`] keeps the pickers inlined.
+#[cold]
+#[inline(never)]
+fn forced_state(m: &Member, cell: crate::health::Cell) -> OperatorState {
+    state_of(m, cell.forced())
+}
+
 /// The tier of `m`, or `None` when it must not answer at all.
 ///
 /// When failing open ([`Health::open`]) every member not forced `down` is
 /// treated as healthy, but `drain` and weight 0 still rank lower.
 #[inline]
 pub fn tier_of(m: &Member, health: Health<'_>) -> Option<Tier> {
-    let (status, forced) = health.table.cell(m.target);
-    let healthy = || !health.probes || status == crate::health::Status::Up;
-    let drain = match state_of(m, forced) {
+    let cell = health.table.cell(m.target);
+    let healthy = || cell.up_under(health.probe_mask);
+    let state = if cell.is_forced() {
+        forced_state(m, cell)
+    } else {
+        m.state
+    };
+    let drain = match state {
         OperatorState::Down => return None,
         OperatorState::Up => false,
         OperatorState::Auto if healthy() => false,

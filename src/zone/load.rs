@@ -774,6 +774,7 @@ fn build_zone(
         nodes: FxHashMap::default(),
         neg_ttl: 0,
         serial: 0,
+        index: 0,
     };
     zone.nodes.insert(origin_wire.clone(), Node::default());
 

@@ -97,6 +97,9 @@ pub struct Zone {
     /// TTL of negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
     pub neg_ttl: u32,
     pub serial: u32,
+    /// Position in its [`ZoneSet`] (set by [`ZoneSet::new`]; the query
+    /// path counts per zone by it).
+    pub index: u32,
 }
 
 impl Zone {
@@ -136,7 +139,10 @@ pub struct ZoneSet {
 }
 
 impl ZoneSet {
-    pub fn new(zones: Vec<Zone>) -> Self {
+    pub fn new(mut zones: Vec<Zone>) -> Self {
+        for (i, z) in zones.iter_mut().enumerate() {
+            z.index = i as u32;
+        }
         let by_origin = zones
             .iter()
             .enumerate()
@@ -155,16 +161,6 @@ impl ZoneSet {
 
     pub fn is_empty(&self) -> bool {
         self.zones.is_empty()
-    }
-
-    /// The index of `zone` in [`ZoneSet::zones`], if it is one of them
-    /// (found by its address, in O(1): the query path uses it for counters).
-    pub fn index_of(&self, zone: &Zone) -> Option<usize> {
-        let base = self.zones.as_ptr() as usize;
-        let at = (zone as *const Zone as usize).checked_sub(base)?;
-        let i = at / std::mem::size_of::<Zone>().max(1);
-        self.zones.get(i).filter(|z| std::ptr::eq(*z, zone))?;
-        Some(i)
     }
 
     /// The zone with the longest origin that is a suffix of `qname` (lowercase

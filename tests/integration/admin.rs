@@ -138,7 +138,13 @@ async fn every_route_answers() {
         1.0
     );
     assert!(q(r#"dnslb_zone_queries_total{zone="lb.test.",rcode="NOERROR"}"#) >= 3.0);
-    assert!(q(r#"dnslb_answers_total{name="www.lb.test.",address="192.0.2.3"}"#) >= 3.0);
+    // Answers are sampled (a worker's first answer always is).
+    assert!(q(r#"dnslb_answers_sampled_total{name="www.lb.test."}"#) >= 1.0);
+    let addr3 = r#"dnslb_answer_sample_addresses_total{name="www.lb.test.",address="192.0.2.3"}"#;
+    assert_eq!(
+        q(addr3),
+        q(r#"dnslb_answers_sampled_total{name="www.lb.test."}"#)
+    );
     assert_eq!(q("dnslb_ecs_queries_total"), 0.0);
     let probe = format!(
         "address=\"127.0.20.1\",check=\"web\",probe=\"127.0.20.1:{}\"",
@@ -178,6 +184,7 @@ async fn every_route_answers() {
     assert!(a["rtt_ms"].as_f64().unwrap() > 0.0);
     assert!(a["forced"].is_null() && a["last_error"].is_null());
     // multivalue "all": every answer holds every address, a third each.
+    assert!(doc["names"][0]["answer_samples"].as_u64().unwrap() >= 1);
     let share = a["answer_share"].as_f64().unwrap();
     assert!((share - 1.0 / 3.0).abs() < 1e-9, "{share}");
     let c = endpoint(&doc, WWW, "192.0.2.3");
