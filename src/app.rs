@@ -64,6 +64,9 @@ fn admin_force(a: &crate::cli::AdminArgs, endpoint: &str, state: &str) -> anyhow
 /// token and overrides (errors here refuse start-up).
 struct AdminSetup {
     listen: Option<SocketAddr>,
+    /// `admin_listen` came from the command line or the config file (not
+    /// the built-in default): failing to bind it is then fatal.
+    explicit: bool,
     token: Option<crate::config::server::AdminToken>,
     overrides: Arc<crate::health::Overrides>,
 }
@@ -75,6 +78,7 @@ impl AdminSetup {
                 .map_err(|m| anyhow::anyhow!("--admin-listen: {m}"))?,
             None => cfg.admin_listen,
         };
+        let explicit = listen_arg.is_some() || cfg.key_pos.contains_key("admin_listen");
         let token = crate::admin::effective_token(cfg.admin_token.clone())?;
         if let Some(a) = listen {
             crate::admin::check_listen(a, token.as_ref())?;
@@ -85,6 +89,7 @@ impl AdminSetup {
         };
         Ok(Self {
             listen,
+            explicit,
             token,
             overrides: Arc::new(overrides),
         })
@@ -205,17 +210,33 @@ async fn run(
     let cancel = CancellationToken::new();
     // The admin listener binds before DNS so a taken port fails start-up
     // before anything answers.
+    // A configured address that cannot be bound stops start-up; the
+    // built-in default (127.0.0.1:8053) taken by something else only costs
+    // the admin API, not DNS service.
     let admin_listener = match admin.listen {
-        Some(a) => {
-            let l = tokio::net::TcpListener::bind(a).await.with_context(|| {
-                format!("binding the admin API on {a} (set admin_listen = \"\" to turn it off)")
-            })?;
-            tracing::info!("admin listening on http {}", l.local_addr()?);
-            if admin.overrides.file().is_none() {
-                tracing::info!("admin_state_file is not set: operator overrides last until exit");
+        Some(a) => match tokio::net::TcpListener::bind(a).await {
+            Ok(l) => {
+                tracing::info!("admin listening on http {}", l.local_addr()?);
+                if admin.overrides.file().is_none() {
+                    tracing::info!(
+                        "admin_state_file is not set: operator overrides last until exit"
+                    );
+                }
+                Some(l)
             }
-            Some(l)
-        }
+            Err(e) if !admin.explicit => {
+                tracing::warn!(
+                    error = %e,
+                    "admin API off: cannot bind the default admin address {a} (set admin_listen to use another)"
+                );
+                None
+            }
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!("binding the admin API on {a} (set admin_listen = \"\" to turn it off)")
+                });
+            }
+        },
         None => None,
     };
     let stop = Arc::new(AtomicBool::new(false));

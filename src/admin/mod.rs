@@ -163,12 +163,26 @@ pub async fn serve(
         })
     };
     let app = router(state);
-    let res = axum::serve(listener, app)
-        .with_graceful_shutdown(cancel.cancelled_owned())
-        .await;
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(cancel.clone().cancelled_owned());
+    // Graceful shutdown waits for open requests; a client that never
+    // finishes one (a stalled upload, say) must not hold up the exit.
+    let res = tokio::select! {
+        r = server => r,
+        _ = async {
+            cancel.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("admin API: requests still open {} s after shutdown began; dropping them", SHUTDOWN_GRACE.as_secs());
+            Ok(())
+        }
+    };
     sampler.abort();
     res
 }
+
+/// How long shutdown waits for admin requests in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 fn router(state: Shared) -> Router {
     Router::new()

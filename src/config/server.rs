@@ -319,6 +319,9 @@ pub fn parse_server_config(
             Ok(v) => cfg.admin_listen = v,
             Err(m) => err(a.span(), "admin_listen", m),
         }
+        // Set in the file: a port that cannot be bound is then fatal.
+        cfg.key_pos
+            .insert("admin_listen", lines.line_col(a.span().start));
     }
     match (admin_token, admin_token_file) {
         (Some(t), Some(f)) => {

@@ -392,6 +392,15 @@ fn non_loopback_listener_needs_a_token() {
         err.contains("admin_listen 0.0.0.0:0 is not a loopback address, and no admin token is set"),
         "{err}"
     );
+    // An admin address that is taken stops start-up when it was asked for.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let at = taken.local_addr().unwrap().to_string();
+    let (st, err) = setup.serve_expecting_failure_with(&["--admin-listen", &at]);
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("binding the admin API on {at}")),
+        "{err}"
+    );
     // A bad state file refuses start-up too, naming file and line.
     let cfg = std::fs::read_to_string(setup.config()).unwrap();
     std::fs::write(setup.config(), format!("{cfg}admin_state_file = \"st\"\n")).unwrap();
