@@ -7,7 +7,9 @@
 //! Data flow (see `docs/ARCHITECTURE.md`): config + zones compile into one
 //! immutable [`snapshot::Snapshot`], swapped atomically on reload; the prober
 //! writes only the [`health::HealthTable`]; the query path ([`dns`]) reads both
-//! once per query and calls the pure [`policy`] functions.
+//! once per query, calls the pure [`policy`] functions and bumps the
+//! [`metrics`] counters. The [`admin`] HTTP API reads all of it and writes
+//! operator overrides ([`health::overrides`]).
 #![forbid(unsafe_code)]
 
 pub mod admin;

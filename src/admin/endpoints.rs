@@ -22,7 +22,7 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    pub fn as_ref(&self) -> MemberRef<'_> {
+    pub fn member_ref(&self) -> MemberRef<'_> {
         MemberRef {
             target: self.target,
             addr: self.addr,
@@ -169,7 +169,11 @@ pub fn resolve(
 /// [`crate::health::overrides::apply`]).
 pub fn apply_overrides(list: &[Override], snap: &Snapshot) {
     let endpoints = catalogue(snap);
-    crate::health::overrides::apply(list, &snap.health, endpoints.iter().map(Endpoint::as_ref));
+    crate::health::overrides::apply(
+        list,
+        &snap.health,
+        endpoints.iter().map(Endpoint::member_ref),
+    );
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@
 //! | `GET /status` | JSON: names → pools → endpoints ([`status`]) |
 //! | `GET /overrides` | JSON: the overrides in force |
 //! | `POST /overrides` | `{"endpoint": E, "state": "up"\|"down"\|"drain"\|"auto"}` |
-//! | `GET /` | the status page for people ([`page`]) |
+//! | `GET /` | the status page for people (`page.rs`) |
 //!
 //! Access ([`auth`]): with a token configured, every route but `/healthz`,
 //! `/readyz` and the page shell needs `Authorization: Bearer TOKEN`.
@@ -335,7 +335,7 @@ async fn set_override(State(s): State<Shared>, body: axum::body::Bytes) -> Respo
         Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let matches = eps.iter().filter(|e| e.as_ref().matches(&sel)).count();
+    let matches = eps.iter().filter(|e| e.member_ref().matches(&sel)).count();
     let word = |f: Option<Forced>| f.map_or("auto", Forced::as_str);
     axum::Json(json!({
         "endpoint": sel.to_string(),

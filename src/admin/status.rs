@@ -263,7 +263,7 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
             since: o.since,
             matches: endpoints
                 .iter()
-                .filter(|e| e.as_ref().matches(&o.endpoint))
+                .filter(|e| e.member_ref().matches(&o.endpoint))
                 .count(),
         })
         .collect();

@@ -4,7 +4,9 @@
 //! Modelled on hickory-dns's `bin/tests/integration/server_harness.rs`: the
 //! bound address comes from the server's own log line ("listening on udp
 //! ADDR"), not from a port the test guesses, so tests run in parallel without
-//! port races. Every stderr line is forwarded to the test's output so a
+//! port races. The admin API gets a free port too (`--admin-listen
+//! 127.0.0.1:0`, read from "admin listening on http ADDR"), never the
+//! default 8053. Every stderr line is forwarded to the test's output so a
 //! failing test shows what the server said.
 
 use std::io::{BufRead, BufReader, Read};
