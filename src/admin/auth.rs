@@ -22,7 +22,7 @@ use axum::response::Response;
 use subtle::ConstantTimeEq as _;
 
 use super::{Shared, error};
-use crate::config::server::AdminToken;
+use crate::config::AdminToken;
 
 /// Routes anyone may read: liveness, readiness, and the page shell (it
 /// holds no data; its script fetches `/status` with the token).

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::config::server::DEFAULT_ADMIN_LISTEN;
+use crate::config::settings::DEFAULT_ADMIN_LISTEN;
 
 /// How to reach the admin API.
 #[derive(Debug, Clone, Default)]
@@ -48,8 +48,8 @@ impl Endpoint {
     pub fn resolve(c: &Choices) -> anyhow::Result<Self> {
         let cfg = match &c.config {
             Some(p) => {
-                let mut d = crate::config::Diagnostics::new();
-                match crate::config::load_server_config(p, &mut d) {
+                let mut d = crate::diag::Diagnostics::new();
+                match crate::config::load_settings(p, &mut d) {
                     Some(cfg) => Some(cfg),
                     None => bail!("{d}"),
                 }

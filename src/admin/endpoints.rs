@@ -6,8 +6,9 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::health::TargetId;
 use crate::health::overrides::{MemberRef, Override, Selector};
-use crate::policy::{LbName, OnAllDown, Pool, TargetId};
+use crate::policy::{BalancedName, OnAllDown, Pool};
 use crate::snapshot::Snapshot;
 
 /// One pool member of one zone's policy file.
@@ -56,7 +57,7 @@ pub fn zone_key(origin: &str) -> String {
 }
 
 /// The pools of `name` in order: its groups, then its fallback pool.
-pub fn pools_of(name: &LbName) -> Vec<(&'static str, usize, &Arc<Pool>)> {
+pub fn pools_of(name: &BalancedName) -> Vec<(&'static str, usize, &Arc<Pool>)> {
     let mut out: Vec<_> = name
         .groups
         .iter()

@@ -46,7 +46,7 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::server::AdminToken;
+use crate::config::AdminToken;
 use crate::health::overrides::{Forced, Overrides};
 use crate::health::{Prober, TargetReport};
 use crate::metrics::Metrics;

@@ -245,7 +245,7 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
         names.push(NameDoc {
             name: name.name.clone(),
             zone: zone.clone(),
-            policy: name.policy.to_string(),
+            policy: name.policy().to_string(),
             ttl: name.ttl,
             answers: name.answers.to_string(),
             on_all_down: name.on_all_down.to_string(),

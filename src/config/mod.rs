@@ -1,10 +1,16 @@
-//! Configuration: file formats (`*Spec`, serde) kept apart from the validated
-//! runtime types, and the diagnostics every loader reports into.
+//! Configuration: every file format (`*Spec`, serde) and its validation into
+//! the runtime types, which live with their users (`health::Check`,
+//! `policy::Pool`, `policy::BalancedName`). Every loader reports into
+//! [`crate::diag::Diagnostics`], with the value checks of [`values`].
+//!
+//! - `dnslb.toml` is read by [`settings`];
+//! - `ZONE.toml` beside each zone (checks, pools, names) by [`policy_file`];
+//! - ranges, keywords and host names are checked by [`values`], one
+//!   message form for all.
 
-pub mod diag;
 pub mod policy_file;
-pub mod server;
+pub mod settings;
+pub mod values;
 
-pub use diag::{Diagnostic, Diagnostics};
 pub use policy_file::{NameEntry, PolicyFile, load_policy_file};
-pub use server::{LogFormat, ServerConfig, load_server_config};
+pub use settings::{AdminToken, LogFormat, Settings, load_settings};

@@ -12,10 +12,10 @@ use rand::rngs::SmallRng;
 use super::wire::{self, Edns, ParseError, Query};
 use super::writer::{Full, Owner, Section, Writer};
 use crate::metrics::NO_ZONE;
-use crate::policy::{self, ClientInfo, ClientSubnet, Decision, Family, Outcome, Transport};
+use crate::policy::{self, ClientInfo, ClientSubnet, Decision, Family, Outcome};
 use crate::snapshot::Snapshot;
 use crate::zone::name::label_offsets;
-use crate::zone::{Node, Rrset, Zone, rtype};
+use crate::zone::{Found, Node, Rrset, Zone, rtype};
 
 pub const RCODE_NOERROR: u16 = 0;
 pub const RCODE_FORMERR: u16 = 1;
@@ -37,14 +37,21 @@ const MAX_CHAIN: usize = 12;
 /// Most names collected for additional-section processing.
 const MAX_ADDITIONAL: usize = 16;
 
+/// How the query arrived: UDP answers are limited to the client's EDNS
+/// payload size (RFC 6891 §6.2.5) and get one RRset for ANY (RFC 8482 §4.2);
+/// TCP answers may use 64 KiB and every RRset.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
 /// Per-task query state: buffers, RNG, and the policy decision, reused
 /// across queries so the steady state allocates nothing.
 pub struct Worker {
     query: Query,
     decision: Decision,
     rng: SmallRng,
-    /// Scratch for building `*.<closest encloser>` lookup keys.
-    wild: [u8; 257],
     /// Which copy of the snapshot's counters this worker bumps.
     shard: usize,
     /// Answer sampling: (answers left until the next sample, LCG state).
@@ -72,7 +79,6 @@ impl Worker {
             query: Query::default(),
             decision: Decision::default(),
             rng: SmallRng::seed_from_u64(seed),
-            wild: [0; 257],
             shard: crate::metrics::next_shard(),
             sample: (1, seed as u32 | 1),
         }
@@ -146,7 +152,6 @@ impl Worker {
         } else {
             let client = ClientInfo {
                 resolver: src.ip(),
-                transport,
                 ecs: edns.and_then(|e| e.ecs).and_then(|s| {
                     // Source prefix 0 means "do not use my address" (RFC 7871 §7.1.2).
                     (s.source > 0).then(|| ClientSubnet {
@@ -163,7 +168,6 @@ impl Worker {
                 qtype: q.qtype,
                 decision: &mut self.decision,
                 rng: &mut self.rng,
-                wild: &mut self.wild,
                 additional: None,
                 ecs_scope: 0,
                 shard: self.shard,
@@ -296,7 +300,6 @@ struct Ctx<'s, 'w, 'b> {
     qtype: u16,
     decision: &'w mut Decision,
     rng: &'w mut SmallRng,
-    wild: &'w mut [u8; 257],
     /// The answered RRset whose targets get addresses in additional.
     additional: Option<&'s Rrset>,
     ecs_scope: u8,
@@ -306,14 +309,6 @@ struct Ctx<'s, 'w, 'b> {
     zone: u32,
     /// The worker's answer sampling state.
     sample: &'w mut (u32, u32),
-}
-
-/// Result of walking one name down its zone.
-enum Found<'s> {
-    Node(&'s Zone, &'s Node),
-    Wildcard(&'s Zone, &'s Node),
-    Referral(&'s Zone, &'s [u8], &'s Node),
-    NxDomain(&'s Zone),
 }
 
 impl<'s> Ctx<'s, '_, '_> {
@@ -326,55 +321,16 @@ impl<'s> Ctx<'s, '_, '_> {
         }
     }
 
-    /// Find where `name` (lowercase wire, with label offsets) lands.
-    fn walk(&mut self, name: &[u8], offs: &[u8]) -> Option<Found<'s>> {
-        let zones = &self.snap.zones;
-        let (mut zone, mut apex_k) = zones.find(name, offs)?;
-        if self.qtype == rtype::DS && apex_k == 0 && offs.len() > 1 {
-            // DS lives on the parent side of a cut (RFC 4035 §3.1.4.1).
-            // Only when the parent really delegates here; a child zone the
-            // parent does not delegate to answers its own DS (NODATA).
-            if let Some((pz, pk)) = zones.find(name, &offs[1..])
-                && pz.node(name).is_some_and(|n| n.cut)
-            {
-                zone = pz;
-                apex_k = pk + 1;
-            }
-        }
-        let mut node = zone.apex();
-        let mut k = apex_k;
-        while k > 0 {
-            k -= 1;
-            let suffix = &name[offs[k] as usize..];
-            match zone.nodes.get_key_value(suffix) {
-                Some((key, n)) => {
-                    node = n;
-                    if n.cut && !(k == 0 && self.qtype == rtype::DS) {
-                        return Some(Found::Referral(zone, &key[..], n));
-                    }
-                }
-                None => {
-                    // The previous label's node is the closest encloser;
-                    // try its wildcard (RFC 4592 §3.3.1).
-                    let ce = &name[offs[k + 1] as usize..];
-                    self.wild[0] = 1;
-                    self.wild[1] = b'*';
-                    self.wild[2..2 + ce.len()].copy_from_slice(ce);
-                    let key = &self.wild[..2 + ce.len()];
-                    return Some(match zone.node(key) {
-                        Some(wn) => Found::Wildcard(zone, wn),
-                        None => Found::NxDomain(zone),
-                    });
-                }
-            }
-        }
-        Some(Found::Node(zone, node))
+    /// Where `name` (lowercase wire, with label offsets) lands.
+    #[inline]
+    fn locate(&self, name: &[u8], offs: &[u8]) -> Option<Found<'s>> {
+        self.snap.zones.locate(name, offs, self.qtype == rtype::DS)
     }
 
     fn resolve(&mut self, qname: &'s [u8], offs: &[u8]) -> Res {
         // The question's name stays in the worker; the chase continues with
         // names borrowed from the snapshot.
-        let first = self.walk(qname, offs);
+        let first = self.locate(qname, offs);
         let Some(first) = first else {
             return self.res(RCODE_REFUSED, false, false);
         };
@@ -425,7 +381,7 @@ impl<'s> Ctx<'s, '_, '_> {
                     seen[chain] = target;
                     let mut toffs = [0u8; 128];
                     let n = label_offsets(target, &mut toffs);
-                    match self.walk(target, &toffs[..n]) {
+                    match self.locate(target, &toffs[..n]) {
                         Some(f) => {
                             found = f;
                             owner = Owner::Name(target);

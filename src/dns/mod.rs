@@ -9,4 +9,7 @@ pub mod engine;
 pub mod wire;
 pub mod writer;
 
-pub use engine::Worker;
+pub use engine::{Transport, Worker};
+
+#[cfg(test)]
+mod tests;

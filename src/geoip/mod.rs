@@ -6,8 +6,6 @@
 
 use std::path::Path;
 
-use crate::config::Diagnostics;
-
 /// An opened MaxMind DB.
 pub struct GeoDb {
     pub reader: maxminddb::Reader<Vec<u8>>,
@@ -23,23 +21,25 @@ impl std::fmt::Debug for GeoDb {
     }
 }
 
-/// Open `path`, reporting a failure (missing file, not a MaxMind DB) into
-/// `diags` against the config's `geoip_database` key.
-pub fn open(
-    path: &Path,
-    cfg: &crate::config::ServerConfig,
-    diags: &mut Diagnostics,
-) -> Option<GeoDb> {
-    match maxminddb::Reader::open_readfile(path) {
-        Ok(reader) => Some(GeoDb { reader }),
-        Err(e) => {
-            cfg.error_at_key(
-                diags,
-                "geoip_database",
-                path,
-                format!("cannot open {}: {e}", path.display()),
-            );
-            None
-        }
+/// Why a GeoIP database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum GeoError {
+    /// Missing, unreadable, or not a MaxMind DB.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        path: String,
+        source: maxminddb::MaxMindDbError,
+    },
+}
+
+impl GeoDb {
+    /// Read `path` into memory and check it is a MaxMind DB.
+    pub fn open(path: &Path) -> Result<GeoDb, GeoError> {
+        maxminddb::Reader::open_readfile(path)
+            .map(|reader| GeoDb { reader })
+            .map_err(|source| GeoError::Open {
+                path: path.display().to_string(),
+                source,
+            })
     }
 }

@@ -47,7 +47,7 @@ pub(crate) mod manual {
     /// past their deadline. Meant for a current-thread runtime, where
     /// yielding lets every woken task run to its next sleep.
     #[derive(Debug)]
-    pub struct ManualClock {
+    pub(crate) struct ManualClock {
         start: Instant,
         inner: Mutex<Inner>,
     }
@@ -59,7 +59,7 @@ pub(crate) mod manual {
     }
 
     impl ManualClock {
-        pub fn new() -> Self {
+        pub(crate) fn new() -> Self {
             let start = Instant::now();
             Self {
                 start,
@@ -71,12 +71,12 @@ pub(crate) mod manual {
         }
 
         /// Virtual time elapsed since the clock was made.
-        pub fn elapsed(&self) -> Duration {
+        pub(crate) fn elapsed(&self) -> Duration {
             self.now() - self.start
         }
 
         /// Let every runnable task run until it waits again.
-        pub async fn settle() {
+        pub(crate) async fn settle() {
             for _ in 0..64 {
                 tokio::task::yield_now().await;
             }
@@ -84,7 +84,7 @@ pub(crate) mod manual {
 
         /// Move time forward by `by`, stopping at each pending deadline on
         /// the way so tasks observe them in order.
-        pub async fn advance(&self, by: Duration) {
+        pub(crate) async fn advance(&self, by: Duration) {
             let target = self.now() + by;
             loop {
                 Self::settle().await;
@@ -114,7 +114,7 @@ pub(crate) mod manual {
 
         /// Advance in steps of `step` until `cond` holds or `limit` passes;
         /// returns the virtual time elapsed since the clock was made.
-        pub async fn advance_until(
+        pub(crate) async fn advance_until(
             &self,
             step: Duration,
             limit: Duration,

@@ -35,8 +35,7 @@ use std::sync::Mutex;
 
 use serde::Deserialize;
 
-use super::HealthTable;
-use crate::policy::TargetId;
+use super::{HealthTable, TargetId};
 
 /// A state an operator forces an endpoint into (`auto` is "no override").
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

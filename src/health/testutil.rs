@@ -12,11 +12,11 @@ use tokio::task::JoinHandle;
 use super::check::{Check, CheckKind, HttpCheck, HttpMethod, StatusSet};
 use super::{Status, TargetKey};
 
-pub const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
+pub(crate) const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 /// How the server answers each connection.
 #[derive(Clone, Debug)]
-pub enum Reply {
+pub(crate) enum Reply {
     /// An HTTP/1.1 response with this status and body, then close.
     Http(u16, &'static str),
     /// Read the request, then hold the connection open and say nothing.
@@ -26,7 +26,7 @@ pub enum Reply {
 }
 
 /// A loopback server on 127.0.0.1:0 recording what it received.
-pub struct TestServer {
+pub(crate) struct TestServer {
     pub addr: SocketAddr,
     reply: Arc<Mutex<Reply>>,
     received: Arc<Mutex<Vec<Vec<u8>>>>,
@@ -34,7 +34,7 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    pub async fn start(reply: Reply) -> Self {
+    pub(crate) async fn start(reply: Reply) -> Self {
         let listener = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let reply = Arc::new(Mutex::new(reply));
@@ -61,23 +61,23 @@ impl TestServer {
         }
     }
 
-    pub fn set(&self, reply: Reply) {
+    pub(crate) fn set(&self, reply: Reply) {
         *self.reply.lock().unwrap() = reply;
     }
 
     /// Everything received so far, one entry per connection.
-    pub fn received(&self) -> Vec<Vec<u8>> {
+    pub(crate) fn received(&self) -> Vec<Vec<u8>> {
         self.received.lock().unwrap().clone()
     }
 
     /// The last request head as lowercase text.
-    pub fn last_request(&self) -> String {
+    pub(crate) fn last_request(&self) -> String {
         let all = self.received();
         String::from_utf8_lossy(all.last().expect("a request")).to_ascii_lowercase()
     }
 
     /// Close the port: later connections are refused.
-    pub async fn stop(mut self) {
+    pub(crate) async fn stop(mut self) {
         self.task.abort();
         let _ = (&mut self.task).await;
     }
@@ -130,7 +130,7 @@ fn complete(buf: &[u8]) -> bool {
 }
 
 /// The SNI host name of a TLS ClientHello record, if it carries one.
-pub fn client_hello_sni(rec: &[u8]) -> Option<String> {
+pub(crate) fn client_hello_sni(rec: &[u8]) -> Option<String> {
     // record header (5), handshake header (4), version (2), random (32)
     let mut p = rec.get(5..)?;
     if *p.first()? != 0x01 {
@@ -164,7 +164,7 @@ pub fn client_hello_sni(rec: &[u8]) -> Option<String> {
 }
 
 /// A check with the validated defaults, probing `port` (tests set fields).
-pub fn check(kind: CheckKind, port: u16) -> Check {
+pub(crate) fn check(kind: CheckKind, port: u16) -> Check {
     Check {
         name: "web".into(),
         kind,
@@ -179,7 +179,7 @@ pub fn check(kind: CheckKind, port: u16) -> Check {
 }
 
 /// A plain-HTTP GET of `/` with the validated defaults.
-pub fn http() -> HttpCheck {
+pub(crate) fn http() -> HttpCheck {
     HttpCheck {
         tls: None,
         method: HttpMethod::Get,
@@ -188,11 +188,11 @@ pub fn http() -> HttpCheck {
         expect_status: StatusSet::default(),
         body_contains: None,
         headers: Vec::new(),
-        user_agent: super::check::DEFAULT_USER_AGENT.into(),
+        user_agent: super::DEFAULT_USER_AGENT.into(),
     }
 }
 
-pub fn key(addr: IpAddr, check: Check) -> TargetKey {
+pub(crate) fn key(addr: IpAddr, check: Check) -> TargetKey {
     TargetKey {
         addr,
         check: Some(Arc::new(check)),
@@ -200,7 +200,7 @@ pub fn key(addr: IpAddr, check: Check) -> TargetKey {
 }
 
 /// A port on 127.0.0.1 that nothing listens on (bound, then released).
-pub async fn closed_port() -> u16 {
+pub(crate) async fn closed_port() -> u16 {
     let l = TcpListener::bind((LOCALHOST, 0)).await.unwrap();
     l.local_addr().unwrap().port()
 }

@@ -6,24 +6,28 @@ use std::fmt::Write as _;
 
 use crate::health::HealthTable;
 
-use super::failover::{Choice, choose};
+use super::groups::{Choice, choose};
 use super::pool::{Health, Tier, state_of, tier_of};
-use super::{Family, Group, LbName, Member, OnAllDown, OperatorState, Policy};
+use super::{BalancedName, Family, Group, Member, OnAllDown, OperatorState, Order, Ordered};
 
 /// Describe `lb`: policy, settings, where each family would be answered
 /// from, and every member with weight, state, health and standing.
-pub fn explain(lb: &LbName, health: &HealthTable) -> String {
+pub fn explain(lb: &BalancedName, health: &HealthTable) -> String {
     let mut s = String::new();
     // Writing to a String cannot fail.
     let _ = writeln!(
         s,
         "{}: policy {}, ttl {}, answers {}, on_all_down {}",
-        lb.name, lb.policy, lb.ttl, lb.answers, lb.on_all_down
+        lb.name,
+        lb.describe_policy(),
+        lb.ttl,
+        lb.answers,
+        lb.on_all_down
     );
     for (family, rr) in [(Family::V4, "A"), (Family::V6, "AAAA")] {
         let _ = writeln!(s, "  {rr}: {}", serving(lb, family, health));
     }
-    let failover = matches!(lb.policy, Policy::Failover(_));
+    let failover = lb.order == Order::Failover;
     for (i, g) in lb.groups.iter().enumerate() {
         if failover {
             let _ = writeln!(s, "  group {}: pool {}", i + 1, g.pool.name);
@@ -40,8 +44,10 @@ pub fn explain(lb: &LbName, health: &HealthTable) -> String {
 }
 
 /// Where a query of `family` would be answered from now.
-fn serving(lb: &LbName, family: Family, health: &HealthTable) -> String {
-    match choose(&lb.groups, family, Health::probed(health)) {
+fn serving(lb: &BalancedName, family: Family, health: &HealthTable) -> String {
+    // What every client without a location would get: explain has none.
+    let order = Ordered::in_file_order(&lb.groups);
+    match choose(order, family, Health::probed(health)) {
         Choice::NoMembers => "no members of this family (NODATA)".into(),
         Choice::Found { index, cands, .. } => {
             let from = if lb.groups.len() > 1 {
@@ -60,18 +66,20 @@ fn serving(lb: &LbName, family: Family, health: &HealthTable) -> String {
             OnAllDown::FailOpen => "all down: fail open (every member not forced down)".into(),
             OnAllDown::Empty => "all down: empty answer (NODATA)".into(),
             OnAllDown::ServFail => "all down: SERVFAIL".into(),
-            OnAllDown::Fallback(g) => {
-                match choose(std::slice::from_ref(g), family, Health::probed(health)) {
-                    Choice::Found { .. } => format!("all down: fallback pool {}", g.pool.name),
-                    Choice::NoMembers => format!(
-                        "all down: fallback pool {} has no members of this family (NODATA)",
-                        g.pool.name
-                    ),
-                    Choice::AllDown => {
-                        format!("all down: fallback pool {} fails open", g.pool.name)
-                    }
+            OnAllDown::Fallback(g) => match choose(
+                Ordered::in_file_order(std::slice::from_ref(g)),
+                family,
+                Health::probed(health),
+            ) {
+                Choice::Found { .. } => format!("all down: fallback pool {}", g.pool.name),
+                Choice::NoMembers => format!(
+                    "all down: fallback pool {} has no members of this family (NODATA)",
+                    g.pool.name
+                ),
+                Choice::AllDown => {
+                    format!("all down: fallback pool {} fails open", g.pool.name)
                 }
-            }
+            },
         },
     }
 }
@@ -137,7 +145,7 @@ mod tests {
         b.state = OperatorState::Drain;
         let mut c = v6(1, 3);
         c.state = OperatorState::Down;
-        let mut lb = name(Policy::Weighted, Answers::Count(1), vec![a, b, c]);
+        let mut lb = name(Pick::Weighted, Answers::Count(1), vec![a, b, c]);
         lb.on_all_down = OnAllDown::Fallback(Group::new(Arc::new(Pool::new("sorry", [v4(9, 1)]))));
         let health = HealthTable::new(256, Status::Up);
         health.set_status(TargetId(1), Status::Down);

@@ -1,71 +1,10 @@
-//! `failover`: ordered groups (pools); answers come from the first group
-//! with an available member of the queried family, using `group_policy`
-//! inside it.
-//!
-//! Group choice is also how every other policy finds its candidates: they
-//! are failover over a single group. Availability ranks are global across
-//! groups: a live weighted member of group 2 beats a `drain` or weight-0
-//! member of group 1, because "drain" means "no new answers unless nothing
-//! else is available" for the name, not just for its group. The scan stops
-//! at the first group with a live weighted member, so a healthy primary
-//! costs one pass over it.
+//! `failover`: groups (pools) in priority order; answers come from the
+//! first group with an available member of the queried family, picked with
+//! the name's `group_policy`. The order is [`Order::Failover`](super::Order);
+//! the choosing is [`super::groups`]; what is left here is how a failover
+//! answer explains itself.
 
-use super::pool::{Candidates, Health, Tier, scan};
-use super::{Family, Group, Reason};
-
-/// Where a query's answer comes from.
-pub(super) enum Choice<'a> {
-    /// No group has a member of the family: NODATA, not an outage.
-    NoMembers,
-    /// Members of the family exist but none is available.
-    AllDown,
-    Found {
-        /// 0-based position of the group.
-        index: usize,
-        group: &'a Group,
-        cands: Candidates<'a>,
-    },
-}
-
-/// The best group and its candidates ([`Health::open`] to fail open).
-#[inline]
-pub(super) fn choose<'a>(groups: &'a [Group], family: Family, health: Health<'a>) -> Choice<'a> {
-    let mut any_member = false;
-    let mut best: Option<(usize, &'a Group, Candidates<'a>)> = None;
-    for (index, group) in groups.iter().enumerate() {
-        let members = group.pool.members(family);
-        if members.is_empty() {
-            continue;
-        }
-        any_member = true;
-        let Some(s) = scan(members, health) else {
-            continue;
-        };
-        if best.as_ref().is_none_or(|(_, _, b)| s.tier < b.scan.tier) {
-            best = Some((
-                index,
-                group,
-                Candidates {
-                    members,
-                    health,
-                    scan: s,
-                },
-            ));
-            if s.tier == Tier::LiveWeighted {
-                break;
-            }
-        }
-    }
-    match best {
-        Some((index, group, cands)) => Choice::Found {
-            index,
-            group,
-            cands,
-        },
-        None if any_member => Choice::AllDown,
-        None => Choice::NoMembers,
-    }
-}
+use super::Reason;
 
 const GROUP_REASONS: [&str; 8] = [
     "failover: group 1",
@@ -98,17 +37,18 @@ mod tests {
     use super::super::*;
     use super::reason as group_reason;
 
-    fn failover(inner: GroupPolicy, pools: Vec<Vec<Member>>) -> LbName {
+    fn failover(inner: Pick, pools: Vec<Vec<Member>>) -> BalancedName {
         let groups = pools
             .into_iter()
             .enumerate()
             .map(|(i, ms)| Group::new(Arc::new(Pool::new(format!("g{i}"), ms))))
             .collect();
-        LbName {
+        BalancedName {
             name: "app".into(),
             ttl: 30,
             answers: Answers::Count(1),
-            policy: Policy::Failover(inner),
+            order: Order::Failover,
+            pick: inner,
             groups,
             on_all_down: OnAllDown::FailOpen,
         }
@@ -118,7 +58,7 @@ mod tests {
     fn first_available_group_answers() {
         // Group 1: .1 .2 (+ v6 ::1); group 2: .3 .4; group 3: .5.
         let lb = failover(
-            GroupPolicy::Weighted,
+            Pick::Weighted,
             vec![
                 vec![v4(1, 1), v4(2, 1), v6(1, 1)],
                 vec![v4(3, 1), v4(4, 1)],
@@ -163,7 +103,7 @@ mod tests {
     fn a_later_group_beats_draining_members_of_an_earlier_one() {
         let mut drained = v4(1, 1);
         drained.state = OperatorState::Drain;
-        let lb = failover(GroupPolicy::RoundRobin, vec![vec![drained], vec![v4(2, 1)]]);
+        let lb = failover(Pick::RoundRobin, vec![vec![drained], vec![v4(2, 1)]]);
         let health = HealthTable::new(16, Status::Up);
         let mut rng = PolicyRng::seed_from_u64(5);
         let mut out = Decision::default();
@@ -183,7 +123,7 @@ mod tests {
     #[test]
     fn group_policy_runs_inside_the_group() {
         let mut lb = failover(
-            GroupPolicy::RoundRobin,
+            Pick::RoundRobin,
             vec![vec![v4(1, 1), v4(2, 1), v4(3, 1)], vec![v4(4, 1)]],
         );
         let health = HealthTable::new(16, Status::Up);
@@ -195,7 +135,7 @@ mod tests {
             seen.extend(out.addrs.iter().copied());
         }
         assert_eq!(seen, vec![addr4(1), addr4(2), addr4(3)]);
-        lb.policy = Policy::Failover(GroupPolicy::Multivalue);
+        lb.pick = Pick::Multivalue;
         lb.answers = Answers::All;
         answer(&lb, Family::V4, &client_v4(), &health, &mut rng, &mut out);
         let mut got = out.addrs.clone();

@@ -1,28 +1,37 @@
-//! Selection policies: which endpoints answer a load-balanced name.
+//! Selection: which endpoints answer a load-balanced name.
 //!
 //! Everything here is pure and synchronous: no I/O, no async, no locks, and
-//! no allocation per pick once a [`Decision`]'s buffer has grown. The server
-//! builds a [`ClientInfo`], reads the [`HealthTable`] once, and calls
+//! no allocation per pick once a [`Decision`]'s buffer has grown. The engine
+//! builds a [`ClientInfo`], reads the `HealthTable` once, and calls
 //! [`answer`]. Selection tables are precomputed when the snapshot is built.
+//! Policies see a compiled name, a client and a health table: never the
+//! snapshot, the DNS packet or the config files.
 //!
-//! The shared vocabulary and the compiled [`LbName`] live here; each policy
-//! has its own file, [`pool`] holds the availability rules they share, and
-//! [`explain()`] renders a name for `dnslb explain`.
+//! This file holds the shared vocabulary only; [`answer`] (in `answer.rs`)
+//! runs one query. A name is **group order × member pick** ([`name`]):
+//! 1. [`Order`] lists the groups to try for this client, best first.
+//! 2. [`groups`] takes the first whose members of the queried family are
+//!    available, ranking drained and weight-0 members after every live
+//!    weighted one ([`pool::Tier`]).
+//! 3. [`Pick`] chooses members inside it (one file per pick:
+//!    `weighted`, `round_robin`, `multivalue`, `sticky`).
+//! 4. When no member of the family is available anywhere, `on_all_down`
+//!    decides; when the name has no member of the family at all, the
+//!    answer is NODATA — a property of the configuration, not an outage.
 //!
-//! How one query is answered ([`answer`]):
-//! 1. Find the best group (one group unless the policy is failover) whose
-//!    members of the queried family are available, ranking drained and
-//!    weight-0 members after every live weighted one ([`pool::Tier`]).
-//! 2. Run the policy's picker over that group's candidates.
-//! 3. When no member of the family is available anywhere, apply
-//!    `on_all_down`; when the name has no member of the family at all, answer
-//!    NODATA — that is a property of the configuration, not an outage.
+//! [`pool`] holds the availability rules, [`sample`] the sampling helpers,
+//! `failover` its reasons, and [`explain()`] renders a name for
+//! `dnslb explain`.
 
+mod answer;
 mod explain;
 mod failover;
+pub mod groups;
 mod multivalue;
+pub mod name;
 pub mod pool;
 mod round_robin;
+pub mod sample;
 mod sticky;
 #[cfg(test)]
 mod tests;
@@ -32,12 +41,10 @@ mod weighted;
 
 use std::fmt;
 use std::net::IpAddr;
-use std::sync::Arc;
-use std::sync::atomic::AtomicUsize;
 
-use crate::health::HealthTable;
-
+pub use answer::answer;
 pub use explain::explain;
+pub use name::{AllDownMode, BalancedName, Group, OnAllDown, Order, Ordered, Pick, Policy};
 pub use pool::{Coords, MAX_ANSWERS, Member, OperatorState, Pool};
 pub use sticky::StickyPrefixes;
 
@@ -46,23 +53,11 @@ pub use sticky::StickyPrefixes;
 /// injected so tests replay exactly. Each worker owns one.
 pub type PolicyRng = rand::rngs::SmallRng;
 
-/// Index of a probed endpoint in the [`HealthTable`]; handed out when a
-/// snapshot is compiled, one per unique (address, check).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TargetId(pub u32);
-
 /// The address family a query asks for: A → `V4`, AAAA → `V6`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Family {
     V4,
     V6,
-}
-
-/// How the query arrived.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Transport {
-    Udp,
-    Tcp,
 }
 
 /// An EDNS Client Subnet (RFC 7871) option from the query: the client's
@@ -79,14 +74,14 @@ pub struct ClientSubnet {
 pub struct ClientInfo {
     /// Address of the resolver that sent the query.
     pub resolver: IpAddr,
-    pub transport: Transport,
     /// The ECS option, when the query carried one.
     pub ecs: Option<ClientSubnet>,
 }
 
 impl ClientInfo {
     /// The address that best describes the client: the ECS network when
-    /// present (RFC 7871 §7.1.1), else the resolver.
+    /// present (RFC 7871 §7.1.1), else the resolver. Not called yet: the
+    /// engine will locate this address for the geo order.
     pub fn effective_addr(&self) -> IpAddr {
         match self.ecs {
             Some(s) => s.addr,
@@ -173,159 +168,6 @@ impl fmt::Display for Answers {
     }
 }
 
-/// The policy used inside each failover group.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum GroupPolicy {
-    Weighted,
-    RoundRobin,
-    Multivalue,
-}
-
-impl GroupPolicy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Weighted => "weighted",
-            Self::RoundRobin => "round_robin",
-            Self::Multivalue => "multivalue",
-        }
-    }
-}
-
-/// How a name picks among its available members.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Policy {
-    /// Distinct members drawn with probability proportional to weight.
-    Weighted,
-    /// Members in turn, `answers` at a time.
-    RoundRobin,
-    /// Up to `answers` members, uniformly at random, in random order.
-    Multivalue,
-    /// The first group (pool) with an available member, in order.
-    Failover(GroupPolicy),
-    /// The same member for the same client network (rendezvous hashing).
-    Sticky(StickyPrefixes),
-}
-
-impl Policy {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Weighted => "weighted",
-            Self::RoundRobin => "round_robin",
-            Self::Multivalue => "multivalue",
-            Self::Failover(_) => "failover",
-            Self::Sticky(_) => "sticky",
-        }
-    }
-
-    /// The picker that runs inside the chosen group.
-    fn select(self) -> Select {
-        match self {
-            Self::Weighted | Self::Failover(GroupPolicy::Weighted) => Select::Weighted,
-            Self::RoundRobin | Self::Failover(GroupPolicy::RoundRobin) => Select::RoundRobin,
-            Self::Multivalue | Self::Failover(GroupPolicy::Multivalue) => Select::Multivalue,
-            Self::Sticky(p) => Select::Sticky(p),
-        }
-    }
-}
-
-impl fmt::Display for Policy {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Failover(g) => write!(f, "failover (group_policy {})", g.as_str()),
-            Self::Sticky(p) => write!(f, "sticky (v4 /{}, v6 /{})", p.v4, p.v6),
-            other => f.write_str(other.as_str()),
-        }
-    }
-}
-
-#[derive(Copy, Clone, Debug)]
-enum Select {
-    Weighted,
-    RoundRobin,
-    Multivalue,
-    Sticky(StickyPrefixes),
-}
-
-/// One pool as used by one name, with that name's round-robin cursors.
-///
-/// Cursors live here rather than in the shared [`Pool`] so two names over
-/// one pool rotate independently, as operators expect of "round robin for
-/// this name".
-#[derive(Debug)]
-pub struct Group {
-    pub pool: Arc<Pool>,
-    /// Round-robin position per family (A, AAAA); relaxed atomics suffice,
-    /// as fairness only needs every query to take a distinct ticket.
-    cursors: [AtomicUsize; 2],
-}
-
-impl Group {
-    pub fn new(pool: Arc<Pool>) -> Self {
-        Self {
-            pool,
-            cursors: [AtomicUsize::new(0), AtomicUsize::new(0)],
-        }
-    }
-
-    #[inline]
-    fn cursor(&self, family: Family) -> &AtomicUsize {
-        match family {
-            Family::V4 => &self.cursors[0],
-            Family::V6 => &self.cursors[1],
-        }
-    }
-}
-
-/// What to answer when members of the queried family exist but none is
-/// available.
-#[derive(Debug)]
-pub enum OnAllDown {
-    /// Answer as if every member not forced `down` were healthy (Route 53
-    /// and gdnsd do the same: a dead check is likelier than a dead fleet).
-    FailOpen,
-    /// NODATA.
-    Empty,
-    /// SERVFAIL.
-    ServFail,
-    /// Answer from this pool with the name's policy; fail open on it when
-    /// its members are all down too.
-    Fallback(Group),
-}
-
-impl OnAllDown {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Self::FailOpen => "all",
-            Self::Empty => "empty",
-            Self::ServFail => "servfail",
-            Self::Fallback(_) => "fallback",
-        }
-    }
-}
-
-impl fmt::Display for OnAllDown {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Fallback(g) => write!(f, "fallback (pool {})", g.pool.name),
-            other => f.write_str(other.as_str()),
-        }
-    }
-}
-
-/// A compiled load-balanced name. Built by the policy-file loader; read-only
-/// afterwards except for the atomic round-robin cursors in its groups.
-#[derive(Debug)]
-pub struct LbName {
-    /// Display form of the name, for logs and explain.
-    pub name: String,
-    pub ttl: u32,
-    pub answers: Answers,
-    pub policy: Policy,
-    /// Pools in priority order: exactly one unless the policy is failover.
-    pub groups: Box<[Group]>,
-    pub on_all_down: OnAllDown,
-}
-
 /// Reasons that are not tied to one policy.
 pub mod reason {
     use super::Reason;
@@ -342,114 +184,4 @@ pub mod reason {
     pub const FALLBACK_NO_MEMBERS: Reason =
         Reason("all down: fallback pool has no member of the queried family");
     pub const FALLBACK_FORCED_DOWN: Reason = Reason("all down: fallback pool forced down");
-}
-
-/// Pick the answer for `lb` and `family` into `out` (cleared first).
-///
-/// Allocates nothing once `out.addrs` has grown to the answer size.
-pub fn answer(
-    lb: &LbName,
-    family: Family,
-    client: &ClientInfo,
-    health: &HealthTable,
-    rng: &mut PolicyRng,
-    out: &mut Decision,
-) {
-    use failover::Choice;
-    use pool::Health;
-
-    out.clear();
-    out.ttl = lb.ttl;
-    let select = lb.policy.select();
-    let k = lb.answers.limit();
-    match failover::choose(&lb.groups, family, Health::probed(health)) {
-        Choice::Found {
-            index,
-            group,
-            cands,
-        } => {
-            run(select, group, family, &cands, k, client, rng, out);
-            out.reason = match cands.scan.tier {
-                pool::Tier::LiveWeighted => match lb.policy {
-                    Policy::Weighted => Reason("weighted"),
-                    Policy::RoundRobin => Reason("round_robin"),
-                    Policy::Multivalue => Reason("multivalue"),
-                    Policy::Sticky(_) => Reason("sticky"),
-                    Policy::Failover(_) => failover::reason(index),
-                },
-                pool::Tier::LiveZero => reason::WEIGHT_ZERO_ONLY,
-                pool::Tier::DrainWeighted | pool::Tier::DrainZero => reason::DRAIN_ONLY,
-            };
-        }
-        Choice::NoMembers => out.reason = reason::NO_MEMBERS,
-        Choice::AllDown => match &lb.on_all_down {
-            OnAllDown::FailOpen => match failover::choose(&lb.groups, family, Health::open(health))
-            {
-                Choice::Found { group, cands, .. } => {
-                    run(select, group, family, &cands, k, client, rng, out);
-                    out.reason = reason::FAIL_OPEN;
-                }
-                Choice::NoMembers | Choice::AllDown => out.reason = reason::FORCED_DOWN,
-            },
-            OnAllDown::Empty => out.reason = reason::EMPTY,
-            OnAllDown::ServFail => {
-                out.outcome = Outcome::ServFail;
-                out.reason = reason::SERVFAIL;
-            }
-            OnAllDown::Fallback(fb) => {
-                let fb = std::slice::from_ref(fb);
-                match failover::choose(fb, family, Health::probed(health)) {
-                    Choice::Found { group, cands, .. } => {
-                        run(select, group, family, &cands, k, client, rng, out);
-                        out.reason = reason::FALLBACK;
-                    }
-                    Choice::NoMembers => out.reason = reason::FALLBACK_NO_MEMBERS,
-                    Choice::AllDown => match failover::choose(fb, family, Health::open(health)) {
-                        Choice::Found { group, cands, .. } => {
-                            run(select, group, family, &cands, k, client, rng, out);
-                            out.reason = reason::FALLBACK_FAIL_OPEN;
-                        }
-                        Choice::NoMembers | Choice::AllDown => {
-                            out.reason = reason::FALLBACK_FORCED_DOWN
-                        }
-                    },
-                }
-            }
-        },
-    }
-}
-
-/// Run the picker over one group's candidates.
-#[allow(clippy::too_many_arguments)]
-fn run(
-    select: Select,
-    group: &Group,
-    family: Family,
-    cands: &pool::Candidates<'_>,
-    k: usize,
-    client: &ClientInfo,
-    rng: &mut PolicyRng,
-    out: &mut Decision,
-) {
-    match select {
-        Select::Weighted => weighted::pick(cands, k, rng, &mut out.addrs),
-        Select::RoundRobin => round_robin::pick(cands, group.cursor(family), k, &mut out.addrs),
-        Select::Multivalue => multivalue::pick(cands, k, rng, &mut out.addrs),
-        Select::Sticky(p) => out.ecs_scope = sticky::pick(cands, p, client, k, &mut out.addrs),
-    }
-}
-
-/// Text description of the load-balanced name `name`, if it is one: used by
-/// `dnslb explain`.
-pub fn describe_name(
-    snap: &crate::snapshot::Snapshot,
-    name: &hickory_proto::rr::Name,
-) -> Option<String> {
-    let wire = crate::zone::name::to_wire_lower(name);
-    let mut offs = [0u8; 128];
-    let n = crate::zone::name::label_offsets(&wire, &mut offs);
-    let (zone, _) = snap.zones.find(&wire, &offs[..n])?;
-    let lb = zone.node(&wire)?.lb?;
-    let lb = snap.lb.get(lb as usize)?;
-    Some(explain(lb, &snap.health))
 }

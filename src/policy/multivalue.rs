@@ -11,7 +11,8 @@ use std::net::IpAddr;
 use rand::RngExt as _;
 
 use super::PolicyRng;
-use super::pool::{Candidates, shuffle};
+use super::pool::Candidates;
+use super::sample::shuffle;
 
 /// Append up to `k` distinct candidate addresses to `out`, in random order.
 pub(super) fn pick(c: &Candidates<'_>, k: usize, rng: &mut PolicyRng, out: &mut Vec<IpAddr>) {
@@ -45,7 +46,7 @@ mod tests {
     #[test]
     fn subset_is_uniform_and_ignores_weights() {
         let members = vec![v4(1, 1), v4(2, 10), v4(3, 100), v4(4, 1000)];
-        let lb = name(Policy::Multivalue, Answers::Count(2), members);
+        let lb = name(Pick::Multivalue, Answers::Count(2), members);
         let health = HealthTable::new(16, Status::Up);
         let mut rng = PolicyRng::seed_from_u64(11);
         let mut out = Decision::default();
@@ -74,7 +75,7 @@ mod tests {
     #[test]
     fn all_returns_every_available_member() {
         let members = vec![v4(1, 1), v4(2, 1), v4(3, 1), v6(1, 1)];
-        let lb = name(Policy::Multivalue, Answers::All, members);
+        let lb = name(Pick::Multivalue, Answers::All, members);
         let health = HealthTable::new(256, Status::Up);
         health.set_status(TargetId(2), Status::Down);
         let mut rng = PolicyRng::seed_from_u64(2);

@@ -13,9 +13,10 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::health::{Forced, HealthTable};
+use crate::health::{Cell, Forced, HealthTable, TargetId};
+use crate::words::Words;
 
-use super::{Family, TargetId};
+use super::Family;
 
 /// Most addresses one answer may carry (`answers` in the policy file).
 /// Bounded so the top-k pickers keep their candidates on the stack.
@@ -35,13 +36,16 @@ pub enum OperatorState {
 }
 
 impl OperatorState {
+    /// `state` in the policy file; also how explain prints it.
+    pub const WORDS: Words<OperatorState> = Words(&[
+        ("auto", Self::Auto),
+        ("up", Self::Up),
+        ("down", Self::Down),
+        ("drain", Self::Drain),
+    ]);
+
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auto => "auto",
-            Self::Up => "up",
-            Self::Down => "down",
-            Self::Drain => "drain",
-        }
+        Self::WORDS.word(self)
     }
 }
 
@@ -171,6 +175,7 @@ pub struct Health<'a> {
 
 impl<'a> Health<'a> {
     /// Probe results count (the normal case).
+    #[inline]
     pub fn probed(table: &'a HealthTable) -> Self {
         Self {
             table,
@@ -179,6 +184,7 @@ impl<'a> Health<'a> {
     }
 
     /// Failing open: every member not forced `down` counts as healthy.
+    #[inline]
     pub fn open(table: &'a HealthTable) -> Self {
         Self {
             table,
@@ -203,7 +209,7 @@ pub fn state_of(m: &Member, forced: Option<Forced>) -> OperatorState {
 /// keeping their decoding out of [`tier_of`] keeps the pickers inlined.
 #[cold]
 #[inline(never)]
-fn forced_state(m: &Member, cell: crate::health::Cell) -> OperatorState {
+fn forced_state(m: &Member, cell: Cell) -> OperatorState {
     state_of(m, cell.forced())
 }
 
@@ -303,69 +309,6 @@ impl<'a> Candidates<'a> {
     }
 }
 
-/// The `k` highest keys seen, kept sorted on the stack (k ≤ [`MAX_ANSWERS`]).
-///
-/// Used by weighted sampling (random keys) and sticky hashing (hashed keys).
-/// A binary heap would be O(log k) per insert, but k is 1–3 in practice and a
-/// sorted array also yields the output in rank order for free.
-pub struct TopK {
-    items: [(f64, IpAddr); MAX_ANSWERS],
-    len: usize,
-    k: usize,
-}
-
-impl TopK {
-    pub fn new(k: usize) -> Self {
-        Self {
-            items: [(0.0, IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED)); MAX_ANSWERS],
-            len: 0,
-            k: k.min(MAX_ANSWERS),
-        }
-    }
-
-    /// Keep `addr` if `key` is among the `k` highest so far. Ties keep the
-    /// earlier entry, so results do not depend on anything but input order.
-    #[inline]
-    pub fn offer(&mut self, key: f64, addr: IpAddr) {
-        if self.k == 0 {
-            return;
-        }
-        if self.len == self.k {
-            if key <= self.items[self.len - 1].0 {
-                return;
-            }
-            self.len -= 1;
-        }
-        let mut i = self.len;
-        while i > 0 && self.items[i - 1].0 < key {
-            self.items[i] = self.items[i - 1];
-            i -= 1;
-        }
-        self.items[i] = (key, addr);
-        self.len += 1;
-    }
-
-    /// Append the kept addresses, highest key first.
-    pub fn drain_into(&self, out: &mut Vec<IpAddr>) {
-        out.extend(self.items[..self.len].iter().map(|&(_, a)| a));
-    }
-}
-
-/// A uniform float in (0, 1] from 53 random bits: never 0, so `ln` is finite.
-#[inline]
-pub fn unit_open0(bits: u64) -> f64 {
-    ((bits >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
-}
-
-/// Shuffle `s` in place (Fisher–Yates) without allocating.
-pub fn shuffle(s: &mut [IpAddr], rng: &mut super::PolicyRng) {
-    use rand::RngExt as _;
-    for i in (1..s.len()).rev() {
-        let j = rng.random_range(0..=i);
-        s.swap(i, j);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -450,23 +393,6 @@ mod tests {
     }
 
     #[test]
-    fn top_k_keeps_highest_in_order() {
-        let a = |i: u8| IpAddr::from([192, 0, 2, i]);
-        let mut t = TopK::new(3);
-        for (key, i) in [(0.5, 1), (0.9, 2), (0.1, 3), (0.7, 4), (0.95, 5), (0.7, 6)] {
-            t.offer(key, a(i));
-        }
-        let mut out = Vec::new();
-        t.drain_into(&mut out);
-        assert_eq!(out, vec![a(5), a(2), a(4)]);
-        let mut t = TopK::new(0);
-        t.offer(1.0, a(1));
-        out.clear();
-        t.drain_into(&mut out);
-        assert!(out.is_empty());
-    }
-
-    #[test]
     fn pool_splits_families_in_order() {
         let p = Pool::new(
             "p",
@@ -480,11 +406,5 @@ mod tests {
         assert_eq!(v6, vec![0, 2]);
         assert_eq!(p.members(Family::V4).len(), 1);
         assert_eq!(p.iter().count(), 3);
-    }
-
-    #[test]
-    fn unit_open0_is_in_range() {
-        assert!(unit_open0(0) > 0.0);
-        assert_eq!(unit_open0(u64::MAX), 1.0);
     }
 }

@@ -39,7 +39,7 @@ mod tests {
     #[test]
     fn rotates_one_at_a_time() {
         let lb = name(
-            Policy::RoundRobin,
+            Pick::RoundRobin,
             Answers::Count(1),
             vec![v4(1, 1), v4(2, 1), v4(3, 1)],
         );
@@ -59,7 +59,7 @@ mod tests {
     #[test]
     fn several_answers_wrap_around() {
         let lb = name(
-            Policy::RoundRobin,
+            Pick::RoundRobin,
             Answers::Count(2),
             vec![v4(1, 1), v4(2, 1), v4(3, 1)],
         );
@@ -81,7 +81,7 @@ mod tests {
         let mut rng = PolicyRng::seed_from_u64(0);
         let mut out = Decision::default();
         for k in [1u8, 2, 3] {
-            let lb = name(Policy::RoundRobin, Answers::Count(k), members.clone());
+            let lb = name(Pick::RoundRobin, Answers::Count(k), members.clone());
             let mut counts: HashMap<IpAddr, usize> = HashMap::new();
             // 4 candidates, 4 * 25 queries: each appears exactly k * 25 times.
             for _ in 0..100 {
@@ -103,7 +103,7 @@ mod tests {
     #[test]
     fn families_rotate_independently() {
         let lb = name(
-            Policy::RoundRobin,
+            Pick::RoundRobin,
             Answers::Count(1),
             vec![v4(1, 1), v4(2, 1), v6(1, 1), v6(2, 1)],
         );

@@ -12,17 +12,30 @@ use rand::SeedableRng as _;
 use super::testutil::*;
 use super::*;
 
-const ALL_POLICIES: [Policy; 7] = [
-    Policy::Weighted,
-    Policy::RoundRobin,
-    Policy::Multivalue,
-    Policy::Sticky(StickyPrefixes { v4: 24, v6: 56 }),
-    Policy::Failover(GroupPolicy::Weighted),
-    Policy::Failover(GroupPolicy::RoundRobin),
-    Policy::Failover(GroupPolicy::Multivalue),
+/// Every (order, pick) pair a policy file can name.
+type Kind = (Order, Pick);
+
+const ALL_POLICIES: [Kind; 7] = [
+    (Order::Single, Pick::Weighted),
+    (Order::Single, Pick::RoundRobin),
+    (Order::Single, Pick::Multivalue),
+    (
+        Order::Single,
+        Pick::Sticky(StickyPrefixes { v4: 24, v6: 56 }),
+    ),
+    (Order::Failover, Pick::Weighted),
+    (Order::Failover, Pick::RoundRobin),
+    (Order::Failover, Pick::Multivalue),
 ];
 
-fn ask(lb: &LbName, family: Family, health: &HealthTable) -> Decision {
+/// A one-pool name of `kind`.
+fn one_pool(kind: Kind, answers: Answers, members: Vec<Member>) -> BalancedName {
+    let mut lb = name(kind.1, answers, members);
+    lb.order = kind.0;
+    lb
+}
+
+fn ask(lb: &BalancedName, family: Family, health: &HealthTable) -> Decision {
     let mut rng = PolicyRng::seed_from_u64(17);
     let mut out = Decision::default();
     answer(lb, family, &client_v4(), health, &mut rng, &mut out);
@@ -37,16 +50,16 @@ fn sorted(mut v: Vec<IpAddr>) -> Vec<IpAddr> {
 #[test]
 fn a_gets_v4_members_and_aaaa_gets_v6_members() {
     for policy in ALL_POLICIES {
-        let lb = name(
+        let lb = one_pool(
             policy,
             Answers::All,
             vec![v4(1, 1), v6(1, 1), v4(2, 3), v6(2, 2)],
         );
         let health = HealthTable::new(256, Status::Up);
         let d = ask(&lb, Family::V4, &health);
-        assert_eq!(sorted(d.addrs), vec![addr4(1), addr4(2)], "{policy}");
+        assert_eq!(sorted(d.addrs), vec![addr4(1), addr4(2)], "{policy:?}");
         let d = ask(&lb, Family::V6, &health);
-        assert_eq!(sorted(d.addrs), vec![addr6(1), addr6(2)], "{policy}");
+        assert_eq!(sorted(d.addrs), vec![addr6(1), addr6(2)], "{policy:?}");
         assert_eq!(d.ttl, 30);
     }
 }
@@ -54,14 +67,14 @@ fn a_gets_v4_members_and_aaaa_gets_v6_members() {
 #[test]
 fn no_member_of_the_family_is_nodata_not_all_down() {
     for policy in ALL_POLICIES {
-        let mut lb = name(policy, Answers::Count(1), vec![v4(1, 1), v4(2, 1)]);
+        let mut lb = one_pool(policy, Answers::Count(1), vec![v4(1, 1), v4(2, 1)]);
         lb.on_all_down = OnAllDown::ServFail;
         let health = HealthTable::new(16, Status::Up);
         let d = ask(&lb, Family::V6, &health);
         assert_eq!(
             (d.addrs.len(), d.outcome, d.reason),
             (0, Outcome::Answer, reason::NO_MEMBERS),
-            "{policy}"
+            "{policy:?}"
         );
     }
 }
@@ -136,7 +149,7 @@ fn every_on_all_down_mode() {
     ];
     for policy in ALL_POLICIES {
         for (mode, fallback_down, allowed, outcome, why) in cases {
-            let mut lb = name(policy, Answers::All, pool());
+            let mut lb = one_pool(policy, Answers::All, pool());
             lb.on_all_down = mode();
             let health = HealthTable::new(256, Status::Up);
             for id in [1, 2] {
@@ -148,15 +161,15 @@ fn every_on_all_down_mode() {
             }
             let d = ask(&lb, Family::V4, &health);
             let want: Vec<IpAddr> = allowed.iter().map(|&i| addr4(i)).collect();
-            assert_eq!(sorted(d.addrs), want, "{policy} {}", lb.on_all_down);
-            assert_eq!((d.outcome, d.reason), (outcome.clone(), *why), "{policy}");
+            assert_eq!(sorted(d.addrs), want, "{policy:?} {}", lb.on_all_down);
+            assert_eq!((d.outcome, d.reason), (outcome.clone(), *why), "{policy:?}");
         }
     }
 }
 
 #[test]
 fn fallback_uses_its_healthy_members_first() {
-    let mut lb = name(Policy::Weighted, Answers::All, vec![v4(1, 1)]);
+    let mut lb = name(Pick::Weighted, Answers::All, vec![v4(1, 1)]);
     lb.on_all_down = sorry_pool(vec![v4(8, 1), v4(9, 1)]);
     let health = HealthTable::new(16, Status::Up);
     health.set_status(TargetId(1), Status::Down);
@@ -172,7 +185,7 @@ fn fail_open_skips_forced_down_and_still_prefers_live_over_drain() {
     let mut drained = v4(2, 1);
     drained.state = OperatorState::Drain;
     let lb = name(
-        Policy::Weighted,
+        Pick::Weighted,
         Answers::All,
         vec![forced, drained, v4(3, 1)],
     );
@@ -182,7 +195,7 @@ fn fail_open_skips_forced_down_and_still_prefers_live_over_drain() {
 
     let mut only_forced = v4(1, 1);
     only_forced.state = OperatorState::Down;
-    let lb = name(Policy::Weighted, Answers::All, vec![only_forced]);
+    let lb = name(Pick::Weighted, Answers::All, vec![only_forced]);
     let d = ask(&lb, Family::V4, &health);
     assert_eq!((d.addrs.len(), d.reason), (0, reason::FORCED_DOWN));
 }
@@ -191,7 +204,7 @@ fn fail_open_skips_forced_down_and_still_prefers_live_over_drain() {
 fn operator_up_overrides_failed_health() {
     let mut pinned = v4(1, 1);
     pinned.state = OperatorState::Up;
-    let lb = name(Policy::Weighted, Answers::All, vec![pinned, v4(2, 1)]);
+    let lb = name(Pick::Weighted, Answers::All, vec![pinned, v4(2, 1)]);
     let health = HealthTable::new(16, Status::Down);
     let d = ask(&lb, Family::V4, &health);
     assert_eq!((d.addrs, d.reason), (vec![addr4(1)], Reason("weighted")));
@@ -200,7 +213,7 @@ fn operator_up_overrides_failed_health() {
 #[test]
 fn decision_buffer_is_reused_without_growing() {
     let lb = name(
-        Policy::Weighted,
+        Pick::Weighted,
         Answers::Count(2),
         (1..=8).map(|i| v4(i, 1)).collect(),
     );
@@ -271,13 +284,12 @@ fn client_case() -> impl Strategy<Value = ClientInfo> {
     }));
     (any::<u32>(), ecs).prop_map(|(r, ecs)| ClientInfo {
         resolver: IpAddr::V4(Ipv4Addr::from(r)),
-        transport: Transport::Udp,
         ecs,
     })
 }
 
 /// Build a name from cases; member `i` gets target `i` and a distinct address.
-fn build(policy: Policy, answers: Answers, cases: &[MemberCase]) -> (LbName, HealthTable) {
+fn build(policy: Kind, answers: Answers, cases: &[MemberCase]) -> (BalancedName, HealthTable) {
     let health = HealthTable::new(cases.len(), Status::Up);
     let mut groups: [Vec<Member>; 2] = [Vec::new(), Vec::new()];
     for (i, c) in cases.iter().enumerate() {
@@ -287,14 +299,14 @@ fn build(policy: Policy, answers: Answers, cases: &[MemberCase]) -> (LbName, Hea
         if !c.healthy {
             health.set_status(m.target, Status::Down);
         }
-        let g = if matches!(policy, Policy::Failover(_)) {
+        let g = if policy.0 == Order::Failover {
             c.group
         } else {
             0
         };
         groups[g].push(m);
     }
-    let groups: Box<[Group]> = if matches!(policy, Policy::Failover(_)) {
+    let groups: Box<[Group]> = if policy.0 == Order::Failover {
         groups
             .into_iter()
             .enumerate()
@@ -304,11 +316,12 @@ fn build(policy: Policy, answers: Answers, cases: &[MemberCase]) -> (LbName, Hea
         let [g0, _] = groups;
         Box::new([Group::new(Arc::new(Pool::new("p", g0)))])
     };
-    let lb = LbName {
+    let lb = BalancedName {
         name: "n".into(),
         ttl: 60,
         answers,
-        policy,
+        order: policy.0,
+        pick: policy.1,
         groups,
         on_all_down: OnAllDown::FailOpen,
     };
@@ -318,8 +331,8 @@ fn build(policy: Policy, answers: Answers, cases: &[MemberCase]) -> (LbName, Hea
 /// The addresses a correct policy may answer with: the best-ranked
 /// members of the family (first group holding that rank), else the
 /// fail-open set.
-fn oracle(policy: Policy, cases: &[MemberCase], family: Family) -> (HashSet<IpAddr>, bool) {
-    let failover = matches!(policy, Policy::Failover(_));
+fn oracle(policy: Kind, cases: &[MemberCase], family: Family) -> (HashSet<IpAddr>, bool) {
+    let failover = policy.0 == Order::Failover;
     let of_family: Vec<(usize, &MemberCase)> = cases
         .iter()
         .enumerate()
@@ -363,10 +376,10 @@ fn oracle(policy: Policy, cases: &[MemberCase], family: Family) -> (HashSet<IpAd
     }
 }
 
-fn policy_case() -> impl Strategy<Value = Policy> {
+fn policy_case() -> impl Strategy<Value = Kind> {
     (0usize..ALL_POLICIES.len(), 0u8..=32, 0u8..=128).prop_map(|(i, v4p, v6p)| {
         match ALL_POLICIES[i] {
-            Policy::Sticky(_) => Policy::Sticky(StickyPrefixes { v4: v4p, v6: v6p }),
+            (order, Pick::Sticky(_)) => (order, Pick::Sticky(StickyPrefixes { v4: v4p, v6: v6p })),
             p => p,
         }
     })
@@ -413,7 +426,7 @@ proptest! {
                 prop_assert!(out.reason == reason::FAIL_OPEN || out.reason == reason::FORCED_DOWN);
             }
             match (policy, client.ecs) {
-                (Policy::Sticky(_), Some(ecs)) => prop_assert!(out.ecs_scope <= ecs.source_prefix),
+                ((_, Pick::Sticky(_)), Some(ecs)) => prop_assert!(out.ecs_scope <= ecs.source_prefix),
                 _ => prop_assert_eq!(out.ecs_scope, 0),
             }
         }
@@ -427,7 +440,7 @@ proptest! {
     #[test]
     fn weighted_shares_match_weights(weights in prop::collection::vec(1u32..=20, 2..6), seed in any::<u64>()) {
         let members: Vec<Member> = weights.iter().enumerate().map(|(i, &w)| v4(i as u8 + 1, w)).collect();
-        let lb = name(Policy::Weighted, Answers::Count(1), members);
+        let lb = name(Pick::Weighted, Answers::Count(1), members);
         let health = HealthTable::new(16, Status::Up);
         let mut rng = PolicyRng::seed_from_u64(seed);
         let mut out = Decision::default();
@@ -462,7 +475,7 @@ proptest! {
             client.ecs = Some(ClientSubnet { addr: IpAddr::from(std::net::Ipv6Addr::from(bits & mask)), source_prefix: p });
         }
         let prefixes = StickyPrefixes { v4: v4p, v6: v6p };
-        let lb = name(Policy::Sticky(prefixes), Answers::Count(1), (1..=members).map(|i| v4(i, 1)).collect());
+        let lb = name(Pick::Sticky(prefixes), Answers::Count(1), (1..=members).map(|i| v4(i, 1)).collect());
         let health = HealthTable::new(16, Status::Up);
         let mut out = Decision::default();
         answer(&lb, Family::V4, &client, &health, &mut PolicyRng::seed_from_u64(0), &mut out);
@@ -487,7 +500,7 @@ proptest! {
         nets in prop::collection::vec(any::<u32>(), 300),
     ) {
         let members: Vec<Member> = weights.iter().enumerate().map(|(i, &w)| v4(i as u8 + 1, w)).collect();
-        let lb = name(Policy::Sticky(StickyPrefixes::default()), Answers::Count(1), members);
+        let lb = name(Pick::Sticky(StickyPrefixes::default()), Answers::Count(1), members);
         let health = HealthTable::new(16, Status::Up);
         let gone = removed.index(weights.len()) as u8 + 1;
         let mut out = Decision::default();

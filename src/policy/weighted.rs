@@ -14,7 +14,8 @@ use std::net::IpAddr;
 use rand::{Rng as _, RngExt as _};
 
 use super::PolicyRng;
-use super::pool::{Candidates, TopK, shuffle, unit_open0};
+use super::pool::Candidates;
+use super::sample::{TopK, shuffle, unit_open0};
 
 /// Append up to `k` distinct candidate addresses to `out`.
 #[inline]
@@ -57,7 +58,12 @@ mod tests {
     use super::super::*;
 
     /// Share of each address over `n` single-answer draws.
-    fn shares(lb: &LbName, health: &HealthTable, family: Family, n: usize) -> HashMap<IpAddr, f64> {
+    fn shares(
+        lb: &BalancedName,
+        health: &HealthTable,
+        family: Family,
+        n: usize,
+    ) -> HashMap<IpAddr, f64> {
         let mut rng = PolicyRng::seed_from_u64(7);
         let mut out = Decision::default();
         let mut counts: HashMap<IpAddr, usize> = HashMap::new();
@@ -89,7 +95,7 @@ mod tests {
                 .map(|(i, &w)| v4(i as u8 + 1, w))
                 .collect();
             let addrs: Vec<IpAddr> = members.iter().map(|m| m.addr).collect();
-            let lb = name(Policy::Weighted, Answers::Count(1), members);
+            let lb = name(Pick::Weighted, Answers::Count(1), members);
             let health = HealthTable::new(16, Status::Up);
             let got = shares(&lb, &health, Family::V4, 60_000);
             for (a, w) in addrs.iter().zip(want.iter()) {
@@ -115,7 +121,7 @@ mod tests {
             .map(|(i, &w)| v4(i as u8 + 1, w))
             .collect();
         let addrs: Vec<IpAddr> = members.iter().map(|m| m.addr).collect();
-        let lb = name(Policy::Weighted, Answers::Count(2), members);
+        let lb = name(Pick::Weighted, Answers::Count(2), members);
         let health = HealthTable::new(16, Status::Up);
         let n = 40_000;
         let got = shares(&lb, &health, Family::V4, n);
@@ -144,7 +150,7 @@ mod tests {
             (Answers::Count(9), 5),
             (Answers::All, 5),
         ] {
-            let lb = name(Policy::Weighted, answers, members.clone());
+            let lb = name(Pick::Weighted, answers, members.clone());
             for _ in 0..200 {
                 answer(&lb, Family::V4, &client_v4(), &health, &mut rng, &mut out);
                 assert_eq!(out.addrs.len(), want, "{answers}");
@@ -158,7 +164,7 @@ mod tests {
     #[test]
     fn weight_zero_only_when_no_weighted_member_is_up() {
         let lb = name(
-            Policy::Weighted,
+            Pick::Weighted,
             Answers::Count(1),
             vec![v4(1, 0), v4(2, 5), v4(3, 0)],
         );

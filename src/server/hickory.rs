@@ -18,8 +18,8 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
+use crate::dns::Transport;
 use crate::dns::Worker;
-use crate::policy::Transport;
 use crate::snapshot::SharedSnapshot;
 
 thread_local! {

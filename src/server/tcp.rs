@@ -14,8 +14,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use crate::dns::Transport;
 use crate::dns::Worker;
-use crate::policy::Transport;
 use crate::snapshot::SharedSnapshot;
 
 #[derive(Debug, Clone, Copy)]

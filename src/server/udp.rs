@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::dns::Transport;
 use crate::dns::Worker;
-use crate::policy::Transport;
 use crate::snapshot::SharedSnapshot;
 
 /// How often a blocked `recv_from` wakes to check for shutdown.
@@ -125,12 +125,12 @@ mod batched {
         MsgFlags, MultiHeaders, SockaddrIn, SockaddrIn6, SockaddrLike, recvmmsg, sendmmsg,
     };
 
+    use crate::dns::Transport;
     use crate::dns::Worker;
-    use crate::policy::Transport;
     use crate::snapshot::SharedSnapshot;
 
     /// Queries taken per `recvmmsg`.
-    pub const BATCH: usize = 32;
+    pub(super) const BATCH: usize = 32;
     /// Largest query accepted; a longer datagram is cut (MSG_TRUNC) and
     /// answered FORMERR or dropped like any malformed packet.
     const MAX_QUERY: usize = 4096;
@@ -159,7 +159,7 @@ mod batched {
         }
     }
 
-    pub fn serve(sock: UdpSocket, snap: SharedSnapshot, stop: Arc<AtomicBool>) {
+    pub(super) fn serve(sock: UdpSocket, snap: SharedSnapshot, stop: Arc<AtomicBool>) {
         match sock.local_addr() {
             Ok(a) if a.is_ipv6() => run::<SockaddrIn6>(sock, snap, stop),
             _ => run::<SockaddrIn>(sock, snap, stop),

@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 
 use super::name::{to_wire, to_wire_lower};
 use super::{Node, Rdata, Rrset, Zone, rtype};
-use crate::config::Diagnostics;
+use crate::diag::Diagnostics;
 
 /// Nested `$INCLUDE` depth limit.
 const MAX_INCLUDE_DEPTH: usize = 8;
@@ -582,21 +582,8 @@ fn parse_record(entry: &Entry, st: &mut FileState<'_>, diags: &mut Diagnostics) 
 
 /// Wire-encode RDATA once; names inside RFC 1035 types are marked as
 /// compressible and their targets kept for chasing and additional data.
-/// A domain name as written in a master file: `@`, absolute (trailing
-/// dot) or relative to `origin`. Any octet is allowed in a label, as BIND,
-/// NSD and Knot allow (hickory's own parser applies IDNA rules and refuses
-/// `a_b`); `\.` and `\DDD` escapes work.
-pub fn parse_name(tok: &str, origin: &Name) -> Result<Name, String> {
-    if tok == "@" {
-        return Ok(origin.clone());
-    }
-    let n = Name::from_ascii(tok).map_err(|e| e.to_string())?;
-    if n.is_fqdn() {
-        Ok(n)
-    } else {
-        n.append_domain(origin).map_err(|e| e.to_string())
-    }
-}
+/// The one owner-name parser lives in [`super::name`].
+pub use super::name::parse_owner as parse_name;
 
 fn parse_u16(tok: &str, what: &str) -> Result<u16, String> {
     tok.parse()

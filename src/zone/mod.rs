@@ -4,8 +4,14 @@
 //! a name with data exists as a node too (empty non-terminals answer NODATA,
 //! not NXDOMAIN). RDATA is encoded once, at load, into wire form with the
 //! positions of compressible names recorded, so the query path only copies.
+//!
+//! The zone rules live here and nowhere else: `lookup` ([`ZoneSet::locate`]:
+//! where a name lands — node, wildcard, referral, NXDOMAIN — and
+//! [`Zone::attach_balanced`]), and [`name::parse_owner`], the one owner
+//! parser. Zone is pure data and lookup: it imports only `diag`.
 
 pub mod load;
+mod lookup;
 pub mod name;
 
 use std::path::PathBuf;
@@ -14,6 +20,7 @@ use hickory_proto::rr::Name;
 use rustc_hash::FxHashMap;
 
 pub use load::{LoadOptions, load_zone_file, load_zones_dir};
+pub use lookup::{AttachError, Found};
 
 /// RR type codes the engine treats specially.
 pub mod rtype {
@@ -22,7 +29,6 @@ pub mod rtype {
     pub const CNAME: u16 = 5;
     pub const SOA: u16 = 6;
     pub const PTR: u16 = 12;
-    pub const HINFO: u16 = 13;
     pub const MX: u16 = 15;
     pub const TXT: u16 = 16;
     pub const AAAA: u16 = 28;
@@ -34,8 +40,6 @@ pub mod rtype {
     pub const NSEC: u16 = 47;
     pub const IXFR: u16 = 251;
     pub const AXFR: u16 = 252;
-    pub const MAILB: u16 = 253;
-    pub const MAILA: u16 = 254;
     pub const ANY: u16 = 255;
 }
 
@@ -96,6 +100,7 @@ pub struct Zone {
     pub nodes: FxHashMap<Box<[u8]>, Node>,
     /// TTL of negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
     pub neg_ttl: u32,
+    /// The SOA serial. Not read yet: the admin status view will show it.
     pub serial: u32,
     /// Position in its [`ZoneSet`] (set by [`ZoneSet::new`]; the query
     /// path counts per zone by it).

@@ -6,6 +6,59 @@
 
 use hickory_proto::rr::Name;
 
+/// A domain name as written in a master file or as a policy file's
+/// `[names.OWNER]`: `@`, absolute (trailing dot) or relative to `origin`.
+/// Any octet is allowed in a label, as BIND, NSD and Knot allow (hickory's
+/// own parser applies IDNA rules and refuses `a_b`); `\.` and `\DDD`
+/// escapes work. The one owner-name rule of the crate: zone files and
+/// policy files both use it. Errors read after the name ("has an empty
+/// label").
+pub fn parse_owner(tok: &str, origin: &Name) -> Result<Name, String> {
+    if tok == "@" {
+        return Ok(origin.clone());
+    }
+    if tok.is_empty() {
+        // hickory reads "" as the empty relative name, i.e. the origin.
+        return Err("is empty".into());
+    }
+    let n = Name::from_ascii(tok).map_err(|e| owner_problem(tok, &e.to_string()))?;
+    if n.is_fqdn() {
+        Ok(n)
+    } else {
+        n.append_domain(origin)
+            .map_err(|e| owner_problem(tok, &e.to_string()))
+    }
+}
+
+/// Say what is wrong with an owner hickory refused, in words an operator
+/// can act on; hickory's own text ("Malformed label: ") as the fallback.
+fn owner_problem(tok: &str, hickory: &str) -> String {
+    let body = tok.strip_suffix('.').unwrap_or(tok);
+    let mut labels = Vec::new();
+    let (mut start, mut escaped) = (0, false);
+    for (i, c) in body.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '.' => {
+                labels.push(&body[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    labels.push(&body[start..]);
+    if labels.iter().any(|l| l.is_empty()) {
+        "has an empty label".into()
+    } else if let Some(l) = labels.iter().find(|l| l.len() > 63) {
+        format!("has a label longer than 63 characters: {l:?}")
+    } else if body.len() > 253 {
+        "is longer than 253 characters".into()
+    } else {
+        format!("is not a valid name: {hickory}")
+    }
+}
+
 /// Maximum length of a wire-format name (RFC 1035 §2.3.4).
 pub const MAX_NAME_LEN: usize = 255;
 
@@ -79,6 +132,24 @@ pub fn display(wire: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn owners_parse_as_in_zone_files() {
+        let origin = Name::from_ascii("t.test.").unwrap();
+        let p = |s: &str| parse_owner(s, &origin).map(|n| n.to_ascii());
+        assert_eq!(p("@"), Ok("t.test.".into()));
+        assert_eq!(p("www"), Ok("www.t.test.".into()));
+        assert_eq!(p("a_b.x"), Ok("a_b.x.t.test.".into()));
+        assert_eq!(p("www.other."), Ok("www.other.".into()));
+        assert_eq!(p(""), Err("is empty".into()));
+        assert_eq!(p("a..b"), Err("has an empty label".into()));
+        let long = "a".repeat(64);
+        assert_eq!(
+            p(&long),
+            Err(format!("has a label longer than 63 characters: {long:?}"))
+        );
+        assert!(p("a b").unwrap_err().starts_with("is not a valid name: "));
+    }
 
     #[test]
     fn wire_roundtrip_and_offsets() {

@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::fixtures::lb_setup;
 use crate::harness::{CmdOutput, TestServer, run};
 use crate::health::{Behaviour, Endpoint};
-use crate::lb::{Resolver, ips, lb_name, pool};
+use crate::fixtures::{Resolver, ips, lb_name, pool};
 
 const WWW: &str = "www.lb.test.";
 const TOKEN: &str = "test-token-0123456789";

@@ -1,7 +1,19 @@
-//! Zone files the tests serve. They are the tests' own (the shipped example
-//! under `zones/` may change for documentation reasons), and each record is
-//! here for a case named beside it.
+//! What the tests serve and how they ask: zone files (the tests' own; the
+//! shipped example under `zones/` may change for documentation reasons, and
+//! each record here is for a case named beside it), policy-file builders,
+//! and a [`Resolver`] that queries like one.
 
+use std::collections::BTreeSet;
+use std::net::{IpAddr, SocketAddr};
+
+use hickory_net::client::Client;
+use hickory_net::runtime::TokioRuntimeProvider;
+use hickory_net::xfer::{DnsHandle, FirstAnswer};
+use hickory_proto::op::{DnsRequest, Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::RecordType;
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
+
+use crate::dns::{Proto, assert_reply_basics, client, describe, name, opts};
 use crate::harness::Setup;
 
 /// The main zone. SOA TTL 3600, MINIMUM 300: negative answers carry 300.
@@ -160,4 +172,127 @@ pub fn lb_setup(tag: &str, policy: &str) -> Setup {
     let setup = Setup::new(tag, &[("lb.test", LB_TEST)], "");
     setup.write_policy("lb.test", policy);
     setup
+}
+
+// ---------------------------------------------------------------------
+// a resolver and policy-file builders, for the lb and health tests
+
+/// One UDP client for many queries, as a resolver keeps one socket.
+pub struct Resolver {
+    client: Client<TokioRuntimeProvider>,
+}
+
+impl Resolver {
+    pub async fn new(addr: SocketAddr) -> Self {
+        Self {
+            client: client(Proto::Udp, addr).await,
+        }
+    }
+
+    async fn send(&self, m: Message, what: &str) -> Message {
+        let reply = self
+            .client
+            .send(DnsRequest::new(m, opts(false)))
+            .first_answer()
+            .await
+            .unwrap_or_else(|e| panic!("{what}: no answer: {e}"))
+            .into_message();
+        assert_reply_basics(&reply);
+        reply
+    }
+
+    /// `qname IN rtype` with EDNS, no ECS.
+    pub async fn query(&self, qname: &str, rtype: RecordType) -> Message {
+        self.send(request(qname, rtype, None), &format!("{qname} {rtype}"))
+            .await
+    }
+
+    /// The same with an ECS option for `net/source` (host bits clear).
+    pub async fn query_ecs(
+        &self,
+        qname: &str,
+        rtype: RecordType,
+        net: IpAddr,
+        source: u8,
+    ) -> Message {
+        let what = format!("{qname} {rtype} ecs {net}/{source}");
+        self.send(request(qname, rtype, Some((net, source))), &what)
+            .await
+    }
+
+    /// The addresses of a NOERROR, authoritative reply, in answer order.
+    pub async fn addrs(&self, qname: &str, rtype: RecordType) -> Vec<IpAddr> {
+        let m = self.query(qname, rtype).await;
+        assert_eq!(
+            m.metadata.response_code,
+            ResponseCode::NoError,
+            "{qname} {rtype}\n{}",
+            describe(&m)
+        );
+        assert!(
+            m.metadata.authoritative,
+            "{qname} {rtype}: AA\n{}",
+            describe(&m)
+        );
+        addrs_of(&m)
+    }
+
+    /// [`Self::addrs`] as a set.
+    pub async fn addr_set(&self, qname: &str, rtype: RecordType) -> BTreeSet<IpAddr> {
+        self.addrs(qname, rtype).await.into_iter().collect()
+    }
+}
+
+pub fn request(qname: &str, rtype: RecordType, ecs: Option<(IpAddr, u8)>) -> Message {
+    let mut m = Message::new(0, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(name(qname), rtype));
+    let mut e = Edns::new();
+    e.set_max_payload(1232).set_version(0);
+    if let Some((net, source)) = ecs {
+        e.options_mut()
+            .insert(EdnsOption::Subnet(ClientSubnet::new(net, source, 0)));
+    }
+    m.set_edns(e);
+    m
+}
+
+/// Addresses of the A and AAAA records of the answer section, in order.
+pub fn addrs_of(m: &Message) -> Vec<IpAddr> {
+    m.answers.iter().filter_map(|r| r.data.ip_addr()).collect()
+}
+
+/// The ECS scope prefix of a reply, if it carries the option.
+pub fn ecs_scope(m: &Message) -> Option<u8> {
+    match m.edns.as_ref()?.option(EdnsCode::Subnet)? {
+        EdnsOption::Subnet(cs) => Some(cs.scope_prefix()),
+        _ => None,
+    }
+}
+
+pub fn ip(s: &str) -> IpAddr {
+    s.parse()
+        .unwrap_or_else(|e| panic!("bad address {s:?}: {e}"))
+}
+
+pub fn ips(list: &[&str]) -> BTreeSet<IpAddr> {
+    list.iter().map(|s| ip(s)).collect()
+}
+
+/// A `[pools.NAME]` table from `(address, extra keys)` pairs.
+pub fn pool(name: &str, members: &[(&str, &str)]) -> String {
+    let mut s = format!("[pools.{name}]\nmembers = [\n");
+    for (addr, extra) in members {
+        if extra.is_empty() {
+            s.push_str(&format!("  {{ address = \"{addr}\" }},\n"));
+        } else {
+            s.push_str(&format!("  {{ address = \"{addr}\", {extra} }},\n"));
+        }
+    }
+    s.push_str("]\n");
+    s
+}
+
+/// A `[names.OWNER]` table with `policy`, `pool` and extra lines.
+pub fn lb_name(owner: &str, policy: &str, pool: &str, extra: &str) -> String {
+    format!("[names.{owner}]\npolicy = \"{policy}\"\npool = \"{pool}\"\n{extra}\n")
 }

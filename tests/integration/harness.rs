@@ -340,8 +340,8 @@ impl TestServer {
     /// Send SIGHUP and wait (at most 10 s) for the outcome of that reload
     /// to be logged: true if it reloaded, false if it kept the old data.
     pub fn reload(&self) -> bool {
-        const OK: &str = "dnslb::app: reloaded";
-        const FAILED: &str = "dnslb::app: reload failed";
+        const OK: &str = "dnslb::reload: reloaded";
+        const FAILED: &str = "dnslb::reload: reload failed";
         let (ok, failed) = (self.log_count(OK), self.log_count(FAILED));
         self.signal("HUP");
         let deadline = Instant::now() + Duration::from_secs(10);

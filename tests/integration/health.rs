@@ -3,7 +3,7 @@
 //! hanging and not listening at all, while it watches the real `dnslb`
 //! answer (or stop answering) with each endpoint.
 //!
-//! Every test owns one /24 of 127/8 (127.0.N.x, N = 2..=13; the lb tests
+//! Every test owns one /24 of 127/8 (127.0.N.x, N = 2..=14; the lb tests
 //! use 127.0.1.x), so endpoints of concurrent tests never meet, and every
 //! endpoint of a test shares one port number (a check has one `port`).
 //!
@@ -25,9 +25,8 @@ use std::time::{Duration, Instant};
 
 use hickory_proto::rr::RecordType;
 
-use crate::fixtures::lb_setup;
+use crate::fixtures::{Resolver, ip, ips, lb_name, lb_setup, pool};
 use crate::harness::TestServer;
-use crate::lb::{Resolver, ip, ips, lb_name, pool};
 
 /// Added to every documented bound for a shared, loaded machine.
 const SLACK: Duration = Duration::from_secs(2);
@@ -802,6 +801,12 @@ async fn probe_address_decides_the_health() {
         |s| *s == both,
     )
     .await;
+    // The line is logged right after the table changes: it may still be on
+    // its way through the log pipe when the answer already shows.
+    wait_until("the state-change line", SLACK, || {
+        !changes(&srv, "127.0.9.1", "down", "up").is_empty()
+    })
+    .await;
     let line = &changes(&srv, "127.0.9.1", "down", "up")[0];
     assert!(
         line.contains(&format!("addr=127.0.9.9:{}", mgmt.port())),
@@ -1037,4 +1042,45 @@ async fn failover_follows_health() {
         let limit = WINDOW + SLACK;
         wait_answer(&r, app, t0, limit, &format!("step {step}"), |s| *s == want).await;
     }
+}
+
+/// After a SIGHUP the state-change lines still say who uses the endpoint
+/// (`pool="..."`): the labels must survive the reload like the health does.
+/// (Before the architecture step the carried-over table lost them and the
+/// lines read `pool=""`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn state_changes_after_a_reload_still_name_the_pool() {
+    let web = Endpoint::start("127.0.14.1", 0, Behaviour::Reply(200, "ok"));
+    let policy = [
+        check("web", "http", web.port(), ""),
+        pool(
+            "web",
+            &[
+                ("127.0.14.1", "check = \"web\", name = \"web-a\""),
+                ("192.0.2.1", ""),
+            ],
+        ),
+        lb_name("www", "multivalue", "web", "answers = \"all\""),
+    ]
+    .concat();
+    let setup = lb_setup("hc-label", &policy);
+    let srv = setup.serve();
+    let r = Resolver::new(srv.addr).await;
+    wait_until("two probes", SLACK, || web.requests() >= 2).await;
+    assert!(srv.reload());
+    assert!(srv.reload(), "a second reload carries the labels on too");
+    let t0 = Instant::now();
+    web.close();
+    wait_answer(&r, WWW, t0, WINDOW + SLACK, "dead endpoint leaves", |s| {
+        *s == ips(&["192.0.2.1"])
+    })
+    .await;
+    assert_one_change(
+        &srv,
+        "127.0.14.1",
+        ("up", "down"),
+        "web-a in lb.test pools.web",
+        "connection refused",
+    )
+    .await;
 }

@@ -6,6 +6,10 @@
 //! zone files in a scratch directory, so tests run in parallel and share
 //! in `src/`; `#[ignore = "needs dig"]` ones need dig on the PATH.
 
+// Helper modules share their items with the test modules as plain `pub`:
+// this binary has no API for `unreachable_pub` to protect.
+#![allow(unreachable_pub)]
+
 mod dns;
 mod fixtures;
 mod harness;

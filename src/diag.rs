@@ -1,5 +1,8 @@
 //! Diagnostics: every configuration or zone error, collected before failing.
 //!
+//! At the bottom of the layers: config, zone and snapshot all report here,
+//! and nothing here imports from the rest of the crate.
+//!
 //! Errors read `FILE:LINE:COL: key.path: message` so an operator can jump to
 //! the spot. Loaders push into a [`Diagnostics`] and keep going, so one run of
 //! `dnslb check` reports every problem, not just the first.
@@ -82,10 +85,6 @@ impl Diagnostics {
         self.items.push(d);
     }
 
-    pub fn extend(&mut self, other: Diagnostics) {
-        self.items.extend(other.items);
-    }
-
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
     }
@@ -116,6 +115,38 @@ impl fmt::Display for Diagnostics {
 }
 
 impl std::error::Error for Diagnostics {}
+
+/// A value read from a config file, with where it was written, so a
+/// problem found later (a directory that cannot be read when the snapshot
+/// is built) still points at the key that named it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Located<T> {
+    pub value: T,
+    /// The config file and the key's 1-based line and column in it (no
+    /// position when the file does not set the key); `None` for a built-in
+    /// default, whose errors name the value itself.
+    pub at: Option<(PathBuf, Option<(u32, u32)>)>,
+}
+
+impl<T> Located<T> {
+    /// A built-in default: no file, no position.
+    pub fn default_value(value: T) -> Self {
+        Self { value, at: None }
+    }
+}
+
+impl Located<PathBuf> {
+    /// Report `message` against `key` at this value's position in its
+    /// config file, or against the path itself when it is a default.
+    pub fn error(&self, diags: &mut Diagnostics, key: &str, message: impl Into<String>) {
+        match &self.at {
+            Some((file, pos)) => {
+                diags.error(file, pos.map(|p| p.0), pos.map(|p| p.1), key, message)
+            }
+            None => diags.error(&self.value, None, None, key, message),
+        }
+    }
+}
 
 /// 1-based (line, column) of a byte offset in `text`; column counts chars.
 pub fn line_col(text: &str, offset: usize) -> (u32, u32) {

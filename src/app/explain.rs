@@ -1,5 +1,8 @@
 //! `dnslb explain`: what a query would be answered, and why, computed by
 //! the real engine on a synthetic packet, without touching the network.
+//!
+//! It sits in `app` because it uses every layer below: the engine (`dns`)
+//! for the answer, the snapshot for the zones, `policy` for the text.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -10,12 +13,12 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
 
+use crate::dns::Transport;
 use crate::dns::Worker;
-use crate::policy::Transport;
 use crate::snapshot::Snapshot;
 
 /// Describe the answer to `name`/`qtype` from `client` (with optional ECS).
-pub fn explain(
+pub(super) fn explain(
     snap: &Snapshot,
     name: &str,
     qtype: &str,
@@ -87,9 +90,20 @@ pub fn explain(
             let _ = writeln!(s, "{r}");
         }
     }
-    if let Some(text) = crate::policy::describe_name(snap, &qname) {
+    if let Some(text) = describe_name(snap, &qname) {
         let _ = writeln!(s, ";; POLICY");
         s.push_str(&text);
     }
     Ok(s)
+}
+
+/// Text description of the load-balanced name `name`, if it is one.
+fn describe_name(snap: &Snapshot, name: &Name) -> Option<String> {
+    let wire = crate::zone::name::to_wire_lower(name);
+    let mut offs = [0u8; 128];
+    let n = crate::zone::name::label_offsets(&wire, &mut offs);
+    let (zone, _) = snap.zones.find(&wire, &offs[..n])?;
+    let lb = zone.node(&wire)?.lb?;
+    let lb = snap.lb.get(lb as usize)?;
+    Some(crate::policy::explain(lb, &snap.health))
 }

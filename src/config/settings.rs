@@ -1,6 +1,11 @@
-//! The server config file (`dnslb.toml`): where to listen, where the zones
-//! are, and transport limits. Every key is optional; defaults serve `zones/`
-//! on 127.0.0.1:5353. The shipped `dnslb.toml` documents each key.
+//! The server settings file (`dnslb.toml`): where to listen, where the
+//! zones are, and transport limits. Every key is optional; defaults serve
+//! `zones/` on 127.0.0.1:5353. The shipped `dnslb.toml` documents each key.
+//!
+//! [`SettingsSpec`] is the file format; [`Settings`] the validated result.
+//! Paths that are only opened later (the zones directory, the GeoIP
+//! database) keep their key's position ([`Located`]), so the snapshot
+//! builder can point an error at the line that named them.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -9,12 +14,14 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::Diagnostics;
+use super::values::{float_in, one_of};
+use crate::diag::{Diagnostics, LineIndex, Located};
+use crate::words::Words;
 
 /// File format: `dnslb.toml`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServerSpec {
+pub struct SettingsSpec {
     pub listen: Option<Spanned<Vec<Spanned<String>>>>,
     pub zones_dir: Option<Spanned<String>>,
     pub geoip_database: Option<Spanned<String>>,
@@ -74,14 +81,28 @@ pub enum LogFormat {
     Json,
 }
 
-/// Validated server configuration.
+impl LogFormat {
+    /// `log_format` in the file.
+    pub const WORDS: Words<LogFormat> = Words(&[("text", Self::Text), ("json", Self::Json)]);
+}
+
+/// `log_level` in the file: tracing's level names.
+pub const LOG_LEVELS: Words<&str> = Words(&[
+    ("error", "error"),
+    ("warn", "warn"),
+    ("info", "info"),
+    ("debug", "debug"),
+    ("trace", "trace"),
+]);
+
+/// Validated server settings.
 #[derive(Debug, Clone)]
-pub struct ServerConfig {
+pub struct Settings {
     /// Where the config came from (None: built-in defaults).
     pub file: Option<PathBuf>,
     pub listen: Vec<SocketAddr>,
-    pub zones_dir: PathBuf,
-    pub geoip_database: Option<PathBuf>,
+    pub zones_dir: Located<PathBuf>,
+    pub geoip_database: Option<Located<PathBuf>>,
     pub allow_partial_zones: bool,
     /// UDP sockets (SO_REUSEPORT), one thread each; 0 in the file = one per core.
     pub udp_workers: usize,
@@ -97,41 +118,22 @@ pub struct ServerConfig {
     pub admin_token: Option<AdminToken>,
     /// Where operator overrides are kept across restarts; `None`: memory only.
     pub admin_state_file: Option<PathBuf>,
-    /// Line and column of keys given in the file, for errors found later
-    /// (a zones directory or GeoIP file that cannot be read).
-    pub key_pos: std::collections::BTreeMap<&'static str, (u32, u32)>,
-}
-
-impl ServerConfig {
-    /// Report `message` against `key` of the config file (with its line when
-    /// the file set it), or against `fallback` when running on defaults.
-    pub fn error_at_key(
-        &self,
-        diags: &mut Diagnostics,
-        key: &'static str,
-        fallback: &Path,
-        message: String,
-    ) {
-        match &self.file {
-            Some(f) => {
-                let pos = self.key_pos.get(key);
-                diags.error(f, pos.map(|p| p.0), pos.map(|p| p.1), key, message);
-            }
-            None => diags.error(fallback, None, None, key, message),
-        }
-    }
+    /// 1-based (line, column) of every key the file sets, by key name: for
+    /// problems found after parsing (a restart-only key changed by a
+    /// reload; a configured admin address that cannot be bound).
+    pub positions: std::collections::BTreeMap<&'static str, (u32, u32)>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
 /// Default address of the admin API: loopback only.
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8053";
 
-impl Default for ServerConfig {
+impl Default for Settings {
     fn default() -> Self {
         Self {
             file: None,
             listen: vec![DEFAULT_LISTEN.parse().expect("valid default")],
-            zones_dir: PathBuf::from("zones"),
+            zones_dir: Located::default_value(PathBuf::from("zones")),
             geoip_database: None,
             allow_partial_zones: false,
             udp_workers: default_workers(),
@@ -143,7 +145,7 @@ impl Default for ServerConfig {
             admin_listen: Some(DEFAULT_ADMIN_LISTEN.parse().expect("valid default")),
             admin_token: None,
             admin_state_file: None,
-            key_pos: Default::default(),
+            positions: Default::default(),
         }
     }
 }
@@ -153,7 +155,7 @@ fn default_workers() -> usize {
 }
 
 /// Load and validate `path`; all problems go to `diags`.
-pub fn load_server_config(path: &Path, diags: &mut Diagnostics) -> Option<ServerConfig> {
+pub fn load_settings(path: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -167,15 +169,12 @@ pub fn load_server_config(path: &Path, diags: &mut Diagnostics) -> Option<Server
             return None;
         }
     };
-    parse_server_config(path, &text, diags)
+    parse_settings(path, &text, diags)
 }
 
-pub fn parse_server_config(
-    path: &Path,
-    text: &str,
-    diags: &mut Diagnostics,
-) -> Option<ServerConfig> {
-    let spec: ServerSpec = match toml::from_str(text) {
+/// Validate the text of the settings file `path`; all problems go to `diags`.
+pub fn parse_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<Settings> {
+    let spec: SettingsSpec = match toml::from_str(text) {
         Ok(s) => s,
         Err(e) => {
             let off = e.span().map_or(0, |s| s.start);
@@ -189,12 +188,20 @@ pub fn parse_server_config(
         let p = PathBuf::from(p);
         if p.is_absolute() { p } else { base.join(p) }
     };
-    let mut cfg = ServerConfig {
-        file: Some(path.to_path_buf()),
-        ..ServerConfig::default()
+    let lines = LineIndex::new(text);
+    let located = |value: PathBuf, pos: Option<usize>| Located {
+        value,
+        at: Some((path.to_path_buf(), pos.map(|p| lines.line_col(p)))),
     };
+    let mut cfg = Settings {
+        file: Some(path.to_path_buf()),
+        ..Settings::default()
+    };
+    // A key the file does not set still belongs to this file.
+    cfg.zones_dir = located(cfg.zones_dir.value, None);
+    let positions = key_positions(&spec, &lines);
     // Exhaustive destructuring: a new field cannot be silently ignored.
-    let ServerSpec {
+    let SettingsSpec {
         listen,
         zones_dir,
         geoip_database,
@@ -236,16 +243,11 @@ pub fn parse_server_config(
         }
         cfg.listen = addrs;
     }
-    let lines = super::diag::LineIndex::new(text);
     if let Some(z) = zones_dir {
-        cfg.zones_dir = rel(z.get_ref());
-        cfg.key_pos
-            .insert("zones_dir", lines.line_col(z.span().start));
+        cfg.zones_dir = located(rel(z.get_ref()), Some(z.span().start));
     }
     if let Some(g) = geoip_database {
-        cfg.geoip_database = Some(rel(g.get_ref()));
-        cfg.key_pos
-            .insert("geoip_database", lines.line_col(g.span().start));
+        cfg.geoip_database = Some(located(rel(g.get_ref()), Some(g.span().start)));
     }
     if let Some(b) = allow_partial_zones {
         cfg.allow_partial_zones = *b.get_ref();
@@ -272,15 +274,9 @@ pub fn parse_server_config(
         }
     }
     if let Some(t) = tcp_idle_timeout {
-        let v = *t.get_ref();
-        if (0.1..=3600.0).contains(&v) {
-            cfg.tcp_idle_timeout = Duration::from_secs_f64(v);
-        } else {
-            err(
-                t.span(),
-                "tcp_idle_timeout",
-                format!("must be between 0.1 and 3600 seconds, got {v}"),
-            );
+        match float_in(*t.get_ref(), 0.1..=3600.0, " seconds") {
+            Ok(v) => cfg.tcp_idle_timeout = Duration::from_secs_f64(v),
+            Err(m) => err(t.span(), "tcp_idle_timeout", m),
         }
     }
     if let Some(c) = tcp_max_connections {
@@ -294,24 +290,15 @@ pub fn parse_server_config(
         }
     }
     if let Some(f) = log_format {
-        match f.get_ref().as_str() {
-            "text" => cfg.log_format = LogFormat::Text,
-            "json" => cfg.log_format = LogFormat::Json,
-            other => err(
-                f.span(),
-                "log_format",
-                format!("must be \"text\" or \"json\", got {other:?}"),
-            ),
+        match one_of("log format", &LogFormat::WORDS, f.get_ref()) {
+            Ok(v) => cfg.log_format = v,
+            Err(m) => err(f.span(), "log_format", m),
         }
     }
     if let Some(l) = log_level {
-        match l.get_ref().as_str() {
-            "error" | "warn" | "info" | "debug" | "trace" => cfg.log_level = l.get_ref().clone(),
-            other => err(
-                l.span(),
-                "log_level",
-                format!("must be one of error, warn, info, debug, trace; got {other:?}"),
-            ),
+        match one_of("log level", &LOG_LEVELS, l.get_ref()) {
+            Ok(v) => cfg.log_level = v.to_owned(),
+            Err(m) => err(l.span(), "log_level", m),
         }
     }
     if let Some(a) = admin_listen {
@@ -319,9 +306,6 @@ pub fn parse_server_config(
             Ok(v) => cfg.admin_listen = v,
             Err(m) => err(a.span(), "admin_listen", m),
         }
-        // Set in the file: a port that cannot be bound is then fatal.
-        cfg.key_pos
-            .insert("admin_listen", lines.line_col(a.span().start));
     }
     match (admin_token, admin_token_file) {
         (Some(t), Some(f)) => {
@@ -371,7 +355,37 @@ pub fn parse_server_config(
             cfg.admin_state_file = Some(rel(f.get_ref()));
         }
     }
+    cfg.positions = positions;
     (diags.len() == before).then_some(cfg)
+}
+
+/// Where each key the file sets starts.
+fn key_positions(
+    spec: &SettingsSpec,
+    lines: &LineIndex<'_>,
+) -> std::collections::BTreeMap<&'static str, (u32, u32)> {
+    fn at<T>(v: &Option<Spanned<T>>) -> Option<usize> {
+        v.as_ref().map(|s| s.span().start)
+    }
+    let all = [
+        ("listen", at(&spec.listen)),
+        ("zones_dir", at(&spec.zones_dir)),
+        ("geoip_database", at(&spec.geoip_database)),
+        ("allow_partial_zones", at(&spec.allow_partial_zones)),
+        ("udp_workers", at(&spec.udp_workers)),
+        ("udp_payload_size", at(&spec.udp_payload_size)),
+        ("tcp_idle_timeout", at(&spec.tcp_idle_timeout)),
+        ("tcp_max_connections", at(&spec.tcp_max_connections)),
+        ("log_format", at(&spec.log_format)),
+        ("log_level", at(&spec.log_level)),
+        ("admin_listen", at(&spec.admin_listen)),
+        ("admin_token", at(&spec.admin_token)),
+        ("admin_token_file", at(&spec.admin_token_file)),
+        ("admin_state_file", at(&spec.admin_state_file)),
+    ];
+    all.into_iter()
+        .filter_map(|(k, off)| Some((k, lines.line_col(off?))))
+        .collect()
 }
 
 /// `admin_listen` (and `--admin-listen`): `ADDR:PORT`, or `""` for off.
@@ -392,43 +406,28 @@ mod tests {
     fn shipped_example_is_valid_and_matches_defaults() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dnslb.toml");
         let mut d = Diagnostics::new();
-        let c = load_server_config(&path, &mut d).unwrap_or_else(|| panic!("{d}"));
-        let def = ServerConfig::default();
+        let c = load_settings(&path, &mut d).unwrap_or_else(|| panic!("{d}"));
+        let def = Settings::default();
         assert_eq!(c.listen, def.listen);
         assert_eq!(c.udp_payload_size, def.udp_payload_size);
         assert_eq!(c.tcp_idle_timeout, def.tcp_idle_timeout);
         assert_eq!(c.tcp_max_connections, def.tcp_max_connections);
-        assert!(c.zones_dir.ends_with("zones"));
+        assert!(c.zones_dir.value.ends_with("zones"));
         assert_eq!(c.admin_listen, def.admin_listen);
         assert_eq!(c.admin_token, def.admin_token);
         assert_eq!(c.admin_state_file, def.admin_state_file);
     }
 
     #[test]
-    fn every_bad_value_is_reported_with_its_line() {
-        let text = "listen = [\"nope\"]\nudp_payload_size = 100\ntcp_idle_timeout = 0.0\nlog_format = \"xml\"\n";
-        let mut d = Diagnostics::new();
-        assert!(parse_server_config(Path::new("s.toml"), text, &mut d).is_none());
-        let s = d.to_string();
-        assert!(s.contains("s.toml:1:11: listen: \"nope\" is not"), "{s}");
-        assert!(
-            s.contains("s.toml:2:20: udp_payload_size: must be between 512 and 4096, got 100"),
-            "{s}"
-        );
-        assert!(s.contains("s.toml:3:"), "{s}");
-        assert!(s.contains("s.toml:4:14: log_format:"), "{s}");
-        assert_eq!(d.len(), 4);
-    }
-
-    #[test]
     fn admin_keys() {
         let mut d = Diagnostics::new();
-        let def = ServerConfig::default();
+        let def = Settings::default();
         assert_eq!(def.admin_listen, Some("127.0.0.1:8053".parse().unwrap()));
         assert!(def.admin_token.is_none() && def.admin_state_file.is_none());
         let text = "admin_listen = \"\"\nadmin_token = \"0123456789abcdef\"\nadmin_state_file = \"state/admin\"\n";
-        let c = parse_server_config(Path::new("/etc/dnslb/s.toml"), text, &mut d).unwrap();
+        let c = parse_settings(Path::new("/etc/dnslb/s.toml"), text, &mut d).unwrap();
         assert_eq!(c.admin_listen, None);
+        assert_eq!(c.positions.get("admin_listen"), Some(&(1, 16)));
         assert_eq!(c.admin_token.as_ref().unwrap().as_str(), "0123456789abcdef");
         assert_eq!(
             format!("{:?}", c.admin_token),
@@ -440,7 +439,7 @@ mod tests {
         );
 
         let bad = "admin_listen = \"localhost\"\nadmin_token = \"short\"\nadmin_token_file = \"t\"\nadmin_state_file = \"\"\n";
-        assert!(parse_server_config(Path::new("s.toml"), bad, &mut d).is_none());
+        assert!(parse_settings(Path::new("s.toml"), bad, &mut d).is_none());
         let s = d.to_string();
         assert!(
             s.contains("s.toml:1:16: admin_listen: \"localhost\" is not an ADDR:PORT"),
@@ -459,7 +458,7 @@ mod tests {
 
         let mut d = Diagnostics::new();
         let bad = "admin_token = \"has a space in it, long enough\"\n";
-        assert!(parse_server_config(Path::new("s.toml"), bad, &mut d).is_none());
+        assert!(parse_settings(Path::new("s.toml"), bad, &mut d).is_none());
         assert!(
             d.to_string()
                 .contains("s.toml:1:15: admin_token: the token may only hold visible ASCII"),
@@ -467,7 +466,7 @@ mod tests {
         );
         let mut d = Diagnostics::new();
         let bad = "admin_token_file = \"no-such-token-file\"\n";
-        assert!(parse_server_config(Path::new("/nonexistent/s.toml"), bad, &mut d).is_none());
+        assert!(parse_settings(Path::new("/nonexistent/s.toml"), bad, &mut d).is_none());
         assert!(
             d.to_string()
                 .contains("admin_token_file: cannot read /nonexistent/no-such-token-file"),
@@ -476,9 +475,25 @@ mod tests {
     }
 
     #[test]
+    fn every_bad_value_is_reported_with_its_line() {
+        let text = "listen = [\"nope\"]\nudp_payload_size = 100\ntcp_idle_timeout = 0.0\nlog_format = \"xml\"\n";
+        let mut d = Diagnostics::new();
+        assert!(parse_settings(Path::new("s.toml"), text, &mut d).is_none());
+        let s = d.to_string();
+        assert!(s.contains("s.toml:1:11: listen: \"nope\" is not"), "{s}");
+        assert!(
+            s.contains("s.toml:2:20: udp_payload_size: must be between 512 and 4096, got 100"),
+            "{s}"
+        );
+        assert!(s.contains("s.toml:3:"), "{s}");
+        assert!(s.contains("s.toml:4:14: log_format:"), "{s}");
+        assert_eq!(d.len(), 4);
+    }
+
+    #[test]
     fn unknown_keys_are_rejected() {
         let mut d = Diagnostics::new();
-        assert!(parse_server_config(Path::new("s.toml"), "listne = []\n", &mut d).is_none());
+        assert!(parse_settings(Path::new("s.toml"), "listne = []\n", &mut d).is_none());
         assert!(d.to_string().starts_with("s.toml:1:1: "), "{d}");
         assert!(d.to_string().contains("unknown field `listne`"), "{d}");
     }

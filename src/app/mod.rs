@@ -1,0 +1,297 @@
+//! Wiring: load, serve, reload, shut down. The top layer: it may use
+//! everything below, and nothing below uses it.
+//!
+//! Start-up loads and validates everything into one snapshot; on any error
+//! it prints every diagnostic and refuses to start (unless the settings
+//! allow partial zones). SIGHUP asks `reload` to rebuild the snapshot off
+//! the hot path and swap it in only if it is clean; SIGINT/SIGTERM stop
+//! every task through one cancellation token.
+//!
+//! - `admin`: the admin API's set-up and its command-line clients.
+//! - `reload`: the reload sequence and the only snapshot writer.
+//! - `signals`: SIGHUP → reload requests; SIGINT/SIGTERM → stop.
+//! - `explain`: `dnslb explain`, the engine on a synthetic query.
+
+mod admin;
+mod explain;
+mod reload;
+mod signals;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{Context, bail};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, ServeArgs};
+use crate::config::{LogFormat, Settings, load_settings};
+use crate::diag::Diagnostics;
+use crate::health::{ProberOptions, spawn_prober};
+use crate::server::{tcp, udp};
+use crate::snapshot::{SnapshotCell, SnapshotWriter};
+
+/// Entry point of the binary; returns the process exit code.
+pub fn main(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command.unwrap_or(Command::Serve(cli.serve)) {
+        Command::Serve(args) => serve(args),
+        Command::Check(args) => Ok(check(&args)),
+        Command::Explain(args) => explain(&args),
+        Command::Status(a) => admin::status(&a),
+        Command::Drain(a) => admin::force(&a.admin, &a.endpoint, "drain"),
+        Command::Undrain(a) => admin::force(&a.admin, &a.endpoint, "auto"),
+        Command::Force(a) => admin::force(&a.admin, &a.endpoint, &a.state),
+    }
+}
+
+fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<Settings> {
+    match &arg.config {
+        Some(p) => load_settings(p, diags),
+        None => Some(Settings::default()),
+    }
+}
+
+/// Print every diagnostic, ordered by file then line.
+fn print_diags(diags: &Diagnostics) {
+    let mut all: Vec<_> = diags.iter().collect();
+    all.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+    for d in all {
+        eprintln!("{d}");
+    }
+}
+
+fn check(args: &ConfigArg) -> i32 {
+    let mut diags = Diagnostics::new();
+    let ok = load_config(args, &mut diags)
+        .and_then(|cfg| crate::snapshot::build(&cfg, None, false, &mut diags))
+        .is_some();
+    print_diags(&diags);
+    if ok && diags.is_empty() {
+        println!("ok");
+        0
+    } else {
+        eprintln!("{} error(s)", diags.len().max(1));
+        1
+    }
+}
+
+fn init_tracing(cfg: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log_level));
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(false);
+    let _ = match cfg.log_format {
+        LogFormat::Text => b.try_init(),
+        LogFormat::Json => b.json().try_init(),
+    };
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<i32> {
+    let mut diags = Diagnostics::new();
+    let Some(mut cfg) = load_config(&args.config, &mut diags) else {
+        print_diags(&diags);
+        bail!("invalid configuration ({} error(s))", diags.len());
+    };
+    if !args.listen.is_empty() {
+        cfg.listen = args.listen.clone();
+    }
+    init_tracing(&cfg);
+    let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.as_deref())?;
+    let started = std::time::Instant::now();
+    let snap = crate::snapshot::build(&cfg, None, cfg.allow_partial_zones, &mut diags);
+    if !diags.is_empty() {
+        print_diags(&diags);
+    }
+    let Some(mut snap) = snap else {
+        bail!(
+            "refusing to start: {} error(s) in {} (set allow_partial_zones = true to serve the zones that load)",
+            diags.len(),
+            cfg.zones_dir.value.display()
+        );
+    };
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    metrics.adopt(&mut snap.counters);
+    metrics.reloads.success();
+    admin
+        .overrides
+        .with_list(|l| crate::admin::endpoints::apply_overrides(l, &snap));
+    if !admin.overrides.list().is_empty() {
+        tracing::warn!(
+            overrides = admin.overrides.list().len(),
+            file = %admin.overrides.file().map_or(String::new(), |f| f.display().to_string()),
+            "operator overrides in force from the admin state file"
+        );
+    }
+    tracing::info!(
+        zones = snap.zones.len(),
+        lb_names = snap.lb.len(),
+        targets = snap.targets.len(),
+        ms = started.elapsed().as_millis() as u64,
+        dir = %cfg.zones_dir.value.display(),
+        "loaded"
+    );
+    let (_, writer) = SnapshotCell::new(snap);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .thread_name("dnslb")
+        .build()
+        .context("starting the async runtime")?;
+    rt.block_on(run(cfg, writer, args.engine, admin, metrics))?;
+    Ok(0)
+}
+
+/// Serve until SIGINT/SIGTERM. `writer` goes to the reloader.
+async fn run(
+    cfg: Settings,
+    writer: SnapshotWriter,
+    engine: Engine,
+    admin: admin::AdminSetup,
+    metrics: Arc<crate::metrics::Metrics>,
+) -> anyhow::Result<()> {
+    // Signal handlers first: a HUP or TERM right after "listening on" must
+    // find them installed (the default action would kill the process).
+    let (hup, mut stop_signal) = signals::Signals::install()?.split();
+    let shared = writer.cell().clone();
+    let cancel = CancellationToken::new();
+    let admin_listener = admin.bind().await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut udp_threads = Vec::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut hickory = (engine == Engine::Hickory).then(|| {
+        hickory_server::Server::new(crate::server::hickory::Handler {
+            snap: shared.clone(),
+        })
+    });
+    for &addr in &cfg.listen {
+        let workers = if hickory.is_some() {
+            1
+        } else {
+            cfg.udp_workers
+        };
+        let (tcp_listener, udp_socks) = bind_pair(addr, workers)?;
+        let tcp_addr = tcp_listener.local_addr()?;
+        let bound_udp = udp_socks[0].local_addr()?;
+        if let Some(server) = hickory.as_mut() {
+            for sock in udp_socks {
+                sock.set_read_timeout(None)?;
+                sock.set_nonblocking(true)?;
+                server.register_socket(tokio::net::UdpSocket::from_std(sock)?);
+            }
+            server.register_listener(tcp_listener, cfg.tcp_idle_timeout, 65535);
+        } else {
+            udp_threads.extend(udp::start(udp_socks, shared.clone(), stop.clone())?);
+            let limits = tcp::TcpLimits {
+                idle_timeout: cfg.tcp_idle_timeout,
+                max_connections: cfg.tcp_max_connections,
+            };
+            tasks.spawn(tcp::serve(
+                tcp_listener,
+                shared.clone(),
+                limits,
+                cancel.clone(),
+            ));
+        }
+        tracing::info!("listening on udp {bound_udp}");
+        tracing::info!("listening on tcp {tcp_addr}");
+    }
+
+    // Probing starts now, for every target, not on first query.
+    let first = shared.load_full();
+    let prober = Arc::new(spawn_prober(
+        first.targets.probe_targets(),
+        first.health.clone(),
+        cancel.child_token(),
+        ProberOptions::default(),
+    ));
+    drop(first);
+    let ready = Arc::new(AtomicBool::new(true));
+    if let Some(listener) = admin_listener {
+        let state = crate::admin::AdminState::new(
+            shared.clone(),
+            prober.clone(),
+            admin.overrides.clone(),
+            metrics.clone(),
+            ready.clone(),
+            admin.token.clone(),
+        );
+        let token = cancel.child_token();
+        tasks.spawn(async move {
+            if let Err(e) = crate::admin::serve(listener, state, token).await {
+                tracing::error!(error = %e, "admin API stopped");
+            }
+        });
+    }
+    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+    let reloader = reload::Reloader {
+        settings: cfg.clone(),
+        writer,
+        prober: prober.clone(),
+        overrides: admin.overrides.clone(),
+        metrics: metrics.clone(),
+    };
+    tasks.spawn(reload::run(reloader, reload_rx, cancel.clone()));
+    tasks.spawn(hup.forward(reload_tx, cancel.clone()));
+    stop_signal.wait().await;
+    tracing::info!("shutting down");
+    ready.store(false, Ordering::Relaxed);
+    cancel.cancel();
+    stop.store(true, Ordering::Relaxed);
+    if let Some(mut server) = hickory {
+        let _ = server.shutdown_gracefully().await;
+    }
+    while tasks.join_next().await.is_some() {}
+    if let Ok(p) = Arc::try_unwrap(prober)
+        && let Err(e) = p.join().await
+    {
+        tracing::warn!(error = %e, "health prober did not stop cleanly");
+    }
+    for h in udp_threads {
+        let _ = tokio::task::spawn_blocking(move || h.join()).await;
+    }
+    Ok(())
+}
+
+/// Bind TCP and UDP on one address. With port 0, TCP picks a free port and
+/// UDP takes the same number; if another socket holds that UDP port, try a
+/// new pair rather than fail.
+fn bind_pair(
+    addr: SocketAddr,
+    udp_workers: usize,
+) -> anyhow::Result<(tokio::net::TcpListener, Vec<std::net::UdpSocket>)> {
+    let mut attempts = 0;
+    loop {
+        let tcp_listener = tcp::bind(addr).with_context(|| format!("binding tcp {addr}"))?;
+        let udp_addr = SocketAddr::new(addr.ip(), tcp_listener.local_addr()?.port());
+        match udp::bind(udp_addr, udp_workers) {
+            Ok(socks) => return Ok((tcp_listener, socks)),
+            Err(e)
+                if addr.port() == 0
+                    && e.kind() == std::io::ErrorKind::AddrInUse
+                    && attempts < 50 =>
+            {
+                attempts += 1;
+            }
+            Err(e) => return Err(e).with_context(|| format!("binding udp {udp_addr}")),
+        }
+    }
+}
+
+fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
+    let mut diags = Diagnostics::new();
+    let snap = load_config(&args.config, &mut diags)
+        .and_then(|cfg| crate::snapshot::build(&cfg, None, false, &mut diags));
+    let Some(snap) = snap else {
+        print_diags(&diags);
+        bail!(
+            "cannot explain: the configuration has {} error(s)",
+            diags.len()
+        );
+    };
+    let text = explain::explain(&snap, &args.name, &args.qtype, args.client, args.ecs)?;
+    print!("{text}");
+    Ok(0)
+}

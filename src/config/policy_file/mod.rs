@@ -1,0 +1,151 @@
+//! The per-zone policy file (`zones/ZONE.toml`): health checks, pools of
+//! endpoints and the load-balanced names that use them.
+//!
+//! Two layers, as STYLE.md asks: the `*Spec` types ([`spec`]) are the file
+//! format (serde, `deny_unknown_fields`, every value `Spanned` so errors can
+//! point at it), and [`load_policy_file`] validates them into the runtime
+//! types of [`crate::health`] (checks) and [`crate::policy`] (pools, names):
+//! `checks`, `pools` and `names` hold the rules of each section. Validation reports every problem it finds, each as
+//! `FILE:LINE:COL: key.path: message`, and never clamps a value.
+//!
+//! The document is parsed once into toml's spanned tree, then each entry
+//! (`checks.X`, `pools.X`, `names.X`) is deserialized on its own. Parsing
+//! the whole file into one struct was rejected: serde stops at the first
+//! unknown key, and one typo would hide every other error in the file.
+//!
+//! Owners are parsed by the zone files' own rule (`zone::name::parse_owner`)
+//! and returned as names. Cross-checks against the zone's data (a name
+//! outside the zone or below a delegation, an A, AAAA or CNAME beside a
+//! load-balanced name) are the zone's rules (`zone::Zone::attach_balanced`),
+//! applied by the snapshot builder, which gets each name and its line.
+
+mod checks;
+mod names;
+mod parse;
+mod pools;
+pub mod spec;
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use hickory_proto::rr::Name;
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::diag::Diagnostics;
+use crate::health::TargetRegistry;
+use crate::policy::{BalancedName, Pool};
+
+pub use checks::{
+    DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE, DEFAULT_TIMEOUT, INTERVAL_SECS, THRESHOLD,
+    TIMEOUT_SECS, validate_check,
+};
+pub use names::{DEFAULT_TTL, MAX_TTL};
+use names::{compile_name, owner_name};
+use parse::{Cx, key_path, parse};
+use pools::{Checks, compile_pool};
+pub use pools::{DEFAULT_WEIGHT, MAX_WEIGHT};
+
+/// A validated policy file.
+#[derive(Debug)]
+pub struct PolicyFile {
+    /// Load-balanced names in file order.
+    pub names: Vec<NameEntry>,
+}
+
+/// One load-balanced name and where it was declared.
+#[derive(Debug)]
+pub struct NameEntry {
+    /// The owner as written: relative to the zone origin, `@` for the apex,
+    /// or absolute with a trailing dot.
+    pub owner: String,
+    /// The owner as a name (absolute; the caller checks it is in the zone,
+    /// see `zone::Zone::attach_balanced`).
+    pub name: Name,
+    /// 1-based line and column of its `[names.X]` table (of the `X`), for
+    /// the caller's cross-checks against the zone file.
+    pub line: u32,
+    pub col: u32,
+    pub lb: BalancedName,
+}
+
+/// Load the policy file `path` of the zone `origin` (relative owners are
+/// in that zone). Every problem goes to `diags`. The result holds
+/// the names that compiled, even when others did not, so the caller can
+/// still cross-check them against the zone and report everything at once;
+/// a file that added any diagnostic must not be served. `None` only when
+/// the file is not valid TOML.
+///
+/// Members are interned in `targets` as they validate, so a file that is
+/// then rejected leaves ids behind: the registry belongs to the snapshot
+/// being built, which is dropped with the file.
+pub fn load_policy_file(
+    path: &Path,
+    text: &str,
+    origin: &Name,
+    targets: &mut TargetRegistry,
+    diags: &mut Diagnostics,
+) -> Option<PolicyFile> {
+    let mut local = Diagnostics::new();
+    let mut cx = Cx {
+        path,
+        text,
+        diags: &mut local,
+    };
+    let file = compile(&mut cx, origin, targets);
+    // Report in file order, whatever order the checks ran in.
+    let mut found = local.into_vec();
+    found.sort_by_key(|d| (d.line, d.col));
+    for d in found {
+        diags.push(d);
+    }
+    file
+}
+
+fn compile(cx: &mut Cx<'_>, origin: &Name, targets: &mut TargetRegistry) -> Option<PolicyFile> {
+    let lines = crate::diag::LineIndex::new(cx.text);
+    let file = parse(cx)?;
+
+    let mut checks: Checks<'_> = HashMap::new();
+    for e in &file.checks {
+        let check = e
+            .spec
+            .as_ref()
+            .and_then(|s| validate_check(e.name.get_ref(), s, cx.path, cx.text, cx.diags))
+            .map(Arc::new);
+        checks.insert(e.name.get_ref(), check);
+    }
+    let mut pools: HashMap<&str, Option<Arc<Pool>>> = HashMap::new();
+    for e in &file.pools {
+        let pool = e
+            .spec
+            .as_ref()
+            .and_then(|s| compile_pool(cx, e.name.get_ref(), s, &checks, targets));
+        pools.insert(e.name.get_ref(), pool.map(Arc::new));
+    }
+    let mut names = Vec::with_capacity(file.names.len());
+    let mut seen = HashMap::new();
+    for e in &file.names {
+        let owner = e.name.get_ref();
+        let path = key_path("names", owner);
+        let name = owner_name(cx, &e.name, &path, origin, &mut seen);
+        // Compiled even under a bad owner, so its own errors show too.
+        let display = name.as_ref().map_or_else(|| owner.clone(), Name::to_ascii);
+        let lb = e
+            .spec
+            .as_ref()
+            .and_then(|s| compile_name(cx, &display, &path, s, &e.name, &pools));
+        if let (Some(name), Some(lb)) = (name, lb) {
+            let (line, col) = lines.line_col(e.name.span().start);
+            names.push(NameEntry {
+                owner: owner.clone(),
+                name,
+                line,
+                col,
+                lb,
+            });
+        }
+    }
+    Some(PolicyFile { names })
+}

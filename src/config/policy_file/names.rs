@@ -1,0 +1,367 @@
+//! `[names.OWNER]` compiled into a load-balanced name: its policy, pools,
+//! answer size, TTL and what to do when everything is down.
+
+use std::collections::hash_map::Entry;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use hickory_proto::rr::Name;
+use toml::Spanned;
+
+use super::parse::Cx;
+use super::spec::{AnswersSpec, NameSpec};
+use crate::config::values::{int_in, one_of};
+use crate::policy::{
+    AllDownMode, Answers, BalancedName, Group, MAX_ANSWERS, OnAllDown, Order, Pick, Policy, Pool,
+    StickyPrefixes,
+};
+use crate::zone::name::{parse_owner, to_wire_lower};
+
+/// Defaults, documented in `zones/example.test.toml`.
+pub const DEFAULT_TTL: u32 = 30;
+pub const MAX_TTL: i64 = 86_400;
+
+/// The owner of `[names.OWNER]` as a name in `origin`'s zone, by the zone
+/// files' own rule ([`parse_owner`]); `None` after reporting it. Rejects a
+/// wildcard (a load-balanced name is one name) and a second spelling of a
+/// name already seen (names compare case-insensitively, and `www` is
+/// `www.ZONE.`).
+pub(super) fn owner_name(
+    cx: &mut Cx<'_>,
+    owner: &Spanned<String>,
+    path: &str,
+    origin: &Name,
+    seen: &mut HashMap<Box<[u8]>, String>,
+) -> Option<Name> {
+    let at = owner.span().start;
+    let written = owner.get_ref().as_str();
+    let name = match parse_owner(written, origin) {
+        Ok(n) => n,
+        Err(p) => {
+            cx.error(at, path, format!("owner name {written:?} {p}"));
+            return None;
+        }
+    };
+    if name.is_wildcard() {
+        cx.error(
+            at,
+            path,
+            format!("owner name {written:?} is a wildcard; a load-balanced name is one name"),
+        );
+        return None;
+    }
+    match seen.entry(to_wire_lower(&name)) {
+        Entry::Occupied(first) => {
+            cx.error(
+                at,
+                path,
+                format!(
+                    "same name as {} (DNS names are case-insensitive)",
+                    first.get()
+                ),
+            );
+            None
+        }
+        Entry::Vacant(v) => {
+            v.insert(path.to_owned());
+            Some(name)
+        }
+    }
+}
+
+pub(super) fn compile_name(
+    cx: &mut Cx<'_>,
+    owner: &str,
+    base: &str,
+    spec: &NameSpec,
+    name_key: &Spanned<String>,
+    pools: &HashMap<&str, Option<Arc<Pool>>>,
+) -> Option<BalancedName> {
+    let NameSpec {
+        policy,
+        pool,
+        groups,
+        group_policy,
+        ttl,
+        answers,
+        on_all_down,
+        fallback_pool,
+        sticky_v4_prefix,
+        sticky_v6_prefix,
+    } = spec;
+    let before = cx.diags.len();
+    let n = NameCx {
+        base,
+        header: name_key.span().start,
+        pools,
+        policy: policy.get_ref(),
+    };
+    let kind = cx.check(
+        policy.span().start,
+        n.key("policy"),
+        one_of("policy", &Policy::WORDS, policy.get_ref()),
+    );
+    let ttl = ttl
+        .as_ref()
+        .and_then(|t| {
+            let r = int_in(*t.get_ref(), 1..=MAX_TTL);
+            cx.check(t.span().start, n.key("ttl"), r)
+        })
+        .map_or(DEFAULT_TTL, |t| t as u32);
+    let answers = answers
+        .as_ref()
+        .map_or(Answers::Count(1), |a| answer_count(cx, &n, a));
+    let group_pools = n.group_pools(cx, kind, pool.as_ref(), groups.as_ref());
+    let pick = n.pick(
+        cx,
+        kind,
+        group_policy.as_ref(),
+        [sticky_v4_prefix.as_ref(), sticky_v6_prefix.as_ref()],
+    );
+    let on_all_down = n.on_all_down(cx, on_all_down.as_ref(), fallback_pool.as_ref());
+
+    if cx.diags.len() != before {
+        return None;
+    }
+    let order = match kind? {
+        Policy::Failover => Order::Failover,
+        Policy::Weighted | Policy::RoundRobin | Policy::Multivalue | Policy::Sticky => {
+            Order::Single
+        }
+    };
+    let groups: Box<[Group]> = group_pools.into_iter().map(Group::new).collect();
+    if groups.is_empty() {
+        // A referenced pool failed validation; that error is already out.
+        return None;
+    }
+    Some(BalancedName {
+        name: owner.to_owned(),
+        ttl,
+        answers,
+        order,
+        pick,
+        groups,
+        on_all_down: on_all_down?,
+    })
+}
+
+/// `answers`: 1..=64 or `"all"`.
+fn answer_count(cx: &mut Cx<'_>, n: &NameCx<'_>, a: &Spanned<AnswersSpec>) -> Answers {
+    match a.get_ref() {
+        AnswersSpec::Count(c) if (1..=MAX_ANSWERS as i64).contains(c) => Answers::Count(*c as u8),
+        AnswersSpec::Word(w) if w == "all" => Answers::All,
+        other => {
+            let got = match other {
+                AnswersSpec::Count(c) => c.to_string(),
+                AnswersSpec::Word(w) => format!("{w:?}"),
+            };
+            cx.error(
+                a.span().start,
+                n.key("answers"),
+                format!("must be between 1 and {MAX_ANSWERS} or \"all\", got {got}"),
+            );
+            Answers::Count(1)
+        }
+    }
+}
+
+/// What the key groups of one `[names.X]` need to know about it.
+struct NameCx<'a> {
+    /// `names.X`
+    base: &'a str,
+    /// Offset of the `X` in `[names.X]`, for errors about missing keys.
+    header: usize,
+    pools: &'a HashMap<&'a str, Option<Arc<Pool>>>,
+    /// The policy word as written, for messages.
+    policy: &'a str,
+}
+
+impl NameCx<'_> {
+    fn key(&self, k: &str) -> String {
+        format!("{}.{k}", self.base)
+    }
+
+    /// The pool `r` names; `None` (reported) when there is none.
+    fn resolve(&self, cx: &mut Cx<'_>, r: &Spanned<String>, k: &str) -> Option<Arc<Pool>> {
+        match self.pools.get(r.get_ref().as_str()) {
+            Some(p) => p.clone(),
+            None => {
+                cx.error(
+                    r.span().start,
+                    self.key(k),
+                    format!("unknown pool {:?}", r.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    /// `pool` (every policy but failover) or `groups` (failover): the
+    /// name's groups in file order.
+    fn group_pools(
+        &self,
+        cx: &mut Cx<'_>,
+        kind: Option<Policy>,
+        pool: Option<&Spanned<String>>,
+        groups: Option<&Spanned<Vec<Spanned<String>>>>,
+    ) -> Vec<Arc<Pool>> {
+        let policy = self.policy;
+        match kind {
+            Some(Policy::Failover) => {
+                if let Some(p) = pool {
+                    cx.error(
+                        p.span().start,
+                        self.key("pool"),
+                        "not used by policy failover; list the pools in `groups`",
+                    );
+                }
+                if groups.is_none() {
+                    cx.error(
+                        self.header,
+                        self.key("groups"),
+                        "required for policy failover",
+                    );
+                }
+            }
+            Some(_) => {
+                if let Some(g) = groups {
+                    cx.error(
+                        g.span().start,
+                        self.key("groups"),
+                        format!("only for policy failover, not {policy}"),
+                    );
+                }
+                if pool.is_none() {
+                    cx.error(
+                        self.header,
+                        self.key("pool"),
+                        format!("required for policy {policy}"),
+                    );
+                }
+            }
+            None => {}
+        }
+        let mut out = Vec::new();
+        if let Some(p) = pool {
+            out.extend(self.resolve(cx, p, "pool"));
+        }
+        if let Some(g) = groups {
+            if g.get_ref().is_empty() {
+                cx.error(
+                    g.span().start,
+                    self.key("groups"),
+                    "needs at least one pool",
+                );
+            }
+            let mut seen = HashSet::new();
+            for (i, r) in g.get_ref().iter().enumerate() {
+                if !seen.insert(r.get_ref().as_str()) {
+                    cx.error(
+                        r.span().start,
+                        format!("{}.groups[{i}]", self.base),
+                        format!("pool {:?} is listed twice", r.get_ref()),
+                    );
+                }
+                out.extend(self.resolve(cx, r, &format!("groups[{i}]")));
+            }
+        }
+        out
+    }
+
+    /// The pick inside the answering group: the policy itself, or
+    /// `group_policy` for failover; sticky's prefixes.
+    fn pick(
+        &self,
+        cx: &mut Cx<'_>,
+        kind: Option<Policy>,
+        group_policy: Option<&Spanned<String>>,
+        [v4, v6]: [Option<&Spanned<i64>>; 2],
+    ) -> Pick {
+        let policy = self.policy;
+        let group_pick = match group_policy {
+            None => Pick::Weighted,
+            Some(gp) => {
+                if kind.is_some_and(|k| k != Policy::Failover) {
+                    cx.error(
+                        gp.span().start,
+                        self.key("group_policy"),
+                        format!("only for policy failover, not {policy}"),
+                    );
+                }
+                let r = one_of("group policy", &Pick::GROUP_WORDS, gp.get_ref());
+                cx.check(gp.span().start, self.key("group_policy"), r)
+                    .unwrap_or(Pick::Weighted)
+            }
+        };
+        let mut prefix = |v: Option<&Spanned<i64>>, max: i64, k: &str, default: u8| {
+            if let Some(v) = v
+                && kind.is_some_and(|k| k != Policy::Sticky)
+            {
+                cx.error(
+                    v.span().start,
+                    self.key(k),
+                    format!("only for policy sticky, not {policy}"),
+                );
+            }
+            v.and_then(|v| cx.check(v.span().start, self.key(k), int_in(*v.get_ref(), 0..=max)))
+                .map_or(default, |p| p as u8)
+        };
+        let defaults = StickyPrefixes::default();
+        let sticky = StickyPrefixes {
+            v4: prefix(v4, 32, "sticky_v4_prefix", defaults.v4),
+            v6: prefix(v6, 128, "sticky_v6_prefix", defaults.v6),
+        };
+        match kind {
+            Some(Policy::Weighted) | None => Pick::Weighted,
+            Some(Policy::RoundRobin) => Pick::RoundRobin,
+            Some(Policy::Multivalue) => Pick::Multivalue,
+            Some(Policy::Sticky) => Pick::Sticky(sticky),
+            Some(Policy::Failover) => group_pick,
+        }
+    }
+
+    /// `on_all_down` and `fallback_pool`; `None` after an error.
+    fn on_all_down(
+        &self,
+        cx: &mut Cx<'_>,
+        mode: Option<&Spanned<String>>,
+        fallback_pool: Option<&Spanned<String>>,
+    ) -> Option<OnAllDown> {
+        let word = match mode {
+            None => Some(AllDownMode::FailOpen),
+            Some(s) => {
+                let r = one_of("mode", &AllDownMode::WORDS, s.get_ref());
+                cx.check(s.span().start, self.key("on_all_down"), r)
+            }
+        };
+        let out = match word? {
+            AllDownMode::FailOpen => Some(OnAllDown::FailOpen),
+            AllDownMode::Empty => Some(OnAllDown::Empty),
+            AllDownMode::ServFail => Some(OnAllDown::ServFail),
+            AllDownMode::Fallback => match fallback_pool {
+                None => {
+                    let at = mode.map_or(self.header, |s| s.span().start);
+                    cx.error(
+                        at,
+                        self.key("fallback_pool"),
+                        "required with on_all_down = \"fallback\"",
+                    );
+                    None
+                }
+                Some(fb) => self
+                    .resolve(cx, fb, "fallback_pool")
+                    .map(|p| OnAllDown::Fallback(Group::new(p))),
+            },
+        };
+        if let Some(fb) = fallback_pool
+            && word != Some(AllDownMode::Fallback)
+        {
+            cx.error(
+                fb.span().start,
+                self.key("fallback_pool"),
+                "only used with on_all_down = \"fallback\"",
+            );
+        }
+        out
+    }
+}

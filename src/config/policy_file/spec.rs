@@ -1,0 +1,156 @@
+//! The policy file's format: serde types for `[checks.NAME]`,
+//! `[pools.NAME]` and `[names.OWNER]`, every value `Spanned` so an error can
+//! point at it, `deny_unknown_fields` on every table.
+//!
+//! Only the shape lives here; the rules (ranges, references, cross-field
+//! checks) are in `checks`, `pools` and `names`,
+//! and the runtime types they build live with their users (`health::Check`,
+//! `policy::Pool`, `policy::BalancedName`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use toml::Spanned;
+
+/// `[checks.NAME]`: how to probe the endpoints that reference this check.
+/// Defaults are documented in `zones/example.test.toml`; the rules are
+/// applied by [`super::checks::validate_check`].
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// `http`, `https` or `tcp`.
+    pub kind: Spanned<String>,
+    /// Port to probe, 1..=65535; default 80 (http), 443 (https); required for tcp.
+    pub port: Option<Spanned<i64>>,
+    /// Probe this IP address instead of the endpoint's own (management address).
+    pub probe_address: Option<Spanned<String>>,
+    /// Seconds between probe starts, 0.05..=3600 (float allowed); default 5.
+    pub interval: Option<Spanned<f64>>,
+    /// Seconds before a probe counts as failed, 0.01..=3600; default 2; must be < interval.
+    pub timeout: Option<Spanned<f64>>,
+    /// Consecutive successes to become up, 1..=100; default 2.
+    pub rise: Option<Spanned<i64>>,
+    /// Consecutive failures to become down, 1..=100; default 3.
+    pub fall: Option<Spanned<i64>>,
+    /// State before the first result: `up` (default) or `down`.
+    pub initial_state: Option<Spanned<String>>,
+    /// HTTP method: `GET` (default) or `HEAD` (any case). http/https only.
+    pub method: Option<Spanned<String>>,
+    /// HTTP path and query, starting with `/`; default `/`.
+    pub path: Option<Spanned<String>>,
+    /// Host header (`name` or `name:port`); default the TLS server name for
+    /// https when there is one, else the probed address.
+    pub host: Option<Spanned<String>>,
+    /// TLS server name (SNI and certificate name), a DNS name; https only.
+    /// Default: `host` without its port, when that is a DNS name; else none,
+    /// and the certificate must name the IP address.
+    pub tls_server_name: Option<Spanned<String>>,
+    /// Verify the TLS certificate; default true. https only.
+    pub tls_verify: Option<Spanned<bool>>,
+    /// Accepted status codes: list of codes (100..=599) or "200-399" ranges;
+    /// default ["200-399"]. Redirects are not followed.
+    pub expect_status: Option<Spanned<Vec<Spanned<StatusSpec>>>>,
+    /// The response body (first 256 KiB) must contain this substring; not with HEAD.
+    pub body_contains: Option<Spanned<String>>,
+    /// Extra request headers; not `Host` or `User-Agent` (own keys) nor
+    /// framing headers.
+    pub headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
+    /// User-Agent header; default `dnslb-health/VERSION`.
+    pub user_agent: Option<Spanned<String>>,
+}
+
+/// One entry of `expect_status`: a code (`204`) or a range (`"200-299"`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum StatusSpec {
+    Code(i64),
+    Range(String),
+}
+
+/// `[pools.NAME]`: a named set of endpoints.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PoolSpec {
+    /// The endpoints; at least one. IPv4 and IPv6 may be mixed.
+    pub members: Spanned<Vec<Spanned<MemberSpec>>>,
+}
+
+/// One endpoint of a pool (an inline table in `members`).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct MemberSpec {
+    /// IPv4 or IPv6 address answered in A or AAAA records.
+    pub address: Spanned<String>,
+    /// 0..=1000; default 1. 0 = standby: answered only when no member with
+    /// weight > 0 is available.
+    pub weight: Option<Spanned<i64>>,
+    /// The operator's label for the endpoint (logs, explain).
+    pub name: Option<Spanned<String>>,
+    /// Free-form region, for geo policies.
+    pub region: Option<Spanned<String>>,
+    /// Latitude in degrees, -90..=90; requires `lon`.
+    pub lat: Option<Spanned<f64>>,
+    /// Longitude in degrees, -180..=180; requires `lat`.
+    pub lon: Option<Spanned<f64>>,
+    /// Name of a `[checks.NAME]` table; default: no probe (counts as up).
+    pub check: Option<Spanned<String>>,
+    /// `auto` (default), `up`, `down` or `drain`.
+    pub state: Option<Spanned<String>>,
+}
+
+/// `[names.OWNER]`: a load-balanced name.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NameSpec {
+    /// `weighted`, `round_robin`, `multivalue`, `failover` or `sticky`.
+    pub policy: Spanned<String>,
+    /// The pool to answer from; every policy but failover.
+    pub pool: Option<Spanned<String>>,
+    /// Failover only: pools in priority order.
+    pub groups: Option<Spanned<Vec<Spanned<String>>>>,
+    /// Failover only: `weighted` (default), `round_robin` or `multivalue`.
+    pub group_policy: Option<Spanned<String>>,
+    /// TTL of the answers, 1..=86400; default 30.
+    pub ttl: Option<Spanned<i64>>,
+    /// Addresses per answer: 1..=64 or `"all"`; default 1.
+    pub answers: Option<Spanned<AnswersSpec>>,
+    /// `all` (default), `empty`, `servfail` or `fallback`.
+    pub on_all_down: Option<Spanned<String>>,
+    /// The pool answering when everything is down; iff `on_all_down = "fallback"`.
+    pub fallback_pool: Option<Spanned<String>>,
+    /// Sticky only: client IPv4 network length, 0..=32; default 24.
+    pub sticky_v4_prefix: Option<Spanned<i64>>,
+    /// Sticky only: client IPv6 network length, 0..=128; default 56.
+    pub sticky_v6_prefix: Option<Spanned<i64>>,
+}
+
+/// `answers`: an integer or the word `all`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AnswersSpec {
+    Count(i64),
+    Word(String),
+}
+
+impl<'de> Deserialize<'de> for AnswersSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = AnswersSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an integer or \"all\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<AnswersSpec, E> {
+                Ok(AnswersSpec::Count(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<AnswersSpec, E> {
+                Ok(AnswersSpec::Count(i64::try_from(v).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<AnswersSpec, E> {
+                Ok(AnswersSpec::Word(v.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}

@@ -1,0 +1,424 @@
+//! A socketless battery for the engine: a snapshot built from zone text
+//! (and one load-balanced name), queries built with hickory, answered by
+//! [`Worker::respond`] directly, replies decoded with hickory. The RFC
+//! cases here run in microseconds; the spawned-binary tests in
+//! `tests/integration` check the same semantics through real sockets.
+//! (hickory-dns keeps the same split: `zone_handler_battery` beside its
+//! server tests.)
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+
+use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, ResponseCode};
+use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
+use hickory_proto::rr::{DNSClass, Name, RecordType};
+
+use super::{Transport, Worker};
+use crate::diag::Diagnostics;
+use crate::health::TargetRegistry;
+use crate::policy::{
+    Answers, BalancedName, Group, Member, OnAllDown, Order, Pick, Pool, StickyPrefixes,
+};
+use crate::snapshot::{Limits, Snapshot};
+use crate::zone::{LoadOptions, ZoneSet, load_zone_file};
+
+/// SOA TTL 3600, MINIMUM 300: negative answers carry 300.
+const PARENT: &str = "$ORIGIN t.test.\n$TTL 3600\n\
+@ SOA ns1 host 1 7200 3600 1209600 300\n\
+@ NS ns1\n\
+ns1 A 192.0.2.53\n\
+www A 192.0.2.80\n\
+www AAAA 2001:db8::80\n\
+mx MX 10 mail\n\
+mail A 192.0.2.25\n\
+alias CNAME www\n\
+loop1 CNAME loop2\n\
+loop2 CNAME loop1\n\
+a.b.ent TXT \"deep\"\n\
+*.wild A 192.0.2.42\n\
+deleg NS ns.deleg\n\
+ns.deleg A 192.0.2.99\n\
+child NS ns1\n\
+big TXT \"0123456789012345678901234567890123456789012345678901234567890123456789\"\n\
+big TXT \"1123456789012345678901234567890123456789012345678901234567890123456789\"\n\
+big TXT \"2123456789012345678901234567890123456789012345678901234567890123456789\"\n\
+big TXT \"3123456789012345678901234567890123456789012345678901234567890123456789\"\n\
+big TXT \"4123456789012345678901234567890123456789012345678901234567890123456789\"\n\
+big TXT \"5123456789012345678901234567890123456789012345678901234567890123456789\"\n\
+big TXT \"6123456789012345678901234567890123456789012345678901234567890123456789\"\n\
+big TXT \"7123456789012345678901234567890123456789012345678901234567890123456789\"\n";
+
+/// The delegated child, served too: DS for it comes from the parent.
+const CHILD: &str = "$ORIGIN child.t.test.\n$TTL 60\n\
+@ SOA ns1.t.test. host 1 7200 3600 1209600 60\n\
+@ NS ns1.t.test.\n\
+@ A 192.0.2.7\n";
+
+/// The snapshot: both zones, and `lb.t.test.` balanced over two IPv4
+/// members (no IPv6 member) with `pick`.
+fn snapshot(pick: Pick) -> Snapshot {
+    let opts = LoadOptions { include_root: None };
+    let mut diags = Diagnostics::new();
+    let mut zone = |file: &str, text: &str, origin: &str| {
+        let origin = Name::from_ascii(origin).unwrap();
+        load_zone_file(Path::new(file), text, &origin, &opts, &mut diags)
+            .unwrap_or_else(|| panic!("{file}"))
+    };
+    let mut parent = zone("t.test.zone", PARENT, "t.test.");
+    let child = zone("child.t.test.zone", CHILD, "child.t.test.");
+    assert!(diags.is_empty(), "{diags}");
+    let mut targets = TargetRegistry::new();
+    let members = [1u8, 2].map(|i| {
+        let addr = IpAddr::from([198, 51, 100, i]);
+        let id = targets.intern(crate::health::TargetKey { addr, check: None });
+        Member::new(addr, id, 1)
+    });
+    let lb = BalancedName {
+        name: "lb.t.test.".into(),
+        ttl: 30,
+        answers: Answers::All,
+        order: Order::Single,
+        pick,
+        groups: Box::new([Group::new(Arc::new(Pool::new("p", members)))]),
+        on_all_down: OnAllDown::FailOpen,
+    };
+    parent
+        .attach_balanced(&Name::from_ascii("lb.t.test.").unwrap(), 0)
+        .unwrap();
+    let health = Arc::new(targets.fresh_table());
+    Snapshot {
+        zones: ZoneSet::new(vec![parent, child]),
+        lb: vec![lb],
+        targets,
+        health,
+        limits: Limits::default(),
+        geoip: None,
+        counters: Default::default(),
+    }
+}
+
+/// A query for `qname`/`rtype`, with EDNS (payload 1232) unless `edns` is
+/// `None`, and an ECS option when given.
+fn query(qname: &str, rtype: RecordType, edns: Option<Option<(IpAddr, u8)>>) -> Vec<u8> {
+    let mut m = Message::new(0x1234, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(Name::from_ascii(qname).unwrap(), rtype));
+    if let Some(ecs) = edns {
+        let mut e = Edns::new();
+        e.set_max_payload(1232);
+        if let Some((net, source)) = ecs {
+            e.options_mut()
+                .insert(EdnsOption::Subnet(ClientSubnet::new(net, source, 0)));
+        }
+        m.set_edns(e);
+    }
+    m.to_vec().unwrap()
+}
+
+fn respond(snap: &Snapshot, packet: &[u8], transport: Transport) -> Message {
+    let mut out = Vec::new();
+    let src = SocketAddr::from(([203, 0, 113, 1], 5300));
+    assert!(Worker::new(7).respond(snap, packet, src, transport, &mut out));
+    Message::from_vec(&out).unwrap()
+}
+
+fn ask(snap: &Snapshot, qname: &str, rtype: RecordType) -> Message {
+    respond(snap, &query(qname, rtype, Some(None)), Transport::Udp)
+}
+
+/// Records of a section as `owner TTL type`, in order.
+fn rrs(section: &[hickory_proto::rr::Record]) -> Vec<String> {
+    section
+        .iter()
+        .map(|r| format!("{} {} {}", r.name, r.ttl, r.record_type()))
+        .collect()
+}
+
+/// rcode, AA, answer, authority, additional (OPT excluded).
+type Shape = (ResponseCode, bool, Vec<String>, Vec<String>, Vec<String>);
+
+fn shape(m: &Message) -> Shape {
+    (
+        m.metadata.response_code,
+        m.metadata.authoritative,
+        rrs(&m.answers),
+        rrs(&m.authorities),
+        rrs(&m.additionals),
+    )
+}
+
+fn v(items: &[&str]) -> Vec<String> {
+    items.iter().map(|s| s.to_string()).collect()
+}
+
+const NOERROR: ResponseCode = ResponseCode::NoError;
+const NXDOMAIN: ResponseCode = ResponseCode::NXDomain;
+const NEG: &str = "t.test. 300 SOA";
+
+/// RFC 1034 §4.3.2 and RFC 2308: every answer kind, by its shape.
+#[test]
+fn answer_kinds() {
+    let s = snapshot(Pick::Weighted);
+    let cases: &[(&str, RecordType, Shape)] = &[
+        // Positive, authoritative.
+        (
+            "www.t.test.",
+            RecordType::A,
+            (NOERROR, true, v(&["www.t.test. 3600 A"]), v(&[]), v(&[])),
+        ),
+        // Case is ignored in the lookup, kept in the answer (RFC 4343).
+        (
+            "WwW.T.test.",
+            RecordType::AAAA,
+            (NOERROR, true, v(&["WwW.T.test. 3600 AAAA"]), v(&[]), v(&[])),
+        ),
+        // NXDOMAIN: SOA with min(SOA TTL, MINIMUM) (RFC 2308 §3, §5).
+        (
+            "nothere.t.test.",
+            RecordType::A,
+            (NXDOMAIN, true, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        // NODATA at a name with other types.
+        (
+            "www.t.test.",
+            RecordType::MX,
+            (NOERROR, true, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        // An empty non-terminal exists: NODATA, not NXDOMAIN (RFC 4592 §2.2.2).
+        (
+            "b.ent.t.test.",
+            RecordType::A,
+            (NOERROR, true, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        // Wildcard synthesis, owner = the query name (RFC 4592 §3.3.1).
+        (
+            "x.y.wild.t.test.",
+            RecordType::A,
+            (
+                NOERROR,
+                true,
+                v(&["x.y.wild.t.test. 3600 A"]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        // The wildcard's own parent is not covered by it.
+        (
+            "wild.t.test.",
+            RecordType::A,
+            (NOERROR, true, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        // CNAME followed inside our zones (RFC 1034 §4.3.2 step 3a).
+        (
+            "alias.t.test.",
+            RecordType::A,
+            (
+                NOERROR,
+                true,
+                v(&["alias.t.test. 3600 CNAME", "www.t.test. 3600 A"]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        // A loop stops after each name once (RFC 2181 §5: no duplicates).
+        (
+            "loop1.t.test.",
+            RecordType::A,
+            (
+                NOERROR,
+                true,
+                v(&["loop1.t.test. 3600 CNAME", "loop2.t.test. 3600 CNAME"]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        // Additional addresses for MX targets we serve (step 6).
+        (
+            "mx.t.test.",
+            RecordType::MX,
+            (
+                NOERROR,
+                true,
+                v(&["mx.t.test. 3600 MX"]),
+                v(&[]),
+                v(&["mail.t.test. 3600 A"]),
+            ),
+        ),
+        // Referral: NS in authority, glue in additional, AA clear (step 3b).
+        (
+            "host.deleg.t.test.",
+            RecordType::A,
+            (
+                NOERROR,
+                false,
+                v(&[]),
+                v(&["deleg.t.test. 3600 NS"]),
+                v(&["ns.deleg.t.test. 3600 A"]),
+            ),
+        ),
+        // The child zone we also serve answers below its apex...
+        (
+            "child.t.test.",
+            RecordType::A,
+            (NOERROR, true, v(&["child.t.test. 60 A"]), v(&[]), v(&[])),
+        ),
+        // ...but DS lives at the parent side of the cut (RFC 4035 §3.1.4.1).
+        (
+            "child.t.test.",
+            RecordType::DS,
+            (NOERROR, true, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        // DS of a delegation we do not serve: the parent's NODATA, not a referral.
+        (
+            "deleg.t.test.",
+            RecordType::DS,
+            (NOERROR, true, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        // Not ours at all.
+        (
+            "www.other.test.",
+            RecordType::A,
+            (ResponseCode::Refused, false, v(&[]), v(&[]), v(&[])),
+        ),
+    ];
+    for (qname, rtype, want) in cases {
+        let m = ask(&s, qname, *rtype);
+        assert_eq!(&shape(&m), want, "{qname} {rtype}");
+        assert_eq!(m.metadata.id, 0x1234);
+        assert!(m.edns.is_some(), "{qname}: OPT echoed (RFC 6891 §7)");
+    }
+}
+
+/// A load-balanced name: addresses from its pool with its TTL; NODATA for
+/// the family it has no member of; other types as any name without data.
+#[test]
+fn load_balanced_names() {
+    let s = snapshot(Pick::RoundRobin);
+    let m = ask(&s, "lb.t.test.", RecordType::A);
+    assert_eq!(
+        shape(&m),
+        (
+            NOERROR,
+            true,
+            v(&["lb.t.test. 30 A", "lb.t.test. 30 A"]),
+            v(&[]),
+            v(&[])
+        )
+    );
+    for rtype in [RecordType::AAAA, RecordType::TXT] {
+        let m = ask(&s, "lb.t.test.", rtype);
+        assert_eq!(
+            shape(&m),
+            (NOERROR, true, v(&[]), v(&[NEG]), v(&[])),
+            "{rtype}"
+        );
+    }
+}
+
+/// RFC 7871 §7.2.1: the scope is echoed, 0 for an answer that does not
+/// depend on the client, the sticky prefix for one that does.
+#[test]
+fn ecs_scope_follows_the_pick() {
+    let net = IpAddr::from([198, 51, 100, 0]);
+    for (pick, want) in [
+        (Pick::Weighted, 0),
+        (Pick::Sticky(StickyPrefixes { v4: 20, v6: 56 }), 20),
+    ] {
+        let mut s = snapshot(pick);
+        s.lb[0].answers = Answers::Count(1);
+        let m = respond(
+            &s,
+            &query("lb.t.test.", RecordType::A, Some(Some((net, 24)))),
+            Transport::Udp,
+        );
+        let Some(EdnsOption::Subnet(cs)) = m.edns.as_ref().unwrap().option(EdnsCode::Subnet) else {
+            panic!("{pick:?}: no ECS in the reply")
+        };
+        assert_eq!(cs.scope_prefix(), want, "{pick:?}");
+    }
+}
+
+/// RFC 8482: ANY over UDP gets one RRset, over TCP every RRset.
+#[test]
+fn any_is_minimal_over_udp_only() {
+    let s = snapshot(Pick::Weighted);
+    let q = query("www.t.test.", RecordType::ANY, Some(None));
+    assert_eq!(respond(&s, &q, Transport::Udp).answers.len(), 1);
+    assert_eq!(respond(&s, &q, Transport::Tcp).answers.len(), 2);
+}
+
+/// RFC 1035 §4.2.1 and RFC 2181 §9: without EDNS a UDP reply is at most 512
+/// octets; an RRset that does not fit sets TC and is left out whole. Over
+/// TCP it fits.
+#[test]
+fn truncation() {
+    let s = snapshot(Pick::Weighted);
+    let udp = respond(
+        &s,
+        &query("big.t.test.", RecordType::TXT, None),
+        Transport::Udp,
+    );
+    assert!(udp.metadata.truncation);
+    assert!(udp.answers.is_empty());
+    let tcp = respond(
+        &s,
+        &query("big.t.test.", RecordType::TXT, None),
+        Transport::Tcp,
+    );
+    assert!(!tcp.metadata.truncation);
+    assert_eq!(tcp.answers.len(), 8);
+}
+
+/// Refused outright: zone transfers (not offered) and classes other than IN.
+#[test]
+fn refused_requests() {
+    let s = snapshot(Pick::Weighted);
+    let axfr = ask(&s, "t.test.", RecordType::AXFR);
+    assert_eq!(axfr.metadata.response_code, ResponseCode::Refused);
+    let mut m = Message::new(9, MessageType::Query, OpCode::Query);
+    let mut q = Query::query(Name::from_ascii("www.t.test.").unwrap(), RecordType::A);
+    q.set_query_class(DNSClass::CH);
+    m.add_query(q);
+    let ch = respond(&s, &m.to_vec().unwrap(), Transport::Udp);
+    assert_eq!(ch.metadata.response_code, ResponseCode::Refused);
+}
+
+/// RFC 6891 §6.1.3: an EDNS version we do not speak gets BADVERS, with our
+/// OPT (version 0) and no answer.
+#[test]
+fn unknown_edns_version_is_badvers() {
+    let s = snapshot(Pick::Weighted);
+    let mut m = Message::new(5, MessageType::Query, OpCode::Query);
+    m.add_query(Query::query(
+        Name::from_ascii("www.t.test.").unwrap(),
+        RecordType::A,
+    ));
+    let mut e = Edns::new();
+    e.set_max_payload(1232).set_version(1);
+    m.set_edns(e);
+    let r = respond(&s, &m.to_vec().unwrap(), Transport::Udp);
+    // 16 is both BADVERS and BADSIG to hickory's decoder: compare numbers.
+    assert_eq!(u16::from(r.metadata.response_code), 16);
+    assert!(r.answers.is_empty());
+    assert_eq!(r.edns.as_ref().map(|e| e.version()), Some(0));
+}
+
+/// RFC 4343 §4.1: the question comes back byte for byte, and the answer's
+/// owner (a pointer to it) carries the client's case.
+#[test]
+fn question_case_is_echoed() {
+    let s = snapshot(Pick::Weighted);
+    let mut q = vec![0xab, 0xcd, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    let question = b"\x03WwW\x01T\x04tEsT\x00\x00\x01\x00\x01";
+    q.extend_from_slice(question);
+    let mut out = Vec::new();
+    let src = SocketAddr::from(([203, 0, 113, 1], 5300));
+    assert!(Worker::new(1).respond(&s, &q, src, Transport::Udp, &mut out));
+    assert_eq!(&out[12..12 + question.len()], &question[..]);
+    let m = Message::from_vec(&out).unwrap();
+    assert!(
+        m.answers[0]
+            .name
+            .eq_case(&Name::from_ascii("WwW.T.tEsT.").unwrap())
+    );
+}

@@ -1,0 +1,286 @@
+//! One probed target: its shared `Slot` (state machine, counters, RTT,
+//! where to publish) and the loop that probes it.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::task::{JoinError, JoinSet};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::health::check::Check;
+use crate::health::clock::Clock;
+use crate::health::probe::{Probe, ProbeError, Success};
+use crate::health::state::{Flip, Machine};
+use crate::health::{HealthTable, Status, TargetId, TargetKey};
+
+/// Log target of every prober event, whichever file emits it: operators
+/// filter on it (`RUST_LOG=dnslb::health::prober=debug`).
+pub(super) const LOG_TARGET: &str = "dnslb::health::prober";
+
+/// Weight of a new RTT sample in the moving average: about the last five
+/// probes count, so one slow probe moves it but does not own it.
+pub const RTT_ALPHA: f64 = 0.3;
+
+/// What the prober knows about one target, for the admin view and tests.
+#[derive(Debug, Clone)]
+pub struct TargetReport {
+    pub key: TargetKey,
+    /// Cells of the current table this target writes.
+    pub ids: Vec<TargetId>,
+    /// Where probes go (`probe_address` or the endpoint, and the port).
+    pub probe_addr: SocketAddr,
+    pub status: Status,
+    /// Consecutive results against `status` so far.
+    pub streak: u32,
+    pub rtt_us: Option<u32>,
+    pub last_error: Option<ProbeError>,
+    pub last_success: Option<Success>,
+    pub probes: u64,
+    pub failures: u64,
+    /// Times the watchdog restarted this target's task.
+    pub restarts: u32,
+    /// Failed probes in a row (0 after a success).
+    pub consecutive_failures: u32,
+    /// Wall-clock time of the last finished probe.
+    pub last_probe: Option<std::time::SystemTime>,
+    /// Wall-clock time of the last up/down flip.
+    pub last_change: Option<std::time::SystemTime>,
+    /// Up/down flips since probing started.
+    pub changes: u64,
+}
+
+/// Shared state of one probed target.
+pub(super) struct Slot {
+    pub(super) key: TargetKey,
+    pub(super) check: Arc<Check>,
+    pub(super) addr: SocketAddr,
+    pub(super) epoch: Instant,
+    /// Last sign of life of the target's task, µs after `epoch`.
+    pub(super) beat_us: AtomicU64,
+    pub(super) state: Mutex<SlotState>,
+}
+
+pub(super) struct SlotState {
+    pub(super) machine: Machine,
+    /// Moving average of successful probe durations.
+    pub(super) rtt_us: Option<f64>,
+    pub(super) last_error: Option<ProbeError>,
+    pub(super) last_success: Option<Success>,
+    /// Where to publish: these cells of this table.
+    pub(super) ids: Vec<TargetId>,
+    /// Who uses the target, for state-change lines; renewed by every
+    /// reconcile, so it follows the current snapshot.
+    pub(super) label: Arc<str>,
+    pub(super) table: Arc<HealthTable>,
+    pub(super) probes: u64,
+    pub(super) failures: u64,
+    pub(super) restarts: u32,
+    pub(super) consecutive_failures: u32,
+    pub(super) last_probe: Option<std::time::SystemTime>,
+    pub(super) last_change: Option<std::time::SystemTime>,
+    pub(super) changes: u64,
+}
+
+impl SlotState {
+    pub(super) fn publish(&self) {
+        let status = self.machine.status();
+        for &id in &self.ids {
+            self.table.set_status(id, status);
+            if let Some(rtt) = self.rtt_us {
+                self.table
+                    .set_rtt_us(id, rtt.round().min(u32::MAX as f64) as u32);
+            }
+        }
+    }
+}
+
+impl Slot {
+    /// The state, even if a panic poisoned the lock: every update leaves it
+    /// consistent, so the data is still good.
+    pub(super) fn lock(&self) -> MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(super) fn beat(&self, now: Instant) {
+        let us = now.saturating_duration_since(self.epoch).as_micros() as u64;
+        self.beat_us.store(us, Ordering::Relaxed);
+    }
+
+    pub(super) fn last_beat(&self) -> Instant {
+        self.epoch + Duration::from_micros(self.beat_us.load(Ordering::Relaxed))
+    }
+
+    /// A task beats before each sleep (at most one interval) and before
+    /// each probe (at most one timeout); twice that plus a watchdog period
+    /// of silence means it is stuck.
+    pub(super) fn stalled(&self, now: Instant, watchdog_period: Duration) -> bool {
+        let limit = 2 * self.check.interval + self.check.timeout + watchdog_period;
+        now.saturating_duration_since(self.last_beat()) > limit
+    }
+
+    pub(super) fn retarget(&self, ids: Vec<TargetId>, label: Arc<str>, table: Arc<HealthTable>) {
+        let mut st = self.lock();
+        st.ids = ids;
+        st.label = label;
+        st.table = table;
+        st.publish();
+    }
+
+    pub(super) fn record(&self, result: Result<Success, ProbeError>, elapsed: Duration) {
+        let mut st = self.lock();
+        st.probes += 1;
+        let now = std::time::SystemTime::now();
+        st.last_probe = Some(now);
+        let flip = match &result {
+            Ok(s) => {
+                let sample = elapsed.as_micros() as f64;
+                st.rtt_us = Some(match st.rtt_us {
+                    None => sample,
+                    Some(old) => old + RTT_ALPHA * (sample - old),
+                });
+                st.last_success = Some(*s);
+                st.consecutive_failures = 0;
+                st.machine.observe(true)
+            }
+            Err(e) => {
+                st.failures += 1;
+                st.consecutive_failures += 1;
+                st.last_error = Some(e.clone());
+                st.machine.observe(false)
+            }
+        };
+        if flip.is_some() {
+            st.changes += 1;
+            st.last_change = Some(now);
+        }
+        st.publish();
+        let (streak, threshold) = (st.machine.streak(), st.machine.threshold());
+        let used_by = st.label.clone();
+        drop(st);
+        self.log(flip, &result, streak, threshold, &used_by);
+    }
+
+    pub(super) fn log(
+        &self,
+        flip: Option<Flip>,
+        result: &Result<Success, ProbeError>,
+        streak: u32,
+        threshold: u32,
+        used_by: &str,
+    ) {
+        let (addr, endpoint, check) = (self.addr, self.key.addr, &self.check.name);
+        match (flip, result) {
+            (Some(f), Err(e)) => tracing::warn!(
+                target: LOG_TARGET,
+                %addr, %endpoint, pool = used_by, %check, from = %f.from, to = %f.to, reason = %e,
+                "health {} -> {} after {} failed probes in a row", f.from, f.to, self.check.fall
+            ),
+            (Some(f), Ok(s)) => tracing::info!(
+                target: LOG_TARGET,
+                %addr, %endpoint, pool = used_by, %check, from = %f.from, to = %f.to, reason = %s,
+                "health {} -> {} after {} good probes in a row", f.from, f.to, self.check.rise
+            ),
+            (None, Err(e)) => tracing::debug!(
+                target: LOG_TARGET,
+                %addr, %check, error = %e, "probe failed ({streak}/{threshold} toward a change)"
+            ),
+            (None, Ok(_)) => {}
+        }
+    }
+
+    pub(super) fn report(&self) -> TargetReport {
+        let st = self.lock();
+        TargetReport {
+            key: self.key.clone(),
+            ids: st.ids.clone(),
+            probe_addr: self.addr,
+            status: st.machine.status(),
+            streak: st.machine.streak(),
+            rtt_us: st.rtt_us.map(|r| r.round() as u32),
+            last_error: st.last_error.clone(),
+            last_success: st.last_success,
+            probes: st.probes,
+            failures: st.failures,
+            restarts: st.restarts,
+            consecutive_failures: st.consecutive_failures,
+            last_probe: st.last_probe,
+            last_change: st.last_change,
+            changes: st.changes,
+        }
+    }
+}
+
+/// One target's loop: wait, probe (bounded by the timeout), record, repeat.
+pub(super) async fn run_target(
+    slot: Arc<Slot>,
+    probe: Arc<dyn Probe>,
+    clock: Arc<dyn Clock>,
+    cancel: CancellationToken,
+    first_delay: Duration,
+) {
+    let (interval, timeout) = (slot.check.interval, slot.check.timeout);
+    let mut next = clock.now() + first_delay;
+    slot.beat(clock.now());
+    if !pause(&*clock, &cancel, next).await {
+        return;
+    }
+    // After the first wait, so a prepare that panics is retried at most
+    // once an interval.
+    let target = probe.prepare(&slot.check, slot.addr);
+    loop {
+        let started = clock.now();
+        slot.beat(started);
+        // Its own task: a panic becomes this probe's failure, and dropping
+        // the set aborts a probe that outlived its timeout.
+        let mut one = JoinSet::new();
+        one.spawn(target.probe());
+        let result = tokio::select! {
+            biased;
+            _ = cancel.cancelled() => return,
+            r = one.join_next() => match r {
+                Some(Ok(r)) => r,
+                Some(Err(e)) => Err(ProbeError::Panicked(panic_message(e))),
+                None => Err(ProbeError::Panicked("probe task vanished".into())),
+            },
+            _ = clock.sleep_until(started + timeout) => Err(ProbeError::Timeout(timeout)),
+        };
+        drop(one);
+        let now = clock.now();
+        slot.record(result, now.saturating_duration_since(started));
+        // Fixed cadence from the first probe; skip ticks already missed.
+        next += interval;
+        while next <= now {
+            next += interval;
+        }
+        slot.beat(now);
+        if !pause(&*clock, &cancel, next).await {
+            return;
+        }
+    }
+}
+
+/// Sleep until `until`; false if cancelled first.
+async fn pause(clock: &dyn Clock, cancel: &CancellationToken, until: Instant) -> bool {
+    tokio::select! {
+        biased;
+        _ = cancel.cancelled() => false,
+        _ = clock.sleep_until(until) => true,
+    }
+}
+
+pub(super) fn panic_message(e: JoinError) -> String {
+    if !e.is_panic() {
+        return "cancelled".into();
+    }
+    let p = e.into_panic();
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic".into()
+    }
+}

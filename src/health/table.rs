@@ -1,0 +1,177 @@
+//! The health table: one atomic cell per target, read by the query path
+//! without locks, written by the prober and by operator overrides.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
+
+use super::overrides::Forced;
+use crate::words::Words;
+
+/// Index of a probed endpoint in the [`HealthTable`]; handed out when a
+/// snapshot is compiled, one per unique (address, check).
+///
+/// It lives here, below both the policies that read health and the prober
+/// that writes it (pingora keeps `Backend` at the root for the same reason).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TargetId(pub u32);
+
+/// Probe-derived state of one target.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Status {
+    Up,
+    Down,
+}
+
+impl Status {
+    /// `initial_state` in the file; also how logs print a status.
+    pub const WORDS: Words<Status> = Words(&[("up", Status::Up), ("down", Status::Down)]);
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(Self::WORDS.word(*self))
+    }
+}
+
+/// Per-target health cells, written by the prober (status, RTT) and by
+/// operator overrides (forced state, [`Overrides`](super::Overrides)).
+/// Status, forced state and RTT only: who uses a target is the registry's
+/// business ([`TargetRegistry::label`](super::TargetRegistry::label)),
+/// handed to the prober with the targets.
+///
+/// One byte per target holds both the probed status (bit 0: down) and the
+/// forced state (bits 1-2: none, up, down, drain), so the query path reads
+/// both with one load; each writer changes only its own bits.
+#[derive(Debug)]
+pub struct HealthTable {
+    status: Box<[AtomicU8]>,
+    /// Smoothed probe response time in microseconds; 0 = unknown.
+    rtt_us: Box<[AtomicU32]>,
+}
+
+impl HealthTable {
+    /// A table of `n` targets, all in `initial` state.
+    pub fn new(n: usize, initial: Status) -> Self {
+        Self {
+            status: (0..n).map(|_| AtomicU8::new(encode(initial))).collect(),
+            rtt_us: (0..n).map(|_| AtomicU32::new(0)).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.status.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.status.is_empty()
+    }
+
+    /// Current probed status; a target outside the table counts as up
+    /// (fail open).
+    #[inline]
+    pub fn status(&self, id: TargetId) -> Status {
+        self.cell(id).status()
+    }
+
+    /// Probed status and forced state, read together (one atomic load).
+    /// A target outside the table is up and not forced.
+    #[inline]
+    pub fn cell(&self, id: TargetId) -> Cell {
+        Cell(
+            self.status
+                .get(id.0 as usize)
+                .map_or(0, |c| c.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// The operator's forced state of `id`, if any.
+    pub fn forced(&self, id: TargetId) -> Option<Forced> {
+        self.cell(id).forced()
+    }
+
+    /// Force `id` (or clear with `None`); the probed status is kept.
+    pub fn set_forced(&self, id: TargetId, f: Option<Forced>) {
+        if let Some(c) = self.status.get(id.0 as usize) {
+            let bits = Forced::encode(f) << 1;
+            let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some((v & 1) | bits)
+            });
+        }
+    }
+
+    #[inline]
+    pub fn is_up(&self, id: TargetId) -> bool {
+        self.status(id) == Status::Up
+    }
+
+    /// Set the probed status; the forced state is kept.
+    pub fn set_status(&self, id: TargetId, s: Status) {
+        if let Some(c) = self.status.get(id.0 as usize) {
+            match s {
+                Status::Up => c.fetch_and(!1, Ordering::Relaxed),
+                Status::Down => c.fetch_or(1, Ordering::Relaxed),
+            };
+        }
+    }
+
+    /// Smoothed response time in microseconds, when measured.
+    pub fn rtt_us(&self, id: TargetId) -> Option<u32> {
+        match self.rtt_us.get(id.0 as usize)?.load(Ordering::Relaxed) {
+            0 => None,
+            v => Some(v),
+        }
+    }
+
+    pub fn set_rtt_us(&self, id: TargetId, v: u32) {
+        if let Some(c) = self.rtt_us.get(id.0 as usize) {
+            c.store(v.max(1), Ordering::Relaxed);
+        }
+    }
+}
+
+/// One target's health cell as read by [`HealthTable::cell`]: the probed
+/// status and the forced state.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Cell(u8);
+
+impl Cell {
+    #[inline]
+    pub fn status(self) -> Status {
+        decode(self.0)
+    }
+
+    #[inline]
+    pub fn is_up(self) -> bool {
+        self.0 & 1 == 0
+    }
+
+    /// True when an operator override is in force (cheaper than
+    /// [`Cell::forced`] on the query path).
+    #[inline]
+    pub fn is_forced(self) -> bool {
+        self.0 > 1
+    }
+
+    /// Up as far as `mask` cares: `mask` 1 reads the probed status, 0
+    /// ignores it (failing open). One AND on the query path.
+    #[inline]
+    pub fn up_under(self, mask: u8) -> bool {
+        self.0 & mask & 1 == 0
+    }
+
+    #[inline]
+    pub fn forced(self) -> Option<Forced> {
+        Forced::decode(self.0 >> 1)
+    }
+}
+
+fn encode(s: Status) -> u8 {
+    match s {
+        Status::Up => 0,
+        Status::Down => 1,
+    }
+}
+
+fn decode(v: u8) -> Status {
+    if v & 1 == 1 { Status::Down } else { Status::Up }
+}

@@ -1,0 +1,341 @@
+//! A compiled load-balanced name: **group order × member pick**.
+//!
+//! Every name has groups (pools). Answering is two independent choices:
+//! [`Order`] decides which groups to try, in what order, for this client
+//! (today one pool, or failover's priority list; next the geo and latency
+//! orders), and [`Pick`] chooses members inside the group that answers
+//! (weighted, round robin, multivalue, sticky; next least response time).
+//! gdnsd's `meta_core.inc` has the same shape: metafo and geoip share the
+//! datacenter chooser, and a sub-plugin picks inside.
+//!
+//! The file's `policy` word names a pair: `failover` with `group_policy`
+//! is `Failover × Pick`, every other policy is `Single × Pick` ([`Policy`]).
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
+
+use super::{Answers, ClientInfo, Family, Pool, StickyPrefixes};
+use crate::words::Words;
+
+/// The `policy` word of `[names.OWNER]`: which order and pick a name
+/// compiles to. Printed back by [`BalancedName::policy`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Policy {
+    Weighted,
+    RoundRobin,
+    Multivalue,
+    Failover,
+    Sticky,
+}
+
+impl Policy {
+    /// The file's words, in documentation order.
+    pub const WORDS: Words<Policy> = Words(&[
+        ("weighted", Self::Weighted),
+        ("round_robin", Self::RoundRobin),
+        ("multivalue", Self::Multivalue),
+        ("failover", Self::Failover),
+        ("sticky", Self::Sticky),
+    ]);
+
+    #[inline]
+    pub fn as_str(self) -> &'static str {
+        Self::WORDS.word(self)
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which groups to try for a client, best first.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Order {
+    /// The name's one pool.
+    Single,
+    /// The groups in file order: the first with an available member of the
+    /// queried family answers.
+    Failover,
+}
+
+impl Order {
+    /// The groups to try for `client`, best first, and the ECS scope that
+    /// choice depends on. Never allocates: an order that depends on the
+    /// client (geo) returns indices it precomputed for the client's
+    /// location, and the scope of that location's network.
+    #[inline]
+    pub fn order<'a>(self, groups: &'a [Group], _client: &ClientInfo) -> Ordered<'a> {
+        match self {
+            Order::Single | Order::Failover => Ordered::in_file_order(groups),
+        }
+    }
+}
+
+/// Groups in the order to try them, for one query.
+#[derive(Copy, Clone, Debug)]
+pub struct Ordered<'a> {
+    groups: &'a [Group],
+    /// Positions in `groups`, best first; `None` for file order. Always
+    /// `None` today; the geo order will hand out its per-location lists.
+    indices: Option<&'a [u16]>,
+    /// ECS scope prefix the order depends on (RFC 7871 §7.2.1); 0 when
+    /// every client gets the same order.
+    pub scope: u8,
+}
+
+impl<'a> Ordered<'a> {
+    /// Every group, in file order, for every client.
+    #[inline]
+    pub fn in_file_order(groups: &'a [Group]) -> Self {
+        Self {
+            groups,
+            indices: None,
+            scope: 0,
+        }
+    }
+
+    /// Every group of the name, in file order.
+    #[inline]
+    pub fn groups(&self) -> &'a [Group] {
+        self.groups
+    }
+
+    /// The positions to try, best first; `None` for file order.
+    #[inline]
+    pub fn indices(&self) -> Option<&'a [u16]> {
+        self.indices
+    }
+
+    /// `(position in the name's groups, group)`, best first.
+    #[inline]
+    pub fn iter(&self) -> impl Iterator<Item = (usize, &'a Group)> + 'a {
+        let (groups, indices) = (self.groups, self.indices);
+        let n = indices.map_or(groups.len(), <[u16]>::len);
+        (0..n).filter_map(move |k| {
+            let i = indices.map_or(k, |ix| usize::from(ix[k]));
+            groups.get(i).map(|g| (i, g))
+        })
+    }
+}
+
+/// How members are chosen inside the group that answers.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Pick {
+    /// Distinct members drawn with probability proportional to weight.
+    Weighted,
+    /// Members in turn, `answers` at a time.
+    RoundRobin,
+    /// Up to `answers` members, uniformly at random, in random order.
+    Multivalue,
+    /// The same member for the same client network (rendezvous hashing).
+    Sticky(StickyPrefixes),
+}
+
+impl Pick {
+    /// `group_policy` of a failover name: the picks a group may use.
+    pub const GROUP_WORDS: Words<Pick> = Words(&[
+        ("weighted", Self::Weighted),
+        ("round_robin", Self::RoundRobin),
+        ("multivalue", Self::Multivalue),
+    ]);
+
+    /// The single-pool policy with this pick.
+    #[inline]
+    pub fn policy(self) -> Policy {
+        match self {
+            Pick::Weighted => Policy::Weighted,
+            Pick::RoundRobin => Policy::RoundRobin,
+            Pick::Multivalue => Policy::Multivalue,
+            Pick::Sticky(_) => Policy::Sticky,
+        }
+    }
+}
+
+/// One pool as used by one name, with that name's round-robin cursors.
+///
+/// Cursors live here rather than in the shared [`Pool`] so two names over
+/// one pool rotate independently, as operators expect of "round robin for
+/// this name".
+#[derive(Debug)]
+pub struct Group {
+    pub pool: Arc<Pool>,
+    /// Round-robin position per family (A, AAAA); relaxed atomics suffice,
+    /// as fairness only needs every query to take a distinct ticket.
+    cursors: [AtomicUsize; 2],
+}
+
+impl Group {
+    pub fn new(pool: Arc<Pool>) -> Self {
+        Self {
+            pool,
+            cursors: [AtomicUsize::new(0), AtomicUsize::new(0)],
+        }
+    }
+
+    #[inline]
+    pub(super) fn cursor(&self, family: Family) -> &AtomicUsize {
+        match family {
+            Family::V4 => &self.cursors[0],
+            Family::V6 => &self.cursors[1],
+        }
+    }
+}
+
+/// What to answer when members of the queried family exist but none is
+/// available.
+#[derive(Debug)]
+pub enum OnAllDown {
+    /// Answer as if every member not forced `down` were healthy (Route 53
+    /// and gdnsd do the same: a dead check is likelier than a dead fleet).
+    FailOpen,
+    /// NODATA.
+    Empty,
+    /// SERVFAIL.
+    ServFail,
+    /// Answer from this pool with the name's pick; fail open on it when
+    /// its members are all down too.
+    Fallback(Group),
+}
+
+/// The `on_all_down` word: an [`OnAllDown`] without its pool.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum AllDownMode {
+    FailOpen,
+    Empty,
+    ServFail,
+    Fallback,
+}
+
+impl AllDownMode {
+    /// `on_all_down` in the file.
+    pub const WORDS: Words<AllDownMode> = Words(&[
+        ("all", Self::FailOpen),
+        ("empty", Self::Empty),
+        ("servfail", Self::ServFail),
+        ("fallback", Self::Fallback),
+    ]);
+}
+
+impl OnAllDown {
+    pub fn mode(&self) -> AllDownMode {
+        match self {
+            Self::FailOpen => AllDownMode::FailOpen,
+            Self::Empty => AllDownMode::Empty,
+            Self::ServFail => AllDownMode::ServFail,
+            Self::Fallback(_) => AllDownMode::Fallback,
+        }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        AllDownMode::WORDS.word(self.mode())
+    }
+}
+
+impl fmt::Display for OnAllDown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fallback(g) => write!(f, "{} (pool {})", self.as_str(), g.pool.name),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// A compiled load-balanced name. Built by the policy-file loader;
+/// read-only afterwards except for the atomic round-robin cursors in its
+/// groups.
+#[derive(Debug)]
+pub struct BalancedName {
+    /// Display form of the name, for logs and explain.
+    pub name: String,
+    pub ttl: u32,
+    pub answers: Answers,
+    /// Which groups to try, for whom.
+    pub order: Order,
+    /// How members are chosen inside the group that answers.
+    pub pick: Pick,
+    /// Pools in file order: exactly one for [`Order::Single`].
+    pub groups: Box<[Group]>,
+    pub on_all_down: OnAllDown,
+}
+
+impl BalancedName {
+    /// The file's `policy` word for this name's order and pick.
+    #[inline]
+    pub fn policy(&self) -> Policy {
+        match self.order {
+            Order::Failover => Policy::Failover,
+            Order::Single => self.pick.policy(),
+        }
+    }
+
+    /// The policy with its settings, as explain prints it:
+    /// `failover (group_policy round_robin)`, `sticky (v4 /24, v6 /56)`.
+    pub fn describe_policy(&self) -> String {
+        match (self.order, self.pick) {
+            (Order::Failover, pick) => format!(
+                "{} (group_policy {})",
+                Policy::Failover,
+                Pick::GROUP_WORDS.word(pick)
+            ),
+            (Order::Single, Pick::Sticky(p)) => {
+                format!("{} (v4 /{}, v6 /{})", Policy::Sticky, p.v4, p.v6)
+            }
+            (Order::Single, pick) => pick.policy().to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::groups::{Choice, choose};
+    use super::super::pool::Health;
+    use super::super::testutil::*;
+    use super::*;
+    use crate::health::HealthTable;
+
+    /// The shape a geo order will use: precomputed indices, best first,
+    /// and a scope; the chooser follows them, not file order.
+    #[test]
+    fn an_order_of_indices_is_followed() {
+        let groups: Vec<Group> = [1u8, 2, 3]
+            .into_iter()
+            .map(|i| Group::new(Arc::new(Pool::new(format!("g{i}"), [v4(i, 1)]))))
+            .collect();
+        let ordered = Ordered {
+            groups: &groups,
+            indices: Some(&[2, 0]),
+            scope: 24,
+        };
+        let seen: Vec<usize> = ordered.iter().map(|(i, _)| i).collect();
+        assert_eq!(seen, [2, 0]);
+        let health = HealthTable::new(16, Status::Up);
+        let Choice::Found { index, .. } = choose(ordered, Family::V4, Health::probed(&health))
+        else {
+            panic!("group 3 is up")
+        };
+        assert_eq!(index, 2);
+        health.set_status(TargetId(3), Status::Down);
+        let Choice::Found { index, .. } = choose(ordered, Family::V4, Health::probed(&health))
+        else {
+            panic!("group 1 is up")
+        };
+        assert_eq!(index, 0, "group 2 is not in this client's order");
+    }
+
+    #[test]
+    fn word_tables_cover_every_value() {
+        for p in Policy::WORDS.values() {
+            assert_eq!(Policy::WORDS.parse(p.as_str()), Some(p));
+        }
+        for m in AllDownMode::WORDS.values() {
+            assert_ne!(AllDownMode::WORDS.word(m), "?");
+        }
+        for pick in Pick::GROUP_WORDS.values() {
+            assert_ne!(pick.policy(), Policy::Sticky);
+            assert_eq!(Pick::GROUP_WORDS.word(pick), pick.policy().as_str());
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The immutable snapshot of everything served.
+//!
+//! Settings, zones, compiled load-balanced names and the target list
+//! compile into one [`Snapshot`] ([`build`]). A reload builds a new one off
+//! the hot path from the files and the previous snapshot (for health), then
+//! swaps it in with one atomic store; on any error the old one keeps
+//! serving. The health table hangs off the snapshot (its cells are atomics
+//! written only by the prober), so a query can never pair one snapshot's
+//! target ids with another's health table.
+//!
+//! [`SnapshotCell`] is read by everyone and written through the one
+//! [`SnapshotWriter`] made with it, which the reloader (`app::reload`) owns
+//! (routinator's `SharedHistory`: public read, one writer).
+
+mod build;
+
+use std::sync::Arc;
+
+use arc_swap::{ArcSwap, Guard};
+
+use crate::health::{HealthTable, TargetRegistry};
+use crate::policy::BalancedName;
+use crate::zone::ZoneSet;
+
+pub use build::build;
+
+/// Answering limits fixed at load time.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Our EDNS UDP payload size: advertised, and the most we send (RFC 6891
+    /// §6.2.5; 1232 avoids IP fragmentation, per DNS Flag Day 2020).
+    pub udp_payload: u16,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self { udp_payload: 1232 }
+    }
+}
+
+/// Everything one query is answered from.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub zones: ZoneSet,
+    /// Load-balanced names; `zone::Node::lb` indexes into this.
+    pub lb: Vec<BalancedName>,
+    pub targets: TargetRegistry,
+    pub health: Arc<HealthTable>,
+    pub limits: Limits,
+    /// The GeoIP database, when configured. Opened (and so checked) on
+    /// every load; read by nothing yet: the geolocation order will look
+    /// clients up in it before a policy runs.
+    pub geoip: Option<Arc<crate::geoip::GeoDb>>,
+    /// Counters the query path bumps, indexed like `zones` and `lb`.
+    pub counters: crate::metrics::SnapshotCounters,
+}
+
+/// The current snapshot, swapped atomically. Readers call [`load`]
+/// (lock-free, once per query or batch); the only way to change it is the
+/// [`SnapshotWriter`] returned with it by [`SnapshotCell::new`].
+///
+/// [`load`]: SnapshotCell::load
+#[derive(Debug)]
+pub struct SnapshotCell(ArcSwap<Snapshot>);
+
+/// The shared handle every listener holds.
+pub type SharedSnapshot = Arc<SnapshotCell>;
+
+impl SnapshotCell {
+    /// A cell holding `first`, and the one writer for it.
+    pub fn new(first: Snapshot) -> (SharedSnapshot, SnapshotWriter) {
+        let cell = Arc::new(SnapshotCell(ArcSwap::from_pointee(first)));
+        (cell.clone(), SnapshotWriter(cell))
+    }
+
+    /// The current snapshot, for the duration of one query or batch.
+    #[inline]
+    pub fn load(&self) -> Guard<Arc<Snapshot>> {
+        self.0.load()
+    }
+
+    /// The current snapshot, to keep beyond one query (a reload's base).
+    pub fn load_full(&self) -> Arc<Snapshot> {
+        self.0.load_full()
+    }
+}
+
+/// The right to replace the snapshot. Not `Clone`: whoever owns it is the
+/// single writer (the reloader).
+#[derive(Debug)]
+pub struct SnapshotWriter(SharedSnapshot);
+
+impl SnapshotWriter {
+    /// Make `next` the snapshot every following query sees.
+    pub fn replace(&self, next: Arc<Snapshot>) {
+        self.0.0.store(next);
+    }
+
+    /// The cell this writer writes.
+    pub fn cell(&self) -> &SharedSnapshot {
+        &self.0
+    }
+}
