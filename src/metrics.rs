@@ -40,13 +40,24 @@ pub const RCODES: [&str; 8] = [
     "NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "BADVERS", "other",
 ];
 
-/// Bucket of every rcode up to BADVERS (16).
-const RCODE_LUT: [u8; 17] = [0, 1, 2, 3, 4, 5, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7, 6];
+/// Bucket of every rcode below 32 (the engine answers with at most
+/// BADVERS, 16).
+const RCODE_LUT: [u8; 32] = {
+    let mut t = [7u8; 32];
+    let mut i = 0;
+    while i < 6 {
+        t[i] = i as u8;
+        i += 1;
+    }
+    t[16] = 6;
+    t
+};
 
-/// The [`RCODES`] bucket of a (possibly extended) response code.
+/// The [`RCODES`] bucket of a response code below 32 (every code the
+/// engine answers with; larger ones would land in a wrong bucket).
 #[inline]
 pub fn rcode_bucket(rcode: u16) -> usize {
-    RCODE_LUT.get(rcode as usize).map_or(7, |&b| b as usize)
+    RCODE_LUT[rcode as usize & 31] as usize
 }
 
 /// Query types counted on their own, by bucket index ([`qtype_bucket`]);
@@ -87,22 +98,24 @@ pub fn qtype_bucket(qtype: u16) -> usize {
 /// Transports, by index: the engine passes 0 for UDP and 1 for TCP.
 pub const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
 
-/// Cells of a shard: transport (2) × qtype bucket (padded to 32) × rcode
-/// bucket (8), so every index is a mask and a shift, and a shard is
-/// exactly 4 KiB (shards are found by a shift too).
-const CELLS: usize = 2 * 32 * 8;
+/// Cells of a shard: ECS (2) × transport (2) × qtype bucket (padded to
+/// 32) × rcode bucket (8), so every index is masks and shifts, one
+/// increment counts everything about a query, and a shard is exactly
+/// 8 KiB (shards are found by a shift too).
+const CELLS: usize = 2 * 2 * 32 * 8;
 const _: () = assert!(QTYPES.len() < 32 && RCODES.len() == 8);
-/// A cell no (transport, qtype, rcode) uses, holding the ECS count.
-const ECS_CELL: usize = 31 << 3;
 
 #[inline]
-fn cell(transport: usize, qtype_bucket: usize, rcode_bucket: usize) -> usize {
-    ((transport & 1) << 8) | ((qtype_bucket & 31) << 3) | (rcode_bucket & 7)
+fn cell(ecs: bool, transport: usize, qtype_bucket: usize, rcode_bucket: usize) -> usize {
+    (usize::from(ecs) << 9)
+        | ((transport & 1) << 8)
+        | ((qtype_bucket & 31) << 3)
+        | (rcode_bucket & 7)
 }
 
 #[repr(align(64))]
 struct QueryShard {
-    /// [`cell`]s, and the ECS count at [`ECS_CELL`].
+    /// By [`cell`].
     by: [AtomicU64; CELLS],
 }
 
@@ -136,30 +149,27 @@ impl std::fmt::Debug for QueryCounters {
 
 impl QueryCounters {
     #[inline]
-    fn count(&self, shard: usize, transport: usize, qtype: usize, rcode: usize, ecs: bool) {
-        let s = &self.shards[shard & (SHARDS - 1)];
-        s.by[cell(transport, qtype, rcode)].fetch_add(1, Ordering::Relaxed);
-        if ecs {
-            s.by[ECS_CELL].fetch_add(1, Ordering::Relaxed);
-        }
+    fn count(&self, shard: usize, cell: usize) {
+        self.shards[shard & (SHARDS - 1)].by[cell & (CELLS - 1)].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn sum(&self, cell: usize) -> u64 {
+        self.shards
+            .iter()
+            .map(|s| s.by[cell].load(Ordering::Relaxed))
+            .sum()
     }
 
     /// Queries with this transport, qtype bucket and rcode bucket (indexes
     /// into [`TRANSPORTS`], [`QTYPES`], [`RCODES`]).
     pub fn get(&self, transport: usize, qtype: usize, rcode: usize) -> u64 {
-        let i = cell(transport, qtype, rcode);
-        self.shards
-            .iter()
-            .map(|s| s.by[i].load(Ordering::Relaxed))
-            .sum()
+        self.sum(cell(false, transport, qtype, rcode))
+            + self.sum(cell(true, transport, qtype, rcode))
     }
 
     /// Queries that carried an ECS option.
     pub fn ecs(&self) -> u64 {
-        self.shards
-            .iter()
-            .map(|s| s.by[ECS_CELL].load(Ordering::Relaxed))
-            .sum()
+        (0..CELLS / 2).map(|c| self.sum(CELLS / 2 + c)).sum()
     }
 }
 
@@ -219,7 +229,18 @@ pub struct AnswerCounters {
     counts: Box<[AtomicU64]>,
     /// Sampled answers, per shard.
     samples: [AtomicU64; SHARDS],
+    /// Answers by decision kind (`policy::DecisionKind` as index), one
+    /// cache line per shard; carried over reloads by name even when the
+    /// address set changes.
+    decisions: Arc<[DecisionShard; SHARDS]>,
 }
+
+/// Kinds of decision counted per name (`policy::DecisionKind` has 7).
+pub const DECISION_KINDS: usize = 8;
+
+#[repr(align(64))]
+#[derive(Default)]
+struct DecisionShard([AtomicU64; DECISION_KINDS]);
 
 impl std::fmt::Debug for AnswerCounters {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -253,7 +274,18 @@ impl AnswerCounters {
             stride,
             counts: (0..stride * SHARDS).map(|_| AtomicU64::new(0)).collect(),
             samples: std::array::from_fn(|_| AtomicU64::new(0)),
+            decisions: Arc::new(std::array::from_fn(|_| DecisionShard::default())),
         }
+    }
+
+    /// Answers of the name by decision kind index.
+    pub fn by_decision(&self) -> [u64; DECISION_KINDS] {
+        std::array::from_fn(|k| {
+            self.decisions
+                .iter()
+                .map(|s| s.0[k].load(Ordering::Relaxed))
+                .sum()
+        })
     }
 
     /// Answers counted (sampled answers of the name).
@@ -261,7 +293,7 @@ impl AnswerCounters {
         self.samples.iter().map(|s| s.load(Ordering::Relaxed)).sum()
     }
 
-    /// The same address set (carried over a reload only then).
+    /// The same address set (address counts carried over a reload only then).
     fn same_addrs(&self, other: &Self) -> bool {
         self.v4 == other.v4 && self.v6 == other.v6
     }
@@ -369,9 +401,19 @@ impl SnapshotCounters {
     ) {
         let r = rcode_bucket(rcode);
         self.queries
-            .count(shard, transport, qtype_bucket(qtype), r, ecs);
+            .count(shard, cell(ecs, transport, qtype_bucket(qtype), r));
         if let Some(z) = self.zones.get(zone as usize) {
             z.shards[shard & (SHARDS - 1)].0[r & 7].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Count one policy answer of name index `lb` under its decision kind
+    /// (`policy::DecisionKind as usize`).
+    #[inline]
+    pub fn decided(&self, shard: usize, lb: u32, kind: usize) {
+        if let Some(c) = self.answers.get(lb as usize) {
+            c.decisions[shard & (SHARDS - 1)].0[kind & (DECISION_KINDS - 1)]
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -461,10 +503,12 @@ impl Metrics {
         }
         let mut answers = HashMap::with_capacity(counters.answers.len());
         for a in counters.answers.iter_mut() {
-            if let Some(old) = carried.answers.get(&a.name)
-                && old.same_addrs(a)
-            {
-                *a = old.clone();
+            if let Some(old) = carried.answers.get(&a.name) {
+                if old.same_addrs(a) {
+                    *a = old.clone();
+                } else if let Some(fresh) = Arc::get_mut(a) {
+                    fresh.decisions = old.decisions.clone();
+                }
             }
             answers.insert(a.name.clone(), a.clone());
         }
@@ -494,7 +538,9 @@ mod tests {
         }
         for t in 0..=u16::MAX {
             assert!(qtype_bucket(t) < QTYPES.len());
-            assert!(rcode_bucket(t) < RCODES.len());
+        }
+        for r in 0..32 {
+            assert!(rcode_bucket(r) < RCODES.len());
         }
     }
 
@@ -507,13 +553,16 @@ mod tests {
         c.query(1, 0, 1, 28, 3, true);
         c.query(2, NO_ZONE, 0, 1, 5, false);
         c.query(2, 7, 0, 1, 5, false); // out of range: global only
+        c.query(3, 0, 0, 1, 0, true);
+        c.query(3, 0, 0, 1, 9, false); // NOTAUTH: "other"
+        assert_eq!(c.queries.get(0, qtype_bucket(1), 7), 1);
         let q = &c.queries;
-        assert_eq!(q.get(0, qtype_bucket(1), 0), (SHARDS + 2) as u64);
+        assert_eq!(q.get(0, qtype_bucket(1), 0), (SHARDS + 3) as u64);
         assert_eq!(q.get(1, qtype_bucket(28), rcode_bucket(3)), 1);
         assert_eq!(q.get(0, qtype_bucket(1), rcode_bucket(5)), 2);
-        assert_eq!(q.ecs(), 1);
+        assert_eq!(q.ecs(), 2);
         let z = c.zones[0].by_rcode();
-        assert_eq!((z[0], z[3], z[5]), ((SHARDS + 2) as u64, 1, 0));
+        assert_eq!((z[0], z[3], z[5]), ((SHARDS + 3) as u64, 1, 0));
     }
 
     #[test]
@@ -544,6 +593,7 @@ mod tests {
         first.query(0, 0, 0, 1, 0, false);
         first.answered(0, 0, &[ip("192.0.2.1")]);
         first.answered(0, 1, &[ip("192.0.2.1")]);
+        first.decided(2, 1, 3);
         // Reload: zone b. goes, w.a. keeps its addresses, x.a. changes them.
         let mut second = SnapshotCounters::new(
             ["c.".to_string(), "a.".to_string()],
@@ -558,6 +608,8 @@ mod tests {
         assert_eq!(second.zones[0].by_rcode()[0], 0);
         assert_eq!(second.answers[1].per_addr(), vec![(ip("192.0.2.1"), 1)]);
         assert_eq!(second.answers[0].per_addr(), vec![(ip("192.0.2.9"), 0)]);
+        // Decisions follow the name even when its addresses changed.
+        assert_eq!(second.answers[0].by_decision()[3], 1);
         assert!(!m.carried.lock().unwrap().zones.contains_key("b."));
     }
 }

@@ -142,6 +142,21 @@ pub fn scrape(snap: &Snapshot, inp: &ScrapeInputs<'_>) -> Scrape {
         "Queries that landed in a zone, by response code.",
         rows,
     );
+    let mut rows = Vec::new();
+    for a in snap.counters.answers.iter() {
+        let counts = a.by_decision();
+        for kind in crate::policy::DecisionKind::ALL {
+            rows.push((
+                l(&[("name", &a.name), ("decision", kind.as_str())]),
+                counts[kind as usize] as f64,
+            ));
+        }
+    }
+    s.counter(
+        "dnslb_answers",
+        "Policy answers of a load-balanced name, by decision: policy (the first available group), failover (a later group), last_resort (only weight-0 or draining members), fail_open, fallback, nodata, servfail.",
+        rows,
+    );
     let samples = snap
         .counters
         .answers

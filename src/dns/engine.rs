@@ -483,6 +483,8 @@ impl<'s> Ctx<'s, '_, '_> {
         if self.client.ecs.is_some() {
             self.ecs_scope = self.ecs_scope.max(self.decision.ecs_scope);
         }
+        let counters = &self.snap.counters;
+        counters.decided(self.shard, lb, self.decision.kind as usize);
         if self.decision.outcome == Outcome::ServFail {
             return Ok(0);
         }

@@ -135,6 +135,19 @@ impl HealthTable {
 pub struct Cell(u8);
 
 impl Cell {
+    /// The bits that decide availability: probed status (bit 0) and
+    /// forced state (bits 1-2).
+    pub const AVAILABILITY_BITS: u8 = 0b0111;
+    /// The forced state's bits only (failing open ignores probe results).
+    pub const FORCED_BITS: u8 = 0b0110;
+
+    /// The raw byte: bit 0 down, bits 1-2 forced state (0 none, 1 up,
+    /// 2 down, 3 drain).
+    #[inline]
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
     #[inline]
     pub fn status(self) -> Status {
         decode(self.0)
@@ -149,14 +162,7 @@ impl Cell {
     /// [`Cell::forced`] on the query path).
     #[inline]
     pub fn is_forced(self) -> bool {
-        self.0 > 1
-    }
-
-    /// Up as far as `mask` cares: `mask` 1 reads the probed status, 0
-    /// ignores it (failing open). One AND on the query path.
-    #[inline]
-    pub fn up_under(self, mask: u8) -> bool {
-        self.0 & mask & 1 == 0
+        self.0 & Self::FORCED_BITS != 0
     }
 
     #[inline]

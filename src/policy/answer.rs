@@ -4,8 +4,8 @@ use super::groups::{Choice, choose};
 use super::name::{BalancedName, Group, OnAllDown, Order, Ordered, Pick};
 use super::pool::Health;
 use super::{
-    ClientInfo, Decision, Family, Outcome, PolicyRng, Reason, failover, multivalue, pool, reason,
-    round_robin, sticky, weighted,
+    ClientInfo, Decision, DecisionKind, Family, Outcome, PolicyRng, Reason, failover, multivalue,
+    pool, reason, round_robin, sticky, weighted,
 };
 use crate::health::HealthTable;
 
@@ -35,56 +35,81 @@ pub fn answer(
             cands,
         } => {
             pick(lb.pick, group, family, &cands, k, client, rng, out);
-            out.reason = match cands.scan.tier {
+            (out.reason, out.kind) = match cands.scan.tier {
                 pool::Tier::LiveWeighted => match lb.order {
-                    Order::Single => Reason(lb.pick.policy().as_str()),
-                    Order::Failover => failover::reason(index),
+                    Order::Single => (Reason(lb.pick.policy().as_str()), DecisionKind::Policy),
+                    Order::Failover => (
+                        failover::reason(index),
+                        if index == 0 {
+                            DecisionKind::Policy
+                        } else {
+                            DecisionKind::Failover
+                        },
+                    ),
                 },
-                pool::Tier::LiveZero => reason::WEIGHT_ZERO_ONLY,
-                pool::Tier::DrainWeighted | pool::Tier::DrainZero => reason::DRAIN_ONLY,
+                pool::Tier::LiveZero => (reason::WEIGHT_ZERO_ONLY, DecisionKind::LastResort),
+                pool::Tier::DrainWeighted | pool::Tier::DrainZero => {
+                    (reason::DRAIN_ONLY, DecisionKind::LastResort)
+                }
             };
         }
-        Choice::NoMembers => out.reason = reason::NO_MEMBERS,
-        Choice::AllDown => match &lb.on_all_down {
-            OnAllDown::FailOpen => match choose(order, family, Health::open(health)) {
+        Choice::NoMembers => (out.reason, out.kind) = (reason::NO_MEMBERS, DecisionKind::NoData),
+        Choice::AllDown => all_down(lb, order, family, client, health, rng, out),
+    }
+}
+
+/// Every member of the family is unavailable: what `on_all_down` says.
+#[cold]
+#[inline(never)]
+fn all_down(
+    lb: &BalancedName,
+    order: Ordered<'_>,
+    family: Family,
+    client: &ClientInfo,
+    health: &HealthTable,
+    rng: &mut PolicyRng,
+    out: &mut Decision,
+) {
+    let k = lb.answers.limit();
+    (out.reason, out.kind) = match &lb.on_all_down {
+        OnAllDown::FailOpen => match choose(order, family, Health::open(health)) {
+            Choice::Found { group, cands, .. } => {
+                pick(lb.pick, group, family, &cands, k, client, rng, out);
+                (reason::FAIL_OPEN, DecisionKind::FailOpen)
+            }
+            Choice::NoMembers | Choice::AllDown => (reason::FORCED_DOWN, DecisionKind::NoData),
+        },
+        OnAllDown::Empty => (reason::EMPTY, DecisionKind::NoData),
+        OnAllDown::ServFail => {
+            out.outcome = Outcome::ServFail;
+            (reason::SERVFAIL, DecisionKind::ServFail)
+        }
+        OnAllDown::Fallback(fb) => {
+            let fb = Ordered::in_file_order(std::slice::from_ref(fb));
+            match choose(fb, family, Health::probed(health)) {
                 Choice::Found { group, cands, .. } => {
                     pick(lb.pick, group, family, &cands, k, client, rng, out);
-                    out.reason = reason::FAIL_OPEN;
+                    (reason::FALLBACK, DecisionKind::Fallback)
                 }
-                Choice::NoMembers | Choice::AllDown => out.reason = reason::FORCED_DOWN,
-            },
-            OnAllDown::Empty => out.reason = reason::EMPTY,
-            OnAllDown::ServFail => {
-                out.outcome = Outcome::ServFail;
-                out.reason = reason::SERVFAIL;
-            }
-            OnAllDown::Fallback(fb) => {
-                let fb = Ordered::in_file_order(std::slice::from_ref(fb));
-                match choose(fb, family, Health::probed(health)) {
+                Choice::NoMembers => (reason::FALLBACK_NO_MEMBERS, DecisionKind::NoData),
+                Choice::AllDown => match choose(fb, family, Health::open(health)) {
                     Choice::Found { group, cands, .. } => {
                         pick(lb.pick, group, family, &cands, k, client, rng, out);
-                        out.reason = reason::FALLBACK;
+                        (reason::FALLBACK_FAIL_OPEN, DecisionKind::Fallback)
                     }
-                    Choice::NoMembers => out.reason = reason::FALLBACK_NO_MEMBERS,
-                    Choice::AllDown => match choose(fb, family, Health::open(health)) {
-                        Choice::Found { group, cands, .. } => {
-                            pick(lb.pick, group, family, &cands, k, client, rng, out);
-                            out.reason = reason::FALLBACK_FAIL_OPEN;
-                        }
-                        Choice::NoMembers | Choice::AllDown => {
-                            out.reason = reason::FALLBACK_FORCED_DOWN
-                        }
-                    },
-                }
+                    Choice::NoMembers | Choice::AllDown => {
+                        (reason::FALLBACK_FORCED_DOWN, DecisionKind::NoData)
+                    }
+                },
             }
-        },
-    }
+        }
+    };
 }
 
 /// Run the pick over one group's candidates; a pick that depends on the
 /// client network (sticky) narrows the ECS scope.
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn pick(
     pick: Pick,
     group: &Group,

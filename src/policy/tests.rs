@@ -72,8 +72,8 @@ fn no_member_of_the_family_is_nodata_not_all_down() {
         let health = HealthTable::new(16, Status::Up);
         let d = ask(&lb, Family::V6, &health);
         assert_eq!(
-            (d.addrs.len(), d.outcome, d.reason),
-            (0, Outcome::Answer, reason::NO_MEMBERS),
+            (d.addrs.len(), d.outcome, d.reason, d.kind),
+            (0, Outcome::Answer, reason::NO_MEMBERS, DecisionKind::NoData),
             "{policy:?}"
         );
     }
@@ -163,6 +163,13 @@ fn every_on_all_down_mode() {
             let want: Vec<IpAddr> = allowed.iter().map(|&i| addr4(i)).collect();
             assert_eq!(sorted(d.addrs), want, "{policy:?} {}", lb.on_all_down);
             assert_eq!((d.outcome, d.reason), (outcome.clone(), *why), "{policy:?}");
+            let kind = match *why {
+                reason::FAIL_OPEN => DecisionKind::FailOpen,
+                reason::SERVFAIL => DecisionKind::ServFail,
+                reason::FALLBACK | reason::FALLBACK_FAIL_OPEN => DecisionKind::Fallback,
+                _ => DecisionKind::NoData,
+            };
+            assert_eq!(d.kind, kind, "{policy:?} {why:?}");
         }
     }
 }
@@ -207,7 +214,10 @@ fn operator_up_overrides_failed_health() {
     let lb = name(Pick::Weighted, Answers::All, vec![pinned, v4(2, 1)]);
     let health = HealthTable::new(16, Status::Down);
     let d = ask(&lb, Family::V4, &health);
-    assert_eq!((d.addrs, d.reason), (vec![addr4(1)], Reason("weighted")));
+    assert_eq!(
+        (d.addrs, d.reason, d.kind),
+        (vec![addr4(1)], Reason("weighted"), DecisionKind::Policy)
+    );
 }
 
 #[test]

@@ -13,9 +13,9 @@ use hickory_proto::rr::RecordType;
 use serde_json::Value;
 
 use crate::fixtures::lb_setup;
+use crate::fixtures::{Resolver, ips, lb_name, pool};
 use crate::harness::{CmdOutput, TestServer, run};
 use crate::health::{Behaviour, Endpoint};
-use crate::fixtures::{Resolver, ips, lb_name, pool};
 
 const WWW: &str = "www.lb.test.";
 const TOKEN: &str = "test-token-0123456789";
@@ -144,6 +144,14 @@ async fn every_route_answers() {
     assert_eq!(
         q(addr3),
         q(r#"dnslb_answers_sampled_total{name="www.lb.test."}"#)
+    );
+    assert_eq!(
+        q(r#"dnslb_answers_total{name="www.lb.test.",decision="policy"}"#),
+        3.0
+    );
+    assert_eq!(
+        q(r#"dnslb_answers_total{name="www.lb.test.",decision="fail_open"}"#),
+        0.0
     );
     assert_eq!(q("dnslb_ecs_queries_total"), 0.0);
     let probe = format!(
