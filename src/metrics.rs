@@ -431,12 +431,33 @@ impl SnapshotCounters {
 pub struct ReloadCounters {
     ok: AtomicU64,
     failed: AtomicU64,
+    /// Problems found by loads and reloads, summed.
+    errors: AtomicU64,
     /// Unix time of the last successful load (start-up counts), ms; 0 = never.
     last_success_ms: AtomicU64,
+    last: Mutex<Option<LastReload>>,
+}
+
+/// What the last load or reload found, for `/status`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LastReload {
+    /// Unix seconds when it finished.
+    pub at: f64,
+    /// What asked for it: "start-up", "SIGHUP", "file change", "admin API"
+    /// (several joined by "+").
+    pub cause: String,
+    /// "ok" (everything loaded), "partial" (the snapshot was replaced but
+    /// some files had errors: their zones keep their previous version, or
+    /// the settings file its previous values), "failed" (nothing changed).
+    pub outcome: &'static str,
+    /// Every problem, as `FILE:LINE:COL: key: message`.
+    pub errors: Vec<String>,
+    /// Settings changed in the file that take effect only after a restart.
+    pub restart_needed: Vec<String>,
 }
 
 impl ReloadCounters {
-    /// Record a successful load or reload, now.
+    /// Record a load or reload that replaced the snapshot, now.
     pub fn success(&self) {
         self.ok.fetch_add(1, Ordering::Relaxed);
         self.last_success_ms.store(unix_ms_now(), Ordering::Relaxed);
@@ -445,6 +466,23 @@ impl ReloadCounters {
     /// Record a reload that kept the previous configuration.
     pub fn failure(&self) {
         self.failed.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Record what the last load found (and count its errors).
+    pub fn report(&self, last: LastReload) {
+        self.errors
+            .fetch_add(last.errors.len() as u64, Ordering::Relaxed);
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(last);
+    }
+
+    /// The last load's report, if any.
+    pub fn last(&self) -> Option<LastReload> {
+        self.last.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// Problems found by every load so far.
+    pub fn errors(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
     }
 
     /// (successful reloads, failed reloads, unix seconds of the last success).
@@ -456,6 +494,11 @@ impl ReloadCounters {
             (ms > 0).then(|| ms as f64 / 1000.0),
         )
     }
+}
+
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> f64 {
+    unix_ms_now() as f64 / 1000.0
 }
 
 fn unix_ms_now() -> u64 {

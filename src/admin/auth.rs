@@ -34,7 +34,7 @@ fn is_open(path: &str) -> bool {
 pub(super) async fn guard(State(s): State<Shared>, req: Request, next: Next) -> Response {
     let headers = req.headers();
     if !is_open(req.uri().path()) {
-        match &s.token {
+        match s.token.load().as_deref() {
             Some(t) => {
                 if !bearer_ok(headers, t) {
                     let mut r = error(

@@ -203,6 +203,37 @@ pub fn render_status(v: &Value) -> String {
         if ready { "ready" } else { "NOT READY" },
         v["share_window_seconds"].as_f64().unwrap_or(0.0)
     );
+    let last = &v["reloads"]["last"];
+    if let Some(outcome) = last["outcome"].as_str().filter(|o| *o != "ok") {
+        let _ = writeln!(
+            out,
+            "\nlast reload ({}, {}): {outcome}",
+            last["cause"].as_str().unwrap_or(""),
+            ago(now, last["at"].as_f64())
+        );
+        for e in last["errors"].as_array().into_iter().flatten() {
+            let _ = writeln!(out, "  {}", e.as_str().unwrap_or(""));
+        }
+    }
+    for r in last["restart_needed"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "restart needed: {}", r.as_str().unwrap_or(""));
+    }
+    for z in v["zones"].as_array().into_iter().flatten() {
+        let state = z["state"].as_str().unwrap_or("");
+        if state != "loaded" {
+            let what = if state == "previous" {
+                "has errors; the previous version is served"
+            } else {
+                "has errors; not served"
+            };
+            let _ = writeln!(
+                out,
+                "zone {} ({}) {what}",
+                z["zone"].as_str().unwrap_or(""),
+                z["file"].as_str().unwrap_or("")
+            );
+        }
+    }
     if let Some(list) = v["overrides"].as_array().filter(|l| !l.is_empty()) {
         let _ = writeln!(out, "\noverrides:");
         for o in list {

@@ -11,6 +11,7 @@
 //! | `GET /status` | JSON: names → pools → endpoints ([`status`]) |
 //! | `GET /overrides` | JSON: the overrides in force |
 //! | `POST /overrides` | `{"endpoint": E, "state": "up"\|"down"\|"drain"\|"auto"}` |
+//! | `POST /reload` | ask for a reload (as SIGHUP) |
 //! | `GET /` | the status page for people (`page.rs`) |
 //!
 //! Access ([`auth`]): with a token configured, every route but `/healthz`,
@@ -86,6 +87,10 @@ pub fn check_listen(addr: SocketAddr, token: Option<&AdminToken>) -> Result<(), 
     }
 }
 
+/// The admin token in force, shared with the reloader, which replaces it
+/// when `admin_token` or `admin_token_file` changes.
+pub type TokenCell = Arc<arc_swap::ArcSwapOption<AdminToken>>;
+
 /// What the admin server reads and changes.
 pub struct AdminState {
     pub snapshot: SharedSnapshot,
@@ -94,7 +99,10 @@ pub struct AdminState {
     pub metrics: Arc<Metrics>,
     /// Set once every DNS listener is bound and serving.
     pub ready: Arc<AtomicBool>,
-    pub token: Option<AdminToken>,
+    /// The bearer token in force; a reload of the settings may replace it.
+    pub token: TokenCell,
+    /// Asks the reloader for a reload (`POST /reload`).
+    pub reload: Option<Arc<dyn Fn() + Send + Sync>>,
     shares: status::Shares,
     cancel: CancellationToken,
     loopback: bool,
@@ -107,7 +115,7 @@ impl AdminState {
         overrides: Arc<Overrides>,
         metrics: Arc<Metrics>,
         ready: Arc<AtomicBool>,
-        token: Option<AdminToken>,
+        token: TokenCell,
     ) -> Self {
         Self {
             snapshot,
@@ -116,6 +124,7 @@ impl AdminState {
             metrics,
             ready,
             token,
+            reload: None,
             shares: status::Shares::new(Duration::from_secs(60)),
             cancel: CancellationToken::new(),
             loopback: true,
@@ -145,7 +154,7 @@ pub async fn serve(
     cancel: CancellationToken,
 ) -> std::io::Result<()> {
     let local = listener.local_addr()?;
-    check_listen(local, state.token.as_ref())
+    check_listen(local, state.token.load().as_deref())
         .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))?;
     state.loopback = local.ip().is_loopback();
     state.cancel = cancel.clone();
@@ -192,6 +201,7 @@ fn router(state: Shared) -> Router {
         .route("/metrics", get(metrics))
         .route("/status", get(status_json))
         .route("/overrides", get(list_overrides).post(set_override))
+        .route("/reload", axum::routing::post(reload))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -236,6 +246,7 @@ async fn metrics(State(s): State<Shared>) -> Response {
     let inputs = prom::ScrapeInputs {
         reports: &reports,
         reloads: s.metrics.reloads.get(),
+        reload_errors: s.metrics.reloads.errors(),
         overrides: s.overrides.list().len(),
         ready: s.is_ready(),
     };
@@ -263,8 +274,25 @@ async fn status_json(State(s): State<Shared>) -> Response {
         ready: s.is_ready(),
         shares: &s.shares,
         reloads: s.metrics.reloads.get(),
+        last: s.metrics.reloads.last(),
     };
     axum::Json(status::build(&snap, &inputs)).into_response()
+}
+
+/// `POST /reload`: ask for a reload, as SIGHUP does. The outcome shows in
+/// `/status` (`reloads.last`) and the log once it is done.
+async fn reload(State(s): State<Shared>) -> Response {
+    match &s.reload {
+        Some(ask) => {
+            ask();
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(json!({ "requested": true })),
+            )
+                .into_response()
+        }
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "reloads are not available"),
+    }
 }
 
 async fn list_overrides(State(s): State<Shared>) -> Response {

@@ -19,7 +19,11 @@ const CSP: &str = "default-src 'none'; script-src 'unsafe-inline'; style-src 'un
                    connect-src 'self'; img-src 'self'; frame-ancestors 'none'; form-action 'none'";
 
 pub(super) async fn page(State(s): State<Shared>) -> Response {
-    let auth = if s.token.is_some() { "token" } else { "open" };
+    let auth = if s.token.load().is_some() {
+        "token"
+    } else {
+        "open"
+    };
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),

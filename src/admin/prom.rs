@@ -93,6 +93,8 @@ impl Collector for Scrape {
 pub struct ScrapeInputs<'a> {
     pub reports: &'a [TargetReport],
     pub reloads: (u64, u64, Option<f64>),
+    /// Problems found by every load so far.
+    pub reload_errors: u64,
     pub overrides: usize,
     pub ready: bool,
 }
@@ -193,6 +195,45 @@ pub fn scrape(snap: &Snapshot, inp: &ScrapeInputs<'_>) -> Scrape {
         "dnslb_reload_failures",
         "Reloads that failed and kept the previous configuration serving.",
         vec![(vec![], failed as f64)],
+    );
+    s.counter(
+        "dnslb_reload_errors",
+        "Problems (FILE:LINE: key: message) found by loads and reloads; each is logged.",
+        vec![(vec![], inp.reload_errors as f64)],
+    );
+    let mut states = Vec::new();
+    let mut errors = Vec::new();
+    for z in &snap.zone_status {
+        let file = z.file.display().to_string();
+        for st in [
+            crate::snapshot::ZoneState::Loaded,
+            crate::snapshot::ZoneState::Previous,
+            crate::snapshot::ZoneState::Failed,
+        ] {
+            states.push((
+                l(&[("zone", &z.origin), ("file", &file), ("state", st.as_str())]),
+                if z.state == st { 1.0 } else { 0.0 },
+            ));
+        }
+        errors.push((
+            l(&[("zone", &z.origin), ("file", &file)]),
+            z.errors.len() as f64,
+        ));
+    }
+    s.gauge(
+        "dnslb_zone_state",
+        "How each zone file of the zones directory loaded: state loaded, previous (its files have errors; the version before is served) or failed (not served); 1 for its state.",
+        states,
+    );
+    s.gauge(
+        "dnslb_zone_errors",
+        "Errors in a zone's files (zone file, $INCLUDEs, policy file) at the last load.",
+        errors,
+    );
+    s.gauge(
+        "dnslb_config_errors",
+        "Errors in the configuration as last loaded (every zone's files and the rest); 0 when clean.",
+        vec![(vec![], snap.problems().count() as f64)],
     );
     s.gauge(
         "dnslb_last_reload_success_timestamp_seconds",

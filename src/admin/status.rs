@@ -37,18 +37,41 @@ pub struct StatusDoc {
     pub reloads: ReloadDoc,
 }
 
+/// One zone file of the zones directory.
 #[derive(Debug, Serialize)]
 pub struct ZoneDoc {
     pub zone: String,
     pub file: String,
-    pub serial: u32,
+    /// SOA serial of the version served (`null`: not served).
+    pub serial: Option<u32>,
+    /// "loaded" (its files are served as they are), "previous" (its files
+    /// have errors; the version loaded before is served) or "failed"
+    /// (errors and no earlier version: not served).
+    pub state: &'static str,
+    /// The errors in its zone file, `$INCLUDE`s and policy file.
+    pub errors: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ReloadDoc {
+    /// Loads that replaced the snapshot (start-up included).
     pub ok: u64,
+    /// Reloads that changed nothing.
     pub failed: u64,
     pub last_success: Option<f64>,
+    /// The last load or reload: when, why, how it went, what it found.
+    pub last: Option<LastDoc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastDoc {
+    pub at: f64,
+    pub cause: String,
+    /// "ok", "partial" or "failed".
+    pub outcome: &'static str,
+    pub errors: Vec<String>,
+    /// Settings changed in the file that need a restart to take effect.
+    pub restart_needed: Vec<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -195,6 +218,7 @@ pub struct Inputs<'a> {
     pub ready: bool,
     pub shares: &'a Shares,
     pub reloads: (u64, u64, Option<f64>),
+    pub last: Option<crate::metrics::LastReload>,
 }
 
 /// Build the `/status` document.
@@ -273,13 +297,14 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
         ready: inp.ready,
         share_window_seconds: covered,
         zones: snap
-            .zones
-            .zones()
+            .zone_status
             .iter()
-            .map(|z| ZoneDoc {
-                zone: z.origin.to_ascii(),
-                file: z.file.display().to_string(),
-                serial: z.serial,
+            .map(|st| ZoneDoc {
+                zone: st.origin.clone(),
+                file: st.file.display().to_string(),
+                serial: snap.zone_by_file(&st.file).map(|z| z.serial),
+                state: st.state.as_str(),
+                errors: st.errors.iter().map(ToString::to_string).collect(),
             })
             .collect(),
         names,
@@ -289,6 +314,13 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
             ok: inp.reloads.0,
             failed: inp.reloads.1,
             last_success: inp.reloads.2,
+            last: inp.last.clone().map(|l| LastDoc {
+                at: l.at,
+                cause: l.cause,
+                outcome: l.outcome,
+                errors: l.errors,
+                restart_needed: l.restart_needed,
+            }),
         },
     }
 }

@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::admin::TokenCell;
 use crate::admin::client::{Choices, Endpoint, describe_change, render_status};
 use crate::cli::{AdminArgs, StatusArgs};
-use crate::config::AdminToken;
 use crate::config::Settings;
 use crate::config::settings::parse_admin_listen;
 use crate::health::Overrides;
@@ -41,6 +41,34 @@ pub(super) fn force(a: &AdminArgs, target: &str, state: &str) -> anyhow::Result<
     Ok(0)
 }
 
+/// The command line's settings, applied over `dnslb.toml` at start-up and
+/// again over every re-read of it.
+#[derive(Debug, Clone, Default)]
+pub(super) struct CliSettings {
+    pub(super) listen: Vec<SocketAddr>,
+    pub(super) admin_listen: Option<Option<SocketAddr>>,
+}
+
+impl CliSettings {
+    pub(super) fn new(listen: &[SocketAddr], admin_listen: Option<&str>) -> anyhow::Result<Self> {
+        Ok(Self {
+            listen: listen.to_vec(),
+            admin_listen: admin_listen
+                .map(|a| parse_admin_listen(a).map_err(|m| anyhow::anyhow!("--admin-listen: {m}")))
+                .transpose()?,
+        })
+    }
+
+    pub(super) fn apply(&self, cfg: &mut Settings) {
+        if !self.listen.is_empty() {
+            cfg.listen = self.listen.clone();
+        }
+        if let Some(a) = self.admin_listen {
+            cfg.admin_listen = a;
+        }
+    }
+}
+
 /// The admin API's parts prepared before serving: its listen address,
 /// token and overrides (errors here refuse start-up).
 pub(super) struct AdminSetup {
@@ -48,17 +76,20 @@ pub(super) struct AdminSetup {
     /// `admin_listen` came from the command line or the config file (not
     /// the built-in default): failing to bind it is then fatal.
     pub(super) explicit: bool,
-    pub(super) token: Option<AdminToken>,
+    /// The token in force, shared with the admin server and the reloader.
+    pub(super) token: TokenCell,
+    /// `DNSLB_ADMIN_TOKEN` is set: it wins over the settings, also on reload.
+    pub(super) token_from_env: bool,
     pub(super) overrides: Arc<Overrides>,
 }
 
 impl AdminSetup {
-    pub(super) fn prepare(cfg: &Settings, listen_arg: Option<&str>) -> anyhow::Result<Self> {
-        let listen = match listen_arg {
-            Some(a) => parse_admin_listen(a).map_err(|m| anyhow::anyhow!("--admin-listen: {m}"))?,
-            None => cfg.admin_listen,
-        };
-        let explicit = listen_arg.is_some() || cfg.positions.contains_key("admin_listen");
+    /// `cfg` has the command line's `--admin-listen` applied already
+    /// (`listen_arg` says whether it was given).
+    pub(super) fn prepare(cfg: &Settings, listen_arg: bool) -> anyhow::Result<Self> {
+        let listen = cfg.admin_listen;
+        let explicit = listen_arg || cfg.positions.contains_key("admin_listen");
+        let token_from_env = std::env::var_os(crate::admin::TOKEN_ENV).is_some();
         let token = crate::admin::effective_token(cfg.admin_token.clone())?;
         if let Some(a) = listen {
             crate::admin::check_listen(a, token.as_ref())?;
@@ -70,7 +101,8 @@ impl AdminSetup {
         Ok(Self {
             listen,
             explicit,
-            token,
+            token: Arc::new(arc_swap::ArcSwapOption::from(token.map(Arc::new))),
+            token_from_env,
             overrides: Arc::new(overrides),
         })
     }

@@ -16,6 +16,7 @@ mod admin;
 mod explain;
 mod reload;
 mod signals;
+mod watch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -75,18 +76,37 @@ fn check(args: &ConfigArg) -> i32 {
     }
 }
 
-fn init_tracing(cfg: &Settings) {
+/// Changes the log level of the running process (`log_level` on reload).
+type SetLevel = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// Start logging to stderr. Returns how to change the level later, unless
+/// `RUST_LOG` decides it (then it stays as the environment says).
+fn init_tracing(cfg: &Settings) -> Option<SetLevel> {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log_level));
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let fixed = from_env.is_some();
+    let filter = from_env.unwrap_or_else(|| EnvFilter::new(&cfg.log_level));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false);
-    let _ = match cfg.log_format {
-        LogFormat::Text => b.try_init(),
-        LogFormat::Json => b.json().try_init(),
+    macro_rules! start {
+        ($b:expr) => {{
+            let b = $b.with_filter_reloading();
+            let handle = b.reload_handle();
+            let set: SetLevel = Box::new(move |level: &str| {
+                handle
+                    .reload(EnvFilter::new(level))
+                    .map_err(|e| e.to_string())
+            });
+            b.try_init().ok().map(|()| set)
+        }};
+    }
+    let set = match cfg.log_format {
+        LogFormat::Text => start!(b),
+        LogFormat::Json => start!(b.json()),
     };
+    set.filter(|_| !fixed)
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<i32> {
@@ -95,11 +115,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         print_diags(&diags);
         bail!("invalid configuration ({} error(s))", diags.len());
     };
-    if !args.listen.is_empty() {
-        cfg.listen = args.listen.clone();
-    }
-    init_tracing(&cfg);
-    let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.as_deref())?;
+    let cli = admin::CliSettings::new(&args.listen, args.admin_listen.as_deref())?;
+    cli.apply(&mut cfg);
+    let set_level = init_tracing(&cfg);
+    let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.is_some())?;
     let started = std::time::Instant::now();
     let snap = crate::snapshot::build(&cfg, None, cfg.allow_partial_zones, &mut diags);
     if !diags.is_empty() {
@@ -140,18 +159,43 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         .thread_name("dnslb")
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(run(cfg, writer, args.engine, admin, metrics))?;
+    metrics
+        .reloads
+        .report(reload::startup_report(&writer.cell().load()));
+    let parts = Parts {
+        cli,
+        writer,
+        engine: args.engine,
+        admin,
+        metrics,
+        set_level,
+    };
+    rt.block_on(run(cfg, parts))?;
     Ok(0)
 }
 
-/// Serve until SIGINT/SIGTERM. `writer` goes to the reloader.
-async fn run(
-    cfg: Settings,
+/// What `serve` prepared for [`run`].
+struct Parts {
+    cli: admin::CliSettings,
+    /// Goes to the reloader.
     writer: SnapshotWriter,
     engine: Engine,
     admin: admin::AdminSetup,
     metrics: Arc<crate::metrics::Metrics>,
-) -> anyhow::Result<()> {
+    set_level: Option<SetLevel>,
+}
+
+/// Serve until SIGINT/SIGTERM, then stop accepting, answer what is in
+/// flight, stop the probes, and return.
+async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
+    let Parts {
+        cli,
+        writer,
+        engine,
+        admin,
+        metrics,
+        set_level,
+    } = parts;
     // Signal handlers first: a HUP or TERM right after "listening on" must
     // find them installed (the default action would kill the process).
     let (hup, mut stop_signal) = signals::Signals::install()?.split();
@@ -185,7 +229,6 @@ async fn run(
         } else {
             udp_threads.extend(udp::start(udp_socks, shared.clone(), stop.clone())?);
             let limits = tcp::TcpLimits {
-                idle_timeout: cfg.tcp_idle_timeout,
                 max_connections: cfg.tcp_max_connections,
             };
             tasks.spawn(tcp::serve(
@@ -209,6 +252,7 @@ async fn run(
     ));
     drop(first);
     let ready = Arc::new(AtomicBool::new(true));
+    let trigger = reload::Trigger::default();
     if let Some(listener) = admin_listener {
         let state = crate::admin::AdminState::new(
             shared.clone(),
@@ -218,6 +262,9 @@ async fn run(
             ready.clone(),
             admin.token.clone(),
         );
+        let mut state = state;
+        let t = trigger.clone();
+        state.reload = Some(Arc::new(move || t.request(reload::Cause::Admin)));
         let token = cancel.child_token();
         tasks.spawn(async move {
             if let Err(e) = crate::admin::serve(listener, state, token).await {
@@ -225,16 +272,28 @@ async fn run(
             }
         });
     }
-    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+    let (watched, watch_set) = tokio::sync::watch::channel(reload::WatchSet::default());
+    let token_required = admin.listen.is_some_and(|a| !a.ip().is_loopback());
     let reloader = reload::Reloader {
         settings: cfg.clone(),
+        started: cfg.clone(),
+        cli,
         writer,
         prober: prober.clone(),
         overrides: admin.overrides.clone(),
         metrics: metrics.clone(),
+        live: reload::Live {
+            log_level: set_level,
+            token: admin.token.clone(),
+            token_from_env: admin.token_from_env,
+            token_required,
+        },
+        watched,
     };
-    tasks.spawn(reload::run(reloader, reload_rx, cancel.clone()));
-    tasks.spawn(hup.forward(reload_tx, cancel.clone()));
+    reloader.publish_watch(&shared.load());
+    tasks.spawn(reload::run(reloader, trigger.clone(), cancel.clone()));
+    tasks.spawn(watch::run(watch_set, trigger.clone(), cancel.clone()));
+    tasks.spawn(hup.forward(trigger, cancel.clone()));
     stop_signal.wait().await;
     tracing::info!("shutting down");
     ready.store(false, Ordering::Relaxed);

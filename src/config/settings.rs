@@ -36,6 +36,8 @@ pub struct SettingsSpec {
     pub admin_token: Option<Spanned<String>>,
     pub admin_token_file: Option<Spanned<String>>,
     pub admin_state_file: Option<Spanned<String>>,
+    pub reload_on_change: Option<Spanned<bool>>,
+    pub reload_delay: Option<Spanned<f64>>,
 }
 
 /// The admin API's bearer token. `Debug` does not print it.
@@ -116,8 +118,17 @@ pub struct Settings {
     /// Bearer token of the admin API (`admin_token` or the contents of
     /// `admin_token_file`; `DNSLB_ADMIN_TOKEN` in the environment wins).
     pub admin_token: Option<AdminToken>,
+    /// The file `admin_token` was read from (`admin_token_file`), watched
+    /// for changes like the other inputs.
+    pub admin_token_file: Option<PathBuf>,
     /// Where operator overrides are kept across restarts; `None`: memory only.
     pub admin_state_file: Option<PathBuf>,
+    /// Reload when a file dnslb read changes (zone, `$INCLUDE`, policy,
+    /// GeoIP, this file, the token file), not only on SIGHUP.
+    pub reload_on_change: bool,
+    /// How long the files must stay quiet before that reload: a burst of
+    /// writes is one reload.
+    pub reload_delay: Duration,
     /// 1-based (line, column) of every key the file sets, by key name: for
     /// problems found after parsing (a restart-only key changed by a
     /// reload; a configured admin address that cannot be bound).
@@ -144,7 +155,10 @@ impl Default for Settings {
             log_level: "info".into(),
             admin_listen: Some(DEFAULT_ADMIN_LISTEN.parse().expect("valid default")),
             admin_token: None,
+            admin_token_file: None,
             admin_state_file: None,
+            reload_on_change: true,
+            reload_delay: Duration::from_millis(300),
             positions: Default::default(),
         }
     }
@@ -216,6 +230,8 @@ pub fn parse_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Optio
         admin_token,
         admin_token_file,
         admin_state_file,
+        reload_on_change,
+        reload_delay,
     } = spec;
     let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
         diags.error_at_offset(path, text, span.start, key, msg);
@@ -326,6 +342,7 @@ pub fn parse_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Optio
         },
         (None, Some(f)) => {
             let p = rel(f.get_ref());
+            cfg.admin_token_file = Some(p.clone());
             match std::fs::read_to_string(&p) {
                 Ok(text) => match AdminToken::new(&text) {
                     Ok(v) => cfg.admin_token = Some(v),
@@ -355,6 +372,15 @@ pub fn parse_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Optio
             cfg.admin_state_file = Some(rel(f.get_ref()));
         }
     }
+    if let Some(b) = reload_on_change {
+        cfg.reload_on_change = *b.get_ref();
+    }
+    if let Some(t) = reload_delay {
+        match float_in(*t.get_ref(), 0.05..=60.0, " seconds") {
+            Ok(v) => cfg.reload_delay = Duration::from_secs_f64(v),
+            Err(m) => err(t.span(), "reload_delay", m),
+        }
+    }
     cfg.positions = positions;
     (diags.len() == before).then_some(cfg)
 }
@@ -382,6 +408,8 @@ fn key_positions(
         ("admin_token", at(&spec.admin_token)),
         ("admin_token_file", at(&spec.admin_token_file)),
         ("admin_state_file", at(&spec.admin_state_file)),
+        ("reload_on_change", at(&spec.reload_on_change)),
+        ("reload_delay", at(&spec.reload_delay)),
     ];
     all.into_iter()
         .filter_map(|(k, off)| Some((k, lines.line_col(off?))))

@@ -95,6 +95,9 @@ fn snapshot(pick: Pick) -> Snapshot {
         limits: Limits::default(),
         geoip: None,
         counters: Default::default(),
+        sources: Default::default(),
+        zone_status: Vec::new(),
+        errors: Vec::new(),
     }
 }
 

@@ -262,6 +262,41 @@ pub struct BalancedName {
 }
 
 impl BalancedName {
+    /// A copy of this name whose groups use `pool(p)` for each pool `p`
+    /// (called once per group, fallback included), with fresh round-robin
+    /// cursors. A reload uses it to move a kept zone's names onto the new
+    /// snapshot's targets ([`Pool::with_targets`]).
+    pub fn with_pools(&self, pool: &mut impl FnMut(&Arc<Pool>) -> Arc<Pool>) -> BalancedName {
+        BalancedName {
+            name: self.name.clone(),
+            ttl: self.ttl,
+            answers: self.answers,
+            order: self.order,
+            pick: self.pick,
+            groups: self
+                .groups
+                .iter()
+                .map(|g| Group::new(pool(&g.pool)))
+                .collect(),
+            on_all_down: match &self.on_all_down {
+                OnAllDown::FailOpen => OnAllDown::FailOpen,
+                OnAllDown::Empty => OnAllDown::Empty,
+                OnAllDown::ServFail => OnAllDown::ServFail,
+                OnAllDown::Fallback(g) => OnAllDown::Fallback(Group::new(pool(&g.pool))),
+            },
+        }
+    }
+
+    /// Every pool this name uses (its groups', then the fallback's), to
+    /// re-point them at another snapshot's targets.
+    pub fn pools_mut(&mut self) -> impl Iterator<Item = &mut Arc<Pool>> {
+        let fallback = match &mut self.on_all_down {
+            OnAllDown::Fallback(g) => Some(&mut g.pool),
+            _ => None,
+        };
+        self.groups.iter_mut().map(|g| &mut g.pool).chain(fallback)
+    }
+
     /// The file's `policy` word for this name's order and pick.
     #[inline]
     pub fn policy(&self) -> Policy {

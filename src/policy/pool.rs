@@ -138,6 +138,25 @@ impl Pool {
     pub fn iter(&self) -> impl Iterator<Item = &Member> {
         self.v4.iter().chain(self.v6.iter())
     }
+
+    /// This pool with each member's health cell replaced by `target(old)`:
+    /// the same pool, for a snapshot whose target ids differ (a zone kept
+    /// from the previous snapshot by a reload).
+    pub fn with_targets(&self, target: &mut impl FnMut(TargetId) -> TargetId) -> Pool {
+        let mut map = |ms: &[Member]| -> Box<[Member]> {
+            ms.iter()
+                .map(|m| Member {
+                    target: target(m.target),
+                    ..m.clone()
+                })
+                .collect()
+        };
+        Pool {
+            name: self.name.clone(),
+            v4: map(&self.v4),
+            v6: map(&self.v6),
+        }
+    }
 }
 
 /// Availability classes, best first. A policy picks only from the best

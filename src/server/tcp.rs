@@ -18,11 +18,15 @@ use crate::dns::Transport;
 use crate::dns::Worker;
 use crate::snapshot::SharedSnapshot;
 
+/// Limits fixed for the listener's life (the idle timeout comes from the
+/// snapshot, so a reload changes it).
 #[derive(Debug, Clone, Copy)]
 pub struct TcpLimits {
-    pub idle_timeout: Duration,
     pub max_connections: usize,
 }
+
+/// How long shutdown waits for queries already being received or answered.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Bind a TCP listener on `addr`.
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -42,6 +46,11 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
 }
 
 /// Accept connections until `cancel`; each connection is its own task.
+///
+/// On `cancel` the listener closes at once (nothing new is accepted) and
+/// so does every connection waiting for its next query; a query already
+/// being received is read to its end, answered and sent, and then the
+/// connection closes. Shutdown waits at most [`SHUTDOWN_GRACE`] for those.
 pub async fn serve(
     listener: TcpListener,
     snap: SharedSnapshot,
@@ -73,27 +82,53 @@ pub async fn serve(
         let cancel = cancel.clone();
         tasks.spawn(async move {
             let _permit = permit;
-            tokio::select! {
-                _ = connection(stream, peer, snap, limits.idle_timeout) => {}
-                _ = cancel.cancelled() => {}
-            }
+            connection(stream, peer, snap, cancel).await;
         });
         while tasks.try_join_next().is_some() {}
+    }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = tasks.len(),
+            "tcp: queries still in flight {} s after shutdown began; closing them",
+            SHUTDOWN_GRACE.as_secs()
+        );
     }
     tasks.shutdown().await;
 }
 
-async fn connection(mut stream: TcpStream, peer: SocketAddr, snap: SharedSnapshot, idle: Duration) {
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    snap: SharedSnapshot,
+    cancel: CancellationToken,
+) {
     let _ = stream.set_nodelay(true);
     let mut worker = Worker::default();
     let mut msg = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(4096);
     let mut frame = Vec::with_capacity(4096);
     loop {
+        let idle = snap.load().limits.tcp_idle_timeout;
+        // Waiting for a query: shutdown closes the connection here. One
+        // byte at a time, so a cancelled wait loses nothing.
         let mut len = [0u8; 2];
-        match tokio::time::timeout(idle, stream.read_exact(&mut len)).await {
+        len[0] = tokio::select! {
+            biased;
+            r = tokio::time::timeout(idle, stream.read_u8()) => match r {
+                Ok(Ok(b)) => b,
+                _ => return, // idle timeout, EOF or error
+            },
+            _ = cancel.cancelled() => return,
+        };
+        // A query has begun: read it whole, answer, then look at shutdown.
+        match tokio::time::timeout(idle, stream.read_exact(&mut len[1..])).await {
             Ok(Ok(_)) => {}
-            _ => return, // idle timeout, EOF or error
+            _ => return,
         }
         let n = u16::from_be_bytes(len) as usize;
         msg.resize(n, 0);

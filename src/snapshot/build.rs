@@ -1,64 +1,146 @@
 //! [`build`]: settings + zone files + policy files (+ the previous
-//! snapshot, for health) → a new [`Snapshot`].
+//! snapshot, for health and for zones whose new files have errors) → a
+//! new [`Snapshot`].
+//!
+//! Zone by zone, like BIND, NSD and Knot: each zone file of the zones
+//! directory is loaded with its `$INCLUDE`s and its policy file into its
+//! own target registry, and joins the snapshot only when all of them are
+//! clean. On a reload, a zone whose new files have errors keeps the
+//! version the previous snapshot served (its names moved onto the new
+//! snapshot's targets), and the errors are recorded in
+//! [`Snapshot::zone_status`] for the logs, `/status` and `/metrics`.
 
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::{Limits, Snapshot};
+use hickory_proto::rr::Name;
+
+use super::{Limits, Snapshot, Sources, ZoneState, ZoneStatus};
 use crate::config::Settings;
 use crate::diag::Diagnostics;
-use crate::health::TargetRegistry;
-use crate::policy::BalancedName;
-use crate::zone::ZoneSet;
+use crate::health::{TargetId, TargetRegistry};
+use crate::policy::{BalancedName, Pool};
+use crate::zone::{LoadOptions, Zone, ZoneSet};
 
 /// Build a complete snapshot from `settings`: zones, their policy files,
 /// the target list and the health table; every problem goes to `diags`.
 ///
-/// With a `previous` snapshot (a reload), the health table carries over
-/// the previous status and RTT of every target that survives, by target
-/// key (`TargetRegistry::carry_table`); without one, each target starts in
-/// its check's initial state.
+/// Without a `previous` snapshot (start-up) every zone starts fresh and
+/// each target starts in its check's initial state. Returns `None` if
+/// anything failed; with `allow_partial`, only if no zone loaded or a
+/// zone-independent setting is broken (the zones directory, the GeoIP
+/// database). A zone whose files have errors is left out whole: half a
+/// zone would answer wrongly.
 ///
-/// Returns `None` if anything failed (with `allow_partial`, only if nothing
-/// loaded or a zone-independent setting is broken). A zone whose policy
-/// file has errors is left out whole: half a zone would answer wrongly.
+/// With a `previous` snapshot (a reload) the health table carries over the
+/// status and RTT of every target that survives, by target key, and a
+/// zone whose files have errors keeps its previous version, or stays out
+/// if it had none (it is tried again on the next reload). A GeoIP
+/// database that cannot be opened keeps the previous one. `None` only when
+/// the zones directory cannot be read or holds no zone file.
 pub fn build(
     settings: &Settings,
     previous: Option<&Snapshot>,
     allow_partial: bool,
     diags: &mut Diagnostics,
 ) -> Option<Snapshot> {
-    use crate::zone::{LoadOptions, load_zones_dir};
-
     let dir = &settings.zones_dir.value;
+    let before = diags.len();
     let listing = match std::fs::read_dir(dir) {
-        Ok(entries) => entries.flatten().map(|e| e.path()).collect::<Vec<_>>(),
+        Ok(entries) => {
+            let mut l: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            l.sort();
+            l
+        }
         Err(e) => {
             let msg = format!("cannot read zones directory {}: {e}", dir.display());
             settings.zones_dir.error(diags, "zones_dir", msg);
             return None;
         }
     };
+    let mut sources = Sources::default();
+    sources.dirs.insert(absolute(dir));
+    let zone_files: Vec<&PathBuf> = listing
+        .iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "zone") && p.is_file())
+        .collect();
+    if zone_files.is_empty() {
+        diags.error(dir, None, None, "", "no *.zone files found");
+        return None;
+    }
+    let mut errors = Diagnostics::new();
+    let geoip = match &settings.geoip_database {
+        None => None,
+        Some(path) => {
+            sources.files.insert(absolute(&path.value));
+            match crate::geoip::GeoDb::open(&path.value) {
+                Ok(db) => Some(Arc::new(db)),
+                Err(e) => {
+                    path.error(&mut errors, "geoip_database", e.to_string());
+                    // Start-up: fatal even with allow_partial_zones, as
+                    // geolocation would silently answer wrongly. Reload:
+                    // the database in service stays, if there is one.
+                    match previous.and_then(|p| p.geoip.clone()) {
+                        Some(db) => Some(db),
+                        None => {
+                            extend(diags, errors);
+                            return None;
+                        }
+                    }
+                }
+            }
+        }
+    };
+    orphan_policy_files(&listing, &mut errors);
     let opts = LoadOptions {
         include_root: Some(dir.clone()),
     };
-    let mut zones = load_zones_dir(dir, &opts, diags);
-    let geoip = match &settings.geoip_database {
-        None => None,
-        Some(path) => match crate::geoip::GeoDb::open(&path.value) {
-            Ok(db) => Some(Arc::new(db)),
-            Err(e) => {
-                // Fatal even with allow_partial_zones: geolocation would
-                // silently answer wrongly.
-                path.error(diags, "geoip_database", e.to_string());
-                return None;
-            }
-        },
-    };
     let mut targets = TargetRegistry::new();
     let mut lb = Vec::new();
-    orphan_policy_files(&listing, diags);
-    zones.retain_mut(|zone| attach_policies(zone, &mut targets, &mut lb, diags));
-    if zones.is_empty() || (!diags.is_empty() && !allow_partial) {
+    let mut zones = Vec::new();
+    let mut zone_status = Vec::new();
+    for path in zone_files {
+        let mut zd = Diagnostics::new();
+        let mut read = Vec::new();
+        let origin = zone_origin(path);
+        let loaded = origin
+            .as_ref()
+            .and_then(|o| load_zone(path, o, &opts, lb.len(), &mut read, &mut zd));
+        sources.files.extend(read.iter().map(|p| absolute(p)));
+        let state = match loaded {
+            Some((zone, names, local)) if zd.is_empty() => {
+                zones.push(zone);
+                adopt_names(names, &local, &mut targets, &mut lb);
+                ZoneState::Loaded
+            }
+            _ => match previous.and_then(|p| p.zone_by_file(path).map(|z| (p, z))) {
+                Some((p, old)) => {
+                    zones.push(carry_zone(old, p, &mut targets, &mut lb));
+                    ZoneState::Previous
+                }
+                None => ZoneState::Failed,
+            },
+        };
+        zone_status.push(ZoneStatus {
+            file: path.clone(),
+            origin: origin.map_or_else(String::new, |o| o.to_ascii()),
+            state,
+            errors: zd.iter().cloned().collect(),
+        });
+        extend(diags, zd);
+    }
+    let errors = errors.into_vec();
+    for d in &errors {
+        diags.push(d.clone());
+    }
+    let clean = diags.len() == before;
+    if previous.is_none() && (zones.is_empty() || (!clean && !allow_partial)) {
+        return None;
+    }
+    if zones.is_empty() {
+        // A reload where no zone loaded and none had a previous version:
+        // keep serving what is served.
         return None;
     }
     let health = Arc::new(match previous {
@@ -75,9 +157,215 @@ pub fn build(
         health,
         limits: Limits {
             udp_payload: settings.udp_payload_size,
+            tcp_idle_timeout: settings.tcp_idle_timeout,
         },
         geoip,
+        sources,
+        zone_status,
+        errors,
     })
+}
+
+fn extend(diags: &mut Diagnostics, more: Diagnostics) {
+    for d in more.into_vec() {
+        diags.push(d);
+    }
+}
+
+/// `p` made absolute without resolving symbolic links, so the watcher
+/// sees the names an operator (or a Kubernetes ConfigMap mount) uses.
+pub(super) fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// The origin `NAME.` of the zone file `NAME.zone`, if a valid name.
+fn zone_origin(path: &Path) -> Option<Name> {
+    let stem = path.file_stem()?.to_str()?;
+    Name::from_ascii(format!("{}.", stem.trim_end_matches('.'))).ok()
+}
+
+/// Load one zone: its file, `$INCLUDE`s and policy file (`NAME.toml`
+/// beside it, if any), with its own target registry; the names are
+/// attached at `first_lb`, `first_lb + 1`, … (where [`adopt_names`] puts
+/// them). Every file looked at goes to `read`, every problem to `diags`;
+/// the result is only usable when `diags` stayed empty.
+fn load_zone(
+    path: &Path,
+    origin: &Name,
+    opts: &LoadOptions,
+    first_lb: usize,
+    read: &mut Vec<PathBuf>,
+    diags: &mut Diagnostics,
+) -> Option<(Zone, Vec<BalancedName>, TargetRegistry)> {
+    read.push(path.to_path_buf());
+    let zone = match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let (zone, included) =
+                crate::zone::load_zone_file_with_includes(path, &text, origin, opts, diags);
+            read.extend(included);
+            zone
+        }
+        Err(e) => {
+            diags.error(path, None, None, "", format!("cannot read zone file: {e}"));
+            None
+        }
+    };
+    // The policy file is checked even when the zone file failed, so one
+    // reload reports every problem of the zone.
+    let policy = path.with_extension("toml");
+    let mut local = TargetRegistry::new();
+    let file = if policy.exists() {
+        read.push(policy.clone());
+        match std::fs::read_to_string(&policy) {
+            Ok(text) => crate::config::load_policy_file(&policy, &text, origin, &mut local, diags),
+            Err(e) => {
+                diags.error(
+                    &policy,
+                    None,
+                    None,
+                    "",
+                    format!("cannot read policy file: {e}"),
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut zone = zone?;
+    let mut names = Vec::new();
+    for entry in file.map(|f| f.names).unwrap_or_default() {
+        match zone.attach_balanced(&entry.name, (first_lb + names.len()) as u32) {
+            Ok(()) => names.push(entry.lb),
+            Err(e) => attach_error(&policy, &zone, &entry, e, diags),
+        }
+    }
+    Some((zone, names, local))
+}
+
+fn attach_error(
+    policy: &Path,
+    zone: &Zone,
+    entry: &crate::config::NameEntry,
+    e: crate::zone::AttachError,
+    diags: &mut Diagnostics,
+) {
+    use crate::zone::AttachError;
+    let key = format!("names.{}", entry.owner);
+    let (line, col) = (Some(entry.line), Some(entry.col));
+    let name = entry.name.to_ascii();
+    let file = zone.file.display();
+    let messages = match e {
+        AttachError::HasAddresses { types } => types
+            .iter()
+            .map(|what| {
+                format!(
+                    "{name} also has {what} records in {file}; a load-balanced \
+                     name takes A/AAAA from its policy only, and cannot be a CNAME"
+                )
+            })
+            .collect(),
+        AttachError::OutsideZone { zone } => {
+            vec![format!("{name} is outside the zone {zone}")]
+        }
+        AttachError::BelowCut { cut } => {
+            vec![format!("{name} is at or below the delegation {cut}")]
+        }
+    };
+    for m in messages {
+        diags.error(policy, line, col, key.clone(), m);
+    }
+}
+
+/// Move a zone's names, compiled against `local`, onto the snapshot's
+/// registry: intern each target (with who uses it) and point the pools at
+/// the snapshot's ids. The names go to the end of `lb`, where the zone
+/// attached them.
+fn adopt_names(
+    mut names: Vec<BalancedName>,
+    local: &TargetRegistry,
+    targets: &mut TargetRegistry,
+    lb: &mut Vec<BalancedName>,
+) {
+    let ids: Vec<TargetId> = local
+        .iter()
+        .map(|(id, key)| {
+            let g = targets.intern(key.clone());
+            targets.note_use(g, local.label(id));
+            g
+        })
+        .collect();
+    let identity = ids.iter().enumerate().all(|(i, g)| g.0 as usize == i);
+    if !identity {
+        let mut pools = PoolMap::default();
+        for n in &mut names {
+            for p in n.pools_mut() {
+                *p = pools.get(p, &ids);
+            }
+        }
+    }
+    lb.extend(names);
+}
+
+/// Pools re-pointed at new target ids, once per shared pool.
+#[derive(Default)]
+struct PoolMap(HashMap<*const Pool, Arc<Pool>>);
+
+impl PoolMap {
+    fn get(&mut self, p: &Arc<Pool>, ids: &[TargetId]) -> Arc<Pool> {
+        self.0
+            .entry(Arc::as_ptr(p))
+            .or_insert_with(|| Arc::new(p.with_targets(&mut |t| ids[t.0 as usize])))
+            .clone()
+    }
+}
+
+/// The previous snapshot's version of a zone, for the new snapshot: its
+/// names re-numbered into `lb` and their targets interned in `targets`
+/// (labels kept), so health carries over by key as for any other zone.
+fn carry_zone(
+    old: &Zone,
+    prev: &Snapshot,
+    targets: &mut TargetRegistry,
+    lb: &mut Vec<BalancedName>,
+) -> Zone {
+    let mut zone = old.clone();
+    let mut ids: HashMap<TargetId, TargetId> = HashMap::new();
+    let mut pools = HashMap::<*const Pool, Arc<Pool>>::new();
+    let mut nodes: Vec<(&Box<[u8]>, u32)> = old
+        .nodes
+        .iter()
+        .filter_map(|(k, n)| Some((k, n.lb?)))
+        .collect();
+    // In the previous order, so names keep their relative order.
+    nodes.sort_by_key(|&(_, i)| i);
+    for (key, old_idx) in nodes {
+        let Some(name) = prev.lb.get(old_idx as usize) else {
+            continue;
+        };
+        let mut remap = |t: TargetId| {
+            *ids.entry(t).or_insert_with(|| {
+                let key = prev
+                    .targets
+                    .get(t)
+                    .expect("a member's target is registered");
+                let g = targets.intern(key.clone());
+                targets.note_use(g, prev.targets.label(t));
+                g
+            })
+        };
+        let copy = name.with_pools(&mut |p| {
+            pools
+                .entry(Arc::as_ptr(p))
+                .or_insert_with(|| Arc::new(p.with_targets(&mut remap)))
+                .clone()
+        });
+        if let Some(node) = zone.nodes.get_mut(key) {
+            node.lb = Some(lb.len() as u32);
+        }
+        lb.push(copy);
+    }
+    zone
 }
 
 /// Fresh counters for every zone and load-balanced name (every address a
@@ -100,7 +388,7 @@ fn counters_for(zones: &ZoneSet, lb: &[BalancedName]) -> crate::metrics::Snapsho
 
 /// A `NAME.toml` in the zones directory without a `NAME.zone` is a typo
 /// waiting to bite: report it. `listing` is the directory's entries.
-fn orphan_policy_files(listing: &[std::path::PathBuf], diags: &mut Diagnostics) {
+fn orphan_policy_files(listing: &[PathBuf], diags: &mut Diagnostics) {
     for p in listing {
         if p.extension().is_none_or(|x| x != "toml") {
             continue;
@@ -119,73 +407,6 @@ fn orphan_policy_files(listing: &[std::path::PathBuf], diags: &mut Diagnostics) 
             );
         }
     }
-}
-
-/// Load `ZONE.toml` beside `zone` (if present) and attach its names.
-/// Returns false when the zone must be left out.
-fn attach_policies(
-    zone: &mut crate::zone::Zone,
-    targets: &mut TargetRegistry,
-    lb: &mut Vec<BalancedName>,
-    diags: &mut Diagnostics,
-) -> bool {
-    use crate::zone::AttachError;
-
-    let path = zone.file.with_extension("toml");
-    if !path.exists() {
-        return true;
-    }
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.error(
-                &path,
-                None,
-                None,
-                "",
-                format!("cannot read policy file: {e}"),
-            );
-            return false;
-        }
-    };
-    let before = diags.len();
-    let Some(file) = crate::config::load_policy_file(&path, &text, &zone.origin, targets, diags)
-    else {
-        return false;
-    };
-    for entry in file.names {
-        let idx = lb.len() as u32;
-        match zone.attach_balanced(&entry.name, idx) {
-            Ok(()) => lb.push(entry.lb),
-            Err(e) => {
-                let key = format!("names.{}", entry.owner);
-                let (line, col) = (Some(entry.line), Some(entry.col));
-                let name = entry.name.to_ascii();
-                let file = zone.file.display();
-                let messages = match e {
-                    AttachError::HasAddresses { types } => types
-                        .iter()
-                        .map(|what| {
-                            format!(
-                                "{name} also has {what} records in {file}; a load-balanced \
-                                 name takes A/AAAA from its policy only, and cannot be a CNAME"
-                            )
-                        })
-                        .collect(),
-                    AttachError::OutsideZone { zone } => {
-                        vec![format!("{name} is outside the zone {zone}")]
-                    }
-                    AttachError::BelowCut { cut } => {
-                        vec![format!("{name} is at or below the delegation {cut}")]
-                    }
-                };
-                for m in messages {
-                    diags.error(&path, line, col, key.clone(), m);
-                }
-            }
-        }
-    }
-    diags.len() == before
 }
 
 #[cfg(test)]

@@ -298,6 +298,8 @@ struct FileState<'a> {
     last_ttl: Option<u32>,
     last_owner: Option<Name>,
     soa_min: Option<u32>,
+    /// Every `$INCLUDE`d file, read or not (a missing one may appear).
+    included: Vec<PathBuf>,
 }
 
 /// Parse one zone from `text` (read from `path`). Returns `None` and reports
@@ -309,6 +311,19 @@ pub fn load_zone_file(
     opts: &LoadOptions,
     diags: &mut Diagnostics,
 ) -> Option<Zone> {
+    load_zone_file_with_includes(path, text, origin, opts, diags).0
+}
+
+/// [`load_zone_file`], also returning every file `$INCLUDE`d on the way
+/// (as named after joining the including file's directory; read or not),
+/// so a reload can watch them.
+pub fn load_zone_file_with_includes(
+    path: &Path,
+    text: &str,
+    origin: &Name,
+    opts: &LoadOptions,
+    diags: &mut Diagnostics,
+) -> (Option<Zone>, Vec<PathBuf>) {
     let before = diags.len();
     let mut origin = origin.clone();
     origin.set_fqdn(true);
@@ -319,11 +334,13 @@ pub fn load_zone_file(
         last_ttl: None,
         last_owner: None,
         soa_min: None,
+        included: Vec::new(),
     };
     let mut records = Vec::new();
     parse_file(path, text, &mut st, 0, &mut records, diags);
+    let included = std::mem::take(&mut st.included);
     let zone = build_zone(path, &origin, records, diags);
-    if diags.len() > before { None } else { zone }
+    (if diags.len() > before { None } else { zone }, included)
 }
 
 fn parse_file(
@@ -405,6 +422,7 @@ fn include(
     let arg = arg.trim_matches('"');
     let base = file.parent().unwrap_or(Path::new("."));
     let target = base.join(arg);
+    st.included.push(target.clone());
     let (canon, root_canon) = match (target.canonicalize(), root.canonicalize()) {
         (Ok(c), Ok(r)) => (c, r),
         (Err(e), _) | (_, Err(e)) => {
@@ -1054,6 +1072,20 @@ mod tests {
         };
         let origin = Name::from_ascii("example.test.").unwrap();
 
+        let mut d = Diagnostics::new();
+        let (z, included) = load_zone_file_with_includes(
+            &path,
+            &format!("{HEAD}$INCLUDE extra.inc\n$INCLUDE missing.inc\n"),
+            &origin,
+            &opts,
+            &mut d,
+        );
+        // A missing include is an error, and still a file to watch.
+        assert_eq!(
+            included,
+            [zones.join("extra.inc"), zones.join("missing.inc")]
+        );
+        assert!(z.is_none() && d.len() == 1, "{d}");
         let mut d = Diagnostics::new();
         let z = load_zone_file(
             &path,

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use hickory_proto::rr::Name;
 use rustc_hash::FxHashMap;
 
-pub use load::{LoadOptions, load_zone_file, load_zones_dir};
+pub use load::{LoadOptions, load_zone_file, load_zone_file_with_includes, load_zones_dir};
 pub use lookup::{AttachError, Found};
 
 /// RR type codes the engine treats specially.

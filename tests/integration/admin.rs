@@ -20,14 +20,14 @@ use crate::health::{Behaviour, Endpoint};
 const WWW: &str = "www.lb.test.";
 const TOKEN: &str = "test-token-0123456789";
 
-fn http() -> reqwest::Client {
+pub(crate) fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
 }
 
-async fn get(srv: &TestServer, path: &str) -> (u16, String) {
+pub(crate) async fn get(srv: &TestServer, path: &str) -> (u16, String) {
     let r = http()
         .get(format!("{}{path}", srv.admin_url()))
         .send()
@@ -36,7 +36,7 @@ async fn get(srv: &TestServer, path: &str) -> (u16, String) {
     (r.status().as_u16(), r.text().await.unwrap())
 }
 
-async fn status(srv: &TestServer) -> Value {
+pub(crate) async fn status(srv: &TestServer) -> Value {
     let (code, body) = get(srv, "/status").await;
     assert_eq!(code, 200, "{body}");
     serde_json::from_str(&body).unwrap()
@@ -93,7 +93,7 @@ fn policy(web: &Endpoint) -> String {
     .concat()
 }
 
-async fn wait_for(what: &str, limit: Duration, mut cond: impl AsyncFnMut() -> bool) {
+pub(crate) async fn wait_for(what: &str, limit: Duration, mut cond: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + limit;
     while !cond().await {
         assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
@@ -101,7 +101,7 @@ async fn wait_for(what: &str, limit: Duration, mut cond: impl AsyncFnMut() -> bo
     }
 }
 
-fn metric(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn metric(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())

@@ -117,6 +117,16 @@ impl Setup {
         TestServer::start(&self.serve_args(extra), None)
     }
 
+    /// [`Setup::serve_with`] with environment variables set or removed.
+    pub fn serve_env(&self, extra: &[&str], env: &[(&str, Option<&str>)]) -> TestServer {
+        TestServer::start_env(&self.serve_args(extra), None, env)
+    }
+
+    /// The directory holding the config file and `zones/`.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Start `dnslb serve --engine hickory` on this setup.
     pub fn serve_hickory(&self) -> TestServer {
         TestServer::start(&self.serve_args(&["--engine", "hickory"]), None)
@@ -218,6 +228,18 @@ pub fn run(args: &[String]) -> CmdOutput {
     }
 }
 
+/// How a reload went, as the server logged it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// `reloaded`: every file loaded.
+    Clean,
+    /// `reload incomplete`: the new snapshot is served, but some files had
+    /// errors (their zones keep their previous version).
+    Partial,
+    /// `reload failed`: nothing changed.
+    Failed,
+}
+
 /// A running `dnslb serve`, killed when dropped.
 pub struct TestServer {
     child: Child,
@@ -237,9 +259,22 @@ impl TestServer {
     /// Spawn `dnslb ARGS` (in `cwd` if given) and wait until it has logged
     /// a listening line for every `--listen` argument.
     pub fn start(args: &[String], cwd: Option<&Path>) -> Self {
+        Self::start_env(args, cwd, &[])
+    }
+
+    /// [`TestServer::start`] with environment variables set (`Some`) or
+    /// removed (`None`), `RUST_LOG` included.
+    pub fn start_env(args: &[String], cwd: Option<&Path>, env: &[(&str, Option<&str>)]) -> Self {
         let expected = args.iter().filter(|a| *a == "--listen").count().max(1);
         let args = with_admin(args.to_vec());
-        let mut child = dnslb_command(&args, cwd)
+        let mut cmd = dnslb_command(&args, cwd);
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -338,19 +373,39 @@ impl TestServer {
     }
 
     /// Send SIGHUP and wait (at most 10 s) for the outcome of that reload
-    /// to be logged: true if it reloaded, false if it kept the old data.
+    /// to be logged: true if everything reloaded cleanly, false if some
+    /// file had errors (see [`TestServer::reload_outcome`]).
     pub fn reload(&self) -> bool {
+        self.reload_outcome() == Reload::Clean
+    }
+
+    /// Send SIGHUP and wait (at most 10 s) for the outcome of the reload
+    /// it caused. Reloads caused only by file changes (the watcher) are
+    /// told apart by the `cause` the reloader logs.
+    pub fn reload_outcome(&self) -> Reload {
+        let count = |what: &str| {
+            self.log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.contains(what) && l.contains("SIGHUP"))
+                .count()
+        };
         const OK: &str = "dnslb::reload: reloaded";
+        const PARTIAL: &str = "dnslb::reload: reload incomplete";
         const FAILED: &str = "dnslb::reload: reload failed";
-        let (ok, failed) = (self.log_count(OK), self.log_count(FAILED));
+        let before = [count(OK), count(PARTIAL), count(FAILED)];
         self.signal("HUP");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if self.log_count(OK) > ok {
-                return true;
-            }
-            if self.log_count(FAILED) > failed {
-                return false;
+            let now = [count(OK), count(PARTIAL), count(FAILED)];
+            for (i, outcome) in [Reload::Clean, Reload::Partial, Reload::Failed]
+                .into_iter()
+                .enumerate()
+            {
+                if now[i] > before[i] {
+                    return outcome;
+                }
             }
             assert!(
                 Instant::now() < deadline,

@@ -24,6 +24,7 @@ mod lifecycle;
 mod malformed;
 mod qtypes;
 mod quickstart;
+mod reload;
 mod transport;
 mod wildcard;
 mod zone_errors;
