@@ -48,6 +48,8 @@ pub mod cli;
 pub mod config;
 pub mod diag;
 pub mod dns;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod geoip;
 pub mod health;
 pub mod metrics;

@@ -63,10 +63,17 @@ fn print_diags(diags: &Diagnostics) {
 
 fn check(args: &ConfigArg) -> i32 {
     let mut diags = Diagnostics::new();
-    let ok = load_config(args, &mut diags)
-        .and_then(|cfg| crate::snapshot::build(&cfg, None, false, &mut diags))
-        .is_some();
+    let built = load_config(args, &mut diags).and_then(|cfg| {
+        let snap = crate::snapshot::build(&cfg, None, false, &mut diags)?;
+        Some((snap, cfg.udp_payload_size))
+    });
+    let ok = built.is_some();
     print_diags(&diags);
+    if let Some((snap, payload)) = &built {
+        for w in crate::dns::fit::oversized_answers(snap, *payload) {
+            eprintln!("warning: {w}");
+        }
+    }
     if ok && diags.is_empty() {
         println!("ok");
         0
@@ -152,6 +159,9 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         dir = %cfg.zones_dir.value.display(),
         "loaded"
     );
+    for w in crate::dns::fit::oversized_answers(&snap, cfg.udp_payload_size) {
+        tracing::warn!("{w}");
+    }
     let (_, writer) = SnapshotCell::new(snap);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -205,9 +215,19 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
     let stop = Arc::new(AtomicBool::new(false));
     let mut udp_threads = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
+    let rrl = rrl_from(&cfg);
+    let cookies = cookies_from(&cfg, &mut tasks, &cancel);
+    let defenses = crate::server::Defenses {
+        rrl: rrl.clone(),
+        cookies: cookies.clone(),
+    };
+    if rrl.is_some() && engine == Engine::Hickory {
+        tracing::warn!("[rrl] does not apply with --engine hickory");
+    }
     let mut hickory = (engine == Engine::Hickory).then(|| {
         hickory_server::Server::new(crate::server::hickory::Handler {
             snap: shared.clone(),
+            cookies: cookies.clone(),
         })
     });
     for &addr in &cfg.listen {
@@ -227,14 +247,23 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
             }
             server.register_listener(tcp_listener, cfg.tcp_idle_timeout, 65535);
         } else {
-            udp_threads.extend(udp::start(udp_socks, shared.clone(), stop.clone())?);
+            udp_threads.extend(udp::start(
+                udp_socks,
+                shared.clone(),
+                defenses.clone(),
+                stop.clone(),
+            )?);
             let limits = tcp::TcpLimits {
+                idle_timeout: cfg.tcp_idle_timeout,
+                write_timeout: cfg.tcp_write_timeout,
                 max_connections: cfg.tcp_max_connections,
+                max_connections_per_client: cfg.tcp_max_connections_per_client,
             };
             tasks.spawn(tcp::serve(
                 tcp_listener,
                 shared.clone(),
                 limits,
+                cookies.clone(),
                 cancel.clone(),
             ));
         }
@@ -311,7 +340,92 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
     for h in udp_threads {
         let _ = tokio::task::spawn_blocking(move || h.join()).await;
     }
+    if let Some(r) = &rrl {
+        let c = r.stats.counts();
+        tracing::info!(
+            dropped = c.dropped.iter().sum::<u64>(),
+            slipped = c.slipped.iter().sum::<u64>(),
+            cookie_exempt = c.cookie_exempt,
+            "response rate limiting totals"
+        );
+    }
     Ok(())
+}
+
+/// The cookie jar `[cookies]` asks for, if any. A random secret (no
+/// configured one) is replaced every `secret_rotation` by a task in
+/// `tasks`, the previous one staying accepted (RFC 9018 §5).
+fn cookies_from(
+    cfg: &Settings,
+    tasks: &mut tokio::task::JoinSet<()>,
+    cancel: &CancellationToken,
+) -> Option<Arc<crate::dns::cookie::CookieJar>> {
+    use crate::dns::cookie::{CookieJar, Secrets};
+    let c = &cfg.cookies;
+    if !c.enabled {
+        return None;
+    }
+    let random = c.secrets.is_empty();
+    let secrets = match c.secrets.as_slice() {
+        [] => Secrets {
+            current: rand::random(),
+            previous: None,
+        },
+        [current, rest @ ..] => Secrets {
+            current: *current,
+            previous: rest.first().copied(),
+        },
+    };
+    let jar = Arc::new(CookieJar::new(secrets, c.require));
+    if random {
+        let (j, every, cancel) = (jar.clone(), c.secret_rotation, cancel.clone());
+        tasks.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = tokio::time::sleep(every) => j.rotate(rand::random()),
+                    _ = cancel.cancelled() => return,
+                }
+            }
+        });
+    }
+    Some(jar)
+}
+
+/// The UDP rate limiter `[rrl]` asks for, if any.
+fn rrl_from(cfg: &Settings) -> Option<Arc<crate::dns::rrl::Rrl>> {
+    use crate::dns::rrl::{Params, Rrl};
+    let r = &cfg.rrl;
+    if r.enabled() {
+        tracing::info!(
+            responses_per_second = r.responses_per_second,
+            nodata_per_second = r.nodata_per_second,
+            nxdomains_per_second = r.nxdomains_per_second,
+            referrals_per_second = r.referrals_per_second,
+            errors_per_second = r.errors_per_second,
+            window = r.window,
+            slip = r.slip,
+            "response rate limiting on (UDP)"
+        );
+    }
+    r.enabled().then(|| {
+        Arc::new(Rrl::new(
+            Params {
+                rates: [
+                    r.responses_per_second,
+                    r.nodata_per_second,
+                    r.nxdomains_per_second,
+                    r.referrals_per_second,
+                    r.errors_per_second,
+                ],
+                window: r.window,
+                slip: r.slip,
+                ipv4_prefix: r.ipv4_prefix_length,
+                ipv6_prefix: r.ipv6_prefix_length,
+                table_size: r.max_table_size,
+            },
+            rand::random(),
+        ))
+    })
 }
 
 /// Bind TCP and UDP on one address. With port 0, TCP picks a free port and

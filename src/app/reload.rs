@@ -338,6 +338,7 @@ fn restart_only(started: &Settings, new: &mut Settings) -> Vec<String> {
         format!("[{}]", v.join(", "))
     };
     let opt = |v: Option<String>| v.unwrap_or_else(|| "off".into());
+    let secs = |d: std::time::Duration| format!("{} s", d.as_secs_f64());
     note("listen", list(&started.listen), list(&new.listen));
     note(
         "udp_workers",
@@ -348,6 +349,21 @@ fn restart_only(started: &Settings, new: &mut Settings) -> Vec<String> {
         "tcp_max_connections",
         started.tcp_max_connections.to_string(),
         new.tcp_max_connections.to_string(),
+    );
+    note(
+        "tcp_max_connections_per_client",
+        started.tcp_max_connections_per_client.to_string(),
+        new.tcp_max_connections_per_client.to_string(),
+    );
+    note(
+        "tcp_idle_timeout",
+        secs(started.tcp_idle_timeout),
+        secs(new.tcp_idle_timeout),
+    );
+    note(
+        "tcp_write_timeout",
+        secs(started.tcp_write_timeout),
+        secs(new.tcp_write_timeout),
     );
     note(
         "log_format",
@@ -372,12 +388,29 @@ fn restart_only(started: &Settings, new: &mut Settings) -> Vec<String> {
             .as_ref()
             .map(|p| p.display().to_string())),
     );
+    note(
+        "[rrl]",
+        format!("{:?}", started.rrl),
+        format!("{:?}", new.rrl),
+    );
+    // [cookies] holds secrets, which are never printed.
+    if started.cookies != new.cookies {
+        out.push(format!(
+            "{}[cookies]: changed; takes effect after a restart",
+            position(new, "cookies")
+        ));
+    }
     new.listen = started.listen.clone();
     new.udp_workers = started.udp_workers;
     new.tcp_max_connections = started.tcp_max_connections;
+    new.tcp_max_connections_per_client = started.tcp_max_connections_per_client;
+    new.tcp_idle_timeout = started.tcp_idle_timeout;
+    new.tcp_write_timeout = started.tcp_write_timeout;
     new.log_format = started.log_format;
     new.admin_listen = started.admin_listen;
     new.admin_state_file = started.admin_state_file.clone();
+    new.rrl = started.rrl;
+    new.cookies = started.cookies.clone();
     out
 }
 

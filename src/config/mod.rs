@@ -3,14 +3,19 @@
 //! `policy::Pool`, `policy::BalancedName`). Every loader reports into
 //! [`crate::diag::Diagnostics`], with the value checks of [`values`].
 //!
-//! - `dnslb.toml` is read by [`settings`];
+//! - `dnslb.toml` is read by [`settings`], its `[rrl]` table by [`rrl`] and
+//!   its `[cookies]` table by [`cookies`];
 //! - `ZONE.toml` beside each zone (checks, pools, names) by [`policy_file`];
 //! - ranges, keywords and host names are checked by [`values`], one
 //!   message form for all.
 
+pub mod cookies;
 pub mod policy_file;
+pub mod rrl;
 pub mod settings;
 pub mod values;
 
+pub use cookies::CookieSettings;
 pub use policy_file::{NameEntry, PolicyFile, load_policy_file};
+pub use rrl::RrlSettings;
 pub use settings::{AdminToken, LogFormat, Settings, load_settings};

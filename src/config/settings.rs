@@ -14,7 +14,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use super::values::{float_in, one_of};
+use super::values::{float_in, int_in, one_of};
 use crate::diag::{Diagnostics, LineIndex, Located};
 use crate::words::Words;
 
@@ -30,8 +30,12 @@ pub struct SettingsSpec {
     pub udp_payload_size: Option<Spanned<i64>>,
     pub tcp_idle_timeout: Option<Spanned<f64>>,
     pub tcp_max_connections: Option<Spanned<i64>>,
+    pub tcp_max_connections_per_client: Option<Spanned<i64>>,
+    pub tcp_write_timeout: Option<Spanned<f64>>,
     pub log_format: Option<Spanned<String>>,
     pub log_level: Option<Spanned<String>>,
+    pub rrl: Option<super::rrl::RrlSpec>,
+    pub cookies: Option<super::cookies::CookiesSpec>,
     pub admin_listen: Option<Spanned<String>>,
     pub admin_token: Option<Spanned<String>>,
     pub admin_token_file: Option<Spanned<String>>,
@@ -111,8 +115,16 @@ pub struct Settings {
     pub udp_payload_size: u16,
     pub tcp_idle_timeout: Duration,
     pub tcp_max_connections: usize,
+    /// Connections one client (IPv4 address or IPv6 /64) may hold.
+    pub tcp_max_connections_per_client: usize,
+    /// Longest wait for one TCP reply to be written.
+    pub tcp_write_timeout: Duration,
     pub log_format: LogFormat,
     pub log_level: String,
+    /// Response rate limiting (`[rrl]`); off by default.
+    pub rrl: super::RrlSettings,
+    /// DNS Cookies (`[cookies]`); on by default.
+    pub cookies: super::CookieSettings,
     /// Where the admin HTTP API listens; `None` turns it off.
     pub admin_listen: Option<SocketAddr>,
     /// Bearer token of the admin API (`admin_token` or the contents of
@@ -151,8 +163,12 @@ impl Default for Settings {
             udp_payload_size: 1232,
             tcp_idle_timeout: Duration::from_secs(10),
             tcp_max_connections: 1024,
+            tcp_max_connections_per_client: 64,
+            tcp_write_timeout: Duration::from_secs(5),
             log_format: LogFormat::Text,
             log_level: "info".into(),
+            rrl: Default::default(),
+            cookies: Default::default(),
             admin_listen: Some(DEFAULT_ADMIN_LISTEN.parse().expect("valid default")),
             admin_token: None,
             admin_token_file: None,
@@ -224,8 +240,12 @@ pub fn parse_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Optio
         udp_payload_size,
         tcp_idle_timeout,
         tcp_max_connections,
+        tcp_max_connections_per_client,
+        tcp_write_timeout,
         log_format,
         log_level,
+        rrl,
+        cookies,
         admin_listen,
         admin_token,
         admin_token_file,
@@ -305,6 +325,18 @@ pub fn parse_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Optio
             ),
         }
     }
+    if let Some(c) = tcp_max_connections_per_client {
+        match int_in(*c.get_ref(), 1..=1_000_000) {
+            Ok(n) => cfg.tcp_max_connections_per_client = n as usize,
+            Err(m) => err(c.span(), "tcp_max_connections_per_client", m),
+        }
+    }
+    if let Some(t) = tcp_write_timeout {
+        match float_in(*t.get_ref(), 0.1..=3600.0, " seconds") {
+            Ok(v) => cfg.tcp_write_timeout = Duration::from_secs_f64(v),
+            Err(m) => err(t.span(), "tcp_write_timeout", m),
+        }
+    }
     if let Some(f) = log_format {
         match one_of("log format", &LogFormat::WORDS, f.get_ref()) {
             Ok(v) => cfg.log_format = v,
@@ -382,6 +414,17 @@ pub fn parse_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Optio
         }
     }
     cfg.positions = positions;
+    if let Some(r) = rrl {
+        cfg.rrl = super::rrl::validate(r, &mut err);
+    }
+    let secret_file = cookies.and_then(|c| {
+        let (settings, file) = super::cookies::validate(c, &mut err);
+        cfg.cookies = settings;
+        file
+    });
+    if let Some(f) = secret_file {
+        cfg.cookies.secrets = super::cookies::load_secret_file(&rel(f.get_ref()), diags);
+    }
     (diags.len() == before).then_some(cfg)
 }
 
@@ -402,6 +445,11 @@ fn key_positions(
         ("udp_payload_size", at(&spec.udp_payload_size)),
         ("tcp_idle_timeout", at(&spec.tcp_idle_timeout)),
         ("tcp_max_connections", at(&spec.tcp_max_connections)),
+        (
+            "tcp_max_connections_per_client",
+            at(&spec.tcp_max_connections_per_client),
+        ),
+        ("tcp_write_timeout", at(&spec.tcp_write_timeout)),
         ("log_format", at(&spec.log_format)),
         ("log_level", at(&spec.log_level)),
         ("admin_listen", at(&spec.admin_listen)),
@@ -440,6 +488,13 @@ mod tests {
         assert_eq!(c.udp_payload_size, def.udp_payload_size);
         assert_eq!(c.tcp_idle_timeout, def.tcp_idle_timeout);
         assert_eq!(c.tcp_max_connections, def.tcp_max_connections);
+        assert_eq!(
+            c.tcp_max_connections_per_client,
+            def.tcp_max_connections_per_client
+        );
+        assert_eq!(c.tcp_write_timeout, def.tcp_write_timeout);
+        assert_eq!(c.rrl, def.rrl);
+        assert_eq!(c.cookies, def.cookies);
         assert!(c.zones_dir.value.ends_with("zones"));
         assert_eq!(c.admin_listen, def.admin_listen);
         assert_eq!(c.admin_token, def.admin_token);

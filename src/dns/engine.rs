@@ -5,10 +5,12 @@
 //! [`Worker::respond`] is the whole query path after the socket.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 
+use super::cookie::{self, CookieJar, REPLY_COOKIE_LEN, Verdict};
 use super::wire::{self, Edns, ParseError, Query};
 use super::writer::{Full, Owner, Section, Writer};
 use crate::metrics::NO_ZONE;
@@ -56,6 +58,10 @@ pub struct Worker {
     shard: usize,
     /// Answer sampling: (answers left until the next sample, LCG state).
     sample: (u32, u32),
+    /// DNS cookie secrets and policy; `None`: COOKIE options are ignored.
+    cookies: Option<Arc<CookieJar>>,
+    /// The last query answered carried a valid server cookie.
+    cookie_valid: bool,
 }
 
 impl Default for Worker {
@@ -81,6 +87,8 @@ impl Worker {
             rng: SmallRng::seed_from_u64(seed),
             shard: crate::metrics::next_shard(),
             sample: (1, seed as u32 | 1),
+            cookies: None,
+            cookie_valid: false,
         }
     }
 
@@ -94,6 +102,23 @@ impl Worker {
         snap.counters.query(self.shard, zone, t, qtype, rcode, ecs);
     }
 
+    /// Answer DNS cookies (RFC 7873, RFC 9018) with `jar`'s secrets.
+    pub fn with_cookies(mut self, jar: Option<Arc<CookieJar>>) -> Self {
+        self.cookies = jar;
+        self
+    }
+
+    /// Replace the cookie secrets (a worker reused across listeners).
+    pub fn set_cookies(&mut self, jar: Option<Arc<CookieJar>>) {
+        self.cookies = jar;
+    }
+
+    /// Whether the query last answered by [`Self::respond`] carried a valid
+    /// server cookie: its source address is proven (RFC 7873 §1).
+    pub fn cookie_valid(&self) -> bool {
+        self.cookie_valid
+    }
+
     /// Answer `packet` from `src` into `out`. Returns false when the packet
     /// gets no reply at all (too short for a header, or a response).
     pub fn respond(
@@ -104,6 +129,7 @@ impl Worker {
         transport: Transport,
         out: &mut Vec<u8>,
     ) -> bool {
+        self.cookie_valid = false;
         match wire::parse_query(packet, &mut self.query) {
             Ok(()) => {}
             Err(ParseError::Drop) => return false,
@@ -122,6 +148,11 @@ impl Worker {
         }
         let q = &self.query;
         let edns = q.edns;
+        let cookie = match (&self.cookies, q.cookie) {
+            (Some(jar), Some(at)) => cookie_verdict(jar, packet, at, src),
+            _ => None,
+        };
+        self.cookie_valid = cookie.is_some_and(|v| v.valid);
         let limit = match (transport, edns) {
             (Transport::Tcp, _) => u16::MAX as usize,
             (Transport::Udp, None) => 512,
@@ -129,10 +160,11 @@ impl Worker {
                 (e.udp_size.max(512)).min(snap.limits.udp_payload.max(512)) as usize
             }
         };
-        let opt_len = edns.map_or(0, |e| 11 + e.ecs.map_or(0, |s| 8 + s.addr_len as usize));
+        let opt_len = edns.map_or(0, |e| 11 + e.ecs.map_or(0, |s| 8 + s.addr_len as usize))
+            + cookie.map_or(0, |_| 4 + REPLY_COOKIE_LEN);
         let mut w = Writer::new(out, limit.saturating_sub(opt_len));
         let question = &packet[q.question.0..q.question.1];
-        if w.question(question).is_err() {
+        if !question.is_empty() && w.question(question).is_err() {
             // A question that cannot fit even alone (only over tiny limits).
             error_reply(packet, None, RCODE_FORMERR, None, w.buf);
             let (qtype, ecs) = (q.qtype, edns.is_some_and(|e| e.ecs.is_some()));
@@ -141,14 +173,25 @@ impl Worker {
         }
         let after_question = w.mark();
 
+        let plain = |rcode| Res {
+            rcode,
+            aa: false,
+            tc: false,
+            ecs_scope: 0,
+        };
         let mut zone = NO_ZONE;
         let res = if edns.is_some_and(|e| e.version > 0) {
-            Res {
-                rcode: RCODE_BADVERS,
-                aa: false,
-                tc: false,
-                ecs_scope: 0,
-            }
+            plain(RCODE_BADVERS)
+        } else if question.is_empty() {
+            // Only a server cookie was asked for (RFC 7873 §5.4).
+            plain(RCODE_NOERROR)
+        } else if transport == Transport::Udp
+            && cookie.is_some_and(|v| !v.valid)
+            && self.cookies.as_ref().is_some_and(|j| j.require)
+        {
+            // RFC 7873 §5.2.3 choice 2: no answer until the client proves
+            // its address with the cookie it gets here.
+            plain(cookie::RCODE_BADCOOKIE)
         } else {
             let client = ClientInfo {
                 resolver: src.ip(),
@@ -206,10 +249,11 @@ impl Worker {
         }
         if let Some(e) = edns {
             w.set_limit(limit);
-            if write_opt(&mut w, e, rcode, res.ecs_scope, snap.limits.udp_payload).is_err() {
+            let ck = cookie.as_ref().map(|v: &Verdict| &v.option);
+            if write_opt(&mut w, e, rcode, res.ecs_scope, snap.limits.udp_payload, ck).is_err() {
                 w.rollback(after_question);
                 tc = true;
-                let _ = write_opt(&mut w, e, rcode, res.ecs_scope, snap.limits.udp_payload);
+                let _ = write_opt(&mut w, e, rcode, res.ecs_scope, snap.limits.udp_payload, ck);
             }
         }
         let (qtype, ecs) = (q.qtype, edns.is_some_and(|e| e.ecs.is_some()));
@@ -235,14 +279,36 @@ impl Worker {
     }
 }
 
+/// The verdict on the COOKIE option at `at` of `packet`. Out of line: most
+/// queries carry no cookie, and keeping this out of `respond` keeps the
+/// lookup inlined there.
+#[inline(never)]
+fn cookie_verdict(
+    jar: &CookieJar,
+    packet: &[u8],
+    at: wire::CookieAt,
+    src: SocketAddr,
+) -> Option<Verdict> {
+    let c = at.read(packet)?;
+    Some(jar.verdict(&c, src.ip(), cookie::unix_now()))
+}
+
 /// OPT record of the reply (RFC 6891 §6.1.2): our payload size, version 0,
-/// the DO bit copied (RFC 3225 §3), the extended RCODE, and the ECS option
-/// echoed with our scope (RFC 7871 §7.2.1). Other options are not echoed.
-fn write_opt(w: &mut Writer<'_>, e: Edns, rcode: u16, scope: u8, payload: u16) -> Result<(), Full> {
+/// the DO bit copied (RFC 3225 §3), the extended RCODE, the ECS option
+/// echoed with our scope (RFC 7871 §7.2.1), and our COOKIE option (RFC 7873
+/// §5.2). Other options are not echoed.
+fn write_opt(
+    w: &mut Writer<'_>,
+    e: Edns,
+    rcode: u16,
+    scope: u8,
+    payload: u16,
+    cookie: Option<&[u8; REPLY_COOKIE_LEN]>,
+) -> Result<(), Full> {
     w.section(Section::Additional);
     let ext = ((rcode >> 4) & 0xFF) as u32;
     let ttl = (ext << 24) | if e.dnssec_ok { 0x8000 } else { 0 };
-    let mut rdata = [0u8; 24];
+    let mut rdata = [0u8; 24 + 4 + REPLY_COOKIE_LEN];
     let mut n = 0;
     if let Some(s) = e.ecs {
         let len = 4 + s.addr_len as usize;
@@ -253,6 +319,12 @@ fn write_opt(w: &mut Writer<'_>, e: Edns, rcode: u16, scope: u8, payload: u16) -
         rdata[7] = scope.min(if s.family == 1 { 32 } else { 128 });
         rdata[8..8 + s.addr_len as usize].copy_from_slice(&s.addr[..s.addr_len as usize]);
         n = 4 + len;
+    }
+    if let Some(c) = cookie {
+        rdata[n..n + 2].copy_from_slice(&cookie::OPT_COOKIE.to_be_bytes());
+        rdata[n + 2..n + 4].copy_from_slice(&(REPLY_COOKIE_LEN as u16).to_be_bytes());
+        rdata[n + 4..n + 4 + REPLY_COOKIE_LEN].copy_from_slice(c);
+        n += 4 + REPLY_COOKIE_LEN;
     }
     w.put(&[0])?;
     w.put_u16(rtype::OPT)?;
@@ -276,7 +348,9 @@ fn error_reply(
 ) {
     let (id, qflags) = wire::header_id_flags(packet).unwrap_or((0, 0));
     let mut w = Writer::new(out, u16::MAX as usize);
-    if let Some((a, b)) = question {
+    if let Some((a, b)) = question
+        && b > a
+    {
         let _ = w.question(&packet[a..b]);
     }
     if let Some(payload) = opt_payload {
@@ -286,7 +360,7 @@ fn error_reply(
             dnssec_ok: false,
             ecs: None,
         };
-        let _ = write_opt(&mut w, bare, rcode, 0, payload);
+        let _ = write_opt(&mut w, bare, rcode, 0, payload, None);
     }
     let flags = FLAG_QR | (qflags & (0x7800 | FLAG_RD | FLAG_CD)) | rcode;
     w.finish_header(id, flags);
@@ -327,6 +401,9 @@ impl<'s> Ctx<'s, '_, '_> {
         self.snap.zones.locate(name, offs, self.qtype == rtype::DS)
     }
 
+    // Inlined into its one caller, `respond` (a separate call cost ~40
+    // instructions per query in spills and the call itself).
+    #[inline(always)]
     fn resolve(&mut self, qname: &'s [u8], offs: &[u8]) -> Res {
         // The question's name stays in the worker; the chase continues with
         // names borrowed from the snapshot.
@@ -468,17 +545,27 @@ impl<'s> Ctx<'s, '_, '_> {
     }
 
     /// Write the policy's addresses; returns how many.
+    ///
+    /// A load-balanced answer is ours to size: the policy picks at most as
+    /// many addresses as the reply has room for, and every one that fits is
+    /// written, so a big pool answers with a subset instead of TC. Full
+    /// only when not even one address fits.
     fn write_lb(&mut self, lb: u32, family: Family, owner: Owner<'_>) -> Result<usize, Full> {
         let Some(name) = self.snap.lb.get(lb as usize) else {
             return Ok(0);
         };
-        policy::answer(
+        // Each record takes at least a 2-byte owner pointer, 10 bytes of
+        // type, class, TTL and length, and the address.
+        let per = 12 + if family == Family::V4 { 4 } else { 16 };
+        let room = self.w.limit().saturating_sub(self.w.len()) / per;
+        policy::answer_bounded(
             name,
             family,
             &self.client,
             &self.snap.health,
             self.rng,
             self.decision,
+            room,
         );
         if self.client.ecs.is_some() {
             self.ecs_scope = self.ecs_scope.max(self.decision.ecs_scope);
@@ -497,13 +584,23 @@ impl<'s> Ctx<'s, '_, '_> {
             self.sample.0 -= 1;
         }
         let ttl = self.decision.ttl;
+        let mut wrote = 0;
         for addr in &self.decision.addrs {
-            match addr {
-                IpAddr::V4(a) => self.w.rr_raw(owner, rtype::A, ttl, &a.octets())?,
-                IpAddr::V6(a) => self.w.rr_raw(owner, rtype::AAAA, ttl, &a.octets())?,
+            let m = self.w.mark();
+            let r = match addr {
+                IpAddr::V4(a) => self.w.rr_raw(owner, rtype::A, ttl, &a.octets()),
+                IpAddr::V6(a) => self.w.rr_raw(owner, rtype::AAAA, ttl, &a.octets()),
+            };
+            if r.is_err() {
+                self.w.rollback(m);
+                break;
             }
+            wrote += 1;
         }
-        Ok(self.decision.addrs.len())
+        if wrote == 0 && !self.decision.addrs.is_empty() {
+            return Err(Full);
+        }
+        Ok(wrote)
     }
 
     fn answer_lb(&mut self, zone: &'s Zone, lb: u32, family: Family, owner: Owner<'_>) -> Res {

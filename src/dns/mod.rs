@@ -5,7 +5,12 @@
 //! buffers have grown; UDP and TCP listeners (and hickory's `RequestHandler`
 //! adapter) all call it, so every transport answers identically.
 
+pub mod cookie;
 pub mod engine;
+pub mod fit;
+pub mod rrl;
+#[cfg(test)]
+pub(crate) mod testutil;
 pub mod wire;
 pub mod writer;
 

@@ -90,6 +90,7 @@ fn snapshot(pick: Pick) -> Snapshot {
     Snapshot {
         zones: ZoneSet::new(vec![parent, child]),
         lb: vec![lb],
+        declared: Vec::new(),
         targets,
         health,
         limits: Limits::default(),

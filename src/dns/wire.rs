@@ -7,6 +7,8 @@
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use super::cookie::{OPT_COOKIE, QueryCookie};
+
 use crate::zone::name::MAX_NAME_LEN;
 use crate::zone::rtype;
 
@@ -67,6 +69,23 @@ pub struct Edns {
     pub ecs: Option<Ecs>,
 }
 
+/// The position of a well-formed COOKIE option's data in the query packet.
+/// A position rather than the bytes: the option is read only when cookies
+/// are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CookieAt {
+    pub start: u16,
+    pub len: u8,
+}
+
+impl CookieAt {
+    /// The option parsed out of `packet` (the one it was found in).
+    pub fn read(self, packet: &[u8]) -> Option<QueryCookie> {
+        let start = usize::from(self.start);
+        QueryCookie::parse(packet.get(start..start + usize::from(self.len))?)
+    }
+}
+
 /// A parsed query.
 pub struct Query {
     pub id: u16,
@@ -74,11 +93,17 @@ pub struct Query {
     pub rd: bool,
     pub cd: bool,
     pub qname: QName,
-    /// Byte range of the question in the packet (name + type + class).
+    /// Byte range of the question in the packet (name + type + class);
+    /// empty for a query with no question and a COOKIE option, which asks
+    /// only for a server cookie (RFC 7873 §5.4).
     pub question: (usize, usize),
     pub qtype: u16,
     pub qclass: u16,
     pub edns: Option<Edns>,
+    /// Where the OPT's first COOKIE option sits (RFC 7873 §5.2: later ones
+    /// are ignored); its length is already checked. Beside `edns` rather
+    /// than in it: `Edns` is copied per query and stays small.
+    pub cookie: Option<CookieAt>,
 }
 
 /// Why a packet could not be answered normally.
@@ -185,6 +210,7 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
     q.rd = flags & 0x0100 != 0;
     q.cd = flags & 0x0010 != 0;
     q.edns = None;
+    q.cookie = None;
     let qd = u16_at(p, 4).unwrap_or(0);
     let an = u16_at(p, 6).unwrap_or(0);
     let ns = u16_at(p, 8).unwrap_or(0);
@@ -201,7 +227,10 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
         question = Some((i, end + 4));
         i = end + 4;
     }
-    let Some(qrange) = question else {
+    // QDCOUNT 0 is allowed only to ask for a server cookie (RFC 7873
+    // §5.4); whether the OPT has one is known after the sections.
+    let cookie_only = (qd == 0 && q.opcode == 0).then_some((HEADER_LEN, HEADER_LEN));
+    let Some(qrange) = question.or(cookie_only) else {
         let err = if q.opcode != 0 {
             ParseError::NotImp {
                 question: None,
@@ -239,7 +268,9 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
                 if after_name != name_start + 1 || p[name_start] != 0 {
                     return None;
                 }
-                q.edns = Some(parse_opt(p, after_name)?);
+                let (edns, cookie) = parse_opt(p, after_name)?;
+                q.edns = Some(edns);
+                q.cookie = cookie;
             }
             i = end;
         }
@@ -256,6 +287,16 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
             question: Some(qrange),
             edns: saw_opt,
         });
+    }
+    if qrange.1 == qrange.0 {
+        q.qtype = 0;
+        q.qclass = 0;
+        if q.cookie.is_none() {
+            return Err(ParseError::FormErr {
+                question: None,
+                edns: saw_opt,
+            });
+        }
     }
     if qrange.1 > qrange.0 && q.qtype == rtype::OPT {
         return Err(ParseError::FormErr {
@@ -275,18 +316,20 @@ fn skip_rr(p: &[u8], i: usize) -> Option<usize> {
 }
 
 /// Parse an OPT RR's fixed part and options; `i` points at its TYPE.
-fn parse_opt(p: &[u8], i: usize) -> Option<Edns> {
+fn parse_opt(p: &[u8], i: usize) -> Option<(Edns, Option<CookieAt>)> {
     let udp_size = u16_at(p, i + 2)?;
     let ttl_hi = u16_at(p, i + 4)?;
     let ttl_lo = u16_at(p, i + 6)?;
     let rdlen = u16_at(p, i + 8)? as usize;
-    let rdata = p.get(i + 10..i + 10 + rdlen)?;
+    let rdata_at = i + 10;
+    let rdata = p.get(rdata_at..rdata_at + rdlen)?;
     let mut edns = Edns {
         udp_size,
         version: (ttl_hi & 0xFF) as u8,
         dnssec_ok: ttl_lo & 0x8000 != 0,
         ecs: None,
     };
+    let mut cookie = None;
     let mut j = 0;
     while j < rdata.len() {
         let code = u16_at(rdata, j)?;
@@ -297,10 +340,17 @@ fn parse_opt(p: &[u8], i: usize) -> Option<Edns> {
                 return None;
             }
             edns.ecs = Some(parse_ecs(data)?);
+        } else if code == OPT_COOKIE && cookie.is_none() {
+            // Malformed: FORMERR (RFC 7873 §5.2.2).
+            QueryCookie::parse(data)?;
+            cookie = Some(CookieAt {
+                start: u16::try_from(rdata_at + j + 4).ok()?,
+                len: len as u8,
+            });
         }
         j += 4 + len;
     }
-    Some(edns)
+    Some((edns, cookie))
 }
 
 /// RFC 7871 §6 and §7.1.1: family 1 or 2, prefix within the family, exactly
@@ -356,6 +406,7 @@ impl Default for Query {
             qtype: 0,
             qclass: 0,
             edns: None,
+            cookie: None,
         }
     }
 }

@@ -4,8 +4,8 @@ use super::groups::{Choice, choose};
 use super::name::{BalancedName, Group, OnAllDown, Order, Ordered, Pick};
 use super::pool::Health;
 use super::{
-    ClientInfo, Decision, DecisionKind, Family, Outcome, PolicyRng, Reason, failover, multivalue,
-    pool, reason, round_robin, sticky, weighted,
+    ClientInfo, Decision, DecisionKind, Family, MAX_ANSWERS, Outcome, PolicyRng, Reason, failover,
+    multivalue, pool, reason, round_robin, sticky, weighted,
 };
 use crate::health::HealthTable;
 
@@ -23,11 +23,27 @@ pub fn answer(
     rng: &mut PolicyRng,
     out: &mut Decision,
 ) {
+    answer_bounded(lb, family, client, health, rng, out, usize::MAX)
+}
+
+/// [`answer`] picking at most `max` addresses (at least 1): the most the
+/// reply has room for, so a pool of 200,000 members with `answers = "all"`
+/// costs a pick of what fits, not of every member. With `answers = "all"`
+/// and more candidates than fit, the pick is a uniform random subset.
+pub fn answer_bounded(
+    lb: &BalancedName,
+    family: Family,
+    client: &ClientInfo,
+    health: &HealthTable,
+    rng: &mut PolicyRng,
+    out: &mut Decision,
+    max: usize,
+) {
     out.clear();
     out.ttl = lb.ttl;
     let order = lb.order.order(&lb.groups, client);
     out.ecs_scope = order.scope;
-    let k = lb.answers.limit();
+    let k = lb.answers.limit().min(max.max(1));
     match choose(order, family, Health::probed(health)) {
         Choice::Found {
             index,
@@ -54,23 +70,24 @@ pub fn answer(
             };
         }
         Choice::NoMembers => (out.reason, out.kind) = (reason::NO_MEMBERS, DecisionKind::NoData),
-        Choice::AllDown => all_down(lb, order, family, client, health, rng, out),
+        Choice::AllDown => all_down(lb, order, family, k, client, health, rng, out),
     }
 }
 
 /// Every member of the family is unavailable: what `on_all_down` says.
 #[cold]
 #[inline(never)]
+#[allow(clippy::too_many_arguments)]
 fn all_down(
     lb: &BalancedName,
     order: Ordered<'_>,
     family: Family,
+    k: usize,
     client: &ClientInfo,
     health: &HealthTable,
     rng: &mut PolicyRng,
     out: &mut Decision,
 ) {
-    let k = lb.answers.limit();
     (out.reason, out.kind) = match &lb.on_all_down {
         OnAllDown::FailOpen => match choose(order, family, Health::open(health)) {
             Choice::Found { group, cands, .. } => {
@@ -121,6 +138,12 @@ fn pick(
     out: &mut Decision,
 ) {
     match pick {
+        // More than MAX_ANSWERS only with answers = "all" bounded by the
+        // reply's room; "all" ignores weights (every member, random order),
+        // so its subset is uniform too.
+        Pick::Weighted if k > MAX_ANSWERS && k < cands.scan.count => {
+            multivalue::pick(cands, k, rng, &mut out.addrs)
+        }
         Pick::Weighted => weighted::pick(cands, k, rng, &mut out.addrs),
         Pick::RoundRobin => round_robin::pick(cands, group.cursor(family), k, &mut out.addrs),
         Pick::Multivalue => multivalue::pick(cands, k, rng, &mut out.addrs),

@@ -42,7 +42,7 @@ mod weighted;
 use std::fmt;
 use std::net::IpAddr;
 
-pub use answer::answer;
+pub use answer::{answer, answer_bounded};
 pub use explain::explain;
 pub use name::{AllDownMode, BalancedName, Group, OnAllDown, Order, Ordered, Pick, Policy};
 pub use pool::{Coords, MAX_ANSWERS, Member, OperatorState, Pool};

@@ -18,8 +18,10 @@ use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
 
-use crate::dns::Transport;
-use crate::dns::Worker;
+use std::sync::Arc;
+
+use crate::dns::cookie::CookieJar;
+use crate::dns::{Transport, Worker};
 use crate::snapshot::SharedSnapshot;
 
 thread_local! {
@@ -29,6 +31,8 @@ thread_local! {
 /// Serves the current snapshot through hickory-server.
 pub struct Handler {
     pub snap: SharedSnapshot,
+    /// DNS cookie secrets, if `[cookies]` is on.
+    pub cookies: Option<Arc<CookieJar>>,
 }
 
 #[async_trait::async_trait]
@@ -44,6 +48,7 @@ impl RequestHandler for Handler {
         };
         let reply = WORKER.with(|w| {
             let (worker, out) = &mut *w.borrow_mut();
+            worker.set_cookies(self.cookies.clone());
             let snap = self.snap.load();
             worker
                 .respond(&snap, request.as_slice(), request.src(), transport, out)

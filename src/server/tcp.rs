@@ -1,32 +1,45 @@
 //! TCP listener (RFC 7766): length-prefixed messages, several queries per
-//! connection answered in order, an idle timeout, and a connection cap.
+//! connection answered in order, idle and write timeouts, and connection
+//! caps that close idle connections rather than refuse new ones.
 //!
 //! hickory-server's TCP listener has no connection cap, which an
 //! authoritative server exposed to the Internet needs; hence our own loop.
+//!
+//! Starvation defences (RFC 7766 §6.2.2, §6.2.3):
+//! - reads wait at most `idle_timeout` for each message;
+//! - each reply write gets at most `write_timeout`, so a client that
+//!   pipelines queries and never reads its replies loses its connection
+//!   once its socket buffers fill, instead of holding it forever;
+//! - at `max_connections_per_client` the client's own longest-idle
+//!   connection is closed, and at `max_connections` the longest-idle
+//!   connection of anyone ([`super::conns::ConnTable`]).
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
-use crate::dns::Transport;
-use crate::dns::Worker;
+use super::conns::{Activity, ClientKey, ConnTable};
+use crate::dns::cookie::CookieJar;
+use crate::dns::{Transport, Worker};
 use crate::snapshot::SharedSnapshot;
 
-/// Limits fixed for the listener's life (the idle timeout comes from the
-/// snapshot, so a reload changes it).
+/// Transport limits of the TCP listener (`tcp_*` in `dnslb.toml`).
 #[derive(Debug, Clone, Copy)]
 pub struct TcpLimits {
+    /// Longest wait for the next message (or the rest of one).
+    pub idle_timeout: Duration,
+    /// Longest wait for one reply to be written.
+    pub write_timeout: Duration,
+    /// Connections open at once, in total.
     pub max_connections: usize,
+    /// Connections open at once per client (IPv4 address or IPv6 /64).
+    pub max_connections_per_client: usize,
 }
-
-/// How long shutdown waits for queries already being received or answered.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 /// Bind a TCP listener on `addr`.
 pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
@@ -45,6 +58,24 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::from_std(sock.into())
 }
 
+/// How long shutdown waits for queries already being received or answered.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Removes a connection from the table when its task ends, however it ends
+/// (closed, timed out, evicted, cancelled, or panicked).
+struct Slot {
+    table: Arc<Mutex<ConnTable>>,
+    id: u64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if let Ok(mut t) = self.table.lock() {
+            t.remove(self.id);
+        }
+    }
+}
+
 /// Accept connections until `cancel`; each connection is its own task.
 ///
 /// On `cancel` the listener closes at once (nothing new is accepted) and
@@ -55,9 +86,12 @@ pub async fn serve(
     listener: TcpListener,
     snap: SharedSnapshot,
     limits: TcpLimits,
+    cookies: Option<Arc<CookieJar>>,
     cancel: CancellationToken,
 ) {
-    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let conns = ConnTable::new(limits.max_connections, limits.max_connections_per_client);
+    let epoch = conns.epoch();
+    let table = Arc::new(Mutex::new(conns));
     let mut tasks = tokio::task::JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -73,16 +107,32 @@ pub async fn serve(
                 continue;
             }
         };
-        let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tracing::debug!(%peer, "tcp connection limit reached; closing");
-            drop(stream);
-            continue;
+        let admitted = {
+            let Ok(mut t) = table.lock() else {
+                // Poisoned only if a task panicked while holding it, which
+                // the table's code cannot do; refuse rather than guess.
+                continue;
+            };
+            let now = t.now_ms();
+            t.admit(ClientKey::of(peer.ip()), now)
         };
+        for (client, why) in &admitted.evicted {
+            tracing::debug!(%peer, evicted = ?client, reason = ?why, "tcp connection cap reached; closed the longest-idle connection");
+        }
+        let slot = Slot {
+            table: table.clone(),
+            id: admitted.id,
+        };
+        let activity = admitted.activity;
         let snap = snap.clone();
         let cancel = cancel.clone();
+        let worker = Worker::default().with_cookies(cookies.clone());
         tasks.spawn(async move {
-            let _permit = permit;
-            connection(stream, peer, snap, cancel).await;
+            let _slot = slot;
+            tokio::select! {
+                _ = connection(stream, peer, snap, worker, limits, &activity, epoch, &cancel) => {}
+                _ = activity.evict.cancelled() => {}
+            }
         });
         while tasks.try_join_next().is_some() {}
     }
@@ -101,19 +151,24 @@ pub async fn serve(
     tasks.shutdown().await;
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
     snap: SharedSnapshot,
-    cancel: CancellationToken,
+    mut worker: Worker,
+    limits: TcpLimits,
+    activity: &Activity,
+    epoch: Instant,
+    cancel: &CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
-    let mut worker = Worker::default();
+    let touch = || activity.touch(epoch.elapsed().as_millis() as u64);
+    let idle = limits.idle_timeout;
     let mut msg = Vec::with_capacity(512);
     let mut out = Vec::with_capacity(4096);
     let mut frame = Vec::with_capacity(4096);
     loop {
-        let idle = snap.load().limits.tcp_idle_timeout;
         // Waiting for a query: shutdown closes the connection here. One
         // byte at a time, so a cancelled wait loses nothing.
         let mut len = [0u8; 2];
@@ -136,6 +191,7 @@ async fn connection(
             Ok(Ok(_)) => {}
             _ => return,
         }
+        touch();
         let s = snap.load();
         if !worker.respond(&s, &msg, peer, Transport::Tcp, &mut out) {
             continue;
@@ -144,8 +200,13 @@ async fn connection(
         frame.clear();
         frame.extend_from_slice(&(out.len() as u16).to_be_bytes());
         frame.extend_from_slice(&out);
-        if stream.write_all(&frame).await.is_err() {
-            return;
+        match tokio::time::timeout(limits.write_timeout, stream.write_all(&frame)).await {
+            Ok(Ok(())) => touch(),
+            Ok(Err(_)) => return,
+            Err(_) => {
+                tracing::debug!(%peer, "tcp write timeout; closing (the client does not read its replies)");
+                return;
+            }
         }
     }
 }

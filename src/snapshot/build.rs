@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use hickory_proto::rr::Name;
 
-use super::{Limits, Snapshot, Sources, ZoneState, ZoneStatus};
+use super::{Declared, Limits, Snapshot, Sources, ZoneState, ZoneStatus};
 use crate::config::Settings;
 use crate::diag::Diagnostics;
 use crate::health::{TargetId, TargetRegistry};
@@ -98,6 +98,7 @@ pub fn build(
     };
     let mut targets = TargetRegistry::new();
     let mut lb = Vec::new();
+    let mut declared = Vec::new();
     let mut zones = Vec::new();
     let mut zone_status = Vec::new();
     for path in zone_files {
@@ -109,14 +110,15 @@ pub fn build(
             .and_then(|o| load_zone(path, o, &opts, lb.len(), &mut read, &mut zd));
         sources.files.extend(read.iter().map(|p| absolute(p)));
         let state = match loaded {
-            Some((zone, names, local)) if zd.is_empty() => {
+            Some((zone, names, local, decl)) if zd.is_empty() => {
                 zones.push(zone);
                 adopt_names(names, &local, &mut targets, &mut lb);
+                declared.extend(decl);
                 ZoneState::Loaded
             }
             _ => match previous.and_then(|p| p.zone_by_file(path).map(|z| (p, z))) {
                 Some((p, old)) => {
-                    zones.push(carry_zone(old, p, &mut targets, &mut lb));
+                    zones.push(carry_zone(old, p, &mut targets, &mut lb, &mut declared));
                     ZoneState::Previous
                 }
                 None => ZoneState::Failed,
@@ -153,11 +155,11 @@ pub fn build(
         zones,
         counters,
         lb,
+        declared,
         targets,
         health,
         limits: Limits {
             udp_payload: settings.udp_payload_size,
-            tcp_idle_timeout: settings.tcp_idle_timeout,
         },
         geoip,
         sources,
@@ -196,7 +198,7 @@ fn load_zone(
     first_lb: usize,
     read: &mut Vec<PathBuf>,
     diags: &mut Diagnostics,
-) -> Option<(Zone, Vec<BalancedName>, TargetRegistry)> {
+) -> Option<(Zone, Vec<BalancedName>, TargetRegistry, Vec<Declared>)> {
     read.push(path.to_path_buf());
     let zone = match std::fs::read_to_string(path) {
         Ok(text) => {
@@ -234,13 +236,22 @@ fn load_zone(
     };
     let mut zone = zone?;
     let mut names = Vec::new();
+    let mut declared = Vec::new();
     for entry in file.map(|f| f.names).unwrap_or_default() {
         match zone.attach_balanced(&entry.name, (first_lb + names.len()) as u32) {
-            Ok(()) => names.push(entry.lb),
+            Ok(()) => {
+                declared.push(Declared {
+                    file: policy.clone(),
+                    line: entry.line,
+                    col: entry.col,
+                    key: format!("names.{}", entry.owner),
+                });
+                names.push(entry.lb);
+            }
             Err(e) => attach_error(&policy, &zone, &entry, e, diags),
         }
     }
-    Some((zone, names, local))
+    Some((zone, names, local, declared))
 }
 
 fn attach_error(
@@ -328,6 +339,7 @@ fn carry_zone(
     prev: &Snapshot,
     targets: &mut TargetRegistry,
     lb: &mut Vec<BalancedName>,
+    declared: &mut Vec<Declared>,
 ) -> Zone {
     let mut zone = old.clone();
     let mut ids: HashMap<TargetId, TargetId> = HashMap::new();
@@ -364,6 +376,17 @@ fn carry_zone(
             node.lb = Some(lb.len() as u32);
         }
         lb.push(copy);
+        declared.push(
+            prev.declared
+                .get(old_idx as usize)
+                .cloned()
+                .unwrap_or_else(|| Declared {
+                    file: old.file.with_extension("toml"),
+                    line: 0,
+                    col: 0,
+                    key: format!("names.{}", name.name),
+                }),
+        );
     }
     zone
 }

@@ -33,17 +33,36 @@ pub struct Limits {
     /// Our EDNS UDP payload size: advertised, and the most we send (RFC 6891
     /// §6.2.5; 1232 avoids IP fragmentation, per DNS Flag Day 2020).
     pub udp_payload: u16,
-    /// How long a TCP connection may wait for its next query (or the rest
-    /// of one) before it is closed.
-    pub tcp_idle_timeout: std::time::Duration,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self {
-            udp_payload: 1232,
-            tcp_idle_timeout: std::time::Duration::from_secs(10),
-        }
+        Self { udp_payload: 1232 }
+    }
+}
+
+/// Where a load-balanced name was declared: its policy file, the line and
+/// column of its `[names.X]` table, and its key (`names.X`). For messages
+/// about the compiled name found after loading (`dnslb check` warnings).
+#[derive(Debug, Clone)]
+pub struct Declared {
+    pub file: std::path::PathBuf,
+    pub line: u32,
+    pub col: u32,
+    pub key: String,
+}
+
+impl std::fmt::Display for Declared {
+    /// `FILE:LINE:COL: names.X`, the diagnostics' prefix.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.file.display(),
+            self.line,
+            self.col,
+            self.key
+        )
     }
 }
 
@@ -53,6 +72,9 @@ pub struct Snapshot {
     pub zones: ZoneSet,
     /// Load-balanced names; `zone::Node::lb` indexes into this.
     pub lb: Vec<BalancedName>,
+    /// Where each of `lb` was declared (same index); empty for snapshots
+    /// built in code.
+    pub declared: Vec<Declared>,
     pub targets: TargetRegistry,
     pub health: Arc<HealthTable>,
     pub limits: Limits,

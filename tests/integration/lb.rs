@@ -1053,34 +1053,117 @@ async fn reload_follows_the_policy_file_and_keeps_it_on_errors() {
 }
 
 /// `answers = "all"` over 40 members (~660 bytes of answers) does not fit
-/// a 512-byte UDP reply: TC=1 with the question only, and the whole set
-/// over TCP (README: "When required data does not fit, the reply carries
-/// only the question and TC=1"). With EDNS (1232) it fits UDP.
+/// a 512-byte UDP reply. A load-balanced answer is ours to size: UDP gets
+/// as many distinct members as fit (no TC, so no retry over TCP), and the
+/// whole set comes over TCP and with EDNS (1232).
 #[test]
-fn a_large_answer_set_truncates_over_udp_and_comes_whole_over_tcp() {
+fn a_large_answer_set_is_cut_to_what_fits_not_truncated() {
     let members: Vec<String> = (1..=40).map(|i| format!("192.0.2.{i}")).collect();
     let list: Vec<(&str, &str)> = members.iter().map(|a| (a.as_str(), "")).collect();
-    let policy = format!(
-        "{}{}",
-        pool("big", &list),
-        lb_name("big", "multivalue", "big", "answers = \"all\"")
-    );
-    let setup = lb_setup("lb-tc", &policy);
-    let srv = setup.serve();
-    let q = encode(&query_msg("big.lb.test.", A));
-    let r = exchange(Proto::Udp, srv.addr, &q);
-    assert!(r.len() <= 512, "{} bytes", r.len());
-    assert_ne!(flags_of(&r) & TC, 0, "TC not set");
-    assert_eq!(counts_of(&r), [1, 0, 0, 0], "question only");
-    for (proto, packet) in [
-        (Proto::Tcp, q.clone()),
-        (Proto::Udp, encode(&query_msg_edns("big.lb.test.", A, 1232))),
-    ] {
-        let r = exchange(proto, srv.addr, &packet);
-        assert_eq!(flags_of(&r) & TC, 0, "{proto:?}: TC");
-        let m = decode(&r);
-        let got: BTreeSet<IpAddr> = addrs_of(&m).into_iter().collect();
-        assert_eq!(got.len(), 40, "{proto:?}\n{}", describe(&m));
-        assert_eq!(m.answers.len(), 40, "{proto:?}: duplicates");
+    let all: BTreeSet<IpAddr> = members.iter().map(|a| ip(a)).collect();
+    for policy in ["multivalue", "weighted", "round_robin"] {
+        let text = format!(
+            "{}{}",
+            pool("big", &list),
+            lb_name("big", policy, "big", "answers = \"all\"")
+        );
+        let setup = lb_setup(&format!("lb-fit-{policy}"), &text);
+        let srv = setup.serve();
+        let q = encode(&query_msg("big.lb.test.", A));
+        let mut seen = BTreeSet::new();
+        for _ in 0..5 {
+            let r = exchange(Proto::Udp, srv.addr, &q);
+            assert!(r.len() <= 512, "{} bytes", r.len());
+            assert_eq!(flags_of(&r) & TC, 0, "{policy}: TC set");
+            let m = decode(&r);
+            let got: BTreeSet<IpAddr> = addrs_of(&m).into_iter().collect();
+            // (512 - 12 - 17) / 16: 30 records of 16 bytes.
+            assert_eq!(got.len(), 30, "{policy}\n{}", describe(&m));
+            assert_eq!(m.answers.len(), 30, "{policy}: duplicates");
+            assert!(got.is_subset(&all));
+            seen.extend(got);
+        }
+        // A random subset (rotating, for round robin) each time.
+        assert!(seen.len() > 30, "{policy}: always the same subset");
+        for (proto, packet) in [
+            (Proto::Tcp, q.clone()),
+            (Proto::Udp, encode(&query_msg_edns("big.lb.test.", A, 1232))),
+        ] {
+            let r = exchange(proto, srv.addr, &packet);
+            assert_eq!(flags_of(&r) & TC, 0, "{proto:?}: TC");
+            let m = decode(&r);
+            let got: BTreeSet<IpAddr> = addrs_of(&m).into_iter().collect();
+            assert_eq!(got, all, "{policy} {proto:?}\n{}", describe(&m));
+            assert_eq!(m.answers.len(), 40, "{proto:?}: duplicates");
+        }
     }
+}
+
+/// A pool bigger than a whole TCP message (5,000 IPv6 members: 140 kB of
+/// answers) still answers, over TCP with as many as fit in 65,535 bytes.
+#[test]
+fn a_pool_larger_than_a_tcp_message_answers_what_fits() {
+    let members: Vec<String> = (1..=5000).map(|i| format!("2001:db8::{i:x}")).collect();
+    let list: Vec<(&str, &str)> = members.iter().map(|a| (a.as_str(), "")).collect();
+    let text = format!(
+        "{}{}",
+        pool("huge", &list),
+        lb_name("huge", "weighted", "huge", "answers = \"all\"")
+    );
+    let setup = lb_setup("lb-huge", &text);
+    let srv = setup.serve();
+    let r = exchange(
+        Proto::Tcp,
+        srv.addr,
+        &encode(&query_msg("huge.lb.test.", AAAA)),
+    );
+    assert_eq!(flags_of(&r) & TC, 0);
+    let m = decode(&r);
+    let got: BTreeSet<IpAddr> = addrs_of(&m).into_iter().collect();
+    // (65535 - 12 - 18) / 28 = 2339 records.
+    assert_eq!(got.len(), 2339, "{} answers", m.answers.len());
+    assert_eq!(m.answers.len(), 2339);
+    let r = exchange(
+        Proto::Udp,
+        srv.addr,
+        &encode(&query_msg("huge.lb.test.", AAAA)),
+    );
+    assert_eq!(flags_of(&r) & TC, 0);
+    assert_eq!(counts_of(&r)[1], 17); // (512 - 30) / 28
+}
+
+/// `dnslb check` warns (and still succeeds) when a name's answer can never
+/// fit a UDP reply, naming the policy file, the name and the counts.
+#[test]
+fn check_warns_about_answers_that_never_fit() {
+    let members: Vec<String> = (1..=100).map(|i| format!("192.0.2.{i}")).collect();
+    let list: Vec<(&str, &str)> = members.iter().map(|a| (a.as_str(), "")).collect();
+    let text = format!(
+        "{}{}{}",
+        pool("big", &list),
+        lb_name("big", "multivalue", "big", "answers = \"all\""),
+        lb_name("small", "multivalue", "big", "answers = 8"),
+    );
+    let setup = lb_setup("lb-check-fit", &text);
+    let out = setup.check();
+    assert!(out.status.success(), "{}", out.stderr);
+    let warnings: Vec<&str> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with("warning:"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", out.stderr);
+    let w = warnings[0];
+    // FILE:LINE:COL of the `big` in `[names.big]`.
+    let line = text
+        .lines()
+        .position(|l| l.starts_with("[names.big]"))
+        .unwrap()
+        + 1;
+    let want = format!(
+        "lb.test.toml:{line}:8: names.big: answers of up to 100 IPv4 members never fit a UDP reply"
+    );
+    assert!(w.contains(&want), "{w}\nwanted {want}");
+    assert!(w.contains("at most 72 fit in 1232 bytes"), "{w}");
+    assert!(w.contains("30 without EDNS"), "{w}");
 }

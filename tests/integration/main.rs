@@ -4,7 +4,9 @@
 //!
 //! One test binary (STYLE.md). Each test starts its own server on its own
 //! zone files in a scratch directory, so tests run in parallel and share
-//! in `src/`; `#[ignore = "needs dig"]` ones need dig on the PATH.
+//! in `src/`; `#[ignore = "needs dig"]` ones need dig on the PATH, and the
+//! `resolver` ones root, `unshare`, `ip` and unbound (they run unbound in a
+//! network namespace of their own).
 
 // Helper modules share their items with the test modules as plain `pub`:
 // this binary has no API for `unreachable_pub` to protect.
@@ -16,6 +18,7 @@ mod harness;
 
 mod admin;
 mod answers;
+mod cookies;
 mod differential;
 mod edns;
 mod health;
@@ -25,6 +28,9 @@ mod malformed;
 mod qtypes;
 mod quickstart;
 mod reload;
+mod resolver;
+mod rrl;
+mod starvation;
 mod transport;
 mod wildcard;
 mod zone_errors;

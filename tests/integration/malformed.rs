@@ -161,6 +161,33 @@ fn responses_and_runts_get_no_reply() {
     assert_serving(srv.addr);
 }
 
+/// A response hickory's decoder rejects (ANCOUNT beyond the packet) used to
+/// get FORMERR from `--engine hickory` (hickory-server answers undecodable
+/// messages itself); both engines now drop it over UDP (a kernel socket
+/// filter drops every QR=1 datagram), and still answer queries.
+#[test]
+fn both_engines_drop_undecodable_responses() {
+    let setup = standard("qr-garbage", "");
+    let ours = setup.serve();
+    let theirs = setup.serve_hickory();
+    let mut body = question("www.example.test.", 1);
+    body.extend_from_slice(&[0xde, 0xad]);
+    let garbage = packet(0x5353, 0x8000, [1, 5, 0, 0], &body);
+    let mut flipped = encode(&query_msg("www.example.test.", RecordType::A));
+    flipped[2] |= 0x80;
+    flipped[7] = 9; // ANCOUNT 9, no records
+    for srv in [&ours, &theirs] {
+        for pkt in [&garbage, &flipped] {
+            assert_eq!(
+                exchange_within(Proto::Udp, srv.addr, pkt, SILENCE),
+                None,
+                "UDP reply to {pkt:02x?}"
+            );
+        }
+        assert_serving(srv.addr);
+    }
+}
+
 /// xorshift64*: deterministic, so a failure reproduces.
 struct Rng(u64);
 

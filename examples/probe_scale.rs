@@ -1,0 +1,511 @@
+//! Probing at scale: the release `dnslb` health-checking N endpoints every
+//! second (half HTTP, half TCP), against loopback servers this program
+//! starts, for a bounded time. Reports the prober's CPU (per thread, from
+//! `/proc/PID/task/*/stat`), RSS, the probe timing error measured on the
+//! server side (interval between two probes of the same endpoint, per
+//! endpoint), missed probes, and the latency of DNS queries sent during
+//! the run (the query path must not be delayed by probing).
+//!
+//! ```text
+//! cargo build --release
+//! cargo run --release --example probe_scale -- [--endpoints 50000] [--seconds 60]
+//!     [--ports 100] [--interval 1] [--dnslb target/release/dnslb]
+//! ```
+//!
+//! It runs inside a network namespace of its own with only loopback (it
+//! re-executes itself under `unshare -n`, so it needs root): there the
+//! servers listen on `0.0.0.0:PORT` for `--ports` ports, and endpoint `e`
+//! is address `127.77.X.Y` (`e / ports`) on port `e % ports`, so 50,000
+//! endpoints need 100 listening sockets instead of 50,000 file
+//! descriptors. One check per port (`interval`, `timeout` = interval / 2,
+//! rise 2, fall 3); even ports are HTTP (`GET /`, 200 "ok", connection
+//! closed), odd ports TCP (accept and close).
+//!
+//! Everything is bounded: the run lasts `--seconds` after a warm-up of two
+//! intervals, the DNS sampler sends one query every 5 ms, and dnslb is
+//! stopped by its PID at the end.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+const IN_NETNS: &str = "DNSLB_PROBE_SCALE_IN_NETNS";
+const PORT_BASE: u16 = 20000;
+
+struct Args {
+    endpoints: usize,
+    seconds: u64,
+    ports: usize,
+    interval: f64,
+    dnslb: PathBuf,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        endpoints: 50_000,
+        seconds: 60,
+        ports: 100,
+        interval: 1.0,
+        dnslb: PathBuf::from("target/release/dnslb"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(k) = it.next() {
+        let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
+        match k.as_str() {
+            "--endpoints" => a.endpoints = v.parse().expect("--endpoints N"),
+            "--seconds" => a.seconds = v.parse().expect("--seconds S"),
+            "--ports" => a.ports = v.parse().expect("--ports P"),
+            "--interval" => a.interval = v.parse().expect("--interval SECONDS"),
+            "--dnslb" => a.dnslb = PathBuf::from(v),
+            _ => panic!("unknown argument {k} (see the file's doc comment)"),
+        }
+    }
+    assert!(a.seconds <= 600, "--seconds is bounded to 600");
+    assert!(a.ports >= 2 && a.ports <= 1000, "--ports 2..=1000");
+    assert!(
+        a.endpoints / a.ports < 65_000,
+        "too few ports for that many endpoints"
+    );
+    a
+}
+
+fn endpoint_addr(e: usize, ports: usize) -> (Ipv4Addr, u16) {
+    let a = e / ports;
+    (
+        Ipv4Addr::new(127, 77, (a / 250) as u8, (a % 250 + 1) as u8),
+        PORT_BASE + (e % ports) as u16,
+    )
+}
+
+fn endpoint_of(ip: Ipv4Addr, port: u16, ports: usize) -> Option<usize> {
+    let o = ip.octets();
+    if o[0] != 127 || o[1] != 77 || o[3] == 0 {
+        return None;
+    }
+    let a = o[2] as usize * 250 + (o[3] as usize - 1);
+    Some(a * ports + (port - PORT_BASE) as usize)
+}
+
+fn main() {
+    let args = parse_args();
+    if std::env::var_os(IN_NETNS).is_none() {
+        let exe = std::env::current_exe().expect("own path");
+        let status = Command::new("unshare")
+            .args([
+                "-n",
+                "--",
+                "sh",
+                "-c",
+                "ip link set lo up && exec \"$@\"",
+                "sh",
+            ])
+            .arg(exe)
+            .args(std::env::args().skip(1))
+            .env(IN_NETNS, "1")
+            .status()
+            .expect("run unshare -n (needs root)");
+        std::process::exit(status.code().unwrap_or(1));
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(run(args));
+}
+
+/// Arrival times (µs since start) per endpoint.
+type Arrivals = Arc<Mutex<Vec<Vec<u32>>>>;
+
+async fn run(args: Args) {
+    let dir = std::env::temp_dir().join(format!("dnslb-probe-scale-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("zones")).unwrap();
+    write_config(&dir, &args);
+
+    let t0 = Instant::now();
+    let arrivals: Arrivals = Arc::new(Mutex::new(vec![Vec::new(); args.endpoints]));
+    for p in 0..args.ports {
+        let port = PORT_BASE + p as u16;
+        let l = TcpListener::bind(("0.0.0.0", port))
+            .await
+            .unwrap_or_else(|e| panic!("bind {port}: {e}"));
+        tokio::spawn(serve(l, p % 2 == 0, args.ports, t0, arrivals.clone()));
+    }
+
+    let dns_port = PORT_BASE - 1;
+    let mut child = Command::new(&args.dnslb)
+        .arg("serve")
+        .arg("--config")
+        .arg(dir.join("dnslb.toml"))
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{dns_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("start {}: {e}", args.dnslb.display()));
+    let pid = child.id();
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (l2, err) = (log.clone(), child.stderr.take().unwrap());
+    std::thread::spawn(move || {
+        for line in BufReader::new(err).lines().map_while(Result::ok) {
+            l2.lock().unwrap().push(line);
+        }
+    });
+    let started = Instant::now();
+    while !log
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("listening on udp"))
+    {
+        if started.elapsed() > Duration::from_secs(60) || child.try_wait().unwrap().is_some() {
+            stop(&mut child);
+            panic!("dnslb did not start:\n{}", log.lock().unwrap().join("\n"));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let load_line = log
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.contains("loaded"))
+        .cloned()
+        .unwrap_or_default();
+
+    // Warm-up: first probes are spread over one interval.
+    let interval = Duration::from_secs_f64(args.interval);
+    tokio::time::sleep(2 * interval).await;
+    let from_us = t0.elapsed().as_micros() as u32;
+    let cpu0 = thread_cpu(pid);
+    let w0 = Instant::now();
+    let window = Duration::from_secs(args.seconds);
+    let dns = tokio::task::spawn_blocking(move || dns_sampler(dns_port, window));
+    tokio::time::sleep(window).await;
+    let wall = w0.elapsed();
+    let cpu1 = thread_cpu(pid);
+    let to_us = t0.elapsed().as_micros() as u32;
+    let (rss, hwm) = memory(pid);
+    let dns = dns.await.unwrap();
+    stop(&mut child);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    report(&args, &load_line, &cpu0, &cpu1, wall, rss, hwm, &dns);
+    println!("kernel (this namespace): {}", netstat());
+    timing(&args, &arrivals.lock().unwrap(), from_us, to_us);
+    let errors: Vec<String> = log
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|l| l.contains("WARN") || l.contains("ERROR"))
+        .take(5)
+        .cloned()
+        .collect();
+    if !errors.is_empty() {
+        println!("\nfirst warnings from dnslb:\n{}", errors.join("\n"));
+    }
+}
+
+fn stop(child: &mut Child) {
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn write_config(dir: &Path, a: &Args) {
+    std::fs::write(dir.join("dnslb.toml"), "zones_dir = \"zones\"\n").unwrap();
+    std::fs::write(
+        dir.join("zones/scale.test.zone"),
+        "$ORIGIN scale.test.\n$TTL 300\n@ SOA ns1 h 1 7200 3600 1209600 300\n@ NS ns1\nns1 A 127.0.0.1\nstatic A 192.0.2.1\n",
+    )
+    .unwrap();
+    let mut p = String::new();
+    let timeout = a.interval / 2.0;
+    for port in 0..a.ports {
+        let kind = if port % 2 == 0 { "http" } else { "tcp" };
+        let path = if kind == "http" { "path = \"/\"\n" } else { "" };
+        p.push_str(&format!(
+            "[checks.c{port}]\nkind = \"{kind}\"\nport = {}\n{path}interval = {}\ntimeout = {timeout}\nrise = 2\nfall = 3\n\n",
+            PORT_BASE + port as u16,
+            a.interval
+        ));
+    }
+    let mut members: Vec<String> = vec![String::new(); a.ports];
+    for e in 0..a.endpoints {
+        let (ip, port) = endpoint_addr(e, a.ports);
+        let c = (port - PORT_BASE) as usize;
+        members[c].push_str(&format!("  {{ address = \"{ip}\", check = \"c{c}\" }},\n"));
+    }
+    for (c, m) in members.iter().enumerate() {
+        p.push_str(&format!(
+            "[pools.p{c}]\nmembers = [\n{m}]\n\n[names.n{c}]\npolicy = \"weighted\"\npool = \"p{c}\"\n\n"
+        ));
+    }
+    std::fs::write(dir.join("zones/scale.test.toml"), p).unwrap();
+}
+
+/// Accept probes: record the arrival, answer HTTP or just close.
+async fn serve(l: TcpListener, http: bool, ports: usize, t0: Instant, arrivals: Arrivals) {
+    loop {
+        let Ok((mut s, _)) = l.accept().await else {
+            continue;
+        };
+        let now = t0.elapsed().as_micros() as u32;
+        if let Ok(SocketAddr::V4(local)) = s.local_addr()
+            && let Some(e) = endpoint_of(*local.ip(), local.port(), ports)
+            && let Some(v) = arrivals.lock().unwrap().get_mut(e)
+        {
+            v.push(now);
+        }
+        if http {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let mut n = 0;
+                while n < buf.len() {
+                    match s.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => n += k,
+                    }
+                    if buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                        break;
+                    }
+                }
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok",
+                    )
+                    .await;
+            });
+        }
+    }
+}
+
+/// (thread name, (user, system) CPU ticks) per thread of `pid`.
+fn thread_cpu(pid: u32) -> HashMap<u32, (String, (u64, u64))> {
+    let mut out = HashMap::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for t in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = stat[open + 1..close].to_string();
+        let f: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        // Fields 14 and 15 of stat (utime, stime), counted after the name.
+        let ticks = (
+            f[11].parse::<u64>().unwrap_or(0),
+            f[12].parse::<u64>().unwrap_or(0),
+        );
+        let tid = t.file_name().to_string_lossy().parse().unwrap_or(0);
+        out.insert(tid, (name, ticks));
+    }
+    out
+}
+
+fn memory(pid: u32) -> (u64, u64) {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb = |k: &str| {
+        s.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (kb("VmRSS:"), kb("VmHWM:"))
+}
+
+/// One A query every 5 ms for `window`; latencies in µs (lost: u32::MAX).
+fn dns_sampler(port: u16, window: Duration) -> Vec<u32> {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+    // static.scale.test A, RD clear, no EDNS.
+    let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+    for l in ["static", "scale", "test"] {
+        q.push(l.len() as u8);
+        q.extend_from_slice(l.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let end = Instant::now() + window;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 512];
+    while Instant::now() < end {
+        let t = Instant::now();
+        s.send_to(&q, server).unwrap();
+        out.push(match s.recv_from(&mut buf) {
+            Ok(_) => t.elapsed().as_micros() as u32,
+            Err(_) => u32::MAX,
+        });
+        std::thread::sleep(Duration::from_millis(5).saturating_sub(t.elapsed()));
+    }
+    out
+}
+
+/// Listen-queue overflows and SYN retransmissions: where a saturated
+/// loopback loses probes.
+fn netstat() -> String {
+    let t = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+    let lines: Vec<&str> = t.lines().collect();
+    let mut out = Vec::new();
+    for pair in lines.chunks(2) {
+        let [h, v] = pair else { continue };
+        if !h.starts_with("TcpExt:") {
+            continue;
+        }
+        for (k, n) in h.split_whitespace().zip(v.split_whitespace()) {
+            if [
+                "ListenOverflows",
+                "ListenDrops",
+                "TCPSynRetrans",
+                "TCPTimeouts",
+            ]
+            .contains(&k)
+            {
+                out.push(format!("{k} {n}"));
+            }
+        }
+    }
+    out.join(", ")
+}
+
+fn pct(sorted: &[u32], p: f64) -> u32 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+#[allow(clippy::too_many_arguments)]
+fn report(
+    a: &Args,
+    load_line: &str,
+    cpu0: &HashMap<u32, (String, (u64, u64))>,
+    cpu1: &HashMap<u32, (String, (u64, u64))>,
+    wall: Duration,
+    rss_kb: u64,
+    hwm_kb: u64,
+    dns: &[u32],
+) {
+    let hz = 100.0; // USER_HZ on Linux
+    let mut by_name: HashMap<String, (f64, f64)> = HashMap::new();
+    let mut busiest = 0.0f64;
+    let share = |ticks: u64| ticks as f64 / hz / wall.as_secs_f64() * 100.0;
+    for (tid, (name, (u1, s1))) in cpu1 {
+        let (u0, s0) = cpu0.get(tid).map_or((0, 0), |x| x.1);
+        let (u, s) = (share(u1 - u0), share(s1 - s0));
+        let e = by_name.entry(name.clone()).or_default();
+        e.0 += u;
+        e.1 += s;
+        if name == "dnslb" {
+            busiest = busiest.max(u + s);
+        }
+    }
+    let user: f64 = by_name.values().map(|v| v.0).sum();
+    let sys: f64 = by_name.values().map(|v| v.1).sum();
+    let total = user + sys;
+    println!(
+        "probe_scale: {} endpoints ({} HTTP, {} TCP), interval {} s, timeout {} s, {} s measured",
+        a.endpoints,
+        (0..a.endpoints)
+            .filter(|e| (e % a.ports).is_multiple_of(2))
+            .count(),
+        (0..a.endpoints)
+            .filter(|e| !(e % a.ports).is_multiple_of(2))
+            .count(),
+        a.interval,
+        a.interval / 2.0,
+        a.seconds
+    );
+    println!("start-up: {}", load_line.trim());
+    println!(
+        "dnslb CPU, % of one core: total {total:.1} (user {user:.1}, system {sys:.1}; on loopback the system time includes the peer's side of every TCP handshake)"
+    );
+    let mut names: Vec<_> = by_name.into_iter().collect();
+    names.sort_by(|x, y| (y.1.0 + y.1.1).total_cmp(&(x.1.0 + x.1.1)));
+    for (n, (u, s)) in names {
+        println!("  {n:<16} user {u:6.1}  system {s:6.1}");
+    }
+    println!("  busiest async worker (prober + TCP listener): {busiest:.1}");
+    println!(
+        "dnslb memory: RSS {:.1} MB at the end, peak {:.1} MB",
+        rss_kb as f64 / 1024.0,
+        hwm_kb as f64 / 1024.0
+    );
+    let mut d: Vec<u32> = dns.iter().copied().filter(|&x| x != u32::MAX).collect();
+    d.sort_unstable();
+    println!(
+        "DNS queries during the run: {} sent, {} lost; latency p50 {} µs, p99 {} µs, max {} µs",
+        dns.len(),
+        dns.len() - d.len(),
+        pct(&d, 0.5),
+        pct(&d, 0.99),
+        d.last().copied().unwrap_or(0)
+    );
+}
+
+/// Probe timing on the server side: every interval between two probes of
+/// one endpoint inside the window, its error against the check interval.
+fn timing(a: &Args, arrivals: &[Vec<u32>], from_us: u32, to_us: u32) {
+    let want = (a.interval * 1e6) as i64;
+    let mut errs: Vec<u32> = Vec::new();
+    let mut probes = 0usize;
+    let mut silent = 0usize;
+    let mut late = 0usize;
+    for v in arrivals {
+        let w: Vec<u32> = v
+            .iter()
+            .copied()
+            .filter(|&t| t >= from_us && t <= to_us)
+            .collect();
+        probes += w.len();
+        if w.is_empty() {
+            silent += 1;
+        }
+        for p in w.windows(2) {
+            let e = (p[1] as i64 - p[0] as i64 - want).unsigned_abs() as u32;
+            if e > (want / 10) as u32 {
+                late += 1;
+            }
+            errs.push(e);
+        }
+    }
+    errs.sort_unstable();
+    let secs = (to_us - from_us) as f64 / 1e6;
+    let expected = a.endpoints as f64 * secs / a.interval;
+    println!(
+        "probes received: {probes} in {secs:.1} s ({:.0}/s; {:.1} % of the {:.0} expected); endpoints never probed: {silent}",
+        probes as f64 / secs,
+        probes as f64 / expected * 100.0,
+        expected
+    );
+    println!(
+        "interval error |gap - {} s| over {} gaps: p50 {:.1} ms, p99 {:.1} ms, p99.9 {:.1} ms, max {:.1} ms; beyond ±10 %: {} ({:.3} %)",
+        a.interval,
+        errs.len(),
+        pct(&errs, 0.5) as f64 / 1e3,
+        pct(&errs, 0.99) as f64 / 1e3,
+        pct(&errs, 0.999) as f64 / 1e3,
+        errs.last().copied().unwrap_or(0) as f64 / 1e3,
+        late,
+        late as f64 / errs.len().max(1) as f64 * 100.0
+    );
+    let _ = std::io::stdout().flush();
+}
