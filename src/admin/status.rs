@@ -80,6 +80,8 @@ pub struct NameDoc {
     pub zone: String,
     pub policy: String,
     pub ttl: u32,
+    /// `ttl_while_failing`: the TTL while a member's check fails or is down.
+    pub ttl_while_failing: Option<u32>,
     pub answers: String,
     pub on_all_down: String,
     /// Answers sampled over the window (about 1 in 16.5 of this name's
@@ -271,6 +273,7 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
             zone: zone.clone(),
             policy: name.policy().to_string(),
             ttl: name.ttl,
+            ttl_while_failing: name.ttl_while_failing,
             answers: name.answers.to_string(),
             on_all_down: name.on_all_down.to_string(),
             answer_samples: samples,

@@ -77,6 +77,7 @@ fn snapshot(pick: Pick) -> Snapshot {
     let lb = BalancedName {
         name: "lb.t.test.".into(),
         ttl: 30,
+        ttl_while_failing: None,
         answers: Answers::All,
         order: Order::Single,
         pick,

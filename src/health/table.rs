@@ -39,9 +39,10 @@ impl fmt::Display for Status {
 /// business ([`TargetRegistry::label`](super::TargetRegistry::label)),
 /// handed to the prober with the targets.
 ///
-/// One byte per target holds both the probed status (bit 0: down) and the
-/// forced state (bits 1-2: none, up, down, drain), so the query path reads
-/// both with one load; each writer changes only its own bits.
+/// One byte per target holds the probed status (bit 0: down), the forced
+/// state (bits 1-2: none, up, down, drain) and "up, but its latest probes
+/// failed" (bit 3), so the query path reads them with one load; each
+/// writer changes only its own bits.
 #[derive(Debug)]
 pub struct HealthTable {
     status: Box<[AtomicU8]>,
@@ -104,6 +105,18 @@ impl HealthTable {
         self.status(id) == Status::Up
     }
 
+    /// Mark `id` as up but with its latest probes failing (on the way
+    /// down), or clear that.
+    pub fn set_failing(&self, id: TargetId, failing: bool) {
+        if let Some(c) = self.status.get(id.0 as usize) {
+            if failing {
+                c.fetch_or(0b1000, Ordering::Relaxed);
+            } else {
+                c.fetch_and(!0b1000, Ordering::Relaxed);
+            }
+        }
+    }
+
     /// Set the probed status; the forced state is kept.
     pub fn set_status(&self, id: TargetId, s: Status) {
         if let Some(c) = self.status.get(id.0 as usize) {
@@ -140,6 +153,14 @@ impl Cell {
     pub const AVAILABILITY_BITS: u8 = 0b0111;
     /// The forced state's bits only (failing open ignores probe results).
     pub const FORCED_BITS: u8 = 0b0110;
+    /// Down (bit 0), or up with its latest probes failing (bit 3).
+    pub const FAILING_BITS: u8 = 0b1001;
+
+    /// The health check is failing or down (forced states aside).
+    #[inline]
+    pub fn failing(self) -> bool {
+        self.0 & Self::FAILING_BITS != 0
+    }
 
     /// The raw byte: bit 0 down, bits 1-2 forced state (0 none, 1 up,
     /// 2 down, 3 drain).

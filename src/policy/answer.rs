@@ -72,6 +72,24 @@ pub fn answer_bounded(
         Choice::NoMembers => (out.reason, out.kind) = (reason::NO_MEMBERS, DecisionKind::NoData),
         Choice::AllDown => all_down(lb, order, family, k, client, health, rng, out),
     }
+    if let Some(short) = lb.ttl_while_failing
+        && short < out.ttl
+        && any_failing(lb, family, health)
+    {
+        out.ttl = short;
+    }
+}
+
+/// Is the health check of any member of `family` in the name's groups
+/// failing (up, latest probes failed) or down? Only names with
+/// `ttl_while_failing` ask, so the walk costs nothing elsewhere.
+#[cold]
+#[inline(never)]
+fn any_failing(lb: &BalancedName, family: Family, health: &HealthTable) -> bool {
+    lb.groups
+        .iter()
+        .flat_map(|g| g.pool.members(family))
+        .any(|m| health.cell(m.target).failing())
 }
 
 /// Every member of the family is unavailable: what `on_all_down` says.

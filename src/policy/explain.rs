@@ -17,10 +17,12 @@ pub fn explain(lb: &BalancedName, health: &HealthTable) -> String {
     // Writing to a String cannot fail.
     let _ = writeln!(
         s,
-        "{}: policy {}, ttl {}, answers {}, on_all_down {}",
+        "{}: policy {}, ttl {}{}, answers {}, on_all_down {}",
         lb.name,
         lb.describe_policy(),
         lb.ttl,
+        lb.ttl_while_failing
+            .map_or(String::new(), |t| format!(" ({t} while a check fails)")),
         lb.answers,
         lb.on_all_down
     );

@@ -46,6 +46,7 @@ mod tests {
         BalancedName {
             name: "app".into(),
             ttl: 30,
+            ttl_while_failing: None,
             answers: Answers::Count(1),
             order: Order::Failover,
             pick: inner,

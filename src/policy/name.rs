@@ -251,6 +251,11 @@ pub struct BalancedName {
     /// Display form of the name, for logs and explain.
     pub name: String,
     pub ttl: u32,
+    /// The TTL while one of the name's members of the queried family has a
+    /// failing or down health check (`ttl_while_failing`), so resolvers
+    /// ask again sooner around a failover (gdnsd shortens its TTLs the
+    /// same way); `None`: always `ttl`.
+    pub ttl_while_failing: Option<u32>,
     pub answers: Answers,
     /// Which groups to try, for whom.
     pub order: Order,
@@ -270,6 +275,7 @@ impl BalancedName {
         BalancedName {
             name: self.name.clone(),
             ttl: self.ttl,
+            ttl_while_failing: self.ttl_while_failing,
             answers: self.answers,
             order: self.order,
             pick: self.pick,

@@ -207,6 +207,32 @@ fn fail_open_skips_forced_down_and_still_prefers_live_over_drain() {
     assert_eq!((d.addrs.len(), d.reason), (0, reason::FORCED_DOWN));
 }
 
+/// `ttl_while_failing`: the shorter TTL while any member of the family is
+/// failing (up, latest probes failed) or down, whatever answers.
+#[test]
+fn ttl_shortens_while_a_member_is_failing() {
+    let mut lb = name(
+        Pick::Weighted,
+        Answers::All,
+        vec![v4(1, 1), v4(2, 1), v6(3, 1)],
+    );
+    lb.ttl_while_failing = Some(5);
+    let health = HealthTable::new(16, Status::Up);
+    assert_eq!(ask(&lb, Family::V4, &health).ttl, 30);
+    health.set_failing(TargetId(2), true);
+    let d = ask(&lb, Family::V4, &health);
+    assert_eq!((d.ttl, d.addrs.len()), (5, 2), "failing, still answered");
+    assert_eq!(ask(&lb, Family::V6, &health).ttl, 30, "other family");
+    health.set_failing(TargetId(2), false);
+    health.set_status(TargetId(1), Status::Down);
+    assert_eq!(ask(&lb, Family::V4, &health).ttl, 5);
+    health.set_status(TargetId(1), Status::Up);
+    assert_eq!(ask(&lb, Family::V4, &health).ttl, 30);
+    lb.ttl_while_failing = None;
+    health.set_status(TargetId(1), Status::Down);
+    assert_eq!(ask(&lb, Family::V4, &health).ttl, 30, "off by default");
+}
+
 #[test]
 fn operator_up_overrides_failed_health() {
     let mut pinned = v4(1, 1);
@@ -329,6 +355,7 @@ fn build(policy: Kind, answers: Answers, cases: &[MemberCase]) -> (BalancedName,
     let lb = BalancedName {
         name: "n".into(),
         ttl: 60,
+        ttl_while_failing: None,
         answers,
         order: policy.0,
         pick: policy.1,

@@ -114,6 +114,9 @@ pub struct NameSpec {
     pub group_policy: Option<Spanned<String>>,
     /// TTL of the answers, 1..=86400; default 30.
     pub ttl: Option<Spanned<i64>>,
+    /// TTL while a member's health check is failing or down, 0..=ttl;
+    /// default: unset (the TTL never shortens).
+    pub ttl_while_failing: Option<Spanned<i64>>,
     /// Addresses per answer: 1..=64 or `"all"`; default 1.
     pub answers: Option<Spanned<AnswersSpec>>,
     /// `all` (default), `empty`, `servfail` or `fallback`.

@@ -87,8 +87,11 @@ pub(super) struct SlotState {
 impl SlotState {
     pub(super) fn publish(&self) {
         let status = self.machine.status();
+        // Up with failures toward `fall`: a flip may be near.
+        let failing = status == Status::Up && self.machine.streak() > 0;
         for &id in &self.ids {
             self.table.set_status(id, status);
+            self.table.set_failing(id, failing);
             if let Some(rtt) = self.rtt_us {
                 self.table
                     .set_rtt_us(id, rtt.round().min(u32::MAX as f64) as u32);
