@@ -142,4 +142,23 @@ pub struct ExplainArgs {
     /// An EDNS Client Subnet, e.g. 198.51.100.0/24.
     #[arg(long, value_name = "PREFIX")]
     pub ecs: Option<ipnet::IpNet>,
+    /// Ask the running server (its admin API) instead of loading the files:
+    /// its snapshot, with the health and overrides it acts on now.
+    #[arg(long)]
+    pub live: bool,
+    /// With --live: admin API URL (default: DNSLB_ADMIN_URL, else the
+    /// admin_listen of --config, else http://127.0.0.1:8053).
+    #[arg(long, value_name = "URL", requires = "live")]
+    pub admin: Option<String>,
+    /// With --live: bearer token (default: DNSLB_ADMIN_TOKEN, else the config's).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        requires = "live",
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+    /// With --live: file holding the bearer token.
+    #[arg(long, value_name = "FILE", requires = "live")]
+    pub token_file: Option<std::path::PathBuf>,
 }

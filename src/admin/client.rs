@@ -154,11 +154,46 @@ impl Endpoint {
         self.request(reqwest::Method::GET, "/status", None)
     }
 
+    /// `GET /explain`: the running server's `dnslb explain` text.
+    pub fn explain(
+        &self,
+        name: &str,
+        qtype: &str,
+        client: std::net::IpAddr,
+        ecs: Option<ipnet::IpNet>,
+    ) -> anyhow::Result<String> {
+        let mut path = format!(
+            "/explain?name={}&qtype={}&client={}",
+            percent(name),
+            percent(qtype),
+            percent(&client.to_string())
+        );
+        if let Some(e) = ecs {
+            let _ = write!(path, "&ecs={}", percent(&e.to_string()));
+        }
+        let v = self.request(reqwest::Method::GET, &path, None)?;
+        Ok(v["text"].as_str().unwrap_or_default().to_string())
+    }
+
     /// `POST /overrides`: force `endpoint` into `state` (`auto` clears).
     pub fn force(&self, endpoint: &str, state: &str) -> anyhow::Result<Value> {
         let body = json!({ "endpoint": endpoint, "state": state });
         self.request(reqwest::Method::POST, "/overrides", Some(body))
     }
+}
+
+/// `s` for a URL query string: every byte but unreserved ones (RFC 3986
+/// §2.3) percent-encoded.
+fn percent(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(b as char);
+        } else {
+            let _ = write!(out, "%{b:02X}");
+        }
+    }
+    out
 }
 
 /// One line saying what `force` did.

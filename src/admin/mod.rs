@@ -12,6 +12,7 @@
 //! | `GET /overrides` | JSON: the overrides in force |
 //! | `POST /overrides` | `{"endpoint": E, "state": "up"\|"down"\|"drain"\|"auto"}` |
 //! | `POST /reload` | ask for a reload (as SIGHUP) |
+//! | `GET /explain?name=N&qtype=T&client=IP&ecs=P` | `dnslb explain` on the live snapshot and health |
 //! | `GET /` | the status page for people (`page.rs`) |
 //!
 //! Access ([`auth`]): with a token configured, every route but `/healthz`,
@@ -22,6 +23,9 @@
 //! same-origin: a page elsewhere cannot make a visitor's browser drain an
 //! endpoint.
 //!
+//! Bounds ([`limits`]): 64 connections at once, each closed after 30 s
+//! without a byte from the client, every request answered within 10 s.
+//!
 //! Shape follows hickory-dns `bin/src/prometheus_server.rs`: the wiring
 //! layer binds the listener and hands it over with a child cancellation
 //! token; [`serve`] returns when the token fires.
@@ -29,6 +33,7 @@
 pub mod auth;
 pub mod client;
 pub mod endpoints;
+mod limits;
 mod page;
 pub mod prom;
 pub mod status;
@@ -87,6 +92,26 @@ pub fn check_listen(addr: SocketAddr, token: Option<&AdminToken>) -> Result<(), 
     }
 }
 
+/// A `GET /explain` request: what `dnslb explain --live` sends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainRequest {
+    /// The name asked about (absolute).
+    pub name: String,
+    /// Query type; default `A`.
+    pub qtype: Option<String>,
+    /// The resolver address the query would come from.
+    pub client: std::net::IpAddr,
+    /// An EDNS Client Subnet, e.g. `198.51.100.0/24`.
+    pub ecs: Option<ipnet::IpNet>,
+}
+
+/// Runs `dnslb explain` on a snapshot (the wiring layer provides it: the
+/// engine on a synthetic packet plus the name's description).
+pub type Explainer = Arc<
+    dyn Fn(&crate::snapshot::Snapshot, &ExplainRequest) -> Result<String, String> + Send + Sync,
+>;
+
 /// The admin token in force, shared with the reloader, which replaces it
 /// when `admin_token` or `admin_token_file` changes.
 pub type TokenCell = Arc<arc_swap::ArcSwapOption<AdminToken>>;
@@ -103,6 +128,8 @@ pub struct AdminState {
     pub token: TokenCell,
     /// Asks the reloader for a reload (`POST /reload`).
     pub reload: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Runs `dnslb explain` on the snapshot in service (`GET /explain`).
+    pub explain: Option<Explainer>,
     shares: status::Shares,
     cancel: CancellationToken,
     loopback: bool,
@@ -125,6 +152,7 @@ impl AdminState {
             ready,
             token,
             reload: None,
+            explain: None,
             shares: status::Shares::new(Duration::from_secs(60)),
             cancel: CancellationToken::new(),
             loopback: true,
@@ -172,6 +200,7 @@ pub async fn serve(
         })
     };
     let app = router(state);
+    let listener = limits::Limited::new(listener, limits::MAX_CONNECTIONS, limits::IDLE_TIMEOUT);
     let server =
         axum::serve(listener, app).with_graceful_shutdown(cancel.clone().cancelled_owned());
     // Graceful shutdown waits for open requests; a client that never
@@ -202,11 +231,13 @@ fn router(state: Shared) -> Router {
         .route("/status", get(status_json))
         .route("/overrides", get(list_overrides).post(set_override))
         .route("/reload", axum::routing::post(reload))
+        .route("/explain", get(explain))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::guard,
         ))
+        .layer(axum::middleware::from_fn(limits::deadline))
         .with_state(state)
 }
 
@@ -292,6 +323,30 @@ async fn reload(State(s): State<Shared>) -> Response {
                 .into_response()
         }
         None => error(StatusCode::SERVICE_UNAVAILABLE, "reloads are not available"),
+    }
+}
+
+/// `GET /explain`: what the running server would answer and why, with the
+/// health and overrides it acts on now: `{"text": ...}`.
+async fn explain(
+    State(s): State<Shared>,
+    q: Result<axum::extract::Query<ExplainRequest>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = match q {
+        Ok(q) => q.0,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("query string must be name=N&client=IP[&qtype=T][&ecs=PREFIX]: {e}"),
+            );
+        }
+    };
+    let Some(f) = &s.explain else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "explain is not available");
+    };
+    match f(&s.snapshot.load(), &q) {
+        Ok(text) => axum::Json(json!({ "text": text })).into_response(),
+        Err(m) => error(StatusCode::BAD_REQUEST, m),
     }
 }
 

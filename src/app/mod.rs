@@ -294,6 +294,10 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
         let mut state = state;
         let t = trigger.clone();
         state.reload = Some(Arc::new(move || t.request(reload::Cause::Admin)));
+        state.explain = Some(Arc::new(|snap, q| {
+            let qtype = q.qtype.as_deref().unwrap_or("A");
+            explain::explain(snap, &q.name, qtype, q.client, q.ecs).map_err(|e| format!("{e:#}"))
+        }));
         let token = cancel.child_token();
         tasks.spawn(async move {
             if let Err(e) = crate::admin::serve(listener, state, token).await {
@@ -454,6 +458,21 @@ fn bind_pair(
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
+    if args.live {
+        let api = crate::admin::client::Endpoint::resolve(&crate::admin::client::Choices {
+            admin: args.admin.clone(),
+            token: args.token.clone(),
+            token_file: args.token_file.clone(),
+            config: args.config.config.clone(),
+        })?;
+        let text = api.explain(&args.name, &args.qtype, args.client, args.ecs)?;
+        println!(
+            ";; live: the snapshot, health and overrides of the server at {}",
+            api.base
+        );
+        print!("{text}");
+        return Ok(0);
+    }
     let mut diags = Diagnostics::new();
     let snap = load_config(&args.config, &mut diags)
         .and_then(|cfg| crate::snapshot::build(&cfg, None, false, &mut diags));

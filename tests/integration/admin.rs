@@ -514,6 +514,52 @@ async fn a_token_guards_everything_but_liveness() {
     );
 }
 
+/// `DNSLB_ADMIN_TOKEN` beats the config's token; a bad one refuses start-up.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_from_the_environment_wins() {
+    const ENV: &str = "env-token-0123456789abcdef";
+    let setup = crate::harness::Setup::new(
+        "admin-env-token",
+        &[(
+            "lb.test",
+            "$TTL 60\n@ IN SOA ns h 1 7200 3600 1209600 60\n  IN NS ns\nns IN A 192.0.2.1\n",
+        )],
+        &format!("admin_token = \"{TOKEN}\""),
+    );
+    let srv = setup.serve_env(&[], &[("DNSLB_ADMIN_TOKEN", Some(ENV))]);
+    let with = async |token: Option<&str>| {
+        let mut req = http().get(format!("{}/status", srv.admin_url()));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap().status().as_u16()
+    };
+    assert_eq!(with(Some(ENV)).await, 200);
+    assert_eq!(
+        with(Some(TOKEN)).await,
+        401,
+        "the config's token is overridden"
+    );
+    assert_eq!(with(None).await, 401);
+    // The CLI takes it from the environment too.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dnslb"))
+        .args(["status", "--admin", &srv.admin_url()])
+        .env("DNSLB_ADMIN_TOKEN", ENV)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (st, err) = setup.serve_expecting_failure_env(&[], &[("DNSLB_ADMIN_TOKEN", "short")]);
+    assert!(!st.success());
+    assert!(
+        err.contains("DNSLB_ADMIN_TOKEN: the token must be at least 16 characters"),
+        "{err}"
+    );
+}
+
 fn cli(args: &[String]) -> CmdOutput {
     run(args)
 }
@@ -564,6 +610,28 @@ async fn cli_commands() {
     let out = with(&["status", "--json"]);
     let v: Value = serde_json::from_str(&out.stdout).unwrap();
     assert_eq!(v["overrides"].as_array().unwrap().len(), 2);
+    // explain --live sees the server's overrides; from the files it cannot.
+    let q = ["explain", WWW, "A", "--client", "192.0.2.77"];
+    let live = with(&[&q[..], &["--live"]].concat());
+    assert!(live.status.success(), "{}", live.stderr);
+    for want in [";; live", "forced down", "forced drain", "192.0.2.1"] {
+        assert!(live.stdout.contains(want), "{want:?} in\n{}", live.stdout);
+    }
+    let mut offline: Vec<String> = q.iter().map(|s| s.to_string()).collect();
+    offline.extend(["--config".into(), setup.config().display().to_string()]);
+    let offline = cli(&offline);
+    assert!(offline.status.success(), "{}", offline.stderr);
+    assert!(!offline.stdout.contains("forced"), "{}", offline.stdout);
+    let bad = with(&[
+        "explain",
+        "www.lb.test.",
+        "BOGUS",
+        "--client",
+        "192.0.2.77",
+        "--live",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(bad.stderr.contains("bad query type"), "{}", bad.stderr);
     let out = with(&["undrain", "one"]);
     assert!(
         out.stdout.starts_with("lb.test/p/one: drain -> auto"),

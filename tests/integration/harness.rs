@@ -152,7 +152,18 @@ impl Setup {
 
     /// [`Setup::serve_expecting_failure`] with extra `serve` arguments.
     pub fn serve_expecting_failure_with(&self, extra: &[&str]) -> (ExitStatus, String) {
-        let mut child = dnslb_command(&with_admin(self.serve_args(extra)), None)
+        self.serve_expecting_failure_env(extra, &[])
+    }
+
+    /// [`Setup::serve_expecting_failure_with`] with environment variables.
+    pub fn serve_expecting_failure_env(
+        &self,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (ExitStatus, String) {
+        let mut cmd = dnslb_command(&with_admin(self.serve_args(extra)), None);
+        cmd.envs(env.iter().copied());
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
