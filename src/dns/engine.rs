@@ -102,6 +102,14 @@ impl Worker {
         snap.counters.query(self.shard, zone, t, qtype, rcode, ecs);
     }
 
+    /// [`Self::count`] for the rare replies made before the lookup
+    /// (malformed or unsupported queries), out of line.
+    #[cold]
+    #[inline(never)]
+    fn count_error(&self, snap: &Snapshot, t: Transport, qtype: u16, rcode: u16, ecs: bool) {
+        self.count(snap, t, qtype, rcode, NO_ZONE, ecs);
+    }
+
     /// Answer DNS cookies (RFC 7873, RFC 9018) with `jar`'s secrets.
     pub fn with_cookies(mut self, jar: Option<Arc<CookieJar>>) -> Self {
         self.cookies = jar;
@@ -136,13 +144,13 @@ impl Worker {
             Err(ParseError::NotImp { question, edns }) => {
                 let opt = edns.then_some(snap.limits.udp_payload);
                 error_reply(packet, question, RCODE_NOTIMP, opt, out);
-                self.count(snap, transport, 0, RCODE_NOTIMP, NO_ZONE, false);
+                self.count_error(snap, transport, 0, RCODE_NOTIMP, false);
                 return true;
             }
             Err(ParseError::FormErr { question, edns }) => {
                 let opt = edns.then_some(snap.limits.udp_payload);
                 error_reply(packet, question, RCODE_FORMERR, opt, out);
-                self.count(snap, transport, 0, RCODE_FORMERR, NO_ZONE, false);
+                self.count_error(snap, transport, 0, RCODE_FORMERR, false);
                 return true;
             }
         }
@@ -168,7 +176,7 @@ impl Worker {
             // A question that cannot fit even alone (only over tiny limits).
             error_reply(packet, None, RCODE_FORMERR, None, w.buf);
             let (qtype, ecs) = (q.qtype, edns.is_some_and(|e| e.ecs.is_some()));
-            self.count(snap, transport, qtype, RCODE_FORMERR, NO_ZONE, ecs);
+            self.count_error(snap, transport, qtype, RCODE_FORMERR, ecs);
             return true;
         }
         let after_question = w.mark();

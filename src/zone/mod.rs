@@ -108,16 +108,19 @@ pub struct Zone {
 }
 
 impl Zone {
+    #[inline]
     pub fn apex(&self) -> &Node {
         &self.nodes[&self.origin_wire]
     }
 
+    #[inline]
     pub fn soa(&self) -> &Rrset {
         self.apex()
             .rrset(rtype::SOA)
             .expect("loader guarantees an apex SOA")
     }
 
+    #[inline]
     pub fn node(&self, wire_lower: &[u8]) -> Option<&Node> {
         self.nodes.get(wire_lower)
     }

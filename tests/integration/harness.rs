@@ -426,6 +426,12 @@ impl TestServer {
         }
     }
 
+    /// The last `n` stderr lines, for assertion messages.
+    pub fn log_tail(&self, n: usize) -> String {
+        let log = self.log.lock().unwrap();
+        log[log.len().saturating_sub(n)..].join("\n")
+    }
+
     /// Send `signal` (e.g. "HUP", "TERM") to the server process, by its id.
     pub fn signal(&self, signal: &str) {
         let ok = Command::new("kill")

@@ -364,7 +364,8 @@ async fn the_settings_file_is_read_again() {
     )
     .unwrap();
     std::fs::write(setup.zone_file("a.test"), zone(3, 13)).unwrap();
-    assert_eq!(srv.reload_outcome(), Reload::Partial);
+    let outcome = srv.reload_outcome();
+    assert_eq!(outcome, Reload::Partial, "{}", srv.log_tail(30));
     assert!(
         srv.log_count(&format!(
             "{cfgs}:3:20: udp_payload_size: must be between 512 and 4096, got 99"
