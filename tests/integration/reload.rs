@@ -406,7 +406,7 @@ fn no_query_fails_because_of_a_reload() {
     let setup = Setup::new(
         "reload-load",
         &[("a.test", &zone(1, 10)), ("b.test", &zone(1, 20))],
-        "reload_on_change = false",
+        "reload_delay = 0.1",
     );
     let srv = setup.serve();
     let stop = Arc::new(AtomicBool::new(false));
@@ -438,6 +438,14 @@ fn no_query_fails_because_of_a_reload() {
         std::fs::write(setup.zone_file("a.test"), text).unwrap();
         std::fs::write(setup.zone_file("b.test"), zone(round + 2, 20)).unwrap();
         srv.reload_outcome();
+    }
+    // And reloads by the watcher alone, no signal.
+    for www in [40u8, 41, 42] {
+        std::fs::write(setup.zone_file("a.test"), zone(100 + u32::from(www), www)).unwrap();
+        let want = format!("192.0.2.{www}");
+        wait_until("the watcher's reload", Duration::from_secs(10), || {
+            self::www(srv.addr, "a.test") == [want.as_str()]
+        });
     }
     stop.store(true, Ordering::Relaxed);
     for c in clients {
