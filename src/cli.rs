@@ -31,6 +31,9 @@ pub enum Command {
     /// Show, without touching the network, what a query would be answered
     /// and why.
     Explain(ExplainArgs),
+    /// Zone file tools.
+    #[command(subcommand)]
+    Zone(ZoneCommand),
     /// Ask the running server (admin API) for its names, pools, endpoints,
     /// health and overrides.
     Status(StatusArgs),
@@ -91,6 +94,28 @@ pub struct ForceArgs {
     /// The state to force.
     #[arg(value_parser = ["up", "down", "drain", "auto"])]
     pub state: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ZoneCommand {
+    /// Print what dnslb loads from a zone file, one RR per line in
+    /// canonical presentation form (as `named-compilezone -s full`);
+    /// warnings and errors go to stderr as FILE:LINE: message; exit 1 on
+    /// error.
+    Dump(ZoneDumpArgs),
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ZoneDumpArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// A zone file, or the origin of a zone in the configured zones
+    /// directory (`example.test` reads ZONES_DIR/example.test.zone).
+    #[arg(value_name = "FILE|ORIGIN")]
+    pub zone: String,
+    /// The origin of FILE (default: its file name without `.zone`).
+    #[arg(long, value_name = "NAME")]
+    pub origin: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args, Default)]

@@ -134,21 +134,23 @@ fn check_reply(query: &[u8], reply: &[u8], limit: usize, what: &str) {
 }
 
 /// Fuzz zone and policy file loading: the bytes before the first NUL are
-/// a zone file of `fuzz.test.`, the rest a policy file (both read as UTF-8,
-/// lossily, as a file on disk that is not UTF-8 would fail to read).
+/// a zone file of `fuzz.test.` (read as bytes, as the zone loader reads a
+/// file), the rest a policy file (read as UTF-8, lossily, as a file on
+/// disk that is not UTF-8 would fail to read).
 pub fn load_one(data: &[u8]) {
     let (zone, policy) = match data.iter().position(|&b| b == 0) {
         Some(i) => (&data[..i], &data[i + 1..]),
         None => (data, &[][..]),
     };
+    let zone_bytes = zone;
     let zone = String::from_utf8_lossy(zone);
     let policy = String::from_utf8_lossy(policy);
 
     let path = Path::new("fuzz.test.zone");
     let origin = hickory_proto::rr::Name::from_ascii("fuzz.test.").expect("valid origin");
-    let opts = crate::zone::LoadOptions { include_root: None };
+    let opts = crate::zone::LoadOptions::default();
     let mut d = Diagnostics::new();
-    let _ = crate::zone::load_zone_file(path, &zone, &origin, &opts, &mut d);
+    let _ = crate::zone::load_zone_file(path, zone_bytes, &origin, &opts, &mut d);
     check_diags(&d, path, &zone);
 
     let path = Path::new("fuzz.test.toml");

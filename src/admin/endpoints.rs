@@ -39,8 +39,8 @@ pub fn zone_of_names(snap: &Snapshot) -> Vec<String> {
     let mut out = vec![String::new(); snap.lb.len()];
     for z in snap.zones.zones() {
         let origin = zone_key(&z.origin.to_ascii());
-        for node in z.nodes.values() {
-            if let Some(i) = node.lb
+        for node in z.nodes() {
+            if let Some(i) = node.lb()
                 && let Some(slot) = out.get_mut(i as usize)
             {
                 slot.clone_from(&origin);

@@ -103,7 +103,7 @@ fn describe_name(snap: &Snapshot, name: &Name) -> Option<String> {
     let mut offs = [0u8; 128];
     let n = crate::zone::name::label_offsets(&wire, &mut offs);
     let (zone, _) = snap.zones.find(&wire, &offs[..n])?;
-    let lb = zone.node(&wire)?.lb?;
+    let lb = zone.node(&wire)?.lb()?;
     let lb = snap.lb.get(lb as usize)?;
     Some(crate::policy::explain(lb, &snap.health))
 }

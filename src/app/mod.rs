@@ -11,9 +11,12 @@
 //! - `reload`: the reload sequence and the only snapshot writer.
 //! - `signals`: SIGHUP → reload requests; SIGINT/SIGTERM → stop.
 //! - `explain`: `dnslb explain`, the engine on a synthetic query.
+//! - `memory`: fixes glibc's mmap threshold so freed zone memory goes
+//!   back to the system (a re-execution at start-up, `serve` only).
 
 mod admin;
 mod explain;
+mod memory;
 mod reload;
 mod signals;
 mod watch;
@@ -26,18 +29,23 @@ use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, ServeArgs};
-use crate::config::{LogFormat, Settings, load_settings};
+use crate::config::{LogFormat, Settings, load_settings, load_settings_partial};
 use crate::diag::Diagnostics;
 use crate::health::{ProberOptions, spawn_prober};
 use crate::server::{tcp, udp};
 use crate::snapshot::{SnapshotCell, SnapshotWriter};
+use crate::zone::Zone;
 
 /// Entry point of the binary; returns the process exit code.
 pub fn main(cli: Cli) -> anyhow::Result<i32> {
     match cli.command.unwrap_or(Command::Serve(cli.serve)) {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => {
+            memory::fix_malloc_threshold();
+            serve(args)
+        }
         Command::Check(args) => Ok(check(&args)),
         Command::Explain(args) => explain(&args),
+        Command::Zone(crate::cli::ZoneCommand::Dump(args)) => zone_dump(&args),
         Command::Status(a) => admin::status(&a),
         Command::Drain(a) => admin::force(&a.admin, &a.endpoint, "drain"),
         Command::Undrain(a) => admin::force(&a.admin, &a.endpoint, "auto"),
@@ -48,6 +56,17 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
 fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<Settings> {
     match &arg.config {
         Some(p) => load_settings(p, diags),
+        None => Some(Settings::default()),
+    }
+}
+
+/// [`load_config`], with bad values left at their defaults, so the zones
+/// can still be checked and every error of every file printed in one run
+/// (`None` only when the file is unreadable or not TOML). The caller must
+/// refuse to serve when `diags` is not empty.
+fn load_config_partial(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<Settings> {
+    match &arg.config {
+        Some(p) => load_settings_partial(p, diags),
         None => Some(Settings::default()),
     }
 }
@@ -63,7 +82,9 @@ fn print_diags(diags: &Diagnostics) {
 
 fn check(args: &ConfigArg) -> i32 {
     let mut diags = Diagnostics::new();
-    let built = load_config(args, &mut diags).and_then(|cfg| {
+    let built = load_config_partial(args, &mut diags).and_then(|cfg| {
+        // Zone warnings (out-of-zone data, differing TTLs) are logged.
+        init_tracing(&cfg);
         let snap = crate::snapshot::build(&cfg, None, false, &mut diags)?;
         Some((snap, cfg.udp_payload_size))
     });
@@ -118,10 +139,16 @@ fn init_tracing(cfg: &Settings) -> Option<SetLevel> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let mut diags = Diagnostics::new();
-    let Some(mut cfg) = load_config(&args.config, &mut diags) else {
+    let Some(mut cfg) = load_config_partial(&args.config, &mut diags) else {
         print_diags(&diags);
         bail!("invalid configuration ({} error(s))", diags.len());
     };
+    if !diags.is_empty() {
+        // Still read the zones, so one start-up prints every error.
+        let _ = crate::snapshot::build(&cfg, None, false, &mut diags);
+        print_diags(&diags);
+        bail!("invalid configuration ({} error(s))", diags.len());
+    }
     let cli = admin::CliSettings::new(&args.listen, args.admin_listen.as_deref())?;
     cli.apply(&mut cfg);
     let set_level = init_tracing(&cfg);
@@ -153,6 +180,8 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     }
     tracing::info!(
         zones = snap.zones.len(),
+        names = snap.zones.zones().iter().map(Zone::node_count).sum::<usize>(),
+        zone_bytes = snap.zones.zones().iter().map(Zone::heap_bytes).sum::<usize>(),
         lb_names = snap.lb.len(),
         targets = snap.targets.len(),
         ms = started.elapsed().as_millis() as u64,
@@ -455,6 +484,68 @@ fn bind_pair(
             Err(e) => return Err(e).with_context(|| format!("binding udp {udp_addr}")),
         }
     }
+}
+
+/// `dnslb zone dump FILE|ORIGIN`: load one zone file as `serve` would
+/// (`$INCLUDE` relative to the zones directory, or to FILE's directory when
+/// no config is given) and print it (`zone::dump`).
+fn zone_dump(args: &crate::cli::ZoneDumpArgs) -> anyhow::Result<i32> {
+    use crate::zone::{LoadOptions, load::load_zone_file_with_warnings, name};
+    let mut diags = Diagnostics::new();
+    let file = std::path::PathBuf::from(&args.zone);
+    let (path, root) = if args.config.config.is_none() && file.is_file() {
+        let root = file
+            .parent()
+            .map_or_else(|| ".".into(), |p| p.to_path_buf());
+        (file, root)
+    } else {
+        let Some(cfg) = load_config(&args.config, &mut diags) else {
+            print_diags(&diags);
+            return Ok(1);
+        };
+        let dir = &cfg.zones_dir.value;
+        let path = if file.is_file() {
+            file
+        } else {
+            dir.join(format!("{}.zone", args.zone.trim_end_matches('.')))
+        };
+        (path, dir.clone())
+    };
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let origin_text = args.origin.clone().unwrap_or(stem);
+    let origin = name::parse_owner(
+        &format!("{}.", origin_text.trim_end_matches('.')),
+        &hickory_proto::rr::Name::root(),
+    )
+    .map_err(|e| anyhow::anyhow!("origin {origin_text:?} {e}"))?;
+    let opts = LoadOptions {
+        include_root: Some(root),
+        ..LoadOptions::default()
+    };
+    let text = match crate::zone::load::read_regular_file(&path, opts.limits.max_bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{}: cannot read zone file: {e}", path.display());
+            return Ok(1);
+        }
+    };
+    let (zone, warnings) = load_zone_file_with_warnings(&path, text, &origin, &opts, &mut diags);
+    for w in warnings {
+        eprintln!("{w}");
+    }
+    let Some(zone) = zone else {
+        print_diags(&diags);
+        eprintln!("{} error(s)", diags.len().max(1));
+        return Ok(1);
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    print!("{}", crate::zone::dump::dump(&zone, now));
+    Ok(0)
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {

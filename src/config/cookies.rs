@@ -4,21 +4,37 @@
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Deserialize;
 use toml::Spanned;
 
+use super::fields::{Cx, Fields};
 use super::rrl::ErrFn;
 use crate::diag::Diagnostics;
 
-/// File format: the `[cookies]` table.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// File format: the `[cookies]` table, read key by key
+/// ([`super::fields`]).
+#[derive(Debug, Default)]
 pub struct CookiesSpec {
     pub enabled: Option<Spanned<bool>>,
     pub require: Option<Spanned<bool>>,
     pub secrets: Option<Spanned<Vec<Spanned<String>>>>,
     pub secret_file: Option<Spanned<String>>,
     pub secret_rotation: Option<Spanned<i64>>,
+}
+
+impl CookiesSpec {
+    /// Read `[cookies]`; bad values and unknown keys are reported into
+    /// `cx` and read as absent.
+    pub(crate) fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let spec = Self {
+            enabled: f.opt(cx, "enabled"),
+            require: f.opt(cx, "require"),
+            secrets: f.opt(cx, "secrets"),
+            secret_file: f.opt(cx, "secret_file"),
+            secret_rotation: f.opt(cx, "secret_rotation"),
+        };
+        f.finish(cx);
+        spec
+    }
 }
 
 /// A 16-byte server secret.

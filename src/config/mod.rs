@@ -3,6 +3,8 @@
 //! `policy::Pool`, `policy::BalancedName`). Every loader reports into
 //! [`crate::diag::Diagnostics`], with the value checks of [`values`].
 //!
+//! - every TOML table is read field by field by [`fields`], so every bad
+//!   value and every unknown key is reported, not only the first;
 //! - `dnslb.toml` is read by [`settings`], its `[rrl]` table by [`rrl`] and
 //!   its `[cookies]` table by [`cookies`];
 //! - `ZONE.toml` beside each zone (checks, pools, names) by [`policy_file`];
@@ -10,6 +12,7 @@
 //!   message form for all.
 
 pub mod cookies;
+pub mod fields;
 pub mod policy_file;
 pub mod rrl;
 pub mod settings;
@@ -18,4 +21,4 @@ pub mod values;
 pub use cookies::CookieSettings;
 pub use policy_file::{NameEntry, PolicyFile, load_policy_file};
 pub use rrl::RrlSettings;
-pub use settings::{AdminToken, LogFormat, Settings, load_settings};
+pub use settings::{AdminToken, LogFormat, Settings, load_settings, load_settings_partial};

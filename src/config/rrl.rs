@@ -5,14 +5,13 @@
 
 use std::ops::Range;
 
-use serde::Deserialize;
 use toml::Spanned;
 
+use super::fields::{Cx, Fields};
 use super::values;
 
-/// File format: the `[rrl]` table.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// File format: the `[rrl]` table, read key by key ([`super::fields`]).
+#[derive(Debug, Default)]
 pub struct RrlSpec {
     pub responses_per_second: Option<Spanned<i64>>,
     pub nodata_per_second: Option<Spanned<i64>>,
@@ -24,6 +23,27 @@ pub struct RrlSpec {
     pub ipv4_prefix_length: Option<Spanned<i64>>,
     pub ipv6_prefix_length: Option<Spanned<i64>>,
     pub max_table_size: Option<Spanned<i64>>,
+}
+
+impl RrlSpec {
+    /// Read `[rrl]`; bad values and unknown keys are reported into `cx`
+    /// and read as absent.
+    pub(crate) fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let spec = Self {
+            responses_per_second: f.opt(cx, "responses_per_second"),
+            nodata_per_second: f.opt(cx, "nodata_per_second"),
+            nxdomains_per_second: f.opt(cx, "nxdomains_per_second"),
+            referrals_per_second: f.opt(cx, "referrals_per_second"),
+            errors_per_second: f.opt(cx, "errors_per_second"),
+            window: f.opt(cx, "window"),
+            slip: f.opt(cx, "slip"),
+            ipv4_prefix_length: f.opt(cx, "ipv4_prefix_length"),
+            ipv6_prefix_length: f.opt(cx, "ipv6_prefix_length"),
+            max_table_size: f.opt(cx, "max_table_size"),
+        };
+        f.finish(cx);
+        spec
+    }
 }
 
 /// Validated `[rrl]`. Rates are responses per second per bucket; 0 leaves

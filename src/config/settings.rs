@@ -2,7 +2,9 @@
 //! zones are, and transport limits. Every key is optional; defaults serve
 //! `zones/` on 127.0.0.1:5353. The shipped `dnslb.toml` documents each key.
 //!
-//! [`SettingsSpec`] is the file format; [`Settings`] the validated result.
+//! [`SettingsSpec`] is the file format, read key by key
+//! ([`crate::config::fields`]) so an unknown key does not hide the bad
+//! values beside it; [`Settings`] is the validated result.
 //! Paths that are only opened later (the zones directory, the GeoIP
 //! database) keep their key's position ([`Located`]), so the snapshot
 //! builder can point an error at the line that named them.
@@ -11,16 +13,15 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
 use toml::Spanned;
 
+use super::fields::{Cx, Fields};
 use super::values::{float_in, int_in, one_of};
 use crate::diag::{Diagnostics, LineIndex, Located};
 use crate::words::Words;
 
-/// File format: `dnslb.toml`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// File format: `dnslb.toml`. Every key optional.
+#[derive(Debug, Default)]
 pub struct SettingsSpec {
     pub listen: Option<Spanned<Vec<Spanned<String>>>>,
     pub zones_dir: Option<Spanned<String>>,
@@ -78,6 +79,39 @@ impl AdminToken {
 impl std::fmt::Debug for AdminToken {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AdminToken(<redacted>)")
+    }
+}
+
+impl SettingsSpec {
+    /// Read the root table key by key; bad values and unknown keys are
+    /// reported into `cx` and read as absent.
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let spec = Self {
+            listen: f.opt(cx, "listen"),
+            zones_dir: f.opt(cx, "zones_dir"),
+            geoip_database: f.opt(cx, "geoip_database"),
+            allow_partial_zones: f.opt(cx, "allow_partial_zones"),
+            udp_workers: f.opt(cx, "udp_workers"),
+            udp_payload_size: f.opt(cx, "udp_payload_size"),
+            tcp_idle_timeout: f.opt(cx, "tcp_idle_timeout"),
+            tcp_max_connections: f.opt(cx, "tcp_max_connections"),
+            tcp_max_connections_per_client: f.opt(cx, "tcp_max_connections_per_client"),
+            tcp_write_timeout: f.opt(cx, "tcp_write_timeout"),
+            log_format: f.opt(cx, "log_format"),
+            log_level: f.opt(cx, "log_level"),
+            admin_listen: f.opt(cx, "admin_listen"),
+            admin_token: f.opt(cx, "admin_token"),
+            admin_token_file: f.opt(cx, "admin_token_file"),
+            admin_state_file: f.opt(cx, "admin_state_file"),
+            reload_on_change: f.opt(cx, "reload_on_change"),
+            reload_delay: f.opt(cx, "reload_delay"),
+            rrl: f.table(cx, "rrl").map(|t| super::rrl::RrlSpec::read(cx, t)),
+            cookies: f
+                .table(cx, "cookies")
+                .map(|t| super::cookies::CookiesSpec::read(cx, t)),
+        };
+        f.finish(cx);
+        spec
     }
 }
 
@@ -184,8 +218,18 @@ fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// Load and validate `path`; all problems go to `diags`.
+/// Load and validate `path`; all problems go to `diags`. `None` when
+/// there was any.
 pub fn load_settings(path: &Path, diags: &mut Diagnostics) -> Option<Settings> {
+    let before = diags.len();
+    load_settings_partial(path, diags).filter(|_| diags.len() == before)
+}
+
+/// [`load_settings`], but a bad value is left at its default instead of
+/// failing the whole file, so `check` and start-up can go on to report
+/// the zones' errors too. `None` only when the file cannot be read or is
+/// not TOML. Whoever serves must still refuse when `diags` grew.
+pub fn load_settings_partial(path: &Path, diags: &mut Diagnostics) -> Option<Settings> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) => {
@@ -199,20 +243,40 @@ pub fn load_settings(path: &Path, diags: &mut Diagnostics) -> Option<Settings> {
             return None;
         }
     };
-    parse_settings(path, &text, diags)
+    parse_settings_partial(path, &text, diags)
 }
 
-/// Validate the text of the settings file `path`; all problems go to `diags`.
+/// Validate the text of the settings file `path`; all problems go to
+/// `diags`. `None` when there was any.
 pub fn parse_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<Settings> {
-    let spec: SettingsSpec = match toml::from_str(text) {
-        Ok(s) => s,
-        Err(e) => {
-            let off = e.span().map_or(0, |s| s.start);
-            diags.error_at_offset(path, text, off, "", e.message().to_string());
-            return None;
-        }
-    };
     let before = diags.len();
+    parse_settings_partial(path, text, diags).filter(|_| diags.len() == before)
+}
+
+/// [`parse_settings`] with bad values left at their defaults (see
+/// [`load_settings_partial`]).
+pub fn parse_settings_partial(
+    path: &Path,
+    text: &str,
+    diags: &mut Diagnostics,
+) -> Option<Settings> {
+    let mut local = Diagnostics::new();
+    let cfg = validate_settings(path, text, &mut local);
+    // In file order, whatever order the checks ran in.
+    let mut found = local.into_vec();
+    found.sort_by_key(|d| (d.line, d.col));
+    for d in found {
+        diags.push(d);
+    }
+    cfg
+}
+
+/// The settings with every good value of the file applied; the bad ones
+/// are reported and left at their defaults.
+fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<Settings> {
+    let mut cx = Cx { path, text, diags };
+    let doc = cx.parse_document(text)?;
+    let spec = SettingsSpec::read(&mut cx, Fields::root(doc));
     let base = path.parent().unwrap_or(Path::new("."));
     let rel = |p: &str| -> PathBuf {
         let p = PathBuf::from(p);
@@ -425,7 +489,7 @@ pub fn parse_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Optio
     if let Some(f) = secret_file {
         cfg.cookies.secrets = super::cookies::load_secret_file(&rel(f.get_ref()), diags);
     }
-    (diags.len() == before).then_some(cfg)
+    Some(cfg)
 }
 
 /// Where each key the file sets starts.
@@ -579,5 +643,25 @@ mod tests {
         assert!(parse_settings(Path::new("s.toml"), "listne = []\n", &mut d).is_none());
         assert!(d.to_string().starts_with("s.toml:1:1: "), "{d}");
         assert!(d.to_string().contains("unknown field `listne`"), "{d}");
+    }
+
+    /// An unknown key does not hide the bad values beside it, and a
+    /// mistyped value does not hide the range errors of the others.
+    #[test]
+    fn unknown_keys_and_mistyped_values_hide_nothing() {
+        let text = "listne = [\"127.0.0.1:53\"]\nudp_payload_size = 100\nudp_workers = \"4\"\ntcp_max_connections = 0\nlog_level = \"loud\"\n";
+        let mut d = Diagnostics::new();
+        assert!(parse_settings(Path::new("s.toml"), text, &mut d).is_none());
+        let got: Vec<String> = d.iter().map(|d| d.to_string()).collect();
+        assert_eq!(
+            got,
+            [
+                "s.toml:1:1: unknown field `listne`, expected one of `listen`, `zones_dir`, `geoip_database`, `allow_partial_zones`, `udp_workers`, `udp_payload_size`, `tcp_idle_timeout`, `tcp_max_connections`, `tcp_max_connections_per_client`, `tcp_write_timeout`, `log_format`, `log_level`, `admin_listen`, `admin_token`, `admin_token_file`, `admin_state_file`, `reload_on_change`, `reload_delay`, `rrl`, `cookies`",
+                "s.toml:2:20: udp_payload_size: must be between 512 and 4096, got 100",
+                "s.toml:3:15: udp_workers: invalid type: string \"4\", expected i64",
+                "s.toml:4:23: tcp_max_connections: must be between 1 and 1000000, got 0",
+                "s.toml:5:13: log_level: unknown log level \"loud\", expected error, warn, info, debug or trace",
+            ]
+        );
     }
 }

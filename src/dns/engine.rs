@@ -383,7 +383,7 @@ struct Ctx<'s, 'w, 'b> {
     decision: &'w mut Decision,
     rng: &'w mut SmallRng,
     /// The answered RRset whose targets get addresses in additional.
-    additional: Option<&'s Rrset>,
+    additional: Option<Rrset<'s>>,
     ecs_scope: u8,
     /// The worker's counter shard.
     shard: usize,
@@ -480,12 +480,12 @@ impl<'s> Ctx<'s, '_, '_> {
     }
 
     /// Positive or NODATA answer at an existing node.
-    fn answer_node(&mut self, zone: &'s Zone, node: &'s Node, owner: Owner<'s>) -> Step<'s> {
+    fn answer_node(&mut self, zone: &'s Zone, node: Node<'s>, owner: Owner<'s>) -> Step<'s> {
         let qtype = self.qtype;
         if qtype == rtype::ANY {
             return Step::Done(self.answer_any(zone, node, owner));
         }
-        if let (Some(lb), true) = (node.lb, qtype == rtype::A || qtype == rtype::AAAA) {
+        if let (Some(lb), true) = (node.lb(), qtype == rtype::A || qtype == rtype::AAAA) {
             let family = if qtype == rtype::A {
                 Family::V4
             } else {
@@ -504,7 +504,7 @@ impl<'s> Ctx<'s, '_, '_> {
             if self.write_set(owner, cname).is_err() {
                 return Step::Done(self.res(RCODE_NOERROR, true, true));
             }
-            if let Some(t) = cname.targets.first() {
+            if let Some(t) = cname.first_target() {
                 return Step::Chase(t);
             }
         }
@@ -513,10 +513,10 @@ impl<'s> Ctx<'s, '_, '_> {
 
     /// RFC 8482: over UDP one RRset (the first by type, or the policy's
     /// addresses), over TCP every RRset at the name.
-    fn answer_any(&mut self, zone: &'s Zone, node: &'s Node, owner: Owner<'s>) -> Res {
+    fn answer_any(&mut self, zone: &'s Zone, node: Node<'s>, owner: Owner<'s>) -> Res {
         let all = self.transport == Transport::Tcp;
         let mut wrote = false;
-        if let Some(lb) = node.lb {
+        if let Some(lb) = node.lb() {
             for fam in [Family::V4, Family::V6] {
                 if wrote && !all {
                     break;
@@ -527,11 +527,11 @@ impl<'s> Ctx<'s, '_, '_> {
                 }
             }
         }
-        for set in &node.rrsets {
+        for set in node.rrsets() {
             if wrote && !all {
                 break;
             }
-            if node.lb.is_some() && (set.rtype == rtype::A || set.rtype == rtype::AAAA) {
+            if node.lb().is_some() && (set.rtype() == rtype::A || set.rtype() == rtype::AAAA) {
                 continue;
             }
             if self.write_set(owner, set).is_err() {
@@ -545,9 +545,11 @@ impl<'s> Ctx<'s, '_, '_> {
         self.finish(RCODE_NOERROR, true)
     }
 
-    fn write_set(&mut self, owner: Owner<'_>, set: &Rrset) -> Result<(), Full> {
-        for rd in set.rdatas.iter() {
-            self.w.rr(owner, set.rtype, set.ttl, rd)?;
+    #[inline(always)]
+    fn write_set(&mut self, owner: Owner<'_>, set: Rrset<'_>) -> Result<(), Full> {
+        let (t, ttl) = (set.rtype(), set.ttl());
+        for rd in set.rdatas() {
+            self.w.rr(owner, t, ttl, &rd)?;
         }
         Ok(())
     }
@@ -633,7 +635,7 @@ impl<'s> Ctx<'s, '_, '_> {
                 Owner::Name(&zone.origin_wire),
                 rtype::SOA,
                 zone.neg_ttl,
-                &soa.rdatas[0],
+                &soa.rdatas().next().expect("an SOA has one record"),
             )
             .is_err()
         {
@@ -643,18 +645,22 @@ impl<'s> Ctx<'s, '_, '_> {
     }
 
     /// Delegation: NS of the cut in authority, glue in additional, AA clear.
-    fn referral(&mut self, zone: &'s Zone, cut: &'s [u8], node: &'s Node) -> Res {
+    fn referral(&mut self, zone: &'s Zone, cut: &'s [u8], node: Node<'s>) -> Res {
         let Some(ns) = node.rrset(rtype::NS) else {
             return self.res(RCODE_SERVFAIL, false, false);
         };
         self.w.section(Section::Authority);
-        for rd in ns.rdatas.iter() {
-            if self.w.rr(Owner::Name(cut), rtype::NS, ns.ttl, rd).is_err() {
+        for rd in ns.rdatas() {
+            if self
+                .w
+                .rr(Owner::Name(cut), rtype::NS, ns.ttl(), &rd)
+                .is_err()
+            {
                 return self.res(RCODE_NOERROR, false, true);
             }
         }
         self.w.section(Section::Additional);
-        for t in ns.targets.iter() {
+        for t in ns.targets() {
             // Glue for names at or below the cut is required (RFC 9471):
             // without it the delegation cannot be followed.
             let below = t.ends_with(cut);
@@ -675,8 +681,8 @@ impl<'s> Ctx<'s, '_, '_> {
         self.res(RCODE_NOERROR, false, false)
     }
 
-    fn note_targets(&mut self, set: &'s Rrset) {
-        if matches!(set.rtype, rtype::NS | rtype::MX | rtype::SRV) {
+    fn note_targets(&mut self, set: Rrset<'s>) {
+        if matches!(set.rtype(), rtype::NS | rtype::MX | rtype::SRV) {
             self.additional = Some(set);
         }
     }
@@ -688,8 +694,7 @@ impl<'s> Ctx<'s, '_, '_> {
         let Some(set) = self.additional else {
             return self.res(rcode, aa, false);
         };
-        for t in set.targets.iter().take(MAX_ADDITIONAL) {
-            let t: &[u8] = t;
+        for t in set.targets().take(MAX_ADDITIONAL) {
             let mut offs = [0u8; 128];
             let n = label_offsets(t, &mut offs);
             let Some((zone, _)) = self.snap.zones.find(t, &offs[..n]) else {

@@ -58,7 +58,10 @@ const CHILD: &str = "$ORIGIN child.t.test.\n$TTL 60\n\
 /// The snapshot: both zones, and `lb.t.test.` balanced over two IPv4
 /// members (no IPv6 member) with `pick`.
 fn snapshot(pick: Pick) -> Snapshot {
-    let opts = LoadOptions { include_root: None };
+    let opts = LoadOptions {
+        include_root: None,
+        ..LoadOptions::default()
+    };
     let mut diags = Diagnostics::new();
     let mut zone = |file: &str, text: &str, origin: &str| {
         let origin = Name::from_ascii(origin).unwrap();

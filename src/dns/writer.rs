@@ -236,7 +236,13 @@ impl<'b> Writer<'b> {
     }
 
     /// Write one resource record whose RDATA is pre-encoded.
-    pub fn rr(&mut self, owner: Owner<'_>, rtype: u16, ttl: u32, rd: &Rdata) -> Result<(), Full> {
+    pub fn rr(
+        &mut self,
+        owner: Owner<'_>,
+        rtype: u16,
+        ttl: u32,
+        rd: &Rdata<'_>,
+    ) -> Result<(), Full> {
         self.owner(owner)?;
         self.put_u16(rtype)?;
         self.put_u16(1)?;
@@ -244,7 +250,7 @@ impl<'b> Writer<'b> {
         let len_at = self.buf.len();
         self.put_u16(0)?;
         let mut pos = 0usize;
-        for &(s, l) in rd.names.iter() {
+        for (s, l) in rd.names() {
             let (s, l) = (s as usize, l as usize);
             self.put(&rd.wire[pos..s])?;
             self.name(&rd.wire[s..s + l])?;
@@ -314,10 +320,7 @@ mod tests {
         let mut w = Writer::new(&mut buf, 40);
         w.question(b"\x01a\x00\x00\x01\x00\x01").unwrap();
         let m = w.mark();
-        let rd = Rdata {
-            wire: vec![0; 30].into(),
-            names: Box::new([]),
-        };
+        let rd = Rdata::plain(&[0; 30]);
         assert_eq!(w.rr(Owner::At(12), 16, 1, &rd), Err(Full));
         w.rollback(m);
         assert_eq!(w.len(), 19);

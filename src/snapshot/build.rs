@@ -21,7 +21,7 @@ use crate::config::Settings;
 use crate::diag::Diagnostics;
 use crate::health::{TargetId, TargetRegistry};
 use crate::policy::{BalancedName, Pool};
-use crate::zone::{LoadOptions, Zone, ZoneSet};
+use crate::zone::{LoadOptions, Zone, ZoneSet, load_zone_files};
 
 /// Build a complete snapshot from `settings`: zones, their policy files,
 /// the target list and the health table; every problem goes to `diags`.
@@ -61,15 +61,24 @@ pub fn build(
     };
     let mut sources = Sources::default();
     sources.dirs.insert(absolute(dir));
-    let zone_files: Vec<&PathBuf> = listing
-        .iter()
-        .filter(|p| p.extension().is_some_and(|x| x == "zone") && p.is_file())
-        .collect();
+    let opts = LoadOptions {
+        include_root: Some(dir.clone()),
+        ..LoadOptions::default()
+    };
+    // Each file's errors come back with it, for its zone's status.
+    let mut scratch = Diagnostics::new();
+    let zone_files = load_zone_files(dir, &listing, &opts, &mut scratch);
     if zone_files.is_empty() {
-        diags.error(dir, None, None, "", "no *.zone files found");
+        extend(diags, scratch);
         return None;
     }
     let mut errors = Diagnostics::new();
+    // Zone files whose names are not zone names belong to no zone.
+    for d in scratch.iter() {
+        if !zone_files.iter().any(|f| f.errors.contains(d)) {
+            errors.push(d.clone());
+        }
+    }
     let geoip = match &settings.geoip_database {
         None => None,
         Some(path) => {
@@ -93,22 +102,23 @@ pub fn build(
         }
     };
     orphan_policy_files(&listing, &mut errors);
-    let opts = LoadOptions {
-        include_root: Some(dir.clone()),
-    };
     let mut targets = TargetRegistry::new();
     let mut lb = Vec::new();
     let mut declared = Vec::new();
     let mut zones = Vec::new();
     let mut zone_status = Vec::new();
-    for path in zone_files {
+    for f in zone_files {
         let mut zd = Diagnostics::new();
-        let mut read = Vec::new();
-        let origin = zone_origin(path);
-        let loaded = origin
-            .as_ref()
-            .and_then(|o| load_zone(path, o, &opts, lb.len(), &mut read, &mut zd));
-        sources.files.extend(read.iter().map(|p| absolute(p)));
+        for d in &f.errors {
+            zd.push(d.clone());
+        }
+        let policy = f.path.with_extension("toml");
+        let policy = listing.contains(&policy).then_some(policy);
+        sources.files.extend(f.files.iter().map(|p| absolute(p)));
+        sources.files.extend(policy.iter().map(|p| absolute(p)));
+        let path = &f.path;
+        let origin = f.origin.clone();
+        let loaded = attach_policy(f.zone, &origin, policy.as_deref(), lb.len(), &mut zd);
         let state = match loaded {
             Some((zone, names, local, decl)) if zd.is_empty() => {
                 zones.push(zone);
@@ -126,7 +136,7 @@ pub fn build(
         };
         zone_status.push(ZoneStatus {
             file: path.clone(),
-            origin: origin.map_or_else(String::new, |o| o.to_ascii()),
+            origin: origin.to_ascii(),
             state,
             errors: zd.iter().cloned().collect(),
         });
@@ -180,49 +190,27 @@ pub(super) fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// The origin `NAME.` of the zone file `NAME.zone`, if a valid name.
-fn zone_origin(path: &Path) -> Option<Name> {
-    let stem = path.file_stem()?.to_str()?;
-    Name::from_ascii(format!("{}.", stem.trim_end_matches('.'))).ok()
-}
-
-/// Load one zone: its file, `$INCLUDE`s and policy file (`NAME.toml`
-/// beside it, if any), with its own target registry; the names are
-/// attached at `first_lb`, `first_lb + 1`, … (where [`adopt_names`] puts
-/// them). Every file looked at goes to `read`, every problem to `diags`;
-/// the result is only usable when `diags` stayed empty.
-fn load_zone(
-    path: &Path,
+/// Load the policy file beside a zone (`policy`; `None`: there is none)
+/// into a target registry of its own and attach its names at `first_lb`,
+/// `first_lb + 1`, … (where [`adopt_names`] puts them). The policy file is
+/// checked even when the zone file failed (`zone` is `None`), so one load
+/// reports every problem of the zone. Every problem goes to `diags`; the
+/// result is only usable when `diags` stayed empty.
+fn attach_policy(
+    zone: Option<Zone>,
     origin: &Name,
-    opts: &LoadOptions,
+    policy: Option<&Path>,
     first_lb: usize,
-    read: &mut Vec<PathBuf>,
     diags: &mut Diagnostics,
 ) -> Option<(Zone, Vec<BalancedName>, TargetRegistry, Vec<Declared>)> {
-    read.push(path.to_path_buf());
-    let zone = match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let (zone, included) =
-                crate::zone::load_zone_file_with_includes(path, &text, origin, opts, diags);
-            read.extend(included);
-            zone
-        }
-        Err(e) => {
-            diags.error(path, None, None, "", format!("cannot read zone file: {e}"));
-            None
-        }
-    };
-    // The policy file is checked even when the zone file failed, so one
-    // reload reports every problem of the zone.
-    let policy = path.with_extension("toml");
     let mut local = TargetRegistry::new();
-    let file = if policy.exists() {
-        read.push(policy.clone());
-        match std::fs::read_to_string(&policy) {
-            Ok(text) => crate::config::load_policy_file(&policy, &text, origin, &mut local, diags),
+    let file = match policy {
+        None => None,
+        Some(policy) => match std::fs::read_to_string(policy) {
+            Ok(text) => crate::config::load_policy_file(policy, &text, origin, &mut local, diags),
             Err(e) => {
                 diags.error(
-                    &policy,
+                    policy,
                     None,
                     None,
                     "",
@@ -230,25 +218,24 @@ fn load_zone(
                 );
                 None
             }
-        }
-    } else {
-        None
+        },
     };
     let mut zone = zone?;
     let mut names = Vec::new();
     let mut declared = Vec::new();
     for entry in file.map(|f| f.names).unwrap_or_default() {
+        let policy = policy.unwrap_or(Path::new(""));
         match zone.attach_balanced(&entry.name, (first_lb + names.len()) as u32) {
             Ok(()) => {
                 declared.push(Declared {
-                    file: policy.clone(),
+                    file: policy.to_path_buf(),
                     line: entry.line,
                     col: entry.col,
                     key: format!("names.{}", entry.owner),
                 });
                 names.push(entry.lb);
             }
-            Err(e) => attach_error(&policy, &zone, &entry, e, diags),
+            Err(e) => attach_error(policy, &zone, &entry, e, diags),
         }
     }
     Some((zone, names, local, declared))
@@ -344,10 +331,9 @@ fn carry_zone(
     let mut zone = old.clone();
     let mut ids: HashMap<TargetId, TargetId> = HashMap::new();
     let mut pools = HashMap::<*const Pool, Arc<Pool>>::new();
-    let mut nodes: Vec<(&Box<[u8]>, u32)> = old
-        .nodes
-        .iter()
-        .filter_map(|(k, n)| Some((k, n.lb?)))
+    let mut nodes: Vec<(&[u8], u32)> = old
+        .nodes()
+        .filter_map(|n| Some((n.name(), n.lb()?)))
         .collect();
     // In the previous order, so names keep their relative order.
     nodes.sort_by_key(|&(_, i)| i);
@@ -372,9 +358,7 @@ fn carry_zone(
                 .or_insert_with(|| Arc::new(p.with_targets(&mut remap)))
                 .clone()
         });
-        if let Some(node) = zone.nodes.get_mut(key) {
-            node.lb = Some(lb.len() as u32);
-        }
+        zone.renumber_balanced(key, lb.len() as u32);
         lb.push(copy);
         declared.push(
             prev.declared
@@ -475,7 +459,7 @@ mod tests {
         assert_eq!(s.lb[0].name, "www.t.test.");
         let z = &s.zones.zones()[0];
         let node = z.node(b"\x03www\x01t\x04test\x00").unwrap();
-        assert_eq!(node.lb, Some(0));
+        assert_eq!(node.lb(), Some(0));
         assert!(node.rrset(crate::zone::rtype::TXT).is_some());
         assert_eq!(s.targets.len(), 1);
         assert_eq!(s.health.len(), 1);
@@ -557,6 +541,37 @@ mod tests {
             d.to_string()
                 .contains("typo.test.toml: policy file without a zone file"),
             "{d}"
+        );
+    }
+
+    #[test]
+    fn zone_errors_do_not_hide_policy_errors() {
+        let bad_zone = format!("{ZONE}bad A 192.0.2.300\n");
+        let pol = "[pools.p]\nmembers = [{ address = \"192.0.2.9\", weight = 5000 }]\n\
+                   [names.www]\npolicy = \"weighted\"\npool = \"nope\"\n";
+        let (s, d) = build_dir(&[("t.test.zone", &bad_zone), ("t.test.toml", pol)]);
+        assert!(s.is_none());
+        let got: Vec<String> = d
+            .iter()
+            .map(|d| {
+                let file = d.file.file_name().unwrap().to_string_lossy().into_owned();
+                // The same diagnostic, named by file name only (the
+                // directory is a temporary one).
+                crate::diag::Diagnostic {
+                    file: file.into(),
+                    ..d.clone()
+                }
+                .to_string()
+            })
+            .collect();
+        assert_eq!(got.len(), 3, "{got:#?}");
+        assert!(got[0].starts_with("t.test.zone:10:"), "{got:#?}");
+        assert_eq!(
+            got[1..],
+            [
+                "t.test.toml:2:46: pools.p.members[0].weight: must be between 0 and 1000, got 5000",
+                "t.test.toml:5:8: names.www.pool: unknown pool \"nope\"",
+            ]
         );
     }
 }

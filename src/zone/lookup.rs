@@ -21,13 +21,13 @@ use super::{Node, Zone, ZoneSet, rtype};
 #[derive(Debug, Clone, Copy)]
 pub enum Found<'s> {
     /// The name exists (possibly as an empty non-terminal).
-    Node(&'s Zone, &'s Node),
+    Node(&'s Zone, Node<'s>),
     /// The name does not exist; the wildcard at its closest encloser
     /// answers in its place (RFC 4592 §3.3.1).
-    Wildcard(&'s Zone, &'s Node),
+    Wildcard(&'s Zone, Node<'s>),
     /// The name is at or below a delegation: the cut's owner (lowercase
     /// wire, borrowed from the zone) and its node, which holds the NS set.
-    Referral(&'s Zone, &'s [u8], &'s Node),
+    Referral(&'s Zone, &'s [u8], Node<'s>),
     /// The name does not exist and no wildcard covers it.
     NxDomain(&'s Zone),
 }
@@ -44,7 +44,7 @@ impl ZoneSet {
             // Only when the parent really delegates here; a child zone the
             // parent does not delegate to answers its own DS (NODATA).
             if let Some((pz, pk)) = self.find(name, &offs[1..])
-                && pz.node(name).is_some_and(|n| n.cut)
+                && pz.node(name).is_some_and(|n| n.cut())
             {
                 zone = pz;
                 apex_k = pk + 1;
@@ -65,11 +65,11 @@ impl Zone {
         while k > 0 {
             k -= 1;
             let suffix = &name[offs[k] as usize..];
-            match self.nodes.get_key_value(suffix) {
-                Some((key, n)) => {
+            match self.node(suffix) {
+                Some(n) => {
                     node = n;
-                    if n.cut && !(k == 0 && ds) {
-                        return Found::Referral(self, &key[..], n);
+                    if n.cut() && !(k == 0 && ds) {
+                        return Found::Referral(self, n.name(), n);
                     }
                 }
                 None => {
@@ -126,7 +126,7 @@ impl Zone {
             }
             Found::Wildcard(..) | Found::NxDomain(_) => {}
         }
-        self.ensure_node(&wire).lb = Some(lb);
+        self.set_lb(&wire, lb);
         Ok(())
     }
 }
@@ -157,7 +157,10 @@ mod tests {
 
     fn zones() -> ZoneSet {
         let origin = Name::from_ascii("t.test.").unwrap();
-        let opts = LoadOptions { include_root: None };
+        let opts = LoadOptions {
+            include_root: None,
+            ..LoadOptions::default()
+        };
         let mut d = Diagnostics::new();
         let z = load_zone_file(Path::new("t.zone"), ZONE, &origin, &opts, &mut d);
         ZoneSet::new(vec![z.unwrap_or_else(|| panic!("{d}"))])
@@ -169,7 +172,7 @@ mod tests {
         let n = label_offsets(&wire, &mut offs);
         match zs.locate(&wire, &offs[..n], ds) {
             None => "refused".into(),
-            Some(Found::Node(_, n)) if n.rrsets.is_empty() => "empty".into(),
+            Some(Found::Node(_, n)) if !n.has_records() => "empty".into(),
             Some(Found::Node(..)) => "node".into(),
             Some(Found::Wildcard(..)) => "wildcard".into(),
             Some(Found::Referral(_, cut, _)) => format!("referral {}", display(cut)),

@@ -4,23 +4,37 @@
 //! a name with data exists as a node too (empty non-terminals answer NODATA,
 //! not NXDOMAIN). RDATA is encoded once, at load, into wire form with the
 //! positions of compressible names recorded, so the query path only copies.
+//! A zone is held in a few large blocks (`store`: names and RDATA in one
+//! byte arena, fixed-size node and RRset records, a hash table of `u32`
+//! indices); [`Node`], [`Rrset`] and [`Rdata`] are `Copy` views into it.
 //!
 //! The zone rules live here and nowhere else: `lookup` ([`ZoneSet::locate`]:
 //! where a name lands — node, wildcard, referral, NXDOMAIN — and
 //! [`Zone::attach_balanced`]), and [`name::parse_owner`], the one owner
 //! parser. Zone is pure data and lookup: it imports only `diag`.
 
+pub mod assemble;
+pub mod dump;
+pub mod encoding;
+pub mod lexer;
 pub mod load;
 mod lookup;
+pub mod mnemonics;
 pub mod name;
+pub mod present;
+pub mod rdata;
+pub mod records;
+mod store;
 
 use std::path::PathBuf;
 
 use hickory_proto::rr::Name;
 use rustc_hash::FxHashMap;
 
-pub use load::{LoadOptions, load_zone_file, load_zone_file_with_includes, load_zones_dir};
+pub use load::{LoadOptions, ZoneFile, load_zone_file, load_zone_files};
 pub use lookup::{AttachError, Found};
+pub use records::Limits;
+pub use store::{Node, Rdata, Rdatas, Rrset, StoreError, has_target};
 
 /// RR type codes the engine treats specially.
 pub mod rtype {
@@ -29,6 +43,7 @@ pub mod rtype {
     pub const CNAME: u16 = 5;
     pub const SOA: u16 = 6;
     pub const PTR: u16 = 12;
+    pub const HINFO: u16 = 13;
     pub const MX: u16 = 15;
     pub const TXT: u16 = 16;
     pub const AAAA: u16 = 28;
@@ -43,99 +58,67 @@ pub mod rtype {
     pub const ANY: u16 = 255;
 }
 
-/// One RDATA in wire form.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rdata {
-    /// Uncompressed wire RDATA, names in their zone-file case.
-    pub wire: Box<[u8]>,
-    /// `(start, len)` of each domain name inside `wire` that may be
-    /// compressed (RFC 3597 §4: only the RFC 1035 types).
-    pub names: Box<[(u16, u16)]>,
-}
-
-/// All records of one type at one name.
-#[derive(Debug, Clone)]
-pub struct Rrset {
-    pub rtype: u16,
-    pub ttl: u32,
-    pub rdatas: Box<[Rdata]>,
-    /// Lowercased wire names this RRset points at, in RDATA order: the
-    /// target of CNAME, NS, MX, SRV, PTR. Used for CNAME chasing and
-    /// additional-section processing.
-    pub targets: Box<[Box<[u8]>]>,
-}
-
-/// A name in a zone.
-#[derive(Debug, Clone, Default)]
-pub struct Node {
-    /// RRsets sorted by type code.
-    pub rrsets: Vec<Rrset>,
-    /// NS records below the apex: a delegation point.
-    pub cut: bool,
-    /// Index into the snapshot's load-balanced names: A/AAAA come from it.
-    pub lb: Option<u32>,
-}
-
-impl Node {
-    pub fn rrset(&self, rtype: u16) -> Option<&Rrset> {
-        self.rrsets
-            .binary_search_by_key(&rtype, |r| r.rtype)
-            .ok()
-            .map(|i| &self.rrsets[i])
-    }
-
-    /// A node with neither records nor a load-balanced name: an empty
-    /// non-terminal.
-    pub fn is_empty(&self) -> bool {
-        self.rrsets.is_empty() && self.lb.is_none()
-    }
-}
-
-/// One authoritative zone.
+/// One authoritative zone: its names and records in a few large blocks
+/// (see [`store`]), read through [`Node`], [`Rrset`] and [`Rdata`] views.
 #[derive(Debug, Clone)]
 pub struct Zone {
     pub origin: Name,
     pub origin_wire: Box<[u8]>,
     pub file: PathBuf,
-    pub nodes: FxHashMap<Box<[u8]>, Node>,
     /// TTL of negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
     pub neg_ttl: u32,
-    /// The SOA serial. Not read yet: the admin status view will show it.
+    /// The SOA serial (shown by the admin API's status).
     pub serial: u32,
     /// Position in its [`ZoneSet`] (set by [`ZoneSet::new`]; the query
     /// path counts per zone by it).
     pub index: u32,
+    store: store::Store,
 }
 
 impl Zone {
-    #[inline]
-    pub fn apex(&self) -> &Node {
-        &self.nodes[&self.origin_wire]
+    #[inline(always)]
+    pub fn apex(&self) -> Node<'_> {
+        self.store.apex()
     }
 
-    #[inline]
-    pub fn soa(&self) -> &Rrset {
+    pub fn soa(&self) -> Rrset<'_> {
         self.apex()
             .rrset(rtype::SOA)
             .expect("loader guarantees an apex SOA")
     }
 
-    #[inline]
-    pub fn node(&self, wire_lower: &[u8]) -> Option<&Node> {
-        self.nodes.get(wire_lower)
+    /// The node of `wire_lower` (lowercase uncompressed wire), if any.
+    #[inline(always)]
+    pub fn node(&self, wire_lower: &[u8]) -> Option<Node<'_>> {
+        self.store.node(wire_lower)
     }
 
-    /// Insert `wire` and every missing ancestor down to the apex; returns the node.
-    pub fn ensure_node(&mut self, wire: &[u8]) -> &mut Node {
-        let mut i = 0usize;
-        while i < wire.len() && wire[i..].len() > self.origin_wire.len() {
-            let suffix = &wire[i..];
-            if !self.nodes.contains_key(suffix) {
-                self.nodes.insert(suffix.into(), Node::default());
-            }
-            i += wire[i] as usize + 1;
-        }
-        self.nodes.entry(wire.into()).or_default()
+    /// Every node (empty non-terminals included), in no particular order.
+    pub fn nodes(&self) -> impl Iterator<Item = Node<'_>> {
+        self.store.nodes()
+    }
+
+    /// How many names (empty non-terminals included).
+    pub fn node_count(&self) -> usize {
+        self.store.len()
+    }
+
+    /// Bytes the zone's storage holds (capacity of its blocks).
+    pub fn heap_bytes(&self) -> usize {
+        self.store.heap_bytes()
+    }
+
+    /// Make `wire` (lowercase, in the zone) answer A/AAAA from the
+    /// load-balanced name `lb`, creating it and its empty non-terminals.
+    fn set_lb(&mut self, wire: &[u8], lb: u32) {
+        self.store.set_lb(wire, self.origin_wire.len(), lb);
+    }
+
+    /// Point the load-balanced name at `wire` (a node that has one) to
+    /// index `lb` of another snapshot's names: a reload keeping this zone
+    /// from the previous snapshot renumbers its names.
+    pub fn renumber_balanced(&mut self, wire: &[u8], lb: u32) {
+        self.set_lb(wire, lb);
     }
 }
 

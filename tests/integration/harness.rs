@@ -433,6 +433,11 @@ impl TestServer {
     }
 
     /// Send `signal` (e.g. "HUP", "TERM") to the server process, by its id.
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn signal(&self, signal: &str) {
         let ok = Command::new("kill")
             .arg(format!("-{signal}"))

@@ -34,3 +34,5 @@ mod starvation;
 mod transport;
 mod wildcard;
 mod zone_errors;
+mod zone_served;
+mod zonefile;

@@ -3,16 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
-
 use super::*;
-use crate::config::policy_file::spec::CheckSpec;
 use crate::health::{CheckKind, HttpMethod, TlsCheck};
-
-#[derive(Deserialize)]
-struct File {
-    checks: BTreeMap<String, CheckSpec>,
-}
 
 /// A diagnostic as `(line, key, message)`.
 type Diag = (u32, String, String);
@@ -20,11 +12,19 @@ type Diag = (u32, String, String);
 /// Validate every check of `text`; returns the checks that passed and
 /// the diagnostics.
 fn load(text: &str) -> (BTreeMap<String, Check>, Vec<Diag>) {
-    let file: File = toml::from_str(text).expect("test TOML parses");
+    let path = Path::new("p.toml");
     let mut diags = Diagnostics::new();
+    let mut cx = super::super::parse::Cx {
+        path,
+        text,
+        diags: &mut diags,
+    };
+    let file = super::super::parse::parse(&mut cx).expect("test TOML parses");
     let mut ok = BTreeMap::new();
-    for (name, spec) in &file.checks {
-        if let Some(c) = validate_check(name, spec, Path::new("p.toml"), text, &mut diags) {
+    for e in &file.checks {
+        let name = e.name.get_ref();
+        let spec = e.spec.as_ref().expect("a table");
+        if let Some(c) = validate_check(name, spec, path, text, &mut diags) {
             ok.insert(name.clone(), c);
         }
     }

@@ -118,6 +118,7 @@ pub fn validate_check(
         body_contains,
         headers,
         user_agent,
+        bad,
     } = spec;
     let mut cx = Ctx {
         name,
@@ -127,19 +128,27 @@ pub fn validate_check(
         failed: false,
     };
 
-    let k = cx.check("kind", kind.span(), one_of("kind", &KINDS, kind.get_ref()));
+    // A missing or mistyped kind is already reported; the kind-dependent
+    // rules then stay quiet, the others still run.
+    let k = kind
+        .as_ref()
+        .and_then(|kind| cx.check("kind", kind.span(), one_of("kind", &KINDS, kind.get_ref())));
+    if kind.is_none() || bad.any() {
+        cx.failed = true;
+    }
 
-    let port = match (port, &k) {
-        (Some(p), _) => cx
+    let port = match (port, &k, kind) {
+        (Some(p), _, _) => cx
             .check("port", p.span(), int_in(*p.get_ref(), 1..=65535))
             .map(|v| v as u16),
-        (None, Some(Kind::Http)) => Some(80),
-        (None, Some(Kind::Https)) => Some(443),
-        (None, Some(Kind::Tcp)) => {
+        (None, _, _) if bad.has("port") => None,
+        (None, Some(Kind::Http), _) => Some(80),
+        (None, Some(Kind::Https), _) => Some(443),
+        (None, Some(Kind::Tcp), Some(kind)) => {
             cx.error("port", kind.span(), "a tcp check needs a port");
             None
         }
-        (None, None) => None,
+        (None, _, _) => None,
     };
 
     let probe_address = probe_address
@@ -156,24 +165,28 @@ pub fn validate_check(
             }
         });
 
+    // A mistyped value is unknown, not its default: no follow-on
+    // "timeout must be less than interval".
     let interval = seconds(
         &mut cx,
         "interval",
         interval,
         INTERVAL_SECS,
         DEFAULT_INTERVAL,
-    );
-    let timeout = seconds(&mut cx, "timeout", timeout, TIMEOUT_SECS, DEFAULT_TIMEOUT);
-    if let (Some(iv), Some(to)) = (interval, timeout)
+    )
+    .filter(|_| !bad.has("interval"));
+    let timeout = seconds(&mut cx, "timeout", timeout, TIMEOUT_SECS, DEFAULT_TIMEOUT)
+        .filter(|_| !bad.has("timeout"));
+    // The defaults (5 s, 2 s) agree, so one of the two is written.
+    let written = spec
+        .timeout
+        .as_ref()
+        .or(spec.interval.as_ref())
+        .map(|t| t.span());
+    if let (Some(iv), Some(to), Some(span)) = (interval, timeout, written)
         && to >= iv
     {
         // Point at whichever of the two the file sets; timeout first.
-        let span = spec
-            .timeout
-            .as_ref()
-            .map(|t| t.span())
-            .or_else(|| spec.interval.as_ref().map(|i| i.span()))
-            .unwrap_or_else(|| kind.span());
         cx.error(
             "timeout",
             span,

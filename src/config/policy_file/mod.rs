@@ -2,16 +2,18 @@
 //! endpoints and the load-balanced names that use them.
 //!
 //! Two layers, as STYLE.md asks: the `*Spec` types ([`spec`]) are the file
-//! format (serde, `deny_unknown_fields`, every value `Spanned` so errors can
-//! point at it), and [`load_policy_file`] validates them into the runtime
+//! format (every value `Spanned` so errors can point at it), and
+//! [`load_policy_file`] validates them into the runtime
 //! types of [`crate::health`] (checks) and [`crate::policy`] (pools, names):
 //! `checks`, `pools` and `names` hold the rules of each section. Validation reports every problem it finds, each as
 //! `FILE:LINE:COL: key.path: message`, and never clamps a value.
 //!
 //! The document is parsed once into toml's spanned tree, then each entry
-//! (`checks.X`, `pools.X`, `names.X`) is deserialized on its own. Parsing
-//! the whole file into one struct was rejected: serde stops at the first
-//! unknown key, and one typo would hide every other error in the file.
+//! (`checks.X`, `pools.X`, `names.X`) is read field by field
+//! ([`crate::config::fields`]), each member of a pool on its own. Parsing
+//! the whole file, or one entry, into a serde struct was rejected: serde
+//! stops at the first error of a struct, so one typo or one `weight = 1.5`
+//! would hide every other error beside it.
 //!
 //! Owners are parsed by the zone files' own rule (`zone::name::parse_owner`)
 //! and returned as names. Cross-checks against the zone's data (a name

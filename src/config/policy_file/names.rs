@@ -10,6 +10,7 @@ use toml::Spanned;
 
 use super::parse::Cx;
 use super::spec::{AnswersSpec, NameSpec};
+use crate::config::fields::BadKeys;
 use crate::config::values::{int_in, one_of};
 use crate::policy::{
     AllDownMode, Answers, BalancedName, Group, MAX_ANSWERS, OnAllDown, Order, Pick, Policy, Pool,
@@ -89,19 +90,25 @@ pub(super) fn compile_name(
         fallback_pool,
         sticky_v4_prefix,
         sticky_v6_prefix,
+        bad,
     } = spec;
     let before = cx.diags.len();
     let n = NameCx {
         base,
         header: name_key.span().start,
         pools,
-        policy: policy.get_ref(),
+        policy: policy.as_ref().map_or("", |p| p.get_ref()),
+        bad,
     };
-    let kind = cx.check(
-        policy.span().start,
-        n.key("policy"),
-        one_of("policy", &Policy::WORDS, policy.get_ref()),
-    );
+    // A missing or mistyped policy is already reported: the rules that
+    // depend on it stay quiet, the others still run.
+    let kind = policy.as_ref().and_then(|policy| {
+        cx.check(
+            policy.span().start,
+            n.key("policy"),
+            one_of("policy", &Policy::WORDS, policy.get_ref()),
+        )
+    });
     let ttl = ttl
         .as_ref()
         .and_then(|t| {
@@ -126,7 +133,7 @@ pub(super) fn compile_name(
     );
     let on_all_down = n.on_all_down(cx, on_all_down.as_ref(), fallback_pool.as_ref());
 
-    if cx.diags.len() != before {
+    if cx.diags.len() != before || bad.any() {
         return None;
     }
     let order = match kind? {
@@ -181,6 +188,8 @@ struct NameCx<'a> {
     pools: &'a HashMap<&'a str, Option<Arc<Pool>>>,
     /// The policy word as written, for messages.
     policy: &'a str,
+    /// Keys whose values were mistyped (already reported).
+    bad: &'a BadKeys,
 }
 
 impl NameCx<'_> {
@@ -222,7 +231,7 @@ impl NameCx<'_> {
                         "not used by policy failover; list the pools in `groups`",
                     );
                 }
-                if groups.is_none() {
+                if groups.is_none() && !self.bad.has("groups") {
                     cx.error(
                         self.header,
                         self.key("groups"),
@@ -238,7 +247,7 @@ impl NameCx<'_> {
                         format!("only for policy failover, not {policy}"),
                     );
                 }
-                if pool.is_none() {
+                if pool.is_none() && !self.bad.has("pool") {
                     cx.error(
                         self.header,
                         self.key("pool"),
@@ -335,6 +344,7 @@ impl NameCx<'_> {
         fallback_pool: Option<&Spanned<String>>,
     ) -> Option<OnAllDown> {
         let word = match mode {
+            None if self.bad.has("on_all_down") => None,
             None => Some(AllDownMode::FailOpen),
             Some(s) => {
                 let r = one_of("mode", &AllDownMode::WORDS, s.get_ref());
@@ -346,6 +356,7 @@ impl NameCx<'_> {
             AllDownMode::Empty => Some(OnAllDown::Empty),
             AllDownMode::ServFail => Some(OnAllDown::ServFail),
             AllDownMode::Fallback => match fallback_pool {
+                None if self.bad.has("fallback_pool") => None,
                 None => {
                     let at = mode.map_or(self.header, |s| s.span().start);
                     cx.error(
@@ -361,7 +372,7 @@ impl NameCx<'_> {
             },
         };
         if let Some(fb) = fallback_pool
-            && word != Some(AllDownMode::Fallback)
+            && word.is_some_and(|w| w != AllDownMode::Fallback)
         {
             cx.error(
                 fb.span().start,

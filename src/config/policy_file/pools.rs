@@ -28,6 +28,8 @@ pub(super) fn compile_pool(
 ) -> Option<Pool> {
     let PoolSpec { members } = spec;
     let base = key_path("pools", name);
+    // Missing or not a list: already reported.
+    let members = members.as_ref()?;
     if members.get_ref().is_empty() {
         cx.error(
             members.span().start,
@@ -41,11 +43,18 @@ pub(super) fn compile_pool(
     let mut seen: HashMap<IpAddr, usize> = HashMap::new();
     for (i, m) in members.get_ref().iter().enumerate() {
         let path = format!("{base}.members[{i}]");
-        match compile_member(cx, &base, &path, m.get_ref(), checks, targets) {
+        // Not a table: already reported.
+        let Some(m) = m else {
+            ok = false;
+            continue;
+        };
+        match compile_member(cx, &base, &path, m, checks, targets) {
             Some(member) => {
-                if let Some(first) = seen.insert(member.addr, i) {
+                if let Some(first) = seen.insert(member.addr, i)
+                    && let Some(address) = &m.address
+                {
                     cx.error(
-                        m.get_ref().address.span().start,
+                        address.span().start,
                         format!("{path}.address"),
                         format!("{} is already members[{first}] of this pool", member.addr),
                     );
@@ -78,29 +87,34 @@ fn compile_member(
         lon,
         check,
         state,
+        bad,
     } = spec;
     let before = cx.diags.len();
     let key = |k: &str| format!("{path}.{k}");
 
-    let addr = match address.get_ref().parse::<IpAddr>() {
-        Ok(a) if a.is_unspecified() || a.is_multicast() => {
-            cx.error(
-                address.span().start,
-                key("address"),
-                format!("{a} is not a unicast address"),
-            );
-            None
-        }
-        Ok(a) => Some(a),
-        Err(_) => {
-            cx.error(
-                address.span().start,
-                key("address"),
-                format!("invalid IP address {:?}", address.get_ref()),
-            );
-            None
-        }
-    };
+    // Missing or mistyped: already reported by the reader; the member's
+    // other keys are still checked.
+    let addr = address
+        .as_ref()
+        .and_then(|address| match address.get_ref().parse::<IpAddr>() {
+            Ok(a) if a.is_unspecified() || a.is_multicast() => {
+                cx.error(
+                    address.span().start,
+                    key("address"),
+                    format!("{a} is not a unicast address"),
+                );
+                None
+            }
+            Ok(a) => Some(a),
+            Err(_) => {
+                cx.error(
+                    address.span().start,
+                    key("address"),
+                    format!("invalid IP address {:?}", address.get_ref()),
+                );
+                None
+            }
+        });
     let weight = weight
         .as_ref()
         .and_then(|w| {
@@ -165,7 +179,7 @@ fn compile_member(
     };
 
     let (addr, check_ref) = (addr?, check_ref?);
-    if cx.diags.len() != before {
+    if cx.diags.len() != before || bad.any() {
         return None;
     }
     let target = targets.intern(TargetKey {

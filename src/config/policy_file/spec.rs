@@ -1,6 +1,12 @@
-//! The policy file's format: serde types for `[checks.NAME]`,
-//! `[pools.NAME]` and `[names.OWNER]`, every value `Spanned` so an error can
-//! point at it, `deny_unknown_fields` on every table.
+//! The policy file's format: `[checks.NAME]`, `[pools.NAME]` and
+//! `[names.OWNER]`, every value `Spanned` so an error can point at it.
+//!
+//! Each table is read field by field ([`crate::config::fields`]): every
+//! value is deserialized on its own (serde), so a bad value, a missing
+//! required key (fields documented as required are `Option` here, `None`
+//! after the error) and an unknown key beside it are all reported, and a
+//! bad value reads as absent. `bad` lists the keys whose values were bad,
+//! so the rules that depend on them stay quiet.
 //!
 //! Only the shape lives here; the rules (ranges, references, cross-field
 //! checks) are in `checks`, `pools` and `names`,
@@ -14,14 +20,15 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
+use crate::config::fields::{BadKeys, Cx, Fields};
+
 /// `[checks.NAME]`: how to probe the endpoints that reference this check.
 /// Defaults are documented in `zones/example.test.toml`; the rules are
 /// applied by [`super::checks::validate_check`].
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CheckSpec {
-    /// `http`, `https` or `tcp`.
-    pub kind: Spanned<String>,
+    /// `http`, `https` or `tcp`; required.
+    pub kind: Option<Spanned<String>>,
     /// Port to probe, 1..=65535; default 80 (http), 443 (https); required for tcp.
     pub port: Option<Spanned<i64>>,
     /// Probe this IP address instead of the endpoint's own (management address).
@@ -59,6 +66,35 @@ pub struct CheckSpec {
     pub headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
     /// User-Agent header; default `dnslb-health/VERSION`.
     pub user_agent: Option<Spanned<String>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+impl ReadSpec for CheckSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            kind: f.req(cx, "kind"),
+            port: f.opt(cx, "port"),
+            probe_address: f.opt(cx, "probe_address"),
+            interval: f.opt(cx, "interval"),
+            timeout: f.opt(cx, "timeout"),
+            rise: f.opt(cx, "rise"),
+            fall: f.opt(cx, "fall"),
+            initial_state: f.opt(cx, "initial_state"),
+            method: f.opt(cx, "method"),
+            path: f.opt(cx, "path"),
+            host: f.opt(cx, "host"),
+            tls_server_name: f.opt(cx, "tls_server_name"),
+            tls_verify: f.opt(cx, "tls_verify"),
+            expect_status: f.opt(cx, "expect_status"),
+            body_contains: f.opt(cx, "body_contains"),
+            headers: f.opt(cx, "headers"),
+            user_agent: f.opt(cx, "user_agent"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
 }
 
 /// One entry of `expect_status`: a code (`204`) or a range (`"200-299"`).
@@ -70,19 +106,40 @@ pub enum StatusSpec {
 }
 
 /// `[pools.NAME]`: a named set of endpoints.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PoolSpec {
-    /// The endpoints; at least one. IPv4 and IPv6 may be mixed.
-    pub members: Spanned<Vec<Spanned<MemberSpec>>>,
+    /// The endpoints; required, at least one. IPv4 and IPv6 may be mixed.
+    /// An entry that is not a table is `None` (already reported), so the
+    /// others keep their index.
+    pub members: Option<Spanned<Vec<Option<MemberSpec>>>>,
+}
+
+impl ReadSpec for PoolSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let members = f.list(cx, "members", true).map(|list| {
+            let span = list.span();
+            let key = f.child("members");
+            let members = list
+                .into_inner()
+                .into_iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    let m = Fields::new(cx, format!("{key}[{i}]"), v)?;
+                    Some(MemberSpec::read(cx, m))
+                })
+                .collect();
+            Spanned::new(span, members)
+        });
+        f.finish(cx);
+        Self { members }
+    }
 }
 
 /// One endpoint of a pool (an inline table in `members`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct MemberSpec {
-    /// IPv4 or IPv6 address answered in A or AAAA records.
-    pub address: Spanned<String>,
+    /// IPv4 or IPv6 address answered in A or AAAA records; required.
+    pub address: Option<Spanned<String>>,
     /// 0..=1000; default 1. 0 = standby: answered only when no member with
     /// weight > 0 is available.
     pub weight: Option<Spanned<i64>>,
@@ -98,14 +155,34 @@ pub struct MemberSpec {
     pub check: Option<Spanned<String>>,
     /// `auto` (default), `up`, `down` or `drain`.
     pub state: Option<Spanned<String>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+impl MemberSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            address: f.req(cx, "address"),
+            weight: f.opt(cx, "weight"),
+            name: f.opt(cx, "name"),
+            region: f.opt(cx, "region"),
+            lat: f.opt(cx, "lat"),
+            lon: f.opt(cx, "lon"),
+            check: f.opt(cx, "check"),
+            state: f.opt(cx, "state"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
 }
 
 /// `[names.OWNER]`: a load-balanced name.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NameSpec {
-    /// `weighted`, `round_robin`, `multivalue`, `failover` or `sticky`.
-    pub policy: Spanned<String>,
+    /// `weighted`, `round_robin`, `multivalue`, `failover` or `sticky`;
+    /// required.
+    pub policy: Option<Spanned<String>>,
     /// The pool to answer from; every policy but failover.
     pub pool: Option<Spanned<String>>,
     /// Failover only: pools in priority order.
@@ -127,6 +204,35 @@ pub struct NameSpec {
     pub sticky_v4_prefix: Option<Spanned<i64>>,
     /// Sticky only: client IPv6 network length, 0..=128; default 56.
     pub sticky_v6_prefix: Option<Spanned<i64>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+impl ReadSpec for NameSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            policy: f.req(cx, "policy"),
+            pool: f.opt(cx, "pool"),
+            groups: f.opt(cx, "groups"),
+            group_policy: f.opt(cx, "group_policy"),
+            ttl: f.opt(cx, "ttl"),
+            ttl_while_failing: f.opt(cx, "ttl_while_failing"),
+            answers: f.opt(cx, "answers"),
+            on_all_down: f.opt(cx, "on_all_down"),
+            fallback_pool: f.opt(cx, "fallback_pool"),
+            sticky_v4_prefix: f.opt(cx, "sticky_v4_prefix"),
+            sticky_v6_prefix: f.opt(cx, "sticky_v6_prefix"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
+}
+
+/// A spec type read from one table (`[checks.X]`, `[pools.X]`,
+/// `[names.X]`), field by field (see the module doc).
+pub(crate) trait ReadSpec: Sized {
+    fn read(cx: &mut Cx<'_>, f: Fields<'_>) -> Self;
 }
 
 /// `answers`: an integer or the word `all`.

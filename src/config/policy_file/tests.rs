@@ -439,7 +439,7 @@ fn each_error_has_its_line_and_key() {
         (
             format!("{pool}[names.\"a..b\"]\npolicy = \"weighted\"\npool = \"p\"\n[names.WWW]\npolicy = \"weighted\"\npool = \"p\"\n[names.www]\npolicy = \"weighted\"\npool = \"p\"\n"),
             &[
-                "t.toml:3:8: names.\"a..b\": owner name \"a..b\" has an empty label",
+                "t.toml:3:8: names.\"a..b\": owner name \"a..b\" is not a valid name: empty label",
                 "t.toml:9:8: names.www: same name as names.WWW (DNS names are case-insensitive)",
             ],
         ),
@@ -508,4 +508,65 @@ fn owners_are_names_of_the_zone() {
         .map(|n| n.name.to_ascii())
         .collect();
     assert_eq!(names, ["www.example.test.", "a_b.example.test."]);
+}
+
+/// Within one entry, every bad value is reported: a mistyped value
+/// (`weight = 1.5`) does not hide its neighbours' range errors, an unknown
+/// key does not hide the bad values beside it, and a mistyped value adds
+/// no follow-on error ("required", "must be less than").
+#[test]
+fn every_error_of_an_entry_is_reported() {
+    let pool = "[pools.p]\nmembers = [{ address = \"192.0.2.1\" }]\n";
+    let cases: &[(String, &[&str])] = &[
+        (
+            "[pools.p]\nmembers = [\n  { address = \"192.0.2.1\", weight = 1.5 },\n  { address = \"192.0.2.2\", weight = 5000 },\n  { address = 5, weight = -1, colour = \"red\" },\n  \"192.0.2.4\",\n]\n".into(),
+            &[
+                "t.toml:3:37: pools.p.members[0].weight: invalid type: floating point `1.5`, expected i64",
+                "t.toml:4:37: pools.p.members[1].weight: must be between 0 and 1000, got 5000",
+                "t.toml:5:15: pools.p.members[2].address: invalid type: integer `5`, expected a string",
+                "t.toml:5:27: pools.p.members[2].weight: must be between 0 and 1000, got -1",
+                "t.toml:5:31: pools.p.members[2]: unknown field `colour`, expected one of `address`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `state`",
+                "t.toml:6:3: pools.p.members[3]: invalid type: string \"192.0.2.4\", expected a map",
+            ],
+        ),
+        (
+            format!("{pool}[names.www]\npolicy = \"weighted\"\npool = \"p\"\nwieght = 2\nttl = 0\nanswers = \"some\"\n"),
+            &[
+                "t.toml:6:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`",
+                "t.toml:7:7: names.www.ttl: must be between 1 and 86400, got 0",
+                "t.toml:8:11: names.www.answers: must be between 1 and 64 or \"all\", got \"some\"",
+            ],
+        ),
+        (
+            format!("{pool}[names.f]\npolicy = \"failover\"\ngroups = \"p\"\non_all_down = 3\nfallback_pool = \"p\"\n[names.g]\npool = \"p\"\nttl = 0\n"),
+            &[
+                "t.toml:5:10: names.f.groups: invalid type: string \"p\", expected a sequence",
+                "t.toml:6:15: names.f.on_all_down: invalid type: integer `3`, expected a string",
+                "t.toml:8:1: names.g: missing field `policy`",
+                "t.toml:10:7: names.g.ttl: must be between 1 and 86400, got 0",
+            ],
+        ),
+        (
+            "[checks.c]\nkind = \"tcp\"\nport = \"80\"\ninterval = \"5\"\ntimeout = 9\nbogus = 1\nrise = 0\n[checks.d]\nport = 80\nfall = 0\n".into(),
+            &[
+                "t.toml:3:8: checks.c.port: invalid type: string \"80\", expected i64",
+                "t.toml:4:12: checks.c.interval: invalid type: string \"5\", expected f64",
+                "t.toml:6:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`",
+                "t.toml:7:8: checks.c.rise: must be between 1 and 100, got 0",
+                "t.toml:8:1: checks.d: missing field `kind`",
+                "t.toml:10:8: checks.d.fall: must be between 1 and 100, got 0",
+            ],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (text, want) in cases {
+        let got = errors(text);
+        if &got != want {
+            failures.push(format!(
+                "--- text ---\n{text}--- got ---\n{}\n",
+                got.join("\n")
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
