@@ -1,4 +1,5 @@
-//! Command line: `serve` (the default), `check`, `explain`, `geoip`, `zone`.
+//! Command line: `serve` (the default), `check`, `explain`, `geoip`, `zone`,
+//! and the admin API clients `status`, `drain`, `undrain`, `force`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -37,6 +38,66 @@ pub enum Command {
     /// Zone file tools.
     #[command(subcommand)]
     Zone(ZoneCommand),
+    /// Ask the running server (admin API) for its names, pools, endpoints,
+    /// health and overrides.
+    Status(StatusArgs),
+    /// Drain ENDPOINT on the running server: no new answers unless nothing
+    /// else is available. Same as `force ENDPOINT drain`.
+    Drain(EndpointArgs),
+    /// Remove the override of ENDPOINT (back to its policy file state and
+    /// health checks). Same as `force ENDPOINT auto`.
+    Undrain(EndpointArgs),
+    /// Force ENDPOINT up, down or drain on the running server, or back to
+    /// auto. Kept across reloads and (with admin_state_file) restarts.
+    Force(ForceArgs),
+}
+
+/// How to reach the admin API of a running server.
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct AdminArgs {
+    /// Admin API URL (default: DNSLB_ADMIN_URL, else the admin_listen of
+    /// --config, else http://127.0.0.1:8053).
+    #[arg(long, value_name = "URL")]
+    pub admin: Option<String>,
+    /// Bearer token (default: DNSLB_ADMIN_TOKEN, else the config's).
+    #[arg(long, value_name = "TOKEN", conflicts_with = "token_file")]
+    pub token: Option<String>,
+    /// File holding the bearer token.
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Server config file to take admin_listen and the token from.
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// Print the /status JSON as it came.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct EndpointArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// An address, or a pool member's name: MEMBER, POOL/MEMBER or
+    /// ZONE/POOL/MEMBER.
+    pub endpoint: String,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ForceArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// An address, or a pool member's name: MEMBER, POOL/MEMBER or
+    /// ZONE/POOL/MEMBER.
+    pub endpoint: String,
+    /// The state to force.
+    #[arg(value_parser = ["up", "down", "drain", "auto"])]
+    pub state: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,6 +174,10 @@ pub struct ServeArgs {
     /// Which listener implementation answers.
     #[arg(long, value_enum, default_value_t = Engine::Native)]
     pub engine: Engine,
+    /// Admin API address (replaces the config's `admin_listen`); "" turns
+    /// it off. Port 0 picks a free port; the bound address is logged.
+    #[arg(long, value_name = "ADDR:PORT")]
+    pub admin_listen: Option<String>,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -130,4 +195,23 @@ pub struct ExplainArgs {
     /// An EDNS Client Subnet, e.g. 198.51.100.0/24.
     #[arg(long, value_name = "PREFIX")]
     pub ecs: Option<ipnet::IpNet>,
+    /// Ask the running server (its admin API) instead of loading the files:
+    /// its snapshot, with the health and overrides it acts on now.
+    #[arg(long)]
+    pub live: bool,
+    /// With --live: admin API URL (default: DNSLB_ADMIN_URL, else the
+    /// admin_listen of --config, else http://127.0.0.1:8053).
+    #[arg(long, value_name = "URL", requires = "live")]
+    pub admin: Option<String>,
+    /// With --live: bearer token (default: DNSLB_ADMIN_TOKEN, else the config's).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        requires = "live",
+        conflicts_with = "token_file"
+    )]
+    pub token: Option<String>,
+    /// With --live: file holding the bearer token.
+    #[arg(long, value_name = "FILE", requires = "live")]
+    pub token_file: Option<std::path::PathBuf>,
 }

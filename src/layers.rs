@@ -7,12 +7,13 @@ use std::path::Path;
 /// Layers, bottom first. A module may import only from lower layers.
 const LAYERS: &[&[&str]] = &[
     &["diag", "words"],
-    &["health", "geoip", "cli"],
+    &["health", "geoip", "cli", "metrics"],
     &["zone", "policy"],
     &["config"],
     &["snapshot"],
     &["dns"],
     &["server"],
+    &["admin"],
     &["app"],
 ];
 

@@ -8,7 +8,9 @@
 //! compile into one immutable [`snapshot::Snapshot`], swapped atomically on
 //! reload by its only writer ([`app`]'s reloader); the prober writes only the
 //! [`health::HealthTable`]; the query path ([`dns`]) reads both once per
-//! query and calls the pure [`policy::answer`].
+//! query, calls the pure [`policy::answer`] and bumps the [`metrics`]
+//! counters. The [`admin`] HTTP API reads all of it and writes operator
+//! overrides ([`health::overrides`]).
 //!
 //! # Layout
 //!
@@ -20,6 +22,7 @@
 //! 1. [`health`]: the health table (by `TargetId`), targets and their
 //!    labels, runtime checks, the rise/fall machine, probes, the prober.
 //!    [`geoip`]: the MaxMind database. [`cli`]: the command line.
+//!    [`metrics`]: the counters the query path bumps (atomics, no strings).
 //! 2. [`zone`]: zone data and its rules (`ZoneSet::locate`: cuts, wildcards,
 //!    DS at the parent, empty non-terminals; the one owner-name parser).
 //!    [`policy`]: a load-balanced name is **group order × member pick**;
@@ -29,7 +32,9 @@
 //! 4. [`snapshot`]: `build(settings, previous)` and the swapped cell.
 //! 5. [`dns`]: the engine: wire parsing, answer semantics, encoding.
 //! 6. [`server`]: UDP/TCP listeners (and the hickory adapter).
-//! 7. [`app`]: wiring, signals, the reload sequence, `dnslb explain`.
+//! 7. [`admin`]: the admin HTTP API (status, metrics, overrides) and its
+//!    command-line client.
+//! 8. [`app`]: wiring, signals, the reload sequence, `dnslb explain`.
 //!
 //! Errors: library modules report problems with input into [`diag`] (all of
 //! them, with positions) or return a `thiserror` enum; only [`app`] uses
@@ -37,6 +42,7 @@
 //! failure to an rcode.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod app;
 pub mod cli;
 pub mod config;
@@ -46,6 +52,7 @@ pub mod dns;
 pub mod fuzzing;
 pub mod geoip;
 pub mod health;
+pub mod metrics;
 pub mod policy;
 pub mod server;
 pub mod snapshot;

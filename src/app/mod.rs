@@ -7,16 +7,19 @@
 //! the hot path and swap it in only if it is clean; SIGINT/SIGTERM stop
 //! every task through one cancellation token.
 //!
+//! - `admin`: the admin API's set-up and its command-line clients.
 //! - `reload`: the reload sequence and the only snapshot writer.
 //! - `signals`: SIGHUP → reload requests; SIGINT/SIGTERM → stop.
 //! - `explain`: `dnslb explain`, the engine on a synthetic query.
 //! - `memory`: fixes glibc's mmap threshold so freed zone memory goes
 //!   back to the system (a re-execution at start-up, `serve` only).
 
+mod admin;
 mod explain;
 mod memory;
 mod reload;
 mod signals;
+mod watch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +47,10 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Explain(args) => explain(&args),
         Command::Geoip(cmd) => geoip(cmd),
         Command::Zone(crate::cli::ZoneCommand::Dump(args)) => zone_dump(&args),
+        Command::Status(a) => admin::status(&a),
+        Command::Drain(a) => admin::force(&a.admin, &a.endpoint, "drain"),
+        Command::Undrain(a) => admin::force(&a.admin, &a.endpoint, "auto"),
+        Command::Force(a) => admin::force(&a.admin, &a.endpoint, &a.state),
     }
 }
 
@@ -143,18 +150,37 @@ fn check(args: &ConfigArg) -> i32 {
     }
 }
 
-fn init_tracing(cfg: &Settings) {
+/// Changes the log level of the running process (`log_level` on reload).
+type SetLevel = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
+/// Start logging to stderr. Returns how to change the level later, unless
+/// `RUST_LOG` decides it (then it stays as the environment says).
+fn init_tracing(cfg: &Settings) -> Option<SetLevel> {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&cfg.log_level));
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let fixed = from_env.is_some();
+    let filter = from_env.unwrap_or_else(|| EnvFilter::new(&cfg.log_level));
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(false);
-    let _ = match cfg.log_format {
-        LogFormat::Text => b.try_init(),
-        LogFormat::Json => b.json().try_init(),
+    macro_rules! start {
+        ($b:expr) => {{
+            let b = $b.with_filter_reloading();
+            let handle = b.reload_handle();
+            let set: SetLevel = Box::new(move |level: &str| {
+                handle
+                    .reload(EnvFilter::new(level))
+                    .map_err(|e| e.to_string())
+            });
+            b.try_init().ok().map(|()| set)
+        }};
+    }
+    let set = match cfg.log_format {
+        LogFormat::Text => start!(b),
+        LogFormat::Json => start!(b.json()),
     };
+    set.filter(|_| !fixed)
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<i32> {
@@ -169,10 +195,10 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         print_diags(&diags);
         bail!("invalid configuration ({} error(s))", diags.len());
     }
-    if !args.listen.is_empty() {
-        cfg.listen = args.listen.clone();
-    }
-    init_tracing(&cfg);
+    let cli = admin::CliSettings::new(&args.listen, args.admin_listen.as_deref())?;
+    cli.apply(&mut cfg);
+    let set_level = init_tracing(&cfg);
+    let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.is_some())?;
     let started = std::time::Instant::now();
     let snap = crate::snapshot::build(&cfg, None, cfg.allow_partial_zones, &mut diags);
     if let Some(snap) = &snap {
@@ -183,13 +209,26 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     } else {
         print_diags(&diags);
     }
-    let Some(snap) = snap else {
+    let Some(mut snap) = snap else {
         bail!(
             "refusing to start: {} error(s) in {} (set allow_partial_zones = true to serve the zones that load)",
             diags.len(),
             cfg.zones_dir.value.display()
         );
     };
+    let metrics = Arc::new(crate::metrics::Metrics::new());
+    metrics.adopt(&mut snap.counters);
+    metrics.reloads.success();
+    admin
+        .overrides
+        .with_list(|l| crate::admin::endpoints::apply_overrides(l, &snap));
+    if !admin.overrides.list().is_empty() {
+        tracing::warn!(
+            overrides = admin.overrides.list().len(),
+            file = %admin.overrides.file().map_or(String::new(), |f| f.display().to_string()),
+            "operator overrides in force from the admin state file"
+        );
+    }
     tracing::info!(
         zones = snap.zones.len(),
         names = snap.zones.zones().iter().map(Zone::node_count).sum::<usize>(),
@@ -208,17 +247,49 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         .thread_name("dnslb")
         .build()
         .context("starting the async runtime")?;
-    rt.block_on(run(cfg, writer, args.engine))?;
+    metrics
+        .reloads
+        .report(reload::startup_report(&writer.cell().load()));
+    let parts = Parts {
+        cli,
+        writer,
+        engine: args.engine,
+        admin,
+        metrics,
+        set_level,
+    };
+    rt.block_on(run(cfg, parts))?;
     Ok(0)
 }
 
-/// Serve until SIGINT/SIGTERM. `writer` goes to the reloader.
-async fn run(cfg: Settings, writer: SnapshotWriter, engine: Engine) -> anyhow::Result<()> {
+/// What `serve` prepared for [`run`].
+struct Parts {
+    cli: admin::CliSettings,
+    /// Goes to the reloader.
+    writer: SnapshotWriter,
+    engine: Engine,
+    admin: admin::AdminSetup,
+    metrics: Arc<crate::metrics::Metrics>,
+    set_level: Option<SetLevel>,
+}
+
+/// Serve until SIGINT/SIGTERM, then stop accepting, answer what is in
+/// flight, stop the probes, and return.
+async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
+    let Parts {
+        cli,
+        writer,
+        engine,
+        admin,
+        metrics,
+        set_level,
+    } = parts;
     // Signal handlers first: a HUP or TERM right after "listening on" must
     // find them installed (the default action would kill the process).
     let (hup, mut stop_signal) = signals::Signals::install()?.split();
     let shared = writer.cell().clone();
     let cancel = CancellationToken::new();
+    let admin_listener = admin.bind().await?;
     let stop = Arc::new(AtomicBool::new(false));
     let mut udp_threads = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -287,16 +358,56 @@ async fn run(cfg: Settings, writer: SnapshotWriter, engine: Engine) -> anyhow::R
         ProberOptions::default(),
     ));
     drop(first);
-    let (reload_tx, reload_rx) = tokio::sync::mpsc::channel(1);
+    let ready = Arc::new(AtomicBool::new(true));
+    let trigger = reload::Trigger::default();
+    if let Some(listener) = admin_listener {
+        let state = crate::admin::AdminState::new(
+            shared.clone(),
+            prober.clone(),
+            admin.overrides.clone(),
+            metrics.clone(),
+            ready.clone(),
+            admin.token.clone(),
+        );
+        let mut state = state;
+        let t = trigger.clone();
+        state.reload = Some(Arc::new(move || t.request(reload::Cause::Admin)));
+        state.explain = Some(Arc::new(|snap, q| {
+            let qtype = q.qtype.as_deref().unwrap_or("A");
+            explain::explain(snap, &q.name, qtype, q.client, q.ecs).map_err(|e| format!("{e:#}"))
+        }));
+        let token = cancel.child_token();
+        tasks.spawn(async move {
+            if let Err(e) = crate::admin::serve(listener, state, token).await {
+                tracing::error!(error = %e, "admin API stopped");
+            }
+        });
+    }
+    let (watched, watch_set) = tokio::sync::watch::channel(reload::WatchSet::default());
+    let token_required = admin.listen.is_some_and(|a| !a.ip().is_loopback());
     let reloader = reload::Reloader {
         settings: cfg.clone(),
+        started: cfg.clone(),
+        cli,
         writer,
         prober: prober.clone(),
+        overrides: admin.overrides.clone(),
+        metrics: metrics.clone(),
+        live: reload::Live {
+            log_level: set_level,
+            token: admin.token.clone(),
+            token_from_env: admin.token_from_env,
+            token_required,
+        },
+        watched,
     };
-    tasks.spawn(reload::run(reloader, reload_rx, cancel.clone()));
-    tasks.spawn(hup.forward(reload_tx, cancel.clone()));
+    reloader.publish_watch(&shared.load());
+    tasks.spawn(reload::run(reloader, trigger.clone(), cancel.clone()));
+    tasks.spawn(watch::run(watch_set, trigger.clone(), cancel.clone()));
+    tasks.spawn(hup.forward(trigger, cancel.clone()));
     stop_signal.wait().await;
     tracing::info!("shutting down");
+    ready.store(false, Ordering::Relaxed);
     cancel.cancel();
     stop.store(true, Ordering::Relaxed);
     if let Some(mut server) = hickory {
@@ -484,6 +595,21 @@ fn zone_dump(args: &crate::cli::ZoneDumpArgs) -> anyhow::Result<i32> {
 }
 
 fn explain(args: &ExplainArgs) -> anyhow::Result<i32> {
+    if args.live {
+        let api = crate::admin::client::Endpoint::resolve(&crate::admin::client::Choices {
+            admin: args.admin.clone(),
+            token: args.token.clone(),
+            token_file: args.token_file.clone(),
+            config: args.config.config.clone(),
+        })?;
+        let text = api.explain(&args.name, &args.qtype, args.client, args.ecs)?;
+        println!(
+            ";; live: the snapshot, health and overrides of the server at {}",
+            api.base
+        );
+        print!("{text}");
+        return Ok(0);
+    }
     let mut diags = Diagnostics::new();
     let snap = load_config(&args.config, &mut diags)
         .and_then(|cfg| crate::snapshot::build(&cfg, None, false, &mut diags));

@@ -1,46 +1,141 @@
 //! The reload sequence, in one place, and the only writer of the
 //! snapshot.
 //!
-//! [`Reloader::reload`]: build a new snapshot from the files and the
-//! current one (health carries over by target key), move the prober onto
-//! its targets and table, then swap it in. Any error leaves the current
-//! snapshot serving and is logged with every diagnostic; warnings are
-//! logged either way. The reloader owns
-//! the [`SnapshotWriter`], so nothing else can change what is served.
+//! [`Reloader::reload`]:
+//! 1. re-read `dnslb.toml` (when the server was started with one): keys
+//!    that can change live take effect (log level, admin token, zones
+//!    directory, GeoIP database, UDP payload size, TCP idle timeout, the
+//!    reload keys); keys that need a restart are reported with their file
+//!    position, in the log and in `/status`, never silently ignored; a
+//!    file with errors keeps its previous values;
+//! 2. build a new snapshot zone by zone (`snapshot::build`): health carries
+//!    over by target key, and a zone whose new files have errors keeps its
+//!    previous version;
+//! 3. move the prober onto the new targets and table, apply the operator
+//!    overrides, carry the counters, and swap, under the overrides lock.
 //!
-//! Triggers send a cause into one channel that [`run`] consumes: SIGHUP
-//! today (`signals`); a file watcher and the admin API will send into the
-//! same channel. Events use the log target `dnslb::reload`.
+//! Every problem is logged as `FILE:LINE:COL: key: message` and recorded
+//! for `/status` and `/metrics`; warnings (`FILE:LINE:COL: warning: ...`)
+//! are logged whether the reload goes through or not. The reloader owns the [`SnapshotWriter`],
+//! so nothing else can change what is served.
+//!
+//! Triggers ([`Trigger`]): SIGHUP (`signals`), file changes (`watch`) and
+//! the admin API (`POST /reload`). Requests made while a reload runs are
+//! merged into one more reload. Events use the log target `dnslb::reload`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Settings;
+use super::admin::CliSettings;
+use crate::admin::TokenCell;
+use crate::config::{Settings, load_settings};
 use crate::diag::Diagnostics;
 use crate::dns::fit::oversized_answers;
-use crate::health::Prober;
-use crate::snapshot::{SnapshotWriter, build};
+use crate::health::{Overrides, Prober};
+use crate::metrics::{LastReload, Metrics};
+use crate::snapshot::{Snapshot, SnapshotWriter, Sources, ZoneState, build};
 
 /// Log target of every reload event (tests and operators grep for it).
-const TARGET: &str = "dnslb::reload";
+pub(super) const TARGET: &str = "dnslb::reload";
 
-/// What a reload needs: the settings it was started with, the writer, and
-/// the prober to move.
+/// Why a reload was asked for; several merge into one reload.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum Cause {
+    Signal = 1,
+    Files = 2,
+    Admin = 4,
+}
+
+/// `"SIGHUP+file change"`: the causes in `bits`.
+fn causes_text(bits: u8) -> String {
+    let words = [
+        (Cause::Signal, "SIGHUP"),
+        (Cause::Files, "file change"),
+        (Cause::Admin, "admin API"),
+    ];
+    let v: Vec<&str> = words
+        .iter()
+        .filter(|(c, _)| bits & *c as u8 != 0)
+        .map(|(_, w)| *w)
+        .collect();
+    v.join("+")
+}
+
+/// Asks the reloader for a reload. Cheap to clone; never blocks; requests
+/// made while one is pending merge with it.
+#[derive(Clone, Default)]
+pub(super) struct Trigger(Arc<(AtomicU8, Notify)>);
+
+impl Trigger {
+    pub(super) fn request(&self, cause: Cause) {
+        self.0.0.fetch_or(cause as u8, Ordering::AcqRel);
+        self.0.1.notify_one();
+    }
+
+    /// Wait for requests; returns their causes.
+    async fn next(&self) -> u8 {
+        loop {
+            let bits = self.0.0.swap(0, Ordering::AcqRel);
+            if bits != 0 {
+                return bits;
+            }
+            self.0.1.notified().await;
+        }
+    }
+}
+
+/// What the file watcher watches, published after every reload.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(super) struct WatchSet {
+    /// False when `reload_on_change = false`: watch nothing.
+    pub(super) enabled: bool,
+    pub(super) delay: std::time::Duration,
+    pub(super) sources: Sources,
+}
+
+/// The settings whose new values apply without a restart, through handles
+/// into the running parts.
+pub(super) struct Live {
+    /// Replaces the log filter (`log_level`); `None` when `RUST_LOG` rules.
+    pub(super) log_level: Option<super::SetLevel>,
+    /// The admin API's token (`admin_token`, `admin_token_file`).
+    pub(super) token: TokenCell,
+    /// `DNSLB_ADMIN_TOKEN` is set: it keeps winning over the file.
+    pub(super) token_from_env: bool,
+    /// The admin API listens on a non-loopback address: a token is then
+    /// required, so one cannot be removed by a reload.
+    pub(super) token_required: bool,
+}
+
+/// What a reload needs: the settings in force and as started, the writer,
+/// the prober to move, and the parts that take live settings.
 pub(super) struct Reloader {
-    /// `dnslb.toml` is read once at start-up; a reload re-reads the zones
-    /// directory (zone and policy files) and the GeoIP database.
+    /// The settings in force (restart-only keys as started).
     pub(super) settings: Settings,
+    /// The settings the process started with (after the command line).
+    pub(super) started: Settings,
+    /// The command line's settings, applied over every re-read.
+    pub(super) cli: CliSettings,
     pub(super) writer: SnapshotWriter,
     pub(super) prober: Arc<Prober>,
+    /// Operator overrides, applied to every new table before the swap.
+    pub(super) overrides: Arc<Overrides>,
+    /// Counters: carried into every new snapshot; reloads counted.
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) live: Live,
+    /// The watcher's files, renewed after every reload.
+    pub(super) watched: watch::Sender<WatchSet>,
 }
 
 /// Why a reload left the current snapshot in place.
 #[derive(Debug, thiserror::Error)]
 pub(super) enum ReloadError {
-    #[error("{} error(s) in the new configuration", .0.len())]
+    #[error("{} error(s); nothing could be loaded", .0.len())]
     Invalid(Diagnostics),
     #[error("the reload task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -48,11 +143,31 @@ pub(super) enum ReloadError {
     Prober(#[from] crate::health::ProberError),
 }
 
+/// What a reload that replaced the snapshot found.
+#[derive(Debug, Default)]
+pub(super) struct Reloaded {
+    /// Problems in the settings file or any zone's files.
+    pub(super) errors: Vec<String>,
+    /// Restart-only settings that changed.
+    pub(super) restart_needed: Vec<String>,
+    /// Zones serving their previous version, and zones not served.
+    pub(super) previous: usize,
+    pub(super) failed: usize,
+}
+
 impl Reloader {
-    /// Rebuild, reconcile the prober, swap. `cause` names the trigger in
-    /// the log line.
-    pub(super) async fn reload(&self, cause: &str) -> Result<(), ReloadError> {
+    /// Re-read the settings, rebuild, reconcile the prober, swap. `cause`
+    /// names the trigger in the log line.
+    pub(super) async fn reload(&mut self, cause: &str) -> Result<Reloaded, ReloadError> {
         let started = Instant::now();
+        let mut out = Reloaded::default();
+        self.reread_settings(&mut out);
+        tracing::debug!(
+            target: TARGET,
+            cause,
+            dir = %self.settings.zones_dir.value.display(),
+            "reload started"
+        );
         let previous = self.writer.cell().load_full();
         let settings = self.settings.clone();
         let base = previous.clone();
@@ -66,14 +181,24 @@ impl Reloader {
             (snap, diags)
         })
         .await?;
-        // Warnings are logged whether or not the reload goes through.
         for w in built.1.warnings() {
             tracing::warn!(target: TARGET, "{}", w.as_warning());
         }
-        let snap = match built {
+        let mut snap = match built {
             (Some(s), _) => s,
-            (None, diags) => return Err(ReloadError::Invalid(diags)),
+            (None, diags) => {
+                self.publish_watch(&previous);
+                return Err(ReloadError::Invalid(diags));
+            }
         };
+        out.errors.extend(snap.problems().map(ToString::to_string));
+        for z in &snap.zone_status {
+            match z.state {
+                ZoneState::Loaded => {}
+                ZoneState::Previous => out.previous += 1,
+                ZoneState::Failed => out.failed += 1,
+            }
+        }
         let build_ms = started.elapsed().as_millis() as u64;
         // The prober rewrites surviving cells from its own state, then
         // writes only the new table; so the swap follows at once.
@@ -81,7 +206,16 @@ impl Reloader {
             .reconcile(snap.targets.probe_targets(), snap.health.clone())
             .await?;
         let (zones, lb_names) = (snap.zones.len(), snap.lb.len());
-        self.writer.replace(Arc::new(snap));
+        self.metrics.adopt(&mut snap.counters);
+        let snap = Arc::new(snap);
+        // Under the overrides lock, so a change made meanwhile is applied
+        // to this table too.
+        self.overrides.with_list(|l| {
+            crate::admin::endpoints::apply_overrides(l, &snap);
+            self.writer.replace(snap.clone());
+        });
+        self.metrics.reloads.success();
+        self.publish_watch(&snap);
         tracing::info!(
             target: TARGET,
             cause,
@@ -89,45 +223,321 @@ impl Reloader {
             lb_names,
             build_ms,
             ms = started.elapsed().as_millis() as u64,
-            "reloaded"
+            "{}",
+            if out.errors.is_empty() {
+                "reloaded"
+            } else {
+                "reload incomplete"
+            }
         );
-        Ok(())
+        Ok(out)
+    }
+
+    /// Tell the watcher what to watch now: the snapshot's files, the
+    /// settings file and the token file.
+    pub(super) fn publish_watch(&self, snap: &Snapshot) {
+        let mut sources = snap.sources.clone();
+        let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        sources
+            .files
+            .extend(self.settings.file.iter().map(|p| abs(p)));
+        sources
+            .files
+            .extend(self.settings.admin_token_file.iter().map(|p| abs(p)));
+        let set = WatchSet {
+            enabled: self.settings.reload_on_change,
+            delay: self.settings.reload_delay,
+            sources,
+        };
+        self.watched.send_if_modified(|old| {
+            let changed = *old != set;
+            *old = set;
+            changed
+        });
+    }
+
+    /// Step 1: `dnslb.toml` again. Live keys go into `self.settings` (and
+    /// the running parts); restart-only keys keep their start-up values
+    /// and each change is reported; a file with errors changes nothing.
+    fn reread_settings(&mut self, out: &mut Reloaded) {
+        let Some(path) = self.settings.file.clone() else {
+            return;
+        };
+        let mut diags = Diagnostics::new();
+        let Some(mut new) = load_settings(&path, &mut diags) else {
+            for d in diags.iter() {
+                out.errors.push(d.to_string());
+            }
+            tracing::error!(
+                target: TARGET,
+                file = %path.display(),
+                errors = diags.len(),
+                "the settings file has errors; its previous values stay in force"
+            );
+            return;
+        };
+        self.cli.apply(&mut new);
+        out.restart_needed = restart_only(&self.started, &mut new);
+        self.apply_live(&new, out);
+        self.settings = new;
+    }
+
+    /// Hand the live keys to the running parts.
+    fn apply_live(&mut self, new: &Settings, out: &mut Reloaded) {
+        if new.log_level != self.settings.log_level
+            && let Some(set) = &self.live.log_level
+        {
+            match set(&new.log_level) {
+                Ok(()) => {
+                    tracing::info!(target: TARGET, level = %new.log_level, "log level changed")
+                }
+                Err(e) => out.errors.push(format!("log_level: {e}")),
+            }
+        }
+        if !self.live.token_from_env && new.admin_token != self.settings.admin_token {
+            match &new.admin_token {
+                None if self.live.token_required => {
+                    let at = position(new, "admin_token");
+                    out.errors.push(format!(
+                        "{at}admin_token: the admin API listens beyond loopback and needs a \
+                         token; the token in force stays"
+                    ));
+                }
+                t => {
+                    self.live.token.store(t.clone().map(Arc::new));
+                    tracing::warn!(
+                        target: TARGET,
+                        "admin token {}",
+                        if t.is_some() { "replaced" } else { "removed" }
+                    );
+                }
+            }
+        }
     }
 }
 
-/// Reload for every cause received, one at a time, until `cancel` fires.
-pub(super) async fn run(
-    reloader: Reloader,
-    mut causes: mpsc::Receiver<&'static str>,
-    cancel: CancellationToken,
-) {
+/// `FILE:LINE:COL: ` of `key` in the settings file, or `FILE: `.
+fn position(s: &Settings, key: &str) -> String {
+    let file = s
+        .file
+        .as_ref()
+        .map_or_else(String::new, |f| f.display().to_string());
+    match s.positions.get(key) {
+        Some((l, c)) => format!("{file}:{l}:{c}: "),
+        None if file.is_empty() => String::new(),
+        None => format!("{file}: "),
+    }
+}
+
+/// Put back in `new` the start-up value of every key that needs a restart
+/// and say, for each that changed, where and to what.
+fn restart_only(started: &Settings, new: &mut Settings) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut note = |key: &str, was: String, now: String| {
+        if was != now {
+            out.push(format!(
+                "{}{key}: changed to {now}; takes effect after a restart (still {was})",
+                position(new, key)
+            ));
+        }
+    };
+    let list = |v: &[std::net::SocketAddr]| {
+        let v: Vec<String> = v.iter().map(ToString::to_string).collect();
+        format!("[{}]", v.join(", "))
+    };
+    let opt = |v: Option<String>| v.unwrap_or_else(|| "off".into());
+    let secs = |d: std::time::Duration| format!("{} s", d.as_secs_f64());
+    note("listen", list(&started.listen), list(&new.listen));
+    note(
+        "udp_workers",
+        started.udp_workers.to_string(),
+        new.udp_workers.to_string(),
+    );
+    note(
+        "tcp_max_connections",
+        started.tcp_max_connections.to_string(),
+        new.tcp_max_connections.to_string(),
+    );
+    note(
+        "tcp_max_connections_per_client",
+        started.tcp_max_connections_per_client.to_string(),
+        new.tcp_max_connections_per_client.to_string(),
+    );
+    note(
+        "tcp_idle_timeout",
+        secs(started.tcp_idle_timeout),
+        secs(new.tcp_idle_timeout),
+    );
+    note(
+        "tcp_write_timeout",
+        secs(started.tcp_write_timeout),
+        secs(new.tcp_write_timeout),
+    );
+    note(
+        "log_format",
+        crate::config::LogFormat::WORDS
+            .word(started.log_format)
+            .into(),
+        crate::config::LogFormat::WORDS.word(new.log_format).into(),
+    );
+    note(
+        "admin_listen",
+        opt(started.admin_listen.map(|a| a.to_string())),
+        opt(new.admin_listen.map(|a| a.to_string())),
+    );
+    note(
+        "admin_state_file",
+        opt(started
+            .admin_state_file
+            .as_ref()
+            .map(|p| p.display().to_string())),
+        opt(new
+            .admin_state_file
+            .as_ref()
+            .map(|p| p.display().to_string())),
+    );
+    note(
+        "[rrl]",
+        format!("{:?}", started.rrl),
+        format!("{:?}", new.rrl),
+    );
+    // [cookies] holds secrets, which are never printed.
+    if started.cookies != new.cookies {
+        out.push(format!(
+            "{}[cookies]: changed; takes effect after a restart",
+            position(new, "cookies")
+        ));
+    }
+    new.listen = started.listen.clone();
+    new.udp_workers = started.udp_workers;
+    new.tcp_max_connections = started.tcp_max_connections;
+    new.tcp_max_connections_per_client = started.tcp_max_connections_per_client;
+    new.tcp_idle_timeout = started.tcp_idle_timeout;
+    new.tcp_write_timeout = started.tcp_write_timeout;
+    new.log_format = started.log_format;
+    new.admin_listen = started.admin_listen;
+    new.admin_state_file = started.admin_state_file.clone();
+    new.rrl = started.rrl;
+    new.cookies = started.cookies.clone();
+    out
+}
+
+/// Reload for every request, one at a time, until `cancel` fires.
+pub(super) async fn run(mut reloader: Reloader, trigger: Trigger, cancel: CancellationToken) {
     loop {
-        let cause = tokio::select! {
-            c = causes.recv() => match c {
-                Some(c) => c,
-                None => return,
-            },
+        let bits = tokio::select! {
+            b = trigger.next() => b,
             _ = cancel.cancelled() => return,
         };
-        match reloader.reload(cause).await {
-            Ok(()) => {}
-            Err(ReloadError::Invalid(diags)) => {
-                for d in diags.iter() {
-                    tracing::error!(target: TARGET, "{d}");
+        let cause = causes_text(bits);
+        let result = reloader.reload(&cause).await;
+        let mut last = LastReload {
+            at: crate::metrics::unix_now(),
+            cause: cause.clone(),
+            ..LastReload::default()
+        };
+        match result {
+            Ok(r) => {
+                for e in &r.errors {
+                    tracing::error!(target: TARGET, "{e}");
+                }
+                for w in &r.restart_needed {
+                    tracing::warn!(target: TARGET, "{w}");
+                }
+                if !r.errors.is_empty() {
+                    tracing::warn!(
+                        target: TARGET,
+                        cause,
+                        errors = r.errors.len(),
+                        zones_previous = r.previous,
+                        zones_failed = r.failed,
+                        "reload found errors: {} zone(s) keep their previous version, {} not served",
+                        r.previous,
+                        r.failed
+                    );
+                }
+                last.outcome = if r.errors.is_empty() { "ok" } else { "partial" };
+                last.errors = r.errors;
+                last.restart_needed = r.restart_needed;
+            }
+            Err(e) => {
+                reloader.metrics.reloads.failure();
+                if let ReloadError::Invalid(diags) = &e {
+                    for d in diags.iter() {
+                        tracing::error!(target: TARGET, "{d}");
+                        last.errors.push(d.to_string());
+                    }
+                } else {
+                    last.errors.push(e.to_string());
                 }
                 tracing::error!(
                     target: TARGET,
                     cause,
-                    errors = diags.len(),
+                    error = %e,
                     "reload failed; still serving the previous configuration"
                 );
+                last.outcome = "failed";
             }
-            Err(e) => tracing::error!(
-                target: TARGET,
-                cause,
-                error = %e,
-                "reload failed; still serving the previous configuration"
-            ),
         }
+        reloader.metrics.reloads.report(last);
+    }
+}
+
+/// What start-up found, reported like a reload's.
+pub(super) fn startup_report(snap: &Snapshot) -> LastReload {
+    let errors: Vec<String> = snap.problems().map(ToString::to_string).collect();
+    LastReload {
+        at: crate::metrics::unix_now(),
+        cause: "start-up".into(),
+        outcome: if errors.is_empty() { "ok" } else { "partial" },
+        errors,
+        restart_needed: Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_merge_into_one_request() {
+        assert_eq!(causes_text(1), "SIGHUP");
+        assert_eq!(causes_text(3), "SIGHUP+file change");
+        assert_eq!(causes_text(6), "file change+admin API");
+    }
+
+    #[tokio::test]
+    async fn requests_made_meanwhile_are_one_more_reload() {
+        let t = Trigger::default();
+        t.request(Cause::Files);
+        t.request(Cause::Signal);
+        assert_eq!(t.next().await, 3);
+        t.request(Cause::Admin);
+        assert_eq!(t.next().await, 4);
+        let waiter = {
+            let t = t.clone();
+            tokio::spawn(async move { t.next().await })
+        };
+        tokio::task::yield_now().await;
+        t.request(Cause::Signal);
+        assert_eq!(waiter.await.unwrap(), 1);
+    }
+
+    #[test]
+    fn restart_only_keys_are_named_with_their_line_and_kept() {
+        let started = Settings::default();
+        let text = "listen = [\"127.0.0.1:5400\"]\nlog_level = \"debug\"\nudp_workers = 3\n";
+        let mut d = Diagnostics::new();
+        let mut new =
+            crate::config::settings::parse_settings(std::path::Path::new("d.toml"), text, &mut d)
+                .unwrap();
+        let notes = restart_only(&started, &mut new);
+        assert_eq!(notes.len(), if started.udp_workers == 3 { 1 } else { 2 });
+        assert!(
+            notes[0].starts_with("d.toml:1:10: listen: changed to [127.0.0.1:5400]; takes effect after a restart (still [127.0.0.1:5353])"),
+            "{notes:?}"
+        );
+        assert_eq!(new.listen, started.listen);
+        assert_eq!(new.log_level, "debug", "live keys are left alone");
     }
 }

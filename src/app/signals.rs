@@ -4,8 +4,9 @@
 
 use anyhow::Context;
 use tokio::signal::unix::{Signal, SignalKind, signal};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use super::reload::{Cause, Trigger};
 
 /// The signal streams, registered before serving starts: a HUP or TERM
 /// right after "listening on" must find them installed (the default action
@@ -41,21 +42,14 @@ impl Signals {
 pub(super) struct Hup(Signal);
 
 impl Hup {
-    /// Send `"SIGHUP"` to the reloader for every HUP until `cancel` fires
-    /// or the reloader is gone. A HUP while a reload runs waits in the
-    /// channel (one slot: further HUPs meanwhile add nothing new).
-    pub(super) async fn forward(
-        mut self,
-        to: mpsc::Sender<&'static str>,
-        cancel: CancellationToken,
-    ) {
+    /// Ask `to` for a reload on every HUP until `cancel` fires. A HUP
+    /// while a reload runs merges with any other pending request into one
+    /// more reload.
+    pub(super) async fn forward(mut self, to: Trigger, cancel: CancellationToken) {
         loop {
             tokio::select! {
-                _ = self.0.recv() => {}
+                _ = self.0.recv() => to.request(Cause::Signal),
                 _ = cancel.cancelled() => return,
-            }
-            if let Err(mpsc::error::TrySendError::Closed(_)) = to.try_send("SIGHUP") {
-                return;
             }
         }
     }

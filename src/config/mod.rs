@@ -19,6 +19,6 @@ pub mod settings;
 pub mod values;
 
 pub use cookies::CookieSettings;
-pub use policy_file::{NameEntry, PolicyFile, load_policy_file};
+pub use policy_file::{NameEntry, PolicyFile, load_policy_file, load_policy_file_reading};
 pub use rrl::RrlSettings;
-pub use settings::{LogFormat, Settings, load_settings, load_settings_partial};
+pub use settings::{AdminToken, LogFormat, Settings, load_settings, load_settings_partial};

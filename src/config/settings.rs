@@ -37,6 +37,49 @@ pub struct SettingsSpec {
     pub log_level: Option<Spanned<String>>,
     pub rrl: Option<super::rrl::RrlSpec>,
     pub cookies: Option<super::cookies::CookiesSpec>,
+    pub admin_listen: Option<Spanned<String>>,
+    pub admin_token: Option<Spanned<String>>,
+    pub admin_token_file: Option<Spanned<String>>,
+    pub admin_state_file: Option<Spanned<String>>,
+    pub reload_on_change: Option<Spanned<bool>>,
+    pub reload_delay: Option<Spanned<f64>>,
+}
+
+/// The admin API's bearer token. `Debug` does not print it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AdminToken(String);
+
+impl AdminToken {
+    /// Shortest token accepted: a guessable token is no protection.
+    pub const MIN_LEN: usize = 16;
+
+    /// Validate `s` (trimmed of surrounding whitespace): at least
+    /// [`AdminToken::MIN_LEN`] visible ASCII characters, no spaces, so it
+    /// travels unchanged in an `Authorization: Bearer` header.
+    pub fn new(s: &str) -> Result<Self, String> {
+        let t = s.trim();
+        if t.len() < Self::MIN_LEN {
+            return Err(format!(
+                "the token must be at least {} characters, got {}",
+                Self::MIN_LEN,
+                t.len()
+            ));
+        }
+        if !t.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err("the token may only hold visible ASCII characters (no spaces)".into());
+        }
+        Ok(Self(t.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for AdminToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminToken(<redacted>)")
+    }
 }
 
 impl SettingsSpec {
@@ -56,6 +99,12 @@ impl SettingsSpec {
             tcp_write_timeout: f.opt(cx, "tcp_write_timeout"),
             log_format: f.opt(cx, "log_format"),
             log_level: f.opt(cx, "log_level"),
+            admin_listen: f.opt(cx, "admin_listen"),
+            admin_token: f.opt(cx, "admin_token"),
+            admin_token_file: f.opt(cx, "admin_token_file"),
+            admin_state_file: f.opt(cx, "admin_state_file"),
+            reload_on_change: f.opt(cx, "reload_on_change"),
+            reload_delay: f.opt(cx, "reload_delay"),
             rrl: f.table(cx, "rrl").map(|t| super::rrl::RrlSpec::read(cx, t)),
             cookies: f
                 .table(cx, "cookies")
@@ -110,9 +159,31 @@ pub struct Settings {
     pub rrl: super::RrlSettings,
     /// DNS Cookies (`[cookies]`); on by default.
     pub cookies: super::CookieSettings,
+    /// Where the admin HTTP API listens; `None` turns it off.
+    pub admin_listen: Option<SocketAddr>,
+    /// Bearer token of the admin API (`admin_token` or the contents of
+    /// `admin_token_file`; `DNSLB_ADMIN_TOKEN` in the environment wins).
+    pub admin_token: Option<AdminToken>,
+    /// The file `admin_token` was read from (`admin_token_file`), watched
+    /// for changes like the other inputs.
+    pub admin_token_file: Option<PathBuf>,
+    /// Where operator overrides are kept across restarts; `None`: memory only.
+    pub admin_state_file: Option<PathBuf>,
+    /// Reload when a file dnslb read changes (zone, `$INCLUDE`, policy,
+    /// GeoIP, this file, the token file), not only on SIGHUP.
+    pub reload_on_change: bool,
+    /// How long the files must stay quiet before that reload: a burst of
+    /// writes is one reload.
+    pub reload_delay: Duration,
+    /// 1-based (line, column) of every key the file sets, by key name: for
+    /// problems found after parsing (a restart-only key changed by a
+    /// reload; a configured admin address that cannot be bound).
+    pub positions: std::collections::BTreeMap<&'static str, (u32, u32)>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5353";
+/// Default address of the admin API: loopback only.
+pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:8053";
 
 impl Default for Settings {
     fn default() -> Self {
@@ -132,6 +203,13 @@ impl Default for Settings {
             log_level: "info".into(),
             rrl: Default::default(),
             cookies: Default::default(),
+            admin_listen: Some(DEFAULT_ADMIN_LISTEN.parse().expect("valid default")),
+            admin_token: None,
+            admin_token_file: None,
+            admin_state_file: None,
+            reload_on_change: true,
+            reload_delay: Duration::from_millis(300),
+            positions: Default::default(),
         }
     }
 }
@@ -215,6 +293,7 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
     };
     // A key the file does not set still belongs to this file.
     cfg.zones_dir = located(cfg.zones_dir.value, None);
+    let positions = key_positions(&spec, &lines);
     // Exhaustive destructuring: a new field cannot be silently ignored.
     let SettingsSpec {
         listen,
@@ -231,6 +310,12 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         log_level,
         rrl,
         cookies,
+        admin_listen,
+        admin_token,
+        admin_token_file,
+        admin_state_file,
+        reload_on_change,
+        reload_delay,
     } = spec;
     let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
         diags.error_at_offset(path, text, span.start, key, msg);
@@ -328,6 +413,71 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
             Err(m) => err(l.span(), "log_level", m),
         }
     }
+    if let Some(a) = admin_listen {
+        match parse_admin_listen(a.get_ref()) {
+            Ok(v) => cfg.admin_listen = v,
+            Err(m) => err(a.span(), "admin_listen", m),
+        }
+    }
+    match (admin_token, admin_token_file) {
+        (Some(t), Some(f)) => {
+            let (span, key) = if f.span().start > t.span().start {
+                (f.span(), "admin_token_file")
+            } else {
+                (t.span(), "admin_token")
+            };
+            err(
+                span,
+                key,
+                "set admin_token or admin_token_file, not both".into(),
+            );
+        }
+        (Some(t), None) => match AdminToken::new(t.get_ref()) {
+            Ok(v) => cfg.admin_token = Some(v),
+            Err(m) => err(t.span(), "admin_token", m),
+        },
+        (None, Some(f)) => {
+            let p = rel(f.get_ref());
+            cfg.admin_token_file = Some(p.clone());
+            match std::fs::read_to_string(&p) {
+                Ok(text) => match AdminToken::new(&text) {
+                    Ok(v) => cfg.admin_token = Some(v),
+                    Err(m) => err(
+                        f.span(),
+                        "admin_token_file",
+                        format!("{}: {m}", p.display()),
+                    ),
+                },
+                Err(e) => err(
+                    f.span(),
+                    "admin_token_file",
+                    format!("cannot read {}: {e}", p.display()),
+                ),
+            }
+        }
+        (None, None) => {}
+    }
+    if let Some(f) = admin_state_file {
+        if f.get_ref().is_empty() {
+            err(
+                f.span(),
+                "admin_state_file",
+                "must not be empty (leave the key out to keep overrides in memory only)".into(),
+            );
+        } else {
+            cfg.admin_state_file = Some(rel(f.get_ref()));
+        }
+    }
+    if let Some(b) = reload_on_change {
+        cfg.reload_on_change = *b.get_ref();
+    }
+    if let Some(t) = reload_delay {
+        match float_in(*t.get_ref(), 0.05..=60.0, " seconds") {
+            Ok(v) => cfg.reload_delay = Duration::from_secs_f64(v),
+            Err(m) => err(t.span(), "reload_delay", m),
+        }
+    }
+    cfg.positions = positions;
     if let Some(r) = rrl {
         cfg.rrl = super::rrl::validate(r, &mut err);
     }
@@ -340,6 +490,52 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         cfg.cookies.secrets = super::cookies::load_secret_file(&rel(f.get_ref()), diags);
     }
     Some(cfg)
+}
+
+/// Where each key the file sets starts.
+fn key_positions(
+    spec: &SettingsSpec,
+    lines: &LineIndex<'_>,
+) -> std::collections::BTreeMap<&'static str, (u32, u32)> {
+    fn at<T>(v: &Option<Spanned<T>>) -> Option<usize> {
+        v.as_ref().map(|s| s.span().start)
+    }
+    let all = [
+        ("listen", at(&spec.listen)),
+        ("zones_dir", at(&spec.zones_dir)),
+        ("geoip_database", at(&spec.geoip_database)),
+        ("allow_partial_zones", at(&spec.allow_partial_zones)),
+        ("udp_workers", at(&spec.udp_workers)),
+        ("udp_payload_size", at(&spec.udp_payload_size)),
+        ("tcp_idle_timeout", at(&spec.tcp_idle_timeout)),
+        ("tcp_max_connections", at(&spec.tcp_max_connections)),
+        (
+            "tcp_max_connections_per_client",
+            at(&spec.tcp_max_connections_per_client),
+        ),
+        ("tcp_write_timeout", at(&spec.tcp_write_timeout)),
+        ("log_format", at(&spec.log_format)),
+        ("log_level", at(&spec.log_level)),
+        ("admin_listen", at(&spec.admin_listen)),
+        ("admin_token", at(&spec.admin_token)),
+        ("admin_token_file", at(&spec.admin_token_file)),
+        ("admin_state_file", at(&spec.admin_state_file)),
+        ("reload_on_change", at(&spec.reload_on_change)),
+        ("reload_delay", at(&spec.reload_delay)),
+    ];
+    all.into_iter()
+        .filter_map(|(k, off)| Some((k, lines.line_col(off?))))
+        .collect()
+}
+
+/// `admin_listen` (and `--admin-listen`): `ADDR:PORT`, or `""` for off.
+pub fn parse_admin_listen(s: &str) -> Result<Option<SocketAddr>, String> {
+    if s.is_empty() {
+        return Ok(None);
+    }
+    s.parse::<SocketAddr>().map(Some).map_err(|_| {
+        format!("{s:?} is not an ADDR:PORT socket address (IPv6 as [::1]:8053; \"\" turns the admin API off)")
+    })
 }
 
 #[cfg(test)]
@@ -367,6 +563,65 @@ mod tests {
         // the one key set on purpose: the quickstart's example database
         let db = c.geoip_database.map(|d| d.value);
         assert!(db.is_some_and(|d| d.ends_with("geoip/example.mmdb") && d.is_file()));
+        assert_eq!(c.admin_listen, def.admin_listen);
+        assert_eq!(c.admin_token, def.admin_token);
+        assert_eq!(c.admin_state_file, def.admin_state_file);
+    }
+
+    #[test]
+    fn admin_keys() {
+        let mut d = Diagnostics::new();
+        let def = Settings::default();
+        assert_eq!(def.admin_listen, Some("127.0.0.1:8053".parse().unwrap()));
+        assert!(def.admin_token.is_none() && def.admin_state_file.is_none());
+        let text = "admin_listen = \"\"\nadmin_token = \"0123456789abcdef\"\nadmin_state_file = \"state/admin\"\n";
+        let c = parse_settings(Path::new("/etc/dnslb/s.toml"), text, &mut d).unwrap();
+        assert_eq!(c.admin_listen, None);
+        assert_eq!(c.positions.get("admin_listen"), Some(&(1, 16)));
+        assert_eq!(c.admin_token.as_ref().unwrap().as_str(), "0123456789abcdef");
+        assert_eq!(
+            format!("{:?}", c.admin_token),
+            "Some(AdminToken(<redacted>))"
+        );
+        assert_eq!(
+            c.admin_state_file,
+            Some(PathBuf::from("/etc/dnslb/state/admin"))
+        );
+
+        let bad = "admin_listen = \"localhost\"\nadmin_token = \"short\"\nadmin_token_file = \"t\"\nadmin_state_file = \"\"\n";
+        assert!(parse_settings(Path::new("s.toml"), bad, &mut d).is_none());
+        let s = d.to_string();
+        assert!(
+            s.contains("s.toml:1:16: admin_listen: \"localhost\" is not an ADDR:PORT"),
+            "{s}"
+        );
+        assert!(
+            s.contains(
+                "s.toml:3:20: admin_token_file: set admin_token or admin_token_file, not both"
+            ),
+            "{s}"
+        );
+        assert!(
+            s.contains("s.toml:4:20: admin_state_file: must not be empty"),
+            "{s}"
+        );
+
+        let mut d = Diagnostics::new();
+        let bad = "admin_token = \"has a space in it, long enough\"\n";
+        assert!(parse_settings(Path::new("s.toml"), bad, &mut d).is_none());
+        assert!(
+            d.to_string()
+                .contains("s.toml:1:15: admin_token: the token may only hold visible ASCII"),
+            "{d}"
+        );
+        let mut d = Diagnostics::new();
+        let bad = "admin_token_file = \"no-such-token-file\"\n";
+        assert!(parse_settings(Path::new("/nonexistent/s.toml"), bad, &mut d).is_none());
+        assert!(
+            d.to_string()
+                .contains("admin_token_file: cannot read /nonexistent/no-such-token-file"),
+            "{d}"
+        );
     }
 
     #[test]
@@ -404,7 +659,7 @@ mod tests {
         assert_eq!(
             got,
             [
-                "s.toml:1:1: unknown field `listne`, expected one of `listen`, `zones_dir`, `geoip_database`, `allow_partial_zones`, `udp_workers`, `udp_payload_size`, `tcp_idle_timeout`, `tcp_max_connections`, `tcp_max_connections_per_client`, `tcp_write_timeout`, `log_format`, `log_level`, `rrl`, `cookies`",
+                "s.toml:1:1: unknown field `listne`, expected one of `listen`, `zones_dir`, `geoip_database`, `allow_partial_zones`, `udp_workers`, `udp_payload_size`, `tcp_idle_timeout`, `tcp_max_connections`, `tcp_max_connections_per_client`, `tcp_write_timeout`, `log_format`, `log_level`, `admin_listen`, `admin_token`, `admin_token_file`, `admin_state_file`, `reload_on_change`, `reload_delay`, `rrl`, `cookies`",
                 "s.toml:2:20: udp_payload_size: must be between 512 and 4096, got 100",
                 "s.toml:3:15: udp_workers: invalid type: string \"4\", expected i64",
                 "s.toml:4:23: tcp_max_connections: must be between 1 and 1000000, got 0",

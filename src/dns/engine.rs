@@ -14,6 +14,7 @@ use super::cookie::{self, CookieJar, REPLY_COOKIE_LEN, Verdict};
 use super::wire::{self, Edns, ParseError, Query};
 use super::writer::{Full, Owner, Section, Writer};
 use crate::geoip::locate_client;
+use crate::metrics::NO_ZONE;
 use crate::policy::{self, ClientInfo, ClientSubnet, Decision, Family, Outcome};
 use crate::snapshot::Snapshot;
 use crate::zone::name::label_offsets;
@@ -54,6 +55,10 @@ pub struct Worker {
     query: Query,
     decision: Decision,
     rng: SmallRng,
+    /// Which copy of the snapshot's counters this worker bumps.
+    shard: usize,
+    /// Answer sampling: (answers left until the next sample, LCG state).
+    sample: (u32, u32),
     /// DNS cookie secrets and policy; `None`: COOKIE options are ignored.
     cookies: Option<Arc<CookieJar>>,
     /// The last query answered carried a valid server cookie.
@@ -81,9 +86,29 @@ impl Worker {
             query: Query::default(),
             decision: Decision::default(),
             rng: SmallRng::seed_from_u64(seed),
+            shard: crate::metrics::next_shard(),
+            sample: (1, seed as u32 | 1),
             cookies: None,
             cookie_valid: false,
         }
+    }
+
+    /// Count one answered query in the snapshot's counters.
+    #[inline]
+    fn count(&self, snap: &Snapshot, t: Transport, qtype: u16, rcode: u16, zone: u32, ecs: bool) {
+        let t = match t {
+            Transport::Udp => 0,
+            Transport::Tcp => 1,
+        };
+        snap.counters.query(self.shard, zone, t, qtype, rcode, ecs);
+    }
+
+    /// [`Self::count`] for the rare replies made before the lookup
+    /// (malformed or unsupported queries), out of line.
+    #[cold]
+    #[inline(never)]
+    fn count_error(&self, snap: &Snapshot, t: Transport, qtype: u16, rcode: u16, ecs: bool) {
+        self.count(snap, t, qtype, rcode, NO_ZONE, ecs);
     }
 
     /// Answer DNS cookies (RFC 7873, RFC 9018) with `jar`'s secrets.
@@ -120,11 +145,13 @@ impl Worker {
             Err(ParseError::NotImp { question, edns }) => {
                 let opt = edns.then_some(snap.limits.udp_payload);
                 error_reply(packet, question, RCODE_NOTIMP, opt, out);
+                self.count_error(snap, transport, 0, RCODE_NOTIMP, false);
                 return true;
             }
             Err(ParseError::FormErr { question, edns }) => {
                 let opt = edns.then_some(snap.limits.udp_payload);
                 error_reply(packet, question, RCODE_FORMERR, opt, out);
+                self.count_error(snap, transport, 0, RCODE_FORMERR, false);
                 return true;
             }
         }
@@ -149,6 +176,8 @@ impl Worker {
         if !question.is_empty() && w.question(question).is_err() {
             // A question that cannot fit even alone (only over tiny limits).
             error_reply(packet, None, RCODE_FORMERR, None, w.buf);
+            let (qtype, ecs) = (q.qtype, edns.is_some_and(|e| e.ecs.is_some()));
+            self.count_error(snap, transport, qtype, RCODE_FORMERR, ecs);
             return true;
         }
         let after_question = w.mark();
@@ -159,6 +188,7 @@ impl Worker {
             tc: false,
             ecs_scope: 0,
         };
+        let mut zone = NO_ZONE;
         let res = if edns.is_some_and(|e| e.version > 0) {
             plain(RCODE_BADVERS)
         } else if question.is_empty() {
@@ -194,6 +224,9 @@ impl Worker {
                 rng: &mut self.rng,
                 additional: None,
                 ecs_scope: 0,
+                shard: self.shard,
+                zone: NO_ZONE,
+                sample: &mut self.sample,
             };
             if q.qclass != 1 && q.qclass != 255 {
                 Res {
@@ -211,7 +244,9 @@ impl Worker {
                     ecs_scope: 0,
                 }
             } else {
-                ctx.resolve(&q.qname.lower[..q.qname.len], q.qname.offs())
+                let res = ctx.resolve(&q.qname.lower[..q.qname.len], q.qname.offs());
+                zone = ctx.zone;
+                res
             }
         };
         let mut tc = res.tc;
@@ -232,6 +267,8 @@ impl Worker {
                 let _ = write_opt(&mut w, e, rcode, res.ecs_scope, snap.limits.udp_payload, ck);
             }
         }
+        let (qtype, ecs) = (q.qtype, edns.is_some_and(|e| e.ecs.is_some()));
+        self.count(snap, transport, qtype, rcode, zone, ecs);
         if rcode > 0xF {
             rcode &= 0xF;
         }
@@ -351,6 +388,12 @@ struct Ctx<'s, 'w, 'b> {
     /// The answered RRset whose targets get addresses in additional.
     additional: Option<Rrset<'s>>,
     ecs_scope: u8,
+    /// The worker's counter shard.
+    shard: usize,
+    /// Index of the zone the question landed in, for the counters.
+    zone: u32,
+    /// The worker's answer sampling state.
+    sample: &'w mut (u32, u32),
 }
 
 impl<'s> Ctx<'s, '_, '_> {
@@ -379,6 +422,11 @@ impl<'s> Ctx<'s, '_, '_> {
         let Some(first) = first else {
             return self.res(RCODE_REFUSED, false, false);
         };
+        let (Found::Node(z, _)
+        | Found::Wildcard(z, _)
+        | Found::Referral(z, ..)
+        | Found::NxDomain(z)) = first;
+        self.zone = z.index;
         self.w.section(Section::Answer);
         let mut found = first;
         let mut owner = Owner::At(12);
@@ -544,8 +592,18 @@ impl<'s> Ctx<'s, '_, '_> {
             let scope = self.decision.ecs_scope.min(ecs.source_prefix);
             self.ecs_scope = self.ecs_scope.max(scope);
         }
+        let counters = &self.snap.counters;
+        counters.decided(self.shard, lb, self.decision.kind as usize);
         if self.decision.outcome == Outcome::ServFail {
             return Ok(0);
+        }
+        // Which addresses answered is sampled, about one answer in 16.5 at
+        // random gaps of 1..=32: finding each address's counter on every
+        // query would cost more than the rest of the counting together.
+        if self.sample.0 <= 1 {
+            sample_answer(self.sample, self.snap, self.shard, lb, &self.decision.addrs);
+        } else {
+            self.sample.0 -= 1;
         }
         let ttl = self.decision.ttl;
         let mut wrote = 0;
@@ -666,6 +724,22 @@ impl<'s> Ctx<'s, '_, '_> {
         }
         self.res(rcode, aa, false)
     }
+}
+
+/// Count a sampled answer and draw the gap to the next sample (1..=32).
+/// Out of line and cold: it runs for about one answer in 16.5.
+#[cold]
+#[inline(never)]
+fn sample_answer(
+    sample: &mut (u32, u32),
+    snap: &Snapshot,
+    shard: usize,
+    lb: u32,
+    addrs: &[IpAddr],
+) {
+    sample.1 = sample.1.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+    sample.0 = 1 + (sample.1 >> 27);
+    snap.counters.answered(shard, lb, addrs);
 }
 
 enum Step<'s> {

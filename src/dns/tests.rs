@@ -80,6 +80,7 @@ fn snapshot(pick: Pick) -> Snapshot {
     let lb = BalancedName {
         name: "lb.t.test.".into(),
         ttl: 30,
+        ttl_while_failing: None,
         answers: Answers::All,
         order: Order::Single,
         pick,
@@ -98,6 +99,10 @@ fn snapshot(pick: Pick) -> Snapshot {
         health,
         limits: Limits::default(),
         geoip: None,
+        counters: Default::default(),
+        sources: Default::default(),
+        zone_status: Vec::new(),
+        errors: Vec::new(),
     }
 }
 

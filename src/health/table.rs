@@ -1,9 +1,10 @@
 //! The health table: one atomic cell per target, read by the query path
-//! without locks and written only by the prober.
+//! without locks, written by the prober and by operator overrides.
 
 use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
+use super::overrides::Forced;
 use crate::words::Words;
 
 /// Index of a probed endpoint in the [`HealthTable`]; handed out when a
@@ -32,9 +33,16 @@ impl fmt::Display for Status {
     }
 }
 
-/// Per-target health cells, written only by the prober. Status and RTT
-/// only: who uses a target is the registry's business
-/// ([`TargetRegistry::label`](super::TargetRegistry::label)), handed to the prober with the targets.
+/// Per-target health cells, written by the prober (status, RTT) and by
+/// operator overrides (forced state, [`Overrides`](super::Overrides)).
+/// Status, forced state and RTT only: who uses a target is the registry's
+/// business ([`TargetRegistry::label`](super::TargetRegistry::label)),
+/// handed to the prober with the targets.
+///
+/// One byte per target holds the probed status (bit 0: down), the forced
+/// state (bits 1-2: none, up, down, drain) and "up, but its latest probes
+/// failed" (bit 3), so the query path reads them with one load; each
+/// writer changes only its own bits.
 #[derive(Debug)]
 pub struct HealthTable {
     status: Box<[AtomicU8]>,
@@ -59,12 +67,36 @@ impl HealthTable {
         self.status.is_empty()
     }
 
-    /// Current status; a target outside the table counts as up (fail open).
+    /// Current probed status; a target outside the table counts as up
+    /// (fail open).
     #[inline]
     pub fn status(&self, id: TargetId) -> Status {
-        match self.status.get(id.0 as usize) {
-            Some(c) => decode(c.load(Ordering::Relaxed)),
-            None => Status::Up,
+        self.cell(id).status()
+    }
+
+    /// Probed status and forced state, read together (one atomic load).
+    /// A target outside the table is up and not forced.
+    #[inline]
+    pub fn cell(&self, id: TargetId) -> Cell {
+        Cell(
+            self.status
+                .get(id.0 as usize)
+                .map_or(0, |c| c.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// The operator's forced state of `id`, if any.
+    pub fn forced(&self, id: TargetId) -> Option<Forced> {
+        self.cell(id).forced()
+    }
+
+    /// Force `id` (or clear with `None`); the probed status is kept.
+    pub fn set_forced(&self, id: TargetId, f: Option<Forced>) {
+        if let Some(c) = self.status.get(id.0 as usize) {
+            let bits = Forced::encode(f) << 1;
+            let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
+                Some((v & 1) | bits)
+            });
         }
     }
 
@@ -73,9 +105,25 @@ impl HealthTable {
         self.status(id) == Status::Up
     }
 
+    /// Mark `id` as up but with its latest probes failing (on the way
+    /// down), or clear that.
+    pub fn set_failing(&self, id: TargetId, failing: bool) {
+        if let Some(c) = self.status.get(id.0 as usize) {
+            if failing {
+                c.fetch_or(0b1000, Ordering::Relaxed);
+            } else {
+                c.fetch_and(!0b1000, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Set the probed status; the forced state is kept.
     pub fn set_status(&self, id: TargetId, s: Status) {
         if let Some(c) = self.status.get(id.0 as usize) {
-            c.store(encode(s), Ordering::Relaxed);
+            match s {
+                Status::Up => c.fetch_and(!1, Ordering::Relaxed),
+                Status::Down => c.fetch_or(1, Ordering::Relaxed),
+            };
         }
     }
 
@@ -94,6 +142,56 @@ impl HealthTable {
     }
 }
 
+/// One target's health cell as read by [`HealthTable::cell`]: the probed
+/// status and the forced state.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Cell(u8);
+
+impl Cell {
+    /// The bits that decide availability: probed status (bit 0) and
+    /// forced state (bits 1-2).
+    pub const AVAILABILITY_BITS: u8 = 0b0111;
+    /// The forced state's bits only (failing open ignores probe results).
+    pub const FORCED_BITS: u8 = 0b0110;
+    /// Down (bit 0), or up with its latest probes failing (bit 3).
+    pub const FAILING_BITS: u8 = 0b1001;
+
+    /// The health check is failing or down (forced states aside).
+    #[inline]
+    pub fn failing(self) -> bool {
+        self.0 & Self::FAILING_BITS != 0
+    }
+
+    /// The raw byte: bit 0 down, bits 1-2 forced state (0 none, 1 up,
+    /// 2 down, 3 drain).
+    #[inline]
+    pub fn bits(self) -> u8 {
+        self.0
+    }
+
+    #[inline]
+    pub fn status(self) -> Status {
+        decode(self.0)
+    }
+
+    #[inline]
+    pub fn is_up(self) -> bool {
+        self.0 & 1 == 0
+    }
+
+    /// True when an operator override is in force (cheaper than
+    /// [`Cell::forced`] on the query path).
+    #[inline]
+    pub fn is_forced(self) -> bool {
+        self.0 & Self::FORCED_BITS != 0
+    }
+
+    #[inline]
+    pub fn forced(self) -> Option<Forced> {
+        Forced::decode(self.0 >> 1)
+    }
+}
+
 fn encode(s: Status) -> u8 {
     match s {
         Status::Up => 0,
@@ -102,5 +200,5 @@ fn encode(s: Status) -> u8 {
 }
 
 fn decode(v: u8) -> Status {
-    if v == 1 { Status::Down } else { Status::Up }
+    if v & 1 == 1 { Status::Down } else { Status::Up }
 }

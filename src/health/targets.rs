@@ -87,6 +87,11 @@ impl TargetRegistry {
         self.keys.is_empty()
     }
 
+    /// The key of target `id`.
+    pub fn get(&self, id: TargetId) -> Option<&TargetKey> {
+        self.keys.get(id.0 as usize)
+    }
+
     /// The id `key` was given, if it was interned.
     pub fn id_of(&self, key: &TargetKey) -> Option<TargetId> {
         self.index.get(key).copied()

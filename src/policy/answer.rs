@@ -2,9 +2,10 @@
 
 use super::groups::{Choice, choose};
 use super::name::{BalancedName, Group, OnAllDown, Order, Ordered, Pick};
+use super::pool::Health;
 use super::{
-    ClientInfo, Decision, Family, MAX_ANSWERS, Outcome, PolicyRng, Reason, failover, geo,
-    multivalue, pool, reason, round_robin, sticky, weighted,
+    ClientInfo, Decision, DecisionKind, Family, MAX_ANSWERS, Outcome, PolicyRng, Reason, failover,
+    geo, multivalue, pool, reason, round_robin, sticky, weighted,
 };
 use crate::health::HealthTable;
 
@@ -43,78 +44,130 @@ pub fn answer_bounded(
     let order = lb.order.order(&lb.groups, client);
     out.ecs_scope = order.scope;
     let k = lb.answers.limit().min(max.max(1));
-    match choose(order, family, Some(health)) {
+    match choose(order, family, Health::probed(health)) {
         Choice::Found {
             index,
             group,
             cands,
         } => {
             pick(lb.pick, group, family, &cands, k, client, rng, out);
-            out.reason = match cands.scan.tier {
+            (out.reason, out.kind) = match cands.scan.tier {
                 pool::Tier::LiveWeighted => match &lb.order {
-                    Order::Single => Reason(lb.pick.policy().as_str()),
-                    Order::Failover => failover::reason(index),
-                    Order::Geo(_) => geo_reason(&order, index),
+                    Order::Single => (Reason(lb.pick.policy().as_str()), DecisionKind::Policy),
+                    Order::Failover => (
+                        failover::reason(index),
+                        if index == 0 {
+                            DecisionKind::Policy
+                        } else {
+                            DecisionKind::Failover
+                        },
+                    ),
+                    Order::Geo(_) => geo_decision(&order, index),
                 },
-                pool::Tier::LiveZero => reason::WEIGHT_ZERO_ONLY,
-                pool::Tier::DrainWeighted | pool::Tier::DrainZero => reason::DRAIN_ONLY,
+                pool::Tier::LiveZero => (reason::WEIGHT_ZERO_ONLY, DecisionKind::LastResort),
+                pool::Tier::DrainWeighted | pool::Tier::DrainZero => {
+                    (reason::DRAIN_ONLY, DecisionKind::LastResort)
+                }
             };
         }
         Choice::NoMembers => {
             out.reason = match order.indices() {
                 Some([]) => geo::NO_RULE,
                 _ => reason::NO_MEMBERS,
-            }
+            };
+            out.kind = DecisionKind::NoData;
         }
-        Choice::AllDown => match &lb.on_all_down {
-            OnAllDown::FailOpen => match choose(order, family, None) {
-                Choice::Found { group, cands, .. } => {
-                    pick(lb.pick, group, family, &cands, k, client, rng, out);
-                    out.reason = reason::FAIL_OPEN;
-                }
-                Choice::NoMembers | Choice::AllDown => out.reason = reason::FORCED_DOWN,
-            },
-            OnAllDown::Empty => out.reason = reason::EMPTY,
-            OnAllDown::ServFail => {
-                out.outcome = Outcome::ServFail;
-                out.reason = reason::SERVFAIL;
-            }
-            OnAllDown::Fallback(fb) => {
-                let fb = Ordered::in_file_order(std::slice::from_ref(fb));
-                match choose(fb, family, Some(health)) {
-                    Choice::Found { group, cands, .. } => {
-                        pick(lb.pick, group, family, &cands, k, client, rng, out);
-                        out.reason = reason::FALLBACK;
-                    }
-                    Choice::NoMembers => out.reason = reason::FALLBACK_NO_MEMBERS,
-                    Choice::AllDown => match choose(fb, family, None) {
-                        Choice::Found { group, cands, .. } => {
-                            pick(lb.pick, group, family, &cands, k, client, rng, out);
-                            out.reason = reason::FALLBACK_FAIL_OPEN;
-                        }
-                        Choice::NoMembers | Choice::AllDown => {
-                            out.reason = reason::FALLBACK_FORCED_DOWN
-                        }
-                    },
-                }
-            }
-        },
+        Choice::AllDown => all_down(lb, order, family, k, client, health, rng, out),
+    }
+    if let Some(short) = lb.ttl_while_failing
+        && short < out.ttl
+        && any_failing(lb, family, health)
+    {
+        out.ttl = short;
     }
 }
 
-/// The reason for an answer from group `index` of a geo order.
-fn geo_reason(order: &Ordered<'_>, index: usize) -> Reason {
+/// Is the health check of any member of `family` in the name's groups
+/// failing (up, latest probes failed) or down? Only names with
+/// `ttl_while_failing` ask, so the walk costs nothing elsewhere.
+#[cold]
+#[inline(never)]
+fn any_failing(lb: &BalancedName, family: Family, health: &HealthTable) -> bool {
+    lb.groups
+        .iter()
+        .flat_map(|g| g.pool.members(family))
+        .any(|m| health.cell(m.target).failing())
+}
+
+/// Every member of the family is unavailable: what `on_all_down` says.
+#[cold]
+#[inline(never)]
+#[allow(clippy::too_many_arguments)]
+fn all_down(
+    lb: &BalancedName,
+    order: Ordered<'_>,
+    family: Family,
+    k: usize,
+    client: &ClientInfo,
+    health: &HealthTable,
+    rng: &mut PolicyRng,
+    out: &mut Decision,
+) {
+    (out.reason, out.kind) = match &lb.on_all_down {
+        OnAllDown::FailOpen => match choose(order, family, Health::open(health)) {
+            Choice::Found { group, cands, .. } => {
+                pick(lb.pick, group, family, &cands, k, client, rng, out);
+                (reason::FAIL_OPEN, DecisionKind::FailOpen)
+            }
+            Choice::NoMembers | Choice::AllDown => (reason::FORCED_DOWN, DecisionKind::NoData),
+        },
+        OnAllDown::Empty => (reason::EMPTY, DecisionKind::NoData),
+        OnAllDown::ServFail => {
+            out.outcome = Outcome::ServFail;
+            (reason::SERVFAIL, DecisionKind::ServFail)
+        }
+        OnAllDown::Fallback(fb) => {
+            let fb = Ordered::in_file_order(std::slice::from_ref(fb));
+            match choose(fb, family, Health::probed(health)) {
+                Choice::Found { group, cands, .. } => {
+                    pick(lb.pick, group, family, &cands, k, client, rng, out);
+                    (reason::FALLBACK, DecisionKind::Fallback)
+                }
+                Choice::NoMembers => (reason::FALLBACK_NO_MEMBERS, DecisionKind::NoData),
+                Choice::AllDown => match choose(fb, family, Health::open(health)) {
+                    Choice::Found { group, cands, .. } => {
+                        pick(lb.pick, group, family, &cands, k, client, rng, out);
+                        (reason::FALLBACK_FAIL_OPEN, DecisionKind::Fallback)
+                    }
+                    Choice::NoMembers | Choice::AllDown => {
+                        (reason::FALLBACK_FORCED_DOWN, DecisionKind::NoData)
+                    }
+                },
+            }
+        }
+    };
+}
+
+/// The reason for an answer from group `index` of a geo order, and its
+/// kind: the rule's first pool is the policy's answer, a later one (the
+/// rule's next pools, then the default's) a failover.
+fn geo_decision(order: &Ordered<'_>, index: usize) -> (Reason, DecisionKind) {
     let k = order
         .indices()
         .and_then(|ix| ix.iter().position(|&i| usize::from(i) == index))
         .unwrap_or(0);
-    geo::reason(k, order.default_from())
+    let kind = if k == 0 {
+        DecisionKind::Policy
+    } else {
+        DecisionKind::Failover
+    };
+    (geo::reason(k, order.default_from()), kind)
 }
 
 /// Run the pick over one group's candidates; a pick that depends on the
 /// client network (sticky) narrows the ECS scope.
 #[allow(clippy::too_many_arguments)]
-#[inline]
+#[inline(always)]
 fn pick(
     pick: Pick,
     group: &Group,

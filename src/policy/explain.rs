@@ -8,7 +8,7 @@ use crate::health::HealthTable;
 
 use super::geo::GeoMap;
 use super::groups::{Choice, choose};
-use super::pool::{Tier, scan, tier_of};
+use super::pool::{Health, Tier, scan, state_of, tier_of};
 use super::{
     BalancedName, ClientInfo, Family, Group, Member, OnAllDown, OperatorState, Order, Ordered,
 };
@@ -24,10 +24,12 @@ pub fn explain(lb: &BalancedName, health: &HealthTable, client: &ClientInfo) -> 
     // Writing to a String cannot fail.
     let _ = writeln!(
         s,
-        "{}: policy {}, ttl {}, answers {}, on_all_down {}",
+        "{}: policy {}, ttl {}{}, answers {}, on_all_down {}",
         lb.name,
         lb.describe_policy(),
         lb.ttl,
+        lb.ttl_while_failing
+            .map_or(String::new(), |t| format!(" ({t} while a check fails)")),
         lb.answers,
         lb.on_all_down
     );
@@ -116,7 +118,7 @@ fn pool_names(lb: &BalancedName, positions: &[u16]) -> String {
 /// Where a query of `family` from `client` would be answered from now.
 fn serving(lb: &BalancedName, family: Family, health: &HealthTable, client: &ClientInfo) -> String {
     let order = lb.order.order(&lb.groups, client);
-    let mut text = match choose(order, family, Some(health)) {
+    let mut text = match choose(order, family, Health::probed(health)) {
         Choice::NoMembers if order.indices() == Some(&[]) => {
             return "no rule for this client (NODATA)".into();
         }
@@ -141,7 +143,7 @@ fn serving(lb: &BalancedName, family: Family, health: &HealthTable, client: &Cli
             OnAllDown::Fallback(g) => match choose(
                 Ordered::in_file_order(std::slice::from_ref(g)),
                 family,
-                Some(health),
+                Health::probed(health),
             ) {
                 Choice::Found { .. } => format!("all down: fallback pool {}", g.pool.name),
                 Choice::NoMembers => format!(
@@ -169,7 +171,7 @@ fn tried(order: Ordered<'_>, family: Family, health: &HealthTable) -> String {
         let state = if ms.is_empty() {
             "no members of this family"
         } else {
-            match scan(ms, Some(health)) {
+            match scan(ms, Health::probed(health)) {
                 None => "all down",
                 Some(sc) => match sc.tier {
                     Tier::LiveWeighted => "available",
@@ -205,11 +207,15 @@ fn member_line(m: &Member, health: &HealthTable) -> String {
         }
         None => line.push_str(" health -    (no check)"),
     }
-    let standing = match tier_of(m, Some(health)) {
+    let forced = health.forced(m.target);
+    if let Some(f) = forced {
+        let _ = write!(line, " forced {f}");
+    }
+    let standing = match tier_of(m, Health::probed(health)) {
         Some(Tier::LiveWeighted) => "available",
         Some(Tier::LiveZero) => "standby (weight 0)",
         Some(Tier::DrainWeighted | Tier::DrainZero) => "draining",
-        None if m.state == OperatorState::Down => "down (operator)",
+        None if state_of(m, forced) == OperatorState::Down => "down (operator)",
         None => "down (health)",
     };
     let _ = write!(line, " -> {standing}");

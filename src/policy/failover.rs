@@ -46,6 +46,7 @@ mod tests {
         BalancedName {
             name: "app".into(),
             ttl: 30,
+            ttl_while_failing: None,
             answers: Answers::Count(1),
             order: Order::Failover,
             pick: inner,
@@ -89,6 +90,12 @@ mod tests {
             for _ in 0..50 {
                 answer(&lb, *family, &client_v4(), &health, &mut rng, &mut out);
                 assert_eq!(out.reason, Reason(why), "down {down:?}");
+                let kind = match *why {
+                    "failover: group 1" => DecisionKind::Policy,
+                    "all down: fail open" => DecisionKind::FailOpen,
+                    _ => DecisionKind::Failover,
+                };
+                assert_eq!(out.kind, kind, "down {down:?}");
                 assert_eq!(out.addrs.len(), 1);
                 let ok = match family {
                     Family::V4 => allowed.iter().any(|&i| out.addrs[0] == addr4(i)),
@@ -115,8 +122,8 @@ mod tests {
         health.set_status(TargetId(2), Status::Down);
         answer(&lb, Family::V4, &client_v4(), &health, &mut rng, &mut out);
         assert_eq!(
-            (out.addrs.clone(), out.reason),
-            (vec![addr4(1)], reason::DRAIN_ONLY)
+            (out.addrs.clone(), out.reason, out.kind),
+            (vec![addr4(1)], reason::DRAIN_ONLY, DecisionKind::LastResort)
         );
     }
 

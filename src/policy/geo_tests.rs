@@ -71,8 +71,9 @@ fn geo_name(with_default: bool, on_all_down: OnAllDown) -> BalancedName {
     BalancedName {
         name: "cdn".into(),
         ttl: 30,
+        ttl_while_failing: None,
         answers: Answers::Count(1),
-        order: Order::Geo(Box::new(GeoMap::new(nets(), rules(with_default)))),
+        order: Order::Geo(Arc::new(GeoMap::new(nets(), rules(with_default)))),
         pick: Pick::Weighted,
         groups: pools(),
         on_all_down,

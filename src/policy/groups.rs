@@ -8,10 +8,8 @@
 //! not just for its group. The scan stops at the first group with a live
 //! weighted member, so a healthy primary costs one pass over it.
 
-use crate::health::HealthTable;
-
 use super::name::Ordered;
-use super::pool::{Candidates, Tier, scan};
+use super::pool::{Candidates, Health, Tier, scan};
 use super::{Family, Group};
 
 /// Where a query's answer comes from.
@@ -28,14 +26,10 @@ pub(super) enum Choice<'a> {
     },
 }
 
-/// The best group of `order` and its candidates. `health` is `None` to
-/// fail open.
+/// The best group of `order` and its candidates ([`Health::open`] to fail
+/// open).
 #[inline]
-pub(super) fn choose<'a>(
-    order: Ordered<'a>,
-    family: Family,
-    health: Option<&'a HealthTable>,
-) -> Choice<'a> {
+pub(super) fn choose<'a>(order: Ordered<'a>, family: Family, health: Health<'a>) -> Choice<'a> {
     // File order (every order today) walks the slice directly: this is on
     // every load-balanced answer, and the indirection costs measurably.
     match order.indices() {
@@ -48,7 +42,7 @@ pub(super) fn choose<'a>(
 fn best<'a>(
     groups: impl Iterator<Item = (usize, &'a Group)>,
     family: Family,
-    health: Option<&'a HealthTable>,
+    health: Health<'a>,
 ) -> Choice<'a> {
     let mut any_member = false;
     let mut best: Option<(usize, &'a Group, Candidates<'a>)> = None;

@@ -125,6 +125,56 @@ pub enum Outcome {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Reason(pub &'static str);
 
+/// The class of a decision, as `/metrics` counts answers per name
+/// (`dnslb_answers_total{decision}`): coarser than [`Reason`], and a small
+/// integer so the engine indexes a counter with it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum DecisionKind {
+    /// The policy answered from the name's first available group, with
+    /// live weighted members: the normal case.
+    Policy = 0,
+    /// A failover name answered from a group after the first.
+    Failover = 1,
+    /// Only weight-0 or draining members were available.
+    LastResort = 2,
+    /// Every member was down: answered with them anyway (fail open).
+    FailOpen = 3,
+    /// Every member was down: answered from the fallback pool.
+    Fallback = 4,
+    /// No address: no member of the family, `on_all_down = "empty"`, or
+    /// every member forced down.
+    NoData = 5,
+    /// Every member was down and `on_all_down = "servfail"`.
+    ServFail = 6,
+}
+
+impl DecisionKind {
+    /// Every kind, in counter order.
+    pub const ALL: [DecisionKind; 7] = [
+        Self::Policy,
+        Self::Failover,
+        Self::LastResort,
+        Self::FailOpen,
+        Self::Fallback,
+        Self::NoData,
+        Self::ServFail,
+    ];
+
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Policy => "policy",
+            Self::Failover => "failover",
+            Self::LastResort => "last_resort",
+            Self::FailOpen => "fail_open",
+            Self::Fallback => "fallback",
+            Self::NoData => "nodata",
+            Self::ServFail => "servfail",
+        }
+    }
+}
+
 /// The result of [`answer`]. Reused across queries by a worker so the
 /// address buffer allocates only while it grows.
 #[derive(Clone, Debug)]
@@ -136,6 +186,7 @@ pub struct Decision {
     pub ecs_scope: u8,
     pub outcome: Outcome,
     pub reason: Reason,
+    pub kind: DecisionKind,
 }
 
 impl Default for Decision {
@@ -146,6 +197,7 @@ impl Default for Decision {
             ecs_scope: 0,
             outcome: Outcome::Answer,
             reason: Reason(""),
+            kind: DecisionKind::Policy,
         }
     }
 }
@@ -157,6 +209,7 @@ impl Decision {
         self.ecs_scope = 0;
         self.outcome = Outcome::Answer;
         self.reason = Reason("");
+        self.kind = DecisionKind::Policy;
     }
 }
 

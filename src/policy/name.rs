@@ -56,8 +56,9 @@ impl fmt::Display for Policy {
     }
 }
 
-/// Which groups to try for a client, best first.
-#[derive(Debug)]
+/// Which groups to try for a client, best first. Cheap to clone (a
+/// reload that keeps a zone copies its names).
+#[derive(Debug, Clone)]
 pub enum Order {
     /// The name's one pool.
     Single,
@@ -65,7 +66,7 @@ pub enum Order {
     /// queried family answers.
     Failover,
     /// The groups the client's location maps to ([`GeoMap`]).
-    Geo(Box<GeoMap>),
+    Geo(Arc<GeoMap>),
 }
 
 impl Order {
@@ -304,6 +305,11 @@ pub struct BalancedName {
     /// Display form of the name, for logs and explain.
     pub name: String,
     pub ttl: u32,
+    /// The TTL while one of the name's members of the queried family has a
+    /// failing or down health check (`ttl_while_failing`), so resolvers
+    /// ask again sooner around a failover (gdnsd shortens its TTLs the
+    /// same way); `None`: always `ttl`.
+    pub ttl_while_failing: Option<u32>,
     pub answers: Answers,
     /// Which groups to try, for whom.
     pub order: Order,
@@ -315,6 +321,42 @@ pub struct BalancedName {
 }
 
 impl BalancedName {
+    /// A copy of this name whose groups use `pool(p)` for each pool `p`
+    /// (called once per group, fallback included), with fresh round-robin
+    /// cursors. A reload uses it to move a kept zone's names onto the new
+    /// snapshot's targets ([`Pool::with_targets`]).
+    pub fn with_pools(&self, pool: &mut impl FnMut(&Arc<Pool>) -> Arc<Pool>) -> BalancedName {
+        BalancedName {
+            name: self.name.clone(),
+            ttl: self.ttl,
+            ttl_while_failing: self.ttl_while_failing,
+            answers: self.answers,
+            order: self.order.clone(),
+            pick: self.pick,
+            groups: self
+                .groups
+                .iter()
+                .map(|g| Group::new(pool(&g.pool)))
+                .collect(),
+            on_all_down: match &self.on_all_down {
+                OnAllDown::FailOpen => OnAllDown::FailOpen,
+                OnAllDown::Empty => OnAllDown::Empty,
+                OnAllDown::ServFail => OnAllDown::ServFail,
+                OnAllDown::Fallback(g) => OnAllDown::Fallback(Group::new(pool(&g.pool))),
+            },
+        }
+    }
+
+    /// Every pool this name uses (its groups', then the fallback's), to
+    /// re-point them at another snapshot's targets.
+    pub fn pools_mut(&mut self) -> impl Iterator<Item = &mut Arc<Pool>> {
+        let fallback = match &mut self.on_all_down {
+            OnAllDown::Fallback(g) => Some(&mut g.pool),
+            _ => None,
+        };
+        self.groups.iter_mut().map(|g| &mut g.pool).chain(fallback)
+    }
+
     /// The file's `policy` word for this name's order and pick.
     #[inline]
     pub fn policy(&self) -> Policy {
@@ -345,6 +387,7 @@ impl BalancedName {
 #[cfg(test)]
 mod tests {
     use super::super::groups::{Choice, choose};
+    use super::super::pool::Health;
     use super::super::testutil::*;
     use super::*;
     use crate::health::HealthTable;
@@ -361,12 +404,14 @@ mod tests {
         let seen: Vec<usize> = ordered.iter().map(|(i, _)| i).collect();
         assert_eq!(seen, [2, 0]);
         let health = HealthTable::new(16, Status::Up);
-        let Choice::Found { index, .. } = choose(ordered, Family::V4, Some(&health)) else {
+        let Choice::Found { index, .. } = choose(ordered, Family::V4, Health::probed(&health))
+        else {
             panic!("group 3 is up")
         };
         assert_eq!(index, 2);
         health.set_status(TargetId(3), Status::Down);
-        let Choice::Found { index, .. } = choose(ordered, Family::V4, Some(&health)) else {
+        let Choice::Found { index, .. } = choose(ordered, Family::V4, Health::probed(&health))
+        else {
             panic!("group 1 is up")
         };
         assert_eq!(index, 0, "group 2 is not in this client's order");

@@ -13,7 +13,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::health::{HealthTable, TargetId};
+use crate::health::{Cell, Forced, HealthTable, TargetId};
 use crate::words::Words;
 
 use super::Family;
@@ -23,16 +23,19 @@ use super::Family;
 pub const MAX_ANSWERS: usize = 64;
 
 /// Operator override of one endpoint (`state` in the policy file).
+/// The discriminants index [`tier_of`]'s table; they match the forced
+/// states' encoding in the health cell (1 up, 2 down, 3 drain).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[repr(u8)]
 pub enum OperatorState {
     /// Follow the health checks (an endpoint without a check counts as up).
-    Auto,
+    Auto = 0,
     /// Always available, whatever the checks say.
-    Up,
+    Up = 1,
     /// Never answered, not even when failing open.
-    Down,
+    Down = 2,
     /// No new answers unless nothing else is available; still health-checked.
-    Drain,
+    Drain = 3,
 }
 
 impl OperatorState {
@@ -135,11 +138,31 @@ impl Pool {
     pub fn iter(&self) -> impl Iterator<Item = &Member> {
         self.v4.iter().chain(self.v6.iter())
     }
+
+    /// This pool with each member's health cell replaced by `target(old)`:
+    /// the same pool, for a snapshot whose target ids differ (a zone kept
+    /// from the previous snapshot by a reload).
+    pub fn with_targets(&self, target: &mut impl FnMut(TargetId) -> TargetId) -> Pool {
+        let mut map = |ms: &[Member]| -> Box<[Member]> {
+            ms.iter()
+                .map(|m| Member {
+                    target: target(m.target),
+                    ..m.clone()
+                })
+                .collect()
+        };
+        Pool {
+            name: self.name.clone(),
+            v4: map(&self.v4),
+            v6: map(&self.v6),
+        }
+    }
 }
 
 /// Availability classes, best first. A policy picks only from the best
 /// non-empty class of the members it considers.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[repr(u8)]
 pub enum Tier {
     /// Available with weight > 0: the normal case.
     LiveWeighted,
@@ -153,36 +176,117 @@ pub enum Tier {
 
 impl Tier {
     /// Weight used for selection within this tier: members of a weight-0
-    /// tier share equally rather than not at all.
+    /// tier share equally rather than not at all. (A member's weight is 0
+    /// exactly in the weight-0 tiers, so this is `max(weight, 1)`.)
     #[inline]
     pub fn weight_of(self, m: &Member) -> u32 {
-        match self {
-            Tier::LiveWeighted | Tier::DrainWeighted => m.weight,
-            Tier::LiveZero | Tier::DrainZero => 1,
+        m.weight.max(1)
+    }
+
+    #[inline]
+    fn from_code(code: u8) -> Option<Tier> {
+        match code {
+            0 => Some(Tier::LiveWeighted),
+            1 => Some(Tier::LiveZero),
+            2 => Some(Tier::DrainWeighted),
+            3 => Some(Tier::DrainZero),
+            _ => None,
         }
     }
 }
 
+/// How one pass over the members reads the [`HealthTable`].
+#[derive(Copy, Clone, Debug)]
+pub struct Health<'a> {
+    pub table: &'a HealthTable,
+    /// The cell bits that count: probed status and forced state
+    /// ([`Cell::AVAILABILITY_BITS`]) normally; only the forced state when
+    /// failing open, where probe results are ignored but operator states
+    /// (the file's `state` and forced overrides) still apply.
+    mask: u8,
+}
+
+impl<'a> Health<'a> {
+    /// Probe results count (the normal case).
+    #[inline]
+    pub fn probed(table: &'a HealthTable) -> Self {
+        Self {
+            table,
+            mask: Cell::AVAILABILITY_BITS,
+        }
+    }
+
+    /// Failing open: every member not forced `down` counts as healthy.
+    #[inline]
+    pub fn open(table: &'a HealthTable) -> Self {
+        Self {
+            table,
+            mask: Cell::FORCED_BITS,
+        }
+    }
+}
+
+/// The operator state of `m` in force: a forced override from the admin
+/// API beats the policy file's `state`.
+#[inline]
+pub fn state_of(m: &Member, forced: Option<Forced>) -> OperatorState {
+    match forced {
+        None => m.state,
+        Some(Forced::Up) => OperatorState::Up,
+        Some(Forced::Down) => OperatorState::Down,
+        Some(Forced::Drain) => OperatorState::Drain,
+    }
+}
+
+/// No tier: the member must not answer ([`tier_code`]).
+const NO_TIER: u8 = u8::MAX;
+
+/// [`tier_code`] for every (cell bits, state, weight > 0): index
+/// `cell << 3 | state << 1 | weighted`, where `cell` holds the probed
+/// status (bit 0: down) and the forced state (bits 1-2: none, up, down,
+/// drain). One load replaces the branches over state, override and
+/// health, so honouring overrides costs the query path nothing.
+const TIER_CODES: [u8; 64] = {
+    let mut t = [NO_TIER; 64];
+    let mut i = 0;
+    while i < 64 {
+        let down = i & 0b1000 != 0;
+        let forced = (i >> 4) & 3;
+        let state = if forced != 0 { forced } else { (i >> 1) & 3 };
+        let weighted = i & 1 == 1;
+        // 0 auto, 1 up, 2 down, 3 drain (OperatorState's discriminants).
+        let drain = match state {
+            1 => Some(false),
+            0 if !down => Some(false),
+            3 if !down => Some(true),
+            _ => None,
+        };
+        t[i] = match (drain, weighted) {
+            (None, _) => NO_TIER,
+            (Some(false), true) => Tier::LiveWeighted as u8,
+            (Some(false), false) => Tier::LiveZero as u8,
+            (Some(true), true) => Tier::DrainWeighted as u8,
+            (Some(true), false) => Tier::DrainZero as u8,
+        };
+        i += 1;
+    }
+    t
+};
+
+/// The tier of `m` as its discriminant, or [`NO_TIER`].
+#[inline(always)]
+fn tier_code(m: &Member, health: Health<'_>) -> u8 {
+    let cell = (health.table.cell(m.target).bits() & health.mask) as usize;
+    TIER_CODES[(cell << 3 | (m.state as usize) << 1 | usize::from(m.weight > 0)) & 63]
+}
+
 /// The tier of `m`, or `None` when it must not answer at all.
 ///
-/// `health` is `None` when failing open: every member not forced `down` is
-/// then treated as healthy, but `drain` and weight 0 still rank lower.
+/// When failing open ([`Health::open`]) every member not forced `down` is
+/// treated as healthy, but `drain` and weight 0 still rank lower.
 #[inline]
-pub fn tier_of(m: &Member, health: Option<&HealthTable>) -> Option<Tier> {
-    let healthy = || health.is_none_or(|h| h.is_up(m.target));
-    let drain = match m.state {
-        OperatorState::Down => return None,
-        OperatorState::Up => false,
-        OperatorState::Auto if healthy() => false,
-        OperatorState::Drain if healthy() => true,
-        OperatorState::Auto | OperatorState::Drain => return None,
-    };
-    Some(match (drain, m.weight > 0) {
-        (false, true) => Tier::LiveWeighted,
-        (false, false) => Tier::LiveZero,
-        (true, true) => Tier::DrainWeighted,
-        (true, false) => Tier::DrainZero,
-    })
+pub fn tier_of(m: &Member, health: Health<'_>) -> Option<Tier> {
+    Tier::from_code(tier_code(m, health))
 }
 
 /// Summary of the best tier of a member slice.
@@ -193,45 +297,53 @@ pub struct Scan {
     pub count: usize,
     /// Sum of [`Tier::weight_of`] over them.
     pub total: u64,
+    /// Bit `i` set: member `i` (of the first 64) is in that tier.
+    pub mask: u64,
 }
 
 /// Find the best non-empty tier of `members` in one pass.
-pub fn scan(members: &[Member], health: Option<&HealthTable>) -> Option<Scan> {
-    let mut best: Option<Scan> = None;
+#[inline]
+pub fn scan(members: &[Member], health: Health<'_>) -> Option<Scan> {
+    // Tier codes, not `Option<Tier>`: "no tier" is the largest code, so
+    // one comparison both skips unavailable members and ranks the rest.
+    let (mut best, mut count, mut total, mut mask) = (NO_TIER - 1, 0, 0, 0u64);
+    // Member i's bit; 0 from the 65th member on (`Candidates::iter`
+    // re-reads those).
+    let mut bit = 1u64;
     for m in members {
-        let Some(tier) = tier_of(m, health) else {
-            continue;
-        };
-        let w = u64::from(tier.weight_of(m));
-        match &mut best {
-            Some(b) if b.tier == tier => {
-                b.count += 1;
-                b.total += w;
+        let t = tier_code(m, health);
+        if t <= best {
+            if t < best {
+                (best, count, total, mask) = (t, 0, 0, 0);
             }
-            Some(b) if b.tier < tier => {}
-            _ => {
-                best = Some(Scan {
-                    tier,
-                    count: 1,
-                    total: w,
-                })
-            }
+            count += 1;
+            total += u64::from(m.weight.max(1));
+            mask |= bit;
         }
+        bit <<= 1;
     }
-    best
+    Tier::from_code(best).map(|tier| Scan {
+        tier,
+        count,
+        total,
+        mask,
+    })
 }
 
 /// The members a policy may pick from for one query: one family's members
 /// of one pool, restricted to the best tier.
 ///
-/// Health is read again while iterating; if the prober flips a target
-/// between [`scan`] and the pick, a pick may see one candidate fewer or
-/// more than `scan.count`. Every picker tolerates that (it answers with
-/// what it finds) rather than copying health into a per-query buffer.
+/// The first 64 members are taken from [`Scan::mask`], as [`scan`] saw
+/// them, so a pick agrees with the scan's count and total; beyond 64
+/// (large pools only) health is read again, and if the prober flips a
+/// target between [`scan`] and the pick, a pick may see one candidate
+/// fewer or more than `scan.count`. Every picker tolerates that (it
+/// answers with what it finds) rather than copying health into a
+/// per-query buffer.
 #[derive(Copy, Clone, Debug)]
 pub struct Candidates<'a> {
     pub members: &'a [Member],
-    pub health: Option<&'a HealthTable>,
+    pub health: Health<'a>,
     pub scan: Scan,
 }
 
@@ -240,11 +352,18 @@ impl<'a> Candidates<'a> {
     #[inline]
     pub fn iter(&self) -> impl Iterator<Item = (&'a Member, u32)> + 'a {
         let tier = self.scan.tier;
-        let health = self.health;
+        let (health, mask) = (self.health, self.scan.mask);
         self.members
             .iter()
-            .filter(move |m| tier_of(m, health) == Some(tier))
-            .map(move |m| (m, tier.weight_of(m)))
+            .enumerate()
+            .filter(move |&(i, m)| {
+                if i < 64 {
+                    mask >> i & 1 == 1
+                } else {
+                    tier_of(m, health) == Some(tier)
+                }
+            })
+            .map(move |(_, m)| (m, tier.weight_of(m)))
     }
 
     /// Append every candidate's address to `out`.
@@ -303,11 +422,57 @@ mod tests {
             let id = if healthy { 0 } else { 1 };
             let mem = m("192.0.2.1", id, w, state);
             assert_eq!(
-                tier_of(&mem, Some(&health)),
+                tier_of(&mem, Health::probed(&health)),
                 want,
                 "{state:?} w{w} {healthy}"
             );
-            assert_eq!(tier_of(&mem, None), want_open, "{state:?} w{w} open");
+            let open = Health::open(&health);
+            assert_eq!(tier_of(&mem, open), want_open, "{state:?} w{w} open");
+        }
+    }
+
+    /// The lookup table agrees with the rules spelled out as branches, for
+    /// every state, weight, probed status, forced state and health view.
+    #[test]
+    fn tier_table_matches_the_rules() {
+        use OperatorState::*;
+        let reference = |state: OperatorState, w: u32, healthy: bool| {
+            let drain = match state {
+                Down => return None,
+                Up => false,
+                Auto if healthy => false,
+                Drain if healthy => true,
+                Auto | Drain => return None,
+            };
+            Some(match (drain, w > 0) {
+                (false, true) => Tier::LiveWeighted,
+                (false, false) => Tier::LiveZero,
+                (true, true) => Tier::DrainWeighted,
+                (true, false) => Tier::DrainZero,
+            })
+        };
+        let forced = [
+            None,
+            Some(Forced::Up),
+            Some(Forced::Down),
+            Some(Forced::Drain),
+        ];
+        for state in [Auto, Up, Down, Drain] {
+            for w in [0, 3] {
+                for status in [Status::Up, Status::Down] {
+                    for f in forced {
+                        let t = HealthTable::new(1, status);
+                        t.set_forced(TargetId(0), f);
+                        let mem = m("192.0.2.1", 0, w, state);
+                        let eff = state_of(&mem, f);
+                        let case = format!("{state:?} w{w} {status:?} forced {f:?}");
+                        let want = reference(eff, w, status == Status::Up);
+                        assert_eq!(tier_of(&mem, Health::probed(&t)), want, "{case}");
+                        let want = reference(eff, w, true);
+                        assert_eq!(tier_of(&mem, Health::open(&t)), want, "{case} open");
+                    }
+                }
+            }
         }
     }
 
@@ -321,18 +486,43 @@ mod tests {
             m("192.0.2.3", 2, 3, Auto),
             m("192.0.2.4", 3, 4, Up),
         ];
-        let s = scan(&members, Some(&health)).unwrap();
+        let s = scan(&members, Health::probed(&health)).unwrap();
         assert_eq!((s.tier, s.count, s.total), (Tier::LiveWeighted, 2, 7));
+        assert_eq!(s.mask, 0b1100);
         health.set_status(TargetId(2), Status::Down);
-        let s = scan(&members[..3], Some(&health)).unwrap();
+        let s = scan(&members[..3], Health::probed(&health)).unwrap();
         assert_eq!((s.tier, s.count, s.total), (Tier::LiveZero, 1, 1));
         health.set_status(TargetId(0), Status::Down);
-        let s = scan(&members[..3], Some(&health)).unwrap();
+        let s = scan(&members[..3], Health::probed(&health)).unwrap();
         assert_eq!((s.tier, s.count, s.total), (Tier::DrainWeighted, 1, 5));
         health.set_status(TargetId(1), Status::Down);
-        assert_eq!(scan(&members[..3], Some(&health)), None);
-        let s = scan(&members[..3], None).unwrap();
+        assert_eq!(scan(&members[..3], Health::probed(&health)), None);
+        let s = scan(&members[..3], Health::open(&health)).unwrap();
         assert_eq!((s.tier, s.count, s.total), (Tier::LiveWeighted, 1, 3));
+    }
+
+    /// Past the 64 members the scan's mask covers, candidates are found by
+    /// reading health again; both halves agree with the scan.
+    #[test]
+    fn candidates_beyond_the_mask() {
+        let health = HealthTable::new(80, Status::Up);
+        let members: Vec<Member> = (0..80)
+            .map(|i| m(&format!("10.0.0.{i}"), i, 1, OperatorState::Auto))
+            .collect();
+        for down in [3, 63, 64, 79] {
+            health.set_status(TargetId(down), Status::Down);
+        }
+        let h = Health::probed(&health);
+        let scan = scan(&members, h).unwrap();
+        assert_eq!((scan.count, scan.total), (76, 76));
+        let c = Candidates {
+            members: &members,
+            health: h,
+            scan,
+        };
+        let got: Vec<u32> = c.iter().map(|(m, _)| m.target.0).collect();
+        let want: Vec<u32> = (0..80).filter(|i| ![3, 63, 64, 79].contains(i)).collect();
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -27,7 +27,7 @@ impl O {
         match self {
             O::Single => Order::Single,
             O::Failover => Order::Failover,
-            O::Geo => Order::Geo(Box::new(geo::GeoMap::new(
+            O::Geo => Order::Geo(Arc::new(geo::GeoMap::new(
                 Arc::default(),
                 vec![
                     (
@@ -106,8 +106,8 @@ fn no_member_of_the_family_is_nodata_not_all_down() {
         let health = HealthTable::new(16, Status::Up);
         let d = ask(&lb, Family::V6, &health);
         assert_eq!(
-            (d.addrs.len(), d.outcome, d.reason),
-            (0, Outcome::Answer, reason::NO_MEMBERS),
+            (d.addrs.len(), d.outcome, d.reason, d.kind),
+            (0, Outcome::Answer, reason::NO_MEMBERS, DecisionKind::NoData),
             "{policy:?}"
         );
     }
@@ -197,6 +197,13 @@ fn every_on_all_down_mode() {
             let want: Vec<IpAddr> = allowed.iter().map(|&i| addr4(i)).collect();
             assert_eq!(sorted(d.addrs), want, "{policy:?} {}", lb.on_all_down);
             assert_eq!((d.outcome, d.reason), (outcome.clone(), *why), "{policy:?}");
+            let kind = match *why {
+                reason::FAIL_OPEN => DecisionKind::FailOpen,
+                reason::SERVFAIL => DecisionKind::ServFail,
+                reason::FALLBACK | reason::FALLBACK_FAIL_OPEN => DecisionKind::Fallback,
+                _ => DecisionKind::NoData,
+            };
+            assert_eq!(d.kind, kind, "{policy:?} {why:?}");
         }
     }
 }
@@ -234,6 +241,32 @@ fn fail_open_skips_forced_down_and_still_prefers_live_over_drain() {
     assert_eq!((d.addrs.len(), d.reason), (0, reason::FORCED_DOWN));
 }
 
+/// `ttl_while_failing`: the shorter TTL while any member of the family is
+/// failing (up, latest probes failed) or down, whatever answers.
+#[test]
+fn ttl_shortens_while_a_member_is_failing() {
+    let mut lb = name(
+        Pick::Weighted,
+        Answers::All,
+        vec![v4(1, 1), v4(2, 1), v6(3, 1)],
+    );
+    lb.ttl_while_failing = Some(5);
+    let health = HealthTable::new(16, Status::Up);
+    assert_eq!(ask(&lb, Family::V4, &health).ttl, 30);
+    health.set_failing(TargetId(2), true);
+    let d = ask(&lb, Family::V4, &health);
+    assert_eq!((d.ttl, d.addrs.len()), (5, 2), "failing, still answered");
+    assert_eq!(ask(&lb, Family::V6, &health).ttl, 30, "other family");
+    health.set_failing(TargetId(2), false);
+    health.set_status(TargetId(1), Status::Down);
+    assert_eq!(ask(&lb, Family::V4, &health).ttl, 5);
+    health.set_status(TargetId(1), Status::Up);
+    assert_eq!(ask(&lb, Family::V4, &health).ttl, 30);
+    lb.ttl_while_failing = None;
+    health.set_status(TargetId(1), Status::Down);
+    assert_eq!(ask(&lb, Family::V4, &health).ttl, 30, "off by default");
+}
+
 #[test]
 fn operator_up_overrides_failed_health() {
     let mut pinned = v4(1, 1);
@@ -241,7 +274,10 @@ fn operator_up_overrides_failed_health() {
     let lb = name(Pick::Weighted, Answers::All, vec![pinned, v4(2, 1)]);
     let health = HealthTable::new(16, Status::Down);
     let d = ask(&lb, Family::V4, &health);
-    assert_eq!((d.addrs, d.reason), (vec![addr4(1)], Reason("weighted")));
+    assert_eq!(
+        (d.addrs, d.reason, d.kind),
+        (vec![addr4(1)], Reason("weighted"), DecisionKind::Policy)
+    );
 }
 
 #[test]
@@ -346,6 +382,7 @@ fn build(policy: Kind, answers: Answers, cases: &[MemberCase]) -> (BalancedName,
     let lb = BalancedName {
         name: "n".into(),
         ttl: 60,
+        ttl_while_failing: None,
         answers,
         order: policy.0.order(groups.len()),
         pick: policy.1,

@@ -33,6 +33,7 @@ pub(crate) fn name(pick: Pick, answers: Answers, members: Vec<Member>) -> Balanc
     BalancedName {
         name: "www".into(),
         ttl: 30,
+        ttl_while_failing: None,
         answers,
         order: Order::Single,
         pick,

@@ -18,6 +18,7 @@ use super::pool::Candidates;
 use super::sample::{TopK, shuffle, unit_open0};
 
 /// Append up to `k` distinct candidate addresses to `out`.
+#[inline]
 pub(super) fn pick(c: &Candidates<'_>, k: usize, rng: &mut PolicyRng, out: &mut Vec<IpAddr>) {
     let start = out.len();
     if k >= c.scan.count {

@@ -58,6 +58,9 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     TcpListener::from_std(sock.into())
 }
 
+/// How long shutdown waits for queries already being received or answered.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
 /// Removes a connection from the table when its task ends, however it ends
 /// (closed, timed out, evicted, cancelled, or panicked).
 struct Slot {
@@ -74,6 +77,11 @@ impl Drop for Slot {
 }
 
 /// Accept connections until `cancel`; each connection is its own task.
+///
+/// On `cancel` the listener closes at once (nothing new is accepted) and
+/// so does every connection waiting for its next query; a query already
+/// being received is read to its end, answered and sent, and then the
+/// connection closes. Shutdown waits at most [`SHUTDOWN_GRACE`] for those.
 pub async fn serve(
     listener: TcpListener,
     snap: SharedSnapshot,
@@ -122,16 +130,28 @@ pub async fn serve(
         tasks.spawn(async move {
             let _slot = slot;
             tokio::select! {
-                _ = connection(stream, peer, snap, worker, limits, &activity, epoch) => {}
+                _ = connection(stream, peer, snap, worker, limits, &activity, epoch, &cancel) => {}
                 _ = activity.evict.cancelled() => {}
-                _ = cancel.cancelled() => {}
             }
         });
         while tasks.try_join_next().is_some() {}
     }
+    drop(listener);
+    let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = tasks.len(),
+            "tcp: queries still in flight {} s after shutdown began; closing them",
+            SHUTDOWN_GRACE.as_secs()
+        );
+    }
     tasks.shutdown().await;
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn connection(
     mut stream: TcpStream,
     peer: SocketAddr,
@@ -140,6 +160,7 @@ async fn connection(
     limits: TcpLimits,
     activity: &Activity,
     epoch: Instant,
+    cancel: &CancellationToken,
 ) {
     let _ = stream.set_nodelay(true);
     let touch = || activity.touch(epoch.elapsed().as_millis() as u64);
@@ -148,10 +169,21 @@ async fn connection(
     let mut out = Vec::with_capacity(4096);
     let mut frame = Vec::with_capacity(4096);
     loop {
+        // Waiting for a query: shutdown closes the connection here. One
+        // byte at a time, so a cancelled wait loses nothing.
         let mut len = [0u8; 2];
-        match tokio::time::timeout(idle, stream.read_exact(&mut len)).await {
+        len[0] = tokio::select! {
+            biased;
+            r = tokio::time::timeout(idle, stream.read_u8()) => match r {
+                Ok(Ok(b)) => b,
+                _ => return, // idle timeout, EOF or error
+            },
+            _ = cancel.cancelled() => return,
+        };
+        // A query has begun: read it whole, answer, then look at shutdown.
+        match tokio::time::timeout(idle, stream.read_exact(&mut len[1..])).await {
             Ok(Ok(_)) => {}
-            _ => return, // idle timeout, EOF or error
+            _ => return,
         }
         let n = u16::from_be_bytes(len) as usize;
         msg.resize(n, 0);

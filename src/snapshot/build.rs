@@ -1,114 +1,182 @@
 //! [`build`]: settings + zone files + policy files (+ the previous
-//! snapshot, for health) → a new [`Snapshot`].
+//! snapshot, for health and for zones whose new files have errors) → a
+//! new [`Snapshot`].
+//!
+//! Zone by zone, like BIND, NSD and Knot: each zone file of the zones
+//! directory is loaded with its `$INCLUDE`s and its policy file into its
+//! own target registry, and joins the snapshot only when all of them are
+//! clean. On a reload, a zone whose new files have errors keeps the
+//! version the previous snapshot served (its names moved onto the new
+//! snapshot's targets), and the errors are recorded in
+//! [`Snapshot::zone_status`] for the logs, `/status` and `/metrics`.
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hickory_proto::rr::Name;
 
-use super::{Limits, Snapshot};
+use super::{Declared, Limits, Snapshot, Sources, ZoneState, ZoneStatus};
 use crate::config::Settings;
 use crate::diag::Diagnostics;
-use crate::health::TargetRegistry;
-use crate::policy::{BalancedName, Order};
-use crate::zone::ZoneSet;
+use crate::health::{TargetId, TargetRegistry};
+use crate::policy::{BalancedName, Order, Pool};
+use crate::zone::{LoadOptions, Zone, ZoneSet, load_zone_files};
 
 /// Build a complete snapshot from `settings`: zones, their policy files,
 /// the target list and the health table; every problem goes to `diags`.
 ///
-/// With a `previous` snapshot (a reload), the health table carries over
-/// the previous status and RTT of every target that survives, by target
-/// key (`TargetRegistry::carry_table`); without one, each target starts in
-/// its check's initial state.
+/// Without a `previous` snapshot (start-up) every zone starts fresh and
+/// each target starts in its check's initial state. Returns `None` if
+/// anything failed; with `allow_partial`, only if no zone loaded or a
+/// zone-independent setting is broken (the zones directory, the GeoIP
+/// database). A zone whose files have errors is left out whole: half a
+/// zone would answer wrongly.
 ///
-/// Returns `None` if anything failed (with `allow_partial`, only if nothing
-/// loaded or a zone-independent setting is broken). A zone whose policy
-/// file has errors is left out whole: half a zone would answer wrongly.
-/// A zone file with errors does not hide its policy file's: that file is
-/// still checked on its own (everything but the cross-checks against the
-/// zone's data), so one run reports both.
-///
-/// The zones directory is listed once; the zone loader and the policy
-/// file checks get that list.
+/// With a `previous` snapshot (a reload) the health table carries over the
+/// status and RTT of every target that survives, by target key, and a
+/// zone whose files have errors keeps its previous version, or stays out
+/// if it had none (it is tried again on the next reload). A GeoIP
+/// database that cannot be opened keeps the previous one. `None` only when
+/// the zones directory cannot be read or holds no zone file.
 pub fn build(
     settings: &Settings,
     previous: Option<&Snapshot>,
     allow_partial: bool,
     diags: &mut Diagnostics,
 ) -> Option<Snapshot> {
-    use crate::zone::{LoadOptions, load_zone_files};
-
     let dir = &settings.zones_dir.value;
+    let before = diags.len();
     let listing = match std::fs::read_dir(dir) {
-        Ok(entries) => entries.flatten().map(|e| e.path()).collect::<Vec<_>>(),
+        Ok(entries) => {
+            let mut l: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+            l.sort();
+            l
+        }
         Err(e) => {
             let msg = format!("cannot read zones directory {}: {e}", dir.display());
             settings.zones_dir.error(diags, "zones_dir", msg);
             return None;
         }
     };
+    let mut sources = Sources::default();
+    sources.dirs.insert(absolute(dir));
     let opts = LoadOptions {
         include_root: Some(dir.clone()),
         ..LoadOptions::default()
     };
-    let files = load_zone_files(dir, &listing, &opts, diags);
+    // Each file's errors come back with it, for its zone's status.
+    let mut scratch = Diagnostics::new();
+    let zone_files = load_zone_files(dir, &listing, &opts, &mut scratch);
+    if zone_files.is_empty() {
+        extend(diags, scratch);
+        return None;
+    }
+    let mut errors = Diagnostics::new();
+    // Zone files whose names are not zone names belong to no zone.
+    for d in scratch.iter() {
+        if !zone_files.iter().any(|f| f.errors.contains(d)) {
+            errors.push(d.clone());
+        }
+    }
+    // The zone files' warnings (out-of-zone data, ...) go out as they are.
+    for w in scratch.warnings() {
+        diags.push_warning(w.clone());
+    }
     let geoip = match &settings.geoip_database {
         None => None,
-        Some(path) => match crate::geoip::GeoDb::open(&path.value) {
-            Ok(db) => Some(Arc::new(db)),
-            Err(e) => {
-                // Fatal even with allow_partial_zones: geolocation would
-                // silently answer wrongly.
-                path.error(diags, "geoip_database", e.to_string());
-                return None;
-            }
-        },
-    };
-    let mut targets = TargetRegistry::new();
-    let mut lb = Vec::new();
-    let mut declared = Vec::new();
-    orphan_policy_files(&listing, diags);
-    let has_db = geoip.is_some();
-    let mut zones = Vec::with_capacity(files.len());
-    for f in files {
-        let policy = f.path.with_extension("toml");
-        let policy = listing.contains(&policy).then_some(policy);
-        match f.zone {
-            Some(mut zone) => {
-                let (lb_len, declared_len) = (lb.len(), declared.len());
-                let kept = attach_policies(
-                    &mut zone,
-                    policy.as_deref(),
-                    &mut targets,
-                    &mut lb,
-                    &mut declared,
-                    has_db,
-                    diags,
-                );
-                if kept {
-                    zones.push(zone);
-                } else {
-                    // A zone left out takes its names along (indices stay dense).
-                    lb.truncate(lb_len);
-                    declared.truncate(declared_len);
-                }
-            }
-            None => {
-                if let Some(policy) = &policy {
-                    check_policy_alone(policy, &f.origin, has_db, diags);
+        Some(path) => {
+            sources.files.insert(absolute(&path.value));
+            match crate::geoip::GeoDb::open(&path.value) {
+                Ok(db) => Some(Arc::new(db)),
+                Err(e) => {
+                    path.error(&mut errors, "geoip_database", e.to_string());
+                    // Start-up: fatal even with allow_partial_zones, as
+                    // geolocation would silently answer wrongly. Reload:
+                    // the database in service stays, if there is one.
+                    match previous.and_then(|p| p.geoip.clone()) {
+                        Some(db) => Some(db),
+                        None => {
+                            extend(diags, errors);
+                            return None;
+                        }
+                    }
                 }
             }
         }
+    };
+    orphan_policy_files(&listing, &mut errors);
+    let has_db = geoip.is_some();
+    let mut targets = TargetRegistry::new();
+    let mut lb = Vec::new();
+    let mut declared = Vec::new();
+    let mut zones = Vec::new();
+    let mut zone_status = Vec::new();
+    for f in zone_files {
+        let mut zd = Diagnostics::new();
+        for d in &f.errors {
+            zd.push(d.clone());
+        }
+        let policy = f.path.with_extension("toml");
+        let policy = listing.contains(&policy).then_some(policy);
+        sources.files.extend(f.files.iter().map(|p| absolute(p)));
+        sources.files.extend(policy.iter().map(|p| absolute(p)));
+        let path = &f.path;
+        let origin = f.origin.clone();
+        let loaded = attach_policy(
+            f.zone,
+            &origin,
+            policy.as_deref(),
+            lb.len(),
+            has_db,
+            &mut sources,
+            &mut zd,
+        );
+        let state = match loaded {
+            Some((zone, names, local, decl)) if zd.is_empty() => {
+                zones.push(zone);
+                adopt_names(names, &local, &mut targets, &mut lb);
+                declared.extend(decl);
+                ZoneState::Loaded
+            }
+            _ => match previous.and_then(|p| p.zone_by_file(path).map(|z| (p, z))) {
+                Some((p, old)) => {
+                    zones.push(carry_zone(old, p, &mut targets, &mut lb, &mut declared));
+                    ZoneState::Previous
+                }
+                None => ZoneState::Failed,
+            },
+        };
+        zone_status.push(ZoneStatus {
+            file: path.clone(),
+            origin: origin.to_ascii(),
+            state,
+            errors: zd.iter().cloned().collect(),
+        });
+        extend(diags, zd);
     }
-    if zones.is_empty() || (!diags.is_empty() && !allow_partial) {
+    let errors = errors.into_vec();
+    for d in &errors {
+        diags.push(d.clone());
+    }
+    let clean = diags.len() == before;
+    if previous.is_none() && (zones.is_empty() || (!clean && !allow_partial)) {
+        return None;
+    }
+    if zones.is_empty() {
+        // A reload where no zone loaded and none had a previous version:
+        // keep serving what is served.
         return None;
     }
     let health = Arc::new(match previous {
         Some(p) => targets.carry_table(&p.targets, &p.health),
         None => targets.fresh_table(),
     });
+    let zones = ZoneSet::new(zones);
+    let counters = counters_for(&zones, &lb);
     Some(Snapshot {
-        zones: ZoneSet::new(zones),
+        zones,
+        counters,
         lb,
         declared,
         targets,
@@ -117,18 +185,276 @@ pub fn build(
             udp_payload: settings.udp_payload_size,
         },
         geoip,
+        sources,
+        zone_status,
+        errors,
     })
+}
+
+/// Move `more`'s errors and warnings into `diags`.
+fn extend(diags: &mut Diagnostics, more: Diagnostics) {
+    let (errors, warnings) = more.into_parts();
+    for d in errors {
+        diags.push(d);
+    }
+    for w in warnings {
+        diags.push_warning(w);
+    }
+}
+
+/// `p` made absolute without resolving symbolic links, so the watcher
+/// sees the names an operator (or a Kubernetes ConfigMap mount) uses.
+pub(super) fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// Load the policy file beside a zone (`policy`; `None`: there is none)
+/// into a target registry of its own and attach its names at `first_lb`,
+/// `first_lb + 1`, … (where [`adopt_names`] puts them). The policy file is
+/// checked even when the zone file failed (`zone` is `None`), so one load
+/// reports every problem of the zone. `has_db`: a GeoIP database is
+/// configured (geo rules on countries and the like need one). The files
+/// the policy file names (its nets file) go to `sources`. Every problem
+/// goes to `diags`; the result is only usable when `diags` stayed empty.
+fn attach_policy(
+    zone: Option<Zone>,
+    origin: &Name,
+    policy: Option<&Path>,
+    first_lb: usize,
+    has_db: bool,
+    sources: &mut Sources,
+    diags: &mut Diagnostics,
+) -> Option<(Zone, Vec<BalancedName>, TargetRegistry, Vec<Declared>)> {
+    let mut local = TargetRegistry::new();
+    let file = match policy {
+        None => None,
+        Some(policy) => match std::fs::read_to_string(policy) {
+            Ok(text) => {
+                let (file, named) = crate::config::load_policy_file_reading(
+                    policy, &text, origin, &mut local, diags,
+                );
+                sources.files.extend(named.iter().map(|p| absolute(p)));
+                for entry in file.iter().flat_map(|f| &f.names) {
+                    geo_without_database(policy, entry, has_db, diags);
+                }
+                file
+            }
+            Err(e) => {
+                diags.error(
+                    policy,
+                    None,
+                    None,
+                    "",
+                    format!("cannot read policy file: {e}"),
+                );
+                None
+            }
+        },
+    };
+    let mut zone = zone?;
+    let mut names = Vec::new();
+    let mut declared = Vec::new();
+    for entry in file.map(|f| f.names).unwrap_or_default() {
+        let policy = policy.unwrap_or(Path::new(""));
+        match zone.attach_balanced(&entry.name, (first_lb + names.len()) as u32) {
+            Ok(()) => {
+                declared.push(Declared {
+                    file: policy.to_path_buf(),
+                    line: entry.line,
+                    col: entry.col,
+                    key: format!("names.{}", entry.owner),
+                });
+                names.push(entry.lb);
+            }
+            Err(e) => attach_error(policy, &zone, &entry, e, diags),
+        }
+    }
+    Some((zone, names, local, declared))
+}
+
+/// Report a geo name with subdivision, country or continent rules when no
+/// GeoIP database is configured (`has_db` false). Decided: an error, not a
+/// quiet fallback to the default rule for every client.
+fn geo_without_database(
+    path: &Path,
+    entry: &crate::config::NameEntry,
+    has_db: bool,
+    diags: &mut Diagnostics,
+) {
+    if !has_db && matches!(&entry.lb.order, Order::Geo(map) if map.needs_database()) {
+        diags.error(
+            path,
+            Some(entry.line),
+            Some(entry.col),
+            format!("names.{}.geo", entry.owner),
+            "has subdivision, country or continent rules, but no GeoIP database is \
+             configured (geoip_database in the server settings); without one only \
+             custom networks and the default rule can match",
+        );
+    }
+}
+
+fn attach_error(
+    policy: &Path,
+    zone: &Zone,
+    entry: &crate::config::NameEntry,
+    e: crate::zone::AttachError,
+    diags: &mut Diagnostics,
+) {
+    use crate::zone::AttachError;
+    let key = format!("names.{}", entry.owner);
+    let (line, col) = (Some(entry.line), Some(entry.col));
+    let name = entry.name.to_ascii();
+    let file = zone.file.display();
+    let messages = match e {
+        AttachError::HasAddresses { types } => types
+            .iter()
+            .map(|what| {
+                format!(
+                    "{name} also has {what} records in {file}; a load-balanced \
+                     name takes A/AAAA from its policy only, and cannot be a CNAME"
+                )
+            })
+            .collect(),
+        AttachError::OutsideZone { zone } => {
+            vec![format!("{name} is outside the zone {zone}")]
+        }
+        AttachError::BelowCut { cut } => {
+            vec![format!("{name} is at or below the delegation {cut}")]
+        }
+    };
+    for m in messages {
+        diags.error(policy, line, col, key.clone(), m);
+    }
+}
+
+/// Move a zone's names, compiled against `local`, onto the snapshot's
+/// registry: intern each target (with who uses it) and point the pools at
+/// the snapshot's ids. The names go to the end of `lb`, where the zone
+/// attached them.
+fn adopt_names(
+    mut names: Vec<BalancedName>,
+    local: &TargetRegistry,
+    targets: &mut TargetRegistry,
+    lb: &mut Vec<BalancedName>,
+) {
+    let ids: Vec<TargetId> = local
+        .iter()
+        .map(|(id, key)| {
+            let g = targets.intern(key.clone());
+            targets.note_use(g, local.label(id));
+            g
+        })
+        .collect();
+    let identity = ids.iter().enumerate().all(|(i, g)| g.0 as usize == i);
+    if !identity {
+        let mut pools = PoolMap::default();
+        for n in &mut names {
+            for p in n.pools_mut() {
+                *p = pools.get(p, &ids);
+            }
+        }
+    }
+    lb.extend(names);
+}
+
+/// Pools re-pointed at new target ids, once per shared pool.
+#[derive(Default)]
+struct PoolMap(HashMap<*const Pool, Arc<Pool>>);
+
+impl PoolMap {
+    fn get(&mut self, p: &Arc<Pool>, ids: &[TargetId]) -> Arc<Pool> {
+        self.0
+            .entry(Arc::as_ptr(p))
+            .or_insert_with(|| Arc::new(p.with_targets(&mut |t| ids[t.0 as usize])))
+            .clone()
+    }
+}
+
+/// The previous snapshot's version of a zone, for the new snapshot: its
+/// names re-numbered into `lb` and their targets interned in `targets`
+/// (labels kept), so health carries over by key as for any other zone.
+fn carry_zone(
+    old: &Zone,
+    prev: &Snapshot,
+    targets: &mut TargetRegistry,
+    lb: &mut Vec<BalancedName>,
+    declared: &mut Vec<Declared>,
+) -> Zone {
+    let mut zone = old.clone();
+    let mut ids: HashMap<TargetId, TargetId> = HashMap::new();
+    let mut pools = HashMap::<*const Pool, Arc<Pool>>::new();
+    let mut nodes: Vec<(&[u8], u32)> = old
+        .nodes()
+        .filter_map(|n| Some((n.name(), n.lb()?)))
+        .collect();
+    // In the previous order, so names keep their relative order.
+    nodes.sort_by_key(|&(_, i)| i);
+    for (key, old_idx) in nodes {
+        let Some(name) = prev.lb.get(old_idx as usize) else {
+            continue;
+        };
+        let mut remap = |t: TargetId| {
+            *ids.entry(t).or_insert_with(|| {
+                let key = prev
+                    .targets
+                    .get(t)
+                    .expect("a member's target is registered");
+                let g = targets.intern(key.clone());
+                targets.note_use(g, prev.targets.label(t));
+                g
+            })
+        };
+        let copy = name.with_pools(&mut |p| {
+            pools
+                .entry(Arc::as_ptr(p))
+                .or_insert_with(|| Arc::new(p.with_targets(&mut remap)))
+                .clone()
+        });
+        zone.renumber_balanced(key, lb.len() as u32);
+        lb.push(copy);
+        declared.push(
+            prev.declared
+                .get(old_idx as usize)
+                .cloned()
+                .unwrap_or_else(|| Declared {
+                    file: old.file.with_extension("toml"),
+                    line: 0,
+                    col: 0,
+                    key: format!("names.{}", name.name),
+                }),
+        );
+    }
+    zone
+}
+
+/// Fresh counters for every zone and load-balanced name (every address a
+/// name can answer with, fallback pool included).
+fn counters_for(zones: &ZoneSet, lb: &[BalancedName]) -> crate::metrics::SnapshotCounters {
+    use crate::policy::OnAllDown;
+    let names = lb.iter().map(|n| {
+        let fallback = match &n.on_all_down {
+            OnAllDown::Fallback(g) => Some(g),
+            _ => None,
+        };
+        let addrs = (n.groups.iter().chain(fallback))
+            .flat_map(|g| g.pool.iter().map(|m| m.addr))
+            .collect();
+        (n.name.as_str(), addrs)
+    });
+    let zone_names = zones.zones().iter().map(|z| z.origin.to_ascii());
+    crate::metrics::SnapshotCounters::new(zone_names, names)
 }
 
 /// A `NAME.toml` in the zones directory without a `NAME.zone` is a typo
 /// waiting to bite: report it. `listing` is the directory's entries.
-fn orphan_policy_files(listing: &[std::path::PathBuf], diags: &mut Diagnostics) {
+fn orphan_policy_files(listing: &[PathBuf], diags: &mut Diagnostics) {
     for p in listing {
         if p.extension().is_none_or(|x| x != "toml") {
             continue;
         }
         let zone_file = p.with_extension("zone");
-        if !listing.contains(&zone_file) {
+        if !zone_file.exists() {
             diags.error(
                 p,
                 None,
@@ -141,132 +467,6 @@ fn orphan_policy_files(listing: &[std::path::PathBuf], diags: &mut Diagnostics) 
             );
         }
     }
-}
-
-/// The text of a policy file, or `None` after reporting why not.
-fn read_policy(path: &Path, diags: &mut Diagnostics) -> Option<String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| {
-            diags.error(
-                path,
-                None,
-                None,
-                "",
-                format!("cannot read policy file: {e}"),
-            )
-        })
-        .ok()
-}
-
-/// Check the policy file of a zone that did not load: every rule but the
-/// cross-checks against the zone's data (the GeoIP database check
-/// included). Its targets go to a scratch registry, since the zone is not
-/// served. `has_db`: as for [`attach_policies`].
-fn check_policy_alone(path: &Path, origin: &Name, has_db: bool, diags: &mut Diagnostics) {
-    if let Some(text) = read_policy(path, diags) {
-        let mut scratch = TargetRegistry::new();
-        let file = crate::config::load_policy_file(path, &text, origin, &mut scratch, diags);
-        for entry in file.iter().flat_map(|f| &f.names) {
-            geo_without_database(path, entry, has_db, diags);
-        }
-    }
-}
-
-/// Report a geo name with subdivision, country or continent rules when no
-/// GeoIP database is configured (`has_db` false); true when reported.
-/// Decided: an error, not a quiet fallback to the default rule for every
-/// client.
-fn geo_without_database(
-    path: &Path,
-    entry: &crate::config::NameEntry,
-    has_db: bool,
-    diags: &mut Diagnostics,
-) -> bool {
-    let needs = matches!(&entry.lb.order, Order::Geo(map) if map.needs_database());
-    if needs && !has_db {
-        diags.error(
-            path,
-            Some(entry.line),
-            Some(entry.col),
-            format!("names.{}.geo", entry.owner),
-            "has subdivision, country or continent rules, but no GeoIP database is \
-             configured (geoip_database in the server settings); without one only \
-             custom networks and the default rule can match",
-        );
-    }
-    needs && !has_db
-}
-
-/// Load the policy file `path` beside `zone` (`None`: there is none) and
-/// attach its names. Returns false when the zone must be left out.
-/// `has_db`: a GeoIP database is configured (geo rules on countries and the
-/// like need one).
-fn attach_policies(
-    zone: &mut crate::zone::Zone,
-    path: Option<&Path>,
-    targets: &mut TargetRegistry,
-    lb: &mut Vec<BalancedName>,
-    declared: &mut Vec<super::Declared>,
-    has_db: bool,
-    diags: &mut Diagnostics,
-) -> bool {
-    use crate::zone::AttachError;
-
-    let Some(path) = path else {
-        return true;
-    };
-    let Some(text) = read_policy(path, diags) else {
-        return false;
-    };
-    let before = diags.len();
-    let Some(file) = crate::config::load_policy_file(path, &text, &zone.origin, targets, diags)
-    else {
-        return false;
-    };
-    for entry in file.names {
-        if geo_without_database(path, &entry, has_db, diags) {
-            continue;
-        }
-        let idx = lb.len() as u32;
-        match zone.attach_balanced(&entry.name, idx) {
-            Ok(()) => {
-                lb.push(entry.lb);
-                declared.push(super::Declared {
-                    file: path.to_path_buf(),
-                    line: entry.line,
-                    col: entry.col,
-                    key: format!("names.{}", entry.owner),
-                });
-            }
-            Err(e) => {
-                let key = format!("names.{}", entry.owner);
-                let (line, col) = (Some(entry.line), Some(entry.col));
-                let name = entry.name.to_ascii();
-                let file = zone.file.display();
-                let messages = match e {
-                    AttachError::HasAddresses { types } => types
-                        .iter()
-                        .map(|what| {
-                            format!(
-                                "{name} also has {what} records in {file}; a load-balanced \
-                                 name takes A/AAAA from its policy only, and cannot be a CNAME"
-                            )
-                        })
-                        .collect(),
-                    AttachError::OutsideZone { zone } => {
-                        vec![format!("{name} is outside the zone {zone}")]
-                    }
-                    AttachError::BelowCut { cut } => {
-                        vec![format!("{name} is at or below the delegation {cut}")]
-                    }
-                };
-                for m in messages {
-                    diags.error(path, line, col, key.clone(), m);
-                }
-            }
-        }
-    }
-    diags.len() == before
 }
 
 #[cfg(test)]
@@ -397,8 +597,6 @@ mod tests {
         );
     }
 
-    /// An error in a zone file does not hide its policy file's errors:
-    /// both files are reported in one run, and the zone is left out.
     #[test]
     fn zone_errors_do_not_hide_policy_errors() {
         let bad_zone = format!("{ZONE}bad A 192.0.2.300\n");

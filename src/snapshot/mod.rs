@@ -14,17 +14,20 @@
 
 mod build;
 
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::{ArcSwap, Guard};
 
+use crate::diag::Diagnostic;
 use crate::health::{HealthTable, TargetRegistry};
 use crate::policy::BalancedName;
-use crate::zone::ZoneSet;
+use crate::zone::{Zone, ZoneSet};
 
 pub use build::build;
 
-/// Answering limits fixed at load time.
+/// Answering limits fixed at load time (so a reload changes them).
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Our EDNS UDP payload size: advertised, and the most we send (RFC 6891
@@ -79,6 +82,78 @@ pub struct Snapshot {
     /// every load; the engine locates clients in it (after the name's
     /// custom networks) for names whose order needs a location.
     pub geoip: Option<Arc<crate::geoip::GeoDb>>,
+    /// Counters the query path bumps, indexed like `zones` and `lb`.
+    pub counters: crate::metrics::SnapshotCounters,
+    /// Every file this snapshot was read from: what a reload watches.
+    pub sources: Sources,
+    /// Every zone file of the zones directory and how its last load went,
+    /// in file name order (zones that failed included).
+    pub zone_status: Vec<ZoneStatus>,
+    /// Problems of the last load that belong to no zone (a policy file
+    /// without its zone file, a GeoIP database that would not open).
+    pub errors: Vec<Diagnostic>,
+}
+
+impl Snapshot {
+    /// The zone loaded from the zone file `file`, if it is served.
+    pub fn zone_by_file(&self, file: &Path) -> Option<&Zone> {
+        self.zones.zones().iter().find(|z| z.file == file)
+    }
+
+    /// Problems found by the load that built this snapshot, zone and
+    /// otherwise.
+    pub fn problems(&self) -> impl Iterator<Item = &Diagnostic> {
+        (self.zone_status.iter().flat_map(|z| z.errors.iter())).chain(self.errors.iter())
+    }
+}
+
+/// The files a snapshot was built from, as absolute paths (symbolic links
+/// not resolved): a change to any of them, or a new zone or policy file in
+/// one of `dirs`, is a reason to reload.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sources {
+    /// Zone files, `$INCLUDE`s (also missing ones), policy files, the nets
+    /// files they name (also missing ones), the GeoIP database.
+    pub files: BTreeSet<PathBuf>,
+    /// The zones directory (new `*.zone` and `*.toml` files).
+    pub dirs: BTreeSet<PathBuf>,
+}
+
+/// How a zone file fared in the load that built the snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ZoneState {
+    /// Its files are clean and what they say is served.
+    Loaded,
+    /// Its files have errors; the version of the previous snapshot is
+    /// still served.
+    Previous,
+    /// Its files have errors and there is no earlier version: not served
+    /// (tried again on the next reload).
+    Failed,
+}
+
+impl ZoneState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Loaded => "loaded",
+            Self::Previous => "previous",
+            Self::Failed => "failed",
+        }
+    }
+}
+
+/// One zone file of the zones directory.
+#[derive(Debug, Clone)]
+pub struct ZoneStatus {
+    /// The zone file (`NAME.zone`).
+    pub file: PathBuf,
+    /// The zone it holds (`NAME.`), from the file name; empty when the
+    /// file name is not a valid zone name.
+    pub origin: String,
+    pub state: ZoneState,
+    /// Problems in the zone file, its `$INCLUDE`s, its policy file or the
+    /// policy file's nets file.
+    pub errors: Vec<Diagnostic>,
 }
 
 /// The current snapshot, swapped atomically. Readers call [`load`]

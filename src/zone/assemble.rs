@@ -246,6 +246,7 @@ pub fn assemble(
         file,
         neg_ttl: 0,
         serial,
+        index: 0,
         store: store.finish(),
     };
     let apex = zone.apex();

@@ -12,7 +12,7 @@ use super::assemble::assemble;
 use super::name::{display, lower, parse_name_text, to_wire};
 pub use super::records::{LoadOptions, read_regular_file};
 use super::records::{ReadError, Reader};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostic, Diagnostics};
 
 /// One `NAME.zone` file of the zones directory and what became of it.
 #[derive(Debug)]
@@ -22,6 +22,11 @@ pub struct ZoneFile {
     pub origin: Name,
     /// The loaded zone; `None` when the file had errors (reported).
     pub zone: Option<Zone>,
+    /// Every file the zone was read from: the zone file and each file an
+    /// `$INCLUDE` named (read or not).
+    pub files: Vec<PathBuf>,
+    /// This file's errors (also reported to the caller's diagnostics).
+    pub errors: Vec<Diagnostic>,
 }
 
 /// Load every `NAME.zone` among `files` (the zones directory `dir`,
@@ -70,7 +75,10 @@ pub fn load_zone_files(
             path: path.to_path_buf(),
             origin: name,
             zone: None,
+            files: vec![path.to_path_buf()],
+            errors: Vec::new(),
         };
+        let mut zd = Diagnostics::new();
         let twins: Vec<&PathBuf> = named
             .iter()
             .enumerate()
@@ -79,7 +87,7 @@ pub fn load_zone_files(
             .collect();
         if !twins.is_empty() {
             let others: Vec<String> = twins.iter().map(|p| p.display().to_string()).collect();
-            diags.error(
+            zd.error(
                 path,
                 None,
                 None,
@@ -90,12 +98,24 @@ pub fn load_zone_files(
                     others.join(", ")
                 ),
             );
-            out.push(file);
-            continue;
+        } else {
+            match read_regular_file(path, opts.limits.max_bytes) {
+                Ok(text) => {
+                    let (zone, included) =
+                        load_zone_file_reading(path, text, &file.origin, opts, &mut zd);
+                    file.zone = zone;
+                    file.files.extend(included);
+                }
+                Err(e) => zd.error(path, None, None, "", format!("cannot read zone file: {e}")),
+            }
         }
-        match read_regular_file(path, opts.limits.max_bytes) {
-            Ok(text) => file.zone = load_zone_file(path, text, &file.origin, opts, diags),
-            Err(e) => diags.error(path, None, None, "", format!("cannot read zone file: {e}")),
+        let (errors, warnings) = zd.into_parts();
+        file.errors = errors.clone();
+        for d in errors {
+            diags.push(d);
+        }
+        for w in warnings {
+            diags.push_warning(w);
         }
         out.push(file);
     }
@@ -116,6 +136,18 @@ pub fn load_zone_file(
     opts: &LoadOptions,
     diags: &mut Diagnostics,
 ) -> Option<Zone> {
+    load_zone_file_reading(path, text, origin, opts, diags).0
+}
+
+/// [`load_zone_file`], also returning every file an `$INCLUDE` named (read
+/// or not).
+fn load_zone_file_reading(
+    path: &Path,
+    text: impl AsRef<[u8]>,
+    origin: &Name,
+    opts: &LoadOptions,
+    diags: &mut Diagnostics,
+) -> (Option<Zone>, Vec<PathBuf>) {
     let origin_wire = to_wire(origin);
     let mut reader = Reader::new(opts, &origin_wire);
     reader.read_top(path, text.as_ref());
@@ -127,6 +159,7 @@ pub fn load_zone_file(
         records,
         mut errors,
         mut warnings,
+        included,
         ..
     } = reader;
     let zone = if errors
@@ -161,7 +194,11 @@ pub fn load_zone_file(
         let (f, l, m) = report(w);
         diags.warn(&f, l, None, "", m);
     }
-    if errors.is_empty() { zone } else { None }
+    if errors.is_empty() {
+        (zone, included)
+    } else {
+        (None, included)
+    }
 }
 
 #[cfg(test)]

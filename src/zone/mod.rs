@@ -67,8 +67,11 @@ pub struct Zone {
     pub file: PathBuf,
     /// TTL of negative answers: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
     pub neg_ttl: u32,
-    /// The SOA serial. Not read yet: the admin status view will show it.
+    /// The SOA serial (shown by the admin API's status).
     pub serial: u32,
+    /// Position in its [`ZoneSet`] (set by [`ZoneSet::new`]; the query
+    /// path counts per zone by it).
+    pub index: u32,
     store: store::Store,
 }
 
@@ -110,6 +113,13 @@ impl Zone {
     fn set_lb(&mut self, wire: &[u8], lb: u32) {
         self.store.set_lb(wire, self.origin_wire.len(), lb);
     }
+
+    /// Point the load-balanced name at `wire` (a node that has one) to
+    /// index `lb` of another snapshot's names: a reload keeping this zone
+    /// from the previous snapshot renumbers its names.
+    pub fn renumber_balanced(&mut self, wire: &[u8], lb: u32) {
+        self.set_lb(wire, lb);
+    }
 }
 
 /// Every zone served, found by the most specific origin.
@@ -120,7 +130,10 @@ pub struct ZoneSet {
 }
 
 impl ZoneSet {
-    pub fn new(zones: Vec<Zone>) -> Self {
+    pub fn new(mut zones: Vec<Zone>) -> Self {
+        for (i, z) in zones.iter_mut().enumerate() {
+            z.index = i as u32;
+        }
         let by_origin = zones
             .iter()
             .enumerate()

@@ -194,6 +194,9 @@ pub struct Reader<'o> {
     pub errors: Vec<ReadError>,
     /// Warnings that do not stop the load (file index, line, message).
     pub warnings: Vec<ReadError>,
+    /// Every file an `$INCLUDE` named, read or not (a missing one may
+    /// appear later): what a reload watches.
+    pub included: Vec<PathBuf>,
     origin: Vec<u8>,
     default_ttl: Option<u32>,
     last_ttl: Option<u32>,
@@ -254,6 +257,7 @@ impl<'o> Reader<'o> {
             records: RecordList::default(),
             errors: Vec::new(),
             warnings: Vec::new(),
+            included: Vec::new(),
             origin: origin.to_vec(),
             default_ttl: None,
             last_ttl: None,
@@ -600,6 +604,7 @@ impl<'o> Reader<'o> {
         };
         #[cfg(not(unix))]
         let target = root.join(&shown);
+        self.included.push(target.clone());
         let (canon, root_canon) = match (target.canonicalize(), root.canonicalize()) {
             (Ok(c), Ok(r)) => (c, r),
             (Err(err), _) | (_, Err(err)) => {

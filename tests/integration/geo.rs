@@ -313,6 +313,42 @@ async fn a_reload_rereads_the_nets_file() {
     assert_eq!(www(&r, A, "10.31.0.0", 16).await.0, [ip("192.0.2.105")]);
 }
 
+/// The nets file is among the files the server watches: editing it
+/// reloads without a signal, as for zone and policy files.
+#[tokio::test(flavor = "multi_thread")]
+async fn editing_the_nets_file_reloads_without_a_signal() {
+    let s = Setup::new(
+        "geo-watch",
+        &[("geo.test", GEO_ZONE)],
+        &format!("{}\nreload_delay = 0.2", example_db()),
+    );
+    s.write_policy("geo.test", POLICY);
+    let nets = s.zone_file("geo.test").with_file_name("geo.nets");
+    std::fs::write(&nets, NETS_FILE).unwrap();
+    let srv = s.serve();
+    let r = Resolver::new(srv.addr).await;
+    assert_eq!(www(&r, A, "10.31.0.0", 16).await.0, [ip("192.0.2.106")]);
+    std::fs::write(
+        &nets,
+        "nets = [{ net = \"10.31.0.0/16\", region = \"lab\" }]\n",
+    )
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while www(&r, A, "10.31.0.0", 16).await.0 != [ip("192.0.2.105")] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the edited nets file was not reloaded within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        srv.log_lines("dnslb::reload: reloaded")
+            .iter()
+            .any(|l| l.contains("file change")),
+        "reloaded by the watcher"
+    );
+}
+
 /// `dnslb explain` says where the client is, from which source, the rule,
 /// the pools tried and the scope.
 #[test]

@@ -4,7 +4,9 @@
 //! Modelled on hickory-dns's `bin/tests/integration/server_harness.rs`: the
 //! bound address comes from the server's own log line ("listening on udp
 //! ADDR"), not from a port the test guesses, so tests run in parallel without
-//! port races. Every stderr line is forwarded to the test's output so a
+//! port races. The admin API gets a free port too (`--admin-listen
+//! 127.0.0.1:0`, read from "admin listening on http ADDR"), never the
+//! default 8053. Every stderr line is forwarded to the test's output so a
 //! failing test shows what the server said.
 
 use std::io::{BufRead, BufReader, Read};
@@ -109,6 +111,22 @@ impl Setup {
         TestServer::start(&args, None)
     }
 
+    /// Start `dnslb serve` on this setup with extra arguments (an
+    /// `--admin-listen` among them replaces the harness's).
+    pub fn serve_with(&self, extra: &[&str]) -> TestServer {
+        TestServer::start(&self.serve_args(extra), None)
+    }
+
+    /// [`Setup::serve_with`] with environment variables set or removed.
+    pub fn serve_env(&self, extra: &[&str], env: &[(&str, Option<&str>)]) -> TestServer {
+        TestServer::start_env(&self.serve_args(extra), None, env)
+    }
+
+    /// The directory holding the config file and `zones/`.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// Start `dnslb serve --engine hickory` on this setup.
     pub fn serve_hickory(&self) -> TestServer {
         TestServer::start(&self.serve_args(&["--engine", "hickory"]), None)
@@ -129,7 +147,23 @@ impl Setup {
     /// Run `dnslb serve` expecting it to refuse to start; returns its exit
     /// status and stderr.
     pub fn serve_expecting_failure(&self) -> (ExitStatus, String) {
-        let mut child = dnslb_command(&self.serve_args(&[]), None)
+        self.serve_expecting_failure_with(&[])
+    }
+
+    /// [`Setup::serve_expecting_failure`] with extra `serve` arguments.
+    pub fn serve_expecting_failure_with(&self, extra: &[&str]) -> (ExitStatus, String) {
+        self.serve_expecting_failure_env(extra, &[])
+    }
+
+    /// [`Setup::serve_expecting_failure_with`] with environment variables.
+    pub fn serve_expecting_failure_env(
+        &self,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> (ExitStatus, String) {
+        let mut cmd = dnslb_command(&with_admin(self.serve_args(extra)), None);
+        cmd.envs(env.iter().copied());
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -165,6 +199,17 @@ impl Setup {
     }
 }
 
+/// `serve` arguments with the admin API on a free loopback port, unless
+/// they choose an admin address themselves: parallel servers must not all
+/// try the default 127.0.0.1:8053.
+fn with_admin(mut args: Vec<String>) -> Vec<String> {
+    if !args.iter().any(|a| a == "--admin-listen") {
+        args.push("--admin-listen".into());
+        args.push("127.0.0.1:0".into());
+    }
+    args
+}
+
 fn dnslb_command(args: &[String], cwd: Option<&Path>) -> Command {
     let mut c = Command::new(DNSLB);
     c.args(args).stdin(Stdio::null());
@@ -194,6 +239,18 @@ pub fn run(args: &[String]) -> CmdOutput {
     }
 }
 
+/// How a reload went, as the server logged it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reload {
+    /// `reloaded`: every file loaded.
+    Clean,
+    /// `reload incomplete`: the new snapshot is served, but some files had
+    /// errors (their zones keep their previous version).
+    Partial,
+    /// `reload failed`: nothing changed.
+    Failed,
+}
+
 /// A running `dnslb serve`, killed when dropped.
 pub struct TestServer {
     child: Child,
@@ -201,6 +258,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// Every (udp, tcp) address pair the server logged, in order.
     pub listeners: Vec<(SocketAddr, SocketAddr)>,
+    /// Address of the admin API, from its "admin listening on http" line.
+    pub admin: Option<SocketAddr>,
     /// stderr up to and including the last listening line.
     pub startup_log: Vec<String>,
     /// Every stderr line so far.
@@ -211,8 +270,22 @@ impl TestServer {
     /// Spawn `dnslb ARGS` (in `cwd` if given) and wait until it has logged
     /// a listening line for every `--listen` argument.
     pub fn start(args: &[String], cwd: Option<&Path>) -> Self {
+        Self::start_env(args, cwd, &[])
+    }
+
+    /// [`TestServer::start`] with environment variables set (`Some`) or
+    /// removed (`None`), `RUST_LOG` included.
+    pub fn start_env(args: &[String], cwd: Option<&Path>, env: &[(&str, Option<&str>)]) -> Self {
         let expected = args.iter().filter(|a| *a == "--listen").count().max(1);
-        let mut child = dnslb_command(args, cwd)
+        let args = with_admin(args.to_vec());
+        let mut cmd = dnslb_command(&args, cwd);
+        for (k, v) in env {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -234,12 +307,15 @@ impl TestServer {
         let deadline = Instant::now() + START_TIMEOUT;
         let mut udp = Vec::new();
         let mut tcp = Vec::new();
+        let mut admin = None;
         let mut seen = Vec::new();
         while udp.len() < expected || tcp.len() < expected {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok(line) => {
-                    if let Some(a) = addr_after(&line, "listening on udp ") {
+                    if let Some(a) = addr_after(&line, "admin listening on http ") {
+                        admin = Some(a);
+                    } else if let Some(a) = addr_after(&line, "listening on udp ") {
                         udp.push(a);
                     } else if let Some(a) = addr_after(&line, "listening on tcp ") {
                         tcp.push(a);
@@ -265,6 +341,7 @@ impl TestServer {
             child,
             addr: listeners[0].0,
             listeners,
+            admin,
             startup_log: seen,
             log,
         }
@@ -307,19 +384,39 @@ impl TestServer {
     }
 
     /// Send SIGHUP and wait (at most 10 s) for the outcome of that reload
-    /// to be logged: true if it reloaded, false if it kept the old data.
+    /// to be logged: true if everything reloaded cleanly, false if some
+    /// file had errors (see [`TestServer::reload_outcome`]).
     pub fn reload(&self) -> bool {
+        self.reload_outcome() == Reload::Clean
+    }
+
+    /// Send SIGHUP and wait (at most 10 s) for the outcome of the reload
+    /// it caused. Reloads caused only by file changes (the watcher) are
+    /// told apart by the `cause` the reloader logs.
+    pub fn reload_outcome(&self) -> Reload {
+        let count = |what: &str| {
+            self.log
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|l| l.contains(what) && l.contains("SIGHUP"))
+                .count()
+        };
         const OK: &str = "dnslb::reload: reloaded";
+        const PARTIAL: &str = "dnslb::reload: reload incomplete";
         const FAILED: &str = "dnslb::reload: reload failed";
-        let (ok, failed) = (self.log_count(OK), self.log_count(FAILED));
+        let before = [count(OK), count(PARTIAL), count(FAILED)];
         self.signal("HUP");
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if self.log_count(OK) > ok {
-                return true;
-            }
-            if self.log_count(FAILED) > failed {
-                return false;
+            let now = [count(OK), count(PARTIAL), count(FAILED)];
+            for (i, outcome) in [Reload::Clean, Reload::Partial, Reload::Failed]
+                .into_iter()
+                .enumerate()
+            {
+                if now[i] > before[i] {
+                    return outcome;
+                }
             }
             assert!(
                 Instant::now() < deadline,
@@ -327,6 +424,12 @@ impl TestServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// The last `n` stderr lines, for assertion messages.
+    pub fn log_tail(&self, n: usize) -> String {
+        let log = self.log.lock().unwrap();
+        log[log.len().saturating_sub(n)..].join("\n")
     }
 
     /// Send `signal` (e.g. "HUP", "TERM") to the server process, by its id.
@@ -357,6 +460,11 @@ impl TestServer {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// `http://ADDR` of the admin API (panics when it is off).
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin.expect("the admin API is on"))
     }
 
     /// True while the process has not exited.

@@ -516,12 +516,14 @@ async fn wrong_status_or_missing_body_text_is_down() {
             probes >= 2,
             "{bad:?}: down after {probes} probe(s), fall is 2"
         );
-        let down = changes(&srv, "127.0.4.1", "up", "down");
-        assert!(
-            down.last()
-                .is_some_and(|l| l.contains(&format!("reason={reason}"))),
-            "{bad:?}: {down:#?}"
-        );
+        // The prober publishes the new state before it logs the change:
+        // the line may trail the answer by a moment.
+        let logged = |srv: &TestServer| {
+            changes(srv, "127.0.4.1", "up", "down")
+                .last()
+                .is_some_and(|l| l.contains(&format!("reason={reason}")))
+        };
+        wait_until("the change is logged", SLACK, || logged(&srv)).await;
         // fixed, with another status of the set (203)
         let t1 = Instant::now();
         web.set(Behaviour::Reply(203, "healthy again"));
@@ -1083,4 +1085,66 @@ async fn state_changes_after_a_reload_still_name_the_pool() {
         "connection refused",
     )
     .await;
+}
+
+/// `ttl_while_failing`: the short TTL from the first failed probe (before
+/// the endpoint is declared down, `fall = 3`), through down, back to the
+/// name's TTL once its probes pass again.
+#[tokio::test]
+async fn ttl_shortens_while_a_check_fails() {
+    let web = Endpoint::start("127.0.4.60", 0, Behaviour::Reply(200, "ok"));
+    let policy = [
+        format!(
+            "[checks.web]\nkind = \"http\"\nport = {}\npath = \"/health\"\ninterval = 0.2\ntimeout = 0.1\nfall = 3\nrise = 1\n",
+            web.port()
+        ),
+        pool(
+            "web",
+            &[("127.0.4.60", "check = \"web\""), ("192.0.2.60", "")],
+        ),
+        lb_name(
+            "www",
+            "multivalue",
+            "web",
+            "answers = \"all\"\nttl = 60\nttl_while_failing = 5",
+        ),
+    ]
+    .concat();
+    let setup = lb_setup("hc-ttl", &policy);
+    let srv = setup.serve();
+    let r = Resolver::new(srv.addr).await;
+    let ttls = async |r: &Resolver| -> Vec<u32> {
+        r.query(WWW, RecordType::A)
+            .await
+            .answers
+            .iter()
+            .map(|a| a.ttl)
+            .collect()
+    };
+    wait_until("first probes", SLACK, || web.requests() >= 2).await;
+    assert_eq!(ttls(&r).await, [60, 60]);
+    web.set(Behaviour::Reply(500, "no"));
+    let before = web.requests();
+    // One failed probe: still answered, with the short TTL.
+    wait_until("a failed probe", SLACK, || web.requests() > before).await;
+    let deadline = Instant::now() + SLACK;
+    let mut seen_failing = false;
+    loop {
+        let t = ttls(&r).await;
+        if t == [5] {
+            break; // down: only the other member, short TTL
+        }
+        assert!(t == [60, 60] || t == [5, 5], "{t:?}");
+        // Failing but not yet down (fall = 3, 0.2 s apart): both answered.
+        seen_failing |= t == [5, 5];
+        assert!(Instant::now() < deadline, "never down: {t:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen_failing, "no short TTL before the endpoint went down");
+    web.set(Behaviour::Reply(200, "ok"));
+    let deadline = Instant::now() + SLACK;
+    while ttls(&r).await != [60, 60] {
+        assert!(Instant::now() < deadline, "the TTL did not come back");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

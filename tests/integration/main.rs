@@ -16,6 +16,7 @@ mod dns;
 mod fixtures;
 mod harness;
 
+mod admin;
 mod answers;
 mod cookies;
 mod differential;
@@ -28,6 +29,7 @@ mod lifecycle;
 mod malformed;
 mod qtypes;
 mod quickstart;
+mod reload;
 mod resolver;
 mod rrl;
 mod starvation;

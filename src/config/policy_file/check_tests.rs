@@ -76,7 +76,7 @@ method = "head"
 path = "/healthz?full=1"
 probe_address = "::1"
 tls_verify = false
-expect_status = [204, "300-302"]
+expect_status = [204, "300-302", "418"]
 headers = { "X-Probe" = "dnslb" }
 user_agent = "probe/1"
 [checks.t]
@@ -104,7 +104,10 @@ tls_server_name = "Api.Example.Test"
     );
     assert_eq!(h.method, HttpMethod::Head);
     assert_eq!(h.path, "/healthz?full=1");
-    assert_eq!(h.expect_status.ranges(), &[(204, 204), (300, 302)]);
+    assert_eq!(
+        h.expect_status.ranges(),
+        &[(204, 204), (300, 302), (418, 418)]
+    );
     assert_eq!(h.headers, vec![("x-probe".into(), "dnslb".into())]);
     assert_eq!(h.user_agent, "probe/1");
     let CheckKind::Http(t) = &ok["t"].kind else {

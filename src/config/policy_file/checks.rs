@@ -496,6 +496,16 @@ fn status_range(s: &StatusSpec) -> Result<(u16, u16), String> {
         StatusSpec::Code(n) => code(*n)
             .map(|c| (c, c))
             .ok_or_else(|| format!("status {}", out_of_range(100..=599, "", n))),
+        // "200" alone is one code, as operators write it in lists of strings.
+        StatusSpec::Range(r) if !r.contains('-') => r
+            .trim()
+            .parse::<i64>()
+            .ok()
+            .and_then(code)
+            .map(|c| (c, c))
+            .ok_or_else(|| {
+                format!("not a status code or range like \"200-299\" between 100 and 599: {r:?}")
+            }),
         StatusSpec::Range(r) => {
             let parsed = r.split_once('-').and_then(|(lo, hi)| {
                 let lo = code(lo.trim().parse().ok()?)?;
@@ -503,7 +513,7 @@ fn status_range(s: &StatusSpec) -> Result<(u16, u16), String> {
                 (lo <= hi).then_some((lo, hi))
             });
             parsed.ok_or_else(|| {
-                format!("not a status range like \"200-299\" between 100 and 599: {r:?}")
+                format!("not a status code or range like \"200-299\" between 100 and 599: {r:?}")
             })
         }
     }

@@ -46,7 +46,8 @@ struct Origin {
     line: u32,
 }
 
-/// `[geo]` → the file's custom networks. No `[geo]`: an empty table.
+/// `[geo]` → the file's custom networks. No `[geo]`: an empty table. The
+/// nets file's path goes to `named` (read or not).
 /// `None` after reporting an error, or for a `[geo]` that is not a table
 /// (`Some(None)`, already reported): then the file is not served, and the
 /// geo names' region rules are not checked against a broken table. Every
@@ -54,6 +55,7 @@ struct Origin {
 pub(super) fn compile_nets(
     cx: &mut Cx<'_>,
     spec: Option<Option<&GeoSpec>>,
+    named: &mut Vec<PathBuf>,
 ) -> Option<Arc<CustomNets>> {
     let spec = match spec {
         None => return Some(Arc::new(CustomNets::default())),
@@ -73,6 +75,7 @@ pub(super) fn compile_nets(
     }
     if let Some(f) = nets_file {
         let path = cx.path.parent().unwrap_or(Path::new(".")).join(f.get_ref());
+        named.push(path.clone());
         match read_nets_file(&path) {
             Ok(text) => {
                 let mut sub = Cx {

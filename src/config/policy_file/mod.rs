@@ -33,7 +33,7 @@ mod tests;
 use std::collections::HashMap;
 
 use hickory_proto::rr::Name;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diag::Diagnostics;
@@ -90,13 +90,27 @@ pub fn load_policy_file(
     targets: &mut TargetRegistry,
     diags: &mut Diagnostics,
 ) -> Option<PolicyFile> {
+    load_policy_file_reading(path, text, origin, targets, diags).0
+}
+
+/// [`load_policy_file`], also returning the other files the policy file
+/// named (its `[geo]` nets file, read or not), for the reload's list of
+/// files to watch.
+pub fn load_policy_file_reading(
+    path: &Path,
+    text: &str,
+    origin: &Name,
+    targets: &mut TargetRegistry,
+    diags: &mut Diagnostics,
+) -> (Option<PolicyFile>, Vec<PathBuf>) {
     let mut local = Diagnostics::new();
     let mut cx = Cx {
         path,
         text,
         diags: &mut local,
     };
-    let file = compile(&mut cx, origin, targets);
+    let mut named = Vec::new();
+    let file = compile(&mut cx, origin, targets, &mut named);
     // Report in file order, whatever order the checks ran in: this file
     // first, then its nets file.
     let (mut found, mut warnings) = local.into_parts();
@@ -109,10 +123,16 @@ pub fn load_policy_file(
     for d in warnings {
         diags.push_warning(d);
     }
-    file
+    (file, named)
 }
 
-fn compile(cx: &mut Cx<'_>, origin: &Name, targets: &mut TargetRegistry) -> Option<PolicyFile> {
+/// Validate the file; `named` gets the other files it names.
+fn compile(
+    cx: &mut Cx<'_>,
+    origin: &Name,
+    targets: &mut TargetRegistry,
+    named: &mut Vec<PathBuf>,
+) -> Option<PolicyFile> {
     let lines = crate::diag::LineIndex::new(cx.text);
     let file = parse(cx)?;
 
@@ -133,7 +153,7 @@ fn compile(cx: &mut Cx<'_>, origin: &Name, targets: &mut TargetRegistry) -> Opti
             .and_then(|s| compile_pool(cx, e.name.get_ref(), s, &checks, targets));
         pools.insert(e.name.get_ref(), pool.map(Arc::new));
     }
-    let nets = geo::compile_nets(cx, file.geo.as_ref().map(Option::as_ref));
+    let nets = geo::compile_nets(cx, file.geo.as_ref().map(Option::as_ref), named);
     let mut names = Vec::with_capacity(file.names.len());
     let mut seen = HashMap::new();
     for e in &file.names {

@@ -92,6 +92,7 @@ pub(super) fn compile_name(
         groups,
         group_policy,
         ttl,
+        ttl_while_failing,
         answers,
         on_all_down,
         fallback_pool,
@@ -124,6 +125,11 @@ pub(super) fn compile_name(
             cx.check(t.span().start, n.key("ttl"), r)
         })
         .map_or(DEFAULT_TTL, |t| t as u32);
+    let ttl_while_failing = ttl_while_failing.as_ref().and_then(|t| {
+        let r = int_in(*t.get_ref(), 0..=i64::from(ttl));
+        cx.check(t.span().start, n.key("ttl_while_failing"), r)
+            .map(|t| t as u32)
+    });
     let answers = answers
         .as_ref()
         .map_or(Answers::Count(1), |a| answer_count(cx, &n, a));
@@ -145,7 +151,7 @@ pub(super) fn compile_name(
         Policy::Geo => {
             let rules = rules?;
             group_pools = rules.pools;
-            Order::Geo(Box::new(GeoMap::new(nets?.clone(), rules.rules)))
+            Order::Geo(Arc::new(GeoMap::new(nets?.clone(), rules.rules)))
         }
         Policy::Weighted | Policy::RoundRobin | Policy::Multivalue | Policy::Sticky => {
             Order::Single
@@ -159,6 +165,7 @@ pub(super) fn compile_name(
     Some(BalancedName {
         name: owner.to_owned(),
         ttl,
+        ttl_while_failing,
         answers,
         order,
         pick,

@@ -193,6 +193,9 @@ pub struct NameSpec {
     pub group_policy: Option<Spanned<String>>,
     /// TTL of the answers, 1..=86400; default 30.
     pub ttl: Option<Spanned<i64>>,
+    /// TTL while a member's health check is failing or down, 0..=ttl;
+    /// default: unset (the TTL never shortens).
+    pub ttl_while_failing: Option<Spanned<i64>>,
     /// Addresses per answer: 1..=64 or `"all"`; default 1.
     pub answers: Option<Spanned<AnswersSpec>>,
     /// `all` (default), `empty`, `servfail` or `fallback`.
@@ -217,6 +220,7 @@ impl ReadSpec for NameSpec {
             groups: f.opt(cx, "groups"),
             group_policy: f.opt(cx, "group_policy"),
             ttl: f.opt(cx, "ttl"),
+            ttl_while_failing: f.opt(cx, "ttl_while_failing"),
             answers: f.opt(cx, "answers"),
             on_all_down: f.opt(cx, "on_all_down"),
             fallback_pool: f.opt(cx, "fallback_pool"),

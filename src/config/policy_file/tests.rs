@@ -469,7 +469,7 @@ fn each_error_has_its_line_and_key() {
             &[
                 "t.toml:3:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`",
                 "t.toml:5:37: pools.p.members[0]: unknown field `color`, expected one of `address`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `state`",
-                "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `geo`",
+                "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `geo`",
                 "t.toml:10:2: extra: unknown key, expected one of `checks`, `pools`, `names`, `geo`",
             ],
         ),
@@ -549,7 +549,7 @@ fn every_error_of_an_entry_is_reported() {
         (
             format!("{pool}[names.www]\npolicy = \"weighted\"\npool = \"p\"\nwieght = 2\nttl = 0\nanswers = \"some\"\n"),
             &[
-                "t.toml:6:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `geo`",
+                "t.toml:6:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `geo`",
                 "t.toml:7:7: names.www.ttl: must be between 1 and 86400, got 0",
                 "t.toml:8:11: names.www.answers: must be between 1 and 64 or \"all\", got \"some\"",
             ],

@@ -159,6 +159,10 @@ impl Supervisor {
                     probes: 0,
                     failures: 0,
                     restarts: 0,
+                    consecutive_failures: 0,
+                    last_probe: None,
+                    last_change: None,
+                    changes: 0,
                 }),
             });
             slot.retarget(ids, label, table.clone());

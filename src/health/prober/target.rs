@@ -42,6 +42,14 @@ pub struct TargetReport {
     pub failures: u64,
     /// Times the watchdog restarted this target's task.
     pub restarts: u32,
+    /// Failed probes in a row (0 after a success).
+    pub consecutive_failures: u32,
+    /// Wall-clock time of the last finished probe.
+    pub last_probe: Option<std::time::SystemTime>,
+    /// Wall-clock time of the last up/down flip.
+    pub last_change: Option<std::time::SystemTime>,
+    /// Up/down flips since probing started.
+    pub changes: u64,
 }
 
 /// Shared state of one probed target.
@@ -70,13 +78,20 @@ pub(super) struct SlotState {
     pub(super) probes: u64,
     pub(super) failures: u64,
     pub(super) restarts: u32,
+    pub(super) consecutive_failures: u32,
+    pub(super) last_probe: Option<std::time::SystemTime>,
+    pub(super) last_change: Option<std::time::SystemTime>,
+    pub(super) changes: u64,
 }
 
 impl SlotState {
     pub(super) fn publish(&self) {
         let status = self.machine.status();
+        // Up with failures toward `fall`: a flip may be near.
+        let failing = status == Status::Up && self.machine.streak() > 0;
         for &id in &self.ids {
             self.table.set_status(id, status);
+            self.table.set_failing(id, failing);
             if let Some(rtt) = self.rtt_us {
                 self.table
                     .set_rtt_us(id, rtt.round().min(u32::MAX as f64) as u32);
@@ -120,6 +135,8 @@ impl Slot {
     pub(super) fn record(&self, result: Result<Success, ProbeError>, elapsed: Duration) {
         let mut st = self.lock();
         st.probes += 1;
+        let now = std::time::SystemTime::now();
+        st.last_probe = Some(now);
         let flip = match &result {
             Ok(s) => {
                 let sample = elapsed.as_micros() as f64;
@@ -128,14 +145,20 @@ impl Slot {
                     Some(old) => old + RTT_ALPHA * (sample - old),
                 });
                 st.last_success = Some(*s);
+                st.consecutive_failures = 0;
                 st.machine.observe(true)
             }
             Err(e) => {
                 st.failures += 1;
+                st.consecutive_failures += 1;
                 st.last_error = Some(e.clone());
                 st.machine.observe(false)
             }
         };
+        if flip.is_some() {
+            st.changes += 1;
+            st.last_change = Some(now);
+        }
         st.publish();
         let (streak, threshold) = (st.machine.streak(), st.machine.threshold());
         let used_by = st.label.clone();
@@ -185,6 +208,10 @@ impl Slot {
             probes: st.probes,
             failures: st.failures,
             restarts: st.restarts,
+            consecutive_failures: st.consecutive_failures,
+            last_probe: st.last_probe,
+            last_change: st.last_change,
+            changes: st.changes,
         }
     }
 }

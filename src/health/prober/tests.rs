@@ -317,6 +317,8 @@ async fn dead_target_goes_down_within_interval_times_fall_plus_timeout() {
     let r = report_of(&prober, at(1)).await;
     assert_eq!(r.last_error, Some(ProbeError::Timeout(500 * MS)));
     assert_eq!((r.probes, r.failures, r.rtt_us), (3, 3, None));
+    assert_eq!((r.consecutive_failures, r.changes), (3, 1));
+    assert!(r.last_change.is_some() && r.last_probe >= r.last_change);
 
     script.plan(at(1), vec![Act::Ok]);
     let up = clock
@@ -327,6 +329,8 @@ async fn dead_target_goes_down_within_interval_times_fall_plus_timeout() {
     assert_eq!(starts.len(), 5, "rise = 2 successes: {starts:?}");
     assert!(up >= starts[4] && up < starts[4] + step);
     assert!(up - down <= 2 * SEC, "rise × interval");
+    let r = report_of(&prober, at(1)).await;
+    assert_eq!((r.consecutive_failures, r.changes), (0, 2));
 
     let text = logs.text();
     assert_eq!(text.matches("health up -> down").count(), 1, "{text}");

@@ -1,0 +1,432 @@
+//! The admin HTTP API and status page: the only place an HTTP server crate
+//! (axum) appears.
+//!
+//! Routes:
+//!
+//! | route | what |
+//! | --- | --- |
+//! | `GET /healthz` | 200 while the process runs (liveness) |
+//! | `GET /readyz` | 200 when zones are loaded and served, else 503 |
+//! | `GET /metrics` | Prometheus text ([`prom`]) |
+//! | `GET /status` | JSON: names → pools → endpoints ([`status`]) |
+//! | `GET /overrides` | JSON: the overrides in force |
+//! | `POST /overrides` | `{"endpoint": E, "state": "up"\|"down"\|"drain"\|"auto"}` |
+//! | `POST /reload` | ask for a reload (as SIGHUP) |
+//! | `GET /explain?name=N&qtype=T&client=IP&ecs=P` | `dnslb explain` on the live snapshot and health |
+//! | `GET /` | the status page for people (`page.rs`) |
+//!
+//! Access ([`auth`]): with a token configured, every route but `/healthz`,
+//! `/readyz` and the page shell needs `Authorization: Bearer TOKEN`.
+//! Without one (allowed only on a loopback listener) the API is open to
+//! local users, with the `Host` header limited to loopback names against
+//! DNS rebinding. A POST must be JSON and, when a browser sends `Origin`,
+//! same-origin: a page elsewhere cannot make a visitor's browser drain an
+//! endpoint.
+//!
+//! Bounds ([`limits`]): 64 connections at once, each closed after 30 s
+//! without a byte from the client, every request answered within 10 s.
+//!
+//! Shape follows hickory-dns `bin/src/prometheus_server.rs`: the wiring
+//! layer binds the listener and hands it over with a child cancellation
+//! token; [`serve`] returns when the token fires.
+
+pub mod auth;
+pub mod client;
+pub mod endpoints;
+mod limits;
+mod page;
+pub mod prom;
+pub mod status;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::AdminToken;
+use crate::health::overrides::{Forced, Overrides};
+use crate::health::{Prober, TargetReport};
+use crate::metrics::Metrics;
+use crate::snapshot::SharedSnapshot;
+
+/// Environment variable that overrides `admin_token` / `admin_token_file`.
+pub const TOKEN_ENV: &str = "DNSLB_ADMIN_TOKEN";
+
+/// Errors that keep the admin API from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error(
+        "admin_listen {0} is not a loopback address, and no admin token is set: \
+         set admin_token_file (or admin_token, or {TOKEN_ENV}), or listen on 127.0.0.1"
+    )]
+    TokenRequired(SocketAddr),
+    #[error("{TOKEN_ENV}: {0}")]
+    BadEnvToken(String),
+}
+
+/// The token in force: `DNSLB_ADMIN_TOKEN` when set, else the config's.
+pub fn effective_token(config: Option<AdminToken>) -> Result<Option<AdminToken>, AdminError> {
+    match std::env::var(TOKEN_ENV) {
+        Ok(v) => AdminToken::new(&v)
+            .map(Some)
+            .map_err(AdminError::BadEnvToken),
+        Err(_) => Ok(config),
+    }
+}
+
+/// Refuse a listener anyone else can reach unless a token guards it.
+pub fn check_listen(addr: SocketAddr, token: Option<&AdminToken>) -> Result<(), AdminError> {
+    if addr.ip().is_loopback() || token.is_some() {
+        Ok(())
+    } else {
+        Err(AdminError::TokenRequired(addr))
+    }
+}
+
+/// A `GET /explain` request: what `dnslb explain --live` sends.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainRequest {
+    /// The name asked about (absolute).
+    pub name: String,
+    /// Query type; default `A`.
+    pub qtype: Option<String>,
+    /// The resolver address the query would come from.
+    pub client: std::net::IpAddr,
+    /// An EDNS Client Subnet, e.g. `198.51.100.0/24`.
+    pub ecs: Option<ipnet::IpNet>,
+}
+
+/// Runs `dnslb explain` on a snapshot (the wiring layer provides it: the
+/// engine on a synthetic packet plus the name's description).
+pub type Explainer = Arc<
+    dyn Fn(&crate::snapshot::Snapshot, &ExplainRequest) -> Result<String, String> + Send + Sync,
+>;
+
+/// The admin token in force, shared with the reloader, which replaces it
+/// when `admin_token` or `admin_token_file` changes.
+pub type TokenCell = Arc<arc_swap::ArcSwapOption<AdminToken>>;
+
+/// What the admin server reads and changes.
+pub struct AdminState {
+    pub snapshot: SharedSnapshot,
+    pub prober: Arc<Prober>,
+    pub overrides: Arc<Overrides>,
+    pub metrics: Arc<Metrics>,
+    /// Set once every DNS listener is bound and serving.
+    pub ready: Arc<AtomicBool>,
+    /// The bearer token in force; a reload of the settings may replace it.
+    pub token: TokenCell,
+    /// Asks the reloader for a reload (`POST /reload`).
+    pub reload: Option<Arc<dyn Fn() + Send + Sync>>,
+    /// Runs `dnslb explain` on the snapshot in service (`GET /explain`).
+    pub explain: Option<Explainer>,
+    shares: status::Shares,
+    cancel: CancellationToken,
+    loopback: bool,
+}
+
+impl AdminState {
+    pub fn new(
+        snapshot: SharedSnapshot,
+        prober: Arc<Prober>,
+        overrides: Arc<Overrides>,
+        metrics: Arc<Metrics>,
+        ready: Arc<AtomicBool>,
+        token: TokenCell,
+    ) -> Self {
+        Self {
+            snapshot,
+            prober,
+            overrides,
+            metrics,
+            ready,
+            token,
+            reload: None,
+            explain: None,
+            shares: status::Shares::new(Duration::from_secs(60)),
+            cancel: CancellationToken::new(),
+            loopback: true,
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Relaxed)
+            && !self.cancel.is_cancelled()
+            && !self.snapshot.load().zones.is_empty()
+    }
+
+    async fn reports(&self) -> Vec<TargetReport> {
+        // A stopped prober (shutting down) reports nothing rather than fail
+        // the whole page.
+        self.prober.report().await.unwrap_or_default()
+    }
+}
+
+type Shared = Arc<AdminState>;
+
+/// Serve the admin API on `listener` until `cancel` fires. Samples answer
+/// shares every 10 s meanwhile.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    mut state: AdminState,
+    cancel: CancellationToken,
+) -> std::io::Result<()> {
+    let local = listener.local_addr()?;
+    check_listen(local, state.token.load().as_deref())
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::PermissionDenied, e))?;
+    state.loopback = local.ip().is_loopback();
+    state.cancel = cancel.clone();
+    let state = Arc::new(state);
+    let sampler = {
+        let (state, cancel) = (state.clone(), cancel.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(10));
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tick.tick() => state.shares.sample(&state.snapshot.load()),
+                }
+            }
+        })
+    };
+    let app = router(state);
+    let listener = limits::Limited::new(listener, limits::MAX_CONNECTIONS, limits::IDLE_TIMEOUT);
+    let server =
+        axum::serve(listener, app).with_graceful_shutdown(cancel.clone().cancelled_owned());
+    // Graceful shutdown waits for open requests; a client that never
+    // finishes one (a stalled upload, say) must not hold up the exit.
+    let res = tokio::select! {
+        r = server => r,
+        _ = async {
+            cancel.cancelled().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => {
+            tracing::warn!("admin API: requests still open {} s after shutdown began; dropping them", SHUTDOWN_GRACE.as_secs());
+            Ok(())
+        }
+    };
+    sampler.abort();
+    res
+}
+
+/// How long shutdown waits for admin requests in progress.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/", get(page::page))
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/status", get(status_json))
+        .route("/overrides", get(list_overrides).post(set_override))
+        .route("/reload", axum::routing::post(reload))
+        .route("/explain", get(explain))
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::guard,
+        ))
+        .layer(axum::middleware::from_fn(limits::deadline))
+        .with_state(state)
+}
+
+/// A JSON error body: `{"error": MESSAGE}` plus extra fields.
+fn error(code: StatusCode, message: impl Into<String>) -> Response {
+    (code, axum::Json(json!({ "error": message.into() }))).into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such route")
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn readyz(State(s): State<Shared>) -> Response {
+    if s.is_ready() {
+        "ready\n".into_response()
+    } else {
+        let why = if s.cancel.is_cancelled() {
+            "shutting down"
+        } else {
+            "not serving yet"
+        };
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        )
+            .into_response()
+    }
+}
+
+async fn metrics(State(s): State<Shared>) -> Response {
+    let reports = s.reports().await;
+    let snap = s.snapshot.load_full();
+    let inputs = prom::ScrapeInputs {
+        reports: &reports,
+        reloads: s.metrics.reloads.get(),
+        reload_errors: s.metrics.reloads.errors(),
+        overrides: s.overrides.list().len(),
+        ready: s.is_ready(),
+    };
+    match prom::scrape(&snap, &inputs).render() {
+        Ok(text) => (
+            [(
+                header::CONTENT_TYPE,
+                prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            )],
+            text,
+        )
+            .into_response(),
+        Err(_) => error(StatusCode::INTERNAL_SERVER_ERROR, "metrics encoding failed"),
+    }
+}
+
+async fn status_json(State(s): State<Shared>) -> Response {
+    let reports = s.reports().await;
+    let snap = s.snapshot.load_full();
+    let list = s.overrides.list();
+    let inputs = status::Inputs {
+        reports: &reports,
+        overrides: &list,
+        state_file: s.overrides.file().map(|p| p.display().to_string()),
+        ready: s.is_ready(),
+        shares: &s.shares,
+        reloads: s.metrics.reloads.get(),
+        last: s.metrics.reloads.last(),
+    };
+    axum::Json(status::build(&snap, &inputs)).into_response()
+}
+
+/// `POST /reload`: ask for a reload, as SIGHUP does. The outcome shows in
+/// `/status` (`reloads.last`) and the log once it is done.
+async fn reload(State(s): State<Shared>) -> Response {
+    match &s.reload {
+        Some(ask) => {
+            ask();
+            (
+                StatusCode::ACCEPTED,
+                axum::Json(json!({ "requested": true })),
+            )
+                .into_response()
+        }
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "reloads are not available"),
+    }
+}
+
+/// `GET /explain`: what the running server would answer and why, with the
+/// health and overrides it acts on now: `{"text": ...}`.
+async fn explain(
+    State(s): State<Shared>,
+    q: Result<axum::extract::Query<ExplainRequest>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let q = match q {
+        Ok(q) => q.0,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("query string must be name=N&client=IP[&qtype=T][&ecs=PREFIX]: {e}"),
+            );
+        }
+    };
+    let Some(f) = &s.explain else {
+        return error(StatusCode::SERVICE_UNAVAILABLE, "explain is not available");
+    };
+    match f(&s.snapshot.load(), &q) {
+        Ok(text) => axum::Json(json!({ "text": text })).into_response(),
+        Err(m) => error(StatusCode::BAD_REQUEST, m),
+    }
+}
+
+async fn list_overrides(State(s): State<Shared>) -> Response {
+    let list: Vec<_> = s
+        .overrides
+        .list()
+        .into_iter()
+        .map(|o| json!({"endpoint": o.endpoint.to_string(), "state": o.state.as_str(), "since": o.since}))
+        .collect();
+    axum::Json(json!({ "overrides": list })).into_response()
+}
+
+/// Body of `POST /overrides`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverrideRequest {
+    /// An address, `MEMBER`, `POOL/MEMBER` or `ZONE/POOL/MEMBER`.
+    pub endpoint: String,
+    /// `up`, `down`, `drain` or `auto` (remove the override).
+    pub state: String,
+}
+
+async fn set_override(State(s): State<Shared>, body: axum::body::Bytes) -> Response {
+    let req: OverrideRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!("body must be {{\"endpoint\": ..., \"state\": ...}}: {e}"),
+            );
+        }
+    };
+    let state = match Forced::parse(&req.state) {
+        Ok(f) => f,
+        Err(m) => return error(StatusCode::BAD_REQUEST, format!("state: {m}")),
+    };
+    let snap = s.snapshot.load_full();
+    let eps = endpoints::catalogue(&snap);
+    let sel = match endpoints::resolve(&req.endpoint, &eps, &s.overrides.list()) {
+        Ok(sel) => sel,
+        Err(endpoints::ResolveError::NotFound(m)) => return error(StatusCode::NOT_FOUND, m),
+        Err(endpoints::ResolveError::Ambiguous(c)) => {
+            return (
+                StatusCode::CONFLICT,
+                axum::Json(json!({
+                    "error": format!("{:?} names several pool members; give one of the candidates", req.endpoint),
+                    "candidates": c,
+                })),
+            )
+                .into_response();
+        }
+    };
+    let shared = s.snapshot.clone();
+    let res = tokio::task::spawn_blocking({
+        let (overrides, sel) = (s.overrides.clone(), sel.clone());
+        move || {
+            overrides.set(sel, state, |list| {
+                // Under the overrides lock: the snapshot in service now is
+                // the one a concurrent reload could not have replaced
+                // without applying this list too.
+                endpoints::apply_overrides(list, &shared.load());
+            })
+        }
+    })
+    .await;
+    let change = match res {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let matches = eps.iter().filter(|e| e.member_ref().matches(&sel)).count();
+    let word = |f: Option<Forced>| f.map_or("auto", Forced::as_str);
+    axum::Json(json!({
+        "endpoint": sel.to_string(),
+        "state": word(change.current),
+        "previous": word(change.previous),
+        "changed": change.previous != change.current,
+        "matches": matches,
+        "persisted": s.overrides.file().is_some(),
+    }))
+    .into_response()
+}

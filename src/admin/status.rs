@@ -1,0 +1,377 @@
+//! `GET /status`: every load-balanced name → its pools → their endpoints,
+//! with health, forced state, last error, last change, probe RTT and the
+//! share of recent answers each endpoint got; plus the overrides in force.
+//!
+//! Times are Unix seconds (floats); RTTs are milliseconds. The shape is
+//! documented in docs/OPERATIONS.md and is what `dnslb status` and the
+//! status page read.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+
+use super::endpoints::{pools_of, zone_key, zone_of_names};
+use crate::health::overrides::Override;
+use crate::health::{Status, TargetKey, TargetReport};
+use crate::policy::Member;
+use crate::policy::pool::{Health, Tier, state_of, tier_of};
+use crate::snapshot::Snapshot;
+
+/// The whole `/status` document.
+#[derive(Debug, Serialize)]
+pub struct StatusDoc {
+    pub version: &'static str,
+    /// Unix seconds when the document was made.
+    pub now: f64,
+    pub ready: bool,
+    /// Seconds over which `answer_share` is computed.
+    pub share_window_seconds: f64,
+    pub zones: Vec<ZoneDoc>,
+    pub names: Vec<NameDoc>,
+    pub overrides: Vec<OverrideDoc>,
+    /// Where overrides are kept (`null`: memory only, lost on restart).
+    pub state_file: Option<String>,
+    pub reloads: ReloadDoc,
+}
+
+/// One zone file of the zones directory.
+#[derive(Debug, Serialize)]
+pub struct ZoneDoc {
+    pub zone: String,
+    pub file: String,
+    /// SOA serial of the version served (`null`: not served).
+    pub serial: Option<u32>,
+    /// "loaded" (its files are served as they are), "previous" (its files
+    /// have errors; the version loaded before is served) or "failed"
+    /// (errors and no earlier version: not served).
+    pub state: &'static str,
+    /// The errors in its zone file, `$INCLUDE`s and policy file.
+    pub errors: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReloadDoc {
+    /// Loads that replaced the snapshot (start-up included).
+    pub ok: u64,
+    /// Reloads that changed nothing.
+    pub failed: u64,
+    pub last_success: Option<f64>,
+    /// The last load or reload: when, why, how it went, what it found.
+    pub last: Option<LastDoc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct LastDoc {
+    pub at: f64,
+    pub cause: String,
+    /// "ok", "partial" or "failed".
+    pub outcome: &'static str,
+    pub errors: Vec<String>,
+    /// Settings changed in the file that need a restart to take effect.
+    pub restart_needed: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct NameDoc {
+    pub name: String,
+    pub zone: String,
+    pub policy: String,
+    pub ttl: u32,
+    /// `ttl_while_failing`: the TTL while a member's check fails or is down.
+    pub ttl_while_failing: Option<u32>,
+    pub answers: String,
+    pub on_all_down: String,
+    /// Answers sampled over the window (about 1 in 16.5 of this name's
+    /// answers) that the endpoints' `answer_share` is computed from.
+    pub answer_samples: u64,
+    pub pools: Vec<PoolDoc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PoolDoc {
+    pub pool: String,
+    /// "group 1", "group 2", … in failover order, or "fallback".
+    pub role: String,
+    pub endpoints: Vec<EndpointDoc>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EndpointDoc {
+    pub address: IpAddr,
+    /// The member's `name` in the policy file.
+    pub name: Option<String>,
+    /// `ZONE/POOL/MEMBER` when named, else the address: what to pass to
+    /// `dnslb drain`.
+    pub endpoint: String,
+    pub weight: u32,
+    /// `state` in the policy file.
+    pub file_state: &'static str,
+    /// Operator override in force (`null`: none).
+    pub forced: Option<&'static str>,
+    /// The state that applies: the override, else the file's.
+    pub state: &'static str,
+    /// Probed health: "up", "down", or "unchecked" (no check: always up).
+    pub health: &'static str,
+    /// What policies make of it: "available", "standby" (weight 0),
+    /// "draining" or "down".
+    pub availability: &'static str,
+    pub check: Option<String>,
+    /// Where probes go (ADDR:PORT).
+    pub probe: Option<String>,
+    pub last_error: Option<String>,
+    pub last_change: Option<f64>,
+    pub last_probe: Option<f64>,
+    pub rtt_ms: Option<f64>,
+    pub consecutive_failures: Option<u32>,
+    pub state_changes: Option<u64>,
+    /// This address's share of the addresses the name handed out over the
+    /// window (sampled answers), 0..=1, summing to 1 over the name; `null`
+    /// when no answer of the name was sampled meanwhile.
+    pub answer_share: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct OverrideDoc {
+    pub endpoint: String,
+    pub state: &'static str,
+    pub since: u64,
+    /// Pool members it applies to now (0: its endpoint is gone).
+    pub matches: usize,
+}
+
+pub fn unix(t: SystemTime) -> f64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Answer counts per (name, address), sampled every few seconds, so shares
+/// cover a recent window instead of the whole uptime.
+#[derive(Debug)]
+pub struct Shares {
+    window: Duration,
+    samples: Mutex<VecDeque<(Instant, Counts)>>,
+}
+
+/// Per (name, address) the sampled answers holding it; per (name, None)
+/// the sampled answers.
+type Counts = HashMap<(Box<str>, Option<IpAddr>), u64>;
+
+fn counts(snap: &Snapshot) -> Counts {
+    let mut out = HashMap::new();
+    for a in snap.counters.answers.iter() {
+        out.insert((a.name.clone(), None), a.samples());
+        for (addr, n) in a.per_addr() {
+            out.insert((a.name.clone(), Some(addr)), n);
+        }
+    }
+    out
+}
+
+impl Shares {
+    /// Shares over about `window`.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            samples: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub fn window(&self) -> Duration {
+        self.window
+    }
+
+    /// Take a sample now; drop those no longer needed (keep the newest one
+    /// at least `window` old as the baseline).
+    pub fn sample(&self, snap: &Snapshot) {
+        let now = Instant::now();
+        let c = counts(snap);
+        let mut s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        s.push_back((now, c));
+        while s.len() > 1 && now.duration_since(s[1].0) >= self.window {
+            s.pop_front();
+        }
+    }
+
+    /// Answers per (name, address) since the baseline sample (or since the
+    /// counters started, before the first sample), and the seconds covered.
+    fn recent(&self, snap: &Snapshot) -> (Counts, f64) {
+        let mut now = counts(snap);
+        let s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
+        let covered = s.front().map_or(0.0, |(t, _)| t.elapsed().as_secs_f64());
+        if let Some((_, base)) = s.front() {
+            for (k, v) in now.iter_mut() {
+                // A counter reset (address set changed) counts from zero.
+                let b = base.get(k).copied().unwrap_or(0);
+                *v = if *v >= b { *v - b } else { *v };
+            }
+        }
+        (now, covered)
+    }
+}
+
+/// Everything `/status` needs that is not in the snapshot.
+pub struct Inputs<'a> {
+    pub reports: &'a [TargetReport],
+    pub overrides: &'a [Override],
+    pub state_file: Option<String>,
+    pub ready: bool,
+    pub shares: &'a Shares,
+    pub reloads: (u64, u64, Option<f64>),
+    pub last: Option<crate::metrics::LastReload>,
+}
+
+/// Build the `/status` document.
+pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
+    let by_key: HashMap<&TargetKey, &TargetReport> =
+        inp.reports.iter().map(|r| (&r.key, r)).collect();
+    let (recent, covered) = inp.shares.recent(snap);
+    let recent_samples: HashMap<&str, u64> = recent
+        .iter()
+        .filter(|((_, a), _)| a.is_none())
+        .map(|((n, _), v)| (&**n, *v))
+        .collect();
+    let zones_of = zone_of_names(snap);
+    let mut names = Vec::with_capacity(snap.lb.len());
+    for (i, name) in snap.lb.iter().enumerate() {
+        let total: u64 = recent
+            .iter()
+            .filter(|((n, a), _)| a.is_some() && **n == *name.name)
+            .map(|(_, v)| *v)
+            .sum();
+        let samples = recent_samples.get(name.name.as_str()).copied().unwrap_or(0);
+        let share = |addr: IpAddr| {
+            (total > 0).then(|| {
+                let n = recent
+                    .get(&(name.name.as_str().into(), Some(addr)))
+                    .copied()
+                    .unwrap_or(0);
+                n as f64 / total as f64
+            })
+        };
+        let zone = &zones_of[i];
+        let failover = name.groups.len() > 1;
+        let pools = pools_of(name)
+            .into_iter()
+            .map(|(kind, idx, pool)| PoolDoc {
+                pool: pool.name.clone(),
+                role: match (kind, failover) {
+                    ("fallback", _) => "fallback".into(),
+                    (_, true) => format!("group {}", idx + 1),
+                    _ => "pool".into(),
+                },
+                endpoints: pool
+                    .iter()
+                    .map(|m| endpoint(snap, zone, &pool.name, m, &by_key, share(m.addr)))
+                    .collect(),
+            })
+            .collect();
+        names.push(NameDoc {
+            name: name.name.clone(),
+            zone: zone.clone(),
+            policy: name.policy().to_string(),
+            ttl: name.ttl,
+            ttl_while_failing: name.ttl_while_failing,
+            answers: name.answers.to_string(),
+            on_all_down: name.on_all_down.to_string(),
+            answer_samples: samples,
+            pools,
+        });
+    }
+    let endpoints = super::endpoints::catalogue(snap);
+    let overrides = inp
+        .overrides
+        .iter()
+        .map(|o| OverrideDoc {
+            endpoint: o.endpoint.to_string(),
+            state: o.state.as_str(),
+            since: o.since,
+            matches: endpoints
+                .iter()
+                .filter(|e| e.member_ref().matches(&o.endpoint))
+                .count(),
+        })
+        .collect();
+    StatusDoc {
+        version: env!("CARGO_PKG_VERSION"),
+        now: unix(SystemTime::now()),
+        ready: inp.ready,
+        share_window_seconds: covered,
+        zones: snap
+            .zone_status
+            .iter()
+            .map(|st| ZoneDoc {
+                zone: st.origin.clone(),
+                file: st.file.display().to_string(),
+                serial: snap.zone_by_file(&st.file).map(|z| z.serial),
+                state: st.state.as_str(),
+                errors: st.errors.iter().map(ToString::to_string).collect(),
+            })
+            .collect(),
+        names,
+        overrides,
+        state_file: inp.state_file.clone(),
+        reloads: ReloadDoc {
+            ok: inp.reloads.0,
+            failed: inp.reloads.1,
+            last_success: inp.reloads.2,
+            last: inp.last.clone().map(|l| LastDoc {
+                at: l.at,
+                cause: l.cause,
+                outcome: l.outcome,
+                errors: l.errors,
+                restart_needed: l.restart_needed,
+            }),
+        },
+    }
+}
+
+fn endpoint(
+    snap: &Snapshot,
+    zone: &str,
+    pool: &str,
+    m: &Member,
+    reports: &HashMap<&TargetKey, &TargetReport>,
+    answer_share: Option<f64>,
+) -> EndpointDoc {
+    let cell = snap.health.cell(m.target);
+    let (status, forced) = (cell.status(), cell.forced());
+    let key = snap.targets.get(m.target);
+    let report = key.and_then(|k| reports.get(k)).copied();
+    let checked = key.is_some_and(|k| k.check.is_some());
+    let availability = match tier_of(m, Health::probed(&snap.health)) {
+        Some(Tier::LiveWeighted) => "available",
+        Some(Tier::LiveZero) => "standby",
+        Some(Tier::DrainWeighted | Tier::DrainZero) => "draining",
+        None => "down",
+    };
+    EndpointDoc {
+        address: m.addr,
+        name: m.label.clone(),
+        endpoint: match &m.label {
+            Some(l) => format!("{}/{pool}/{l}", zone_key(zone)),
+            None => m.addr.to_string(),
+        },
+        weight: m.weight,
+        file_state: m.state.as_str(),
+        forced: forced.map(|f| f.as_str()),
+        state: state_of(m, forced).as_str(),
+        health: match (checked, status) {
+            (false, _) => "unchecked",
+            (true, Status::Up) => "up",
+            (true, Status::Down) => "down",
+        },
+        availability,
+        check: m.check.clone(),
+        probe: report.map(|r| r.probe_addr.to_string()),
+        last_error: report.and_then(|r| r.last_error.as_ref().map(|e| e.to_string())),
+        last_change: report.and_then(|r| r.last_change.map(unix)),
+        last_probe: report.and_then(|r| r.last_probe.map(unix)),
+        rtt_ms: snap.health.rtt_us(m.target).map(|us| us as f64 / 1000.0),
+        consecutive_failures: report.map(|r| r.consecutive_failures),
+        state_changes: report.map(|r| r.changes),
+        answer_share,
+    }
+}

@@ -1,0 +1,202 @@
+//! File-watch reload: a change to any file the snapshot was read from
+//! (zone files, `$INCLUDE`s, policy files and their nets files, the GeoIP
+//! database), to `dnslb.toml` or the admin token file, or a new zone or
+//! policy file in the zones directory, asks the reloader for one reload
+//! once the files have been quiet for `reload_delay` (a burst of writes is
+//! one reload).
+//!
+//! `notify` watches the directories that hold those files, not the files:
+//! editors and deployment tools replace a file by renaming a new one over
+//! it, which a watch on the old file would miss. Events are filtered by
+//! path; a name starting with `..` in a watched directory also counts, for
+//! the symbolic-link swap of a Kubernetes ConfigMap mount. The set is
+//! renewed after every reload ([`super::reload::WatchSet`]).
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use notify::{EventKind, RecursiveMode};
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::reload::{Cause, TARGET, Trigger, WatchSet};
+
+/// The longest a steady stream of changes can hold a reload back.
+const MAX_HOLD: Duration = Duration::from_secs(10);
+
+/// Does a change of `path` matter to `set`?
+fn matters(path: &Path, set: &WatchSet) -> bool {
+    if set.sources.files.contains(path) {
+        return true;
+    }
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return false;
+    };
+    let parent = path.parent().unwrap_or(Path::new(""));
+    if name.starts_with("..") {
+        return set.sources.dirs.contains(parent)
+            || set.sources.files.iter().any(|f| f.parent() == Some(parent));
+    }
+    set.sources.dirs.contains(parent) && (name.ends_with(".zone") || name.ends_with(".toml"))
+}
+
+/// The directories to watch for `set`.
+fn dirs_of(set: &WatchSet) -> BTreeSet<PathBuf> {
+    if !set.enabled {
+        return BTreeSet::new();
+    }
+    let files = set.sources.files.iter().filter_map(|f| f.parent());
+    set.sources
+        .dirs
+        .iter()
+        .cloned()
+        .chain(files.map(Path::to_path_buf))
+        .collect()
+}
+
+/// Watch until `cancel`, asking `trigger` for a reload after each settled
+/// burst of changes.
+pub(super) async fn run(
+    mut set: watch::Receiver<WatchSet>,
+    trigger: Trigger,
+    cancel: CancellationToken,
+) {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let mut watcher = match notify::recommended_watcher(move |ev| {
+        let _ = tx.send(ev);
+    }) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::warn!(target: TARGET, error = %e, "cannot watch files: reloads only on SIGHUP");
+            return;
+        }
+    };
+    let mut watched: BTreeSet<PathBuf> = BTreeSet::new();
+    let mut current = set.borrow_and_update().clone();
+    rewatch(&mut watcher, &mut watched, &current);
+    // When a change was seen: when the burst began, and the deadline.
+    let mut pending: Option<(Instant, Instant)> = None;
+    loop {
+        let sleep = async {
+            match pending {
+                Some((_, at)) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            changed = set.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                current = set.borrow_and_update().clone();
+                rewatch(&mut watcher, &mut watched, &current);
+            }
+            ev = rx.recv() => {
+                let Some(ev) = ev else { return };
+                let ev = match ev {
+                    Ok(ev) => ev,
+                    Err(e) => {
+                        tracing::debug!(target: TARGET, error = %e, "file watch error");
+                        continue;
+                    }
+                };
+                if matches!(ev.kind, EventKind::Access(_)) || !current.enabled {
+                    continue;
+                }
+                if let Some(p) = ev.paths.iter().find(|p| matters(p, &current)) {
+                    let now = Instant::now();
+                    let began = pending.map_or(now, |(b, _)| b);
+                    let at = (now + current.delay).min(began + MAX_HOLD);
+                    if pending.is_none() {
+                        tracing::debug!(target: TARGET, path = %p.display(), "file changed");
+                    }
+                    pending = Some((began, at));
+                }
+            }
+            _ = sleep => {
+                pending = None;
+                trigger.request(Cause::Files);
+            }
+        }
+    }
+}
+
+/// Watch exactly the directories `set` needs (those that exist).
+fn rewatch(w: &mut impl notify::Watcher, watched: &mut BTreeSet<PathBuf>, set: &WatchSet) {
+    let want = dirs_of(set);
+    for gone in watched.difference(&want) {
+        let _ = w.unwatch(gone);
+    }
+    let mut now = BTreeSet::new();
+    for dir in &want {
+        if watched.contains(dir) {
+            now.insert(dir.clone());
+            continue;
+        }
+        match w.watch(dir, RecursiveMode::NonRecursive) {
+            Ok(()) => {
+                now.insert(dir.clone());
+            }
+            Err(e) => {
+                tracing::debug!(target: TARGET, dir = %dir.display(), error = %e, "cannot watch")
+            }
+        }
+    }
+    *watched = now;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set() -> WatchSet {
+        let mut s = WatchSet {
+            enabled: true,
+            delay: Duration::from_millis(100),
+            ..WatchSet::default()
+        };
+        s.sources.dirs.insert("/z".into());
+        s.sources.files.insert("/z/a.test.zone".into());
+        s.sources.files.insert("/z/inc/hosts".into());
+        s.sources.files.insert("/etc/dnslb/dnslb.toml".into());
+        s
+    }
+
+    #[test]
+    fn which_changes_matter() {
+        let s = set();
+        for yes in [
+            "/z/a.test.zone",
+            "/z/inc/hosts",
+            "/z/new.test.zone",
+            "/z/new.test.toml",
+            "/etc/dnslb/dnslb.toml",
+            "/etc/dnslb/..data",
+            "/z/..2024_01_01",
+        ] {
+            assert!(matters(Path::new(yes), &s), "{yes}");
+        }
+        for no in [
+            "/z/.a.test.zone.swp",
+            "/z/a.test.zone~",
+            "/z/inc/other",
+            "/etc/dnslb/admin_state",
+            "/elsewhere/x.zone",
+        ] {
+            assert!(!matters(Path::new(no), &s), "{no}");
+        }
+        let dirs: Vec<_> = dirs_of(&s).into_iter().collect();
+        assert_eq!(
+            dirs,
+            [PathBuf::from("/etc/dnslb"), "/z".into(), "/z/inc".into()]
+        );
+        let off = WatchSet {
+            enabled: false,
+            ..s
+        };
+        assert!(dirs_of(&off).is_empty());
+    }
+}

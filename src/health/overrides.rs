@@ -1,0 +1,698 @@
+//! Operator overrides: an endpoint forced `up`, `down` or `drain` through
+//! the admin API, without editing a policy file.
+//!
+//! An override names an endpoint by address (every pool member with that
+//! address, whatever its check) or by pool member (`ZONE/POOL/MEMBER`, the
+//! member's `name` in the policy file). It is written into the
+//! [`HealthTable`]'s forced bits of the matching targets ([`apply`]), so it
+//! changes answers at once and policies read it with the probed status in
+//! one load. A forced state beats the policy file's `state`; a member
+//! override beats an address override on the same target. Forcing is per
+//! target (address and check), so two pool members that share an address
+//! and a check share a forced state, as they share health.
+//!
+//! Overrides are kept by what they name, not by target id, so they survive
+//! reloads (re-applied to each new table before it is swapped in) and
+//! restarts (kept in the state file, gdnsd's `admin_state` idea). An
+//! override whose endpoint is gone stays listed and applies again if it
+//! comes back.
+//!
+//! State file: TOML, rewritten whole on every change (temporary file,
+//! fsync, rename), so a crash leaves the old or the new file, never half:
+//!
+//! ```toml
+//! [[override]]
+//! endpoint = "192.0.2.10"
+//! state = "drain"
+//! since = 1763712345
+//! ```
+
+use std::fmt;
+use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Deserialize;
+
+use super::{HealthTable, TargetId};
+
+/// A state an operator forces an endpoint into (`auto` is "no override").
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Forced {
+    /// Answered whatever its health checks say.
+    Up,
+    /// Never answered, not even when failing open.
+    Down,
+    /// No new answers unless nothing else is available.
+    Drain,
+}
+
+impl Forced {
+    /// The words the API, the CLI and the state file use.
+    pub const WORDS: [(&'static str, Option<Forced>); 4] = [
+        ("up", Some(Forced::Up)),
+        ("down", Some(Forced::Down)),
+        ("drain", Some(Forced::Drain)),
+        ("auto", None),
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Forced::Up => "up",
+            Forced::Down => "down",
+            Forced::Drain => "drain",
+        }
+    }
+
+    /// Parse `up`, `down`, `drain` or `auto` (→ `Ok(None)`).
+    pub fn parse(word: &str) -> Result<Option<Forced>, String> {
+        Self::WORDS
+            .iter()
+            .find(|(w, _)| *w == word)
+            .map(|(_, f)| *f)
+            .ok_or_else(|| format!("expected one of up, down, drain, auto; got {word:?}"))
+    }
+
+    pub(super) fn encode(f: Option<Forced>) -> u8 {
+        match f {
+            None => 0,
+            Some(Forced::Up) => 1,
+            Some(Forced::Down) => 2,
+            Some(Forced::Drain) => 3,
+        }
+    }
+
+    #[inline]
+    pub(super) fn decode(v: u8) -> Option<Forced> {
+        match v & 3 {
+            1 => Some(Forced::Up),
+            2 => Some(Forced::Down),
+            3 => Some(Forced::Drain),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Forced {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
+/// What an override names.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Selector {
+    /// Every pool member with this address.
+    Addr(IpAddr),
+    /// One named pool member: zone origin without the final dot
+    /// (lowercase), pool name, member name.
+    Member {
+        zone: String,
+        pool: String,
+        member: String,
+    },
+}
+
+impl Selector {
+    /// Parse the canonical form: an IP address or `ZONE/POOL/MEMBER`.
+    pub fn parse(s: &str) -> Result<Selector, String> {
+        if let Ok(a) = s.parse::<IpAddr>() {
+            return Ok(Selector::Addr(a));
+        }
+        let parts: Vec<&str> = s.split('/').collect();
+        match parts[..] {
+            [zone, pool, member] if !zone.is_empty() && !pool.is_empty() && !member.is_empty() => {
+                Ok(Selector::Member {
+                    zone: zone.trim_end_matches('.').to_ascii_lowercase(),
+                    pool: pool.to_string(),
+                    member: member.to_string(),
+                })
+            }
+            _ => Err(format!(
+                "{s:?} is neither an IP address nor ZONE/POOL/MEMBER"
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Selector::Addr(a) => write!(f, "{a}"),
+            Selector::Member { zone, pool, member } => write!(f, "{zone}/{pool}/{member}"),
+        }
+    }
+}
+
+/// One override in force.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Override {
+    pub endpoint: Selector,
+    pub state: Forced,
+    /// When it was set, Unix seconds.
+    pub since: u64,
+}
+
+/// Errors reading or writing the state file.
+#[derive(Debug, thiserror::Error)]
+pub enum OverrideError {
+    #[error("{file}: cannot read the admin state file: {source}")]
+    Read {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{file}:{line}:{col}: {key}: {message}")]
+    Parse {
+        file: PathBuf,
+        line: usize,
+        col: usize,
+        key: String,
+        message: String,
+    },
+    #[error("{file}: cannot write the admin state file: {source}")]
+    Write {
+        file: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// The overrides in force, and where they are kept.
+#[derive(Debug)]
+pub struct Overrides {
+    file: Option<PathBuf>,
+    list: Mutex<Vec<Override>>,
+}
+
+/// What [`Overrides::set`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub previous: Option<Forced>,
+    pub current: Option<Forced>,
+}
+
+impl Overrides {
+    /// No overrides, kept in memory only (lost on restart).
+    pub fn in_memory() -> Self {
+        Self {
+            file: None,
+            list: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Overrides kept in `file`; loads it when it exists (a missing file
+    /// is an empty list). A file that does not parse is an error naming
+    /// its line, never silently dropped: an endpoint forced down must not
+    /// come back into service because of a bad edit.
+    pub fn load(file: &Path) -> Result<Self, OverrideError> {
+        let list = match std::fs::read_to_string(file) {
+            Ok(text) => parse_state(file, &text)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(source) => {
+                return Err(OverrideError::Read {
+                    file: file.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        Ok(Self {
+            file: Some(file.to_path_buf()),
+            list: Mutex::new(list),
+        })
+    }
+
+    /// Where overrides are kept, if anywhere.
+    pub fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Override>> {
+        self.list.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The overrides in force, sorted by endpoint.
+    pub fn list(&self) -> Vec<Override> {
+        self.lock().clone()
+    }
+
+    /// Run `f` on the list while no change can happen: a reload applies
+    /// the list to its new table and swaps it in inside `f`, so a change
+    /// made meanwhile is not lost.
+    pub fn with_list<R>(&self, f: impl FnOnce(&[Override]) -> R) -> R {
+        f(&self.lock())
+    }
+
+    /// Force `endpoint` into `state` (`None`: back to auto). The state file
+    /// is written first: if that fails nothing changes. Then `publish` runs
+    /// with the new list, still under the lock, to apply it to the table in
+    /// service. An actual change is logged once; setting the state an
+    /// endpoint already has changes nothing and logs nothing.
+    pub fn set(
+        &self,
+        endpoint: Selector,
+        state: Option<Forced>,
+        publish: impl FnOnce(&[Override]),
+    ) -> Result<Change, OverrideError> {
+        let mut list = self.lock();
+        let pos = list.iter().position(|o| o.endpoint == endpoint);
+        let previous = pos.map(|i| list[i].state);
+        if previous == state {
+            return Ok(Change {
+                previous,
+                current: state,
+            });
+        }
+        let mut next = list.clone();
+        match (pos, state) {
+            (Some(i), None) => {
+                next.remove(i);
+            }
+            (Some(i), Some(s)) => {
+                next[i].state = s;
+                next[i].since = unix_now();
+            }
+            (None, Some(s)) => {
+                next.push(Override {
+                    endpoint: endpoint.clone(),
+                    state: s,
+                    since: unix_now(),
+                });
+                next.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+            }
+            (None, None) => {}
+        }
+        if let Some(file) = &self.file {
+            write_state(file, &next)?;
+        }
+        *list = next;
+        publish(&list);
+        let word = |f: Option<Forced>| f.map_or("auto", Forced::as_str);
+        tracing::warn!(
+            %endpoint,
+            from = word(previous),
+            to = word(state),
+            persisted = self.file.is_some(),
+            "operator override: {endpoint} {} -> {}",
+            word(previous),
+            word(state)
+        );
+        Ok(Change {
+            previous,
+            current: state,
+        })
+    }
+}
+
+/// A pool member as overrides see it: enough to match both selector kinds.
+#[derive(Clone, Copy, Debug)]
+pub struct MemberRef<'a> {
+    pub target: TargetId,
+    pub addr: IpAddr,
+    /// Zone origin without the final dot, lowercase.
+    pub zone: &'a str,
+    pub pool: &'a str,
+    /// The member's `name`, if it has one.
+    pub member: Option<&'a str>,
+}
+
+impl MemberRef<'_> {
+    /// Does `sel` name this member?
+    pub fn matches(&self, sel: &Selector) -> bool {
+        match sel {
+            Selector::Addr(a) => *a == self.addr,
+            Selector::Member { zone, pool, member } => {
+                self.member == Some(member.as_str()) && self.pool == pool && self.zone == zone
+            }
+        }
+    }
+}
+
+/// Write the forced bits of every target of `table`: the state of the
+/// override naming one of its members (a member override beats an address
+/// override), or none. Targets no member uses are cleared too.
+pub fn apply<'a>(
+    list: &[Override],
+    table: &HealthTable,
+    members: impl IntoIterator<Item = MemberRef<'a>>,
+) {
+    // Rank 2: member override, 1: address override.
+    let mut want: Vec<(u8, Option<Forced>)> = vec![(0, None); table.len()];
+    for m in members {
+        for o in list {
+            if !m.matches(&o.endpoint) {
+                continue;
+            }
+            let rank = match o.endpoint {
+                Selector::Member { .. } => 2,
+                Selector::Addr(_) => 1,
+            };
+            if let Some(w) = want.get_mut(m.target.0 as usize)
+                && rank > w.0
+            {
+                *w = (rank, Some(o.state));
+            }
+        }
+    }
+    for (i, (_, f)) in want.into_iter().enumerate() {
+        let id = TargetId(i as u32);
+        if table.forced(id) != f {
+            table.set_forced(id, f);
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct StateSpec {
+    #[serde(default, rename = "override")]
+    overrides: Vec<toml::Spanned<OverrideSpec>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OverrideSpec {
+    endpoint: toml::Spanned<String>,
+    state: toml::Spanned<String>,
+    #[serde(default)]
+    since: u64,
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before
+        .rfind('\n')
+        .map_or(before.len(), |i| before.len() - i - 1)
+        + 1;
+    (line, col)
+}
+
+fn parse_state(file: &Path, text: &str) -> Result<Vec<Override>, OverrideError> {
+    let err = |offset: usize, key: String, message: String| {
+        let (line, col) = line_col(text, offset);
+        OverrideError::Parse {
+            file: file.to_path_buf(),
+            line,
+            col,
+            key,
+            message,
+        }
+    };
+    let spec: StateSpec = toml::from_str(text).map_err(|e| {
+        let off = e.span().map_or(0, |s| s.start);
+        err(off, String::new(), e.message().to_string())
+    })?;
+    let mut out: Vec<Override> = Vec::new();
+    for (i, o) in spec.overrides.into_iter().enumerate() {
+        let o = o.into_inner();
+        let endpoint = Selector::parse(o.endpoint.get_ref()).map_err(|m| {
+            err(
+                o.endpoint.span().start,
+                format!("override[{i}].endpoint"),
+                m,
+            )
+        })?;
+        let state = Forced::parse(o.state.get_ref())
+            .map_err(|m| err(o.state.span().start, format!("override[{i}].state"), m))?;
+        let Some(state) = state else {
+            return Err(err(
+                o.state.span().start,
+                format!("override[{i}].state"),
+                "\"auto\" is no override: remove the entry instead".into(),
+            ));
+        };
+        if out.iter().any(|x| x.endpoint == endpoint) {
+            return Err(err(
+                o.endpoint.span().start,
+                format!("override[{i}].endpoint"),
+                format!("{endpoint} is overridden twice"),
+            ));
+        }
+        out.push(Override {
+            endpoint,
+            state,
+            since: o.since,
+        });
+    }
+    out.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+    Ok(out)
+}
+
+fn render_state(list: &[Override]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::from(
+        "# dnslb admin state: endpoint overrides set through the admin API\n\
+         # (dnslb drain | undrain | force). Written by dnslb on every change;\n\
+         # edit it only while dnslb is stopped.\n",
+    );
+    for o in list {
+        let _ = write!(
+            s,
+            "\n[[override]]\nendpoint = {}\nstate = \"{}\"\nsince = {}\n",
+            toml_string(&o.endpoint.to_string()),
+            o.state,
+            o.since
+        );
+    }
+    s
+}
+
+/// `v` as a TOML basic string.
+fn toml_string(v: &str) -> String {
+    let mut s = String::with_capacity(v.len() + 2);
+    s.push('"');
+    for c in v.chars() {
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            c if c.is_control() => s.push_str(&format!("\\u{:04X}", c as u32)),
+            c => s.push(c),
+        }
+    }
+    s.push('"');
+    s
+}
+
+/// Replace `file` with `list`: write a temporary file beside it, flush it
+/// to disk, rename it over the old one.
+fn write_state(file: &Path, list: &[Override]) -> Result<(), OverrideError> {
+    let werr = |source| OverrideError::Write {
+        file: file.to_path_buf(),
+        source,
+    };
+    let name = file.file_name().map_or_else(
+        || "admin_state".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let tmp = file.with_file_name(format!(".{name}.tmp"));
+    let text = render_state(list);
+    let mut f = std::fs::File::create(&tmp).map_err(werr)?;
+    f.write_all(text.as_bytes()).map_err(werr)?;
+    f.sync_all().map_err(werr)?;
+    drop(f);
+    std::fs::rename(&tmp, file).map_err(werr)?;
+    if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::health::Status;
+
+    fn tmp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "dnslb-overrides-{}-{tag}-{}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d.join("admin_state")
+    }
+
+    fn addr(s: &str) -> Selector {
+        Selector::Addr(s.parse().unwrap())
+    }
+
+    #[test]
+    fn selector_forms() {
+        assert_eq!(
+            Selector::parse("2001:db8::1").unwrap().to_string(),
+            "2001:db8::1"
+        );
+        let m = Selector::parse("Example.Test./web/web-a").unwrap();
+        assert_eq!(m.to_string(), "example.test/web/web-a");
+        assert!(Selector::parse("web/web-a").is_err());
+        assert!(Selector::parse("a//b").is_err());
+        assert_eq!(Forced::parse("auto"), Ok(None));
+        assert!(Forced::parse("off").unwrap_err().contains("\"off\""));
+    }
+
+    fn cell(t: &HealthTable, id: u32) -> (Status, Option<Forced>) {
+        let c = t.cell(TargetId(id));
+        (c.status(), c.forced())
+    }
+
+    #[test]
+    fn forced_bits_keep_the_probed_status() {
+        let t = HealthTable::new(2, Status::Up);
+        t.set_forced(TargetId(0), Some(Forced::Drain));
+        t.set_status(TargetId(0), Status::Down);
+        assert_eq!(cell(&t, 0), (Status::Down, Some(Forced::Drain)));
+        t.set_forced(TargetId(0), None);
+        assert_eq!(cell(&t, 0), (Status::Down, None));
+        t.set_status(TargetId(0), Status::Up);
+        t.set_forced(TargetId(0), Some(Forced::Down));
+        assert_eq!(cell(&t, 0), (Status::Up, Some(Forced::Down)));
+        assert_eq!(cell(&t, 1), (Status::Up, None));
+        assert_eq!(cell(&t, 9), (Status::Up, None));
+    }
+
+    #[test]
+    fn apply_prefers_member_overrides_and_clears_the_rest() {
+        let t = HealthTable::new(3, Status::Up);
+        t.set_forced(TargetId(2), Some(Forced::Up));
+        let list = vec![
+            Override {
+                endpoint: addr("192.0.2.1"),
+                state: Forced::Down,
+                since: 0,
+            },
+            Override {
+                endpoint: Selector::parse("t/p/a").unwrap(),
+                state: Forced::Drain,
+                since: 0,
+            },
+        ];
+        let m = |id, a: &str, name| MemberRef {
+            target: TargetId(id),
+            addr: a.parse().unwrap(),
+            zone: "t",
+            pool: "p",
+            member: name,
+        };
+        apply(
+            &list,
+            &t,
+            [
+                m(0, "192.0.2.1", Some("a")),
+                m(1, "192.0.2.1", None),
+                m(2, "192.0.2.2", Some("b")),
+            ],
+        );
+        assert_eq!(t.forced(TargetId(0)), Some(Forced::Drain));
+        assert_eq!(t.forced(TargetId(1)), Some(Forced::Down));
+        assert_eq!(t.forced(TargetId(2)), None);
+    }
+
+    #[test]
+    fn set_persists_and_reloads() {
+        let file = tmp("persist");
+        let o = Overrides::load(&file).unwrap();
+        assert!(o.list().is_empty());
+        let mut published = 0;
+        let c = o
+            .set(addr("192.0.2.1"), Some(Forced::Drain), |l| {
+                published = l.len()
+            })
+            .unwrap();
+        assert_eq!(
+            (c.previous, c.current, published),
+            (None, Some(Forced::Drain), 1)
+        );
+        o.set(
+            Selector::parse("t/p/a").unwrap(),
+            Some(Forced::Down),
+            |_| {},
+        )
+        .unwrap();
+        // Same state again: nothing to do, publish not called.
+        let same = o
+            .set(addr("192.0.2.1"), Some(Forced::Drain), |_| {
+                panic!("no change")
+            })
+            .unwrap();
+        assert_eq!(same.previous, same.current);
+        let again = Overrides::load(&file).unwrap().list();
+        assert_eq!(again, o.list());
+        assert_eq!(again.len(), 2);
+        o.set(addr("192.0.2.1"), None, |_| {}).unwrap();
+        assert_eq!(Overrides::load(&file).unwrap().list().len(), 1);
+        let _ = std::fs::remove_dir_all(file.parent().unwrap());
+    }
+
+    #[test]
+    fn odd_member_names_round_trip() {
+        let file = tmp("odd");
+        let o = Overrides::load(&file).unwrap();
+        let sel = Selector::Member {
+            zone: "t".into(),
+            pool: "p".into(),
+            member: "a\"b\\c\u{7}".into(),
+        };
+        o.set(sel.clone(), Some(Forced::Up), |_| {}).unwrap();
+        assert_eq!(Overrides::load(&file).unwrap().list()[0].endpoint, sel);
+        let _ = std::fs::remove_dir_all(file.parent().unwrap());
+    }
+
+    #[test]
+    fn a_failed_write_changes_nothing() {
+        let dir = tmp("nowrite");
+        // The state file's directory does not exist: the write fails.
+        let file = dir.parent().unwrap().join("missing").join("admin_state");
+        let o = Overrides::load(&file).unwrap();
+        let e = o
+            .set(addr("192.0.2.1"), Some(Forced::Down), |_| {
+                panic!("not published")
+            })
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("cannot write the admin state file"),
+            "{e}"
+        );
+        assert!(o.list().is_empty());
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+    }
+
+    #[test]
+    fn corrupt_files_name_the_line() {
+        let cases = [
+            (
+                "[[override]]\nendpoint = \"192.0.2.1\"\nstate = \"sideways\"\n",
+                "3:9: override[0].state: expected one of",
+            ),
+            (
+                "[[override]]\nendpoint = \"web\"\nstate = \"down\"\n",
+                "2:12: override[0].endpoint: \"web\" is neither",
+            ),
+            (
+                "[[override]]\nendpoint = \"192.0.2.1\"\nstate = \"auto\"\n",
+                "3:9: override[0].state: \"auto\" is no override",
+            ),
+            (
+                "[[override]]\nendpoint = \"192.0.2.1\"\nstate = \"up\"\n[[override]]\nendpoint = \"192.0.2.1\"\nstate = \"down\"\n",
+                "5:12: override[1].endpoint: 192.0.2.1 is overridden twice",
+            ),
+            (
+                "[[override]]\nendpont = \"x\"\n",
+                "2:1: : unknown field `endpont`",
+            ),
+            ("this is not toml\n", "1:"),
+        ];
+        for (text, want) in cases {
+            let e = parse_state(Path::new("st"), text).unwrap_err().to_string();
+            assert!(e.starts_with("st:"), "{e}");
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
+    }
+}

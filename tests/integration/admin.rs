@@ -1,0 +1,753 @@
+//! The admin API of the real binary: every route, token enforcement,
+//! overrides that change answers at once and survive reload and restart,
+//! the CLI commands, and the status page in a real (headless) browser.
+//!
+//! Endpoints live on 127.0.20.x (this file's /24, see health.rs). The
+//! browser test needs Debian's `chromium`: `#[ignore = "needs chromium"]`,
+//! run by CI with `--include-ignored`, where a missing browser fails it.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::RecordType;
+use serde_json::Value;
+
+use crate::fixtures::lb_setup;
+use crate::fixtures::{Resolver, ips, lb_name, pool};
+use crate::harness::{CmdOutput, TestServer, run};
+use crate::health::{Behaviour, Endpoint};
+
+const WWW: &str = "www.lb.test.";
+const TOKEN: &str = "test-token-0123456789";
+
+pub(crate) fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+pub(crate) async fn get(srv: &TestServer, path: &str) -> (u16, String) {
+    let r = http()
+        .get(format!("{}{path}", srv.admin_url()))
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
+}
+
+pub(crate) async fn status(srv: &TestServer) -> Value {
+    let (code, body) = get(srv, "/status").await;
+    assert_eq!(code, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+async fn post(srv: &TestServer, endpoint: &str, state: &str) -> (u16, Value) {
+    let r = http()
+        .post(format!("{}/overrides", srv.admin_url()))
+        .header("content-type", "application/json")
+        .body(serde_json::json!({"endpoint": endpoint, "state": state}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let code = r.status().as_u16();
+    (
+        code,
+        serde_json::from_str(&r.text().await.unwrap()).unwrap(),
+    )
+}
+
+/// The endpoint object of `addr` under name `name` in a `/status` document.
+fn endpoint<'a>(doc: &'a Value, name: &str, addr: &str) -> &'a Value {
+    doc["names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["name"] == name)
+        .flat_map(|n| n["pools"].as_array().unwrap())
+        .flat_map(|p| p["endpoints"].as_array().unwrap())
+        .find(|e| e["address"] == addr)
+        .unwrap_or_else(|| panic!("{addr} under {name} in {doc:#}"))
+}
+
+fn check(port: u16) -> String {
+    format!(
+        "[checks.web]\nkind = \"http\"\nport = {port}\npath = \"/health\"\ninterval = 0.2\ntimeout = 0.1\nfall = 2\nrise = 2\n"
+    )
+}
+
+/// Two named members (one checked at `web`), one unnamed, weighted.
+fn policy(web: &Endpoint) -> String {
+    [
+        check(web.port()),
+        pool(
+            "web",
+            &[
+                ("127.0.20.1", "check = \"web\", name = \"web-a\""),
+                ("192.0.2.2", "name = \"web-b\""),
+                ("192.0.2.3", ""),
+            ],
+        ),
+        lb_name("www", "multivalue", "web", "answers = \"all\""),
+    ]
+    .concat()
+}
+
+pub(crate) async fn wait_for(what: &str, limit: Duration, mut cond: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !cond().await {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub(crate) fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_route_answers() {
+    let web = Endpoint::start("127.0.20.1", 0, Behaviour::Reply(200, "ok"));
+    let setup = lb_setup("admin-routes", &policy(&web));
+    let srv = setup.serve();
+    let r = Resolver::new(srv.addr).await;
+    wait_for("first probes", Duration::from_secs(5), async || {
+        web.requests() >= 2
+    })
+    .await;
+    let all = ips(&["127.0.20.1", "192.0.2.2", "192.0.2.3"]);
+    for _ in 0..3 {
+        assert_eq!(r.addr_set(WWW, RecordType::A).await, all);
+    }
+    let _ = r.query("nope.lb.test.", RecordType::A).await;
+
+    assert_eq!(get(&srv, "/healthz").await, (200, "ok\n".into()));
+    assert_eq!(get(&srv, "/readyz").await, (200, "ready\n".into()));
+    let (code, body) = get(&srv, "/no/such/route").await;
+    assert_eq!(code, 404, "{body}");
+
+    let (code, m) = get(&srv, "/metrics").await;
+    assert_eq!(code, 200);
+    let q = |s: &str| metric(&m, s).unwrap_or_else(|| panic!("{s} missing:\n{m}"));
+    assert!(q(r#"dnslb_queries_total{transport="udp",qtype="A",rcode="NOERROR"}"#) >= 3.0);
+    assert_eq!(
+        q(r#"dnslb_queries_total{transport="udp",qtype="A",rcode="NXDOMAIN"}"#),
+        1.0
+    );
+    assert!(q(r#"dnslb_zone_queries_total{zone="lb.test.",rcode="NOERROR"}"#) >= 3.0);
+    // Answers are sampled (a worker's first answer always is).
+    assert!(q(r#"dnslb_answers_sampled_total{name="www.lb.test."}"#) >= 1.0);
+    let addr3 = r#"dnslb_answer_sample_addresses_total{name="www.lb.test.",address="192.0.2.3"}"#;
+    assert_eq!(
+        q(addr3),
+        q(r#"dnslb_answers_sampled_total{name="www.lb.test."}"#)
+    );
+    assert_eq!(
+        q(r#"dnslb_answers_total{name="www.lb.test.",decision="policy"}"#),
+        3.0
+    );
+    assert_eq!(
+        q(r#"dnslb_answers_total{name="www.lb.test.",decision="fail_open"}"#),
+        0.0
+    );
+    assert_eq!(q("dnslb_ecs_queries_total"), 0.0);
+    let probe = format!(
+        "address=\"127.0.20.1\",check=\"web\",probe=\"127.0.20.1:{}\"",
+        web.port()
+    );
+    assert_eq!(q(&format!("dnslb_endpoint_up{{{probe}}}")), 1.0);
+    assert_eq!(
+        q(&format!("dnslb_endpoint_consecutive_failures{{{probe}}}")),
+        0.0
+    );
+    assert!(q(&format!("dnslb_endpoint_probe_rtt_seconds{{{probe}}}")) > 0.0);
+    assert!(
+        q(&format!(
+            "dnslb_endpoint_last_probe_timestamp_seconds{{{probe}}}"
+        )) > 1.7e9
+    );
+    assert_eq!(
+        q(&format!("dnslb_endpoint_forced{{{probe},state=\"auto\"}}")),
+        1.0
+    );
+    assert_eq!(q("dnslb_reloads_total"), 1.0);
+    assert_eq!(q("dnslb_reload_failures_total"), 0.0);
+    assert!(q("dnslb_last_reload_success_timestamp_seconds") > 1.7e9);
+    assert_eq!(q("dnslb_ready"), 1.0);
+
+    let doc = status(&srv).await;
+    assert_eq!(doc["ready"], true);
+    assert_eq!(doc["zones"][0]["zone"], "lb.test.");
+    let a = endpoint(&doc, WWW, "127.0.20.1");
+    assert_eq!(a["name"], "web-a");
+    assert_eq!(a["endpoint"], "lb.test/web/web-a");
+    assert_eq!(
+        (&a["health"], &a["availability"]),
+        (&"up".into(), &"available".into())
+    );
+    assert_eq!(a["check"], "web");
+    assert!(a["rtt_ms"].as_f64().unwrap() > 0.0);
+    assert!(a["forced"].is_null() && a["last_error"].is_null());
+    // multivalue "all": every answer holds every address, a third each.
+    assert!(doc["names"][0]["answer_samples"].as_u64().unwrap() >= 1);
+    let share = a["answer_share"].as_f64().unwrap();
+    assert!((share - 1.0 / 3.0).abs() < 1e-9, "{share}");
+    let c = endpoint(&doc, WWW, "192.0.2.3");
+    assert_eq!(
+        (&c["health"], &c["endpoint"]),
+        (&"unchecked".into(), &"192.0.2.3".into())
+    );
+
+    let (code, page) = get(&srv, "/").await;
+    assert_eq!(code, 200);
+    assert!(page.contains("<title>dnslb status</title>") && page.contains("fetch(\"/status\""));
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href=\"http"),
+        "no external assets"
+    );
+
+    let (code, body) = get(&srv, "/overrides").await;
+    assert_eq!((code, body.as_str()), (200, r#"{"overrides":[]}"#));
+
+    // The endpoint goes down: health, error and change time follow.
+    web.close();
+    wait_for("down in /status", Duration::from_secs(5), async || {
+        endpoint(&status(&srv).await, WWW, "127.0.20.1")["health"] == "down"
+    })
+    .await;
+    let doc = status(&srv).await;
+    let a = endpoint(&doc, WWW, "127.0.20.1");
+    assert_eq!(a["availability"], "down");
+    assert!(a["last_error"].as_str().unwrap().contains("refused"), "{a}");
+    assert!(a["last_change"].as_f64().unwrap() > 1.7e9);
+    assert!(a["consecutive_failures"].as_u64().unwrap() >= 2);
+    assert_eq!(a["state_changes"], 1);
+    let (_, m) = get(&srv, "/metrics").await;
+    assert_eq!(
+        metric(&m, &format!("dnslb_endpoint_up{{{probe}}}")),
+        Some(0.0)
+    );
+    assert_eq!(
+        metric(
+            &m,
+            &format!("dnslb_endpoint_state_changes_total{{{probe}}}")
+        ),
+        Some(1.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overrides_change_answers_at_once_and_survive_reload_and_restart() {
+    let web = Endpoint::start("127.0.20.11", 0, Behaviour::Reply(200, "ok"));
+    let policy = policy(&web).replace("127.0.20.1\"", "127.0.20.11\"");
+    let setup = lb_setup("admin-overrides", &policy);
+    let state = setup.config().with_file_name("admin_state");
+    let cfg = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(
+        setup.config(),
+        format!("{cfg}admin_state_file = \"admin_state\"\n"),
+    )
+    .unwrap();
+    let srv = setup.serve();
+    let r = Resolver::new(srv.addr).await;
+    let all = ips(&["127.0.20.11", "192.0.2.2", "192.0.2.3"]);
+    assert_eq!(r.addr_set(WWW, RecordType::A).await, all);
+
+    // Down by member name: gone from the very next answer.
+    let (code, v) = post(&srv, "web-b", "down").await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["endpoint"], "lb.test/web/web-b");
+    assert_eq!(
+        (&v["previous"], &v["state"], &v["persisted"]),
+        (&"auto".into(), &"down".into(), &true.into())
+    );
+    assert_eq!(
+        r.addr_set(WWW, RecordType::A).await,
+        ips(&["127.0.20.11", "192.0.2.3"])
+    );
+    assert_eq!(
+        srv.log_count("operator override: lb.test/web/web-b auto -> down"),
+        1
+    );
+    // Setting it again changes nothing and logs nothing.
+    let (_, v) = post(&srv, "lb.test/web/web-b", "down").await;
+    assert_eq!(v["changed"], false);
+    assert_eq!(srv.log_count("operator override:"), 1);
+
+    // Drain by address: answered only when nothing else is.
+    assert_eq!(post(&srv, "192.0.2.3", "drain").await.0, 200);
+    assert_eq!(r.addr_set(WWW, RecordType::A).await, ips(&["127.0.20.11"]));
+    // Forced up beats a failing check.
+    assert_eq!(post(&srv, "127.0.20.11", "up").await.0, 200);
+    web.close();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let doc = status(&srv).await;
+    let a = endpoint(&doc, WWW, "127.0.20.11");
+    assert_eq!(
+        (&a["health"], &a["forced"], &a["availability"]),
+        (&"down".into(), &"up".into(), &"available".into())
+    );
+    assert_eq!(r.addr_set(WWW, RecordType::A).await, ips(&["127.0.20.11"]));
+    assert_eq!(doc["overrides"].as_array().unwrap().len(), 3);
+
+    // Errors: unknown, ambiguous, bad state, not JSON, cross-origin.
+    let (code, v) = post(&srv, "web-zz", "down").await;
+    assert_eq!(code, 404, "{v}");
+    let (code, v) = post(&srv, "192.0.2.2", "sideways").await;
+    assert_eq!(code, 400, "{v}");
+    assert!(
+        v["error"]
+            .as_str()
+            .unwrap()
+            .contains("expected one of up, down, drain, auto")
+    );
+    let url = format!("{}/overrides", srv.admin_url());
+    let body = r#"{"endpoint":"192.0.2.2","state":"down"}"#;
+    let form = http()
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status().as_u16(), 415);
+    let cross = http()
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("origin", "http://attacker.example")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross.status().as_u16(), 403);
+    let rebound = http()
+        .get(format!("{}/status", srv.admin_url()))
+        .header("host", "attacker.example:8053")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status().as_u16(), 403);
+
+    // The state file holds all three.
+    let text = std::fs::read_to_string(&state).unwrap();
+    for want in [
+        "endpoint = \"lb.test/web/web-b\"\nstate = \"down\"",
+        "endpoint = \"192.0.2.3\"\nstate = \"drain\"",
+        "endpoint = \"127.0.20.11\"\nstate = \"up\"",
+    ] {
+        assert!(text.contains(want), "{want:?} in\n{text}");
+    }
+
+    // SIGHUP: the new health table gets the overrides before it serves.
+    web.open();
+    assert!(srv.reload());
+    assert_eq!(r.addr_set(WWW, RecordType::A).await, ips(&["127.0.20.11"]));
+    assert_eq!(status(&srv).await["overrides"].as_array().unwrap().len(), 3);
+    let (_, m) = get(&srv, "/metrics").await;
+    assert_eq!(metric(&m, "dnslb_reloads_total"), Some(2.0));
+
+    // Restart: the state file brings them back before the first answer.
+    drop(srv);
+    let srv = setup.serve();
+    assert!(srv.wait_for_log(
+        "operator overrides in force from the admin state file",
+        Duration::from_secs(1)
+    ));
+    let r = Resolver::new(srv.addr).await;
+    assert_eq!(r.addr_set(WWW, RecordType::A).await, ips(&["127.0.20.11"]));
+    for (e, s) in [("web-b", "auto"), ("192.0.2.3", "auto")] {
+        assert_eq!(post(&srv, e, s).await.0, 200);
+    }
+    assert_eq!(r.addr_set(WWW, RecordType::A).await, all);
+    assert_eq!(srv.log_count("operator override:"), 2);
+    let text = std::fs::read_to_string(&state).unwrap();
+    assert!(
+        !text.contains("192.0.2.3") && text.contains("127.0.20.11"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ambiguous_names_list_their_candidates() {
+    let policy = [
+        pool("a", &[("192.0.2.1", "name = \"edge\"")]),
+        pool("b", &[("192.0.2.2", "name = \"edge\"")]),
+        lb_name("www", "weighted", "a", ""),
+        lb_name("api", "weighted", "b", ""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-ambiguous", &policy);
+    let srv = setup.serve();
+    let (code, v) = post(&srv, "edge", "drain").await;
+    assert_eq!(code, 409, "{v}");
+    assert_eq!(
+        v["candidates"],
+        serde_json::json!(["lb.test/a/edge", "lb.test/b/edge"])
+    );
+    assert_eq!(post(&srv, "b/edge", "drain").await.0, 200);
+    assert_eq!(post(&srv, "192.0.2.9", "drain").await.0, 404);
+}
+
+#[test]
+fn non_loopback_listener_needs_a_token() {
+    let setup = lb_setup("admin-token-required", &pool("p", &[("192.0.2.1", "")]));
+    let (st, err) = setup.serve_expecting_failure_with(&["--admin-listen", "0.0.0.0:0"]);
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains("admin_listen 0.0.0.0:0 is not a loopback address, and no admin token is set"),
+        "{err}"
+    );
+    // An admin address that is taken stops start-up when it was asked for.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let at = taken.local_addr().unwrap().to_string();
+    let (st, err) = setup.serve_expecting_failure_with(&["--admin-listen", &at]);
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("binding the admin API on {at}")),
+        "{err}"
+    );
+    // A bad state file refuses start-up too, naming file and line.
+    let cfg = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(setup.config(), format!("{cfg}admin_state_file = \"st\"\n")).unwrap();
+    std::fs::write(
+        setup.config().with_file_name("st"),
+        "[[override]]\nendpoint = \"192.0.2.1\"\nstate = \"of\"\n",
+    )
+    .unwrap();
+    let (st, err) = setup.serve_expecting_failure();
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "st:3:9: override[0].state: expected one of up, down, drain, auto; got \"of\""
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_guards_everything_but_liveness() {
+    let policy = [
+        pool("p", &[("192.0.2.1", "name = \"one\"")]),
+        lb_name("www", "weighted", "p", ""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-token", &policy);
+    let tokfile = setup.config().with_file_name("token");
+    std::fs::write(&tokfile, format!("{TOKEN}\n")).unwrap();
+    let cfg = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(
+        setup.config(),
+        format!("{cfg}admin_token_file = \"token\"\n"),
+    )
+    .unwrap();
+    // Any address: a token makes a wildcard listener acceptable.
+    let srv = setup.serve_with(&["--admin-listen", "0.0.0.0:0"]);
+    let port = srv.admin.unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    for path in ["/healthz", "/readyz", "/"] {
+        let r = http().get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+    }
+    for path in ["/status", "/metrics", "/overrides"] {
+        let r = http().get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{path}");
+        assert_eq!(r.headers()["www-authenticate"], "Bearer realm=\"dnslb\"");
+        let r = http()
+            .get(format!("{base}{path}"))
+            .bearer_auth("wrong-token-0123456789")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 401, "{path}");
+        let r = http()
+            .get(format!("{base}{path}"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+    }
+    let body = r#"{"endpoint":"one","state":"drain"}"#;
+    let r = http()
+        .post(format!("{base}/overrides"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    // The CLI: without the token refused, with --token-file or -c it works.
+    let admin = ["--admin".to_string(), base.clone()];
+    let out = cli(&[&["status".into()], &admin[..]].concat());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stderr.contains("401"), "{}", out.stderr);
+    let out = cli(&[
+        &[
+            "drain".into(),
+            "one".into(),
+            "--token-file".into(),
+            tokfile.display().to_string(),
+        ],
+        &admin[..],
+    ]
+    .concat());
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(
+        out.stdout.trim(),
+        "lb.test/p/one: auto -> drain (1 pool member(s)); not persisted: admin_state_file is not set"
+    );
+    let out = cli(&[
+        "status".into(),
+        "--admin".into(),
+        base.clone(),
+        "-c".into(),
+        setup.config().display().to_string(),
+    ]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("lb.test/p/one") && out.stdout.contains("drain"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// `DNSLB_ADMIN_TOKEN` beats the config's token; a bad one refuses start-up.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_token_from_the_environment_wins() {
+    const ENV: &str = "env-token-0123456789abcdef";
+    let setup = crate::harness::Setup::new(
+        "admin-env-token",
+        &[(
+            "lb.test",
+            "$TTL 60\n@ IN SOA ns h 1 7200 3600 1209600 60\n  IN NS ns\nns IN A 192.0.2.1\n",
+        )],
+        &format!("admin_token = \"{TOKEN}\""),
+    );
+    let srv = setup.serve_env(&[], &[("DNSLB_ADMIN_TOKEN", Some(ENV))]);
+    let with = async |token: Option<&str>| {
+        let mut req = http().get(format!("{}/status", srv.admin_url()));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap().status().as_u16()
+    };
+    assert_eq!(with(Some(ENV)).await, 200);
+    assert_eq!(
+        with(Some(TOKEN)).await,
+        401,
+        "the config's token is overridden"
+    );
+    assert_eq!(with(None).await, 401);
+    // The CLI takes it from the environment too.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_dnslb"))
+        .args(["status", "--admin", &srv.admin_url()])
+        .env("DNSLB_ADMIN_TOKEN", ENV)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (st, err) = setup.serve_expecting_failure_env(&[], &[("DNSLB_ADMIN_TOKEN", "short")]);
+    assert!(!st.success());
+    assert!(
+        err.contains("DNSLB_ADMIN_TOKEN: the token must be at least 16 characters"),
+        "{err}"
+    );
+}
+
+fn cli(args: &[String]) -> CmdOutput {
+    run(args)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_commands() {
+    let policy = [
+        pool("p", &[("192.0.2.1", "name = \"one\""), ("192.0.2.2", "")]),
+        lb_name("www", "multivalue", "p", "answers = \"all\""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-cli", &policy);
+    let srv = setup.serve();
+    let r = Resolver::new(srv.addr).await;
+    let admin = ["--admin".to_string(), srv.admin_url()];
+    let with = |args: &[&str]| -> CmdOutput {
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        a.extend(admin.iter().cloned());
+        cli(&a)
+    };
+    let out = with(&["drain", "one"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout.starts_with("lb.test/p/one: auto -> drain"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(r.addr_set(WWW, RecordType::A).await, ips(&["192.0.2.2"]));
+    let out = with(&["force", "192.0.2.2", "down"]);
+    assert!(
+        out.stdout.starts_with("192.0.2.2: auto -> down"),
+        "{}",
+        out.stdout
+    );
+    // Only the drained member is left: it answers.
+    assert_eq!(r.addr_set(WWW, RecordType::A).await, ips(&["192.0.2.1"]));
+    let out = with(&["status"]);
+    assert!(out.status.success(), "{}", out.stderr);
+    for want in [
+        "www.lb.test.  policy multivalue",
+        "lb.test/p/one",
+        "192.0.2.2",
+        "forced down",
+        "draining",
+    ] {
+        assert!(out.stdout.contains(want), "{want:?} in\n{}", out.stdout);
+    }
+    let out = with(&["status", "--json"]);
+    let v: Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(v["overrides"].as_array().unwrap().len(), 2);
+    // explain --live sees the server's overrides; from the files it cannot.
+    let q = ["explain", WWW, "A", "--client", "192.0.2.77"];
+    let live = with(&[&q[..], &["--live"]].concat());
+    assert!(live.status.success(), "{}", live.stderr);
+    for want in [";; live", "forced down", "forced drain", "192.0.2.1"] {
+        assert!(live.stdout.contains(want), "{want:?} in\n{}", live.stdout);
+    }
+    let mut offline: Vec<String> = q.iter().map(|s| s.to_string()).collect();
+    offline.extend(["--config".into(), setup.config().display().to_string()]);
+    let offline = cli(&offline);
+    assert!(offline.status.success(), "{}", offline.stderr);
+    assert!(!offline.stdout.contains("forced"), "{}", offline.stdout);
+    let bad = with(&[
+        "explain",
+        "www.lb.test.",
+        "BOGUS",
+        "--client",
+        "192.0.2.77",
+        "--live",
+    ]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(bad.stderr.contains("bad query type"), "{}", bad.stderr);
+    let out = with(&["undrain", "one"]);
+    assert!(
+        out.stdout.starts_with("lb.test/p/one: drain -> auto"),
+        "{}",
+        out.stdout
+    );
+    let out = with(&["force", "192.0.2.2", "auto"]);
+    assert!(out.status.success());
+    assert_eq!(
+        r.addr_set(WWW, RecordType::A).await,
+        ips(&["192.0.2.1", "192.0.2.2"])
+    );
+    let out = with(&["drain", "nobody"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.contains("404") && out.stderr.contains("no pool member is named"),
+        "{}",
+        out.stderr
+    );
+    // Nobody listening: a clear error, exit 1.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = cli(&[
+        "status".into(),
+        "--admin".into(),
+        format!("127.0.0.1:{port}"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.contains("cannot reach the dnslb admin API"),
+        "{}",
+        out.stderr
+    );
+}
+
+/// The page in Debian's headless chromium: the script runs, fetches
+/// `/status` and draws an endpoint that went down as down.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs chromium"]
+async fn status_page_in_a_real_browser() {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("chromium is not installed (apt-get install chromium); .ci/run installs it");
+    let web = Endpoint::start("127.0.20.21", 0, Behaviour::Reply(200, "ok"));
+    let policy = policy(&web).replace("127.0.20.1\"", "127.0.20.21\"");
+    let setup = lb_setup("admin-browser", &policy);
+    let srv = setup.serve();
+    assert_eq!(post(&srv, "web-b", "drain").await.0, 200);
+    web.close();
+    wait_for("down in /status", Duration::from_secs(5), async || {
+        endpoint(&status(&srv).await, WWW, "127.0.20.21")["health"] == "down"
+    })
+    .await;
+    let profile = crate::harness::TempDir::new("chromium-profile");
+    let url = format!("{}/", srv.admin_url());
+    let out = tokio::task::spawn_blocking({
+        let profile = profile.path().to_path_buf();
+        move || {
+            std::process::Command::new(chromium)
+                .args([
+                    "--headless",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--disable-extensions",
+                    "--virtual-time-budget=10000",
+                    "--timeout=30000",
+                ])
+                .arg(format!("--user-data-dir={}", profile.display()))
+                .arg("--dump-dom")
+                .arg(&url)
+                .output()
+                .expect("run chromium")
+        }
+    })
+    .await
+    .unwrap();
+    let dom = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        dom.contains("data-loaded=\"1\""),
+        "the page script did not render /status; stderr:\n{}\nDOM:\n{dom}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = |addr: &str| -> String {
+        let at = dom
+            .find(&format!("<tr data-address=\"{addr}\""))
+            .unwrap_or_else(|| panic!("no row for {addr} in\n{dom}"));
+        dom[at..at + dom[at..].find("</tr>").unwrap()].to_string()
+    };
+    let down = row("127.0.20.21");
+    assert!(
+        down.contains("data-health=\"down\"") && down.contains("data-availability=\"down\""),
+        "{down}"
+    );
+    assert!(
+        down.contains(">down</span>") && down.contains("connection refused"),
+        "{down}"
+    );
+    let drained = row("192.0.2.2");
+    assert!(
+        drained.contains("data-forced=\"drain\"") && drained.contains("forced drain"),
+        "{drained}"
+    );
+    assert!(drained.contains(">restore</button>"), "{drained}");
+    let up = row("192.0.2.3");
+    assert!(
+        up.contains("data-availability=\"available\"") && up.contains(">drain</button>"),
+        "{up}"
+    );
+}
