@@ -290,6 +290,9 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
     let shared = writer.cell().clone();
     let cancel = CancellationToken::new();
     let admin_listener = admin.bind().await?;
+    // Watches exist before "listening on": every change after that reloads.
+    let first_watch = reload::WatchSet::of(&cfg, &shared.load());
+    let armed = watch::arm(&first_watch);
     let stop = Arc::new(AtomicBool::new(false));
     let mut udp_threads = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -383,7 +386,7 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
             }
         });
     }
-    let (watched, watch_set) = tokio::sync::watch::channel(reload::WatchSet::default());
+    let (watched, watch_set) = tokio::sync::watch::channel(first_watch);
     let token_required = admin.listen.is_some_and(|a| !a.ip().is_loopback());
     let reloader = reload::Reloader {
         settings: cfg.clone(),
@@ -403,7 +406,12 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
     };
     reloader.publish_watch(&shared.load());
     tasks.spawn(reload::run(reloader, trigger.clone(), cancel.clone()));
-    tasks.spawn(watch::run(watch_set, trigger.clone(), cancel.clone()));
+    tasks.spawn(watch::run(
+        armed,
+        watch_set,
+        trigger.clone(),
+        cancel.clone(),
+    ));
     tasks.spawn(hup.forward(trigger, cancel.clone()));
     stop_signal.wait().await;
     tracing::info!("shutting down");
