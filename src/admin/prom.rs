@@ -97,6 +97,8 @@ pub struct ScrapeInputs<'a> {
     pub reload_errors: u64,
     pub overrides: usize,
     pub ready: bool,
+    /// Cluster mode's shared state, when on.
+    pub fleet: Option<&'a crate::health::Fleet>,
 }
 
 fn l(pairs: &[(&'static str, &str)]) -> Labels {
@@ -260,12 +262,46 @@ pub fn scrape(snap: &Snapshot, inp: &ScrapeInputs<'_>) -> Scrape {
         "1 when zones are loaded and served (as /readyz).",
         vec![(vec![], if inp.ready { 1.0 } else { 0.0 })],
     );
+    if let Some(f) = inp.fleet {
+        cluster(&mut s, f);
+    }
     s.gauge(
         "dnslb_build_info",
         "Version of the running dnslb.",
         vec![(l(&[("version", env!("CARGO_PKG_VERSION"))]), 1.0)],
     );
     s
+}
+
+/// Cluster mode's series (present only in cluster mode).
+fn cluster(s: &mut Scrape, f: &crate::health::Fleet) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let st = f.store();
+    s.gauge(
+        "dnslb_cluster_connected",
+        "1 while the cluster store is reachable and peers' observations count; 0: this instance decides alone.",
+        vec![(vec![], if st.connected { 1.0 } else { 0.0 })],
+    );
+    s.gauge(
+        "dnslb_cluster_nodes",
+        "Live instances in the cluster, this one included (0 while disconnected).",
+        vec![(vec![], st.nodes.len() as f64)],
+    );
+    s.counter(
+        "dnslb_cluster_disconnects",
+        "Times the cluster store connection was lost or could not be made.",
+        vec![(vec![], st.disconnects as f64)],
+    );
+    s.counter(
+        "dnslb_cluster_observations_published",
+        "Own observations written to the cluster store (changes and refreshes).",
+        vec![(vec![], f.published.load(Relaxed) as f64)],
+    );
+    s.counter(
+        "dnslb_cluster_events",
+        "Cluster store events applied (peers' observations, nodes, overrides).",
+        vec![(vec![], f.events.load(Relaxed) as f64)],
+    );
 }
 
 /// Per-target gauges: health, forced state, probe facts.

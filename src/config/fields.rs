@@ -134,6 +134,11 @@ impl<'i> Fields<'i> {
         }
     }
 
+    /// Where the table starts in the text.
+    pub(crate) fn at(&self) -> usize {
+        self.at
+    }
+
     /// The key path of `name` inside this table.
     pub(crate) fn child(&self, name: &str) -> String {
         if self.key.is_empty() {
