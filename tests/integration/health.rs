@@ -44,6 +44,9 @@ pub enum Behaviour {
     Hang,
     /// 200 "ok" to odd-numbered requests, 500 to even ones.
     Alternate,
+    /// 503 to requests from these source addresses, 200 "ok" to the rest
+    /// (an endpoint that one vantage point cannot reach).
+    RefuseFrom(Vec<IpAddr>),
 }
 
 struct Shared {
@@ -206,7 +209,10 @@ fn serve_one(mut s: TcpStream, sh: &Shared) {
         .push(String::from_utf8_lossy(&head).into_owned());
     let n = sh.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let behaviour = sh.behaviour.lock().unwrap().clone();
+    let from = s.peer_addr().map(|a| a.ip()).ok();
     let (status, body) = match behaviour {
+        Behaviour::RefuseFrom(list) if from.is_some_and(|f| list.contains(&f)) => (503, "refused"),
+        Behaviour::RefuseFrom(_) => (200, "ok"),
         Behaviour::Reply(status, body) => (status, body),
         Behaviour::Alternate if n % 2 == 1 => (200, "ok"),
         Behaviour::Alternate => (500, "flap"),
