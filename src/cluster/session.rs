@@ -135,7 +135,10 @@ async fn session(
         .with_connect_timeout(t)
         // HTTP/2 pings find a dead connection the kernel does not report.
         .with_keep_alive(s.lease_ttl / 3, t)
-        .with_keep_alive_while_idle(true);
+        .with_keep_alive_while_idle(true)
+        // A member cut off from its etcd quorum refuses rather than serve
+        // a watch that would stall silently.
+        .with_require_leader(true);
     let mut client = within(t, "connect", Client::connect(&s.endpoints, Some(opts))).await?;
 
     // 1. The lease: the previous one if it is still alive.

@@ -340,6 +340,34 @@ mod tests {
         );
     }
 
+    /// The commented-out `[cluster]` of the shipped dnslb.toml, uncommented,
+    /// is valid and shows the defaults.
+    #[test]
+    fn shipped_example_is_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("dnslb.toml");
+        let text = std::fs::read_to_string(path).unwrap();
+        let start = text.find("# [cluster]").expect("the example has [cluster]");
+        let mut example = String::new();
+        for line in text[start..].lines() {
+            let rest = line.trim_start_matches("# ");
+            if rest.starts_with('[')
+                || rest
+                    .split_once(" = ")
+                    .is_some_and(|(k, _)| !k.contains(' '))
+            {
+                example.push_str(rest);
+                example.push('\n');
+            }
+        }
+        let (c, e) = parse(&example);
+        assert!(e.is_empty(), "{example}\n{e:?}");
+        let c = c.unwrap();
+        let mut want =
+            super::ClusterSettings::new("ns1".into(), vec!["http://127.0.0.1:2379".into()]);
+        want.node = c.node.clone();
+        assert_eq!(c, want);
+    }
+
     #[test]
     fn without_the_feature_the_table_is_an_error() {
         let mut d = Diagnostics::new();

@@ -128,6 +128,9 @@ struct Own {
 #[derive(Debug, Default)]
 struct Inner {
     own: HashMap<Arc<str>, Own>,
+    /// Probed targets per key: two checks of one address that differ only
+    /// in timing share a key (and a view).
+    users: HashMap<Arc<str>, u32>,
     /// Own keys to publish (present in `own`) or delete (absent).
     pending: BTreeSet<Arc<str>>,
     /// node → key → view, live peers only (never this node).
@@ -223,9 +226,23 @@ impl Fleet {
         (verdict, flipped)
     }
 
-    /// `key` is no longer probed here: withdraw its observation.
+    /// A target with `key` is probed here from now on (paired with
+    /// [`Fleet::forget`]).
+    pub fn adopt(&self, key: &Arc<str>) {
+        *self.lock().users.entry(key.clone()).or_default() += 1;
+    }
+
+    /// A target with `key` is no longer probed here: once no other target
+    /// shares the key, its observation is withdrawn.
     pub fn forget(&self, key: &str) {
         let mut g = self.lock();
+        if let Some(n) = g.users.get_mut(key) {
+            *n = n.saturating_sub(1);
+            if *n > 0 {
+                return;
+            }
+            g.users.remove(key);
+        }
         if let Some((k, _)) = g.own.remove_entry(key) {
             g.pending.insert(k);
             drop(g);
@@ -518,6 +535,12 @@ mod tests {
         assert!(f.take_pending().is_empty());
         f.observe(&k, view(Status::Down, true));
         assert_eq!(f.take_pending().len(), 1);
+        // Two targets share the key: the first to go keeps the view.
+        f.adopt(&k);
+        f.adopt(&k);
+        f.forget(&k);
+        assert!(f.take_pending().is_empty());
+        assert_eq!(f.own_views().len(), 1);
         f.forget(&k);
         let p = f.take_pending();
         assert_eq!((p.len(), p[0].1.is_none()), (1, true));

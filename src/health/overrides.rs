@@ -703,6 +703,38 @@ mod tests {
         let _ = std::fs::remove_dir_all(file.parent().unwrap());
     }
 
+    /// Cluster mode: the store's list replaces the local one, the state
+    /// file follows, and an unchanged list publishes nothing.
+    #[test]
+    fn replace_all_takes_the_store_list() {
+        let file = tmp("replace");
+        let o = Overrides::load(&file).unwrap();
+        o.set(addr("192.0.2.1"), Some(Forced::Down), |_| {})
+            .unwrap();
+        let store = vec![
+            Override {
+                endpoint: addr("192.0.2.9"),
+                state: Forced::Drain,
+                since: 5,
+            },
+            Override {
+                endpoint: addr("192.0.2.2"),
+                state: Forced::Up,
+                since: 6,
+            },
+        ];
+        let mut published = 0;
+        o.replace_all(store.clone(), "the cluster store", |l| published = l.len());
+        assert_eq!(published, 2);
+        let got: Vec<String> = o.list().iter().map(|x| x.endpoint.to_string()).collect();
+        assert_eq!(got, ["192.0.2.2", "192.0.2.9"], "sorted by endpoint");
+        assert_eq!(Overrides::load(&file).unwrap().list(), o.list());
+        o.replace_all(store, "the cluster store", |_| panic!("no change"));
+        o.replace_all(Vec::new(), "the cluster store", |l| assert!(l.is_empty()));
+        assert!(Overrides::load(&file).unwrap().list().is_empty());
+        let _ = std::fs::remove_dir_all(file.parent().unwrap());
+    }
+
     #[test]
     fn odd_member_names_round_trip() {
         let file = tmp("odd");

@@ -362,9 +362,35 @@ async fn three_instances_decide_together() {
         (Some("down"), Some(1))
     );
     assert_eq!(endpoint(&doc, E2)["health"], "down");
+    let out = crate::harness::run(&["status".into(), "--admin".into(), a.admin_url()]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("cluster: node a, connected")
+            && out.stdout.contains("3 instance(s): a, b, c"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("fleet: 2 of 3 see it up (needs 2): a* up, b up, c down"),
+        "{}",
+        out.stdout
+    );
     let (_, m) = get(&a, "/metrics").await;
     assert_eq!(metric(&m, "dnslb_cluster_connected"), Some(1.0));
     assert_eq!(metric(&m, "dnslb_cluster_nodes"), Some(3.0));
+    // c's own view of e1 is down; the fleet's decision, which it serves, up.
+    status_until("c sees three views", &c, limit, |d| {
+        endpoint(d, E1)["fleet"]["observers"] == 3
+    })
+    .await;
+    let (_, m) = get(&c, "/metrics").await;
+    let e1_labels = format!("{{address=\"{E1}\",check=\"web\",probe=\"{E1}:{port}\"}}");
+    let series = |name: &str| metric(&m, &format!("{name}{e1_labels}"));
+    assert_eq!(series("dnslb_endpoint_own_up"), Some(0.0), "{m}");
+    assert_eq!(series("dnslb_endpoint_up"), Some(1.0), "{m}");
+    assert_eq!(series("dnslb_endpoint_vantage_points"), Some(3.0), "{m}");
+    assert_eq!(series("dnslb_endpoint_vantage_points_up"), Some(2.0), "{m}");
 
     // A drain set on a applies on all three; removed through b, it is
     // gone from all three.

@@ -182,6 +182,9 @@ impl Supervisor {
                     changes: 0,
                 }),
             });
+            if let Some((fleet, k)) = &slot.fleet {
+                fleet.adopt(k);
+            }
             slot.retarget(ids, label, table.clone());
             // Spread first probes over one interval so start-up and reloads
             // do not send every probe at once.
