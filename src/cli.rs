@@ -1,5 +1,5 @@
-//! Command line: `serve` (the default), `check`, `explain`, and the admin
-//! API clients `status`, `drain`, `undrain`, `force`.
+//! Command line: `serve` (the default), `check`, `explain`, `geoip`, `zone`,
+//! and the admin API clients `status`, `drain`, `undrain`, `force`.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -31,6 +31,10 @@ pub enum Command {
     /// Show, without touching the network, what a query would be answered
     /// and why.
     Explain(ExplainArgs),
+    /// GeoIP databases: build dnslb's own from a readable source, or show
+    /// where a database places an address.
+    #[command(subcommand)]
+    Geoip(GeoipCommand),
     /// Zone file tools.
     #[command(subcommand)]
     Zone(ZoneCommand),
@@ -94,6 +98,30 @@ pub struct ForceArgs {
     /// The state to force.
     #[arg(value_parser = ["up", "down", "drain", "auto"])]
     pub state: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GeoipCommand {
+    /// Write a MaxMind DB (.mmdb) from a TOML source (format:
+    /// geoip/example.source.toml); errors print as FILE:LINE:COL.
+    Build {
+        /// The TOML source.
+        source: PathBuf,
+        /// The .mmdb to write (replaced atomically).
+        out: PathBuf,
+    },
+    /// Print the location and network prefix a GeoIP database gives an
+    /// address; exit 1 when it has no location for it.
+    Lookup {
+        /// IPv4 or IPv6 address (IPv4-mapped IPv6 counts as IPv4).
+        ip: IpAddr,
+        /// The database. Default: the config's `geoip_database`, else
+        /// geoip/example.mmdb.
+        #[arg(long, value_name = "FILE")]
+        db: Option<PathBuf>,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -25,24 +25,62 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.file.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-            if let Some(col) = self.col {
-                write!(f, ":{col}")?;
-            }
-        }
-        if !self.key.is_empty() {
-            write!(f, ": {}", self.key)?;
-        }
-        write!(f, ": {}", self.message)
+        self.write(f, "")
     }
 }
 
-/// Collected diagnostics for one load.
+impl Diagnostic {
+    /// This diagnostic as a warning: `FILE:LINE:COL: warning: key: message`
+    /// (the compilers' form, so editors pick it up; a zone file's has no
+    /// column and no key).
+    pub fn as_warning(&self) -> impl fmt::Display + '_ {
+        struct W<'a>(&'a Diagnostic);
+        impl fmt::Display for W<'_> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.write(f, "warning")
+            }
+        }
+        W(self)
+    }
+
+    /// `FILE:LINE:COL: [LABEL: ]key: message`; without a file (a value
+    /// built in code, not read), `[LABEL: ]key: message`.
+    fn write(&self, f: &mut fmt::Formatter<'_>, label: &str) -> fmt::Result {
+        let mut sep = "";
+        if !self.file.as_os_str().is_empty() {
+            write!(f, "{}", self.file.display())?;
+            if let Some(line) = self.line {
+                write!(f, ":{line}")?;
+                if let Some(col) = self.col {
+                    write!(f, ":{col}")?;
+                }
+            }
+            sep = ": ";
+        }
+        if !label.is_empty() {
+            write!(f, "{sep}{label}")?;
+            sep = ": ";
+        }
+        if !self.key.is_empty() {
+            write!(f, "{sep}{}", self.key)?;
+            sep = ": ";
+        }
+        write!(f, "{sep}{}", self.message)
+    }
+}
+
+/// Collected diagnostics for one load: errors, which stop a load (or a
+/// zone), and warnings, which do not: something that works as written but
+/// is probably not what was meant (out-of-zone data in a zone file, a geo
+/// name without a default rule, an answer that can never fit a UDP reply).
+/// This is the one place warnings go; `check` prints them, `serve` and
+/// reloads log them.
+/// [`len`](Self::len), [`is_empty`](Self::is_empty), [`iter`](Self::iter)
+/// and `Display` are about errors only; warnings have their own accessors.
 #[derive(Debug, Default, Clone)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
+    warnings: Vec<Diagnostic>,
 }
 
 impl Diagnostics {
@@ -81,8 +119,53 @@ impl Diagnostics {
         self.error(file, Some(line), Some(col), key, message);
     }
 
+    /// Record a warning: same form as an error, but the load goes on.
+    pub fn warn(
+        &mut self,
+        file: &Path,
+        line: Option<u32>,
+        col: Option<u32>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.warnings.push(Diagnostic {
+            file: file.to_path_buf(),
+            line,
+            col,
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    /// A warning at a byte offset of a file's text (TOML spans).
+    pub fn warn_at_offset(
+        &mut self,
+        file: &Path,
+        text: &str,
+        offset: usize,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        let (line, col) = line_col(text, offset);
+        self.warn(file, Some(line), Some(col), key, message);
+    }
+
     pub fn push(&mut self, d: Diagnostic) {
         self.items.push(d);
+    }
+
+    pub fn push_warning(&mut self, d: Diagnostic) {
+        self.warnings.push(d);
+    }
+
+    /// The warnings, in the order they were found.
+    pub fn warnings(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.warnings.iter()
+    }
+
+    /// Errors and warnings, separately.
+    pub fn into_parts(self) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+        (self.items, self.warnings)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -97,6 +180,7 @@ impl Diagnostics {
         self.items.iter()
     }
 
+    /// The errors (warnings are dropped: see [`into_parts`](Self::into_parts)).
     pub fn into_vec(self) -> Vec<Diagnostic> {
         self.items
     }
@@ -234,6 +318,38 @@ mod tests {
         assert_eq!(
             d.to_string(),
             "z.toml:3:5: names.www.ttl: must be 1..=86400, got 0\na.zone:7: CNAME beside other data"
+        );
+    }
+
+    #[test]
+    fn warnings_are_kept_apart_from_errors() {
+        let mut d = Diagnostics::new();
+        d.warn(
+            Path::new("z.toml"),
+            Some(2),
+            Some(8),
+            "names.www",
+            "no default",
+        );
+        assert!(d.is_empty(), "a warning is not an error");
+        assert_eq!(d.len(), 0);
+        assert_eq!(d.to_string(), "");
+        d.warn(
+            Path::new("a.zone"),
+            Some(7),
+            None,
+            "",
+            "ignoring out-of-zone data",
+        );
+        d.warn(Path::new(""), None, None, "names.x", "built in code");
+        let w: Vec<String> = d.warnings().map(|w| w.as_warning().to_string()).collect();
+        assert_eq!(
+            w,
+            [
+                "z.toml:2:8: warning: names.www: no default",
+                "a.zone:7: warning: ignoring out-of-zone data",
+                "warning: names.x: built in code",
+            ]
         );
     }
 }

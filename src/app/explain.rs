@@ -10,11 +10,14 @@ use std::str::FromStr;
 
 use anyhow::{Context, bail};
 use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query};
-use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsOption};
+use hickory_proto::rr::rdata::opt::{ClientSubnet as EcsOption, EdnsOption};
 use hickory_proto::rr::{Name, RecordType};
 
 use crate::dns::Transport;
 use crate::dns::Worker;
+use crate::geoip::nets::network_around;
+use crate::geoip::{ClientLocation, CustomNets, LocationSource, locate_client};
+use crate::policy::{BalancedName, ClientInfo, ClientSubnet};
 use crate::snapshot::Snapshot;
 
 /// Describe the answer to `name`/`qtype` from `client` (with optional ECS).
@@ -34,12 +37,11 @@ pub(super) fn explain(
     let mut edns = Edns::new();
     edns.set_max_payload(1232);
     if let Some(net) = ecs {
-        edns.options_mut()
-            .insert(EdnsOption::Subnet(ClientSubnet::new(
-                net.network(),
-                net.prefix_len(),
-                0,
-            )));
+        edns.options_mut().insert(EdnsOption::Subnet(EcsOption::new(
+            net.network(),
+            net.prefix_len(),
+            0,
+        )));
     }
     msg.set_edns(edns);
     let packet = msg.to_vec().context("encoding the query")?;
@@ -90,20 +92,87 @@ pub(super) fn explain(
             let _ = writeln!(s, "{r}");
         }
     }
-    if let Some(text) = describe_name(snap, &qname) {
+    if let Some(lb) = balanced_name(snap, &qname) {
+        let mut client = ClientInfo::new(
+            client,
+            ecs.filter(|n| n.prefix_len() > 0).map(|n| ClientSubnet {
+                addr: n.network(),
+                source_prefix: n.prefix_len(),
+            }),
+        );
+        if let Some(nets) = lb.order.locator() {
+            // The engine's own lookup, so this says what it did.
+            let addr = client.effective_addr();
+            let at = locate_client(nets, snap.geoip.as_deref(), addr);
+            client.location = Some(at);
+            let _ = writeln!(s, ";; CLIENT");
+            describe_location(&mut s, snap, nets, &client, addr, &at, ecs);
+        }
         let _ = writeln!(s, ";; POLICY");
-        s.push_str(&text);
+        s.push_str(&crate::policy::explain(lb, &snap.health, &client));
     }
     Ok(s)
 }
 
-/// Text description of the load-balanced name `name`, if it is one.
-fn describe_name(snap: &Snapshot, name: &Name) -> Option<String> {
+/// The load-balanced name `name`, if it is one.
+fn balanced_name<'s>(snap: &'s Snapshot, name: &Name) -> Option<&'s BalancedName> {
     let wire = crate::zone::name::to_wire_lower(name);
     let mut offs = [0u8; 128];
     let n = crate::zone::name::label_offsets(&wire, &mut offs);
     let (zone, _) = snap.zones.find(&wire, &offs[..n])?;
     let lb = zone.node(&wire)?.lb()?;
-    let lb = snap.lb.get(lb as usize)?;
-    Some(crate::policy::explain(lb, &snap.health))
+    snap.lb.get(lb as usize)
+}
+
+/// Which address was located, what was found, and where it came from.
+fn describe_location(
+    s: &mut String,
+    snap: &Snapshot,
+    nets: &CustomNets,
+    client: &ClientInfo,
+    addr: IpAddr,
+    at: &ClientLocation,
+    ecs: Option<ipnet::IpNet>,
+) {
+    let why = match (client.ecs, ecs) {
+        (Some(e), _) => format!("ECS {}/{}", e.addr, e.source_prefix),
+        (None, Some(_)) => {
+            "the resolver; ECS source /0 asks not to use the client's address (RFC 7871 7.1.2)"
+                .to_owned()
+        }
+        (None, None) => "the resolver; no ECS".to_owned(),
+    };
+    let _ = writeln!(s, "address:  {addr} ({why})");
+    let place = match (at.location.to_string(), at.region) {
+        (l, None) if l.is_empty() => "unknown".to_owned(),
+        (l, None) => l,
+        (l, Some(r)) if l.is_empty() => format!("region={}", nets.region_name(r)),
+        (l, Some(r)) => format!("region={} {l}", nets.region_name(r)),
+    };
+    let _ = writeln!(s, "location: {place}");
+    let block = network_around(addr, at.prefix);
+    let source = match at.source {
+        LocationSource::Custom => format!(
+            "custom network {} (this answer holds for {block})",
+            nets.table()
+                .network_of(addr)
+                .map_or_else(|| "?".into(), |n| n.to_string())
+        ),
+        LocationSource::Database => format!(
+            "database {}, network {block}",
+            snap.geoip
+                .as_deref()
+                .map_or_else(|| "?".into(), |g| g.to_string())
+        ),
+        LocationSource::Unknown => match snap.geoip.as_deref() {
+            Some(g) => format!(
+                "none: not in the custom networks or in {} (block {block}); only a default rule can match",
+                g.path().display()
+            ),
+            None => format!(
+                "none: not in the custom networks, and no GeoIP database is configured (block {block}); only a default rule can match"
+            ),
+        },
+    };
+    let _ = writeln!(s, "source:   {source}");
 }

@@ -28,9 +28,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, bail};
 use tokio_util::sync::CancellationToken;
 
-use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, ServeArgs};
+use crate::cli::{Cli, Command, ConfigArg, Engine, ExplainArgs, GeoipCommand, ServeArgs};
 use crate::config::{LogFormat, Settings, load_settings, load_settings_partial};
-use crate::diag::Diagnostics;
+use crate::diag::{Diagnostics, Located};
 use crate::health::{ProberOptions, spawn_prober};
 use crate::server::{tcp, udp};
 use crate::snapshot::{SnapshotCell, SnapshotWriter};
@@ -45,6 +45,7 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Check(args) => Ok(check(&args)),
         Command::Explain(args) => explain(&args),
+        Command::Geoip(cmd) => geoip(cmd),
         Command::Zone(crate::cli::ZoneCommand::Dump(args)) => zone_dump(&args),
         Command::Status(a) => admin::status(&a),
         Command::Drain(a) => admin::force(&a.admin, &a.endpoint, "drain"),
@@ -56,7 +57,44 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
 fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<Settings> {
     match &arg.config {
         Some(p) => load_settings(p, diags),
-        None => Some(Settings::default()),
+        None => Some(quickstart_config()),
+    }
+}
+
+/// The built-in defaults (no `--config`): zones/ on 127.0.0.1:5353, and
+/// the project's example GeoIP database when it is there, so the quickstart
+/// geolocates offline. A config file gets exactly the database it names.
+fn quickstart_config() -> Settings {
+    let mut cfg = Settings::default();
+    let db = std::path::Path::new(crate::geoip::tool::EXAMPLE_DB);
+    if db.is_file() {
+        cfg.geoip_database = Some(Located::default_value(db.to_owned()));
+    }
+    cfg
+}
+
+/// `dnslb geoip build|lookup`.
+fn geoip(cmd: GeoipCommand) -> anyhow::Result<i32> {
+    use crate::geoip::{GeoDb, tool};
+    match cmd {
+        GeoipCommand::Build { source, out } => Ok(tool::build_command(&source, &out)),
+        GeoipCommand::Lookup { ip, db, config } => {
+            let path = match db {
+                Some(p) => p,
+                None => {
+                    let mut diags = Diagnostics::new();
+                    let Some(cfg) = load_config(&config, &mut diags) else {
+                        print_diags(&diags);
+                        bail!("invalid configuration ({} error(s))", diags.len());
+                    };
+                    cfg.geoip_database
+                        .map_or_else(|| tool::EXAMPLE_DB.into(), |p| p.value)
+                }
+            };
+            let (text, found) = tool::lookup(&GeoDb::open_undecoded(&path)?, ip);
+            print!("{text}");
+            Ok(if found { 0 } else { 1 })
+        }
     }
 }
 
@@ -67,34 +105,42 @@ fn load_config(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<Settings> {
 fn load_config_partial(arg: &ConfigArg, diags: &mut Diagnostics) -> Option<Settings> {
     match &arg.config {
         Some(p) => load_settings_partial(p, diags),
-        None => Some(Settings::default()),
+        None => Some(quickstart_config()),
     }
 }
 
-/// Print every diagnostic, ordered by file then line.
+/// Print every diagnostic, ordered by file then line: warnings first,
+/// then errors.
 fn print_diags(diags: &Diagnostics) {
+    let key = |a: &&crate::diag::Diagnostic| (a.file.clone(), a.line, a.col);
+    let mut warnings: Vec<_> = diags.warnings().collect();
+    warnings.sort_by_key(key);
+    for w in warnings {
+        eprintln!("{}", w.as_warning());
+    }
     let mut all: Vec<_> = diags.iter().collect();
-    all.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
+    all.sort_by_key(key);
     for d in all {
         eprintln!("{d}");
+    }
+}
+
+/// Log every warning (the server is running: they go where its log goes).
+fn log_warnings(diags: &Diagnostics) {
+    for w in diags.warnings() {
+        tracing::warn!("{}", w.as_warning());
     }
 }
 
 fn check(args: &ConfigArg) -> i32 {
     let mut diags = Diagnostics::new();
     let built = load_config_partial(args, &mut diags).and_then(|cfg| {
-        // Zone warnings (out-of-zone data, differing TTLs) are logged.
-        init_tracing(&cfg);
         let snap = crate::snapshot::build(&cfg, None, false, &mut diags)?;
-        Some((snap, cfg.udp_payload_size))
+        crate::dns::fit::oversized_answers(&snap, cfg.udp_payload_size, &mut diags);
+        Some(snap)
     });
     let ok = built.is_some();
     print_diags(&diags);
-    if let Some((snap, payload)) = &built {
-        for w in crate::dns::fit::oversized_answers(snap, *payload) {
-            eprintln!("warning: {w}");
-        }
-    }
     if ok && diags.is_empty() {
         println!("ok");
         0
@@ -156,7 +202,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.is_some())?;
     let started = std::time::Instant::now();
     let snap = crate::snapshot::build(&cfg, None, cfg.allow_partial_zones, &mut diags);
-    if !diags.is_empty() {
+    if let Some(snap) = &snap {
+        crate::dns::fit::oversized_answers(snap, cfg.udp_payload_size, &mut diags);
+    }
+    if diags.is_empty() {
+        log_warnings(&diags);
+    } else {
         print_diags(&diags);
     }
     let Some(mut snap) = snap else {
@@ -185,13 +236,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         zone_bytes = snap.zones.zones().iter().map(Zone::heap_bytes).sum::<usize>(),
         lb_names = snap.lb.len(),
         targets = snap.targets.len(),
+        geoip = %snap.geoip.as_deref().map_or_else(|| "none".to_owned(), |g| g.to_string()),
         ms = started.elapsed().as_millis() as u64,
         dir = %cfg.zones_dir.value.display(),
         "loaded"
     );
-    for w in crate::dns::fit::oversized_answers(&snap, cfg.udp_payload_size) {
-        tracing::warn!("{w}");
-    }
     let (_, writer) = SnapshotCell::new(snap);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -574,7 +623,7 @@ fn bind_pair(
 /// (`$INCLUDE` relative to the zones directory, or to FILE's directory when
 /// no config is given) and print it (`zone::dump`).
 fn zone_dump(args: &crate::cli::ZoneDumpArgs) -> anyhow::Result<i32> {
-    use crate::zone::{LoadOptions, load::load_zone_file_with_warnings, name};
+    use crate::zone::{LoadOptions, load_zone_file, name};
     let mut diags = Diagnostics::new();
     let file = std::path::PathBuf::from(&args.zone);
     let (path, root) = if args.config.config.is_none() && file.is_file() {
@@ -616,12 +665,9 @@ fn zone_dump(args: &crate::cli::ZoneDumpArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let (zone, warnings) = load_zone_file_with_warnings(&path, text, &origin, &opts, &mut diags);
-    for w in warnings {
-        eprintln!("{w}");
-    }
+    let zone = load_zone_file(&path, text, &origin, &opts, &mut diags);
+    print_diags(&diags);
     let Some(zone) = zone else {
-        print_diags(&diags);
         eprintln!("{} error(s)", diags.len().max(1));
         return Ok(1);
     };

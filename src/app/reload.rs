@@ -15,7 +15,8 @@
 //!    overrides, carry the counters, and swap, under the overrides lock.
 //!
 //! Every problem is logged as `FILE:LINE:COL: key: message` and recorded
-//! for `/status` and `/metrics`. The reloader owns the [`SnapshotWriter`],
+//! for `/status` and `/metrics`; warnings (`FILE:LINE:COL: warning: ...`)
+//! are logged whether the reload goes through or not. The reloader owns the [`SnapshotWriter`],
 //! so nothing else can change what is served.
 //!
 //! Triggers ([`Trigger`]): SIGHUP (`signals`), file changes (`watch`) and
@@ -33,6 +34,7 @@ use super::admin::CliSettings;
 use crate::admin::TokenCell;
 use crate::config::{Settings, load_settings};
 use crate::diag::Diagnostics;
+use crate::dns::fit::oversized_answers;
 use crate::health::{Overrides, Prober};
 use crate::metrics::{LastReload, Metrics};
 use crate::snapshot::{Snapshot, SnapshotWriter, Sources, ZoneState, build};
@@ -173,9 +175,15 @@ impl Reloader {
         let built = tokio::task::spawn_blocking(move || {
             let mut diags = Diagnostics::new();
             let snap = build(&settings, Some(&base), false, &mut diags);
+            if let Some(snap) = &snap {
+                oversized_answers(snap, settings.udp_payload_size, &mut diags);
+            }
             (snap, diags)
         })
         .await?;
+        for w in built.1.warnings() {
+            tracing::warn!(target: TARGET, "{}", w.as_warning());
+        }
         let mut snap = match built {
             (Some(s), _) => s,
             (None, diags) => {

@@ -1,8 +1,9 @@
 //! File-watch reload: a change to any file the snapshot was read from
-//! (zone files, `$INCLUDE`s, policy files, the GeoIP database), to
-//! `dnslb.toml` or the admin token file, or a new zone or policy file in
-//! the zones directory, asks the reloader for one reload once the files
-//! have been quiet for `reload_delay` (a burst of writes is one reload).
+//! (zone files, `$INCLUDE`s, policy files and their nets files, the GeoIP
+//! database), to `dnslb.toml` or the admin token file, or a new zone or
+//! policy file in the zones directory, asks the reloader for one reload
+//! once the files have been quiet for `reload_delay` (a burst of writes is
+//! one reload).
 //!
 //! `notify` watches the directories that hold those files, not the files:
 //! editors and deployment tools replace a file by renaming a new one over

@@ -42,6 +42,18 @@ impl Cx<'_> {
             .error_at_offset(self.path, self.text, offset, key, message);
     }
 
+    /// A warning at byte `offset` of the text, against `key`: the file
+    /// loads, but `check` and the server's log say it.
+    pub(crate) fn warn(
+        &mut self,
+        offset: usize,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) {
+        self.diags
+            .warn_at_offset(self.path, self.text, offset, key, message);
+    }
+
     /// The value of a [`crate::config::values`] check, or `None` after
     /// reporting its message at `offset` against `key`.
     pub(crate) fn check<T>(
@@ -134,7 +146,8 @@ impl<'i> Fields<'i> {
         }
     }
 
-    /// Where the table starts in the text.
+    /// Byte offset where this table starts (its `[header]`, or its `{`),
+    /// for errors about the table as a whole.
     pub(crate) fn at(&self) -> usize {
         self.at
     }

@@ -612,6 +612,9 @@ mod tests {
         assert_eq!(c.rrl, def.rrl);
         assert_eq!(c.cookies, def.cookies);
         assert!(c.zones_dir.value.ends_with("zones"));
+        // the one key set on purpose: the quickstart's example database
+        let db = c.geoip_database.map(|d| d.value);
+        assert!(db.is_some_and(|d| d.ends_with("geoip/example.mmdb") && d.is_file()));
         assert_eq!(c.admin_listen, def.admin_listen);
         assert_eq!(c.admin_token, def.admin_token);
         assert_eq!(c.admin_state_file, def.admin_state_file);

@@ -13,6 +13,7 @@ use rand::rngs::SmallRng;
 use super::cookie::{self, CookieJar, REPLY_COOKIE_LEN, Verdict};
 use super::wire::{self, Edns, ParseError, Query};
 use super::writer::{Full, Owner, Section, Writer};
+use crate::geoip::locate_client;
 use crate::metrics::NO_ZONE;
 use crate::policy::{self, ClientInfo, ClientSubnet, Decision, Family, Outcome};
 use crate::snapshot::Snapshot;
@@ -201,16 +202,18 @@ impl Worker {
             // its address with the cookie it gets here.
             plain(cookie::RCODE_BADCOOKIE)
         } else {
-            let client = ClientInfo {
-                resolver: src.ip(),
-                ecs: edns.and_then(|e| e.ecs).and_then(|s| {
-                    // Source prefix 0 means "do not use my address" (RFC 7871 §7.1.2).
+            let client = ClientInfo::new(
+                src.ip(),
+                edns.and_then(|e| e.ecs).and_then(|s| {
+                    // Source prefix 0 means "do not use my address" (RFC
+                    // 7871 §7.1.2): answer as without ECS, from the
+                    // resolver's address, with scope 0.
                     (s.source > 0).then(|| ClientSubnet {
                         addr: s.ip(),
                         source_prefix: s.source,
                     })
                 }),
-            };
+            );
             let mut ctx = Ctx {
                 snap,
                 w: &mut w,
@@ -564,6 +567,13 @@ impl<'s> Ctx<'s, '_, '_> {
         let Some(name) = self.snap.lb.get(lb as usize) else {
             return Ok(0);
         };
+        // Only names whose answer depends on where the client is pay for
+        // the lookup (custom networks, then the GeoIP database).
+        if let Some(nets) = name.order.locator() {
+            let db = self.snap.geoip.as_deref();
+            let at = locate_client(nets, db, self.client.effective_addr());
+            self.client.location = Some(at);
+        }
         // Each record takes at least a 2-byte owner pointer, 10 bytes of
         // type, class, TTL and length, and the address.
         let per = 12 + if family == Family::V4 { 4 } else { 16 };
@@ -577,8 +587,10 @@ impl<'s> Ctx<'s, '_, '_> {
             self.decision,
             room,
         );
-        if self.client.ecs.is_some() {
-            self.ecs_scope = self.ecs_scope.max(self.decision.ecs_scope);
+        if let Some(ecs) = self.client.ecs {
+            // Never more specific than what the resolver revealed.
+            let scope = self.decision.ecs_scope.min(ecs.source_prefix);
+            self.ecs_scope = self.ecs_scope.max(scope);
         }
         let counters = &self.snap.counters;
         counters.decided(self.shard, lb, self.decision.kind as usize);

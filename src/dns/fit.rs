@@ -7,6 +7,9 @@
 //! whose largest possible answer exceeds a UDP reply (our EDNS payload
 //! size, and 512 bytes without EDNS) or even a TCP message.
 
+use std::path::Path;
+
+use crate::diag::Diagnostics;
 use crate::policy::{BalancedName, Family, OnAllDown};
 use crate::snapshot::Snapshot;
 
@@ -38,11 +41,10 @@ fn largest_answer(lb: &BalancedName, family: Family) -> usize {
     biggest.min(lb.answers.limit())
 }
 
-/// One warning per name and family whose largest answer does not fit a
-/// UDP reply of `udp_payload` bytes: "FILE:LINE:COL: names.NAME: ...",
-/// pointing at the name's `[names.X]` table.
-pub fn oversized_answers(snap: &Snapshot, udp_payload: u16) -> Vec<String> {
-    let mut out = Vec::new();
+/// One warning into `diags` per name and family whose largest answer does
+/// not fit a UDP reply of `udp_payload` bytes, at the name's `[names.X]`
+/// table: "FILE:LINE:COL: warning: names.NAME: answers of up to ...".
+pub fn oversized_answers(snap: &Snapshot, udp_payload: u16, diags: &mut Diagnostics) {
     for (i, lb) in snap.lb.iter().enumerate() {
         // The owner's wire length from its display form ("a.b." → 5 bytes).
         let wire_len = lb.name.trim_end_matches('.').len() + 2;
@@ -55,22 +57,21 @@ pub fn oversized_answers(snap: &Snapshot, udp_payload: u16) -> Vec<String> {
             let plain = fitting(wire_len, family, 512, false);
             let tcp = fitting(wire_len, family, usize::from(u16::MAX), false);
             let fam = if family == Family::V4 { "IPv4" } else { "IPv6" };
-            let at = match snap.declared.get(i) {
-                Some(d) => d.to_string(),
-                None => format!("names.{}", lb.name),
-            };
             let mut w = format!(
-                "{at}: answers of up to {n} {fam} members never fit a UDP reply: \
+                "answers of up to {n} {fam} members never fit a UDP reply: \
                  at most {udp} fit in {udp_payload} bytes (udp_payload_size), {plain} without EDNS"
             );
             if n > tcp {
                 w.push_str(&format!(", {tcp} over TCP"));
             }
             w.push_str("; each reply carries a subset");
-            out.push(w);
+            match snap.declared.get(i) {
+                Some(d) => diags.warn(&d.file, Some(d.line), Some(d.col), d.key.clone(), w),
+                // A snapshot built in code: no file to point at.
+                None => diags.warn(Path::new(""), None, None, format!("names.{}", lb.name), w),
+            }
         }
     }
-    out
 }
 
 #[cfg(test)]

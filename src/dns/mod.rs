@@ -17,4 +17,6 @@ pub mod writer;
 pub use engine::{Transport, Worker};
 
 #[cfg(test)]
+mod geo_tests;
+#[cfg(test)]
 mod tests;

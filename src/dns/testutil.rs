@@ -10,12 +10,15 @@ use crate::config::Settings;
 use crate::diag::{Diagnostics, Located};
 use crate::snapshot::Snapshot;
 
-/// The shipped `zones/` directory as a snapshot (every check `up`).
+/// The shipped `zones/` directory as a snapshot (every check `up`), with
+/// the example GeoIP database, as the quickstart serves them.
 pub(crate) fn shipped() -> Snapshot {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let cfg = Settings {
-        zones_dir: Located::default_value(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones"),
-        ),
+        zones_dir: Located::default_value(root.join("zones")),
+        geoip_database: Some(Located::default_value(
+            root.join(crate::geoip::tool::EXAMPLE_DB),
+        )),
         ..Settings::default()
     };
     let mut d = Diagnostics::new();

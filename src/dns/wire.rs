@@ -353,8 +353,11 @@ fn parse_opt(p: &[u8], i: usize) -> Option<(Edns, Option<CookieAt>)> {
     Some((edns, cookie))
 }
 
-/// RFC 7871 §6 and §7.1.1: family 1 or 2, prefix within the family, exactly
-/// `ceil(source/8)` address bytes, no bits set beyond the prefix.
+/// RFC 7871 §6 and §7.2.1 (a malformed option is FORMERR): family 1 or 2,
+/// source prefix within the family, SCOPE PREFIX-LENGTH 0 ("In queries, it
+/// MUST be set to 0", §6), exactly `ceil(source/8)` address bytes, no bits
+/// set beyond the source prefix. The caller rejects an option whose length
+/// runs past the OPT RDATA.
 fn parse_ecs(d: &[u8]) -> Option<Ecs> {
     let family = u16_at(d, 0)?;
     let source = *d.get(2)?;
@@ -364,7 +367,7 @@ fn parse_ecs(d: &[u8]) -> Option<Ecs> {
         2 => 128,
         _ => return None,
     };
-    if source > max || scope > max {
+    if source > max || scope != 0 {
         return None;
     }
     let need = (source as usize).div_ceil(8);
@@ -483,6 +486,59 @@ mod tests {
             parse_query(&p, &mut q),
             Err(ParseError::FormErr { .. })
         ));
+        // every other malformed option (RFC 7871 §6, §7.2.1)
+        for (what, ecs) in [
+            (
+                "non-zero scope in a query",
+                &[0, 8, 0, 7, 0, 1, 24, 24, 192, 0, 2][..],
+            ),
+            ("non-zero scope, source 0", &[0, 8, 0, 4, 0, 1, 0, 1][..]),
+            ("unknown family", &[0, 8, 0, 5, 0, 3, 8, 0, 10][..]),
+            ("family 0", &[0, 8, 0, 4, 0, 0, 0, 0][..]),
+            (
+                "IPv4 source /33",
+                &[0, 8, 0, 9, 0, 1, 33, 0, 192, 0, 2, 0, 0][..],
+            ),
+            (
+                "IPv6 source /129",
+                &[
+                    0, 8, 0, 21, 0, 2, 129, 0, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+                    0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20, 0x20,
+                ][..],
+            ),
+            (
+                "IPv6 address bytes short",
+                &[0, 8, 0, 8, 0, 2, 48, 0, 0x20, 0x01, 0x0d, 0xb8][..],
+            ),
+            ("truncated fixed part", &[0, 8, 0, 3, 0, 1, 24][..]),
+            (
+                "option longer than the OPT RDATA",
+                &[0, 8, 0, 10, 0, 1, 24, 0, 192, 0][..],
+            ),
+            (
+                "IPv6 bits beyond /47",
+                &[0, 8, 0, 10, 0, 2, 47, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 1][..],
+            ),
+        ] {
+            let p = query(b"\x01a\x00", 1, &opt(ecs), 1);
+            assert!(
+                matches!(
+                    parse_query(&p, &mut q),
+                    Err(ParseError::FormErr { edns: true, .. })
+                ),
+                "{what}"
+            );
+        }
+        // and well-formed edge cases parse
+        for ecs in [
+            &[0, 8, 0, 4, 0, 1, 0, 0][..],
+            &[0, 8, 0, 4, 0, 2, 0, 0][..],
+            &[0, 8, 0, 8, 0, 1, 32, 0, 192, 0, 2, 1][..],
+            &[0, 8, 0, 10, 0, 2, 47, 0, 0x20, 0x01, 0x0d, 0xb8, 0, 0][..],
+        ] {
+            let p = query(b"\x01a\x00", 1, &opt(ecs), 1);
+            assert!(parse_query(&p, &mut q).is_ok(), "{ecs:?}");
+        }
         let mut two = opt(&[]);
         two.extend(opt(&[]));
         let p = query(b"\x01a\x00", 1, &two, 2);

@@ -5,7 +5,7 @@ use super::name::{BalancedName, Group, OnAllDown, Order, Ordered, Pick};
 use super::pool::Health;
 use super::{
     ClientInfo, Decision, DecisionKind, Family, MAX_ANSWERS, Outcome, PolicyRng, Reason, failover,
-    multivalue, pool, reason, round_robin, sticky, weighted,
+    geo, multivalue, pool, reason, round_robin, sticky, weighted,
 };
 use crate::health::HealthTable;
 
@@ -52,7 +52,7 @@ pub fn answer_bounded(
         } => {
             pick(lb.pick, group, family, &cands, k, client, rng, out);
             (out.reason, out.kind) = match cands.scan.tier {
-                pool::Tier::LiveWeighted => match lb.order {
+                pool::Tier::LiveWeighted => match &lb.order {
                     Order::Single => (Reason(lb.pick.policy().as_str()), DecisionKind::Policy),
                     Order::Failover => (
                         failover::reason(index),
@@ -62,6 +62,7 @@ pub fn answer_bounded(
                             DecisionKind::Failover
                         },
                     ),
+                    Order::Geo(_) => geo_decision(&order, index),
                 },
                 pool::Tier::LiveZero => (reason::WEIGHT_ZERO_ONLY, DecisionKind::LastResort),
                 pool::Tier::DrainWeighted | pool::Tier::DrainZero => {
@@ -69,7 +70,13 @@ pub fn answer_bounded(
                 }
             };
         }
-        Choice::NoMembers => (out.reason, out.kind) = (reason::NO_MEMBERS, DecisionKind::NoData),
+        Choice::NoMembers => {
+            out.reason = match order.indices() {
+                Some([]) => geo::NO_RULE,
+                _ => reason::NO_MEMBERS,
+            };
+            out.kind = DecisionKind::NoData;
+        }
         Choice::AllDown => all_down(lb, order, family, k, client, health, rng, out),
     }
     if let Some(short) = lb.ttl_while_failing
@@ -139,6 +146,22 @@ fn all_down(
             }
         }
     };
+}
+
+/// The reason for an answer from group `index` of a geo order, and its
+/// kind: the rule's first pool is the policy's answer, a later one (the
+/// rule's next pools, then the default's) a failover.
+fn geo_decision(order: &Ordered<'_>, index: usize) -> (Reason, DecisionKind) {
+    let k = order
+        .indices()
+        .and_then(|ix| ix.iter().position(|&i| usize::from(i) == index))
+        .unwrap_or(0);
+    let kind = if k == 0 {
+        DecisionKind::Policy
+    } else {
+        DecisionKind::Failover
+    };
+    (geo::reason(k, order.default_from()), kind)
 }
 
 /// Run the pick over one group's candidates; a pick that depends on the

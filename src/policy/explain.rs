@@ -1,18 +1,25 @@
 //! `dnslb explain`: a load-balanced name as text, with the health the
-//! server would act on right now. Pure: it reads the health table and
+//! server would act on right now, for one client (geo names depend on it). Pure: it reads the health table and
 //! formats; nothing is picked, so no RNG and no cursor moves.
 
 use std::fmt::Write as _;
 
 use crate::health::HealthTable;
 
+use super::geo::GeoMap;
 use super::groups::{Choice, choose};
-use super::pool::{Health, Tier, state_of, tier_of};
-use super::{BalancedName, Family, Group, Member, OnAllDown, OperatorState, Order, Ordered};
+use super::pool::{Health, Tier, scan, state_of, tier_of};
+use super::{
+    BalancedName, ClientInfo, Family, Group, Member, OnAllDown, OperatorState, Order, Ordered,
+};
+use crate::geoip::ClientLocation;
 
-/// Describe `lb`: policy, settings, where each family would be answered
-/// from, and every member with weight, state, health and standing.
-pub fn explain(lb: &BalancedName, health: &HealthTable) -> String {
+/// Describe `lb` for `client`: policy, settings, where each family would
+/// be answered from for this client (and, for a geo name, which rule
+/// matched, the pools tried and the ECS scope), and every member with
+/// weight, state, health and standing. A geo order needs
+/// `client.location` (the caller locates the client as the engine does).
+pub fn explain(lb: &BalancedName, health: &HealthTable, client: &ClientInfo) -> String {
     let mut s = String::new();
     // Writing to a String cannot fail.
     let _ = writeln!(
@@ -26,10 +33,26 @@ pub fn explain(lb: &BalancedName, health: &HealthTable) -> String {
         lb.answers,
         lb.on_all_down
     );
-    for (family, rr) in [(Family::V4, "A"), (Family::V6, "AAAA")] {
-        let _ = writeln!(s, "  {rr}: {}", serving(lb, family, health));
+    if let Order::Geo(map) = &lb.order {
+        geo_client(&mut s, lb, map, client);
     }
-    let failover = lb.order == Order::Failover;
+    for (family, rr) in [(Family::V4, "A"), (Family::V6, "AAAA")] {
+        let _ = writeln!(s, "  {rr}: {}", serving(lb, family, health, client));
+    }
+    if let Order::Geo(map) = &lb.order {
+        let _ = writeln!(s, "  rules (most specific first):");
+        let mut rules: Vec<_> = map.rules().iter().collect();
+        rules.sort_by_key(|r| r.key);
+        for r in rules {
+            let _ = writeln!(
+                s,
+                "    {}: {}",
+                r.key.describe(map.nets()),
+                pool_names(lb, r.own())
+            );
+        }
+    }
+    let failover = lb.order.is_failover();
     for (i, g) in lb.groups.iter().enumerate() {
         if failover {
             let _ = writeln!(s, "  group {}: pool {}", i + 1, g.pool.name);
@@ -45,14 +68,63 @@ pub fn explain(lb: &BalancedName, health: &HealthTable) -> String {
     s
 }
 
-/// Where a query of `family` would be answered from now.
-fn serving(lb: &BalancedName, family: Family, health: &HealthTable) -> String {
-    // What every client without a location would get: explain has none.
-    let order = Ordered::in_file_order(&lb.groups);
-    match choose(order, family, Health::probed(health)) {
+/// A geo name's view of this client: the rule that matched, what is tried
+/// after it, and the ECS scope.
+fn geo_client(s: &mut String, lb: &BalancedName, map: &GeoMap, client: &ClientInfo) {
+    let at = client.location.unwrap_or(ClientLocation::UNKNOWN);
+    match map.rule_for(&at) {
+        Some(i) => {
+            let r = &map.rules()[i];
+            let mut line = format!(
+                "  rule: {} -> {}",
+                r.key.describe(map.nets()),
+                pool_names(lb, r.own())
+            );
+            if !r.then_default().is_empty() {
+                let _ = write!(line, "; then default: {}", pool_names(lb, r.then_default()));
+            }
+            let _ = writeln!(s, "{line}");
+        }
+        None => {
+            let _ = writeln!(s, "  rule: none matches and there is no default: NODATA");
+        }
+    }
+    let scope = match client.ecs {
+        Some(e) if !map.needs_location() => format!(
+            "/0 (every client gets the same rules), source /{}",
+            e.source_prefix
+        ),
+        Some(e) => format!(
+            "/{} (the network that placed the client is /{}, the query's source /{})",
+            at.prefix.min(e.source_prefix),
+            at.prefix,
+            e.source_prefix
+        ),
+        None => "none (no ECS option with a source prefix above 0 in the query)".to_owned(),
+    };
+    let _ = writeln!(s, "  ECS scope: {scope}");
+}
+
+/// `us-west, us-east` for positions in the name's groups.
+fn pool_names(lb: &BalancedName, positions: &[u16]) -> String {
+    positions
+        .iter()
+        .filter_map(|&p| lb.groups.get(usize::from(p)))
+        .map(|g| g.pool.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Where a query of `family` from `client` would be answered from now.
+fn serving(lb: &BalancedName, family: Family, health: &HealthTable, client: &ClientInfo) -> String {
+    let order = lb.order.order(&lb.groups, client);
+    let mut text = match choose(order, family, Health::probed(health)) {
+        Choice::NoMembers if order.indices() == Some(&[]) => {
+            return "no rule for this client (NODATA)".into();
+        }
         Choice::NoMembers => "no members of this family (NODATA)".into(),
         Choice::Found { index, cands, .. } => {
-            let from = if lb.groups.len() > 1 {
+            let from = if lb.order.is_failover() {
                 format!("group {} (pool {})", index + 1, lb.groups[index].pool.name)
             } else {
                 format!("pool {}", lb.groups[index].pool.name)
@@ -83,6 +155,40 @@ fn serving(lb: &BalancedName, family: Family, health: &HealthTable) -> String {
                 }
             },
         },
+    };
+    if matches!(lb.order, Order::Geo(_)) {
+        let _ = write!(text, "; tried {}", tried(order, family, health));
+    }
+    text
+}
+
+/// The pools of `order` as the chooser walks them, each with its state
+/// for `family`, up to the first with a live weighted member.
+fn tried(order: Ordered<'_>, family: Family, health: &HealthTable) -> String {
+    let mut parts = Vec::new();
+    for (_, g) in order.iter() {
+        let ms = g.pool.members(family);
+        let state = if ms.is_empty() {
+            "no members of this family"
+        } else {
+            match scan(ms, Health::probed(health)) {
+                None => "all down",
+                Some(sc) => match sc.tier {
+                    Tier::LiveWeighted => "available",
+                    Tier::LiveZero => "weight-0 standby only",
+                    Tier::DrainWeighted | Tier::DrainZero => "draining only",
+                },
+            }
+        };
+        parts.push(format!("{} ({state})", g.pool.name));
+        if state == "available" {
+            break;
+        }
+    }
+    if parts.is_empty() {
+        "nothing".into()
+    } else {
+        parts.join(", ")
     }
 }
 
@@ -151,7 +257,7 @@ mod tests {
         lb.on_all_down = OnAllDown::Fallback(Group::new(Arc::new(Pool::new("sorry", [v4(9, 1)]))));
         let health = HealthTable::new(256, Status::Up);
         health.set_status(TargetId(1), Status::Down);
-        let text = explain(&lb, &health);
+        let text = explain(&lb, &health, &client_v4());
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(
             lines[0],

@@ -9,7 +9,8 @@
 //!
 //! This file holds the shared vocabulary only; [`answer`] (in `answer.rs`)
 //! runs one query. A name is **group order × member pick** ([`name`]):
-//! 1. [`Order`] lists the groups to try for this client, best first.
+//! 1. [`Order`] lists the groups to try for this client, best first
+//!    (the name's pool, failover's list, or the [`geo`] rules).
 //! 2. [`groups`] takes the first whose members of the queried family are
 //!    available, ranking drained and weight-0 members after every live
 //!    weighted one ([`pool::Tier`]).
@@ -26,6 +27,7 @@
 mod answer;
 mod explain;
 mod failover;
+pub mod geo;
 pub mod groups;
 mod multivalue;
 pub mod name;
@@ -41,6 +43,8 @@ mod weighted;
 
 use std::fmt;
 use std::net::IpAddr;
+
+use crate::geoip::ClientLocation;
 
 pub use answer::{answer, answer_bounded};
 pub use explain::explain;
@@ -70,18 +74,35 @@ pub struct ClientSubnet {
 }
 
 /// What the server knows about the client when it picks an answer.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[derive(Copy, Clone, Debug, PartialEq)]
 pub struct ClientInfo {
     /// Address of the resolver that sent the query.
     pub resolver: IpAddr,
-    /// The ECS option, when the query carried one.
+    /// The ECS option, when the query carried one with a source prefix
+    /// above 0 (a source prefix of 0 asks us not to use the client's
+    /// address, RFC 7871 §7.1.2: the resolver's is used, scope 0).
     pub ecs: Option<ClientSubnet>,
+    /// Where [`effective_addr`](Self::effective_addr) is, looked up by the
+    /// engine only for names whose order needs it
+    /// ([`Order::locator`]); `None` otherwise, which a geo order treats as
+    /// unknown.
+    pub location: Option<ClientLocation>,
 }
 
 impl ClientInfo {
+    /// A client known only by its resolver's address.
+    pub fn new(resolver: IpAddr, ecs: Option<ClientSubnet>) -> Self {
+        Self {
+            resolver,
+            ecs,
+            location: None,
+        }
+    }
+
     /// The address that best describes the client: the ECS network when
-    /// present (RFC 7871 §7.1.1), else the resolver. Not called yet: the
-    /// engine will locate this address for the geo order.
+    /// present (RFC 7871 §7.1.1), else the resolver. The engine locates
+    /// this address for orders that depend on the client.
+    #[inline]
     pub fn effective_addr(&self) -> IpAddr {
         match self.ecs {
             Some(s) => s.addr,

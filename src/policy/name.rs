@@ -2,20 +2,23 @@
 //!
 //! Every name has groups (pools). Answering is two independent choices:
 //! [`Order`] decides which groups to try, in what order, for this client
-//! (today one pool, or failover's priority list; next the geo and latency
-//! orders), and [`Pick`] chooses members inside the group that answers
+//! (one pool, failover's priority list, or the geo rules; next the latency
+//! order), and [`Pick`] chooses members inside the group that answers
 //! (weighted, round robin, multivalue, sticky; next least response time).
 //! gdnsd's `meta_core.inc` has the same shape: metafo and geoip share the
 //! datacenter chooser, and a sub-plugin picks inside.
 //!
 //! The file's `policy` word names a pair: `failover` with `group_policy`
-//! is `Failover × Pick`, every other policy is `Single × Pick` ([`Policy`]).
+//! is `Failover × Pick`, `geo` with `group_policy` is `Geo × Pick`, every
+//! other policy is `Single × Pick` ([`Policy`]).
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
+use super::geo::GeoMap;
 use super::{Answers, ClientInfo, Family, Pool, StickyPrefixes};
+use crate::geoip::{ClientLocation, CustomNets};
 use crate::words::Words;
 
 /// The `policy` word of `[names.OWNER]`: which order and pick a name
@@ -27,6 +30,7 @@ pub enum Policy {
     Multivalue,
     Failover,
     Sticky,
+    Geo,
 }
 
 impl Policy {
@@ -37,6 +41,7 @@ impl Policy {
         ("multivalue", Self::Multivalue),
         ("failover", Self::Failover),
         ("sticky", Self::Sticky),
+        ("geo", Self::Geo),
     ]);
 
     #[inline]
@@ -51,26 +56,48 @@ impl fmt::Display for Policy {
     }
 }
 
-/// Which groups to try for a client, best first.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// Which groups to try for a client, best first. Cheap to clone (a
+/// reload that keeps a zone copies its names).
+#[derive(Debug, Clone)]
 pub enum Order {
     /// The name's one pool.
     Single,
     /// The groups in file order: the first with an available member of the
     /// queried family answers.
     Failover,
+    /// The groups the client's location maps to ([`GeoMap`]).
+    Geo(Arc<GeoMap>),
 }
 
 impl Order {
     /// The groups to try for `client`, best first, and the ECS scope that
-    /// choice depends on. Never allocates: an order that depends on the
-    /// client (geo) returns indices it precomputed for the client's
-    /// location, and the scope of that location's network.
+    /// choice depends on. Never allocates: the geo order returns a list it
+    /// computed for the client's rule when the snapshot was built, and the
+    /// scope of the network that placed the client.
     #[inline]
-    pub fn order<'a>(self, groups: &'a [Group], _client: &ClientInfo) -> Ordered<'a> {
+    pub fn order<'a>(&'a self, groups: &'a [Group], client: &ClientInfo) -> Ordered<'a> {
         match self {
             Order::Single | Order::Failover => Ordered::in_file_order(groups),
+            Order::Geo(map) => map.order(
+                groups,
+                client.location.as_ref().unwrap_or(&ClientLocation::UNKNOWN),
+            ),
         }
+    }
+
+    /// The custom networks to locate the client in (before the GeoIP
+    /// database), when this order's answer depends on where the client is;
+    /// `None` otherwise, and then the engine does no lookup at all.
+    #[inline]
+    pub fn locator(&self) -> Option<&CustomNets> {
+        match self {
+            Order::Geo(map) if map.needs_location() => Some(map.nets()),
+            _ => None,
+        }
+    }
+
+    pub fn is_failover(&self) -> bool {
+        matches!(self, Order::Failover)
     }
 }
 
@@ -78,9 +105,11 @@ impl Order {
 #[derive(Copy, Clone, Debug)]
 pub struct Ordered<'a> {
     groups: &'a [Group],
-    /// Positions in `groups`, best first; `None` for file order. Always
-    /// `None` today; the geo order will hand out its per-location lists.
+    /// Positions in `groups`, best first; `None` for file order. The geo
+    /// order hands out its per-rule lists.
     indices: Option<&'a [u16]>,
+    /// Where in `indices` the geo default rule's pools start (for reasons).
+    default_from: usize,
     /// ECS scope prefix the order depends on (RFC 7871 §7.2.1); 0 when
     /// every client gets the same order.
     pub scope: u8,
@@ -93,7 +122,25 @@ impl<'a> Ordered<'a> {
         Self {
             groups,
             indices: None,
+            default_from: usize::MAX,
             scope: 0,
+        }
+    }
+
+    /// A geo order: `indices` into `groups`, the default rule's pools
+    /// from `default_from` on, depending on the client's network `scope`.
+    #[inline]
+    pub(super) fn geo(
+        groups: &'a [Group],
+        indices: &'a [u16],
+        default_from: usize,
+        scope: u8,
+    ) -> Self {
+        Self {
+            groups,
+            indices: Some(indices),
+            default_from,
+            scope,
         }
     }
 
@@ -107,6 +154,13 @@ impl<'a> Ordered<'a> {
     #[inline]
     pub fn indices(&self) -> Option<&'a [u16]> {
         self.indices
+    }
+
+    /// Position in [`indices`](Self::indices) where a geo order's default
+    /// pools start.
+    #[inline]
+    pub fn default_from(&self) -> usize {
+        self.default_from
     }
 
     /// `(position in the name's groups, group)`, best first.
@@ -277,7 +331,7 @@ impl BalancedName {
             ttl: self.ttl,
             ttl_while_failing: self.ttl_while_failing,
             answers: self.answers,
-            order: self.order,
+            order: self.order.clone(),
             pick: self.pick,
             groups: self
                 .groups
@@ -308,6 +362,7 @@ impl BalancedName {
     pub fn policy(&self) -> Policy {
         match self.order {
             Order::Failover => Policy::Failover,
+            Order::Geo(_) => Policy::Geo,
             Order::Single => self.pick.policy(),
         }
     }
@@ -315,10 +370,10 @@ impl BalancedName {
     /// The policy with its settings, as explain prints it:
     /// `failover (group_policy round_robin)`, `sticky (v4 /24, v6 /56)`.
     pub fn describe_policy(&self) -> String {
-        match (self.order, self.pick) {
-            (Order::Failover, pick) => format!(
+        match (&self.order, self.pick) {
+            (Order::Failover | Order::Geo(_), pick) => format!(
                 "{} (group_policy {})",
-                Policy::Failover,
+                self.policy(),
                 Pick::GROUP_WORDS.word(pick)
             ),
             (Order::Single, Pick::Sticky(p)) => {
@@ -345,11 +400,7 @@ mod tests {
             .into_iter()
             .map(|i| Group::new(Arc::new(Pool::new(format!("g{i}"), [v4(i, 1)]))))
             .collect();
-        let ordered = Ordered {
-            groups: &groups,
-            indices: Some(&[2, 0]),
-            scope: 24,
-        };
+        let ordered = Ordered::geo(&groups, &[2, 0], 2, 24);
         let seen: Vec<usize> = ordered.iter().map(|(i, _)| i).collect();
         assert_eq!(seen, [2, 0]);
         let health = HealthTable::new(16, Status::Up);

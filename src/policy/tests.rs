@@ -12,26 +12,60 @@ use rand::SeedableRng as _;
 use super::testutil::*;
 use super::*;
 
-/// Every (order, pick) pair a policy file can name.
-type Kind = (Order, Pick);
+/// The orders, as a copyable word (a geo order owns its map).
+#[derive(Copy, Clone, Debug, PartialEq)]
+enum O {
+    Single,
+    Failover,
+    /// A geo map whose default rule lists every group in file order: for
+    /// a client no other rule matches it must behave as failover.
+    Geo,
+}
 
-const ALL_POLICIES: [Kind; 7] = [
-    (Order::Single, Pick::Weighted),
-    (Order::Single, Pick::RoundRobin),
-    (Order::Single, Pick::Multivalue),
-    (
-        Order::Single,
-        Pick::Sticky(StickyPrefixes { v4: 24, v6: 56 }),
-    ),
-    (Order::Failover, Pick::Weighted),
-    (Order::Failover, Pick::RoundRobin),
-    (Order::Failover, Pick::Multivalue),
+impl O {
+    fn order(self, groups: usize) -> Order {
+        match self {
+            O::Single => Order::Single,
+            O::Failover => Order::Failover,
+            O::Geo => Order::Geo(Arc::new(geo::GeoMap::new(
+                Arc::default(),
+                vec![
+                    (
+                        geo::RuleKey::Country(crate::geoip::Country::from_code("ZZ").unwrap()),
+                        vec![0],
+                    ),
+                    (geo::RuleKey::Default, (0..groups as u16).collect()),
+                ],
+            ))),
+        }
+    }
+
+    /// Groups after the first are tried in order.
+    fn fails_over(self) -> bool {
+        self != O::Single
+    }
+}
+
+/// Every (order, pick) pair a policy file can name.
+type Kind = (O, Pick);
+
+const ALL_POLICIES: [Kind; 10] = [
+    (O::Single, Pick::Weighted),
+    (O::Single, Pick::RoundRobin),
+    (O::Single, Pick::Multivalue),
+    (O::Single, Pick::Sticky(StickyPrefixes { v4: 24, v6: 56 })),
+    (O::Failover, Pick::Weighted),
+    (O::Failover, Pick::RoundRobin),
+    (O::Failover, Pick::Multivalue),
+    (O::Geo, Pick::Weighted),
+    (O::Geo, Pick::RoundRobin),
+    (O::Geo, Pick::Multivalue),
 ];
 
 /// A one-pool name of `kind`.
 fn one_pool(kind: Kind, answers: Answers, members: Vec<Member>) -> BalancedName {
     let mut lb = name(kind.1, answers, members);
-    lb.order = kind.0;
+    lb.order = kind.0.order(1);
     lb
 }
 
@@ -318,10 +352,7 @@ fn client_case() -> impl Strategy<Value = ClientInfo> {
             source_prefix: p,
         }
     }));
-    (any::<u32>(), ecs).prop_map(|(r, ecs)| ClientInfo {
-        resolver: IpAddr::V4(Ipv4Addr::from(r)),
-        ecs,
-    })
+    (any::<u32>(), ecs).prop_map(|(r, ecs)| ClientInfo::new(IpAddr::V4(Ipv4Addr::from(r)), ecs))
 }
 
 /// Build a name from cases; member `i` gets target `i` and a distinct address.
@@ -335,14 +366,10 @@ fn build(policy: Kind, answers: Answers, cases: &[MemberCase]) -> (BalancedName,
         if !c.healthy {
             health.set_status(m.target, Status::Down);
         }
-        let g = if policy.0 == Order::Failover {
-            c.group
-        } else {
-            0
-        };
+        let g = if policy.0.fails_over() { c.group } else { 0 };
         groups[g].push(m);
     }
-    let groups: Box<[Group]> = if policy.0 == Order::Failover {
+    let groups: Box<[Group]> = if policy.0.fails_over() {
         groups
             .into_iter()
             .enumerate()
@@ -357,7 +384,7 @@ fn build(policy: Kind, answers: Answers, cases: &[MemberCase]) -> (BalancedName,
         ttl: 60,
         ttl_while_failing: None,
         answers,
-        order: policy.0,
+        order: policy.0.order(groups.len()),
         pick: policy.1,
         groups,
         on_all_down: OnAllDown::FailOpen,
@@ -369,7 +396,7 @@ fn build(policy: Kind, answers: Answers, cases: &[MemberCase]) -> (BalancedName,
 /// members of the family (first group holding that rank), else the
 /// fail-open set.
 fn oracle(policy: Kind, cases: &[MemberCase], family: Family) -> (HashSet<IpAddr>, bool) {
-    let failover = policy.0 == Order::Failover;
+    let failover = policy.0.fails_over();
     let of_family: Vec<(usize, &MemberCase)> = cases
         .iter()
         .enumerate()

@@ -48,10 +48,7 @@ pub(crate) fn client_v4() -> ClientInfo {
 }
 
 pub(crate) fn resolver(addr: &str) -> ClientInfo {
-    ClientInfo {
-        resolver: addr.parse().unwrap(),
-        ecs: None,
-    }
+    ClientInfo::new(addr.parse().unwrap(), None)
 }
 
 pub(crate) fn distinct(addrs: &[IpAddr]) -> bool {

@@ -20,7 +20,7 @@ use super::{Declared, Limits, Snapshot, Sources, ZoneState, ZoneStatus};
 use crate::config::Settings;
 use crate::diag::Diagnostics;
 use crate::health::{TargetId, TargetRegistry};
-use crate::policy::{BalancedName, Pool};
+use crate::policy::{BalancedName, Order, Pool};
 use crate::zone::{LoadOptions, Zone, ZoneSet, load_zone_files};
 
 /// Build a complete snapshot from `settings`: zones, their policy files,
@@ -79,6 +79,10 @@ pub fn build(
             errors.push(d.clone());
         }
     }
+    // The zone files' warnings (out-of-zone data, ...) go out as they are.
+    for w in scratch.warnings() {
+        diags.push_warning(w.clone());
+    }
     let geoip = match &settings.geoip_database {
         None => None,
         Some(path) => {
@@ -102,6 +106,7 @@ pub fn build(
         }
     };
     orphan_policy_files(&listing, &mut errors);
+    let has_db = geoip.is_some();
     let mut targets = TargetRegistry::new();
     let mut lb = Vec::new();
     let mut declared = Vec::new();
@@ -118,7 +123,15 @@ pub fn build(
         sources.files.extend(policy.iter().map(|p| absolute(p)));
         let path = &f.path;
         let origin = f.origin.clone();
-        let loaded = attach_policy(f.zone, &origin, policy.as_deref(), lb.len(), &mut zd);
+        let loaded = attach_policy(
+            f.zone,
+            &origin,
+            policy.as_deref(),
+            lb.len(),
+            has_db,
+            &mut sources,
+            &mut zd,
+        );
         let state = match loaded {
             Some((zone, names, local, decl)) if zd.is_empty() => {
                 zones.push(zone);
@@ -178,9 +191,14 @@ pub fn build(
     })
 }
 
+/// Move `more`'s errors and warnings into `diags`.
 fn extend(diags: &mut Diagnostics, more: Diagnostics) {
-    for d in more.into_vec() {
+    let (errors, warnings) = more.into_parts();
+    for d in errors {
         diags.push(d);
+    }
+    for w in warnings {
+        diags.push_warning(w);
     }
 }
 
@@ -194,20 +212,33 @@ pub(super) fn absolute(p: &Path) -> PathBuf {
 /// into a target registry of its own and attach its names at `first_lb`,
 /// `first_lb + 1`, … (where [`adopt_names`] puts them). The policy file is
 /// checked even when the zone file failed (`zone` is `None`), so one load
-/// reports every problem of the zone. Every problem goes to `diags`; the
-/// result is only usable when `diags` stayed empty.
+/// reports every problem of the zone. `has_db`: a GeoIP database is
+/// configured (geo rules on countries and the like need one). The files
+/// the policy file names (its nets file) go to `sources`. Every problem
+/// goes to `diags`; the result is only usable when `diags` stayed empty.
 fn attach_policy(
     zone: Option<Zone>,
     origin: &Name,
     policy: Option<&Path>,
     first_lb: usize,
+    has_db: bool,
+    sources: &mut Sources,
     diags: &mut Diagnostics,
 ) -> Option<(Zone, Vec<BalancedName>, TargetRegistry, Vec<Declared>)> {
     let mut local = TargetRegistry::new();
     let file = match policy {
         None => None,
         Some(policy) => match std::fs::read_to_string(policy) {
-            Ok(text) => crate::config::load_policy_file(policy, &text, origin, &mut local, diags),
+            Ok(text) => {
+                let (file, named) = crate::config::load_policy_file_reading(
+                    policy, &text, origin, &mut local, diags,
+                );
+                sources.files.extend(named.iter().map(|p| absolute(p)));
+                for entry in file.iter().flat_map(|f| &f.names) {
+                    geo_without_database(policy, entry, has_db, diags);
+                }
+                file
+            }
             Err(e) => {
                 diags.error(
                     policy,
@@ -239,6 +270,28 @@ fn attach_policy(
         }
     }
     Some((zone, names, local, declared))
+}
+
+/// Report a geo name with subdivision, country or continent rules when no
+/// GeoIP database is configured (`has_db` false). Decided: an error, not a
+/// quiet fallback to the default rule for every client.
+fn geo_without_database(
+    path: &Path,
+    entry: &crate::config::NameEntry,
+    has_db: bool,
+    diags: &mut Diagnostics,
+) {
+    if !has_db && matches!(&entry.lb.order, Order::Geo(map) if map.needs_database()) {
+        diags.error(
+            path,
+            Some(entry.line),
+            Some(entry.col),
+            format!("names.{}.geo", entry.owner),
+            "has subdivision, country or continent rules, but no GeoIP database is \
+             configured (geoip_database in the server settings); without one only \
+             custom networks and the default rule can match",
+        );
+    }
 }
 
 fn attach_error(

@@ -79,8 +79,8 @@ pub struct Snapshot {
     pub health: Arc<HealthTable>,
     pub limits: Limits,
     /// The GeoIP database, when configured. Opened (and so checked) on
-    /// every load; read by nothing yet: the geolocation order will look
-    /// clients up in it before a policy runs.
+    /// every load; the engine locates clients in it (after the name's
+    /// custom networks) for names whose order needs a location.
     pub geoip: Option<Arc<crate::geoip::GeoDb>>,
     /// Counters the query path bumps, indexed like `zones` and `lb`.
     pub counters: crate::metrics::SnapshotCounters,
@@ -112,8 +112,8 @@ impl Snapshot {
 /// one of `dirs`, is a reason to reload.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Sources {
-    /// Zone files, `$INCLUDE`s (also missing ones), policy files, the
-    /// GeoIP database.
+    /// Zone files, `$INCLUDE`s (also missing ones), policy files, the nets
+    /// files they name (also missing ones), the GeoIP database.
     pub files: BTreeSet<PathBuf>,
     /// The zones directory (new `*.zone` and `*.toml` files).
     pub dirs: BTreeSet<PathBuf>,
@@ -151,7 +151,8 @@ pub struct ZoneStatus {
     /// file name is not a valid zone name.
     pub origin: String,
     pub state: ZoneState,
-    /// Problems in the zone file, its `$INCLUDE`s or its policy file.
+    /// Problems in the zone file, its `$INCLUDE`s, its policy file or the
+    /// policy file's nets file.
     pub errors: Vec<Diagnostic>,
 }
 

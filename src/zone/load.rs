@@ -101,20 +101,21 @@ pub fn load_zone_files(
         } else {
             match read_regular_file(path, opts.limits.max_bytes) {
                 Ok(text) => {
-                    let (zone, warnings, included) =
+                    let (zone, included) =
                         load_zone_file_reading(path, text, &file.origin, opts, &mut zd);
-                    for w in warnings {
-                        tracing::warn!("{w}");
-                    }
                     file.zone = zone;
                     file.files.extend(included);
                 }
                 Err(e) => zd.error(path, None, None, "", format!("cannot read zone file: {e}")),
             }
         }
-        file.errors = zd.iter().cloned().collect();
-        for d in zd.into_vec() {
+        let (errors, warnings) = zd.into_parts();
+        file.errors = errors.clone();
+        for d in errors {
             diags.push(d);
+        }
+        for w in warnings {
+            diags.push_warning(w);
         }
         out.push(file);
     }
@@ -125,7 +126,9 @@ pub fn load_zone_files(
 }
 
 /// Parse one zone from `text` (read from `path`). Returns `None` and reports
-/// into `diags` when the zone has any error; warnings are logged.
+/// into `diags` when the zone has any error; warnings (out-of-zone data
+/// dropped, as BIND does, and the like) go to `diags` as warnings
+/// (`FILE:LINE: warning: message`) either way.
 pub fn load_zone_file(
     path: &Path,
     text: impl AsRef<[u8]>,
@@ -133,35 +136,18 @@ pub fn load_zone_file(
     opts: &LoadOptions,
     diags: &mut Diagnostics,
 ) -> Option<Zone> {
-    let (zone, warnings) = load_zone_file_with_warnings(path, text, origin, opts, diags);
-    for w in warnings {
-        tracing::warn!("{w}");
-    }
-    zone
+    load_zone_file_reading(path, text, origin, opts, diags).0
 }
 
-/// [`load_zone_file`], handing the warnings (`FILE:LINE: message`) back
-/// instead of logging them (`zone dump` prints them).
-pub fn load_zone_file_with_warnings(
-    path: &Path,
-    text: impl AsRef<[u8]>,
-    origin: &Name,
-    opts: &LoadOptions,
-    diags: &mut Diagnostics,
-) -> (Option<Zone>, Vec<String>) {
-    let (zone, warnings, _) = load_zone_file_reading(path, text, origin, opts, diags);
-    (zone, warnings)
-}
-
-/// [`load_zone_file_with_warnings`], also returning every file an
-/// `$INCLUDE` named (read or not).
+/// [`load_zone_file`], also returning every file an `$INCLUDE` named (read
+/// or not).
 fn load_zone_file_reading(
     path: &Path,
     text: impl AsRef<[u8]>,
     origin: &Name,
     opts: &LoadOptions,
     diags: &mut Diagnostics,
-) -> (Option<Zone>, Vec<String>, Vec<PathBuf>) {
+) -> (Option<Zone>, Vec<PathBuf>) {
     let origin_wire = to_wire(origin);
     let mut reader = Reader::new(opts, &origin_wire);
     reader.read_top(path, text.as_ref());
@@ -204,20 +190,14 @@ fn load_zone_file_reading(
         let (f, l, m) = report(e);
         diags.error(&f, l, None, "", m);
     }
-    let warnings = warnings
-        .iter()
-        .map(|w| {
-            let (f, l, m) = report(w);
-            match l {
-                Some(l) => format!("{}:{l}: warning: {m}", f.display()),
-                None => format!("{}: warning: {m}", f.display()),
-            }
-        })
-        .collect();
+    for w in &warnings {
+        let (f, l, m) = report(w);
+        diags.warn(&f, l, None, "", m);
+    }
     if errors.is_empty() {
-        (zone, warnings, included)
+        (zone, included)
     } else {
-        (None, warnings, included)
+        (None, included)
     }
 }
 
@@ -269,6 +249,12 @@ mod tests {
         );
         // Out-of-zone data is dropped with a warning, as BIND does.
         assert!(!s.contains("t.zone:7:"), "{s}");
+        let w: Vec<String> = d.warnings().map(|w| w.as_warning().to_string()).collect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("t.zone:7: warning: ignoring out-of-zone data"),
+            "{w:?}"
+        );
         assert!(s.contains("t.zone:8: A record:"), "{s}");
     }
 

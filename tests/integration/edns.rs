@@ -189,7 +189,7 @@ fn ecs_is_echoed_with_scope_zero_for_static_data() {
     }
 }
 
-/// RFC 7871 §7.1.1 and §6: a malformed option is FORMERR.
+/// RFC 7871 §7.2.1 and §6: a malformed option is FORMERR, with an OPT.
 #[test]
 fn malformed_ecs_is_formerr() {
     let setup = standard("ecs-bad", "");
@@ -205,10 +205,22 @@ fn malformed_ecs_is_formerr() {
             ),
             ("address shorter than the prefix", ecs(1, 24, 0, &[192, 0])),
             ("prefix longer than IPv4", ecs(1, 33, 0, &[192, 0, 2, 0, 0])),
+            ("prefix longer than IPv6", ecs(2, 129, 0, &[0x20; 17])),
             ("unknown family", ecs(3, 8, 0, &[10])),
+            // §6: "In queries, it MUST be set to 0."
+            ("non-zero scope in a query", ecs(1, 24, 24, &[192, 0, 2])),
+            (
+                "non-zero scope, IPv6",
+                ecs(2, 32, 1, &[0x20, 0x01, 0x0d, 0xb8]),
+            ),
             (
                 "option shorter than its fixed part",
                 edns_option(8, &[0, 1]),
+            ),
+            // the option claims 10 bytes; the OPT RDATA ends after 6
+            (
+                "option runs past the OPT RDATA",
+                vec![0, 8, 0, 10, 0, 1, 24, 0, 192, 0],
             ),
         ] {
             let r = exchange(
@@ -218,6 +230,7 @@ fn malformed_ecs_is_formerr() {
             );
             assert_eq!(rcode_of(&r), 1, "{p:?} {what}: FORMERR");
             assert_eq!(counts_of(&r)[1], 0, "{p:?} {what}: no answers");
+            assert!(raw_opt(&r).is_some(), "{p:?} {what}: no OPT in FORMERR");
         }
     }
 }

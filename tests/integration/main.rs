@@ -23,6 +23,8 @@ mod cluster;
 mod cookies;
 mod differential;
 mod edns;
+mod geo;
+mod geoip;
 mod health;
 mod lb;
 mod lifecycle;

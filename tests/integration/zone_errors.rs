@@ -63,11 +63,15 @@ const WARNINGS: &[(&str, u32, &str)] = &[
     ),
 ];
 
-/// The lines of `stderr` that are diagnostics for files of `setup`.
+/// The lines of `stderr` that are errors about files of `setup` (warnings,
+/// `FILE:LINE: warning: ...`, are printed in the same list).
 fn diagnostics<'a>(setup: &Setup, stderr: &'a str) -> Vec<&'a str> {
     let dir = setup.zone_file("x");
     let dir = dir.parent().unwrap().display().to_string();
-    stderr.lines().filter(|l| l.starts_with(&dir)).collect()
+    stderr
+        .lines()
+        .filter(|l| l.starts_with(&dir) && !l.contains(": warning: "))
+        .collect()
 }
 
 #[track_caller]

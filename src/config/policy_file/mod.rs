@@ -22,6 +22,7 @@
 //! applied by the snapshot builder, which gets each name and its line.
 
 mod checks;
+mod geo;
 mod names;
 mod parse;
 mod pools;
@@ -32,7 +33,7 @@ mod tests;
 use std::collections::HashMap;
 
 use hickory_proto::rr::Name;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::diag::Diagnostics;
@@ -89,23 +90,49 @@ pub fn load_policy_file(
     targets: &mut TargetRegistry,
     diags: &mut Diagnostics,
 ) -> Option<PolicyFile> {
+    load_policy_file_reading(path, text, origin, targets, diags).0
+}
+
+/// [`load_policy_file`], also returning the other files the policy file
+/// named (its `[geo]` nets file, read or not), for the reload's list of
+/// files to watch.
+pub fn load_policy_file_reading(
+    path: &Path,
+    text: &str,
+    origin: &Name,
+    targets: &mut TargetRegistry,
+    diags: &mut Diagnostics,
+) -> (Option<PolicyFile>, Vec<PathBuf>) {
     let mut local = Diagnostics::new();
     let mut cx = Cx {
         path,
         text,
         diags: &mut local,
     };
-    let file = compile(&mut cx, origin, targets);
-    // Report in file order, whatever order the checks ran in.
-    let mut found = local.into_vec();
-    found.sort_by_key(|d| (d.line, d.col));
+    let mut named = Vec::new();
+    let file = compile(&mut cx, origin, targets, &mut named);
+    // Report in file order, whatever order the checks ran in: this file
+    // first, then its nets file.
+    let (mut found, mut warnings) = local.into_parts();
+    let order = |d: &crate::diag::Diagnostic| (d.file != path, d.line, d.col);
+    found.sort_by_key(order);
+    warnings.sort_by_key(order);
     for d in found {
         diags.push(d);
     }
-    file
+    for d in warnings {
+        diags.push_warning(d);
+    }
+    (file, named)
 }
 
-fn compile(cx: &mut Cx<'_>, origin: &Name, targets: &mut TargetRegistry) -> Option<PolicyFile> {
+/// Validate the file; `named` gets the other files it names.
+fn compile(
+    cx: &mut Cx<'_>,
+    origin: &Name,
+    targets: &mut TargetRegistry,
+    named: &mut Vec<PathBuf>,
+) -> Option<PolicyFile> {
     let lines = crate::diag::LineIndex::new(cx.text);
     let file = parse(cx)?;
 
@@ -126,6 +153,7 @@ fn compile(cx: &mut Cx<'_>, origin: &Name, targets: &mut TargetRegistry) -> Opti
             .and_then(|s| compile_pool(cx, e.name.get_ref(), s, &checks, targets));
         pools.insert(e.name.get_ref(), pool.map(Arc::new));
     }
+    let nets = geo::compile_nets(cx, file.geo.as_ref().map(Option::as_ref), named);
     let mut names = Vec::with_capacity(file.names.len());
     let mut seen = HashMap::new();
     for e in &file.names {
@@ -137,7 +165,7 @@ fn compile(cx: &mut Cx<'_>, origin: &Name, targets: &mut TargetRegistry) -> Opti
         let lb = e
             .spec
             .as_ref()
-            .and_then(|s| compile_name(cx, &display, &path, s, &e.name, &pools));
+            .and_then(|s| compile_name(cx, &display, &path, s, &e.name, &pools, nets.as_ref()));
         if let (Some(name), Some(lb)) = (name, lb) {
             let (line, col) = lines.line_col(e.name.span().start);
             names.push(NameEntry {

@@ -1,5 +1,6 @@
-//! `[names.OWNER]` compiled into a load-balanced name: its policy, pools,
-//! answer size, TTL and what to do when everything is down.
+//! `[names.OWNER]` compiled into a load-balanced name: its policy, pools
+//! (or geo rules, `super::geo`), answer size, TTL and what to do when
+//! everything is down.
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, HashSet};
@@ -8,10 +9,13 @@ use std::sync::Arc;
 use hickory_proto::rr::Name;
 use toml::Spanned;
 
+use super::geo::{Rules, compile_rules};
 use super::parse::Cx;
-use super::spec::{AnswersSpec, NameSpec};
+use super::spec::{AnswersSpec, GeoRulesSpec, NameSpec};
 use crate::config::fields::BadKeys;
 use crate::config::values::{int_in, one_of};
+use crate::geoip::CustomNets;
+use crate::policy::geo::GeoMap;
 use crate::policy::{
     AllDownMode, Answers, BalancedName, Group, MAX_ANSWERS, OnAllDown, Order, Pick, Policy, Pool,
     StickyPrefixes,
@@ -70,6 +74,9 @@ pub(super) fn owner_name(
     }
 }
 
+/// `[names.OWNER]` → a load-balanced name; `None` after reporting any
+/// error. `nets` are the file's custom networks, `None` when its `[geo]`
+/// is broken (already reported).
 pub(super) fn compile_name(
     cx: &mut Cx<'_>,
     owner: &str,
@@ -77,6 +84,7 @@ pub(super) fn compile_name(
     spec: &NameSpec,
     name_key: &Spanned<String>,
     pools: &HashMap<&str, Option<Arc<Pool>>>,
+    nets: Option<&Arc<CustomNets>>,
 ) -> Option<BalancedName> {
     let NameSpec {
         policy,
@@ -90,6 +98,7 @@ pub(super) fn compile_name(
         fallback_pool,
         sticky_v4_prefix,
         sticky_v6_prefix,
+        geo,
         bad,
     } = spec;
     let before = cx.diags.len();
@@ -124,7 +133,8 @@ pub(super) fn compile_name(
     let answers = answers
         .as_ref()
         .map_or(Answers::Count(1), |a| answer_count(cx, &n, a));
-    let group_pools = n.group_pools(cx, kind, pool.as_ref(), groups.as_ref());
+    let mut group_pools = n.group_pools(cx, kind, pool.as_ref(), groups.as_ref());
+    let rules = n.geo_rules(cx, kind, geo.as_ref(), nets.map(|n| &**n));
     let pick = n.pick(
         cx,
         kind,
@@ -138,6 +148,11 @@ pub(super) fn compile_name(
     }
     let order = match kind? {
         Policy::Failover => Order::Failover,
+        Policy::Geo => {
+            let rules = rules?;
+            group_pools = rules.pools;
+            Order::Geo(Arc::new(GeoMap::new(nets?.clone(), rules.rules)))
+        }
         Policy::Weighted | Policy::RoundRobin | Policy::Multivalue | Policy::Sticky => {
             Order::Single
         }
@@ -180,7 +195,7 @@ fn answer_count(cx: &mut Cx<'_>, n: &NameCx<'_>, a: &Spanned<AnswersSpec>) -> An
 }
 
 /// What the key groups of one `[names.X]` need to know about it.
-struct NameCx<'a> {
+pub(super) struct NameCx<'a> {
     /// `names.X`
     base: &'a str,
     /// Offset of the `X` in `[names.X]`, for errors about missing keys.
@@ -193,8 +208,62 @@ struct NameCx<'a> {
 }
 
 impl NameCx<'_> {
-    fn key(&self, k: &str) -> String {
+    pub(super) fn key(&self, k: &str) -> String {
         format!("{}.{k}", self.base)
+    }
+
+    /// The pool `r` names, reported against the full key `path` when
+    /// there is none.
+    pub(super) fn pool(
+        &self,
+        cx: &mut Cx<'_>,
+        r: &Spanned<String>,
+        path: &str,
+    ) -> Option<Arc<Pool>> {
+        match self.pools.get(r.get_ref().as_str()) {
+            Some(p) => p.clone(),
+            None => {
+                cx.error(
+                    r.span().start,
+                    path,
+                    format!("unknown pool {:?}", r.get_ref()),
+                );
+                None
+            }
+        }
+    }
+
+    /// `[names.X.geo]`: required for policy geo, rejected for the others.
+    fn geo_rules(
+        &self,
+        cx: &mut Cx<'_>,
+        kind: Option<Policy>,
+        geo: Option<&GeoRulesSpec>,
+        nets: Option<&CustomNets>,
+    ) -> Option<Rules> {
+        let policy = self.policy;
+        match (kind, geo) {
+            // Written, but not a table: already reported.
+            (Some(Policy::Geo), None) if self.bad.has("geo") => None,
+            (Some(Policy::Geo), None) => {
+                cx.error(
+                    self.header,
+                    self.key("geo"),
+                    "required for policy geo: the rules, [names.X.geo]",
+                );
+                None
+            }
+            (Some(Policy::Geo), Some(g)) => compile_rules(cx, self, g, nets),
+            (Some(_), Some(g)) => {
+                cx.error(
+                    g.at,
+                    self.key("geo"),
+                    format!("only for policy geo, not {policy}"),
+                );
+                None
+            }
+            (None, _) | (Some(_), None) => None,
+        }
     }
 
     /// The pool `r` names; `None` (reported) when there is none.
@@ -223,6 +292,21 @@ impl NameCx<'_> {
     ) -> Vec<Arc<Pool>> {
         let policy = self.policy;
         match kind {
+            Some(Policy::Geo) => {
+                for (k, at) in [
+                    ("pool", pool.map(|p| p.span().start)),
+                    ("groups", groups.map(|g| g.span().start)),
+                ] {
+                    if let Some(at) = at {
+                        cx.error(
+                            at,
+                            self.key(k),
+                            "not used by policy geo; the rules in [names.X.geo] name the pools",
+                        );
+                    }
+                }
+                return Vec::new();
+            }
             Some(Policy::Failover) => {
                 if let Some(p) = pool {
                     cx.error(
@@ -297,11 +381,11 @@ impl NameCx<'_> {
         let group_pick = match group_policy {
             None => Pick::Weighted,
             Some(gp) => {
-                if kind.is_some_and(|k| k != Policy::Failover) {
+                if kind.is_some_and(|k| k != Policy::Failover && k != Policy::Geo) {
                     cx.error(
                         gp.span().start,
                         self.key("group_policy"),
-                        format!("only for policy failover, not {policy}"),
+                        format!("only for policies failover and geo, not {policy}"),
                     );
                 }
                 let r = one_of("group policy", &Pick::GROUP_WORDS, gp.get_ref());
@@ -332,7 +416,7 @@ impl NameCx<'_> {
             Some(Policy::RoundRobin) => Pick::RoundRobin,
             Some(Policy::Multivalue) => Pick::Multivalue,
             Some(Policy::Sticky) => Pick::Sticky(sticky),
-            Some(Policy::Failover) => group_pick,
+            Some(Policy::Failover | Policy::Geo) => group_pick,
         }
     }
 

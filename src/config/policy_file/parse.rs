@@ -4,7 +4,7 @@
 
 use toml::Spanned;
 
-use super::spec::{CheckSpec, NameSpec, PoolSpec, ReadSpec};
+use super::spec::{CheckSpec, GeoSpec, NameSpec, PoolSpec, ReadSpec};
 pub(super) use crate::config::fields::{Cx, key_path};
 use crate::config::fields::{Fields, named_entries};
 use toml::de::DeValue;
@@ -20,9 +20,12 @@ pub(super) struct FileSpec {
     pub(super) checks: Vec<Entry<CheckSpec>>,
     pub(super) pools: Vec<Entry<PoolSpec>>,
     pub(super) names: Vec<Entry<NameSpec>>,
+    /// `[geo]` when present: `Some(None)` when it is not a table (already
+    /// reported), so what depends on it stays quiet.
+    pub(super) geo: Option<Option<GeoSpec>>,
 }
 
-const SECTIONS: &str = "unknown key, expected one of `checks`, `pools`, `names`";
+const SECTIONS: &str = "unknown key, expected one of `checks`, `pools`, `names`, `geo`";
 
 pub(super) fn parse(cx: &mut Cx<'_>) -> Option<FileSpec> {
     let doc = cx.parse_document(cx.text)?;
@@ -31,6 +34,9 @@ pub(super) fn parse(cx: &mut Cx<'_>) -> Option<FileSpec> {
         checks: section(cx, &mut root, "checks"),
         pools: section(cx, &mut root, "pools"),
         names: section(cx, &mut root, "names"),
+        geo: root
+            .take("geo")
+            .map(|v| Fields::new(cx, "geo".to_owned(), v).map(|f| GeoSpec::read(cx, f))),
     };
     root.finish_with(cx, SECTIONS);
     Some(file)

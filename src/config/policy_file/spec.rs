@@ -1,5 +1,7 @@
-//! The policy file's format: `[checks.NAME]`, `[pools.NAME]` and
-//! `[names.OWNER]`, every value `Spanned` so an error can point at it.
+//! The policy file's format: `[checks.NAME]`, `[pools.NAME]`,
+//! `[names.OWNER]` (with `[names.OWNER.geo]`) and `[geo]` (and the nets
+//! file `[geo]` may name), every value `Spanned` so an error can point at
+//! it.
 //!
 //! Each table is read field by field ([`crate::config::fields`]): every
 //! value is deserialized on its own (serde), so a bad value, a missing
@@ -9,8 +11,7 @@
 //! so the rules that depend on them stay quiet.
 //!
 //! Only the shape lives here; the rules (ranges, references, cross-field
-//! checks) are in `checks`, `pools` and `names`,
-//! and the runtime types they build live with their users (`health::Check`,
+//! checks) are in `checks`, `pools`, `names` and `geo`, and the runtime types they build live with their users (`health::Check`,
 //! `policy::Pool`, `policy::BalancedName`).
 
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use toml::Spanned;
 
-use crate::config::fields::{BadKeys, Cx, Fields};
+use crate::config::fields::{BadKeys, Cx, Fields, key_path, named_entries, value_of};
 
 /// `[checks.NAME]`: how to probe the endpoints that reference this check.
 /// Defaults are documented in `zones/example.test.toml`; the rules are
@@ -180,14 +181,15 @@ impl MemberSpec {
 /// `[names.OWNER]`: a load-balanced name.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NameSpec {
-    /// `weighted`, `round_robin`, `multivalue`, `failover` or `sticky`;
-    /// required.
+    /// `weighted`, `round_robin`, `multivalue`, `failover`, `sticky` or
+    /// `geo`; required.
     pub policy: Option<Spanned<String>>,
-    /// The pool to answer from; every policy but failover.
+    /// The pool to answer from; every policy but failover and geo.
     pub pool: Option<Spanned<String>>,
     /// Failover only: pools in priority order.
     pub groups: Option<Spanned<Vec<Spanned<String>>>>,
-    /// Failover only: `weighted` (default), `round_robin` or `multivalue`.
+    /// Failover and geo only: `weighted` (default), `round_robin` or
+    /// `multivalue`.
     pub group_policy: Option<Spanned<String>>,
     /// TTL of the answers, 1..=86400; default 30.
     pub ttl: Option<Spanned<i64>>,
@@ -204,6 +206,8 @@ pub struct NameSpec {
     pub sticky_v4_prefix: Option<Spanned<i64>>,
     /// Sticky only: client IPv6 network length, 0..=128; default 56.
     pub sticky_v6_prefix: Option<Spanned<i64>>,
+    /// Geo only (required then): the rules, `[names.OWNER.geo]`.
+    pub geo: Option<GeoRulesSpec>,
     /// Keys written with a value of the wrong type (already reported).
     pub bad: BadKeys,
 }
@@ -222,6 +226,7 @@ impl ReadSpec for NameSpec {
             fallback_pool: f.opt(cx, "fallback_pool"),
             sticky_v4_prefix: f.opt(cx, "sticky_v4_prefix"),
             sticky_v6_prefix: f.opt(cx, "sticky_v6_prefix"),
+            geo: f.table(cx, "geo").map(|g| GeoRulesSpec::read(cx, g)),
             bad: BadKeys::default(),
         };
         spec.bad = f.finish(cx);
@@ -230,9 +235,191 @@ impl ReadSpec for NameSpec {
 }
 
 /// A spec type read from one table (`[checks.X]`, `[pools.X]`,
-/// `[names.X]`), field by field (see the module doc).
+/// `[names.X]`, `[geo]`), field by field (see the module doc).
 pub(crate) trait ReadSpec: Sized {
     fn read(cx: &mut Cx<'_>, f: Fields<'_>) -> Self;
+}
+
+/// A list of pool names, best first.
+pub type PoolList = Spanned<Vec<Spanned<String>>>;
+
+/// The rules of one level: code or region name → pools, in file order. A
+/// rule whose pool list is not a list of strings is `None` (already
+/// reported).
+pub type RuleTable = Vec<(Spanned<String>, Option<PoolList>)>;
+
+/// `[names.OWNER.geo]`: where clients go, by where they are. The most
+/// specific matching rule wins: region, subdivision, country, continent,
+/// default. Rules are applied by `super::geo`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeoRulesSpec {
+    /// Byte offset of the table (its `[names.OWNER.geo]` header), for
+    /// errors about the table as a whole.
+    pub at: usize,
+    /// Custom region (declared by `region` in the custom networks) → pools.
+    pub regions: Option<RuleTable>,
+    /// ISO 3166-2 code in full (`US-CA`) → pools.
+    pub subdivisions: Option<RuleTable>,
+    /// ISO 3166-1 alpha-2 code (`US`) → pools.
+    pub countries: Option<RuleTable>,
+    /// Continent code (`AF AN AS EU NA OC SA`) → pools.
+    pub continents: Option<RuleTable>,
+    /// Every other client, unknown ones included; also tried after a rule's
+    /// own pools. Default: none (then NODATA, and `check` warns).
+    pub default: Option<PoolList>,
+    /// Keys with a bad value, or a rule table with a bad rule (already
+    /// reported).
+    pub bad: BadKeys,
+}
+
+impl GeoRulesSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            at: f.at(),
+            regions: rule_table(cx, &mut f, "regions"),
+            subdivisions: rule_table(cx, &mut f, "subdivisions"),
+            countries: rule_table(cx, &mut f, "countries"),
+            continents: rule_table(cx, &mut f, "continents"),
+            default: f.opt(cx, "default"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
+}
+
+/// One level of rules (`countries = { US = ["us"] }`), each rule's pool
+/// list read on its own; the level is marked bad when any rule is.
+fn rule_table(cx: &mut Cx<'_>, f: &mut Fields<'_>, level: &'static str) -> Option<RuleTable> {
+    let v = f.take(level)?;
+    let key = f.child(level);
+    let Some(entries) = named_entries(cx, &key, v) else {
+        f.mark_bad(level);
+        return None;
+    };
+    let mut bad = false;
+    let rules = entries
+        .into_iter()
+        .map(|(k, v)| {
+            let list = value_of::<Vec<Spanned<String>>>(cx, key_path(&key, k.get_ref()), v);
+            bad |= list.is_none();
+            (k, list)
+        })
+        .collect();
+    if bad {
+        f.mark_bad(level);
+    }
+    Some(rules)
+}
+
+/// `[geo]`: where clients are, for the geo names of this file: the
+/// operator's own networks, which override the GeoIP database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeoSpec {
+    /// Custom networks, inline. An entry that is not a table is `None`
+    /// (already reported), so the others keep their index.
+    pub nets: Option<NetList>,
+    /// A file of custom networks (`nets = [...]`, the same entries),
+    /// relative to this file; may be shared by several zones.
+    pub nets_file: Option<Spanned<String>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+/// A `nets` list: each entry read on its own.
+pub type NetList = Spanned<Vec<Option<NetSpec>>>;
+
+impl ReadSpec for GeoSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            nets: net_list(cx, &mut f, false),
+            nets_file: f.opt(cx, "nets_file"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
+}
+
+/// The whole of a `nets_file`: `nets`, required.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetsFileSpec {
+    pub nets: Option<NetList>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+impl ReadSpec for NetsFileSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            nets: net_list(cx, &mut f, true),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
+}
+
+/// `nets = [...]`, each entry read with its own [`Fields`]; the list is
+/// marked bad when an entry is not a table.
+fn net_list(cx: &mut Cx<'_>, f: &mut Fields<'_>, required: bool) -> Option<NetList> {
+    let list = f.list(cx, "nets", required)?;
+    let span = list.span();
+    let key = f.child("nets");
+    let nets: Vec<Option<NetSpec>> = list
+        .into_inner()
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let n = Fields::new(cx, format!("{key}[{i}]"), v)?;
+            Some(NetSpec::read(cx, n))
+        })
+        .collect();
+    if nets.iter().any(Option::is_none) {
+        f.mark_bad("nets");
+    }
+    Some(Spanned::new(span, nets))
+}
+
+/// One custom network: CIDR → region and/or place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetSpec {
+    /// Byte offset of the entry, for errors about it as a whole.
+    pub at: usize,
+    /// CIDR (`10.20.0.0/16`, `2001:db8:1::/48`), no host bits; required.
+    pub net: Option<Spanned<String>>,
+    /// Custom region name: letters, digits, `-`, `_`, `.`.
+    pub region: Option<Spanned<String>>,
+    /// Continent code; default: the country's.
+    pub continent: Option<Spanned<String>>,
+    /// ISO 3166-1 alpha-2; default: the subdivision's.
+    pub country: Option<Spanned<String>>,
+    /// ISO 3166-2 in full.
+    pub subdivision: Option<Spanned<String>>,
+    /// Latitude in degrees, -90..=90; requires `lon`.
+    pub lat: Option<Spanned<f64>>,
+    /// Longitude in degrees, -180..=180; requires `lat`.
+    pub lon: Option<Spanned<f64>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+impl NetSpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            at: f.at(),
+            net: f.req(cx, "net"),
+            region: f.opt(cx, "region"),
+            continent: f.opt(cx, "continent"),
+            country: f.opt(cx, "country"),
+            subdivision: f.opt(cx, "subdivision"),
+            lat: f.opt(cx, "lat"),
+            lon: f.opt(cx, "lon"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
 }
 
 /// `answers`: an integer or the word `all`.

@@ -65,6 +65,11 @@ fn example_loads_clean() {
         &mut diags,
     );
     assert!(diags.is_empty(), "{diags}");
+    assert_eq!(
+        diags.warnings().count(),
+        0,
+        "the example warns about nothing"
+    );
     let file = file.unwrap();
     let got: Vec<(&str, u32, &str)> = file
         .names
@@ -78,13 +83,14 @@ fn example_loads_clean() {
         ("app", "failover"),
         ("shop", "sticky"),
         ("v4only", "weighted"),
+        ("cdn", "geo"),
     ]
     .into_iter()
     .map(|(o, p)| (o, line_of(EXAMPLE, &format!("[names.{o}]")), p))
     .collect();
     assert_eq!(got, want);
-    // One target per unique (address, check): 23 members, all distinct.
-    assert_eq!(targets.len(), 23);
+    // One target per unique (address, check): 29 members, all distinct.
+    assert_eq!(targets.len(), 29);
 }
 
 #[test]
@@ -122,10 +128,7 @@ fn example_answers() {
     )
     .unwrap();
     let health = HealthTable::new(targets.len(), Status::Up);
-    let client = ClientInfo {
-        resolver: "198.51.100.1".parse().unwrap(),
-        ecs: None,
-    };
+    let client = ClientInfo::new("198.51.100.1".parse().unwrap(), None);
     let mut rng = PolicyRng::seed_from_u64(1);
     let mut out = Decision::default();
     let lb = |o: &str| &file.names.iter().find(|n| n.owner == o).unwrap().lb;
@@ -248,19 +251,15 @@ on_all_down = "empty"
     assert!(errs.is_empty(), "{errs:?}");
     let file = file.unwrap();
     let f = &file.names[0].lb;
-    assert_eq!((f.order, f.pick), (Order::Failover, Pick::Multivalue));
+    assert!(f.order.is_failover());
+    assert_eq!(f.pick, Pick::Multivalue);
     let groups: Vec<&str> = f.groups.iter().map(|g| g.pool.name.as_str()).collect();
     assert_eq!(groups, ["q", "p"]);
     assert_eq!((f.answers, f.ttl), (Answers::All, 86400));
     assert!(matches!(&f.on_all_down, OnAllDown::Fallback(g) if g.pool.name == "p"));
     let s = &file.names[1].lb;
-    assert_eq!(
-        (s.order, s.pick),
-        (
-            Order::Single,
-            Pick::Sticky(StickyPrefixes { v4: 0, v6: 128 })
-        )
-    );
+    assert!(matches!(s.order, Order::Single));
+    assert_eq!(s.pick, Pick::Sticky(StickyPrefixes { v4: 0, v6: 128 }));
     assert_eq!(
         (s.answers, s.on_all_down.as_str()),
         (Answers::Count(64), "servfail")
@@ -290,9 +289,11 @@ fn unknown_key_spots(text: &str) -> Vec<(usize, String, String, u32)> {
         };
         for (p, child) in children {
             let segments = p.split('.').count();
-            // The section tables and `headers` are maps whose keys are
-            // names the operator picks, not fields.
-            let free_form = segments == 2 || p.ends_with(".headers");
+            // The section tables, `headers` and the geo rule tables are
+            // maps whose keys are names the operator picks, not fields
+            // ([geo] is a table of fields).
+            let rule_table = p.starts_with(".names.") && segments == 5 && p.contains(".geo.");
+            let free_form = (segments == 2 && p != ".geo") || p.ends_with(".headers") || rule_table;
             if let (DeValue::Table(_), false) = (child.get_ref(), free_form) {
                 let span = child.span();
                 let spot = match text.as_bytes()[span.start] {
@@ -323,13 +324,29 @@ fn example_rejects_unknown_keys_in_every_table() {
     let kinds = |pred: fn(&str) -> bool| spots.iter().filter(|(_, _, p, _)| pred(p)).count();
     assert_eq!(kinds(|p| p == "(root)"), 1);
     assert_eq!(kinds(|p| p.starts_with(".checks.")), 1);
-    assert_eq!(kinds(|p| p.starts_with(".pools.") && !p.contains('[')), 7);
-    assert_eq!(kinds(|p| p.starts_with(".pools.") && p.ends_with(']')), 23);
-    assert_eq!(kinds(|p| p.starts_with(".names.")), 6);
+    assert_eq!(kinds(|p| p.starts_with(".pools.") && !p.contains('[')), 12);
+    assert_eq!(kinds(|p| p.starts_with(".pools.") && p.ends_with(']')), 29);
+    assert_eq!(kinds(|p| p == ".geo"), 1);
+    assert_eq!(kinds(|p| p.starts_with(".geo.nets[")), 2);
+    // 7 names, and the geo rules of one
+    assert_eq!(kinds(|p| p.starts_with(".names.")), 8);
     for (at, insert, table, line) in spots {
         let mut text = EXAMPLE.to_owned();
         text.insert_str(at, &insert);
-        let errs = errors(&text);
+        // Beside the example, so its nets_file is found.
+        let mut diags = Diagnostics::new();
+        let path = Path::new("zones/t.toml");
+        load_policy_file(
+            path,
+            &text,
+            &origin(),
+            &mut TargetRegistry::new(),
+            &mut diags,
+        );
+        let errs: Vec<String> = diags
+            .iter()
+            .map(|d| d.to_string().replacen("zones/", "", 1))
+            .collect();
         assert_eq!(errs.len(), 1, "{table}: {errs:?}");
         let e = &errs[0];
         assert!(e.contains("bogus_key"), "{table}: {e}");
@@ -372,7 +389,7 @@ fn each_error_has_its_line_and_key() {
         ),
         (
             format!("{pool}[names.www]\npolicy = \"random\"\npool = \"p\"\n"),
-            &["t.toml:4:10: names.www.policy: unknown policy \"random\", expected weighted, round_robin, multivalue, failover or sticky"],
+            &["t.toml:4:10: names.www.policy: unknown policy \"random\", expected weighted, round_robin, multivalue, failover, sticky or geo"],
         ),
         (
             format!("{pool}[names.a]\npolicy = \"weighted\"\npool = \"p\"\nanswers = 0\n[names.b]\npolicy = \"weighted\"\npool = \"p\"\nanswers = 65\n[names.c]\npolicy = \"weighted\"\npool = \"p\"\nanswers = \"some\"\n"),
@@ -414,7 +431,7 @@ fn each_error_has_its_line_and_key() {
             &[
                 "t.toml:5:10: names.a.groups: needs at least one pool",
                 "t.toml:6:16: names.a.group_policy: unknown group policy \"sticky\", expected weighted, round_robin or multivalue",
-                "t.toml:10:16: names.b.group_policy: only for policy failover, not weighted",
+                "t.toml:10:16: names.b.group_policy: only for policies failover and geo, not weighted",
             ],
         ),
         (
@@ -452,8 +469,8 @@ fn each_error_has_its_line_and_key() {
             &[
                 "t.toml:3:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`",
                 "t.toml:5:37: pools.p.members[0]: unknown field `color`, expected one of `address`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `state`",
-                "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`",
-                "t.toml:10:2: extra: unknown key, expected one of `checks`, `pools`, `names`",
+                "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `geo`",
+                "t.toml:10:2: extra: unknown key, expected one of `checks`, `pools`, `names`, `geo`",
             ],
         ),
         (
@@ -532,7 +549,7 @@ fn every_error_of_an_entry_is_reported() {
         (
             format!("{pool}[names.www]\npolicy = \"weighted\"\npool = \"p\"\nwieght = 2\nttl = 0\nanswers = \"some\"\n"),
             &[
-                "t.toml:6:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`",
+                "t.toml:6:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `geo`",
                 "t.toml:7:7: names.www.ttl: must be between 1 and 86400, got 0",
                 "t.toml:8:11: names.www.answers: must be between 1 and 64 or \"all\", got \"some\"",
             ],
