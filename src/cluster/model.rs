@@ -8,6 +8,7 @@
 //! | `nodes/NODE` | `{"node", "version", "started"}` | the node's |
 //! | `obs/NODE/ADDR/HASH` | `{"state", "failing", "rtt_ms", "last_probe", "check"}` | the node's |
 //! | `overrides/ENDPOINT` | `{"state", "since", "by"}` | none |
+//! | `meta` | `{"created", "by"}` | none |
 //!
 //! `ADDR/HASH` is [`crate::health::fleet_key`]; `ENDPOINT` is an override
 //! selector's canonical form (an address or `ZONE/POOL/MEMBER`). Times are
@@ -35,6 +36,19 @@ pub enum Entry {
     Override(Selector),
     /// Something else (another version's keys): ignored.
     Other,
+}
+
+/// Written once, by the first instance that finds the cluster's prefix
+/// empty: from then on the store's override list is the truth. Its
+/// absence means a new (or wiped) store, which the connecting instance
+/// seeds with its own overrides so a store loss does not undo drains.
+pub fn meta_key(prefix: &str) -> String {
+    format!("{prefix}meta")
+}
+
+/// The value of [`meta_key`].
+pub fn meta_value(node: &str, at: SystemTime) -> String {
+    serde_json::json!({ "created": unix(at), "by": node }).to_string()
 }
 
 /// The key of `node`'s registration.
@@ -216,6 +230,7 @@ mod tests {
             assert_eq!(parse_key(P, &key), want, "{key}");
         }
         assert!(obs_key(P, "a", "t").starts_with(&obs_prefix(P, "a")));
+        assert_eq!(parse_key(P, &meta_key(P)), Entry::Other);
     }
 
     #[test]

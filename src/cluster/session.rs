@@ -9,7 +9,9 @@
 //!    holds that name (two instances with one name would overwrite each
 //!    other's observations);
 //! 3. publishes every own observation and deletes own keys it no longer
-//!    has, in transactions of at most [`BATCH`] operations;
+//!    has, in transactions of at most [`BATCH`] operations; in a new (or
+//!    wiped) store, one without the `meta` key, the first instance also
+//!    writes its own overrides;
 //! 4. reads the whole prefix (peers' observations, nodes, overrides) and
 //!    watches it from the next revision, so no event falls between;
 //! 5. then loops: state changes go out at once (batched over
@@ -226,6 +228,10 @@ async fn session(
         .published
         .fetch_add(views.len() as u64, Ordering::Relaxed);
 
+    // A new or wiped store: seed it with this instance's overrides (from
+    // its state file), so losing the store does not undo drains.
+    seed(sh, &mut client, &prefix, &node).await?;
+
     // 4. Everything under the prefix, then the watch from the next revision.
     let all = within(
         t,
@@ -360,6 +366,51 @@ async fn session(
             }
         }
     }
+}
+
+/// Write the `meta` key and this instance's overrides, if no instance did
+/// before (the `meta` key is absent). Only one instance can win the
+/// transaction; the others then take the store's list.
+async fn seed(
+    sh: &Shared,
+    client: &mut Client,
+    prefix: &str,
+    node: &str,
+) -> Result<(), StoreError> {
+    let t = sh.settings.timeout;
+    let meta = model::meta_key(prefix);
+    let mine = sh.overrides.list();
+    let mut puts: Vec<TxnOp> = mine
+        .iter()
+        .map(|o| {
+            TxnOp::put(
+                model::override_key(prefix, &o.endpoint),
+                model::override_value(o.state, o.since, node),
+                None,
+            )
+        })
+        .collect();
+    let rest = puts.split_off(puts.len().min(BATCH - 1));
+    let mut first = vec![TxnOp::put(
+        meta.clone(),
+        model::meta_value(node, std::time::SystemTime::now()),
+        None,
+    )];
+    first.extend(puts);
+    let txn = Txn::new()
+        .when([Compare::create_revision(meta, CompareOp::Equal, 0)])
+        .and_then(first);
+    if !within(t, "seed", client.txn(txn)).await?.succeeded() {
+        return Ok(());
+    }
+    write(client, t, rest).await?;
+    tracing::info!(
+        target: LOG_TARGET,
+        overrides = mine.len(),
+        "a new cluster store: seeded it with this instance's {} override(s)",
+        mine.len()
+    );
+    Ok(())
 }
 
 /// Apply one watch response's events to the fleet and the overrides.

@@ -196,9 +196,22 @@ impl Drop for Proxy {
 /// One instance's setup: lb.test with the three endpoints, checked over
 /// HTTP every 0.3 s, and `[cluster]` pointing at `store`.
 fn instance(tag: &str, node: &str, source: &str, store: SocketAddr, port: u16) -> Setup {
+    instance_in(tag, node, source, store, port, "", "")
+}
+
+/// [`instance`] with extra top-level settings, in cluster `itest-PID{suffix}`.
+fn instance_in(
+    tag: &str,
+    node: &str,
+    source: &str,
+    store: SocketAddr,
+    port: u16,
+    top: &str,
+    suffix: &str,
+) -> Setup {
     let config = format!(
-        "probe_source_ipv4 = \"{source}\"\n\n[cluster]\nendpoints = [\"http://{store}\"]\n\
-         node = \"{node}\"\nname = \"itest-{pid}\"\nlease_ttl = {LEASE}\ntimeout = 1.0\n\
+        "probe_source_ipv4 = \"{source}\"\n{top}\n[cluster]\nendpoints = [\"http://{store}\"]\n\
+         node = \"{node}\"\nname = \"itest-{pid}{suffix}\"\nlease_ttl = {LEASE}\ntimeout = 1.0\n\
          refresh_interval = 5.0\n",
         pid = std::process::id()
     );
@@ -468,4 +481,38 @@ async fn three_instances_decide_together() {
         t0.elapsed()
     );
     all_answer("without b", &[&ra, &rc], &ips(&[E3]), limit).await;
+
+    // A new cluster (a fresh prefix, as after turning cluster mode on or
+    // rebuilding etcd): the first instance seeds the store with the drain
+    // from its state file, and the next one takes it from the store.
+    let sd = instance_in(
+        "cluster-d",
+        "d",
+        SRC[0],
+        etcd.client,
+        port,
+        "admin_state_file = \"state\"\n",
+        "-seed",
+    );
+    std::fs::write(
+        sd.dir().join("state"),
+        "[[override]]\nendpoint = \"lb.test/web/e3\"\nstate = \"drain\"\nsince = 1\n",
+    )
+    .unwrap();
+    let d = sd.serve();
+    assert!(
+        d.wait_for_log("seeded it with this instance's 1 override(s)", limit),
+        "{}",
+        d.log_tail(20)
+    );
+    let se = instance_in("cluster-e", "e", SRC[1], etcd.client, port, "", "-seed");
+    let e = se.serve();
+    let re = Resolver::new(e.addr).await;
+    all_answer("the seeded drain on e", &[&re], &ips(&[E1]), limit).await;
+    let (_, list) = get(&e, "/overrides").await;
+    assert!(
+        list.contains("lb.test/web/e3") && list.contains("drain"),
+        "{list}"
+    );
+    assert_eq!(e.log_count("seeded it with"), 0);
 }
