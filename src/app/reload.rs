@@ -407,6 +407,22 @@ fn restart_only(started: &Settings, new: &mut Settings) -> Vec<String> {
         format!("{:?}", started.rrl),
         format!("{:?}", new.rrl),
     );
+    note(
+        "probe_source_ipv4",
+        opt(started.probe_source.ipv4.map(|a| a.to_string())),
+        opt(new.probe_source.ipv4.map(|a| a.to_string())),
+    );
+    note(
+        "probe_source_ipv6",
+        opt(started.probe_source.ipv6.map(|a| a.to_string())),
+        opt(new.probe_source.ipv6.map(|a| a.to_string())),
+    );
+    if started.cluster != new.cluster {
+        out.push(format!(
+            "{}[cluster]: changed; takes effect after a restart",
+            position(new, "cluster")
+        ));
+    }
     // [cookies] holds secrets, which are never printed.
     if started.cookies != new.cookies {
         out.push(format!(
@@ -425,6 +441,8 @@ fn restart_only(started: &Settings, new: &mut Settings) -> Vec<String> {
     new.admin_state_file = started.admin_state_file.clone();
     new.rrl = started.rrl;
     new.cookies = started.cookies.clone();
+    new.probe_source = started.probe_source;
+    new.cluster = started.cluster.clone();
     out
 }
 

@@ -6,11 +6,13 @@
 //! - every TOML table is read field by field by [`fields`], so every bad
 //!   value and every unknown key is reported, not only the first;
 //! - `dnslb.toml` is read by [`settings`], its `[rrl]` table by [`rrl`] and
-//!   its `[cookies]` table by [`cookies`];
+//!   its `[cookies]` table by [`cookies`], its `[cluster]` table by
+//!   [`cluster`];
 //! - `ZONE.toml` beside each zone (checks, pools, names) by [`policy_file`];
 //! - ranges, keywords and host names are checked by [`values`], one
 //!   message form for all.
 
+pub mod cluster;
 pub mod cookies;
 pub mod fields;
 pub mod policy_file;
@@ -18,6 +20,7 @@ pub mod rrl;
 pub mod settings;
 pub mod values;
 
+pub use cluster::ClusterSettings;
 pub use cookies::CookieSettings;
 pub use policy_file::{NameEntry, PolicyFile, load_policy_file, load_policy_file_reading};
 pub use rrl::RrlSettings;
