@@ -29,6 +29,9 @@ pub const RCODE_REFUSED: u16 = 5;
 /// Extended RCODE 16 (RFC 6891 §6.1.3): upper 8 bits go in the OPT TTL.
 pub const RCODE_BADVERS: u16 = 16;
 
+/// QCLASS `*` (RFC 1035 §3.2.5).
+const QCLASS_ANY: u16 = 255;
+
 const FLAG_QR: u16 = 0x8000;
 const FLAG_AA: u16 = 0x0400;
 const FLAG_TC: u16 = 0x0200;
@@ -228,7 +231,7 @@ impl Worker {
                 zone: NO_ZONE,
                 sample: &mut self.sample,
             };
-            if q.qclass != 1 && q.qclass != 255 {
+            if q.qclass != 1 && q.qclass != QCLASS_ANY {
                 Res {
                     rcode: RCODE_REFUSED,
                     aa: false,
@@ -273,7 +276,11 @@ impl Worker {
             rcode &= 0xF;
         }
         let mut flags = FLAG_QR | ((q.opcode as u16) << 11) | rcode;
-        if res.aa {
+        // We hold class IN only, so a QCLASS=* answer is the IN lookup's,
+        // relayed: "responses to QCLASS=* queries can never be
+        // authoritative" (RFC 1034 §3.7.1). NXDOMAIN and its SOA stay, as
+        // a resolver relays a negative answer (RFC 2308 §2.1).
+        if res.aa && q.qclass != QCLASS_ANY {
             flags |= FLAG_AA;
         }
         if tc {

@@ -430,3 +430,75 @@ fn question_case_is_echoed() {
             .eq_case(&Name::from_ascii("WwW.T.tEsT.").unwrap())
     );
 }
+
+/// A question of class `class` (numeric), EDNS with a 1232-byte payload.
+fn query_class(qname: &str, rtype: RecordType, class: u16) -> Vec<u8> {
+    let mut m = Message::new(0x1234, MessageType::Query, OpCode::Query);
+    let mut q = Query::query(Name::from_ascii(qname).unwrap(), rtype);
+    q.set_query_class(DNSClass::from(class));
+    m.add_query(q);
+    let mut e = Edns::new();
+    e.set_max_payload(1232);
+    m.set_edns(e);
+    m.to_vec().unwrap()
+}
+
+/// RFC 1034 §3.7.1: "responses to QCLASS=* queries can never be
+/// authoritative". The IN data answers, AA clear; a name the zone lacks
+/// keeps NXDOMAIN (with the SOA it came from), AA clear too (as NSD; BIND
+/// 9.18 answers FORMERR to every QCLASS=* query, Knot sets AA; README).
+#[test]
+fn qclass_any_is_never_authoritative() {
+    let s = snapshot(Pick::Weighted);
+    let cases: &[(&str, RecordType, Shape)] = &[
+        (
+            "www.t.test.",
+            RecordType::A,
+            (NOERROR, false, v(&["www.t.test. 3600 A"]), v(&[]), v(&[])),
+        ),
+        (
+            "alias.t.test.",
+            RecordType::A,
+            (
+                NOERROR,
+                false,
+                v(&["alias.t.test. 3600 CNAME", "www.t.test. 3600 A"]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        (
+            "www.t.test.",
+            RecordType::MX,
+            (NOERROR, false, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        (
+            "nothere.t.test.",
+            RecordType::A,
+            (NXDOMAIN, false, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        (
+            "lb.t.test.",
+            RecordType::A,
+            (
+                NOERROR,
+                false,
+                v(&["lb.t.test. 30 A", "lb.t.test. 30 A"]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        (
+            "www.t.test.",
+            RecordType::ANY,
+            (NOERROR, false, v(&["www.t.test. 3600 A"]), v(&[]), v(&[])),
+        ),
+    ];
+    for (qname, rtype, want) in cases {
+        let m = respond(&s, &query_class(qname, *rtype, 255), Transport::Udp);
+        assert_eq!(&shape(&m), want, "{qname} {rtype} class ANY");
+        // The same question in class IN stays authoritative.
+        let m = respond(&s, &query_class(qname, *rtype, 1), Transport::Udp);
+        assert!(m.metadata.authoritative, "{qname} {rtype} class IN");
+    }
+}
