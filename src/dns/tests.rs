@@ -502,3 +502,186 @@ fn qclass_any_is_never_authoritative() {
         assert!(m.metadata.authoritative, "{qname} {rtype} class IN");
     }
 }
+
+/// Raw packet pieces for the malformed and signed queries below.
+mod raw {
+    pub(super) fn name(n: &str) -> Vec<u8> {
+        let mut w = Vec::new();
+        for l in n.trim_end_matches('.').split('.') {
+            w.push(l.len() as u8);
+            w.extend_from_slice(l.as_bytes());
+        }
+        w.push(0);
+        w
+    }
+
+    /// Header with id 0x4242, `flags`, and the four counts.
+    pub(super) fn header(flags: u16, counts: [u16; 4]) -> Vec<u8> {
+        let mut h = vec![0x42, 0x42];
+        h.extend_from_slice(&flags.to_be_bytes());
+        for c in counts {
+            h.extend_from_slice(&c.to_be_bytes());
+        }
+        h
+    }
+
+    /// A question `n` of type A, class IN.
+    pub(super) fn question(n: &str) -> Vec<u8> {
+        let mut q = name(n);
+        q.extend_from_slice(&[0, 1, 0, 1]);
+        q
+    }
+
+    /// An OPT record: payload 1232, `version`, DO clear, `options`.
+    pub(super) fn opt(version: u8, options: &[u8]) -> Vec<u8> {
+        let mut o = vec![0, 0, 41, 0x04, 0xd0, 0, version, 0, 0];
+        o.extend_from_slice(&(options.len() as u16).to_be_bytes());
+        o.extend_from_slice(options);
+        o
+    }
+
+    /// The reply's flags and counts.
+    pub(super) fn head(reply: &[u8]) -> (u16, [u16; 4]) {
+        let u = |i: usize| u16::from_be_bytes([reply[i], reply[i + 1]]);
+        (u(2), [u(4), u(6), u(8), u(10)])
+    }
+}
+
+fn respond_raw(s: &Snapshot, packet: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let src = SocketAddr::from(([203, 0, 113, 1], 5300));
+    assert!(Worker::new(7).respond(s, packet, src, Transport::Udp, &mut out));
+    out
+}
+
+/// RFC 6891 §6.1.1: "If an OPT record is present in a received request,
+/// compliant responders MUST include an OPT record in their respective
+/// responses" — error replies too, however early the query went wrong.
+#[test]
+fn error_replies_carry_an_opt_when_the_query_had_one() {
+    let s = snapshot(Pick::Weighted);
+    let two = [raw::question("www.t.test."), raw::question("mx.t.test.")].concat();
+    let compressed = [raw::question("www.t.test."), vec![0xc0, 12, 0, 1, 0, 1]].concat();
+    let cases: &[(&str, Vec<u8>, u16)] = &[
+        (
+            "QDCOUNT 2",
+            [raw::header(0, [2, 0, 0, 1]), two.clone(), raw::opt(0, &[])].concat(),
+            1,
+        ),
+        (
+            "opcode 9, QDCOUNT 0",
+            [raw::header(9 << 11, [0, 0, 0, 1]), raw::opt(0, &[])].concat(),
+            4,
+        ),
+        (
+            "opcode 9, QDCOUNT 2",
+            [raw::header(9 << 11, [2, 0, 0, 1]), two, raw::opt(0, &[])].concat(),
+            4,
+        ),
+        (
+            "QDCOUNT 0, no cookie",
+            [raw::header(0, [0, 0, 0, 1]), raw::opt(0, &[])].concat(),
+            1,
+        ),
+        (
+            "QDCOUNT 2, the second name compressed",
+            [raw::header(0, [2, 0, 0, 1]), compressed, raw::opt(0, &[])].concat(),
+            1,
+        ),
+    ];
+    for (what, packet, rcode) in cases {
+        let out = respond_raw(&s, packet);
+        let (flags, counts) = raw::head(&out);
+        assert_eq!(flags & 0xF, *rcode, "{what}");
+        assert_eq!(counts[3], 1, "{what}: the reply has an OPT");
+        let m = Message::from_vec(&out).unwrap();
+        assert_eq!(m.edns.map(|e| e.version()), Some(0), "{what}");
+        // The same query without the OPT gets no OPT back.
+        let mut bare = packet[..packet.len() - 11].to_vec();
+        bare[11] = 0;
+        let (flags, counts) = raw::head(&respond_raw(&s, &bare));
+        assert_eq!((flags & 0xF, counts[3]), (*rcode, 0), "{what}, no OPT");
+    }
+}
+
+/// RFC 6891 §6.1.1: an OPT goes only in the additional section, once.
+/// Anywhere else, or twice, is FORMERR (as Knot and NSD answer); the reply
+/// has an OPT when the additional section had one.
+#[test]
+fn opt_outside_the_additional_section_is_formerr() {
+    let s = snapshot(Pick::Weighted);
+    let q = raw::question("www.t.test.");
+    let opt = raw::opt(0, &[]);
+    let cases: &[(&str, Vec<u8>, u16)] = &[
+        (
+            "OPT as the answer",
+            [raw::header(0, [1, 1, 0, 0]), q.clone(), opt.clone()].concat(),
+            0,
+        ),
+        (
+            "OPT in authority",
+            [raw::header(0, [1, 0, 1, 0]), q.clone(), opt.clone()].concat(),
+            0,
+        ),
+        (
+            "OPT in answer and in additional",
+            [
+                raw::header(0, [1, 1, 0, 1]),
+                q.clone(),
+                opt.clone(),
+                opt.clone(),
+            ]
+            .concat(),
+            1,
+        ),
+        (
+            "two OPTs in additional",
+            [
+                raw::header(0, [1, 0, 0, 2]),
+                q.clone(),
+                opt.clone(),
+                opt.clone(),
+            ]
+            .concat(),
+            1,
+        ),
+    ];
+    for (what, packet, ar) in cases {
+        let (flags, counts) = raw::head(&respond_raw(&s, packet));
+        assert_eq!((flags & 0xF, counts[1], counts[3]), (1, 0, *ar), "{what}");
+    }
+}
+
+/// RFC 6891 §6.1.3: the version is checked first. A version-1 OPT whose
+/// options would be malformed under version 0 gets BADVERS, not FORMERR
+/// (Knot, NSD and BIND answer BADVERS).
+#[test]
+fn edns_version_is_checked_before_the_options() {
+    let s = snapshot(Pick::Weighted);
+    let bad_ecs = [0, 8, 0, 7, 0, 1, 24, 5, 192, 0, 2]; // scope 5 in a query
+    let bad_cookie = [0, 10, 0, 3, 1, 2, 3]; // client cookie of 3 octets
+    let overrun = [0, 8, 0, 40, 0, 1]; // option longer than the RDATA
+    for (what, options) in [
+        ("ECS", &bad_ecs[..]),
+        ("COOKIE", &bad_cookie[..]),
+        ("overrun", &overrun[..]),
+    ] {
+        let packet = [
+            raw::header(0, [1, 0, 0, 1]),
+            raw::question("www.t.test."),
+            raw::opt(1, options),
+        ]
+        .concat();
+        let out = respond_raw(&s, &packet);
+        let m = Message::from_vec(&out).unwrap();
+        assert_eq!(u16::from(m.metadata.response_code), 16, "{what}");
+        // The same option in a version-0 OPT is FORMERR.
+        let packet = [
+            raw::header(0, [1, 0, 0, 1]),
+            raw::question("www.t.test."),
+            raw::opt(0, options),
+        ]
+        .concat();
+        assert_eq!(raw::head(&respond_raw(&s, &packet)).0 & 0xF, 1, "{what}");
+    }
+}

@@ -197,6 +197,14 @@ pub fn header_id_flags(p: &[u8]) -> Option<(u16, u16)> {
 }
 
 /// Parse a query packet.
+///
+/// Every section is walked, even when the question already makes the query
+/// an error, so that an error reply carries an OPT whenever the query had
+/// one (RFC 6891 §6.1.1). Errors, in order: opcode other than QUERY
+/// (NOTIMP); a question count other than 1 (FORMERR; 0 only for a cookie
+/// request, RFC 7873 §5.4); a malformed section, an OPT outside the
+/// additional section, a second OPT (RFC 6891 §6.1.1) or a malformed OPT
+/// of version 0 (all FORMERR).
 pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
     if p.len() < HEADER_LEN {
         return Err(ParseError::Drop);
@@ -230,28 +238,25 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
     // QDCOUNT 0 is allowed only to ask for a server cookie (RFC 7873
     // §5.4); whether the OPT has one is known after the sections.
     let cookie_only = (qd == 0 && q.opcode == 0).then_some((HEADER_LEN, HEADER_LEN));
-    let Some(qrange) = question.or(cookie_only) else {
-        let err = if q.opcode != 0 {
-            ParseError::NotImp {
-                question: None,
-                edns: false,
-            }
-        } else {
-            ParseError::FormErr {
-                question: None,
-                edns: false,
-            }
-        };
-        return Err(err);
-    };
-    q.question = qrange;
+    let qrange = question.or(cookie_only);
+    if qrange.is_none() {
+        // Not answerable, but the rest is still read for the OPT.
+        i = skip_questions(p, HEADER_LEN, qd).unwrap_or(p.len());
+    }
 
     // Answer and authority sections of a query carry nothing we use; they
-    // still have to be well formed. `saw_opt` remembers an OPT even when it
-    // is malformed: the error reply then carries an OPT (RFC 6891 §7).
+    // still have to be well formed. `saw_opt` remembers an OPT in the
+    // additional section even when it is malformed, or the query is bad
+    // for another reason: the error reply then carries an OPT (RFC 6891
+    // §6.1.1, §7). `misplaced`: a record where RFC 6891 does not allow
+    // it; the walk goes on to find the OPT.
     let mut saw_opt = false;
+    let mut misplaced = false;
     let sections = (|| -> Option<()> {
         for _ in 0..(an as usize + ns as usize) {
+            let after_name = skip_name(p, i)?;
+            let rtype = u16_at(p, after_name)?;
+            misplaced |= rtype == rtype::OPT;
             i = skip_rr(p, i)?;
         }
         for _ in 0..ar {
@@ -260,17 +265,22 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
             let rtype = u16_at(p, after_name)?;
             let end = skip_rr(p, i)?;
             if rtype == rtype::OPT {
-                saw_opt = true;
-                if q.edns.is_some() {
+                if saw_opt {
                     // RFC 6891 §6.1.1: more than one OPT is FORMERR.
-                    return None;
+                    misplaced = true;
                 }
+                saw_opt = true;
                 if after_name != name_start + 1 || p[name_start] != 0 {
-                    return None;
+                    misplaced = true;
+                } else if q.edns.is_none() {
+                    match parse_opt(p, after_name) {
+                        Some((edns, cookie)) => {
+                            q.edns = Some(edns);
+                            q.cookie = cookie;
+                        }
+                        None => misplaced = true,
+                    }
                 }
-                let (edns, cookie) = parse_opt(p, after_name)?;
-                q.edns = Some(edns);
-                q.cookie = cookie;
             }
             i = end;
         }
@@ -278,11 +288,18 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
     })();
     if q.opcode != 0 {
         return Err(ParseError::NotImp {
-            question: Some(qrange),
+            question: qrange,
             edns: saw_opt,
         });
     }
-    if sections.is_none() {
+    let Some(qrange) = qrange else {
+        return Err(ParseError::FormErr {
+            question: None,
+            edns: saw_opt,
+        });
+    };
+    q.question = qrange;
+    if sections.is_none() || misplaced {
         return Err(ParseError::FormErr {
             question: Some(qrange),
             edns: saw_opt,
@@ -305,6 +322,17 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
         });
     }
     Ok(())
+}
+
+/// Skip `n` questions (names may be compressed); the offset after them.
+fn skip_questions(p: &[u8], mut i: usize, n: u16) -> Option<usize> {
+    for _ in 0..n {
+        i = skip_name(p, i)? + 4;
+        if i > p.len() {
+            return None;
+        }
+    }
+    Some(i)
 }
 
 /// Skip one resource record starting at its owner name.
@@ -330,6 +358,11 @@ fn parse_opt(p: &[u8], i: usize) -> Option<(Edns, Option<CookieAt>)> {
         ecs: None,
     };
     let mut cookie = None;
+    if edns.version != 0 {
+        // RFC 6891 §6.1.3: the version is checked first; the options of a
+        // version we do not speak are not ours to judge (BADVERS follows).
+        return Some((edns, None));
+    }
     let mut j = 0;
     while j < rdata.len() {
         let code = u16_at(rdata, j)?;
