@@ -26,6 +26,10 @@ pub const RCODE_SERVFAIL: u16 = 2;
 pub const RCODE_NXDOMAIN: u16 = 3;
 pub const RCODE_NOTIMP: u16 = 4;
 pub const RCODE_REFUSED: u16 = 5;
+/// RFC 8945 §5.2.2: the query's TSIG key is not one we know.
+pub const RCODE_NOTAUTH: u16 = 9;
+/// TSIG error BADKEY (RFC 8945 §5.2.2).
+const TSIG_BADKEY: u16 = 17;
 /// Extended RCODE 16 (RFC 6891 §6.1.3): upper 8 bits go in the OPT TTL.
 pub const RCODE_BADVERS: u16 = 16;
 
@@ -157,6 +161,21 @@ impl Worker {
                 self.count_error(snap, transport, 0, RCODE_FORMERR, false);
                 return true;
             }
+        }
+        if let Some(t) = self.query.tsig
+            && self.query.edns.is_none_or(|e| e.version == 0)
+        {
+            tsig_badkey(
+                packet,
+                &self.query,
+                t,
+                transport,
+                snap.limits.udp_payload,
+                out,
+            );
+            let qtype = self.query.qtype;
+            self.count_error(snap, transport, qtype, RCODE_NOTAUTH, false);
+            return true;
         }
         let q = &self.query;
         let edns = q.edns;
@@ -382,6 +401,78 @@ fn error_reply(
     }
     let flags = FLAG_QR | (qflags & (0x7800 | FLAG_RD | FLAG_CD)) | rcode;
     w.finish_header(id, flags);
+}
+
+/// The reply to a TSIG-signed query: dnslb holds no TSIG keys, so every
+/// key is unknown. NOTAUTH with a TSIG record carrying error BADKEY,
+/// unsigned (MAC Size 0, RFC 8945 §5.2.2, §5.3.2): the key and algorithm
+/// names, Time Signed, Fudge and Original ID copied from the query, as
+/// Knot, NSD and BIND answer. The question is echoed, and an OPT goes
+/// before the TSIG, which stays last (RFC 8945 §5.1). A reply over the UDP
+/// limit keeps the header and question with TC set.
+#[cold]
+#[inline(never)]
+fn tsig_badkey(
+    packet: &[u8],
+    q: &Query,
+    t: wire::TsigAt,
+    transport: Transport,
+    payload: u16,
+    out: &mut Vec<u8>,
+) {
+    let limit = match (transport, q.edns) {
+        (Transport::Tcp, _) => usize::from(u16::MAX),
+        (Transport::Udp, None) => 512,
+        (Transport::Udp, Some(e)) => usize::from(e.udp_size.max(512).min(payload.max(512))),
+    };
+    let mut w = Writer::new(out, limit);
+    let question = &packet[q.question.0..q.question.1];
+    let mut tc = !question.is_empty() && w.question(question).is_err();
+    let after_question = w.mark();
+    let written = (|| -> Result<(), Full> {
+        if let Some(e) = q.edns {
+            let bare = Edns {
+                udp_size: payload,
+                version: 0,
+                dnssec_ok: e.dnssec_ok,
+                ecs: None,
+            };
+            write_opt(&mut w, bare, RCODE_NOTAUTH, 0, payload, None)?;
+        }
+        let mut name = [0u8; crate::zone::name::MAX_NAME_LEN];
+        let n = wire::read_name(packet, usize::from(t.key), &mut name).ok_or(Full)?;
+        w.put(&name[..n])?;
+        w.put_u16(rtype::TSIG)?;
+        w.put_u16(QCLASS_ANY)?;
+        w.put_u32(0)?;
+        let n = wire::read_name(packet, usize::from(t.algorithm), &mut name).ok_or(Full)?;
+        let at = usize::from(t.time_fudge);
+        let time_fudge = packet.get(at..at + 8).ok_or(Full)?;
+        w.put_u16((n + 8 + 2 + 2 + 2 + 2) as u16)?;
+        w.put(&name[..n])?;
+        w.put(time_fudge)?;
+        w.put_u16(0)?;
+        w.put_u16(t.original_id)?;
+        w.put_u16(TSIG_BADKEY)?;
+        w.put_u16(0)?;
+        w.counts.ar += 1;
+        Ok(())
+    })();
+    if written.is_err() {
+        w.rollback(after_question);
+        tc = true;
+    }
+    let mut flags = FLAG_QR | ((q.opcode as u16) << 11) | RCODE_NOTAUTH;
+    if tc {
+        flags |= FLAG_TC;
+    }
+    if q.rd {
+        flags |= FLAG_RD;
+    }
+    if q.cd {
+        flags |= FLAG_CD;
+    }
+    w.finish_header(q.id, flags);
 }
 
 struct Ctx<'s, 'w, 'b> {

@@ -540,6 +540,25 @@ mod raw {
         o
     }
 
+    /// A TSIG record (RFC 8945 §4.2) for key `key`, HMAC-SHA256, signed at
+    /// `time`, fudge 300, a 32-octet MAC, Original ID `orig`, class `class`.
+    pub(super) fn tsig(key: &str, time: u64, orig: u16, class: u16) -> Vec<u8> {
+        let mut rdata = name("hmac-sha256");
+        rdata.extend_from_slice(&time.to_be_bytes()[2..]);
+        rdata.extend_from_slice(&300u16.to_be_bytes());
+        rdata.extend_from_slice(&32u16.to_be_bytes());
+        rdata.extend_from_slice(&[0xab; 32]);
+        rdata.extend_from_slice(&orig.to_be_bytes());
+        rdata.extend_from_slice(&[0, 0, 0, 0]);
+        let mut r = name(key);
+        r.extend_from_slice(&250u16.to_be_bytes());
+        r.extend_from_slice(&class.to_be_bytes());
+        r.extend_from_slice(&[0, 0, 0, 0]);
+        r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        r.extend_from_slice(&rdata);
+        r
+    }
+
     /// The reply's flags and counts.
     pub(super) fn head(reply: &[u8]) -> (u16, [u16; 4]) {
         let u = |i: usize| u16::from_be_bytes([reply[i], reply[i + 1]]);
@@ -683,5 +702,109 @@ fn edns_version_is_checked_before_the_options() {
         ]
         .concat();
         assert_eq!(raw::head(&respond_raw(&s, &packet)).0 & 0xF, 1, "{what}");
+    }
+}
+
+/// RFC 8945 §5.2.2: dnslb has no TSIG keys, so a signed query gets NOTAUTH
+/// with a TSIG record carrying error BADKEY, unsigned (MAC Size 0,
+/// §5.3.2), the key, algorithm, Time Signed, Fudge and Original ID copied
+/// from the query, last in additional after the OPT (as Knot, NSD and BIND
+/// answer). A TSIG anywhere but last in additional, or of a class other
+/// than ANY, is FORMERR (§5.2, §4.2).
+#[test]
+fn tsig_signed_queries_get_notauth_badkey() {
+    let s = snapshot(Pick::Weighted);
+    let q = raw::question("www.t.test.");
+    let time: u64 = 0x0000_6b0d_9ce2;
+    let tsig = raw::tsig("k1.", time, 0x4242, 255);
+    let want_rdata = {
+        let mut r = raw::name("hmac-sha256");
+        r.extend_from_slice(&time.to_be_bytes()[2..]);
+        r.extend_from_slice(&[0x01, 0x2c, 0, 0, 0x42, 0x42, 0, 17, 0, 0]);
+        r
+    };
+    let want_tail = {
+        let mut t = raw::name("k1.");
+        t.extend_from_slice(&[0, 250, 0, 255, 0, 0, 0, 0]);
+        t.extend_from_slice(&(want_rdata.len() as u16).to_be_bytes());
+        t.extend_from_slice(&want_rdata);
+        t
+    };
+    for (edns, ar) in [(false, 1), (true, 2)] {
+        let mut packet = [raw::header(0x0100, [1, 0, 0, ar]), q.clone()].concat();
+        if edns {
+            packet.extend(raw::opt(0, &[]));
+        }
+        packet.extend(&tsig);
+        let out = respond_raw(&s, &packet);
+        let (flags, counts) = raw::head(&out);
+        assert_eq!(flags & 0xF, 9, "NOTAUTH (edns {edns})");
+        assert_eq!(flags & 0x0400, 0, "not authoritative");
+        assert_eq!(flags & 0x0100, 0x0100, "RD copied");
+        assert_eq!(counts, [1, 0, 0, ar], "question, (OPT,) TSIG");
+        assert_eq!(&out[12..12 + q.len()], &q[..], "question echoed");
+        assert!(out.ends_with(&want_tail), "TSIG BADKEY last: {out:02x?}");
+        if edns {
+            let opt_at = 12 + q.len();
+            assert_eq!(&out[opt_at..opt_at + 3], &[0, 0, 41], "OPT before TSIG");
+        }
+    }
+    // A compressed key name is expanded in the reply.
+    let mut packet = [raw::header(0, [1, 0, 0, 1]), q.clone()].concat();
+    let mut ptsig = vec![0xc0, 16]; // "t.test." inside the question
+    ptsig.extend_from_slice(&tsig[4..]);
+    packet.extend(&ptsig);
+    let out = respond_raw(&s, &packet);
+    assert_eq!(raw::head(&out).0 & 0xF, 9);
+    let mut tail = raw::name("t.test.");
+    tail.extend_from_slice(&want_tail[4..]);
+    assert!(out.ends_with(&tail), "{out:02x?}");
+
+    let formerr: &[(&str, Vec<u8>)] = &[
+        (
+            "TSIG before the OPT",
+            [
+                raw::header(0, [1, 0, 0, 2]),
+                q.clone(),
+                tsig.clone(),
+                raw::opt(0, &[]),
+            ]
+            .concat(),
+        ),
+        (
+            "two TSIGs",
+            [
+                raw::header(0, [1, 0, 0, 2]),
+                q.clone(),
+                tsig.clone(),
+                tsig.clone(),
+            ]
+            .concat(),
+        ),
+        (
+            "TSIG in the answer",
+            [raw::header(0, [1, 1, 0, 0]), q.clone(), tsig.clone()].concat(),
+        ),
+        (
+            "TSIG of class IN",
+            [
+                raw::header(0, [1, 0, 0, 1]),
+                q.clone(),
+                raw::tsig("k1.", time, 1, 1),
+            ]
+            .concat(),
+        ),
+        ("TSIG RDATA cut short", {
+            // Other Len gone; RDLENGTH (after "k1." and 8 octets) too.
+            let mut t = tsig.clone();
+            t.truncate(t.len() - 2);
+            let rdlen = u16::from_be_bytes([t[12], t[13]]) - 2;
+            t[12..14].copy_from_slice(&rdlen.to_be_bytes());
+            [raw::header(0, [1, 0, 0, 1]), q.clone(), t].concat()
+        }),
+    ];
+    for (what, packet) in formerr {
+        let out = respond_raw(&s, packet);
+        assert_eq!(raw::head(&out).0 & 0xF, 1, "{what}: {out:02x?}");
     }
 }

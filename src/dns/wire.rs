@@ -86,6 +86,19 @@ impl CookieAt {
     }
 }
 
+/// Where a query's TSIG record (RFC 8945 §4.2) sits in the packet: the
+/// offsets of its owner (the key name), of its algorithm name, and of the
+/// Time Signed and Fudge fields (8 octets), and its Original ID. Offsets
+/// rather than bytes: the record is read only to build the NOTAUTH/BADKEY
+/// reply, and names in it may be compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TsigAt {
+    pub key: u16,
+    pub algorithm: u16,
+    pub time_fudge: u16,
+    pub original_id: u16,
+}
+
 /// A parsed query.
 pub struct Query {
     pub id: u16,
@@ -104,6 +117,9 @@ pub struct Query {
     /// are ignored); its length is already checked. Beside `edns` rather
     /// than in it: `Edns` is copied per query and stays small.
     pub cookie: Option<CookieAt>,
+    /// The TSIG record, when the query is signed (always the last record
+    /// of the additional section; anywhere else is FORMERR).
+    pub tsig: Option<TsigAt>,
 }
 
 /// Why a packet could not be answered normally.
@@ -202,9 +218,10 @@ pub fn header_id_flags(p: &[u8]) -> Option<(u16, u16)> {
 /// an error, so that an error reply carries an OPT whenever the query had
 /// one (RFC 6891 §6.1.1). Errors, in order: opcode other than QUERY
 /// (NOTIMP); a question count other than 1 (FORMERR; 0 only for a cookie
-/// request, RFC 7873 §5.4); a malformed section, an OPT outside the
-/// additional section, a second OPT (RFC 6891 §6.1.1) or a malformed OPT
-/// of version 0 (all FORMERR).
+/// request, RFC 7873 §5.4); a malformed section, an OPT or TSIG outside the
+/// additional section, a second OPT (RFC 6891 §6.1.1), a TSIG that is not
+/// the last record (RFC 8945 §5.2) or a malformed OPT of version 0 (all
+/// FORMERR).
 pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
     if p.len() < HEADER_LEN {
         return Err(ParseError::Drop);
@@ -219,6 +236,7 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
     q.cd = flags & 0x0010 != 0;
     q.edns = None;
     q.cookie = None;
+    q.tsig = None;
     let qd = u16_at(p, 4).unwrap_or(0);
     let an = u16_at(p, 6).unwrap_or(0);
     let ns = u16_at(p, 8).unwrap_or(0);
@@ -248,18 +266,18 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
     // still have to be well formed. `saw_opt` remembers an OPT in the
     // additional section even when it is malformed, or the query is bad
     // for another reason: the error reply then carries an OPT (RFC 6891
-    // §6.1.1, §7). `misplaced`: a record where RFC 6891 does not allow
-    // it; the walk goes on to find the OPT.
+    // §6.1.1, §7). `misplaced`: a record where RFC 6891 or RFC 8945 does
+    // not allow it; the walk goes on to find the OPT.
     let mut saw_opt = false;
     let mut misplaced = false;
     let sections = (|| -> Option<()> {
         for _ in 0..(an as usize + ns as usize) {
             let after_name = skip_name(p, i)?;
             let rtype = u16_at(p, after_name)?;
-            misplaced |= rtype == rtype::OPT;
+            misplaced |= rtype == rtype::OPT || rtype == rtype::TSIG;
             i = skip_rr(p, i)?;
         }
-        for _ in 0..ar {
+        for k in 0..ar {
             let name_start = i;
             let after_name = skip_name(p, i)?;
             let rtype = u16_at(p, after_name)?;
@@ -280,6 +298,12 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
                         }
                         None => misplaced = true,
                     }
+                }
+            } else if rtype == rtype::TSIG {
+                // RFC 8945 §5.2: the last record, and only one.
+                match parse_tsig(p, name_start, after_name, end) {
+                    Some(t) if k + 1 == ar => q.tsig = Some(t),
+                    _ => misplaced = true,
                 }
             }
             i = end;
@@ -333,6 +357,63 @@ fn skip_questions(p: &[u8], mut i: usize, n: u16) -> Option<usize> {
         }
     }
     Some(i)
+}
+
+/// Check a TSIG record (RFC 8945 §4.2): class ANY, and RDATA that holds an
+/// algorithm name, Time Signed, Fudge, a MAC of MAC Size octets, Original
+/// ID, Error and Other Data of Other Len octets, exactly. `start` is the
+/// owner's offset, `i` the TYPE's, `end` the record's end.
+fn parse_tsig(p: &[u8], start: usize, i: usize, end: usize) -> Option<TsigAt> {
+    if u16_at(p, i + 2)? != 255 {
+        return None;
+    }
+    let algorithm = i + 10;
+    let time_fudge = skip_name(p, algorithm)?;
+    let mac_len = usize::from(u16_at(p, time_fudge + 8)?);
+    let after_mac = time_fudge + 10 + mac_len;
+    let original_id = u16_at(p, after_mac)?;
+    let other_len = usize::from(u16_at(p, after_mac + 4)?);
+    if after_mac + 6 + other_len != end {
+        return None;
+    }
+    Some(TsigAt {
+        key: u16::try_from(start).ok()?,
+        algorithm: u16::try_from(algorithm).ok()?,
+        time_fudge: u16::try_from(time_fudge).ok()?,
+        original_id,
+    })
+}
+
+/// Copy the possibly compressed name at `at` into `out` as uncompressed
+/// wire; returns its length. At most 255 octets and 64 pointers (a loop
+/// ends there), as RFC 1035 §4.1.4 allows only earlier targets in practice.
+pub fn read_name(p: &[u8], mut at: usize, out: &mut [u8; MAX_NAME_LEN]) -> Option<usize> {
+    let mut n = 0;
+    let mut hops = 0;
+    loop {
+        let len = usize::from(*p.get(at)?);
+        match len & 0xC0 {
+            0x00 => {
+                if n + len + 1 > MAX_NAME_LEN {
+                    return None;
+                }
+                out[n..n + len + 1].copy_from_slice(p.get(at..at + len + 1)?);
+                n += len + 1;
+                if len == 0 {
+                    return Some(n);
+                }
+                at += len + 1;
+            }
+            0xC0 => {
+                hops += 1;
+                if hops > 64 {
+                    return None;
+                }
+                at = usize::from(u16_at(p, at)? & 0x3FFF);
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// Skip one resource record starting at its owner name.
@@ -443,6 +524,7 @@ impl Default for Query {
             qclass: 0,
             edns: None,
             cookie: None,
+            tsig: None,
         }
     }
 }
