@@ -808,3 +808,55 @@ fn tsig_signed_queries_get_notauth_badkey() {
         assert_eq!(raw::head(&out).0 & 0xF, 1, "{what}: {out:02x?}");
     }
 }
+
+/// Meta-TYPEs and QTYPEs other than ANY, AXFR and IXFR (RFC 6895 §3.1:
+/// 128-255, and OPT) are not data to look up: MAILA and MAILB get NOTIMP,
+/// the rest (TKEY and TSIG as a QTYPE, OPT, NXNAME and the unassigned
+/// ones) FORMERR, as BIND 9 answers (RFC 9824 §3.5 requires FORMERR for
+/// NXNAME). TYPE0 is a data type nobody holds: NODATA, as BIND and NSD.
+/// Each error reply echoes the question and carries an OPT.
+#[test]
+fn meta_qtypes_are_not_looked_up() {
+    let s = snapshot(Pick::Weighted);
+    let formerr = ResponseCode::FormErr;
+    let notimp = ResponseCode::NotImp;
+    for (qtype, rcode) in [
+        (41, formerr),
+        (128, formerr),
+        (200, formerr),
+        (248, formerr),
+        (249, formerr),
+        (250, formerr),
+        (253, notimp),
+        (254, notimp),
+    ] {
+        let m = ask(&s, "www.t.test.", RecordType::from(qtype));
+        assert_eq!(m.metadata.response_code, rcode, "TYPE{qtype}");
+        assert!(!m.metadata.authoritative, "TYPE{qtype}");
+        assert_eq!(m.queries.len(), 1, "TYPE{qtype}: question echoed");
+        assert!(m.edns.is_some(), "TYPE{qtype}: OPT");
+        assert!(
+            m.answers.is_empty() && m.authorities.is_empty(),
+            "TYPE{qtype}"
+        );
+    }
+    for name in ["www.t.test.", "nothere.t.test."] {
+        let m = ask(&s, name, RecordType::from(0));
+        let want = if name.starts_with("www") {
+            NOERROR
+        } else {
+            NXDOMAIN
+        };
+        assert_eq!(
+            shape(&m),
+            (want, true, v(&[]), v(&[NEG]), v(&[])),
+            "{name} TYPE0"
+        );
+    }
+    // ANY, AXFR and IXFR keep their meaning.
+    assert_eq!(ask(&s, "www.t.test.", RecordType::ANY).answers.len(), 1);
+    assert_eq!(
+        ask(&s, "t.test.", RecordType::IXFR).metadata.response_code,
+        ResponseCode::Refused
+    );
+}

@@ -339,13 +339,38 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
             });
         }
     }
-    if qrange.1 > qrange.0 && q.qtype == rtype::OPT {
-        return Err(ParseError::FormErr {
-            question: Some(qrange),
-            edns: q.edns.is_some(),
-        });
+    if qrange.1 > qrange.0 && is_meta_qtype(q.qtype) {
+        return Err(meta_qtype(q.qtype, qrange, saw_opt));
     }
     Ok(())
+}
+
+/// OPT and 128-255, the range of meta-TYPEs and QTYPEs (RFC 6895 §3.1),
+/// other than the three we answer: IXFR, AXFR (REFUSED) and ANY.
+#[inline]
+fn is_meta_qtype(t: u16) -> bool {
+    t == rtype::OPT || ((128..=254).contains(&t) && t != rtype::IXFR && t != rtype::AXFR)
+}
+
+/// The error for a meta QTYPE, as BIND 9 answers: NOTIMP for MAILA and
+/// MAILB (RFC 1035 §3.2.3: "mailbox-related records", obsolete), FORMERR for
+/// the rest, which only ever travel beside a question (OPT, TKEY, TSIG) or
+/// are not QTYPEs at all (RFC 9824 §3.5: NXNAME is FORMERR).
+#[cold]
+fn meta_qtype(t: u16, qrange: (usize, usize), edns: bool) -> ParseError {
+    const MAILB: u16 = 253;
+    const MAILA: u16 = 254;
+    if t == MAILA || t == MAILB {
+        ParseError::NotImp {
+            question: Some(qrange),
+            edns,
+        }
+    } else {
+        ParseError::FormErr {
+            question: Some(qrange),
+            edns,
+        }
+    }
 }
 
 /// Skip `n` questions (names may be compressed); the offset after them.
