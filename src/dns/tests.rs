@@ -860,3 +860,36 @@ fn meta_qtypes_are_not_looked_up() {
         ResponseCode::Refused
     );
 }
+
+/// RFC 7871 §7.2.1 with sticky: an IPv4 client network written as
+/// IPv4-mapped IPv6 (family 2, `::ffff:a.b.c.0/120`) keeps the member the
+/// same network gets as family 1 (`a.b.c.0/24`), with the scope in the
+/// option's own family (/120 for the /24), not the IPv6 sticky prefix.
+#[test]
+fn sticky_treats_ipv4_mapped_ecs_as_ipv4() {
+    let mut s = snapshot(Pick::Sticky(StickyPrefixes::default()));
+    s.lb[0].answers = Answers::Count(1);
+    let pick = |net: IpAddr, source: u8| {
+        let m = respond(
+            &s,
+            &query("lb.t.test.", RecordType::A, Some(Some((net, source)))),
+            Transport::Udp,
+        );
+        let Some(EdnsOption::Subnet(cs)) = m.edns.as_ref().unwrap().option(EdnsCode::Subnet) else {
+            panic!("no ECS in the reply")
+        };
+        (m.answers[0].data.clone(), cs.scope_prefix())
+    };
+    let mut members = std::collections::HashSet::new();
+    for i in 1..=24u8 {
+        let v4 = IpAddr::from([10, i, i.wrapping_mul(7), 0]);
+        let mapped =
+            IpAddr::from(std::net::Ipv4Addr::from([10, i, i.wrapping_mul(7), 0]).to_ipv6_mapped());
+        let (a, scope4) = pick(v4, 24);
+        let (b, scope6) = pick(mapped, 120);
+        assert_eq!(a, b, "{v4} and {mapped}");
+        assert_eq!((scope4, scope6), (24, 120), "{v4}");
+        members.insert(format!("{a:?}"));
+    }
+    assert_eq!(members.len(), 2, "24 networks spread over both members");
+}
