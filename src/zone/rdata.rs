@@ -507,7 +507,8 @@ impl<'a> Cx<'a> {
                 self.u8("algorithm")?;
                 let fp = self.u8("fingerprint type")?;
                 let line = self.peek().map_or(self.end_line, |t| t.line);
-                let n = self.hex_rest("fingerprint", 1)?;
+                // Other fingerprint types may be empty (BIND).
+                let n = self.hex_rest("fingerprint", 0)?;
                 let want = match fp {
                     1 => Some(20),
                     2 => Some(32),
