@@ -601,7 +601,12 @@ impl<'s> Ctx<'s, '_, '_> {
             self.note_targets(set);
             return Step::Done(self.finish(RCODE_NOERROR, true));
         }
-        if let Some(cname) = node.rrset(rtype::CNAME) {
+        // RRSIG, NSEC and KEY may live beside a CNAME (RFC 2181 §10.1,
+        // RFC 4035 §2.5, RFC 3007 §4.4): a query for one is answered at
+        // the CNAME's owner, data or NODATA, and not chased (as BIND and
+        // Knot).
+        let beside_cname = matches!(qtype, rtype::RRSIG | rtype::NSEC | 25);
+        if let Some(cname) = node.rrset(rtype::CNAME).filter(|_| !beside_cname) {
             if self.write_set(owner, cname).is_err() {
                 return Step::Done(self.res(RCODE_NOERROR, true, true));
             }

@@ -893,3 +893,25 @@ fn sticky_treats_ipv4_mapped_ecs_as_ipv4() {
     }
     assert_eq!(members.len(), 2, "24 networks spread over both members");
 }
+
+/// RFC 2181 §10.1, RFC 4035 §2.5: RRSIG, NSEC and KEY may sit beside a
+/// CNAME, so a query for one of them at the CNAME's owner is answered
+/// there (NODATA here) and the CNAME is not followed; other types still
+/// chase it.
+#[test]
+fn dnssec_types_at_a_cname_are_not_chased() {
+    let s = snapshot(Pick::Weighted);
+    for t in [RecordType::RRSIG, RecordType::NSEC, RecordType::KEY] {
+        for name in ["alias.t.test.", "loop1.t.test."] {
+            assert_eq!(
+                shape(&ask(&s, name, t)),
+                (NOERROR, true, v(&[]), v(&[NEG]), v(&[])),
+                "{name} {t}"
+            );
+        }
+    }
+    assert_eq!(
+        rrs(&ask(&s, "alias.t.test.", RecordType::TXT).answers),
+        v(&["alias.t.test. 3600 CNAME"])
+    );
+}
