@@ -73,7 +73,7 @@ fn names_and_generic() {
     );
     same("PX 65535 . .", "65535 . .");
     fails("DNAME x");
-    fails("A6 0 ::1");
+    same("A6 0 ::1", "0 ::1");
     same("A6 \\# 2 8000", "128 .");
     fails("A6 \\# 1 00");
     fails("ANY \\# 0");
@@ -163,6 +163,41 @@ fn generic_rdata_is_checked_and_printed_as_bind() {
         "1 2 3 \"a\" qg==",
     );
     fails("DOA \\# 9 00000001 00000002 03");
+    // The same types in presentation form, as BIND 9.18 reads them.
+    same("RKEY 0 3 8 qrs=", "0 3 8 qrs=");
+    fails("RKEY 256 3 8 qrs=");
+    same("A6 65 ffff::1 foo", "65 ::1 foo.example.test.");
+    same("A6 128 foo", "128 foo.example.test.");
+    fails("A6 0 ::1 foo");
+    fails("A6 64 ::1");
+    fails("A6 129 foo");
+    same("NXT b A MX TYPE127", "b.example.test. A MX 127");
+    same("NXT b", "b.example.test.");
+    fails("NXT b TYPE200");
+    same("ATMA +1.2.3", "+123");
+    same("ATMA 4.747", "4747");
+    fails("ATMA 47.");
+    fails("ATMA .47");
+    fails("ATMA 474");
+    fails("ATMA +12a");
+    same("SINK 1 2 3", "1 2 3");
+    same("SINK 1 2 3 AA==", "1 2 3 AA==");
+    same("DOA 1 2 3 a -", "1 2 3 \"a\" -");
+    same("DOA 1 2 3 \"x\" qg ==", "1 2 3 \"x\" qg==");
+    fails("DOA 1 2 3 \"x\"");
+    // Type fields take bare numbers, as BIND prints them; GOST digests
+    // (DS digest type 3) are not checked by BIND 9.18.
+    same(
+        "SIG 65280 0 2 50528771 19720216034610 20040728200939 768 . AwA=",
+        "65280 0 2 50528771 19720216034610 20040728200939 768 . AwA=",
+    );
+    same(
+        "RRSIG 1 0 2 50528771 19720216034610 20040728200939 768 . AwA=",
+        "A 0 2 50528771 19720216034610 20040728200939 768 . AwA=",
+    );
+    fails("RRSIG 65536 0 2 50528771 19720216034610 20040728200939 768 . AwA=");
+    same("DSYNC 1 1 53 x", "A NOTIFY 53 x.example.test.");
+    same("DS 514 97 3 00ff", "514 97 3 00FF");
     // Typed SSHFP of another fingerprint type may have no fingerprint.
     same("SSHFP 1 0", "1 0");
     fails("SSHFP 1 1");
