@@ -8,7 +8,7 @@
 //! §4). Base64 and hex fields may be split by white space and are one value.
 //!
 //! Not read in presentation form (RFC 3597 generic form only, said so in the
-//! error): the UINFO/UID/GID/UNSPEC family (BIND does not know them) and
+//! error): the UINFO/UID/GID/UNSPEC family (BIND has no text form for them) and
 //! NULL (no presentation form, RFC 1035 §3.3.10).
 //! Refused outright: DNAME (dnslb does not synthesize CNAMEs, RFC 6672) and
 //! the meta types that never live in a zone (OPT, TKEY, TSIG, IXFR, AXFR,
