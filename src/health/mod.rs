@@ -4,7 +4,7 @@
 //! selection algorithms the same way).
 //!
 //! - `table`: [`TargetId`], [`Status`], [`HealthTable`] (status, forced
-//!   state and RTT cells, atomics, read lock-free once per query).
+//!   state, RTT and load cells, atomics, read lock-free once per query).
 //! - `targets`: [`TargetKey`] (address × check), [`TargetRegistry`] (ids and
 //!   who uses each target), and the tables built for a snapshot, fresh or
 //!   carried over from the previous one by key.
@@ -29,7 +29,10 @@ mod targets;
 #[cfg(test)]
 mod testutil;
 
-pub use check::{Check, CheckKind, DEFAULT_USER_AGENT, HttpCheck, HttpMethod, StatusSet, TlsCheck};
+pub use check::{
+    Check, CheckKind, DEFAULT_USER_AGENT, HttpCheck, HttpMethod, LoadFeedback, LoadKind,
+    LoadSource, StatusSet, TlsCheck,
+};
 pub use overrides::{Forced, Overrides};
 pub use probe::{NetProbe, Probe, ProbeError, Success};
 pub use prober::{Prober, ProberError, ProberOptions, TargetReport, spawn_prober};

@@ -67,6 +67,16 @@ pub struct CheckSpec {
     pub headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
     /// User-Agent header; default `dnslb-health/VERSION`.
     pub user_agent: Option<Spanned<String>>,
+    /// Read a load figure from this response header. At most one of
+    /// `load_header`, `load_json_pointer`, `load_body`; http/https only.
+    pub load_header: Option<Spanned<String>>,
+    /// Read a load figure at this RFC 6901 pointer of a JSON body.
+    pub load_json_pointer: Option<Spanned<String>>,
+    /// `true`: the whole body is the load figure; default false.
+    pub load_body: Option<Spanned<bool>>,
+    /// What the figure means: `connections` (default) or `weight`; only
+    /// with one of the three above.
+    pub load_kind: Option<Spanned<String>>,
     /// Keys written with a value of the wrong type (already reported).
     pub bad: BadKeys,
 }
@@ -91,6 +101,10 @@ impl ReadSpec for CheckSpec {
             body_contains: f.opt(cx, "body_contains"),
             headers: f.opt(cx, "headers"),
             user_agent: f.opt(cx, "user_agent"),
+            load_header: f.opt(cx, "load_header"),
+            load_json_pointer: f.opt(cx, "load_json_pointer"),
+            load_body: f.opt(cx, "load_body"),
+            load_kind: f.opt(cx, "load_kind"),
             bad: BadKeys::default(),
         };
         spec.bad = f.finish(cx);

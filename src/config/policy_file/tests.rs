@@ -467,7 +467,7 @@ fn each_error_has_its_line_and_key() {
         (
             "[checks.c]\nkind = \"http\"\nbogus = 1\n[pools.p]\nmembers = [{ address = \"192.0.2.1\", color = \"red\" }]\n[names.www]\npolicy = \"weighted\"\npool = \"p\"\nwieght = 2\n[extra]\nx = 1\n".into(),
             &[
-                "t.toml:3:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`",
+                "t.toml:3:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`, `load_header`, `load_json_pointer`, `load_body`, `load_kind`",
                 "t.toml:5:37: pools.p.members[0]: unknown field `color`, expected one of `address`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `state`",
                 "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `geo`",
                 "t.toml:10:2: extra: unknown key, expected one of `checks`, `pools`, `names`, `geo`",
@@ -568,7 +568,7 @@ fn every_error_of_an_entry_is_reported() {
             &[
                 "t.toml:3:8: checks.c.port: invalid type: string \"80\", expected i64",
                 "t.toml:4:12: checks.c.interval: invalid type: string \"5\", expected f64",
-                "t.toml:6:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`",
+                "t.toml:6:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`, `load_header`, `load_json_pointer`, `load_body`, `load_kind`",
                 "t.toml:7:8: checks.c.rise: must be between 1 and 100, got 0",
                 "t.toml:8:1: checks.d: missing field `kind`",
                 "t.toml:10:8: checks.d.fall: must be between 1 and 100, got 0",
