@@ -5,7 +5,8 @@ use super::name::{BalancedName, Group, OnAllDown, Order, Ordered, Pick};
 use super::pool::Health;
 use super::{
     ClientInfo, Decision, DecisionKind, Family, MAX_ANSWERS, Outcome, PolicyRng, Reason, failover,
-    geo, multivalue, pool, reason, round_robin, sticky, weighted,
+    geo, least_connections, least_response_time, multivalue, pool, reason, round_robin, sticky,
+    weighted,
 };
 use crate::health::HealthTable;
 
@@ -192,5 +193,7 @@ fn pick(
             let scope = sticky::pick(cands, p, client, k, &mut out.addrs);
             out.ecs_scope = out.ecs_scope.max(scope);
         }
+        Pick::LeastResponseTime(t) => least_response_time::pick(cands, t, k, rng, &mut out.addrs),
+        Pick::LeastConnections => least_connections::pick(cands, k, rng, &mut out.addrs),
     }
 }

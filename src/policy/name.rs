@@ -4,7 +4,8 @@
 //! [`Order`] decides which groups to try, in what order, for this client
 //! (one pool, failover's priority list, or the geo rules; next the latency
 //! order), and [`Pick`] chooses members inside the group that answers
-//! (weighted, round robin, multivalue, sticky; next least response time).
+//! (weighted, round robin, multivalue, sticky, least response time, least
+//! connections).
 //! gdnsd's `meta_core.inc` has the same shape: metafo and geoip share the
 //! datacenter chooser, and a sub-plugin picks inside.
 //!
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use super::geo::GeoMap;
-use super::{Answers, ClientInfo, Family, Pool, StickyPrefixes};
+use super::{Answers, ClientInfo, Family, Pool, StickyPrefixes, Tolerance};
 use crate::geoip::{ClientLocation, CustomNets};
 use crate::words::Words;
 
@@ -31,6 +32,8 @@ pub enum Policy {
     Failover,
     Sticky,
     Geo,
+    LeastResponseTime,
+    LeastConnections,
 }
 
 impl Policy {
@@ -42,11 +45,30 @@ impl Policy {
         ("failover", Self::Failover),
         ("sticky", Self::Sticky),
         ("geo", Self::Geo),
+        ("least_response_time", Self::LeastResponseTime),
+        ("least_connections", Self::LeastConnections),
+    ]);
+
+    /// `group_policy`: the policies that are a pick inside one pool, for
+    /// the names whose order chooses the pool (failover, geo).
+    pub const GROUP_WORDS: Words<Policy> = Words(&[
+        ("weighted", Self::Weighted),
+        ("round_robin", Self::RoundRobin),
+        ("multivalue", Self::Multivalue),
+        ("sticky", Self::Sticky),
+        ("least_response_time", Self::LeastResponseTime),
+        ("least_connections", Self::LeastConnections),
     ]);
 
     #[inline]
     pub fn as_str(self) -> &'static str {
         Self::WORDS.word(self)
+    }
+
+    /// Whether the policy chooses among several pools (its pick inside a
+    /// pool is then `group_policy`).
+    pub fn orders_groups(self) -> bool {
+        matches!(self, Self::Failover | Self::Geo)
     }
 }
 
@@ -186,16 +208,14 @@ pub enum Pick {
     Multivalue,
     /// The same member for the same client network (rendezvous hashing).
     Sticky(StickyPrefixes),
+    /// The members with the fastest probes, within the tolerance, by
+    /// weight.
+    LeastResponseTime(Tolerance),
+    /// By weight, shifted by the load the members report.
+    LeastConnections,
 }
 
 impl Pick {
-    /// `group_policy` of a failover name: the picks a group may use.
-    pub const GROUP_WORDS: Words<Pick> = Words(&[
-        ("weighted", Self::Weighted),
-        ("round_robin", Self::RoundRobin),
-        ("multivalue", Self::Multivalue),
-    ]);
-
     /// The single-pool policy with this pick.
     #[inline]
     pub fn policy(self) -> Policy {
@@ -204,6 +224,20 @@ impl Pick {
             Pick::RoundRobin => Policy::RoundRobin,
             Pick::Multivalue => Policy::Multivalue,
             Pick::Sticky(_) => Policy::Sticky,
+            Pick::LeastResponseTime(_) => Policy::LeastResponseTime,
+            Pick::LeastConnections => Policy::LeastConnections,
+        }
+    }
+
+    /// The pick with its settings: `sticky (v4 /24, v6 /56)`,
+    /// `least_response_time (tolerance 1 ms or 20 %)`, `weighted`.
+    pub fn describe(self) -> String {
+        match self {
+            Pick::Sticky(p) => format!("{} (v4 /{}, v6 /{})", Policy::Sticky, p.v4, p.v6),
+            Pick::LeastResponseTime(t) => {
+                format!("{} (tolerance {t})", Policy::LeastResponseTime)
+            }
+            other => other.policy().to_string(),
         }
     }
 }
@@ -370,16 +404,11 @@ impl BalancedName {
     /// The policy with its settings, as explain prints it:
     /// `failover (group_policy round_robin)`, `sticky (v4 /24, v6 /56)`.
     pub fn describe_policy(&self) -> String {
-        match (&self.order, self.pick) {
-            (Order::Failover | Order::Geo(_), pick) => format!(
-                "{} (group_policy {})",
-                self.policy(),
-                Pick::GROUP_WORDS.word(pick)
-            ),
-            (Order::Single, Pick::Sticky(p)) => {
-                format!("{} (v4 /{}, v6 /{})", Policy::Sticky, p.v4, p.v6)
+        match &self.order {
+            Order::Failover | Order::Geo(_) => {
+                format!("{} (group_policy {})", self.policy(), self.pick.describe())
             }
-            (Order::Single, pick) => pick.policy().to_string(),
+            Order::Single => self.pick.describe(),
         }
     }
 }
@@ -425,9 +454,9 @@ mod tests {
         for m in AllDownMode::WORDS.values() {
             assert_ne!(AllDownMode::WORDS.word(m), "?");
         }
-        for pick in Pick::GROUP_WORDS.values() {
-            assert_ne!(pick.policy(), Policy::Sticky);
-            assert_eq!(Pick::GROUP_WORDS.word(pick), pick.policy().as_str());
+        for p in Policy::GROUP_WORDS.values() {
+            assert_eq!(Policy::GROUP_WORDS.word(p), p.as_str());
+            assert!(!matches!(p, Policy::Failover | Policy::Geo));
         }
     }
 }

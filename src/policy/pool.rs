@@ -13,7 +13,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::health::{Cell, Forced, HealthTable, TargetId};
+use crate::health::{Cell, Forced, HealthTable, LoadKind, TargetId};
 use crate::words::Words;
 
 use super::Family;
@@ -80,6 +80,9 @@ pub struct Member {
     pub coords: Option<Coords>,
     /// Name of the health check, for explain and logs.
     pub check: Option<String>,
+    /// What the load figure of its check means, when the check reads one
+    /// (the `least_connections` pick).
+    pub load_kind: Option<LoadKind>,
 }
 
 impl Member {
@@ -94,6 +97,7 @@ impl Member {
             region: None,
             coords: None,
             check: None,
+            load_kind: None,
         }
     }
 

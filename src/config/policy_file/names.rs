@@ -13,18 +13,25 @@ use super::geo::{Rules, compile_rules};
 use super::parse::Cx;
 use super::spec::{AnswersSpec, GeoRulesSpec, NameSpec};
 use crate::config::fields::BadKeys;
-use crate::config::values::{int_in, one_of};
+use crate::config::values::{float_in, int_in, one_of};
 use crate::geoip::CustomNets;
 use crate::policy::geo::GeoMap;
 use crate::policy::{
     AllDownMode, Answers, BalancedName, Group, MAX_ANSWERS, OnAllDown, Order, Pick, Policy, Pool,
-    StickyPrefixes,
+    StickyPrefixes, Tolerance,
 };
 use crate::zone::name::{parse_owner, to_wire_lower};
 
 /// Defaults, documented in `zones/example.test.toml`.
 pub const DEFAULT_TTL: u32 = 30;
 pub const MAX_TTL: i64 = 86_400;
+/// `rtt_tolerance_ms` / `rtt_tolerance_pct`: members within 1 ms or 20 %
+/// of the fastest probe RTT are as fast.
+pub(super) const DEFAULT_RTT_TOLERANCE: Tolerance = Tolerance { us: 1_000, pct: 20 };
+/// Largest tolerance in milliseconds (10 s).
+pub(super) const MAX_TOLERANCE_MS: f64 = 10_000.0;
+/// Largest tolerance in percent.
+pub(super) const MAX_TOLERANCE_PCT: f64 = 1_000.0;
 
 /// The owner of `[names.OWNER]` as a name in `origin`'s zone, by the zone
 /// files' own rule ([`parse_owner`]); `None` after reporting it. Rejects a
@@ -98,6 +105,8 @@ pub(super) fn compile_name(
         fallback_pool,
         sticky_v4_prefix,
         sticky_v6_prefix,
+        rtt_tolerance_ms,
+        rtt_tolerance_pct,
         geo,
         bad,
     } = spec;
@@ -140,6 +149,7 @@ pub(super) fn compile_name(
         kind,
         group_policy.as_ref(),
         [sticky_v4_prefix.as_ref(), sticky_v6_prefix.as_ref()],
+        [rtt_tolerance_ms.as_ref(), rtt_tolerance_pct.as_ref()],
     );
     let on_all_down = n.on_all_down(cx, on_all_down.as_ref(), fallback_pool.as_ref());
 
@@ -153,9 +163,12 @@ pub(super) fn compile_name(
             group_pools = rules.pools;
             Order::Geo(Arc::new(GeoMap::new(nets?.clone(), rules.rules)))
         }
-        Policy::Weighted | Policy::RoundRobin | Policy::Multivalue | Policy::Sticky => {
-            Order::Single
-        }
+        Policy::Weighted
+        | Policy::RoundRobin
+        | Policy::Multivalue
+        | Policy::Sticky
+        | Policy::LeastResponseTime
+        | Policy::LeastConnections => Order::Single,
     };
     let groups: Box<[Group]> = group_pools.into_iter().map(Group::new).collect();
     if groups.is_empty() {
@@ -369,54 +382,89 @@ impl NameCx<'_> {
     }
 
     /// The pick inside the answering group: the policy itself, or
-    /// `group_policy` for failover; sticky's prefixes.
+    /// `group_policy` for the policies that order pools; its settings
+    /// (sticky's prefixes, least response time's tolerance), each key
+    /// refused when the pick does not use it.
     fn pick(
         &self,
         cx: &mut Cx<'_>,
         kind: Option<Policy>,
         group_policy: Option<&Spanned<String>>,
         [v4, v6]: [Option<&Spanned<i64>>; 2],
+        [tol_ms, tol_pct]: [Option<&Spanned<f64>>; 2],
     ) -> Pick {
         let policy = self.policy;
-        let group_pick = match group_policy {
-            None => Pick::Weighted,
+        let ordered = kind.is_some_and(Policy::orders_groups);
+        // The pick's own policy word; `None` when unknown (reported).
+        let picked = match group_policy {
+            None if ordered => Some(Policy::Weighted),
+            None => kind,
             Some(gp) => {
-                if kind.is_some_and(|k| k != Policy::Failover && k != Policy::Geo) {
+                if kind.is_some_and(|k| !k.orders_groups()) {
                     cx.error(
                         gp.span().start,
                         self.key("group_policy"),
                         format!("only for policies failover and geo, not {policy}"),
                     );
                 }
-                let r = one_of("group policy", &Pick::GROUP_WORDS, gp.get_ref());
+                let r = one_of("group policy", &Policy::GROUP_WORDS, gp.get_ref());
                 cx.check(gp.span().start, self.key("group_policy"), r)
-                    .unwrap_or(Pick::Weighted)
             }
         };
-        let mut prefix = |v: Option<&Spanned<i64>>, max: i64, k: &str, default: u8| {
-            if let Some(v) = v
-                && kind.is_some_and(|k| k != Policy::Sticky)
-            {
-                cx.error(
-                    v.span().start,
-                    self.key(k),
-                    format!("only for policy sticky, not {policy}"),
-                );
-            }
-            v.and_then(|v| cx.check(v.span().start, self.key(k), int_in(*v.get_ref(), 0..=max)))
+        // A key of one pick given to another: say which picks take it.
+        let only_for = |cx: &mut Cx<'_>, at: usize, k: &str, wanted: Policy| {
+            let Some(p) = picked.filter(|p| *p != wanted) else {
+                return;
+            };
+            let msg = if ordered {
+                format!("only with group_policy = \"{wanted}\", not {p}")
+            } else {
+                format!("only for policy {wanted}, not {policy}")
+            };
+            cx.error(at, self.key(k), msg);
+        };
+        let prefix = |cx: &mut Cx<'_>, v: Option<&Spanned<i64>>, max: i64, k: &str, default: u8| {
+            let Some(v) = v else { return default };
+            only_for(cx, v.span().start, k, Policy::Sticky);
+            cx.check(v.span().start, self.key(k), int_in(*v.get_ref(), 0..=max))
                 .map_or(default, |p| p as u8)
         };
         let defaults = StickyPrefixes::default();
         let sticky = StickyPrefixes {
-            v4: prefix(v4, 32, "sticky_v4_prefix", defaults.v4),
-            v6: prefix(v6, 128, "sticky_v6_prefix", defaults.v6),
+            v4: prefix(cx, v4, 32, "sticky_v4_prefix", defaults.v4),
+            v6: prefix(cx, v6, 128, "sticky_v6_prefix", defaults.v6),
         };
-        match kind {
-            Some(Policy::Weighted) | None => Pick::Weighted,
+        let tolerance = Tolerance {
+            us: tol_ms.map_or(DEFAULT_RTT_TOLERANCE.us, |v| {
+                only_for(
+                    cx,
+                    v.span().start,
+                    "rtt_tolerance_ms",
+                    Policy::LeastResponseTime,
+                );
+                let r = float_in(*v.get_ref(), 0.0..=MAX_TOLERANCE_MS, " ms");
+                cx.check(v.span().start, self.key("rtt_tolerance_ms"), r)
+                    .map_or(0, |ms| (ms * 1000.0).round() as u32)
+            }),
+            pct: tol_pct.map_or(DEFAULT_RTT_TOLERANCE.pct, |v| {
+                only_for(
+                    cx,
+                    v.span().start,
+                    "rtt_tolerance_pct",
+                    Policy::LeastResponseTime,
+                );
+                let r = float_in(*v.get_ref(), 0.0..=MAX_TOLERANCE_PCT, " %");
+                cx.check(v.span().start, self.key("rtt_tolerance_pct"), r)
+                    .map_or(0, |p| p.round() as u16)
+            }),
+        };
+        match picked {
             Some(Policy::RoundRobin) => Pick::RoundRobin,
             Some(Policy::Multivalue) => Pick::Multivalue,
             Some(Policy::Sticky) => Pick::Sticky(sticky),
-            Some(Policy::Failover | Policy::Geo) => group_pick,
+            Some(Policy::LeastResponseTime) => Pick::LeastResponseTime(tolerance),
+            Some(Policy::LeastConnections) => Pick::LeastConnections,
+            Some(Policy::Weighted | Policy::Failover | Policy::Geo) | None => Pick::Weighted,
         }
     }
 

@@ -184,7 +184,7 @@ fn compile_member(
     }
     let target = targets.intern(TargetKey {
         addr,
-        check: check_ref,
+        check: check_ref.clone(),
     });
     // Who uses the target, for the prober's state-change lines.
     let zone = cx.path.file_stem().and_then(|f| f.to_str()).unwrap_or("");
@@ -202,5 +202,6 @@ fn compile_member(
         region,
         coords,
         check: check.as_ref().map(|c| c.get_ref().clone()),
+        load_kind: check_ref.as_ref().and_then(|c| c.load()).map(|l| l.kind),
     })
 }

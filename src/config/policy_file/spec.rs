@@ -220,6 +220,12 @@ pub struct NameSpec {
     pub sticky_v4_prefix: Option<Spanned<i64>>,
     /// Sticky only: client IPv6 network length, 0..=128; default 56.
     pub sticky_v6_prefix: Option<Spanned<i64>>,
+    /// Least response time only: members within this many milliseconds
+    /// of the fastest are as fast, 0..=10000; default 1.
+    pub rtt_tolerance_ms: Option<Spanned<f64>>,
+    /// Least response time only: ... or within this percentage, 0..=1000;
+    /// default 20.
+    pub rtt_tolerance_pct: Option<Spanned<f64>>,
     /// Geo only (required then): the rules, `[names.OWNER.geo]`.
     pub geo: Option<GeoRulesSpec>,
     /// Keys written with a value of the wrong type (already reported).
@@ -240,6 +246,8 @@ impl ReadSpec for NameSpec {
             fallback_pool: f.opt(cx, "fallback_pool"),
             sticky_v4_prefix: f.opt(cx, "sticky_v4_prefix"),
             sticky_v6_prefix: f.opt(cx, "sticky_v6_prefix"),
+            rtt_tolerance_ms: f.opt(cx, "rtt_tolerance_ms"),
+            rtt_tolerance_pct: f.opt(cx, "rtt_tolerance_pct"),
             geo: f.table(cx, "geo").map(|g| GeoRulesSpec::read(cx, g)),
             bad: BadKeys::default(),
         };

@@ -13,7 +13,7 @@ use crate::diag::line_col;
 use crate::health::{HealthTable, Status};
 use crate::policy::{
     Answers, ClientInfo, Coords, Decision, Family, OnAllDown, OperatorState, Order, Pick,
-    PolicyRng, StickyPrefixes, answer, reason,
+    PolicyRng, StickyPrefixes, Tolerance, answer, reason,
 };
 
 const EXAMPLE: &str = include_str!("../../../zones/example.test.toml");
@@ -271,6 +271,47 @@ on_all_down = "empty"
     );
 }
 
+#[test]
+fn compiles_the_load_aware_picks() {
+    let text = r#"
+[pools.p]
+members = [{ address = "192.0.2.1" }]
+[names.l]
+policy = "least_response_time"
+pool = "p"
+rtt_tolerance_ms = 0.5
+[names.d]
+policy = "least_response_time"
+pool = "p"
+[names.c]
+policy = "least_connections"
+pool = "p"
+[names.f]
+policy = "failover"
+groups = ["p"]
+group_policy = "sticky"
+sticky_v4_prefix = 20
+[names.g]
+policy = "failover"
+groups = ["p"]
+group_policy = "least_response_time"
+rtt_tolerance_pct = 0
+"#;
+    let (file, errs, _) = load(text);
+    assert!(errs.is_empty(), "{errs:?}");
+    let picks: Vec<Pick> = file.unwrap().names.iter().map(|n| n.lb.pick).collect();
+    assert_eq!(
+        picks,
+        [
+            Pick::LeastResponseTime(Tolerance { us: 500, pct: 20 }),
+            Pick::LeastResponseTime(Tolerance { us: 1000, pct: 20 }),
+            Pick::LeastConnections,
+            Pick::Sticky(StickyPrefixes { v4: 20, v6: 56 }),
+            Pick::LeastResponseTime(Tolerance { us: 1000, pct: 0 }),
+        ]
+    );
+}
+
 /// Where to insert an unknown key into every table of a document:
 /// (byte offset, text, table path, 1-based line the key lands on).
 fn unknown_key_spots(text: &str) -> Vec<(usize, String, String, u32)> {
@@ -389,7 +430,7 @@ fn each_error_has_its_line_and_key() {
         ),
         (
             format!("{pool}[names.www]\npolicy = \"random\"\npool = \"p\"\n"),
-            &["t.toml:4:10: names.www.policy: unknown policy \"random\", expected weighted, round_robin, multivalue, failover, sticky or geo"],
+            &["t.toml:4:10: names.www.policy: unknown policy \"random\", expected weighted, round_robin, multivalue, failover, sticky, geo, least_response_time or least_connections"],
         ),
         (
             format!("{pool}[names.a]\npolicy = \"weighted\"\npool = \"p\"\nanswers = 0\n[names.b]\npolicy = \"weighted\"\npool = \"p\"\nanswers = 65\n[names.c]\npolicy = \"weighted\"\npool = \"p\"\nanswers = \"some\"\n"),
@@ -427,11 +468,21 @@ fn each_error_has_its_line_and_key() {
             ],
         ),
         (
-            format!("{pool}[names.a]\npolicy = \"failover\"\ngroups = []\ngroup_policy = \"sticky\"\n[names.b]\npolicy = \"weighted\"\npool = \"p\"\ngroup_policy = \"weighted\"\n"),
+            format!("{pool}[names.a]\npolicy = \"failover\"\ngroups = []\ngroup_policy = \"random\"\n[names.b]\npolicy = \"weighted\"\npool = \"p\"\ngroup_policy = \"weighted\"\n"),
             &[
                 "t.toml:5:10: names.a.groups: needs at least one pool",
-                "t.toml:6:16: names.a.group_policy: unknown group policy \"sticky\", expected weighted, round_robin or multivalue",
+                "t.toml:6:16: names.a.group_policy: unknown group policy \"random\", expected weighted, round_robin, multivalue, sticky, least_response_time or least_connections",
                 "t.toml:10:16: names.b.group_policy: only for policies failover and geo, not weighted",
+            ],
+        ),
+        (
+            format!("{pool}[names.a]\npolicy = \"failover\"\ngroups = [\"p\"]\ngroup_policy = \"weighted\"\nsticky_v4_prefix = 20\nrtt_tolerance_ms = 2\n[names.b]\npolicy = \"least_response_time\"\npool = \"p\"\nrtt_tolerance_ms = -1\nrtt_tolerance_pct = 1001\n[names.c]\npolicy = \"sticky\"\npool = \"p\"\nrtt_tolerance_pct = 5\n"),
+            &[
+                "t.toml:7:20: names.a.sticky_v4_prefix: only with group_policy = \"sticky\", not weighted",
+                "t.toml:8:20: names.a.rtt_tolerance_ms: only with group_policy = \"least_response_time\", not weighted",
+                "t.toml:12:20: names.b.rtt_tolerance_ms: must be between 0 and 10000 ms, got -1",
+                "t.toml:13:21: names.b.rtt_tolerance_pct: must be between 0 and 1000 %, got 1001",
+                "t.toml:17:21: names.c.rtt_tolerance_pct: only for policy least_response_time, not sticky",
             ],
         ),
         (
@@ -469,7 +520,7 @@ fn each_error_has_its_line_and_key() {
             &[
                 "t.toml:3:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`, `load_header`, `load_json_pointer`, `load_body`, `load_kind`",
                 "t.toml:5:37: pools.p.members[0]: unknown field `color`, expected one of `address`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `state`",
-                "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `geo`",
+                "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `rtt_tolerance_ms`, `rtt_tolerance_pct`, `geo`",
                 "t.toml:10:2: extra: unknown key, expected one of `checks`, `pools`, `names`, `geo`",
             ],
         ),
@@ -549,7 +600,7 @@ fn every_error_of_an_entry_is_reported() {
         (
             format!("{pool}[names.www]\npolicy = \"weighted\"\npool = \"p\"\nwieght = 2\nttl = 0\nanswers = \"some\"\n"),
             &[
-                "t.toml:6:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `geo`",
+                "t.toml:6:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `rtt_tolerance_ms`, `rtt_tolerance_pct`, `geo`",
                 "t.toml:7:7: names.www.ttl: must be between 1 and 86400, got 0",
                 "t.toml:8:11: names.www.answers: must be between 1 and 64 or \"all\", got \"some\"",
             ],
