@@ -312,9 +312,12 @@ pub fn render_status(v: &Value) -> String {
                 let share = e["answer_share"]
                     .as_f64()
                     .map_or("-".into(), |s| format!("{:.1}%", s * 100.0));
+                let load = e["load"]
+                    .as_f64()
+                    .map_or(String::new(), |l| format!(" load {l}"));
                 let _ = write!(
                     out,
-                    "    {:<39} {:<12} {:<9} health {:<9} rtt {:<8} answers {:<6} changed {}{}",
+                    "    {:<39} {:<12} {:<9} health {:<9} rtt {:<8} answers {:<6} changed {}{}{}",
                     e["address"].as_str().unwrap_or(""),
                     e["name"].as_str().unwrap_or("-"),
                     e["availability"].as_str().unwrap_or(""),
@@ -322,8 +325,12 @@ pub fn render_status(v: &Value) -> String {
                     rtt,
                     share,
                     ago(now, e["last_change"].as_f64()),
+                    load,
                     forced
                 );
+                if let Some(a6) = e["address6"].as_str() {
+                    let _ = write!(out, "\n      and {a6} (dual-stack, one health state)");
+                }
                 if let Some(err) = e["last_error"].as_str() {
                     let _ = write!(out, "\n      last error: {err}");
                 }

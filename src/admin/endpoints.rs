@@ -19,6 +19,8 @@ pub struct Endpoint {
     pub pool: String,
     pub member: Option<String>,
     pub addr: IpAddr,
+    /// A dual-stack endpoint's IPv6 address (`addr` is its IPv4 one).
+    pub other: Option<IpAddr>,
     pub target: TargetId,
 }
 
@@ -27,6 +29,7 @@ impl Endpoint {
         MemberRef {
             target: self.target,
             addr: self.addr,
+            other: self.other,
             zone: &self.zone,
             pool: &self.pool,
             member: self.member.as_deref(),
@@ -87,6 +90,7 @@ pub fn catalogue(snap: &Snapshot) -> Vec<Endpoint> {
                     pool: pool.name.clone(),
                     member: m.label.clone(),
                     addr: m.addr,
+                    other: m.other,
                     target: m.target,
                 });
             }
@@ -104,7 +108,8 @@ pub enum ResolveError {
     Ambiguous(Vec<String>),
 }
 
-/// Resolve what an operator typed. An address must be some member's; a
+/// Resolve what an operator typed. An address must be some member's
+/// (either address of a dual-stack endpoint); a
 /// member name may be given as `MEMBER`, `POOL/MEMBER` or
 /// `ZONE/POOL/MEMBER` and must match exactly one member. An endpoint that
 /// is overridden already resolves even when no member matches any more,
@@ -122,7 +127,7 @@ pub fn resolve(
     }
     let input = input.trim();
     if let Ok(a) = input.parse::<IpAddr>() {
-        return if endpoints.iter().any(|e| e.addr == a) {
+        return if endpoints.iter().any(|e| e.addr == a || e.other == Some(a)) {
             Ok(Selector::Addr(a))
         } else {
             Err(ResolveError::NotFound(format!(
@@ -188,6 +193,7 @@ mod tests {
             pool: pool.into(),
             member: member.map(Into::into),
             addr: addr.parse().unwrap(),
+            other: None,
             target: TargetId(t),
         }
     }

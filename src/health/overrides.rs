@@ -308,6 +308,9 @@ impl Overrides {
 pub struct MemberRef<'a> {
     pub target: TargetId,
     pub addr: IpAddr,
+    /// A dual-stack endpoint's second address: an override by either
+    /// address names it.
+    pub other: Option<IpAddr>,
     /// Zone origin without the final dot, lowercase.
     pub zone: &'a str,
     pub pool: &'a str,
@@ -319,7 +322,7 @@ impl MemberRef<'_> {
     /// Does `sel` name this member?
     pub fn matches(&self, sel: &Selector) -> bool {
         match sel {
-            Selector::Addr(a) => *a == self.addr,
+            Selector::Addr(a) => *a == self.addr || Some(*a) == self.other,
             Selector::Member { zone, pool, member } => {
                 self.member == Some(member.as_str()) && self.pool == pool && self.zone == zone
             }
@@ -577,6 +580,7 @@ mod tests {
         let m = |id, a: &str, name| MemberRef {
             target: TargetId(id),
             addr: a.parse().unwrap(),
+            other: None,
             zone: "t",
             pool: "p",
             member: name,
@@ -593,6 +597,33 @@ mod tests {
         assert_eq!(t.forced(TargetId(0)), Some(Forced::Drain));
         assert_eq!(t.forced(TargetId(1)), Some(Forced::Down));
         assert_eq!(t.forced(TargetId(2)), None);
+    }
+
+    /// A dual-stack endpoint is named by either of its addresses.
+    #[test]
+    fn an_address_override_names_a_dual_stack_endpoint_by_either_address() {
+        let t = HealthTable::new(2, Status::Up);
+        let dual = MemberRef {
+            target: TargetId(0),
+            addr: "192.0.2.1".parse().unwrap(),
+            other: Some("2001:db8::1".parse().unwrap()),
+            zone: "t",
+            pool: "p",
+            member: None,
+        };
+        for a in ["192.0.2.1", "2001:db8::1"] {
+            let list = vec![Override {
+                endpoint: addr(a),
+                state: Forced::Drain,
+                since: 0,
+            }];
+            assert!(dual.matches(&list[0].endpoint));
+            apply(&list, &t, [dual]);
+            assert_eq!(t.forced(TargetId(0)), Some(Forced::Drain), "{a}");
+            apply(&[], &t, [dual]);
+            assert_eq!(t.forced(TargetId(0)), None);
+        }
+        assert!(!dual.matches(&addr("2001:db8::2")));
     }
 
     #[test]

@@ -220,6 +220,13 @@ impl Cell {
     pub fn forced(self) -> Option<Forced> {
         Forced::decode(self.0 >> 1)
     }
+
+    /// This cell, down or failing also when `other` is (its forced state
+    /// ignored): two checks of one endpoint, one health state.
+    #[inline]
+    pub fn with_failures_of(self, other: Cell) -> Cell {
+        Cell(self.0 | (other.0 & Self::FAILING_BITS))
+    }
 }
 
 fn encode(s: Status) -> u8 {

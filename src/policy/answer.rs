@@ -97,7 +97,7 @@ fn any_failing(lb: &BalancedName, family: Family, health: &HealthTable) -> bool 
     lb.groups
         .iter()
         .flat_map(|g| g.pool.members(family))
-        .any(|m| health.cell(m.target).failing())
+        .any(|m| pool::cell_of(m, health).failing())
 }
 
 /// Every member of the family is unavailable: what `on_all_down` says.

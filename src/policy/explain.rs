@@ -8,7 +8,7 @@ use crate::health::HealthTable;
 
 use super::geo::GeoMap;
 use super::groups::{Choice, choose};
-use super::pool::{Health, Tier, scan, state_of, tier_of};
+use super::pool::{Health, Tier, cell_of, scan, state_of, tier_of};
 use super::{
     BalancedName, ClientInfo, Family, Group, Member, OnAllDown, OperatorState, Order, Ordered,
 };
@@ -199,10 +199,18 @@ fn members(s: &mut String, g: &Group, health: &HealthTable) {
 }
 
 fn member_line(m: &Member, health: &HealthTable) -> String {
-    let mut line = format!("{:<39} weight {:<4} state {:<5}", m.addr, m.weight, m.state);
+    let addr = match m.other {
+        Some(o) => format!("{} + {o}", m.addr),
+        None => m.addr.to_string(),
+    };
+    let mut line = format!("{addr:<39} weight {:<4} state {:<5}", m.weight, m.state);
     match &m.check {
         Some(c) => {
-            let h = if health.is_up(m.target) { "up" } else { "down" };
+            let h = if cell_of(m, health).is_up() {
+                "up"
+            } else {
+                "down"
+            };
             let _ = write!(line, " health {h:<4} (check {c})");
         }
         None => line.push_str(" health -    (no check)"),
@@ -227,6 +235,23 @@ fn member_line(m: &Member, health: &HealthTable) -> String {
     }
     if let Some(c) = m.coords {
         let _ = write!(line, "; lat {} lon {}", c.lat, c.lon);
+    }
+    if let Some(rtt) = health.rtt_us(m.target) {
+        let _ = write!(line, "; rtt {} ms", f64::from(rtt) / 1000.0);
+    }
+    if let Some(kind) = m.load_kind {
+        match health.load(m.target) {
+            Some(l) => {
+                let _ = write!(line, "; load {l} ({})", kind.as_str());
+            }
+            None => {
+                let _ = write!(
+                    line,
+                    "; load - ({}, none reported: configured weight)",
+                    kind.as_str()
+                );
+            }
+        }
     }
     line
 }

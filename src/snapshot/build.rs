@@ -438,7 +438,7 @@ fn counters_for(zones: &ZoneSet, lb: &[BalancedName]) -> crate::metrics::Snapsho
             _ => None,
         };
         let addrs = (n.groups.iter().chain(fallback))
-            .flat_map(|g| g.pool.iter().map(|m| m.addr))
+            .flat_map(|g| g.pool.iter().flat_map(|m| m.addrs()))
             .collect();
         (n.name.as_str(), addrs)
     });

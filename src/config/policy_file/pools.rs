@@ -10,9 +10,26 @@ use super::spec::{MemberSpec, PoolSpec};
 use crate::config::values::{float_in, int_in, non_empty, one_of};
 use crate::health::{Check, TargetKey, TargetRegistry};
 use crate::policy::{Coords, Member, OperatorState, Pool};
+use crate::words::Words;
 
 pub const DEFAULT_WEIGHT: u32 = 1;
 pub const MAX_WEIGHT: i64 = 1000;
+
+/// `check_family` of a dual-stack member: which of its addresses the
+/// check probes. Either way the endpoint has one health state.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+enum CheckFamily {
+    V4,
+    V6,
+    /// Both; down when either fails.
+    Both,
+}
+
+const CHECK_FAMILIES: Words<CheckFamily> = Words(&[
+    ("v4", CheckFamily::V4),
+    ("v6", CheckFamily::V6),
+    ("both", CheckFamily::Both),
+]);
 
 /// Checks of the file by name; `None` for one that failed validation
 /// (already reported, so references to it stay quiet).
@@ -50,15 +67,18 @@ pub(super) fn compile_pool(
         };
         match compile_member(cx, &base, &path, m, checks, targets) {
             Some(member) => {
-                if let Some(first) = seen.insert(member.addr, i)
-                    && let Some(address) = &m.address
-                {
-                    cx.error(
-                        address.span().start,
-                        format!("{path}.address"),
-                        format!("{} is already members[{first}] of this pool", member.addr),
-                    );
-                    ok = false;
+                let keys = [(&m.address, "address"), (&m.address6, "address6")];
+                for (a, (written, key)) in member.addrs().zip(keys) {
+                    if let Some(first) = seen.insert(a, i)
+                        && let Some(written) = written
+                    {
+                        cx.error(
+                            written.span().start,
+                            format!("{path}.{key}"),
+                            format!("{a} is already members[{first}] of this pool"),
+                        );
+                        ok = false;
+                    }
                 }
                 out.push(member);
             }
@@ -80,12 +100,14 @@ fn compile_member(
 ) -> Option<Member> {
     let MemberSpec {
         address,
+        address6,
         weight,
         name,
         region,
         lat,
         lon,
         check,
+        check_family,
         state,
         bad,
     } = spec;
@@ -94,13 +116,13 @@ fn compile_member(
 
     // Missing or mistyped: already reported by the reader; the member's
     // other keys are still checked.
-    let addr = address
-        .as_ref()
-        .and_then(|address| match address.get_ref().parse::<IpAddr>() {
+    let mut unicast = |v: &Option<toml::Spanned<String>>, k: &str| {
+        let v = v.as_ref()?;
+        match v.get_ref().parse::<IpAddr>() {
             Ok(a) if a.is_unspecified() || a.is_multicast() => {
                 cx.error(
-                    address.span().start,
-                    key("address"),
+                    v.span().start,
+                    key(k),
                     format!("{a} is not a unicast address"),
                 );
                 None
@@ -108,13 +130,51 @@ fn compile_member(
             Ok(a) => Some(a),
             Err(_) => {
                 cx.error(
-                    address.span().start,
-                    key("address"),
-                    format!("invalid IP address {:?}", address.get_ref()),
+                    v.span().start,
+                    key(k),
+                    format!("invalid IP address {:?}", v.get_ref()),
                 );
                 None
             }
-        });
+        }
+    };
+    let addr = unicast(address, "address");
+    let addr6 = unicast(address6, "address6");
+    // A dual-stack endpoint: `address` IPv4, `address6` IPv6.
+    if let (Some(a6), Some(w)) = (addr6, address6)
+        && !a6.is_ipv6()
+    {
+        cx.error(
+            w.span().start,
+            key("address6"),
+            format!("{a6} is not an IPv6 address; address6 is the endpoint's IPv6 address"),
+        );
+    }
+    if let (Some(a), Some(w), Some(_)) = (addr, address, address6)
+        && !a.is_ipv4()
+    {
+        cx.error(
+            w.span().start,
+            key("address"),
+            format!(
+                "{a} is not an IPv4 address; with address6, address is the endpoint's IPv4 address"
+            ),
+        );
+    }
+    let family = match check_family {
+        None => Some(CheckFamily::V4),
+        Some(f) => {
+            if address6.is_none() && !bad.has("address6") {
+                cx.error(
+                    f.span().start,
+                    key("check_family"),
+                    "only for a dual-stack member (with address6)",
+                );
+            }
+            let r = one_of("check family", &CHECK_FAMILIES, f.get_ref());
+            cx.check(f.span().start, key("check_family"), r)
+        }
+    };
     let weight = weight
         .as_ref()
         .and_then(|w| {
@@ -178,24 +238,38 @@ fn compile_member(
         },
     };
 
-    let (addr, check_ref) = (addr?, check_ref?);
+    let (addr, check_ref, family) = (addr?, check_ref?, family?);
     if cx.diags.len() != before || bad.any() {
         return None;
     }
-    let target = targets.intern(TargetKey {
-        addr,
-        check: check_ref.clone(),
-    });
+    // The addresses probed: the endpoint's, or for a dual-stack one the
+    // checked family's (both: two probes, one health state).
+    let probed: &[IpAddr] = match (addr6, family) {
+        (None, _) => &[addr],
+        (Some(_), CheckFamily::V4) => &[addr],
+        (Some(a6), CheckFamily::V6) => &[a6],
+        (Some(a6), CheckFamily::Both) => &[addr, a6],
+    };
     // Who uses the target, for the prober's state-change lines.
     let zone = cx.path.file_stem().and_then(|f| f.to_str()).unwrap_or("");
     let used = match &label {
         Some(l) => format!("{l} in {zone} {pool}"),
         None => format!("{zone} {pool}"),
     };
-    targets.note_use(target, &used);
+    let mut ids = probed.iter().map(|&a| {
+        let id = targets.intern(TargetKey {
+            addr: a,
+            check: check_ref.clone(),
+        });
+        targets.note_use(id, &used);
+        id
+    });
+    let (target, also) = (ids.next()?, ids.next());
     Some(Member {
         addr,
+        other: addr6,
         target,
+        also,
         weight,
         state,
         label,

@@ -155,6 +155,11 @@ impl ReadSpec for PoolSpec {
 pub struct MemberSpec {
     /// IPv4 or IPv6 address answered in A or AAAA records; required.
     pub address: Option<Spanned<String>>,
+    /// The same endpoint's IPv6 address (with an IPv4 `address`): one
+    /// dual-stack endpoint, one health state.
+    pub address6: Option<Spanned<String>>,
+    /// Dual-stack only: probe over `v4` (default), `v6` or `both`.
+    pub check_family: Option<Spanned<String>>,
     /// 0..=1000; default 1. 0 = standby: answered only when no member with
     /// weight > 0 is available.
     pub weight: Option<Spanned<i64>>,
@@ -178,12 +183,14 @@ impl MemberSpec {
     fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
         let mut spec = Self {
             address: f.req(cx, "address"),
+            address6: f.opt(cx, "address6"),
             weight: f.opt(cx, "weight"),
             name: f.opt(cx, "name"),
             region: f.opt(cx, "region"),
             lat: f.opt(cx, "lat"),
             lon: f.opt(cx, "lon"),
             check: f.opt(cx, "check"),
+            check_family: f.opt(cx, "check_family"),
             state: f.opt(cx, "state"),
             bad: BadKeys::default(),
         };

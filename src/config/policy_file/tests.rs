@@ -519,7 +519,7 @@ fn each_error_has_its_line_and_key() {
             "[checks.c]\nkind = \"http\"\nbogus = 1\n[pools.p]\nmembers = [{ address = \"192.0.2.1\", color = \"red\" }]\n[names.www]\npolicy = \"weighted\"\npool = \"p\"\nwieght = 2\n[extra]\nx = 1\n".into(),
             &[
                 "t.toml:3:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`, `load_header`, `load_json_pointer`, `load_body`, `load_kind`",
-                "t.toml:5:37: pools.p.members[0]: unknown field `color`, expected one of `address`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `state`",
+                "t.toml:5:37: pools.p.members[0]: unknown field `color`, expected one of `address`, `address6`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `check_family`, `state`",
                 "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `rtt_tolerance_ms`, `rtt_tolerance_pct`, `geo`",
                 "t.toml:10:2: extra: unknown key, expected one of `checks`, `pools`, `names`, `geo`",
             ],
@@ -593,7 +593,7 @@ fn every_error_of_an_entry_is_reported() {
                 "t.toml:4:37: pools.p.members[1].weight: must be between 0 and 1000, got 5000",
                 "t.toml:5:15: pools.p.members[2].address: invalid type: integer `5`, expected a string",
                 "t.toml:5:27: pools.p.members[2].weight: must be between 0 and 1000, got -1",
-                "t.toml:5:31: pools.p.members[2]: unknown field `colour`, expected one of `address`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `state`",
+                "t.toml:5:31: pools.p.members[2]: unknown field `colour`, expected one of `address`, `address6`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `check_family`, `state`",
                 "t.toml:6:3: pools.p.members[3]: invalid type: string \"192.0.2.4\", expected a map",
             ],
         ),
@@ -637,4 +637,68 @@ fn every_error_of_an_entry_is_reported() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// `address6` makes one dual-stack endpoint; `check_family` says which
+/// address its check probes (both: two targets, one health state).
+#[test]
+fn dual_stack_members() {
+    let text = r#"
+[checks.c]
+kind = "tcp"
+port = 80
+[pools.p]
+members = [
+  { address = "192.0.2.1", address6 = "2001:db8::1", check = "c" },
+  { address = "192.0.2.2", address6 = "2001:db8::2", check = "c", check_family = "v6" },
+  { address = "192.0.2.3", address6 = "2001:db8::3", check = "c", check_family = "both" },
+  { address = "192.0.2.4" },
+]
+[names.www]
+policy = "sticky"
+pool = "p"
+"#;
+    let (file, errs, targets) = load(text);
+    assert!(errs.is_empty(), "{errs:?}");
+    let lb = &file.unwrap().names[0].lb;
+    let pool = &lb.groups[0].pool;
+    assert_eq!(pool.members(Family::V4).len(), 4);
+    assert_eq!(pool.members(Family::V6).len(), 3);
+    let probed = |id: crate::health::TargetId| targets.get(id).unwrap().addr.to_string();
+    let m: Vec<&crate::policy::Member> = pool.iter().collect();
+    assert_eq!(m.len(), 4);
+    assert_eq!((probed(m[0].target), m[0].also), ("192.0.2.1".into(), None));
+    assert_eq!(
+        (probed(m[1].target), m[1].also),
+        ("2001:db8::2".into(), None)
+    );
+    assert_eq!(probed(m[2].target), "192.0.2.3");
+    assert_eq!(probed(m[2].also.unwrap()), "2001:db8::3");
+    assert_eq!(m[2].other, Some("2001:db8::3".parse().unwrap()));
+    assert_eq!(targets.len(), 5);
+
+    let bad = r#"
+[pools.p]
+members = [
+  { address = "2001:db8::1", address6 = "2001:db8::2" },
+  { address = "192.0.2.1", address6 = "192.0.2.2" },
+  { address = "192.0.2.3", check_family = "v6" },
+  { address = "192.0.2.4", address6 = "2001:db8::4", check_family = "v5" },
+  { address = "192.0.2.5", address6 = "2001:db8::4" },
+  { address = "2001:db8::5" },
+  { address = "192.0.2.6", address6 = "2001:db8::5" },
+]
+"#;
+    assert_eq!(
+        errors(bad),
+        [
+            "t.toml:4:15: pools.p.members[0].address: 2001:db8::1 is not an IPv4 address; with address6, address is the endpoint's IPv4 address",
+            "t.toml:5:39: pools.p.members[1].address6: 192.0.2.2 is not an IPv6 address; address6 is the endpoint's IPv6 address",
+            "t.toml:6:43: pools.p.members[2].check_family: only for a dual-stack member (with address6)",
+            "t.toml:7:69: pools.p.members[3].check_family: unknown check family \"v5\", expected v4, v6 or both",
+            // members[4] repeats members[3]'s address6, but members[3] did
+            // not compile: no follow-on error
+            "t.toml:10:39: pools.p.members[6].address6: 2001:db8::5 is already members[5] of this pool",
+        ]
+    );
 }
