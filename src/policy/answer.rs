@@ -1,6 +1,9 @@
 //! [`answer`]: one query's decision for one load-balanced name.
 
+use rand::Rng as _;
+
 use super::groups::{Choice, choose};
+use super::latency::{self, Draw, MAX_POOLS};
 use super::name::{BalancedName, Group, OnAllDown, Order, Ordered, Pick};
 use super::pool::Health;
 use super::{
@@ -42,7 +45,19 @@ pub fn answer_bounded(
 ) {
     out.clear();
     out.ttl = lb.ttl;
-    let order = lb.order.order(&lb.groups, client);
+    let mut buf = [0u16; MAX_POOLS];
+    let draw = || match lb.pick {
+        // A sticky pick draws the pool from the client network too, so
+        // one network gets one pool (and load balancer) for A and AAAA.
+        Pick::Sticky(p) => {
+            let (hash, scope) = sticky::client_hash(client, p);
+            Draw::Client { hash, scope }
+        }
+        _ => Draw::Random(rng.next_u64()),
+    };
+    let order = lb
+        .order
+        .order(&lb.groups, client, family, health, draw, &mut buf);
     out.ecs_scope = order.scope;
     let k = lb.answers.limit().min(max.max(1));
     match choose(order, family, Health::probed(health)) {
@@ -64,6 +79,12 @@ pub fn answer_bounded(
                         },
                     ),
                     Order::Geo(_) => geo_decision(&order, index),
+                    Order::Latency(_) => match order.indices().and_then(<[u16]>::first) {
+                        Some(&i) if usize::from(i) == index => order
+                            .first()
+                            .unwrap_or((latency::LATER, DecisionKind::Failover)),
+                        _ => (latency::LATER, DecisionKind::Failover),
+                    },
                 },
                 pool::Tier::LiveZero => (reason::WEIGHT_ZERO_ONLY, DecisionKind::LastResort),
                 pool::Tier::DrainWeighted | pool::Tier::DrainZero => {

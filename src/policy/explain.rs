@@ -8,9 +8,10 @@ use crate::health::HealthTable;
 
 use super::geo::GeoMap;
 use super::groups::{Choice, choose};
+use super::latency::{Draw, LatencyMap, MAX_POOLS, Ranking, Source};
 use super::pool::{Health, Tier, cell_of, scan, state_of, tier_of};
 use super::{
-    BalancedName, ClientInfo, Family, Group, Member, OnAllDown, OperatorState, Order, Ordered,
+    BalancedName, ClientInfo, Family, Group, Member, OnAllDown, OperatorState, Order, Ordered, Pick,
 };
 use crate::geoip::ClientLocation;
 
@@ -38,6 +39,9 @@ pub fn explain(lb: &BalancedName, health: &HealthTable, client: &ClientInfo) -> 
     }
     for (family, rr) in [(Family::V4, "A"), (Family::V6, "AAAA")] {
         let _ = writeln!(s, "  {rr}: {}", serving(lb, family, health, client));
+    }
+    if let Order::Latency(map) = &lb.order {
+        latency_client(&mut s, lb, map, health, client);
     }
     if let Order::Geo(map) = &lb.order {
         let _ = writeln!(s, "  rules (most specific first):");
@@ -115,9 +119,133 @@ fn pool_names(lb: &BalancedName, positions: &[u16]) -> String {
         .join(", ")
 }
 
+/// Each family's ranking of a latency or closest name for this client:
+/// every pool's estimate, where it came from, the RTT and bias added,
+/// the tolerance band, and the ECS scope.
+fn latency_client(
+    s: &mut String,
+    lb: &BalancedName,
+    map: &LatencyMap,
+    health: &HealthTable,
+    client: &ClientInfo,
+) {
+    let latency = map.ranking() == Ranking::Latency;
+    for (family, rr) in [(Family::V4, "A"), (Family::V6, "AAAA")] {
+        if lb.groups.iter().all(|g| g.pool.members(family).is_empty()) {
+            continue;
+        }
+        let ranked = map.rank(&lb.groups, client, family, health, Draw::Random(0));
+        let _ = writeln!(
+            s,
+            "  {} for this client ({rr}), best first:",
+            if latency { "estimates" } else { "distances" }
+        );
+        let mut est = ranked.estimates().to_vec();
+        // The draw among equals is per query: list the band by estimate.
+        est[..ranked.band].sort_by_key(|e| (e.total_us, e.group));
+        for e in &est {
+            let pool = &lb.groups[usize::from(e.group)].pool.name;
+            let source = match e.source {
+                Source::Table(r) => map
+                    .table()
+                    .and_then(|t| t.rows().get(r as usize))
+                    .map_or_else(
+                        || "table".to_owned(),
+                        |row| format!("table row {}", row.key.describe(map.nets())),
+                    ),
+                Source::Distance => format!("distance {:.0} km", e.km.unwrap_or(0.0)),
+                Source::None => "none (configured order)".to_owned(),
+            };
+            let standing = if e.available {
+                "available"
+            } else {
+                "no available member"
+            };
+            let line = if !latency {
+                match e.source {
+                    Source::None => format!("{source}; {standing}"),
+                    _ => format!(
+                        "{source}, bias {} -> {:.0} km; {standing}",
+                        lb.groups[usize::from(e.group)].pool.site.bias_pct,
+                        e.network_us as f64 / 1000.0
+                    ),
+                }
+            } else if e.source == Source::None {
+                format!("{source}; {standing}")
+            } else {
+                format!(
+                    "{source}: {} + rtt {} + bias {} = {}; {standing}",
+                    ms(e.network_us),
+                    e.rtt_us.map_or("-".to_owned(), |r| ms(i64::from(r))),
+                    ms(e.bias_us),
+                    ms(e.total_us)
+                )
+            };
+            let _ = writeln!(s, "    {pool:<16} {line}");
+        }
+        if latency
+            && let Some(best) = est
+                .first()
+                .filter(|e| e.available && e.source != Source::None)
+        {
+            let limit = map.tolerance().limit(best.total_us);
+            let band: Vec<String> = est[..ranked.band]
+                .iter()
+                .map(|e| {
+                    let g = &lb.groups[usize::from(e.group)].pool;
+                    format!("{} (weight {})", g.name, g.site.weight)
+                })
+                .collect();
+            let share = if ranked.band > 1 {
+                match lb.pick {
+                    Pick::Sticky(_) => "; one drawn by weight from the client network",
+                    _ => "; one drawn by weight per query",
+                }
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                s,
+                "    tolerance {} of the best: up to {}: {}{share}",
+                map.tolerance(),
+                ms(limit),
+                band.join(", ")
+            );
+        }
+        let scope = match client.ecs {
+            None => "none (no ECS option with a source prefix above 0 in the query)".to_owned(),
+            Some(e) => format!(
+                "/{} (the table network and the network that placed the client: /{}; the query's source /{})",
+                ranked.scope.min(e.source_prefix),
+                ranked.scope,
+                e.source_prefix
+            ),
+        };
+        let _ = writeln!(s, "    ECS scope: {scope}");
+    }
+}
+
+/// Microseconds as `12.4 ms`.
+fn ms(us: i64) -> String {
+    let v = us as f64 / 1000.0;
+    if v.fract() == 0.0 {
+        format!("{v:.0} ms")
+    } else {
+        format!("{v:.1} ms")
+    }
+}
+
 /// Where a query of `family` from `client` would be answered from now.
 fn serving(lb: &BalancedName, family: Family, health: &HealthTable, client: &ClientInfo) -> String {
-    let order = lb.order.order(&lb.groups, client);
+    let mut buf = [0u16; MAX_POOLS];
+    let order = lb.order.order(
+        &lb.groups,
+        client,
+        family,
+        health,
+        || Draw::Random(0),
+        &mut buf,
+    );
     let mut text = match choose(order, family, Health::probed(health)) {
         Choice::NoMembers if order.indices() == Some(&[]) => {
             return "no rule for this client (NODATA)".into();
@@ -156,8 +284,17 @@ fn serving(lb: &BalancedName, family: Family, health: &HealthTable, client: &Cli
             },
         },
     };
-    if matches!(lb.order, Order::Geo(_)) {
-        let _ = write!(text, "; tried {}", tried(order, family, health));
+    match &lb.order {
+        Order::Geo(_) => {
+            let _ = write!(text, "; tried {}", tried(order, family, health));
+        }
+        Order::Latency(m) => {
+            let _ = write!(text, "; ranked {}", tried(order, family, health));
+            if m.ranking() == Ranking::Latency {
+                text.push_str(" (within the tolerance, the first is drawn per query)");
+            }
+        }
+        _ => {}
     }
     text
 }

@@ -30,6 +30,7 @@ mod explain;
 mod failover;
 pub mod geo;
 pub mod groups;
+pub mod latency;
 pub mod least_connections;
 mod least_response_time;
 mod multivalue;
@@ -53,7 +54,7 @@ use crate::geoip::ClientLocation;
 pub use answer::{answer, answer_bounded};
 pub use explain::explain;
 pub use name::{AllDownMode, BalancedName, Group, OnAllDown, Order, Ordered, Pick, Policy};
-pub use pool::{Coords, MAX_ANSWERS, Member, OperatorState, Pool};
+pub use pool::{Coords, MAX_ANSWERS, Member, OperatorState, Pool, Site};
 pub use sticky::StickyPrefixes;
 pub use tolerance::Tolerance;
 

@@ -18,8 +18,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use super::geo::GeoMap;
-use super::{Answers, ClientInfo, Family, Pool, StickyPrefixes, Tolerance};
+use super::latency::{Draw, LatencyMap, MAX_POOLS, Ranking};
+use super::{Answers, ClientInfo, DecisionKind, Family, Pool, Reason, StickyPrefixes, Tolerance};
 use crate::geoip::{ClientLocation, CustomNets};
+use crate::health::HealthTable;
 use crate::words::Words;
 
 /// The `policy` word of `[names.OWNER]`: which order and pick a name
@@ -34,6 +36,8 @@ pub enum Policy {
     Geo,
     LeastResponseTime,
     LeastConnections,
+    Latency,
+    Closest,
 }
 
 impl Policy {
@@ -47,6 +51,8 @@ impl Policy {
         ("geo", Self::Geo),
         ("least_response_time", Self::LeastResponseTime),
         ("least_connections", Self::LeastConnections),
+        ("latency", Self::Latency),
+        ("closest", Self::Closest),
     ]);
 
     /// `group_policy`: the policies that are a pick inside one pool, for
@@ -68,7 +74,10 @@ impl Policy {
     /// Whether the policy chooses among several pools (its pick inside a
     /// pool is then `group_policy`).
     pub fn orders_groups(self) -> bool {
-        matches!(self, Self::Failover | Self::Geo)
+        matches!(
+            self,
+            Self::Failover | Self::Geo | Self::Latency | Self::Closest
+        )
     }
 }
 
@@ -89,21 +98,35 @@ pub enum Order {
     Failover,
     /// The groups the client's location maps to ([`GeoMap`]).
     Geo(Arc<GeoMap>),
+    /// The groups ranked for the client by expected latency or distance
+    /// ([`LatencyMap`]).
+    Latency(Arc<LatencyMap>),
 }
 
 impl Order {
-    /// The groups to try for `client`, best first, and the ECS scope that
-    /// choice depends on. Never allocates: the geo order returns a list it
-    /// computed for the client's rule when the snapshot was built, and the
-    /// scope of the network that placed the client.
+    /// The groups to try for `client` and `family`, best first, and the
+    /// ECS scope that choice depends on. Never allocates: the geo order
+    /// returns a list it computed for the client's rule when the snapshot
+    /// was built, and the scope of the network that placed the client; the
+    /// latency order ranks into `buf`, drawing among equals with `draw()`
+    /// (called only by it).
     #[inline]
-    pub fn order<'a>(&'a self, groups: &'a [Group], client: &ClientInfo) -> Ordered<'a> {
+    pub fn order<'a>(
+        &'a self,
+        groups: &'a [Group],
+        client: &ClientInfo,
+        family: Family,
+        health: &HealthTable,
+        draw: impl FnOnce() -> Draw,
+        buf: &'a mut [u16; MAX_POOLS],
+    ) -> Ordered<'a> {
         match self {
             Order::Single | Order::Failover => Ordered::in_file_order(groups),
             Order::Geo(map) => map.order(
                 groups,
                 client.location.as_ref().unwrap_or(&ClientLocation::UNKNOWN),
             ),
+            Order::Latency(map) => map.order(groups, client, family, health, draw(), buf),
         }
     }
 
@@ -114,6 +137,7 @@ impl Order {
     pub fn locator(&self) -> Option<&CustomNets> {
         match self {
             Order::Geo(map) if map.needs_location() => Some(map.nets()),
+            Order::Latency(map) if map.needs_location() => Some(map.nets()),
             _ => None,
         }
     }
@@ -135,6 +159,8 @@ pub struct Ordered<'a> {
     /// ECS scope prefix the order depends on (RFC 7871 §7.2.1); 0 when
     /// every client gets the same order.
     pub scope: u8,
+    /// A ranked order's reason and kind for an answer from its first group.
+    first: Option<(Reason, DecisionKind)>,
 }
 
 impl<'a> Ordered<'a> {
@@ -146,6 +172,7 @@ impl<'a> Ordered<'a> {
             indices: None,
             default_from: usize::MAX,
             scope: 0,
+            first: None,
         }
     }
 
@@ -163,7 +190,32 @@ impl<'a> Ordered<'a> {
             indices: Some(indices),
             default_from,
             scope,
+            first: None,
         }
+    }
+
+    /// A ranked order (latency, closest): `indices` into `groups`, what to
+    /// say of an answer from the first.
+    #[inline]
+    pub(super) fn ranked(
+        groups: &'a [Group],
+        indices: &'a [u16],
+        scope: u8,
+        first: Option<(Reason, DecisionKind)>,
+    ) -> Self {
+        Self {
+            groups,
+            indices: Some(indices),
+            default_from: usize::MAX,
+            scope,
+            first,
+        }
+    }
+
+    /// A ranked order's reason and kind for an answer from its first group.
+    #[inline]
+    pub fn first(&self) -> Option<(Reason, DecisionKind)> {
+        self.first
     }
 
     /// Every group of the name, in file order.
@@ -394,9 +446,13 @@ impl BalancedName {
     /// The file's `policy` word for this name's order and pick.
     #[inline]
     pub fn policy(&self) -> Policy {
-        match self.order {
+        match &self.order {
             Order::Failover => Policy::Failover,
             Order::Geo(_) => Policy::Geo,
+            Order::Latency(m) => match m.ranking() {
+                Ranking::Latency => Policy::Latency,
+                Ranking::Closest => Policy::Closest,
+            },
             Order::Single => self.pick.policy(),
         }
     }
@@ -406,6 +462,16 @@ impl BalancedName {
     pub fn describe_policy(&self) -> String {
         match &self.order {
             Order::Failover | Order::Geo(_) => {
+                format!("{} (group_policy {})", self.policy(), self.pick.describe())
+            }
+            Order::Latency(m) if m.ranking() == Ranking::Latency => format!(
+                "{} (group_policy {}, tolerance {}, path factor {})",
+                self.policy(),
+                self.pick.describe(),
+                m.tolerance(),
+                m.model().path_factor
+            ),
+            Order::Latency(_) => {
                 format!("{} (group_policy {})", self.policy(), self.pick.describe())
             }
             Order::Single => self.pick.describe(),

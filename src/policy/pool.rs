@@ -156,8 +156,41 @@ impl Member {
 #[derive(Debug)]
 pub struct Pool {
     pub name: String,
+    /// Where the pool is and how the latency and closest orders treat it.
+    pub site: Site,
     v4: Box<[Member]>,
     v6: Box<[Member]>,
+}
+
+/// A pool as a site, for the orders that rank pools per client
+/// (`latency`, `closest`). The coordinates are the operator's: the load
+/// balancers' own addresses are never geolocated (PowerDNS's
+/// `pickclosest` does that, and anycast or a CDN in front makes it wrong).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Site {
+    /// `lat`, `lon` of `[pools.X]`: where the pool's endpoints run.
+    pub coords: Option<Coords>,
+    /// `weight` of `[pools.X]`, 1..=1000: its share among pools within the
+    /// latency tolerance of the best.
+    pub weight: u32,
+    /// `bias_ms`: added to every latency estimate of the pool, in µs
+    /// (negative draws traffic in).
+    pub bias_us: i64,
+    /// `bias`, -99..=99: the closest order's geoproximity bias, as Route
+    /// 53's (a positive bias shrinks the pool's distances, drawing clients
+    /// from further away).
+    pub bias_pct: i8,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self {
+            coords: None,
+            weight: 1,
+            bias_us: 0,
+            bias_pct: 0,
+        }
+    }
 }
 
 impl Pool {
@@ -179,9 +212,16 @@ impl Pool {
         }
         Self {
             name: name.into(),
+            site: Site::default(),
             v4: v4.into_boxed_slice(),
             v6: v6.into_boxed_slice(),
         }
+    }
+
+    /// This pool with `site`.
+    pub fn with_site(mut self, site: Site) -> Self {
+        self.site = site;
+        self
     }
 
     /// The members that can answer a query of `family`.
@@ -214,6 +254,7 @@ impl Pool {
         };
         Pool {
             name: self.name.clone(),
+            site: self.site,
             v4: map(&self.v4),
             v6: map(&self.v6),
         }

@@ -85,6 +85,13 @@ pub(super) fn pick(
     scope
 }
 
+/// A hash of the client's network and the ECS scope that goes with it:
+/// what the latency order draws a pool from under a sticky pick.
+pub(super) fn client_hash(client: &ClientInfo, p: StickyPrefixes) -> (u64, u8) {
+    let (net, scope) = client_network(client, p);
+    (hash_addr(net), scope)
+}
+
 /// The client's network and the ECS scope that goes with it.
 fn client_network(client: &ClientInfo, p: StickyPrefixes) -> (IpAddr, u8) {
     match client.ecs {

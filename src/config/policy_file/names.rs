@@ -10,12 +10,14 @@ use hickory_proto::rr::Name;
 use toml::Spanned;
 
 use super::geo::{Rules, compile_rules};
+use super::latency::LatencySection;
 use super::parse::Cx;
 use super::spec::{AnswersSpec, GeoRulesSpec, NameSpec};
 use crate::config::fields::BadKeys;
 use crate::config::values::{float_in, int_in, one_of};
 use crate::geoip::CustomNets;
 use crate::policy::geo::GeoMap;
+use crate::policy::latency::{LatencyMap, MAX_POOLS, Ranking};
 use crate::policy::{
     AllDownMode, Answers, BalancedName, Group, MAX_ANSWERS, OnAllDown, Order, Pick, Policy, Pool,
     StickyPrefixes, Tolerance,
@@ -25,6 +27,9 @@ use crate::zone::name::{parse_owner, to_wire_lower};
 /// Defaults, documented in `zones/example.test.toml`.
 pub const DEFAULT_TTL: u32 = 30;
 pub const MAX_TTL: i64 = 86_400;
+/// `tolerance_ms` / `tolerance_pct` of a latency name: pools within 5 ms
+/// or 10 % of the best estimate are as good.
+pub(super) const DEFAULT_TOLERANCE: Tolerance = Tolerance { us: 5_000, pct: 10 };
 /// `rtt_tolerance_ms` / `rtt_tolerance_pct`: members within 1 ms or 20 %
 /// of the fastest probe RTT are as fast.
 pub(super) const DEFAULT_RTT_TOLERANCE: Tolerance = Tolerance { us: 1_000, pct: 20 };
@@ -81,18 +86,26 @@ pub(super) fn owner_name(
     }
 }
 
+/// What a name may refer to in its policy file: the pools (`None` for a
+/// broken one), the custom networks (`None` when `[geo]` is broken) and
+/// `[latency]` (`None` when broken); broken ones are already reported.
+pub(super) struct FileCx<'a> {
+    pub(super) pools: &'a HashMap<&'a str, Option<Arc<Pool>>>,
+    pub(super) nets: Option<&'a Arc<CustomNets>>,
+    pub(super) latency: Option<&'a LatencySection>,
+}
+
 /// `[names.OWNER]` → a load-balanced name; `None` after reporting any
-/// error. `nets` are the file's custom networks, `None` when its `[geo]`
-/// is broken (already reported).
+/// error.
 pub(super) fn compile_name(
     cx: &mut Cx<'_>,
     owner: &str,
     base: &str,
     spec: &NameSpec,
     name_key: &Spanned<String>,
-    pools: &HashMap<&str, Option<Arc<Pool>>>,
-    nets: Option<&Arc<CustomNets>>,
+    file: &FileCx<'_>,
 ) -> Option<BalancedName> {
+    let (pools, nets) = (file.pools, file.nets);
     let NameSpec {
         policy,
         pool,
@@ -105,6 +118,8 @@ pub(super) fn compile_name(
         fallback_pool,
         sticky_v4_prefix,
         sticky_v6_prefix,
+        tolerance_ms,
+        tolerance_pct,
         rtt_tolerance_ms,
         rtt_tolerance_pct,
         geo,
@@ -152,16 +167,68 @@ pub(super) fn compile_name(
         [rtt_tolerance_ms.as_ref(), rtt_tolerance_pct.as_ref()],
     );
     let on_all_down = n.on_all_down(cx, on_all_down.as_ref(), fallback_pool.as_ref());
+    let tolerance = n.tolerance(cx, kind, [tolerance_ms.as_ref(), tolerance_pct.as_ref()]);
+    if matches!(kind, Some(Policy::Latency | Policy::Closest)) && group_pools.len() > MAX_POOLS {
+        let at = groups.as_ref().map_or(n.header, |g| g.span().start);
+        cx.error(
+            at,
+            n.key("groups"),
+            format!(
+                "{} pools; a {} name ranks at most {MAX_POOLS}",
+                group_pools.len(),
+                n.policy
+            ),
+        );
+    }
 
     if cx.diags.len() != before || bad.any() {
         return None;
     }
+    let mut geo_rules = None;
+    if let Some(Policy::Geo) = kind {
+        let r = rules?;
+        group_pools = r.pools;
+        geo_rules = Some(r.rules);
+    }
+    let groups: Box<[Group]> = group_pools.into_iter().map(Group::new).collect();
+    if groups.is_empty() {
+        // A referenced pool failed validation; that error is already out.
+        return None;
+    }
     let order = match kind? {
         Policy::Failover => Order::Failover,
-        Policy::Geo => {
-            let rules = rules?;
-            group_pools = rules.pools;
-            Order::Geo(Arc::new(GeoMap::new(nets?.clone(), rules.rules)))
+        Policy::Geo => Order::Geo(Arc::new(GeoMap::new(nets?.clone(), geo_rules?))),
+        p @ (Policy::Latency | Policy::Closest) => {
+            let section = file.latency?;
+            let ranking = if p == Policy::Latency {
+                Ranking::Latency
+            } else {
+                Ranking::Closest
+            };
+            let map = LatencyMap::new(
+                ranking,
+                nets?.clone(),
+                section.table.clone(),
+                &groups,
+                tolerance,
+                section.model,
+            );
+            if !map.can_estimate() {
+                cx.warn(
+                    n.header,
+                    base,
+                    format!(
+                        "no pool of this {p} name has lat/lon{}: every client gets the pools in \
+                         `groups` order",
+                        if p == Policy::Latency {
+                            " and the file has no [latency] table"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+            }
+            Order::Latency(Arc::new(map))
         }
         Policy::Weighted
         | Policy::RoundRobin
@@ -170,11 +237,6 @@ pub(super) fn compile_name(
         | Policy::LeastResponseTime
         | Policy::LeastConnections => Order::Single,
     };
-    let groups: Box<[Group]> = group_pools.into_iter().map(Group::new).collect();
-    if groups.is_empty() {
-        // A referenced pool failed validation; that error is already out.
-        return None;
-    }
     Some(BalancedName {
         name: owner.to_owned(),
         ttl,
@@ -320,19 +382,19 @@ impl NameCx<'_> {
                 }
                 return Vec::new();
             }
-            Some(Policy::Failover) => {
-                if let Some(p) = pool {
+            Some(p @ (Policy::Failover | Policy::Latency | Policy::Closest)) => {
+                if let Some(pl) = pool {
                     cx.error(
-                        p.span().start,
+                        pl.span().start,
                         self.key("pool"),
-                        "not used by policy failover; list the pools in `groups`",
+                        format!("not used by policy {p}; list the pools in `groups`"),
                     );
                 }
                 if groups.is_none() && !self.bad.has("groups") {
                     cx.error(
                         self.header,
                         self.key("groups"),
-                        "required for policy failover",
+                        format!("required for policy {p}"),
                     );
                 }
             }
@@ -341,7 +403,7 @@ impl NameCx<'_> {
                     cx.error(
                         g.span().start,
                         self.key("groups"),
-                        format!("only for policy failover, not {policy}"),
+                        format!("only for policies failover, latency and closest, not {policy}"),
                     );
                 }
                 if pool.is_none() && !self.bad.has("pool") {
@@ -404,7 +466,9 @@ impl NameCx<'_> {
                     cx.error(
                         gp.span().start,
                         self.key("group_policy"),
-                        format!("only for policies failover and geo, not {policy}"),
+                        format!(
+                            "only for policies failover, geo, latency and closest, not {policy}"
+                        ),
                     );
                 }
                 let r = one_of("group policy", &Policy::GROUP_WORDS, gp.get_ref());
@@ -464,7 +528,46 @@ impl NameCx<'_> {
             Some(Policy::Sticky) => Pick::Sticky(sticky),
             Some(Policy::LeastResponseTime) => Pick::LeastResponseTime(tolerance),
             Some(Policy::LeastConnections) => Pick::LeastConnections,
-            Some(Policy::Weighted | Policy::Failover | Policy::Geo) | None => Pick::Weighted,
+            Some(
+                Policy::Weighted
+                | Policy::Failover
+                | Policy::Geo
+                | Policy::Latency
+                | Policy::Closest,
+            )
+            | None => Pick::Weighted,
+        }
+    }
+
+    /// `tolerance_ms` and `tolerance_pct`: latency names only.
+    fn tolerance(
+        &self,
+        cx: &mut Cx<'_>,
+        kind: Option<Policy>,
+        [ms, pct]: [Option<&Spanned<f64>>; 2],
+    ) -> Tolerance {
+        let policy = self.policy;
+        let mut read = |v: Option<&Spanned<f64>>, k: &str, max: f64, unit: &str| {
+            let v = v?;
+            if kind.is_some_and(|p| p != Policy::Latency) {
+                cx.error(
+                    v.span().start,
+                    self.key(k),
+                    format!("only for policy latency, not {policy}"),
+                );
+            }
+            cx.check(
+                v.span().start,
+                self.key(k),
+                float_in(*v.get_ref(), 0.0..=max, unit),
+            )
+        };
+        let d = DEFAULT_TOLERANCE;
+        Tolerance {
+            us: read(ms, "tolerance_ms", MAX_TOLERANCE_MS, " ms")
+                .map_or(d.us, |ms| (ms * 1000.0).round() as u32),
+            pct: read(pct, "tolerance_pct", MAX_TOLERANCE_PCT, " %")
+                .map_or(d.pct, |p| p.round() as u16),
         }
     }
 

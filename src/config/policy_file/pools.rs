@@ -9,7 +9,7 @@ use super::parse::{Cx, key_path};
 use super::spec::{MemberSpec, PoolSpec};
 use crate::config::values::{float_in, int_in, non_empty, one_of};
 use crate::health::{Check, TargetKey, TargetRegistry};
-use crate::policy::{Coords, Member, OperatorState, Pool};
+use crate::policy::{Coords, Member, OperatorState, Pool, Site};
 use crate::words::Words;
 
 pub const DEFAULT_WEIGHT: u32 = 1;
@@ -43,8 +43,18 @@ pub(super) fn compile_pool(
     checks: &Checks<'_>,
     targets: &mut TargetRegistry,
 ) -> Option<Pool> {
-    let PoolSpec { members } = spec;
+    let PoolSpec {
+        members,
+        lat,
+        lon,
+        weight,
+        bias_ms,
+        bias,
+        bad,
+    } = spec;
     let base = key_path("pools", name);
+    let before = cx.diags.len();
+    let site = site(cx, &base, [lat, lon], weight, bias_ms, bias, bad);
     // Missing or not a list: already reported.
     let members = members.as_ref()?;
     if members.get_ref().is_empty() {
@@ -85,7 +95,86 @@ pub(super) fn compile_pool(
             None => ok = false,
         }
     }
-    ok.then(|| Pool::new(name, out))
+    let site = site.filter(|_| cx.diags.len() == before && !bad.any());
+    (ok && site.is_some()).then(|| Pool::new(name, out).with_site(site.unwrap_or_default()))
+}
+
+/// Largest `bias_ms`, either way: 10 s.
+pub(super) const MAX_BIAS_MS: f64 = 10_000.0;
+
+/// The pool-level keys: where it is and how latency and closest names
+/// treat it. `None` after reporting an error.
+fn site(
+    cx: &mut Cx<'_>,
+    base: &str,
+    [lat, lon]: [&Option<toml::Spanned<f64>>; 2],
+    weight: &Option<toml::Spanned<i64>>,
+    bias_ms: &Option<toml::Spanned<f64>>,
+    bias: &Option<toml::Spanned<i64>>,
+    bad: &crate::config::fields::BadKeys,
+) -> Option<Site> {
+    let key = |k: &str| format!("{base}.{k}");
+    let coords = coords(cx, &key, lat, lon, bad);
+    let defaults = Site::default();
+    let weight = weight.as_ref().map_or(Some(defaults.weight), |w| {
+        cx.check(
+            w.span().start,
+            key("weight"),
+            int_in(*w.get_ref(), 1..=MAX_WEIGHT),
+        )
+        .map(|w| w as u32)
+    });
+    let bias_us = bias_ms.as_ref().map_or(Some(0), |b| {
+        let r = float_in(*b.get_ref(), -MAX_BIAS_MS..=MAX_BIAS_MS, " ms");
+        cx.check(b.span().start, key("bias_ms"), r)
+            .map(|ms| (ms * 1000.0).round() as i64)
+    });
+    let bias_pct = bias.as_ref().map_or(Some(0), |b| {
+        cx.check(b.span().start, key("bias"), int_in(*b.get_ref(), -99..=99))
+            .map(|b| b as i8)
+    });
+    Some(Site {
+        coords: coords?,
+        weight: weight?,
+        bias_us: bias_us?,
+        bias_pct: bias_pct?,
+    })
+}
+
+/// `lat` and `lon`, both or neither, in range; `Some(None)` when neither
+/// is written, `None` after an error.
+fn coords(
+    cx: &mut Cx<'_>,
+    key: &dyn Fn(&str) -> String,
+    lat: &Option<toml::Spanned<f64>>,
+    lon: &Option<toml::Spanned<f64>>,
+    bad: &crate::config::fields::BadKeys,
+) -> Option<Option<Coords>> {
+    let mut degrees = |v: &Option<toml::Spanned<f64>>, max: f64, k: &str| {
+        let v = v.as_ref()?;
+        cx.check(
+            v.span().start,
+            key(k),
+            float_in(*v.get_ref(), -max..=max, ""),
+        )
+    };
+    let (lat_v, lon_v) = (degrees(lat, 90.0, "lat"), degrees(lon, 180.0, "lon"));
+    match (lat, lon) {
+        _ if bad.has("lat") || bad.has("lon") => None,
+        (Some(_), Some(_)) => Some(Some(Coords {
+            lat: lat_v?,
+            lon: lon_v?,
+        })),
+        (None, None) => Some(None),
+        (Some(l), None) => {
+            cx.error(l.span().start, key("lon"), "required with lat");
+            None
+        }
+        (None, Some(l)) => {
+            cx.error(l.span().start, key("lat"), "required with lon");
+            None
+        }
+    }
 }
 
 /// One member of the pool at key `pool` (`pools.web`); `path` is the
@@ -199,28 +288,7 @@ fn compile_member(
     };
     let label = text(name, "name");
     let region = text(region, "region");
-    let mut degrees = |v: &Option<toml::Spanned<f64>>, max: f64, k: &str| {
-        let v = v.as_ref()?;
-        cx.check(
-            v.span().start,
-            key(k),
-            float_in(*v.get_ref(), -max..=max, ""),
-        )
-    };
-    let lat_v = degrees(lat, 90.0, "lat");
-    let lon_v = degrees(lon, 180.0, "lon");
-    let coords = match (lat, lon) {
-        (Some(_), Some(_)) => lat_v.zip(lon_v).map(|(lat, lon)| Coords { lat, lon }),
-        (None, None) => None,
-        (Some(l), None) => {
-            cx.error(l.span().start, key("lon"), "required with lat");
-            None
-        }
-        (None, Some(l)) => {
-            cx.error(l.span().start, key("lat"), "required with lon");
-            None
-        }
-    };
+    let coords = coords(cx, &key, lat, lon, bad).flatten();
     let check_ref = match check {
         None => Some(None),
         Some(c) => match checks.get(c.get_ref().as_str()) {

@@ -1,7 +1,8 @@
 //! The policy file's format: `[checks.NAME]`, `[pools.NAME]`,
-//! `[names.OWNER]` (with `[names.OWNER.geo]`) and `[geo]` (and the nets
-//! file `[geo]` may name), every value `Spanned` so an error can point at
-//! it.
+//! `[names.OWNER]` (with `[names.OWNER.geo]`), `[geo]` (and the nets
+//! file `[geo]` may name) and `[latency]` (the latency table's format is
+//! `config::latency_table`), every value `Spanned` so an error can point
+//! at it.
 //!
 //! Each table is read field by field ([`crate::config::fields`]): every
 //! value is deserialized on its own (serde), so a bad value, a missing
@@ -127,6 +128,21 @@ pub struct PoolSpec {
     /// An entry that is not a table is `None` (already reported), so the
     /// others keep their index.
     pub members: Option<Spanned<Vec<Option<MemberSpec>>>>,
+    /// Where the pool runs, degrees, -90..=90 (latency and closest names);
+    /// requires `lon`.
+    pub lat: Option<Spanned<f64>>,
+    /// -180..=180; requires `lat`.
+    pub lon: Option<Spanned<f64>>,
+    /// Share among pools within a latency name's tolerance, 1..=1000;
+    /// default 1.
+    pub weight: Option<Spanned<i64>>,
+    /// Milliseconds added to the pool's latency estimates,
+    /// -10000..=10000; default 0.
+    pub bias_ms: Option<Spanned<f64>>,
+    /// Closest names' geoproximity bias, -99..=99; default 0.
+    pub bias: Option<Spanned<i64>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
 }
 
 impl ReadSpec for PoolSpec {
@@ -145,8 +161,17 @@ impl ReadSpec for PoolSpec {
                 .collect();
             Spanned::new(span, members)
         });
-        f.finish(cx);
-        Self { members }
+        let mut spec = Self {
+            members,
+            lat: f.opt(cx, "lat"),
+            lon: f.opt(cx, "lon"),
+            weight: f.opt(cx, "weight"),
+            bias_ms: f.opt(cx, "bias_ms"),
+            bias: f.opt(cx, "bias"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
     }
 }
 
@@ -227,6 +252,11 @@ pub struct NameSpec {
     pub sticky_v4_prefix: Option<Spanned<i64>>,
     /// Sticky only: client IPv6 network length, 0..=128; default 56.
     pub sticky_v6_prefix: Option<Spanned<i64>>,
+    /// Latency only: pools within this many milliseconds of the best
+    /// estimate are as good, 0..=10000; default 5.
+    pub tolerance_ms: Option<Spanned<f64>>,
+    /// Latency only: ... or within this percentage, 0..=1000; default 10.
+    pub tolerance_pct: Option<Spanned<f64>>,
     /// Least response time only: members within this many milliseconds
     /// of the fastest are as fast, 0..=10000; default 1.
     pub rtt_tolerance_ms: Option<Spanned<f64>>,
@@ -253,6 +283,8 @@ impl ReadSpec for NameSpec {
             fallback_pool: f.opt(cx, "fallback_pool"),
             sticky_v4_prefix: f.opt(cx, "sticky_v4_prefix"),
             sticky_v6_prefix: f.opt(cx, "sticky_v6_prefix"),
+            tolerance_ms: f.opt(cx, "tolerance_ms"),
+            tolerance_pct: f.opt(cx, "tolerance_pct"),
             rtt_tolerance_ms: f.opt(cx, "rtt_tolerance_ms"),
             rtt_tolerance_pct: f.opt(cx, "rtt_tolerance_pct"),
             geo: f.table(cx, "geo").map(|g| GeoRulesSpec::read(cx, g)),
@@ -444,6 +476,32 @@ impl NetSpec {
             subdivision: f.opt(cx, "subdivision"),
             lat: f.opt(cx, "lat"),
             lon: f.opt(cx, "lon"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
+}
+
+/// `[latency]`: what the latency names of this file estimate with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencySpec {
+    /// Byte offset of the table, for errors about it as a whole.
+    pub at: usize,
+    /// A latency table file, relative to this file.
+    pub table: Option<Spanned<String>>,
+    /// The distance model's path factor, 1..=5; default 1.5.
+    pub path_factor: Option<Spanned<f64>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+impl ReadSpec for LatencySpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            at: f.at(),
+            table: f.opt(cx, "table"),
+            path_factor: f.opt(cx, "path_factor"),
             bad: BadKeys::default(),
         };
         spec.bad = f.finish(cx);

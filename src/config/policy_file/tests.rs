@@ -430,7 +430,7 @@ fn each_error_has_its_line_and_key() {
         ),
         (
             format!("{pool}[names.www]\npolicy = \"random\"\npool = \"p\"\n"),
-            &["t.toml:4:10: names.www.policy: unknown policy \"random\", expected weighted, round_robin, multivalue, failover, sticky, geo, least_response_time or least_connections"],
+            &["t.toml:4:10: names.www.policy: unknown policy \"random\", expected weighted, round_robin, multivalue, failover, sticky, geo, least_response_time, least_connections, latency or closest"],
         ),
         (
             format!("{pool}[names.a]\npolicy = \"weighted\"\npool = \"p\"\nanswers = 0\n[names.b]\npolicy = \"weighted\"\npool = \"p\"\nanswers = 65\n[names.c]\npolicy = \"weighted\"\npool = \"p\"\nanswers = \"some\"\n"),
@@ -459,7 +459,7 @@ fn each_error_has_its_line_and_key() {
         (
             format!("{pool}[names.a]\npolicy = \"weighted\"\npool = \"p\"\ngroups = [\"p\"]\n[names.b]\npolicy = \"failover\"\n[names.c]\npolicy = \"failover\"\npool = \"p\"\ngroups = [\"p\", \"nope\", \"p\"]\n[names.d]\npolicy = \"sticky\"\n"),
             &[
-                "t.toml:6:10: names.a.groups: only for policy failover, not weighted",
+                "t.toml:6:10: names.a.groups: only for policies failover, latency and closest, not weighted",
                 "t.toml:7:8: names.b.groups: required for policy failover",
                 "t.toml:11:8: names.c.pool: not used by policy failover; list the pools in `groups`",
                 "t.toml:12:16: names.c.groups[1]: unknown pool \"nope\"",
@@ -472,7 +472,7 @@ fn each_error_has_its_line_and_key() {
             &[
                 "t.toml:5:10: names.a.groups: needs at least one pool",
                 "t.toml:6:16: names.a.group_policy: unknown group policy \"random\", expected weighted, round_robin, multivalue, sticky, least_response_time or least_connections",
-                "t.toml:10:16: names.b.group_policy: only for policies failover and geo, not weighted",
+                "t.toml:10:16: names.b.group_policy: only for policies failover, geo, latency and closest, not weighted",
             ],
         ),
         (
@@ -520,8 +520,8 @@ fn each_error_has_its_line_and_key() {
             &[
                 "t.toml:3:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`, `load_header`, `load_json_pointer`, `load_body`, `load_kind`",
                 "t.toml:5:37: pools.p.members[0]: unknown field `color`, expected one of `address`, `address6`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `check_family`, `state`",
-                "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `rtt_tolerance_ms`, `rtt_tolerance_pct`, `geo`",
-                "t.toml:10:2: extra: unknown key, expected one of `checks`, `pools`, `names`, `geo`",
+                "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `tolerance_ms`, `tolerance_pct`, `rtt_tolerance_ms`, `rtt_tolerance_pct`, `geo`",
+                "t.toml:10:2: extra: unknown key, expected one of `checks`, `pools`, `names`, `geo`, `latency`",
             ],
         ),
         (
@@ -600,7 +600,7 @@ fn every_error_of_an_entry_is_reported() {
         (
             format!("{pool}[names.www]\npolicy = \"weighted\"\npool = \"p\"\nwieght = 2\nttl = 0\nanswers = \"some\"\n"),
             &[
-                "t.toml:6:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `rtt_tolerance_ms`, `rtt_tolerance_pct`, `geo`",
+                "t.toml:6:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `tolerance_ms`, `tolerance_pct`, `rtt_tolerance_ms`, `rtt_tolerance_pct`, `geo`",
                 "t.toml:7:7: names.www.ttl: must be between 1 and 86400, got 0",
                 "t.toml:8:11: names.www.answers: must be between 1 and 64 or \"all\", got \"some\"",
             ],
