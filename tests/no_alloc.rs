@@ -1,6 +1,7 @@
 //! The lookups the query path makes allocate nothing: `GeoDb::locate` on
-//! every schema dnslb reads, `NetTable` lookups, and whole geo answers
-//! through the engine (custom networks, database, rule, pick, reply).
+//! every schema dnslb reads, `NetTable` lookups, and whole geo, latency and
+//! closest answers through the engine (custom networks, database, rule or
+//! ranking, pick, reply).
 //!
 //! Its own test binary because it installs a counting global allocator;
 //! the count is per thread, so the test harness's other threads do not
@@ -187,6 +188,8 @@ fn geo_answers_do_not_allocate() {
         None,
         Some(("192.0.2.0", 24)),
         Some(("198.51.100.192", 26)),
+        Some(("198.51.100.0", 24)),
+        Some(("203.0.113.128", 25)),
         Some(("203.0.113.0", 24)),
         Some(("10.0.0.0", 8)),
         Some(("2001:db8:1000::", 48)),
@@ -194,7 +197,16 @@ fn geo_answers_do_not_allocate() {
         Some(("::ffff:192.0.2.0", 120)),
     ]
     .into_iter()
-    .map(|ecs| query("cdn.example.test.", ecs))
+    .flat_map(|ecs| {
+        // geo, then the latency and closest orders (table rows, distance,
+        // the configured order) over the same clients
+        [
+            "cdn.example.test.",
+            "fast.example.test.",
+            "near.example.test.",
+        ]
+        .map(|name| query(name, ecs))
+    })
     .collect();
     let mut worker = Worker::new(9);
     let mut out = Vec::with_capacity(4096);
@@ -218,7 +230,7 @@ fn geo_answers_do_not_allocate() {
     assert_eq!(
         n,
         0,
-        "{n} allocations in {} geo answers",
+        "{n} allocations in {} geo and latency answers",
         100 * packets.len()
     );
     assert!(bytes > 0);

@@ -380,6 +380,50 @@ rows = [
         assert!(t.has_place_rows());
     }
 
+    const EXAMPLE: &str = include_str!("../../zones/example.test.latency");
+    const EXAMPLE_POOLS: [&str; 4] = ["us-east", "us-west", "eu-central", "ap-northeast"];
+
+    fn load_example(text: &str) -> Vec<String> {
+        let mut diags = Diagnostics::new();
+        let mut cx = Cx {
+            path: Path::new("example.test.latency"),
+            text,
+            diags: &mut diags,
+        };
+        compile(&mut cx, &EXAMPLE_POOLS, Some(&nets()));
+        diags.iter().map(|d| d.to_string()).collect()
+    }
+
+    /// The shipped table loads, and an unknown key in any of its rows (or
+    /// at the top) is an error pointing at it.
+    #[test]
+    fn the_example_table_rejects_unknown_keys_everywhere() {
+        assert_eq!(load_example(EXAMPLE), Vec::<String>::new());
+        let rows: Vec<usize> = EXAMPLE
+            .match_indices("{ ")
+            .map(|(i, _)| i)
+            .filter(|&i| {
+                EXAMPLE[..i]
+                    .rfind('\n')
+                    .is_some_and(|l| EXAMPLE[l..i].trim() == "")
+            })
+            .collect();
+        assert_eq!(rows.len(), 4);
+        let mut spots: Vec<(usize, &str)> =
+            rows.iter().map(|&i| (i + 2, "bogus_key = 1, ")).collect();
+        spots.push((0, "bogus_key = 1\n"));
+        for (at, insert) in spots {
+            let mut text = EXAMPLE.to_owned();
+            text.insert_str(at, insert);
+            let errors = load_example(&text);
+            assert_eq!(errors.len(), 1, "{errors:?}");
+            assert!(
+                errors[0].contains("unknown field `bogus_key`"),
+                "{errors:?}"
+            );
+        }
+    }
+
     #[test]
     fn every_problem_at_its_place() {
         let text = r#"rows = [

@@ -57,9 +57,23 @@ pub fn explain(lb: &BalancedName, health: &HealthTable, client: &ClientInfo) -> 
         }
     }
     let failover = lb.order.is_failover();
+    let sites = matches!(lb.order, Order::Latency(_));
     for (i, g) in lb.groups.iter().enumerate() {
         if failover {
             let _ = writeln!(s, "  group {}: pool {}", i + 1, g.pool.name);
+        } else if sites {
+            let site = g.pool.site;
+            let at = site.coords.map_or("no lat/lon".to_owned(), |c| {
+                format!("lat {} lon {}", c.lat, c.lon)
+            });
+            let _ = writeln!(
+                s,
+                "  pool {} ({at}, weight {}, bias_ms {}, bias {})",
+                g.pool.name,
+                site.weight,
+                site.bias_us as f64 / 1000.0,
+                site.bias_pct
+            );
         } else {
             let _ = writeln!(s, "  pool {}", g.pool.name);
         }
@@ -144,7 +158,12 @@ fn latency_client(
         // The draw among equals is per query: list the band by estimate.
         est[..ranked.band].sort_by_key(|e| (e.total_us, e.group));
         for e in &est {
-            let pool = &lb.groups[usize::from(e.group)].pool.name;
+            let group = &lb.groups[usize::from(e.group)];
+            if group.pool.members(family).is_empty() {
+                // Never an answer for this family: not worth a line.
+                continue;
+            }
+            let pool = &group.pool.name;
             let source = match e.source {
                 Source::Table(r) => map
                     .table()
@@ -212,10 +231,15 @@ fn latency_client(
                 band.join(", ")
             );
         }
+        let decided = if latency {
+            "the table network and the network that placed the client"
+        } else {
+            "the network that placed the client"
+        };
         let scope = match client.ecs {
             None => "none (no ECS option with a source prefix above 0 in the query)".to_owned(),
             Some(e) => format!(
-                "/{} (the table network and the network that placed the client: /{}; the query's source /{})",
+                "/{} ({decided}: /{}; the query's source /{})",
                 ranked.scope.min(e.source_prefix),
                 ranked.scope,
                 e.source_prefix
@@ -288,11 +312,8 @@ fn serving(lb: &BalancedName, family: Family, health: &HealthTable, client: &Cli
         Order::Geo(_) => {
             let _ = write!(text, "; tried {}", tried(order, family, health));
         }
-        Order::Latency(m) => {
+        Order::Latency(_) => {
             let _ = write!(text, "; ranked {}", tried(order, family, health));
-            if m.ranking() == Ranking::Latency {
-                text.push_str(" (within the tolerance, the first is drawn per query)");
-            }
         }
         _ => {}
     }

@@ -84,13 +84,16 @@ fn example_loads_clean() {
         ("shop", "sticky"),
         ("v4only", "weighted"),
         ("cdn", "geo"),
+        ("fast", "latency"),
+        ("near", "closest"),
     ]
     .into_iter()
     .map(|(o, p)| (o, line_of(EXAMPLE, &format!("[names.{o}]")), p))
     .collect();
     assert_eq!(got, want);
-    // One target per unique (address, check): 29 members, all distinct.
-    assert_eq!(targets.len(), 29);
+    // One target per unique (address, check): 28 members (one of them
+    // dual-stack, checked over one family), all distinct.
+    assert_eq!(targets.len(), 28);
 }
 
 #[test]
@@ -334,7 +337,9 @@ fn unknown_key_spots(text: &str) -> Vec<(usize, String, String, u32)> {
             // maps whose keys are names the operator picks, not fields
             // ([geo] is a table of fields).
             let rule_table = p.starts_with(".names.") && segments == 5 && p.contains(".geo.");
-            let free_form = (segments == 2 && p != ".geo") || p.ends_with(".headers") || rule_table;
+            let free_form = (segments == 2 && p != ".geo" && p != ".latency")
+                || p.ends_with(".headers")
+                || rule_table;
             if let (DeValue::Table(_), false) = (child.get_ref(), free_form) {
                 let span = child.span();
                 let spot = match text.as_bytes()[span.start] {
@@ -366,11 +371,12 @@ fn example_rejects_unknown_keys_in_every_table() {
     assert_eq!(kinds(|p| p == "(root)"), 1);
     assert_eq!(kinds(|p| p.starts_with(".checks.")), 1);
     assert_eq!(kinds(|p| p.starts_with(".pools.") && !p.contains('[')), 12);
-    assert_eq!(kinds(|p| p.starts_with(".pools.") && p.ends_with(']')), 29);
+    assert_eq!(kinds(|p| p.starts_with(".pools.") && p.ends_with(']')), 28);
     assert_eq!(kinds(|p| p == ".geo"), 1);
+    assert_eq!(kinds(|p| p == ".latency"), 1);
     assert_eq!(kinds(|p| p.starts_with(".geo.nets[")), 2);
-    // 7 names, and the geo rules of one
-    assert_eq!(kinds(|p| p.starts_with(".names.")), 8);
+    // 9 names, and the geo rules of one
+    assert_eq!(kinds(|p| p.starts_with(".names.")), 10);
     for (at, insert, table, line) in spots {
         let mut text = EXAMPLE.to_owned();
         text.insert_str(at, &insert);
