@@ -76,6 +76,10 @@ pub(super) async fn run(
     let mut watched: BTreeSet<PathBuf> = BTreeSet::new();
     let mut current = set.borrow_and_update().clone();
     rewatch(&mut watcher, &mut watched, &current);
+    // Said once, so an operator (and a test) knows edits are seen from here.
+    if current.enabled {
+        tracing::info!(target: TARGET, dirs = watched.len(), "watching files for changes");
+    }
     // When a change was seen: when the burst began, and the deadline.
     let mut pending: Option<(Instant, Instant)> = None;
     loop {
