@@ -90,10 +90,11 @@ pub struct DistanceModel {
 impl DistanceModel {
     pub const DEFAULT_PATH_FACTOR: f64 = 1.5;
 
-    /// The expected round-trip time over `km` of great circle, in µs.
+    /// The expected round-trip time over `km` of great circle, in µs
+    /// (rounded; `km` is never negative).
     #[inline]
     pub fn rtt_us(self, km: f64) -> i64 {
-        (2.0 * km * self.path_factor / FIBRE_KM_PER_MS * 1000.0).round() as i64
+        (2.0 * km * self.path_factor / FIBRE_KM_PER_MS * 1000.0 + 0.5) as i64
     }
 }
 
@@ -405,12 +406,12 @@ pub enum Draw {
     Client { hash: u64, scope: u8 },
 }
 
-/// Every pool of a name ranked for one client and family: the estimates
-/// in the order to try, how many shared the best band, and the scope.
-#[derive(Copy, Clone, Debug)]
+/// Every pool of a name ranked for one client and family, with each
+/// pool's estimate in detail: for `dnslb explain` and tests (it
+/// allocates; the query path ranks with [`LatencyMap::order`]).
+#[derive(Clone, Debug)]
 pub struct Ranked {
-    items: [Estimate; MAX_POOLS],
-    len: usize,
+    estimates: Vec<Estimate>,
     /// Pools within the tolerance of the best (the first of the order was
     /// drawn among them); 1 when nothing was shared.
     pub band: usize,
@@ -421,8 +422,38 @@ pub struct Ranked {
 impl Ranked {
     /// The estimates, best first.
     pub fn estimates(&self) -> &[Estimate] {
-        &self.items[..self.len]
+        &self.estimates
     }
+}
+
+/// One pool's place in a ranking, as the query path keeps it.
+#[derive(Copy, Clone, Debug, Default)]
+struct Slot {
+    total_us: i64,
+    group: u16,
+    /// [`Estimate::class`].
+    class: u8,
+    /// 0 table, 1 distance, 2 none.
+    source: u8,
+}
+
+impl Slot {
+    #[inline]
+    fn key(&self) -> (u8, i64, u16) {
+        match self.class {
+            // Without an estimate: configured order.
+            1 => (1, 0, self.group),
+            c => (c, self.total_us, self.group),
+        }
+    }
+}
+
+/// What a ranking says besides its order.
+#[derive(Copy, Clone, Debug)]
+struct Outline {
+    len: usize,
+    band: usize,
+    scope: u8,
 }
 
 /// The compiled ranking of one latency or closest name.
@@ -535,7 +566,8 @@ impl LatencyMap {
     }
 
     /// Rank the pools for `client` and `family` (module docs), drawing
-    /// among the equally good with `draw`. Allocates nothing.
+    /// among the equally good with `draw`, with every pool's estimate in
+    /// detail. Allocates: for explain and tests.
     pub fn rank(
         &self,
         groups: &[Group],
@@ -544,13 +576,61 @@ impl LatencyMap {
         health: &HealthTable,
         draw: Draw,
     ) -> Ranked {
-        let mut out = Ranked {
-            items: [Estimate::EMPTY; MAX_POOLS],
-            len: groups.len().min(MAX_POOLS),
-            band: 1,
-            scope: 0,
-        };
+        let mut slots = [Slot::default(); MAX_POOLS];
+        let mut all = Vec::with_capacity(groups.len());
+        let o = self.rank_into(groups, client, family, health, draw, &mut slots, |e| {
+            all.push(e)
+        });
+        let estimates = slots[..o.len]
+            .iter()
+            .map(|s| all[usize::from(s.group)])
+            .collect();
+        Ranked {
+            estimates,
+            band: o.band,
+            scope: o.scope,
+        }
+    }
+
+    /// The groups to try for `client`, best first, written into `buf`.
+    /// Allocates nothing.
+    #[allow(clippy::too_many_arguments)]
+    #[inline]
+    pub(super) fn order<'a>(
+        &self,
+        groups: &'a [Group],
+        client: &ClientInfo,
+        family: Family,
+        health: &HealthTable,
+        draw: Draw,
+        buf: &'a mut [u16; MAX_POOLS],
+    ) -> Ordered<'a> {
+        let mut slots = [Slot::default(); MAX_POOLS];
+        let o = self.rank_into(groups, client, family, health, draw, &mut slots, |_| {});
+        let slots = &slots[..o.len];
+        for (b, s) in buf.iter_mut().zip(slots) {
+            *b = s.group;
+        }
+        let first = slots.first().map(|f| self.decision(slots, o.band, f));
+        Ordered::ranked(groups, &buf[..o.len], o.scope, first)
+    }
+
+    /// The ranking itself, into `slots` (best first), handing each pool's
+    /// detailed estimate to `detail` (in group order) on the way.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn rank_into(
+        &self,
+        groups: &[Group],
+        client: &ClientInfo,
+        family: Family,
+        health: &HealthTable,
+        draw: Draw,
+        slots: &mut [Slot; MAX_POOLS],
+        mut detail: impl FnMut(Estimate),
+    ) -> Outline {
         let n = groups.len();
+        let len = n.min(MAX_POOLS);
         let at = client.location.as_ref().unwrap_or(&ClientLocation::UNKNOWN);
         let (net_row, net_scope) = match &self.table {
             Some(t) => t.net_row(client.effective_addr()),
@@ -561,19 +641,19 @@ impl LatencyMap {
             _ => [None; 4],
         };
         let here = at.location.coords.map(|c| UnitVector::new(c.lat, c.lon));
-        out.scope = net_scope;
+        let mut scope = net_scope;
         let mut placed = false;
         for (g, group) in groups.iter().enumerate().take(MAX_POOLS) {
-            let e = &mut out.items[g];
-            e.group = g as u16;
+            let mut e = Estimate {
+                group: g as u16,
+                ..Estimate::EMPTY
+            };
             let figure = |row: u32| {
                 let (from, us) = self.figures[row as usize * n + g];
                 (us != NO_FIGURE).then_some((from, us))
             };
             let from_net = net_row.and_then(figure);
-            if from_net.is_none() {
-                placed = true;
-            }
+            placed |= from_net.is_none();
             let from_table =
                 from_net.or_else(|| place_rows.iter().flatten().find_map(|&r| figure(r)));
             if let Some((row, us)) = from_table {
@@ -586,7 +666,8 @@ impl LatencyMap {
                     Ranking::Latency => self.model.rtt_us(km),
                     Ranking::Closest => {
                         let scale = 1.0 - f64::from(self.bias_pcts[g]) / 100.0;
-                        (km * scale * 1000.0).round() as i64
+                        // km × 1000: metres, positive
+                        (km * scale * 1000.0 + 0.5) as i64
                     }
                 };
             }
@@ -611,30 +692,42 @@ impl LatencyMap {
             } else {
                 e.total_us = e.network_us;
             }
+            slots[g] = Slot {
+                total_us: e.total_us,
+                group: g as u16,
+                class: e.class(),
+                source: match e.source {
+                    Source::Table(_) => 0,
+                    Source::Distance => 1,
+                    Source::None => 2,
+                },
+            };
+            detail(e);
         }
         if placed && self.needs_location {
-            out.scope = out.scope.max(at.prefix);
+            scope = scope.max(at.prefix);
         }
         // Insertion sort by (class, total, position): at most MAX_POOLS.
-        let items = &mut out.items[..out.len];
+        let items = &mut slots[..len];
         for i in 1..items.len() {
             let mut j = i;
-            while j > 0 && sort_key(&items[j]) < sort_key(&items[j - 1]) {
+            while j > 0 && items[j].key() < items[j - 1].key() {
                 items.swap(j, j - 1);
                 j -= 1;
             }
         }
-        if self.ranking == Ranking::Latency && items.first().is_some_and(|e| e.class() == 0) {
+        let mut band = 1;
+        if self.ranking == Ranking::Latency && items.first().is_some_and(|e| e.class == 0) {
             let limit = self.tolerance.limit(items[0].total_us);
-            let band = items
+            band = items
                 .iter()
-                .take_while(|e| e.class() == 0 && e.total_us <= limit)
+                .take_while(|e| e.class == 0 && e.total_us <= limit)
                 .count();
             if band > 1 {
                 let seed = match draw {
                     Draw::Random(r) => r,
-                    Draw::Client { hash, scope } => {
-                        out.scope = out.scope.max(scope);
+                    Draw::Client { hash, scope: s } => {
+                        scope = scope.max(s);
                         hash
                     }
                 };
@@ -649,64 +742,32 @@ impl LatencyMap {
                 }
                 items[..=best.1].rotate_right(1);
             }
-            out.band = band;
         }
-        out
-    }
-
-    /// The groups to try for `client`, best first, written into `buf`.
-    #[allow(clippy::too_many_arguments)]
-    #[inline]
-    pub(super) fn order<'a>(
-        &self,
-        groups: &'a [Group],
-        client: &ClientInfo,
-        family: Family,
-        health: &HealthTable,
-        draw: Draw,
-        buf: &'a mut [u16; MAX_POOLS],
-    ) -> Ordered<'a> {
-        let ranked = self.rank(groups, client, family, health, draw);
-        let est = ranked.estimates();
-        for (slot, e) in buf.iter_mut().zip(est) {
-            *slot = e.group;
-        }
-        let first = est.first().map(|e| self.decision(&ranked, e));
-        Ordered::ranked(groups, &buf[..est.len()], ranked.scope, first)
+        Outline { len, band, scope }
     }
 
     /// The reason and kind of an answer from the first pool of a ranking.
-    fn decision(&self, ranked: &Ranked, first: &Estimate) -> (Reason, DecisionKind) {
-        let shared = ranked.band > 1;
+    fn decision(&self, slots: &[Slot], band: usize, first: &Slot) -> (Reason, DecisionKind) {
+        let shared = band > 1;
         let reason = match (self.ranking, first.source, shared) {
-            (Ranking::Closest, Source::None, _) => CLOSEST_UNPLACED,
+            (Ranking::Closest, 2, _) => CLOSEST_UNPLACED,
             (Ranking::Closest, _, _) => CLOSEST,
-            (_, Source::Table(_), false) => TABLE,
-            (_, Source::Table(_), true) => TABLE_SHARED,
-            (_, Source::Distance, false) => DISTANCE,
-            (_, Source::Distance, true) => DISTANCE_SHARED,
-            (_, Source::None, _) => UNPLACED,
+            (_, 0, false) => TABLE,
+            (_, 0, true) => TABLE_SHARED,
+            (_, 1, false) => DISTANCE,
+            (_, 1, true) => DISTANCE_SHARED,
+            _ => UNPLACED,
         };
         // A pool that would have been better, but has no available member.
-        let skipped = ranked
-            .estimates()
+        let skipped = slots
             .iter()
-            .any(|e| e.class() == 2 && e.source != Source::None && e.total_us < first.total_us);
+            .any(|e| e.class == 2 && e.source != 2 && e.total_us < first.total_us);
         let kind = if skipped {
             DecisionKind::Failover
         } else {
             DecisionKind::Policy
         };
         (reason, kind)
-    }
-}
-
-#[inline]
-fn sort_key(e: &Estimate) -> (u8, i64, u16) {
-    match e.class() {
-        // Without an estimate: configured order.
-        1 => (1, 0, e.group),
-        c => (c, e.total_us, e.group),
     }
 }
 
