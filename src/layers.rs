@@ -14,6 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["dns"],
     &["server"],
     &["admin"],
+    &["cluster"],
     &["app"],
 ];
 

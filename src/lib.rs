@@ -34,7 +34,10 @@
 //! 6. [`server`]: UDP/TCP listeners (and the hickory adapter).
 //! 7. [`admin`]: the admin HTTP API (status, metrics, overrides) and its
 //!    command-line client.
-//! 8. [`app`]: wiring, signals, the reload sequence, `dnslb explain`.
+//! 8. `cluster` (cargo feature `cluster`): cluster mode's etcd client,
+//!    which moves observations and overrides between the store and
+//!    [`health::fleet`] / [`health::overrides`].
+//! 9. [`app`]: wiring, signals, the reload sequence, `dnslb explain`.
 //!
 //! Errors: library modules report problems with input into [`diag`] (all of
 //! them, with positions) or return a `thiserror` enum; only [`app`] uses
@@ -45,6 +48,8 @@
 pub mod admin;
 pub mod app;
 pub mod cli;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod config;
 pub mod diag;
 pub mod dns;

@@ -269,6 +269,34 @@ pub fn render_status(v: &Value) -> String {
             );
         }
     }
+    let c = &v["cluster"];
+    if c.is_object() {
+        let nodes: Vec<&str> = c["nodes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        if c["connected"].as_bool() == Some(true) {
+            let _ = writeln!(
+                out,
+                "cluster: node {}, connected {}, {} instance(s): {}; {}",
+                c["node"].as_str().unwrap_or(""),
+                ago(now, c["since"].as_f64()),
+                nodes.len(),
+                nodes.join(", "),
+                c["rule"].as_str().unwrap_or("")
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "cluster: node {}, STORE UNREACHABLE {}: deciding alone ({})",
+                c["node"].as_str().unwrap_or(""),
+                ago(now, c["since"].as_f64()),
+                c["last_error"].as_str().unwrap_or("")
+            );
+        }
+    }
     if let Some(list) = v["overrides"].as_array().filter(|l| !l.is_empty()) {
         let _ = writeln!(out, "\noverrides:");
         for o in list {
@@ -333,6 +361,34 @@ pub fn render_status(v: &Value) -> String {
                 }
                 if let Some(err) = e["last_error"].as_str() {
                     let _ = write!(out, "\n      last error: {err}");
+                }
+                let f = &e["fleet"];
+                if f.is_object() {
+                    let views: Vec<String> = f["views"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|w| {
+                            format!(
+                                "{}{} {}",
+                                w["node"].as_str().unwrap_or(""),
+                                if w["self"].as_bool() == Some(true) {
+                                    "*"
+                                } else {
+                                    ""
+                                },
+                                w["health"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect();
+                    let _ = write!(
+                        out,
+                        "\n      fleet: {} of {} see it up (needs {}): {}",
+                        f["up"],
+                        f["observers"],
+                        f["needed"],
+                        views.join(", ")
+                    );
                 }
                 out.push('\n');
             }

@@ -53,8 +53,8 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::AdminToken;
-use crate::health::overrides::{Forced, Overrides};
-use crate::health::{Prober, TargetReport};
+use crate::health::overrides::{Forced, OverrideStore, Overrides};
+use crate::health::{Fleet, Prober, TargetReport};
 use crate::metrics::Metrics;
 use crate::snapshot::SharedSnapshot;
 
@@ -130,6 +130,10 @@ pub struct AdminState {
     pub reload: Option<Arc<dyn Fn() + Send + Sync>>,
     /// Runs `dnslb explain` on the snapshot in service (`GET /explain`).
     pub explain: Option<Explainer>,
+    /// Cluster mode: the fleet's observations and the store's state.
+    pub fleet: Option<Arc<Fleet>>,
+    /// Cluster mode: where overrides are written first, for every instance.
+    pub store: Option<Arc<dyn OverrideStore>>,
     shares: status::Shares,
     cancel: CancellationToken,
     loopback: bool,
@@ -153,6 +157,8 @@ impl AdminState {
             token,
             reload: None,
             explain: None,
+            fleet: None,
+            store: None,
             shares: status::Shares::new(Duration::from_secs(60)),
             cancel: CancellationToken::new(),
             loopback: true,
@@ -280,6 +286,7 @@ async fn metrics(State(s): State<Shared>) -> Response {
         reload_errors: s.metrics.reloads.errors(),
         overrides: s.overrides.list().len(),
         ready: s.is_ready(),
+        fleet: s.fleet.as_deref(),
     };
     match prom::scrape(&snap, &inputs).render() {
         Ok(text) => (
@@ -306,6 +313,7 @@ async fn status_json(State(s): State<Shared>) -> Response {
         shares: &s.shares,
         reloads: s.metrics.reloads.get(),
         last: s.metrics.reloads.last(),
+        fleet: s.fleet.as_deref(),
     };
     axum::Json(status::build(&snap, &inputs)).into_response()
 }
@@ -400,6 +408,14 @@ async fn set_override(State(s): State<Shared>, body: axum::body::Bytes) -> Respo
                 .into_response();
         }
     };
+    // Cluster mode: the store first, so the override reaches every
+    // instance or none; this one applies it at once below (and again,
+    // unchanged, when the store reports it).
+    if let Some(store) = &s.store
+        && let Err(m) = store.put(&sel, state).await
+    {
+        return error(StatusCode::SERVICE_UNAVAILABLE, m);
+    }
     let shared = s.snapshot.clone();
     let res = tokio::task::spawn_blocking({
         let (overrides, sel) = (s.overrides.clone(), sel.clone());
@@ -427,6 +443,7 @@ async fn set_override(State(s): State<Shared>, body: axum::body::Bytes) -> Respo
         "changed": change.previous != change.current,
         "matches": matches,
         "persisted": s.overrides.file().is_some(),
+        "shared": s.store.is_some(),
     }))
     .into_response()
 }

@@ -97,6 +97,8 @@ pub struct ScrapeInputs<'a> {
     pub reload_errors: u64,
     pub overrides: usize,
     pub ready: bool,
+    /// Cluster mode's shared state, when on.
+    pub fleet: Option<&'a crate::health::Fleet>,
 }
 
 fn l(pairs: &[(&'static str, &str)]) -> Labels {
@@ -184,7 +186,7 @@ pub fn scrape(snap: &Snapshot, inp: &ScrapeInputs<'_>) -> Scrape {
         "Sampled policy answers of a load-balanced name that held this address: their ratios are the answer shares.",
         rows,
     );
-    endpoints(&mut s, snap, inp.reports);
+    endpoints(&mut s, snap, inp.reports, inp.fleet);
     let (ok, failed, last) = inp.reloads;
     s.counter(
         "dnslb_reloads",
@@ -260,6 +262,9 @@ pub fn scrape(snap: &Snapshot, inp: &ScrapeInputs<'_>) -> Scrape {
         "1 when zones are loaded and served (as /readyz).",
         vec![(vec![], if inp.ready { 1.0 } else { 0.0 })],
     );
+    if let Some(f) = inp.fleet {
+        cluster(&mut s, f);
+    }
     s.gauge(
         "dnslb_build_info",
         "Version of the running dnslb.",
@@ -268,8 +273,44 @@ pub fn scrape(snap: &Snapshot, inp: &ScrapeInputs<'_>) -> Scrape {
     s
 }
 
+/// Cluster mode's series (present only in cluster mode).
+fn cluster(s: &mut Scrape, f: &crate::health::Fleet) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let st = f.store();
+    s.gauge(
+        "dnslb_cluster_connected",
+        "1 while the cluster store is reachable and peers' observations count; 0: this instance decides alone.",
+        vec![(vec![], if st.connected { 1.0 } else { 0.0 })],
+    );
+    s.gauge(
+        "dnslb_cluster_nodes",
+        "Live instances in the cluster, this one included (0 while disconnected).",
+        vec![(vec![], st.nodes.len() as f64)],
+    );
+    s.counter(
+        "dnslb_cluster_disconnects",
+        "Times the cluster store connection was lost or could not be made.",
+        vec![(vec![], st.disconnects as f64)],
+    );
+    s.counter(
+        "dnslb_cluster_observations_published",
+        "Own observations written to the cluster store (changes and refreshes).",
+        vec![(vec![], f.published.load(Relaxed) as f64)],
+    );
+    s.counter(
+        "dnslb_cluster_events",
+        "Cluster store events applied (peers' observations, nodes, overrides).",
+        vec![(vec![], f.events.load(Relaxed) as f64)],
+    );
+}
+
 /// Per-target gauges: health, forced state, probe facts.
-fn endpoints(s: &mut Scrape, snap: &Snapshot, reports: &[TargetReport]) {
+fn endpoints(
+    s: &mut Scrape,
+    snap: &Snapshot,
+    reports: &[TargetReport],
+    fleet: Option<&crate::health::Fleet>,
+) {
     let by_key: HashMap<&TargetKey, &TargetReport> = reports.iter().map(|r| (&r.key, r)).collect();
     let mut seen = HashSet::new();
     let mut up = Vec::new();
@@ -280,6 +321,8 @@ fn endpoints(s: &mut Scrape, snap: &Snapshot, reports: &[TargetReport]) {
     let mut changes = Vec::new();
     let mut probes = Vec::new();
     let mut failures = Vec::new();
+    // Cluster mode: this instance's own view, and the vantage points.
+    let (mut own_up, mut seen_by, mut seen_up) = (Vec::new(), Vec::new(), Vec::new());
     for (id, key) in snap.targets.iter() {
         let addr = key.addr.to_string();
         let check = key.check.as_ref().map_or("", |c| c.name.as_str());
@@ -326,11 +369,36 @@ fn endpoints(s: &mut Scrape, snap: &Snapshot, reports: &[TargetReport]) {
             changes.push((base.clone(), r.changes as f64));
             probes.push((base.clone(), r.probes as f64));
             failures.push((base.clone(), r.failures as f64));
+            if fleet.is_some() {
+                let own = r.status == crate::health::Status::Up;
+                own_up.push((base.clone(), if own { 1.0 } else { 0.0 }));
+            }
         }
+        if let Some(v) = fleet.and_then(|f| f.verdict(&crate::health::fleet_key(key)?)) {
+            seen_by.push((base.clone(), f64::from(v.observers)));
+            seen_up.push((base.clone(), f64::from(v.up)));
+        }
+    }
+    if fleet.is_some() {
+        s.gauge(
+            "dnslb_endpoint_own_up",
+            "Cluster mode: this instance's own view of an endpoint (its rise/fall state): 1 up, 0 down.",
+            own_up,
+        );
+        s.gauge(
+            "dnslb_endpoint_vantage_points",
+            "Cluster mode: live instances whose views of an endpoint the decision counts.",
+            seen_by,
+        );
+        s.gauge(
+            "dnslb_endpoint_vantage_points_up",
+            "Cluster mode: of those, the ones that see the endpoint up.",
+            seen_up,
+        );
     }
     s.gauge(
         "dnslb_endpoint_up",
-        "Probed health of an endpoint: 1 up, 0 down.",
+        "Probed health of an endpoint: 1 up, 0 down (cluster mode: the fleet's decision).",
         up,
     );
     s.gauge(

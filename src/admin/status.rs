@@ -14,8 +14,9 @@ use std::time::{Duration, Instant, SystemTime};
 use serde::Serialize;
 
 use super::endpoints::{pools_of, zone_key, zone_of_names};
+use crate::health::fleet::NodeView;
 use crate::health::overrides::Override;
-use crate::health::{Status, TargetKey, TargetReport};
+use crate::health::{Fleet, Status, TargetKey, TargetReport, fleet_key};
 use crate::policy::Member;
 use crate::policy::pool::{Health, Tier, state_of, tier_of};
 use crate::snapshot::Snapshot;
@@ -35,6 +36,61 @@ pub struct StatusDoc {
     /// Where overrides are kept (`null`: memory only, lost on restart).
     pub state_file: Option<String>,
     pub reloads: ReloadDoc,
+    /// Cluster mode's state (`null`: not in cluster mode).
+    pub cluster: Option<ClusterDoc>,
+}
+
+/// Cluster mode: this instance, the store connection, the rule.
+#[derive(Debug, Serialize)]
+pub struct ClusterDoc {
+    /// This instance's node name.
+    pub node: String,
+    /// Connected to the store: peers' observations count. `false`: this
+    /// instance decides from its own observations only.
+    pub connected: bool,
+    /// When `connected` last changed (Unix seconds).
+    pub since: Option<f64>,
+    /// The last error talking to the store, if any.
+    pub last_error: Option<String>,
+    /// Times the store connection was lost (or could not be made).
+    pub disconnects: u64,
+    /// Live instances by node name (this one included while connected).
+    pub nodes: Vec<String>,
+    /// The decision rule in words.
+    pub rule: String,
+    pub healthy_above: f64,
+    /// Own observations written to the store; store events applied.
+    pub published: u64,
+    pub events: u64,
+}
+
+/// Cluster mode: one endpoint's views and the decision.
+#[derive(Debug, Serialize)]
+pub struct FleetDoc {
+    /// The decision in force here (also `health`).
+    pub decision: &'static str,
+    /// Live vantage points that see it up, of `observers`.
+    pub up: u32,
+    pub observers: u32,
+    /// How many must see it up for it to be up.
+    pub needed: u32,
+    /// Every live instance's view, this one first.
+    pub views: Vec<ViewDoc>,
+}
+
+/// One instance's view of one endpoint.
+#[derive(Debug, Serialize)]
+pub struct ViewDoc {
+    pub node: String,
+    /// This instance's own view.
+    #[serde(rename = "self")]
+    pub own: bool,
+    /// Its own rise/fall state: "up" or "down".
+    pub health: &'static str,
+    /// Up, with failed probes toward `fall`.
+    pub failing: bool,
+    pub rtt_ms: Option<f64>,
+    pub last_probe: Option<f64>,
 }
 
 /// One zone file of the zones directory.
@@ -117,6 +173,7 @@ pub struct EndpointDoc {
     /// The state that applies: the override, else the file's.
     pub state: &'static str,
     /// Probed health: "up", "down", or "unchecked" (no check: always up).
+    /// In cluster mode, the fleet's decision (`fleet` has the views).
     pub health: &'static str,
     /// What policies make of it: "available", "standby" (weight 0),
     /// "draining" or "down".
@@ -137,6 +194,9 @@ pub struct EndpointDoc {
     /// window (sampled answers), 0..=1, summing to 1 over the name; `null`
     /// when no answer of the name was sampled meanwhile.
     pub answer_share: Option<f64>,
+    /// Cluster mode: every instance's view and the decision (`null`
+    /// otherwise, and for endpoints without a check).
+    pub fleet: Option<FleetDoc>,
 }
 
 #[derive(Debug, Serialize)]
@@ -227,6 +287,8 @@ pub struct Inputs<'a> {
     pub shares: &'a Shares,
     pub reloads: (u64, u64, Option<f64>),
     pub last: Option<crate::metrics::LastReload>,
+    /// Cluster mode's shared state, when on.
+    pub fleet: Option<&'a Fleet>,
 }
 
 /// Build the `/status` document.
@@ -273,7 +335,7 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
                     .map(|m| {
                         let shares = m.addrs().map(share).collect::<Option<Vec<f64>>>();
                         let share = shares.map(|s| s.iter().sum());
-                        endpoint(snap, zone, &pool.name, m, &by_key, share)
+                        endpoint(snap, zone, &pool.name, m, &by_key, share, inp.fleet)
                     })
                     .collect(),
             })
@@ -335,7 +397,52 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
                 restart_needed: l.restart_needed,
             }),
         },
+        cluster: inp.fleet.map(cluster_doc),
     }
+}
+
+fn cluster_doc(f: &Fleet) -> ClusterDoc {
+    let st = f.store();
+    let q = f.quorum();
+    ClusterDoc {
+        node: f.node().to_string(),
+        connected: st.connected,
+        since: st.since.map(unix),
+        last_error: st.last_error,
+        disconnects: st.disconnects,
+        nodes: st.nodes,
+        rule: format!(
+            "up when more than {}% of the live instances that probe an endpoint see it up",
+            q.fraction() * 100.0
+        ),
+        healthy_above: q.fraction(),
+        published: f.published.load(std::sync::atomic::Ordering::Relaxed),
+        events: f.events.load(std::sync::atomic::Ordering::Relaxed),
+    }
+}
+
+fn fleet_doc(f: &Fleet, key: &TargetKey) -> Option<FleetDoc> {
+    let k = fleet_key(key)?;
+    let v = f.verdict(&k)?;
+    let word = |s: Status| if s == Status::Up { "up" } else { "down" };
+    Some(FleetDoc {
+        decision: word(v.status),
+        up: v.up,
+        observers: v.observers,
+        needed: f.quorum().needed(v.observers),
+        views: f
+            .views(&k)
+            .into_iter()
+            .map(|NodeView { node, own, view }| ViewDoc {
+                node,
+                own,
+                health: word(view.obs.status),
+                failing: view.obs.failing,
+                rtt_ms: view.rtt_us.map(|us| f64::from(us) / 1000.0),
+                last_probe: view.last_probe.map(unix),
+            })
+            .collect(),
+    })
 }
 
 fn endpoint(
@@ -345,6 +452,7 @@ fn endpoint(
     m: &Member,
     reports: &HashMap<&TargetKey, &TargetReport>,
     answer_share: Option<f64>,
+    fleet: Option<&Fleet>,
 ) -> EndpointDoc {
     let cell = crate::policy::pool::cell_of(m, &snap.health);
     let (status, forced) = (cell.status(), cell.forced());
@@ -385,5 +493,6 @@ fn endpoint(
         consecutive_failures: report.map(|r| r.consecutive_failures),
         state_changes: report.map(|r| r.changes),
         answer_share,
+        fleet: fleet.zip(key).and_then(|(f, k)| fleet_doc(f, k)),
     }
 }

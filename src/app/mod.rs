@@ -198,6 +198,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let cli = admin::CliSettings::new(&args.listen, args.admin_listen.as_deref())?;
     cli.apply(&mut cfg);
     let set_level = init_tracing(&cfg);
+    check_probe_source(&cfg)?;
     let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.is_some())?;
     let started = std::time::Instant::now();
     let snap = crate::snapshot::build(&cfg, None, cfg.allow_partial_zones, &mut diags);
@@ -290,6 +291,9 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
     let shared = writer.cell().clone();
     let cancel = CancellationToken::new();
     let admin_listener = admin.bind().await?;
+    // Watches exist before "listening on": every change after that reloads.
+    let first_watch = reload::WatchSet::of(&cfg, &shared.load());
+    let armed = watch::arm(&first_watch);
     let stop = Arc::new(AtomicBool::new(false));
     let mut udp_threads = Vec::new();
     let mut tasks = tokio::task::JoinSet::new();
@@ -349,15 +353,26 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
         tracing::info!("listening on tcp {tcp_addr}");
     }
 
+    // Cluster mode: the fleet the prober decides with, filled by the
+    // store client below.
+    let fleet = cfg
+        .cluster
+        .as_ref()
+        .map(|c| Arc::new(crate::health::Fleet::new(c.node.clone(), c.quorum)));
     // Probing starts now, for every target, not on first query.
     let first = shared.load_full();
     let prober = Arc::new(spawn_prober(
         first.targets.probe_targets(),
         first.health.clone(),
         cancel.child_token(),
-        ProberOptions::default(),
+        ProberOptions {
+            probe: Arc::new(crate::health::NetProbe::with_source(cfg.probe_source)),
+            fleet: fleet.clone(),
+            ..ProberOptions::default()
+        },
     ));
     drop(first);
+    let store = start_cluster(&cfg, fleet.as_ref(), &admin, &shared, &mut tasks, &cancel);
     let ready = Arc::new(AtomicBool::new(true));
     let trigger = reload::Trigger::default();
     if let Some(listener) = admin_listener {
@@ -372,6 +387,8 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
         let mut state = state;
         let t = trigger.clone();
         state.reload = Some(Arc::new(move || t.request(reload::Cause::Admin)));
+        state.fleet = fleet.clone();
+        state.store = store;
         state.explain = Some(Arc::new(|snap, q| {
             let qtype = q.qtype.as_deref().unwrap_or("A");
             explain::explain(snap, &q.name, qtype, q.client, q.ecs).map_err(|e| format!("{e:#}"))
@@ -383,7 +400,7 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
             }
         });
     }
-    let (watched, watch_set) = tokio::sync::watch::channel(reload::WatchSet::default());
+    let (watched, watch_set) = tokio::sync::watch::channel(first_watch);
     let token_required = admin.listen.is_some_and(|a| !a.ip().is_loopback());
     let reloader = reload::Reloader {
         settings: cfg.clone(),
@@ -403,7 +420,12 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
     };
     reloader.publish_watch(&shared.load());
     tasks.spawn(reload::run(reloader, trigger.clone(), cancel.clone()));
-    tasks.spawn(watch::run(watch_set, trigger.clone(), cancel.clone()));
+    tasks.spawn(watch::run(
+        armed,
+        watch_set,
+        trigger.clone(),
+        cancel.clone(),
+    ));
     tasks.spawn(hup.forward(trigger, cancel.clone()));
     stop_signal.wait().await;
     tracing::info!("shutting down");
@@ -430,6 +452,76 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
             cookie_exempt = c.cookie_exempt,
             "response rate limiting totals"
         );
+    }
+    Ok(())
+}
+
+/// Start cluster mode's store client when `[cluster]` is set; the override
+/// store the admin API writes through.
+#[cfg(feature = "cluster")]
+fn start_cluster(
+    cfg: &Settings,
+    fleet: Option<&Arc<crate::health::Fleet>>,
+    admin: &admin::AdminSetup,
+    shared: &crate::snapshot::SharedSnapshot,
+    tasks: &mut tokio::task::JoinSet<()>,
+    cancel: &CancellationToken,
+) -> Option<Arc<dyn crate::health::overrides::OverrideStore>> {
+    let (c, fleet) = (cfg.cluster.as_ref()?, fleet?);
+    let snap = shared.clone();
+    let apply: crate::cluster::ApplyOverrides =
+        Arc::new(move |l| crate::admin::endpoints::apply_overrides(l, &snap.load()));
+    tracing::info!(
+        target: crate::cluster::LOG_TARGET,
+        node = %c.node,
+        cluster = %c.name,
+        store = %c.endpoints.join(","),
+        healthy_above = c.quorum.fraction(),
+        "cluster mode: sharing observations and overrides through etcd"
+    );
+    let handle = crate::cluster::spawn(
+        c.clone(),
+        fleet.clone(),
+        admin.overrides.clone(),
+        apply,
+        cancel.child_token(),
+        tasks,
+    );
+    Some(handle)
+}
+
+/// Without the `cluster` feature `[cluster]` is refused when the settings
+/// are read, so there is nothing to start.
+#[cfg(not(feature = "cluster"))]
+fn start_cluster(
+    _cfg: &Settings,
+    _fleet: Option<&Arc<crate::health::Fleet>>,
+    _admin: &admin::AdminSetup,
+    _shared: &crate::snapshot::SharedSnapshot,
+    _tasks: &mut tokio::task::JoinSet<()>,
+    _cancel: &CancellationToken,
+) -> Option<Arc<dyn crate::health::overrides::OverrideStore>> {
+    None
+}
+
+/// `probe_source_ipv4` / `probe_source_ipv6` must be addresses of this
+/// host: binding one (UDP, port 0: no packet is sent) proves it.
+fn check_probe_source(cfg: &Settings) -> anyhow::Result<()> {
+    let s = cfg.probe_source;
+    let all = [
+        ("probe_source_ipv4", s.ipv4.map(std::net::IpAddr::V4)),
+        ("probe_source_ipv6", s.ipv6.map(std::net::IpAddr::V6)),
+    ];
+    for (key, addr) in all {
+        let Some(a) = addr else { continue };
+        if let Err(e) = std::net::UdpSocket::bind((a, 0)) {
+            let at = match (&cfg.file, cfg.positions.get(key)) {
+                (Some(f), Some((l, c))) => format!("{}:{l}:{c}: ", f.display()),
+                (Some(f), None) => format!("{}: ", f.display()),
+                _ => String::new(),
+            };
+            bail!("{at}{key}: {a} is not an address of this host: {e}");
+        }
     }
     Ok(())
 }

@@ -98,6 +98,24 @@ pub(super) struct WatchSet {
     pub(super) sources: Sources,
 }
 
+impl WatchSet {
+    /// What to watch for `snap` served under `settings`: every file the
+    /// snapshot was read from, `dnslb.toml` and the admin token file.
+    pub(super) fn of(settings: &Settings, snap: &Snapshot) -> Self {
+        let mut sources = snap.sources.clone();
+        let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        sources.files.extend(settings.file.iter().map(|p| abs(p)));
+        sources
+            .files
+            .extend(settings.admin_token_file.iter().map(|p| abs(p)));
+        WatchSet {
+            enabled: settings.reload_on_change,
+            delay: settings.reload_delay,
+            sources,
+        }
+    }
+}
+
 /// The settings whose new values apply without a restart, through handles
 /// into the running parts.
 pub(super) struct Live {
@@ -236,19 +254,7 @@ impl Reloader {
     /// Tell the watcher what to watch now: the snapshot's files, the
     /// settings file and the token file.
     pub(super) fn publish_watch(&self, snap: &Snapshot) {
-        let mut sources = snap.sources.clone();
-        let abs = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-        sources
-            .files
-            .extend(self.settings.file.iter().map(|p| abs(p)));
-        sources
-            .files
-            .extend(self.settings.admin_token_file.iter().map(|p| abs(p)));
-        let set = WatchSet {
-            enabled: self.settings.reload_on_change,
-            delay: self.settings.reload_delay,
-            sources,
-        };
+        let set = WatchSet::of(&self.settings, snap);
         self.watched.send_if_modified(|old| {
             let changed = *old != set;
             *old = set;
@@ -401,6 +407,22 @@ fn restart_only(started: &Settings, new: &mut Settings) -> Vec<String> {
         format!("{:?}", started.rrl),
         format!("{:?}", new.rrl),
     );
+    note(
+        "probe_source_ipv4",
+        opt(started.probe_source.ipv4.map(|a| a.to_string())),
+        opt(new.probe_source.ipv4.map(|a| a.to_string())),
+    );
+    note(
+        "probe_source_ipv6",
+        opt(started.probe_source.ipv6.map(|a| a.to_string())),
+        opt(new.probe_source.ipv6.map(|a| a.to_string())),
+    );
+    if started.cluster != new.cluster {
+        out.push(format!(
+            "{}[cluster]: changed; takes effect after a restart",
+            position(new, "cluster")
+        ));
+    }
     // [cookies] holds secrets, which are never printed.
     if started.cookies != new.cookies {
         out.push(format!(
@@ -419,6 +441,8 @@ fn restart_only(started: &Settings, new: &mut Settings) -> Vec<String> {
     new.admin_state_file = started.admin_state_file.clone();
     new.rrl = started.rrl;
     new.cookies = started.cookies.clone();
+    new.probe_source = started.probe_source;
+    new.cluster = started.cluster.clone();
     out
 }
 

@@ -56,30 +56,56 @@ fn dirs_of(set: &WatchSet) -> BTreeSet<PathBuf> {
         .collect()
 }
 
+/// A watcher with its directories already registered.
+pub(super) struct Armed {
+    watcher: Option<notify::RecommendedWatcher>,
+    events: mpsc::UnboundedReceiver<notify::Result<notify::Event>>,
+    watched: BTreeSet<PathBuf>,
+}
+
+/// Register the watches for `set` now, before the server says it is
+/// listening: a change made after start-up was announced must not fall in
+/// a window before the watches exist.
+pub(super) fn arm(set: &WatchSet) -> Armed {
+    let (tx, events) = mpsc::unbounded_channel();
+    let mut watched = BTreeSet::new();
+    let watcher = match notify::recommended_watcher(move |ev| {
+        let _ = tx.send(ev);
+    }) {
+        Ok(mut w) => {
+            rewatch(&mut w, &mut watched, set);
+            Some(w)
+        }
+        Err(e) => {
+            tracing::warn!(target: TARGET, error = %e, "cannot watch files: reloads only on SIGHUP");
+            None
+        }
+    };
+    Armed {
+        watcher,
+        events,
+        watched,
+    }
+}
+
 /// Watch until `cancel`, asking `trigger` for a reload after each settled
 /// burst of changes.
 pub(super) async fn run(
+    armed: Armed,
     mut set: watch::Receiver<WatchSet>,
     trigger: Trigger,
     cancel: CancellationToken,
 ) {
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let mut watcher = match notify::recommended_watcher(move |ev| {
-        let _ = tx.send(ev);
-    }) {
-        Ok(w) => w,
-        Err(e) => {
-            tracing::warn!(target: TARGET, error = %e, "cannot watch files: reloads only on SIGHUP");
-            return;
-        }
+    let Armed {
+        watcher,
+        events: mut rx,
+        mut watched,
+    } = armed;
+    let Some(mut watcher) = watcher else {
+        return;
     };
-    let mut watched: BTreeSet<PathBuf> = BTreeSet::new();
     let mut current = set.borrow_and_update().clone();
     rewatch(&mut watcher, &mut watched, &current);
-    // Said once, so an operator (and a test) knows edits are seen from here.
-    if current.enabled {
-        tracing::info!(target: TARGET, dirs = watched.len(), "watching files for changes");
-    }
     // When a change was seen: when the burst began, and the deadline.
     let mut pending: Option<(Instant, Instant)> = None;
     loop {

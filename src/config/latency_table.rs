@@ -465,4 +465,78 @@ extra = 1
             ]
         );
     }
+
+    /// bench/latency_table.py (the documented way to write a table from
+    /// measurements) writes what this loader reads: medians per client
+    /// network (an address counts for its /24), places, sibling networks
+    /// with the same figures merged.
+    #[test]
+    fn the_generator_script_writes_a_loadable_table() {
+        use std::io::Write;
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/latency_table.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(&script)
+            .arg("-")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs bench/latency_table.py");
+        let csv = "client,pool,ms\n\
+                   198.51.100.7,eu-central,9\n\
+                   198.51.100.9,eu-central,30\n\
+                   198.51.100.10,eu-central,11\n\
+                   198.51.101.3,eu-central,11\n\
+                   198.51.100.7,us-east,76\n\
+                   198.51.101.7,us-east,76\n\
+                   # a comment\n\
+                   country:jp,us-east,150\n\
+                   region:lab,lab,0.25\n\
+                   2001:db8:1000::1,eu-central,12\n";
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(csv.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let (t, errs) = load(&text);
+        assert!(errs.is_empty(), "{errs:?}\n{text}");
+        let keys: Vec<String> = t
+            .unwrap()
+            .rows()
+            .iter()
+            .map(|r| r.key.to_string())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "net 198.51.100.0/23",
+                "net 2001:db8:1000::/48",
+                "region #0",
+                "country JP"
+            ],
+            "{text}"
+        );
+        assert!(text.contains("eu-central = 11, us-east = 76"), "{text}");
+        // A bad line is named, and nothing is written.
+        let out = std::process::Command::new("python3")
+            .arg(&script)
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(out.stdout.is_empty());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("line 1: want client,pool,ms"),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

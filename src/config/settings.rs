@@ -43,6 +43,9 @@ pub struct SettingsSpec {
     pub admin_state_file: Option<Spanned<String>>,
     pub reload_on_change: Option<Spanned<bool>>,
     pub reload_delay: Option<Spanned<f64>>,
+    pub probe_source_ipv4: Option<Spanned<String>>,
+    pub probe_source_ipv6: Option<Spanned<String>>,
+    pub cluster: Option<super::cluster::ClusterSpec>,
 }
 
 /// The admin API's bearer token. `Debug` does not print it.
@@ -105,10 +108,15 @@ impl SettingsSpec {
             admin_state_file: f.opt(cx, "admin_state_file"),
             reload_on_change: f.opt(cx, "reload_on_change"),
             reload_delay: f.opt(cx, "reload_delay"),
+            probe_source_ipv4: f.opt(cx, "probe_source_ipv4"),
+            probe_source_ipv6: f.opt(cx, "probe_source_ipv6"),
             rrl: f.table(cx, "rrl").map(|t| super::rrl::RrlSpec::read(cx, t)),
             cookies: f
                 .table(cx, "cookies")
                 .map(|t| super::cookies::CookiesSpec::read(cx, t)),
+            cluster: f
+                .table(cx, "cluster")
+                .map(|t| super::cluster::ClusterSpec::read(cx, t)),
         };
         f.finish(cx);
         spec
@@ -175,6 +183,11 @@ pub struct Settings {
     /// How long the files must stay quiet before that reload: a burst of
     /// writes is one reload.
     pub reload_delay: Duration,
+    /// Where probes leave from (`probe_source_ipv4`, `probe_source_ipv6`);
+    /// unset: the routing table's choice.
+    pub probe_source: crate::health::ProbeSource,
+    /// Cluster mode (`[cluster]`); `None`: this instance decides alone.
+    pub cluster: Option<super::cluster::ClusterSettings>,
     /// 1-based (line, column) of every key the file sets, by key name: for
     /// problems found after parsing (a restart-only key changed by a
     /// reload; a configured admin address that cannot be bound).
@@ -209,6 +222,8 @@ impl Default for Settings {
             admin_state_file: None,
             reload_on_change: true,
             reload_delay: Duration::from_millis(300),
+            probe_source: Default::default(),
+            cluster: None,
             positions: Default::default(),
         }
     }
@@ -316,6 +331,9 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         admin_state_file,
         reload_on_change,
         reload_delay,
+        probe_source_ipv4,
+        probe_source_ipv6,
+        cluster,
     } = spec;
     let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
         diags.error_at_offset(path, text, span.start, key, msg);
@@ -477,7 +495,38 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
             Err(m) => err(t.span(), "reload_delay", m),
         }
     }
+    if let Some(a) = probe_source_ipv4 {
+        match a.get_ref().parse::<std::net::Ipv4Addr>() {
+            Ok(v) if !v.is_unspecified() && !v.is_multicast() && !v.is_broadcast() => {
+                cfg.probe_source.ipv4 = Some(v)
+            }
+            _ => err(
+                a.span(),
+                "probe_source_ipv4",
+                format!(
+                    "{:?} is not a unicast IPv4 address of this host",
+                    a.get_ref()
+                ),
+            ),
+        }
+    }
+    if let Some(a) = probe_source_ipv6 {
+        match a.get_ref().parse::<std::net::Ipv6Addr>() {
+            Ok(v) if !v.is_unspecified() && !v.is_multicast() => cfg.probe_source.ipv6 = Some(v),
+            _ => err(
+                a.span(),
+                "probe_source_ipv6",
+                format!(
+                    "{:?} is not a unicast IPv6 address of this host",
+                    a.get_ref()
+                ),
+            ),
+        }
+    }
     cfg.positions = positions;
+    if let Some(c) = cluster {
+        cfg.cluster = super::cluster::validate(c, &mut err);
+    }
     if let Some(r) = rrl {
         cfg.rrl = super::rrl::validate(r, &mut err);
     }
@@ -522,6 +571,9 @@ fn key_positions(
         ("admin_state_file", at(&spec.admin_state_file)),
         ("reload_on_change", at(&spec.reload_on_change)),
         ("reload_delay", at(&spec.reload_delay)),
+        ("probe_source_ipv4", at(&spec.probe_source_ipv4)),
+        ("probe_source_ipv6", at(&spec.probe_source_ipv6)),
+        ("cluster", spec.cluster.as_ref().map(|c| c.at)),
     ];
     all.into_iter()
         .filter_map(|(k, off)| Some((k, lines.line_col(off?))))
@@ -659,7 +711,7 @@ mod tests {
         assert_eq!(
             got,
             [
-                "s.toml:1:1: unknown field `listne`, expected one of `listen`, `zones_dir`, `geoip_database`, `allow_partial_zones`, `udp_workers`, `udp_payload_size`, `tcp_idle_timeout`, `tcp_max_connections`, `tcp_max_connections_per_client`, `tcp_write_timeout`, `log_format`, `log_level`, `admin_listen`, `admin_token`, `admin_token_file`, `admin_state_file`, `reload_on_change`, `reload_delay`, `rrl`, `cookies`",
+                "s.toml:1:1: unknown field `listne`, expected one of `listen`, `zones_dir`, `geoip_database`, `allow_partial_zones`, `udp_workers`, `udp_payload_size`, `tcp_idle_timeout`, `tcp_max_connections`, `tcp_max_connections_per_client`, `tcp_write_timeout`, `log_format`, `log_level`, `admin_listen`, `admin_token`, `admin_token_file`, `admin_state_file`, `reload_on_change`, `reload_delay`, `probe_source_ipv4`, `probe_source_ipv6`, `rrl`, `cookies`, `cluster`",
                 "s.toml:2:20: udp_payload_size: must be between 512 and 4096, got 100",
                 "s.toml:3:15: udp_workers: invalid type: string \"4\", expected i64",
                 "s.toml:4:23: tcp_max_connections: must be between 1 and 1000000, got 0",

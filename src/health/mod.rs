@@ -14,15 +14,20 @@
 //! - [`check`]: the runtime [`Check`] (the file format and its validation
 //!   are in `config::policy_file`).
 //! - [`state`]: the pure rise/fall state machine.
+//! - [`quorum`]: the fleet's decision rule (cluster mode), pure.
+//! - [`fleet`]: own and peers' observations in cluster mode, shared by
+//!   the prober, the store client (`crate::cluster`) and the admin API.
 //! - [`probe`]: one HTTP(S) or TCP probe.
 //! - [`prober`]: tasks, scheduling, watchdog and reconcile ([`spawn_prober`]).
 //! - [`clock`]: injected time, so timing tests run on virtual time.
 
 pub mod check;
 pub mod clock;
+pub mod fleet;
 pub mod overrides;
 pub mod probe;
 pub mod prober;
+pub mod quorum;
 pub mod state;
 mod table;
 mod targets;
@@ -33,8 +38,10 @@ pub use check::{
     Check, CheckKind, DEFAULT_USER_AGENT, HttpCheck, HttpMethod, LoadFeedback, LoadKind,
     LoadSource, StatusSet, TlsCheck,
 };
+pub use fleet::{Fleet, fleet_key};
 pub use overrides::{Forced, Overrides};
-pub use probe::{NetProbe, Probe, ProbeError, Success};
+pub use probe::{NetProbe, Probe, ProbeError, ProbeSource, Success};
 pub use prober::{Prober, ProberError, ProberOptions, TargetReport, spawn_prober};
+pub use quorum::{Observation, Quorum, Verdict};
 pub use table::{Cell, HealthTable, Status, TargetId};
 pub use targets::{ProbeTarget, TargetKey, TargetRegistry};

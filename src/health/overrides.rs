@@ -17,6 +17,12 @@
 //! override whose endpoint is gone stays listed and applies again if it
 //! comes back.
 //!
+//! In cluster mode the list is the cluster store's: an override set on any
+//! instance is written to the store first ([`OverrideStore`]), and every
+//! instance replaces its list with the store's ([`Overrides::replace_all`])
+//! whenever the store reports a change. The state file, if set, then keeps
+//! the last list seen, used at start-up until the store answers.
+//!
 //! State file: TOML, rewritten whole on every change (temporary file,
 //! fsync, rename), so a crash leaves the old or the new file, never half:
 //!
@@ -28,9 +34,11 @@
 //! ```
 
 use std::fmt;
+use std::future::Future;
 use std::io::Write as _;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Mutex;
 
 use serde::Deserialize;
@@ -303,6 +311,69 @@ impl Overrides {
     }
 }
 
+impl Overrides {
+    /// Make `list` the overrides in force (cluster mode: the store's list,
+    /// the truth for every instance). Each difference is logged, saying it
+    /// came from `source`; the state file (a cache here) is rewritten when
+    /// the list changed, and `publish` applies it to the table in service,
+    /// under the lock. A state file that cannot be written is logged, not
+    /// fatal: the store still has the list.
+    pub fn replace_all(
+        &self,
+        mut list: Vec<Override>,
+        source: &str,
+        publish: impl FnOnce(&[Override]),
+    ) {
+        list.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
+        list.dedup_by(|a, b| a.endpoint == b.endpoint);
+        let mut cur = self.lock();
+        if *cur == list {
+            return;
+        }
+        let word = |f: Option<Forced>| f.map_or("auto", Forced::as_str);
+        let state_in =
+            |l: &[Override], e: &Selector| l.iter().find(|o| &o.endpoint == e).map(|o| o.state);
+        let mut names: Vec<&Selector> =
+            cur.iter().chain(list.iter()).map(|o| &o.endpoint).collect();
+        names.sort();
+        names.dedup();
+        for e in names {
+            let (from, to) = (state_in(&cur, e), state_in(&list, e));
+            if from != to {
+                tracing::warn!(
+                    endpoint = %e,
+                    from = word(from),
+                    to = word(to),
+                    source,
+                    "operator override from {source}: {e} {} -> {}",
+                    word(from),
+                    word(to)
+                );
+            }
+        }
+        if let Some(file) = &self.file
+            && let Err(e) = write_state(file, &list)
+        {
+            tracing::error!(error = %e, "the overrides from {source} apply, but the state file keeps the old list");
+        }
+        *cur = list;
+        publish(&cur);
+    }
+}
+
+/// Where overrides are shared in cluster mode. [`OverrideStore::put`]
+/// writes one override (`None`: remove it) for every instance; the caller
+/// applies it locally only once the store has it, so an override never
+/// reaches some instances and not others. Errors are messages for the
+/// operator (the store unreachable, a timeout).
+pub trait OverrideStore: Send + Sync {
+    fn put<'a>(
+        &'a self,
+        endpoint: &'a Selector,
+        state: Option<Forced>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
 /// A pool member as overrides see it: enough to match both selector kinds.
 #[derive(Clone, Copy, Debug)]
 pub struct MemberRef<'a> {
@@ -364,7 +435,8 @@ pub fn apply<'a>(
     }
 }
 
-fn unix_now() -> u64 {
+/// Now, in Unix seconds (an override's `since`).
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -659,6 +731,38 @@ mod tests {
         assert_eq!(again.len(), 2);
         o.set(addr("192.0.2.1"), None, |_| {}).unwrap();
         assert_eq!(Overrides::load(&file).unwrap().list().len(), 1);
+        let _ = std::fs::remove_dir_all(file.parent().unwrap());
+    }
+
+    /// Cluster mode: the store's list replaces the local one, the state
+    /// file follows, and an unchanged list publishes nothing.
+    #[test]
+    fn replace_all_takes_the_store_list() {
+        let file = tmp("replace");
+        let o = Overrides::load(&file).unwrap();
+        o.set(addr("192.0.2.1"), Some(Forced::Down), |_| {})
+            .unwrap();
+        let store = vec![
+            Override {
+                endpoint: addr("192.0.2.9"),
+                state: Forced::Drain,
+                since: 5,
+            },
+            Override {
+                endpoint: addr("192.0.2.2"),
+                state: Forced::Up,
+                since: 6,
+            },
+        ];
+        let mut published = 0;
+        o.replace_all(store.clone(), "the cluster store", |l| published = l.len());
+        assert_eq!(published, 2);
+        let got: Vec<String> = o.list().iter().map(|x| x.endpoint.to_string()).collect();
+        assert_eq!(got, ["192.0.2.2", "192.0.2.9"], "sorted by endpoint");
+        assert_eq!(Overrides::load(&file).unwrap().list(), o.list());
+        o.replace_all(store, "the cluster store", |_| panic!("no change"));
+        o.replace_all(Vec::new(), "the cluster store", |l| assert!(l.is_empty()));
+        assert!(Overrides::load(&file).unwrap().list().is_empty());
         let _ = std::fs::remove_dir_all(file.parent().unwrap());
     }
 

@@ -15,11 +15,18 @@
 //! probe opens a fresh connection, which is what a new client would see, so a
 //! target that stopped accepting connections fails even if an old keep-alive
 //! connection still answers.
+//!
+//! Source address ([`ProbeSource`], `probe_source_ipv4` / `probe_source_ipv6`
+//! in `dnslb.toml`): probes leave from that address of this host instead of
+//! the one the routing table picks, so a multi-homed instance probes over
+//! the path its answers describe (HAProxy's `source`, nginx's
+//! `proxy_bind`). The shared clients are kept per family, since a client
+//! bound to an IPv4 source cannot reach an IPv6 target.
 
 use std::error::Error as _;
 use std::fmt;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
 
@@ -134,32 +141,74 @@ pub trait TargetProbe: Send + Sync {
     fn probe(&self) -> ProbeFuture;
 }
 
-/// The real prober: reqwest for HTTP(S), tokio for TCP.
+/// Where probes leave from: one local address per family, or the one the
+/// routing table picks (`None`, the default). `probe_source_ipv4` and
+/// `probe_source_ipv6` in `dnslb.toml`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ProbeSource {
+    pub ipv4: Option<Ipv4Addr>,
+    pub ipv6: Option<Ipv6Addr>,
+}
+
+impl ProbeSource {
+    /// The source for a probe to `to`: the address of its family, if set.
+    pub fn for_target(&self, to: IpAddr) -> Option<IpAddr> {
+        match to {
+            IpAddr::V4(_) => self.ipv4.map(IpAddr::V4),
+            IpAddr::V6(_) => self.ipv6.map(IpAddr::V6),
+        }
+    }
+}
+
+/// The shared clients of one address family: plain HTTP, HTTPS verified,
+/// HTTPS unverified.
 #[derive(Default)]
-pub struct NetProbe {
+struct Clients {
     plain: OnceLock<Result<Client, ProbeError>>,
     verified: OnceLock<Result<Client, ProbeError>>,
     unverified: OnceLock<Result<Client, ProbeError>>,
 }
 
+/// The real prober: reqwest for HTTP(S), tokio for TCP.
+#[derive(Default)]
+pub struct NetProbe {
+    source: ProbeSource,
+    /// IPv4 targets, IPv6 targets.
+    clients: [Clients; 2],
+}
+
 impl fmt::Debug for NetProbe {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("NetProbe").finish_non_exhaustive()
+        f.debug_struct("NetProbe")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
     }
 }
 
 impl NetProbe {
+    /// Probes from the address the routing table picks.
     pub fn new() -> Self {
         Self::default()
     }
 
-    fn shared(&self, tls: Option<bool>) -> Result<Client, ProbeError> {
+    /// Probes from `source` (per family; an unset family is the routing
+    /// table's choice).
+    pub fn with_source(source: ProbeSource) -> Self {
+        Self {
+            source,
+            clients: Default::default(),
+        }
+    }
+
+    fn shared(&self, tls: Option<bool>, to: IpAddr) -> Result<Client, ProbeError> {
+        let clients = &self.clients[usize::from(to.is_ipv6())];
         let (cell, verify) = match tls {
-            None => (&self.plain, false),
-            Some(true) => (&self.verified, true),
-            Some(false) => (&self.unverified, false),
+            None => (&clients.plain, false),
+            Some(true) => (&clients.verified, true),
+            Some(false) => (&clients.unverified, false),
         };
-        cell.get_or_init(|| build(client_builder(tls.is_some(), verify)))
+        let local = self.source.for_target(to);
+        cell.get_or_init(|| build(client_builder(tls.is_some(), verify, local)))
             .clone()
     }
 }
@@ -167,7 +216,10 @@ impl NetProbe {
 impl Probe for NetProbe {
     fn prepare(&self, check: &Arc<Check>, addr: SocketAddr) -> Box<dyn TargetProbe> {
         match &check.kind {
-            CheckKind::Tcp => Box::new(TcpTarget { addr }),
+            CheckKind::Tcp => Box::new(TcpTarget {
+                addr,
+                source: self.source.for_target(addr.ip()),
+            }),
             CheckKind::Http(http) => Box::new(HttpTarget {
                 inner: Arc::new(self.prepare_http(http, addr)),
             }),
@@ -179,11 +231,14 @@ impl NetProbe {
     fn prepare_http(&self, http: &HttpCheck, addr: SocketAddr) -> HttpInner {
         let server_name = http.tls.as_ref().and_then(|t| t.server_name.as_deref());
         let client = match (&http.tls, server_name) {
-            (None, _) => self.shared(None),
-            (Some(t), None) => self.shared(Some(t.verify)),
+            (None, _) => self.shared(None, addr.ip()),
+            (Some(t), None) => self.shared(Some(t.verify), addr.ip()),
             // Connect to `addr`, but send SNI and verify the certificate for
             // the name: the URL names the host, `resolve` pins its address.
-            (Some(t), Some(name)) => build(client_builder(true, t.verify).resolve(name, addr)),
+            (Some(t), Some(name)) => build(
+                client_builder(true, t.verify, self.source.for_target(addr.ip()))
+                    .resolve(name, addr),
+            ),
         };
         let scheme = if http.tls.is_some() { "https" } else { "http" };
         let host = match (server_name, addr.ip()) {
@@ -215,8 +270,10 @@ impl NetProbe {
     }
 }
 
-fn client_builder(tls: bool, verify: bool) -> ClientBuilder {
+fn client_builder(tls: bool, verify: bool, local: Option<IpAddr>) -> ClientBuilder {
     Client::builder()
+        // `probe_source_ipv4` / `probe_source_ipv6`, when set.
+        .local_address(local)
         // Probes go straight to the target, never through HTTP(S)_PROXY.
         .no_proxy()
         // A redirect is the answer being judged (3xx is in the default
@@ -465,13 +522,33 @@ fn chain(e: &dyn std::error::Error) -> String {
 
 struct TcpTarget {
     addr: SocketAddr,
+    source: Option<IpAddr>,
+}
+
+/// Connect to `addr`, from `source` when given.
+async fn connect_from(
+    source: Option<IpAddr>,
+    addr: SocketAddr,
+) -> std::io::Result<tokio::net::TcpStream> {
+    let Some(src) = source else {
+        return tokio::net::TcpStream::connect(addr).await;
+    };
+    let sock = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    sock.bind(SocketAddr::new(src, 0)).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot bind probe source {src}: {e}"))
+    })?;
+    sock.connect(addr).await
 }
 
 impl TargetProbe for TcpTarget {
     fn probe(&self) -> ProbeFuture {
-        let addr = self.addr;
+        let (addr, source) = (self.addr, self.source);
         Box::pin(async move {
-            match tokio::net::TcpStream::connect(addr).await {
+            match connect_from(source, addr).await {
                 // The handshake was the test. Close with a reset, as
                 // HAProxy's checks do: no FIN exchange and no TIME_WAIT
                 // socket left per probe, which at thousands of probes a

@@ -326,3 +326,76 @@ fn load_numbers() {
         assert_eq!(parse_load(text), want, "{text:?}");
     }
 }
+
+/// `probe_source_ipv4`: HTTP and TCP probes leave from the configured
+/// address (127.0.0.7 is ours on Linux's loopback), and a source that is
+/// not this host's fails the probe with the reason, not a panic.
+#[tokio::test]
+async fn probes_leave_from_the_source_address() {
+    let listener = tokio::net::TcpListener::bind((LOCALHOST, 0)).await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let peers = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = peers.clone();
+    let server = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut s, peer)) = listener.accept().await else {
+                continue;
+            };
+            seen.lock().unwrap().push(peer.ip());
+            tokio::spawn(async move {
+                let mut buf = [0u8; 2048];
+                let _ = tokio::time::timeout(Duration::from_secs(2), s.read(&mut buf)).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    let source = ProbeSource {
+        ipv4: Some("127.0.0.7".parse().unwrap()),
+        ipv6: None,
+    };
+    let probe = NetProbe::with_source(source);
+    let to = SocketAddr::new(LOCALHOST, port);
+    let bounded = |t: Box<dyn TargetProbe>| async move {
+        tokio::time::timeout(Duration::from_secs(10), t.probe())
+            .await
+            .expect("probe finished")
+    };
+    let http = Arc::new(http_check(port, |_| {}));
+    assert_eq!(
+        bounded(probe.prepare(&http, to)).await,
+        Ok(Success::Status(200))
+    );
+    let tcp = Arc::new(check(CheckKind::Tcp, port));
+    assert_eq!(
+        bounded(probe.prepare(&tcp, to)).await,
+        Ok(Success::Connected)
+    );
+    let want: IpAddr = "127.0.0.7".parse().unwrap();
+    // The TCP probe is done at the handshake, maybe before the accept.
+    for _ in 0..200 {
+        if peers.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(*peers.lock().unwrap(), vec![want, want]);
+    // An IPv6 target is not bound to the IPv4 source.
+    assert_eq!(source.for_target("::1".parse().unwrap()), None);
+    // 192.0.2.1 (TEST-NET-1) is no address of this host: binding fails
+    // before any packet is sent.
+    let foreign = NetProbe::with_source(ProbeSource {
+        ipv4: Some("192.0.2.1".parse().unwrap()),
+        ipv6: None,
+    });
+    match bounded(foreign.prepare(&tcp, to)).await {
+        Err(ProbeError::Connect(m)) => {
+            assert!(m.contains("cannot bind probe source 192.0.2.1"), "{m}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(bounded(foreign.prepare(&http, to)).await.is_err());
+    server.abort();
+}

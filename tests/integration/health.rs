@@ -48,6 +48,9 @@ pub enum Behaviour {
     Slow(u64),
     /// 200 "ok" with this extra header line (`X-Load: 12`).
     Header(&'static str),
+    /// 503 to requests from these source addresses, 200 "ok" to the rest
+    /// (an endpoint that one vantage point cannot reach).
+    RefuseFrom(Vec<IpAddr>),
 }
 
 struct Shared {
@@ -211,7 +214,10 @@ fn serve_one(mut s: TcpStream, sh: &Shared) {
     let n = sh.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let behaviour = sh.behaviour.lock().unwrap().clone();
     let mut extra = String::new();
+    let from = s.peer_addr().map(|a| a.ip()).ok();
     let (status, body) = match behaviour {
+        Behaviour::RefuseFrom(list) if from.is_some_and(|f| list.contains(&f)) => (503, "refused"),
+        Behaviour::RefuseFrom(_) => (200, "ok"),
         Behaviour::Reply(status, body) => (status, body),
         Behaviour::Alternate if n % 2 == 1 => (200, "ok"),
         Behaviour::Alternate => (500, "flap"),
@@ -1160,4 +1166,62 @@ async fn ttl_shortens_while_a_check_fails() {
         assert!(Instant::now() < deadline, "the TTL did not come back");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// `probe_source_ipv4`: probes leave from that address. An endpoint that
+/// answers 503 to 127.0.31.100 only is down for the instance probing from
+/// there and up for one probing from the default source; a source that is
+/// not this host's stops start-up with the key's line.
+#[tokio::test(flavor = "multi_thread")]
+async fn probes_leave_from_probe_source() {
+    let e = Endpoint::start(
+        "127.0.31.1",
+        0,
+        Behaviour::RefuseFrom(vec![ip("127.0.31.100")]),
+    );
+    let policy = [
+        check("web", "http", e.port(), ""),
+        pool(
+            "web",
+            &[("127.0.31.1", "check = \"web\""), ("192.0.2.7", "")],
+        ),
+        lb_name("www", "multivalue", "web", "answers = \"all\""),
+    ]
+    .concat();
+    let plain = lb_setup("probe-source-default", &policy);
+    let sourced = crate::harness::Setup::new(
+        "probe-source-set",
+        &[("lb.test", crate::fixtures::LB_TEST)],
+        "probe_source_ipv4 = \"127.0.31.100\"\n",
+    );
+    sourced.write_policy("lb.test", &policy);
+    let (a, b) = (plain.serve(), sourced.serve());
+    let (ra, rb) = (Resolver::new(a.addr).await, Resolver::new(b.addr).await);
+    let t0 = Instant::now();
+    let limit = WINDOW * 4 + SLACK;
+    wait_answer(&rb, "www.lb.test.", t0, limit, "refused source", |s| {
+        *s == ips(&["192.0.2.7"])
+    })
+    .await;
+    wait_answer(&ra, "www.lb.test.", t0, limit, "default source", |s| {
+        *s == ips(&["127.0.31.1", "192.0.2.7"])
+    })
+    .await;
+    assert!(!changes(&b, "127.0.31.1", "up", "down").is_empty());
+    assert!(changes(&a, "127.0.31.1", "up", "down").is_empty());
+
+    let foreign = crate::harness::Setup::new(
+        "probe-source-foreign",
+        &[("lb.test", crate::fixtures::LB_TEST)],
+        "\nprobe_source_ipv4 = \"192.0.2.200\"\n",
+    );
+    foreign.write_policy("lb.test", &policy);
+    let (status, stderr) = foreign.serve_expecting_failure();
+    assert!(!status.success());
+    assert!(
+        stderr.contains(
+            "dnslb.toml:3:21: probe_source_ipv4: 192.0.2.200 is not an address of this host"
+        ),
+        "{stderr}"
+    );
 }

@@ -27,6 +27,27 @@ fn check(name: &str, port: u16, extra: &str) -> String {
     )
 }
 
+/// `dnslb explain NAME A --client 127.0.0.1 --live` against `srv`: the
+/// running server's own health, RTTs and load figures.
+fn explain_live(srv: &crate::harness::TestServer, name: &str) -> String {
+    let args: Vec<String> = [
+        "explain",
+        name,
+        "A",
+        "--client",
+        "127.0.0.1",
+        "--live",
+        "--admin",
+        &srv.admin_url(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let out = crate::harness::run(&args);
+    assert!(out.status.success(), "{}", out.stderr);
+    out.stdout
+}
+
 /// Ask `qname` until 20 answers in a row are `want` (while the RTT
 /// averages cross, both pools are within the tolerance and share); fail
 /// after `limit`.
@@ -98,6 +119,27 @@ async fn the_latency_name_follows_probe_speed() {
         (vec![ip("127.0.30.1")], Some(8)),
         "the table's /8 decided"
     );
+    // explain shows each pool's table figure with its measured RTT added,
+    // and each member's RTT.
+    let text = explain_live(&srv, "fast.lb.test.");
+    let estimate = |pool: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{pool} ")) && l.contains("table row"))
+            .unwrap_or_else(|| panic!("no estimate line for {pool} in\n{text}"))
+            .to_owned()
+    };
+    let (a_line, b_line) = (estimate("a"), estimate("b"));
+    for l in [&a_line, &b_line] {
+        assert!(l.contains("table row net 127.0.0.0/8: 10 ms + rtt "), "{l}");
+        assert!(!l.contains("rtt -"), "both pools measured: {l}");
+    }
+    let rtt_ms = |l: &str| -> f64 {
+        let after = &l[l.find("+ rtt ").unwrap() + 6..];
+        after.split(" ms").next().unwrap().parse().unwrap()
+    };
+    assert!(rtt_ms(&b_line) >= 150.0, "{b_line}");
+    assert!(rtt_ms(&a_line) < rtt_ms(&b_line), "{text}");
+    assert!(text.contains("; rtt "), "member RTTs in\n{text}");
     // Swap: a gets slow, b fast.
     fast.set(Behaviour::Slow(150));
     slow.set(Behaviour::Slow(0));
@@ -162,6 +204,11 @@ async fn reported_connections_set_the_shares() {
         got = shares(&r, "lc.lb.test.", 1500).await;
     }
     assert!(close(&got, b, 1.0 - want), "{got:?}");
+    // explain shows the pick's inputs: each member's load figure.
+    let text = explain_live(&srv, "lc.lb.test.");
+    for want in ["; load 10 (connections)", "; load 30 (connections)"] {
+        assert!(text.contains(want), "no {want:?} in\n{text}");
+    }
 
     one.set(Behaviour::Header("X-Load: 30"));
     two.set(Behaviour::Header("X-Load: 10"));
@@ -190,6 +237,9 @@ async fn reported_connections_set_the_shares() {
     }
     let got = shares(&r, "lc.lb.test.", 1500).await;
     assert!(close(&got, a, 0.5) && close(&got, b, 0.5), "{got:?}");
+    let text = explain_live(&srv, "lc.lb.test.");
+    let stale = "; load - (connections, none reported: configured weight)";
+    assert_eq!(text.matches(stale).count(), 2, "{text}");
     // once per target, however many probes come without a figure
     tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(srv.log_count(line), 2, "{}", srv.log_tail(20));

@@ -18,6 +18,8 @@ mod harness;
 
 mod admin;
 mod answers;
+#[cfg(feature = "cluster")]
+mod cluster;
 mod cookies;
 mod differential;
 mod edns;

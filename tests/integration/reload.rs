@@ -221,8 +221,6 @@ fn file_changes_reload_without_a_signal() {
     std::fs::write(&inc, "www IN A 192.0.2.10\n").unwrap();
     let srv = setup.serve();
     assert_eq!(www(srv.addr, "w.test"), ["192.0.2.10"]);
-    // An edit made before the watcher is up would go unseen.
-    assert!(srv.wait_for_log("watching files for changes", Duration::from_secs(10)));
     let watched = |srv: &TestServer| {
         srv.log_lines("dnslb::reload: reloaded")
             .iter()
@@ -291,7 +289,6 @@ fn watching_can_be_turned_off() {
     assert_eq!(www(srv.addr, "a.test"), ["192.0.2.10"]);
     assert_eq!(srv.reload_outcome(), Reload::Clean);
     assert_eq!(www(srv.addr, "a.test"), ["192.0.2.11"]);
-    assert_eq!(srv.log_count("watching files for changes"), 0);
 }
 
 /// `dnslb.toml` is read again: live keys apply, restart-only keys are

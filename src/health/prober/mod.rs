@@ -44,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::clock::{Clock, TokioClock};
 use super::probe::{NetProbe, Probe};
-use super::{HealthTable, ProbeTarget};
+use super::{Fleet, HealthTable, ProbeTarget};
 use supervisor::{Command, Supervisor};
 use target::panic_message;
 pub use target::{LOAD_STALE_PROBES, RTT_ALPHA, TargetReport};
@@ -60,6 +60,9 @@ pub struct ProberOptions {
     pub watchdog_period: Duration,
     /// Seed for the start-up jitter; `None` (default) seeds from the OS.
     pub seed: Option<u64>,
+    /// Cluster mode: decide each target with the fleet's observations
+    /// ([`crate::health::fleet`]); `None` (default): this instance alone.
+    pub fleet: Option<Arc<Fleet>>,
 }
 
 impl Default for ProberOptions {
@@ -69,6 +72,7 @@ impl Default for ProberOptions {
             clock: Arc::new(TokioClock),
             watchdog_period: Duration::from_secs(1),
             seed: None,
+            fleet: None,
         }
     }
 }
@@ -79,6 +83,7 @@ impl fmt::Debug for ProberOptions {
             .field("clock", &self.clock)
             .field("watchdog_period", &self.watchdog_period)
             .field("seed", &self.seed)
+            .field("fleet", &self.fleet.as_ref().map(|f| f.node()))
             .finish_non_exhaustive()
     }
 }
@@ -116,6 +121,7 @@ pub fn spawn_prober(
         clock,
         watchdog_period,
         seed,
+        fleet,
     } = options;
     let rng = match seed {
         Some(s) => SmallRng::seed_from_u64(s),
@@ -128,7 +134,7 @@ pub fn spawn_prober(
             SmallRng::seed_from_u64(nanos)
         }),
     };
-    let mut sup = Supervisor::new(probe, clock, cancel, watchdog_period, rng);
+    let mut sup = Supervisor::new(probe, clock, cancel, watchdog_period, rng, fleet);
     sup.reconcile(targets.into_iter().map(Into::into).collect(), table);
     let (tx, rx) = mpsc::channel(4);
     let supervisor = tokio::spawn(sup.run(rx));

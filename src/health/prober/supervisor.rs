@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::target::{LOG_TARGET, Slot, SlotState, TargetReport, panic_message, run_target};
 use crate::health::clock::Clock;
+use crate::health::fleet::{Fleet, fleet_key};
 use crate::health::probe::Probe;
 use crate::health::state::Machine;
 use crate::health::{HealthTable, ProbeTarget, Status, TargetId, TargetKey};
@@ -41,6 +42,8 @@ pub(super) struct Supervisor {
     watchdog_period: Duration,
     rng: SmallRng,
     epoch: Instant,
+    /// Cluster mode: decisions take the fleet's observations into account.
+    fleet: Option<Arc<Fleet>>,
     entries: HashMap<TargetKey, Entry>,
     /// Which target each live task belongs to (also old, aborted ones).
     owners: HashMap<tokio::task::Id, TargetKey>,
@@ -60,9 +63,11 @@ impl Supervisor {
         cancel: CancellationToken,
         watchdog_period: Duration,
         rng: SmallRng,
+        fleet: Option<Arc<Fleet>>,
     ) -> Self {
         let epoch = clock.now();
         Self {
+            fleet,
             probe,
             clock,
             cancel,
@@ -94,6 +99,11 @@ impl Supervisor {
                     None => rx_open = false,
                 },
                 Some(res) = self.tasks.join_next_with_id() => self.on_exit(res),
+                _ = peers_changed(self.fleet.as_deref()) => {
+                    for e in self.entries.values() {
+                        e.slot.republish();
+                    }
+                }
                 _ = self.clock.sleep_until(next_watch) => {
                     self.watchdog();
                     next_watch += self.watchdog_period;
@@ -126,6 +136,9 @@ impl Supervisor {
         self.entries.retain(|key, e| {
             let keep = wanted.contains_key(key);
             if !keep {
+                if let Some((fleet, k)) = &e.slot.fleet {
+                    fleet.forget(k);
+                }
                 e.token.cancel();
                 e.task.abort();
                 tracing::debug!(target: LOG_TARGET, addr = %e.slot.addr, check = %e.slot.check.name, "stopped probing removed target");
@@ -148,6 +161,10 @@ impl Supervisor {
                 addr,
                 epoch: self.epoch,
                 beat_us: AtomicU64::new(0),
+                fleet: self
+                    .fleet
+                    .as_ref()
+                    .and_then(|f| Some((f.clone(), Arc::from(fleet_key(&key)?)))),
                 state: Mutex::new(SlotState {
                     machine: Machine::new(check.initial_state, check.rise, check.fall),
                     rtt_us: None,
@@ -168,6 +185,9 @@ impl Supervisor {
                     changes: 0,
                 }),
             });
+            if let Some((fleet, k)) = &slot.fleet {
+                fleet.adopt(k);
+            }
             slot.retarget(ids, label, table.clone());
             // Spread first probes over one interval so start-up and reloads
             // do not send every probe at once.
@@ -258,5 +278,13 @@ impl Supervisor {
             e.task = task;
             e.token = token;
         }
+    }
+}
+
+/// Resolves when the fleet's peers changed; never without a fleet.
+async fn peers_changed(fleet: Option<&Fleet>) {
+    match fleet {
+        Some(f) => f.peers_changed().await,
+        None => std::future::pending().await,
     }
 }

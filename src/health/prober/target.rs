@@ -12,7 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::health::check::Check;
 use crate::health::clock::Clock;
+use crate::health::fleet::{Fleet, View};
 use crate::health::probe::{Probe, ProbeError, Success};
+use crate::health::quorum::Observation;
 use crate::health::state::{Flip, Machine};
 use crate::health::{HealthTable, Status, TargetId, TargetKey};
 
@@ -69,6 +71,8 @@ pub(super) struct Slot {
     pub(super) epoch: Instant,
     /// Last sign of life of the target's task, µs after `epoch`.
     pub(super) beat_us: AtomicU64,
+    /// Cluster mode: the fleet and this target's key in it.
+    pub(super) fleet: Option<(Arc<Fleet>, Arc<str>)>,
     pub(super) state: Mutex<SlotState>,
 }
 
@@ -101,10 +105,36 @@ pub(super) struct SlotState {
 }
 
 impl SlotState {
-    pub(super) fn publish(&self) {
+    /// Write the state into the table: this instance's own, or in cluster
+    /// mode the fleet's decision over it and the live peers' (logged when
+    /// the fleet changes it).
+    pub(super) fn publish(&self, slot: &Slot) {
         let status = self.machine.status();
         // Up with failures toward `fall`: a flip may be near.
         let failing = status == Status::Up && self.machine.streak() > 0;
+        let (status, failing) = match &slot.fleet {
+            None => (status, failing),
+            Some((fleet, key)) => {
+                let view = View {
+                    obs: Observation { status, failing },
+                    rtt_us: self.rtt_us.map(|r| r.round().min(u32::MAX as f64) as u32),
+                    last_probe: self.last_probe,
+                    check: slot.check.name.as_str().into(),
+                };
+                let (v, flipped) = fleet.observe(key, view);
+                if let Some(from) = flipped {
+                    tracing::warn!(
+                        target: LOG_TARGET,
+                        addr = %slot.addr, endpoint = %slot.key.addr, pool = &*self.label,
+                        check = %slot.check.name, from = %from, to = %v.status,
+                        own = %status, up = v.up, observers = v.observers,
+                        "fleet decision {from} -> {}: {} of {} vantage points see it up (this one: {status})",
+                        v.status, v.up, v.observers
+                    );
+                }
+                (v.status, v.failing)
+            }
+        };
         for &id in &self.ids {
             self.table.set_status(id, status);
             self.table.set_failing(id, failing);
@@ -169,7 +199,12 @@ impl Slot {
         st.ids = ids;
         st.label = label;
         st.table = table;
-        st.publish();
+        st.publish(self);
+    }
+
+    /// Decide again and write the table (the fleet's peers changed).
+    pub(super) fn republish(&self) {
+        self.lock().publish(self);
     }
 
     pub(super) fn record(&self, result: Result<Success, ProbeError>, elapsed: Duration) {
@@ -203,7 +238,7 @@ impl Slot {
             Some(_) => st.observe_load(&result),
             None => None,
         };
-        st.publish();
+        st.publish(self);
         let (streak, threshold) = (st.machine.streak(), st.machine.threshold());
         let used_by = st.label.clone();
         let load = st.load;

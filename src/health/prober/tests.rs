@@ -168,6 +168,7 @@ fn options(clock: Arc<dyn Clock>, script: &Script) -> ProberOptions {
         clock,
         watchdog_period: SEC,
         seed: Some(7),
+        fleet: None,
     }
 }
 
@@ -952,6 +953,77 @@ async fn load_figures_go_stale_and_come_back() {
     assert!(text.contains("reason=unexpected status 500"), "{text}");
     assert_eq!(text.matches("load figures are back").count(), 1, "{text}");
     assert_eq!(report_of(&prober, at(3)).await.load, Some(4.0));
+    cancel.cancel();
+    prober.join().await.unwrap();
+}
+
+/// Cluster mode: the cell is the fleet's decision. A target this instance
+/// sees down stays up while two live peers see it up; it goes down once
+/// they are gone (or the store is); its own view is published once it
+/// has a probe result, and withdrawn when a reload removes the target.
+#[tokio::test(start_paused = true)]
+async fn the_fleet_decides_the_cell() {
+    use crate::health::fleet::{Fleet, View, fleet_key};
+    use crate::health::quorum::{Observation, Quorum};
+    let clock: Arc<dyn Clock> = Arc::new(crate::health::clock::TokioClock);
+    let script = Script::new(clock.clone());
+    script.plan(at(3), vec![Act::Fail]);
+    let k = tcp_key(3, |_| {});
+    let fk: Arc<str> = fleet_key(&k).unwrap().into();
+    let id = TargetId(0);
+    let table = Arc::new(HealthTable::for_targets([(id, &k)]));
+    let fleet = Arc::new(Fleet::new("a", Quorum::default()));
+    let up = View {
+        obs: Observation::UP,
+        rtt_us: Some(1000),
+        last_probe: Some(std::time::SystemTime::now()),
+        check: "c".into(),
+    };
+    let mut peers = HashMap::new();
+    for n in ["b", "c"] {
+        peers.insert(n.to_string(), HashMap::from([(fk.clone(), up.clone())]));
+    }
+    fleet.connect(peers, vec!["a".into(), "b".into(), "c".into()]);
+    let cancel = CancellationToken::new();
+    let mut opts = options(clock.clone(), &script);
+    opts.fleet = Some(fleet.clone());
+    let prober = spawn_prober(vec![(id, k.clone())], table.clone(), cancel.clone(), opts);
+    let t0 = tokio::time::Instant::now();
+    // Own state machine goes down after fall = 3 failures...
+    while report_of(&prober, at(3)).await.status != Status::Down {
+        assert!(t0.elapsed() < 30 * SEC, "own view never went down");
+        tokio::time::sleep(100 * MS).await;
+    }
+    // ...but 2 of 3 vantage points see it up: still up, marked failing.
+    let cell = table.cell(id);
+    assert_eq!(cell.status(), Status::Up);
+    assert!(cell.failing());
+    let pending = fleet.take_pending();
+    assert_eq!(pending.len(), 1, "own view waits to be published");
+    assert_eq!(pending[0].1.as_ref().unwrap().obs, Observation::DOWN);
+    // One peer leaves: 1 of 2 is not more than half.
+    fleet.peer("c", &fk, None);
+    fleet.peers_updated();
+    let t1 = tokio::time::Instant::now();
+    while table.status(id) != Status::Down {
+        assert!(t1.elapsed() < 5 * SEC, "peer change not applied");
+        tokio::time::sleep(10 * MS).await;
+    }
+    // The store goes away: own view only (down), peers dropped.
+    fleet.disconnect("gone".into());
+    tokio::time::sleep(100 * MS).await;
+    assert_eq!(table.status(id), Status::Down);
+    assert_eq!(fleet.views(&fk).len(), 1);
+    // A reload without the target withdraws its observation.
+    prober
+        .reconcile(
+            Vec::<ProbeTarget>::new(),
+            Arc::new(HealthTable::new(0, Status::Up)),
+        )
+        .await
+        .unwrap();
+    let pending = fleet.take_pending();
+    assert_eq!((pending.len(), pending[0].1.is_none()), (1, true));
     cancel.cancel();
     prober.join().await.unwrap();
 }
