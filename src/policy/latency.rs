@@ -40,8 +40,10 @@
 //! the network that placed the client (custom network or database), as
 //! for geo. Estimates per table row and pool are computed when the
 //! snapshot is built; a query does one interval search in the table, a
-//! few array reads, one dot product and `acos` per pool with coordinates,
-//! and a sort of at most [`MAX_POOLS`] entries on the stack.
+//! few array reads, one dot product and [`arc_cos`] per pool with
+//! coordinates (the client's unit vector comes with its
+//! [`Coordinates`]), and a sort of at most [`MAX_POOLS`] entries on the
+//! stack.
 
 use std::fmt;
 use std::net::IpAddr;

@@ -86,6 +86,8 @@ fn example_loads_clean() {
         ("cdn", "geo"),
         ("fast", "latency"),
         ("near", "closest"),
+        ("api", "least_response_time"),
+        ("jobs", "least_connections"),
     ]
     .into_iter()
     .map(|(o, p)| (o, line_of(EXAMPLE, &format!("[names.{o}]")), p))
@@ -375,8 +377,8 @@ fn example_rejects_unknown_keys_in_every_table() {
     assert_eq!(kinds(|p| p == ".geo"), 1);
     assert_eq!(kinds(|p| p == ".latency"), 1);
     assert_eq!(kinds(|p| p.starts_with(".geo.nets[")), 2);
-    // 9 names, and the geo rules of one
-    assert_eq!(kinds(|p| p.starts_with(".names.")), 10);
+    // 11 names, and the geo rules of one
+    assert_eq!(kinds(|p| p.starts_with(".names.")), 12);
     for (at, insert, table, line) in spots {
         let mut text = EXAMPLE.to_owned();
         text.insert_str(at, &insert);
