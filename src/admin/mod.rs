@@ -434,7 +434,12 @@ async fn set_override(State(s): State<Shared>, body: axum::body::Bytes) -> Respo
         Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let matches = eps.iter().filter(|e| e.member_ref().matches(&sel)).count();
+    // What it applies to now: for `auto`, the members it named.
+    let matches = if change.current.is_some() {
+        endpoints::applies_to(&sel, &s.overrides.list(), &eps)
+    } else {
+        eps.iter().filter(|e| e.member_ref().matches(&sel)).count()
+    };
     let word = |f: Option<Forced>| f.map_or("auto", Forced::as_str);
     axum::Json(json!({
         "endpoint": sel.to_string(),

@@ -165,8 +165,11 @@ pub struct EndpointDoc {
     pub weight: u32,
     /// `state` in the policy file.
     pub file_state: &'static str,
-    /// Operator override in force (`null`: none).
+    /// Operator override in force for this member (`null`: none).
     pub forced: Option<&'static str>,
+    /// Which override: "member" (one naming this member) or "address"
+    /// (one of its address); `null` with `forced`.
+    pub forced_by: Option<&'static str>,
     /// The state that applies: the override, else the file's.
     pub state: &'static str,
     /// Probed health: "up", "down", or "unchecked" (no check: always up).
@@ -198,7 +201,9 @@ pub struct OverrideDoc {
     pub endpoint: String,
     pub state: &'static str,
     pub since: u64,
-    /// Pool members it applies to now (0: its endpoint is gone).
+    /// Pool members it is in force for now (0: its endpoint is gone, or
+    /// every member with its address has its own override or is `down`
+    /// in its file).
     pub matches: usize,
 }
 
@@ -350,10 +355,7 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
             endpoint: o.endpoint.to_string(),
             state: o.state.as_str(),
             since: o.since,
-            matches: endpoints
-                .iter()
-                .filter(|e| e.member_ref().matches(&o.endpoint))
-                .count(),
+            matches: super::endpoints::applies_to(&o.endpoint, inp.overrides, &endpoints),
         })
         .collect();
     StatusDoc {
@@ -444,8 +446,8 @@ fn endpoint(
     answer_share: Option<f64>,
     fleet: Option<&Fleet>,
 ) -> EndpointDoc {
-    let cell = snap.health.cell(m.target);
-    let (status, forced) = (cell.status(), cell.forced());
+    let status = snap.health.cell(m.target).status();
+    let forced = m.forced.get();
     let key = snap.targets.get(m.target);
     let report = key.and_then(|k| reports.get(k)).copied();
     let checked = key.is_some_and(|k| k.check.is_some());
@@ -464,8 +466,9 @@ fn endpoint(
         },
         weight: m.weight,
         file_state: m.state.as_str(),
-        forced: forced.map(|f| f.as_str()),
-        state: state_of(m, forced).as_str(),
+        forced: forced.map(|(f, _)| f.as_str()),
+        forced_by: forced.map(|(_, by)| by.as_str()),
+        state: state_of(m).as_str(),
         health: match (checked, status) {
             (false, _) => "unchecked",
             (true, Status::Up) => "up",

@@ -170,7 +170,9 @@ async fn every_route_answers() {
         )) > 1.7e9
     );
     assert_eq!(
-        q(&format!("dnslb_endpoint_forced{{{probe},state=\"auto\"}}")),
+        q(
+            r#"dnslb_endpoint_forced{zone="lb.test.",pool="web",member="web-a",address="127.0.20.1",check="web",state="auto"}"#
+        ),
         1.0
     );
     assert_eq!(q("dnslb_reloads_total"), 1.0);
@@ -749,5 +751,127 @@ async fn status_page_in_a_real_browser() {
     assert!(
         up.contains("data-availability=\"available\"") && up.contains(">drain</button>"),
         "{up}"
+    );
+}
+
+/// An override by member name applies to that member only, even when
+/// other pools have a member with the same address (and so the same
+/// health cell); an address override applies to every member with the
+/// address but never brings back a member its file says is `down`
+/// (break-ops `override_spread.sh`).
+#[tokio::test(flavor = "multi_thread")]
+async fn member_overrides_stay_on_their_member() {
+    let policy = [
+        pool(
+            "m1",
+            &[
+                ("192.0.2.5", "name = \"m1a\""),
+                ("192.0.2.51", "name = \"m1b\""),
+            ],
+        ),
+        pool(
+            "m2",
+            &[
+                ("192.0.2.5", "name = \"m2a\", state = \"drain\""),
+                ("192.0.2.51", "name = \"m2b\""),
+            ],
+        ),
+        pool(
+            "m3",
+            &[
+                ("192.0.2.5", "name = \"m3a\", state = \"down\""),
+                ("192.0.2.51", "name = \"m3b\", state = \"up\""),
+            ],
+        ),
+        lb_name("m1", "multivalue", "m1", "answers = \"all\""),
+        lb_name("m2", "multivalue", "m2", "answers = \"all\""),
+        lb_name("m3", "multivalue", "m3", "answers = \"all\""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-member-overrides", &policy);
+    let srv = setup.serve();
+    let r = Resolver::new(srv.addr).await;
+    let state = |doc: &Value, name: &str, addr: &str| -> (String, String) {
+        let e = endpoint(doc, name, addr);
+        (
+            e["state"].as_str().unwrap().to_string(),
+            e["availability"].as_str().unwrap().to_string(),
+        )
+    };
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+
+    // Drain m1a by name: only m1a.
+    let (code, v) = post(&srv, "m1a", "drain").await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["matches"], 1, "{v}");
+    let doc = status(&srv).await;
+    assert_eq!(
+        state(&doc, "m1.lb.test.", "192.0.2.5"),
+        s("drain", "draining")
+    );
+    assert_eq!(
+        state(&doc, "m2.lb.test.", "192.0.2.5"),
+        s("drain", "draining")
+    );
+    assert!(endpoint(&doc, "m2.lb.test.", "192.0.2.5")["forced"].is_null());
+    assert_eq!(state(&doc, "m3.lb.test.", "192.0.2.5"), s("down", "down"));
+    assert!(endpoint(&doc, "m3.lb.test.", "192.0.2.5")["forced"].is_null());
+    assert_eq!(
+        r.addr_set("m1.lb.test.", RecordType::A).await,
+        ips(&["192.0.2.51"])
+    );
+    assert_eq!(
+        r.addr_set("m3.lb.test.", RecordType::A).await,
+        ips(&["192.0.2.51"])
+    );
+
+    // Force m3b down by name: m1b and m2b keep answering.
+    assert_eq!(post(&srv, "m3b", "down").await.0, 200);
+    assert_eq!(
+        r.addr_set("m1.lb.test.", RecordType::A).await,
+        ips(&["192.0.2.51"])
+    );
+    assert_eq!(
+        r.addr_set("m2.lb.test.", RecordType::A).await,
+        ips(&["192.0.2.51"])
+    );
+    // m3: m3a is down in its file, m3b forced down: nothing, never m3a.
+    assert_eq!(r.addr_set("m3.lb.test.", RecordType::A).await, ips(&[]));
+
+    // By address: every member with it, except the one its file keeps down.
+    let (code, v) = post(&srv, "192.0.2.5", "up").await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        v["matches"], 1,
+        "m1a has its own override, m3a is down in its file: {v}"
+    );
+    let doc = status(&srv).await;
+    assert_eq!(
+        state(&doc, "m1.lb.test.", "192.0.2.5"),
+        s("drain", "draining")
+    );
+    assert_eq!(
+        state(&doc, "m2.lb.test.", "192.0.2.5"),
+        s("up", "available")
+    );
+    assert_eq!(endpoint(&doc, "m2.lb.test.", "192.0.2.5")["forced"], "up");
+    assert_eq!(state(&doc, "m3.lb.test.", "192.0.2.5"), s("down", "down"));
+    assert_eq!(r.addr_set("m3.lb.test.", RecordType::A).await, ips(&[]));
+    let ov = doc["overrides"].as_array().unwrap();
+    let matches = |e: &str| ov.iter().find(|o| o["endpoint"] == e).unwrap()["matches"].clone();
+    assert_eq!(matches("192.0.2.5"), 1);
+    assert_eq!(matches("lb.test/m1/m1a"), 1);
+    // Clearing m1a's own override hands it to the address override.
+    assert_eq!(post(&srv, "m1a", "auto").await.0, 200);
+    let doc = status(&srv).await;
+    assert_eq!(
+        state(&doc, "m1.lb.test.", "192.0.2.5"),
+        s("up", "available")
+    );
+    // A member override on the file-down member itself does apply.
+    assert_eq!(post(&srv, "m3a", "up").await.0, 200);
+    assert_eq!(
+        r.addr_set("m3.lb.test.", RecordType::A).await,
+        ips(&["192.0.2.5"])
     );
 }
