@@ -23,8 +23,10 @@
 //! same-origin: a page elsewhere cannot make a visitor's browser drain an
 //! endpoint.
 //!
-//! Bounds ([`limits`]): 64 connections at once, each closed after 30 s
-//! without a byte from the client, every request answered within 10 s.
+//! Bounds ([`limits`], applied before authentication): 64 connections at
+//! once and 16 per client, a newcomer closing the longest-idle one rather
+//! than waiting; the request head within 5 s; every request answered
+//! within 10 s; a connection without progress for 30 s closed.
 //!
 //! Shape follows hickory-dns `bin/src/prometheus_server.rs`: the wiring
 //! layer binds the listener and hands it over with a child cancellation
@@ -206,27 +208,10 @@ pub async fn serve(
         })
     };
     let app = router(state);
-    let listener = limits::Limited::new(listener, limits::MAX_CONNECTIONS, limits::IDLE_TIMEOUT);
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(cancel.clone().cancelled_owned());
-    // Graceful shutdown waits for open requests; a client that never
-    // finishes one (a stalled upload, say) must not hold up the exit.
-    let res = tokio::select! {
-        r = server => r,
-        _ = async {
-            cancel.cancelled().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => {
-            tracing::warn!("admin API: requests still open {} s after shutdown began; dropping them", SHUTDOWN_GRACE.as_secs());
-            Ok(())
-        }
-    };
+    limits::serve(listener, app, limits::Limits::DEFAULT, cancel).await;
     sampler.abort();
-    res
+    Ok(())
 }
-
-/// How long shutdown waits for admin requests in progress.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 
 fn router(state: Shared) -> Router {
     Router::new()

@@ -875,3 +875,62 @@ async fn member_overrides_stay_on_their_member() {
         ips(&["192.0.2.5"])
     );
 }
+
+/// Slowloris (break-ops `admin_slowloris.sh`): connections that send a
+/// request head one byte at a time, as many as the server admits, do not
+/// lock anyone out of `/healthz`, `/readyz` or `/metrics`, and each is
+/// closed once its head has taken longer than the head deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn trickling_connections_do_not_lock_out_the_api() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let setup = lb_setup("admin-slowloris", &pool("p", &[("192.0.2.1", "")]));
+    let srv = setup.serve();
+    let admin = srv.admin.unwrap();
+    let mut held = Vec::new();
+    for _ in 0..80 {
+        let mut c = tokio::net::TcpStream::connect(admin).await.unwrap();
+        c.write_all(b"GET /status HTTP/1.1\r\n").await.unwrap();
+        held.push(c);
+    }
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let t0 = Instant::now();
+        let r = quick
+            .get(format!("{}{path}", srv.admin_url()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path} with 80 trickling connections open: {e}"));
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        assert!(t0.elapsed() < Duration::from_secs(3), "{path}");
+    }
+    // Keep trickling: the whole head must arrive within the deadline (5 s),
+    // however steadily its bytes come; the server then closes.
+    let t0 = Instant::now();
+    let mut open = held.len();
+    while open > 0 && t0.elapsed() < Duration::from_secs(9) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        open = 0;
+        for c in &mut held {
+            if c.write_all(b"X").await.is_ok() {
+                let mut b = [0u8; 512];
+                match tokio::time::timeout(Duration::from_millis(1), c.read(&mut b)).await {
+                    Ok(Ok(0) | Err(_)) => {}
+                    _ => open += 1,
+                }
+            }
+        }
+    }
+    assert_eq!(
+        open,
+        0,
+        "trickling connections still open after {:?}",
+        t0.elapsed()
+    );
+    assert!(
+        t0.elapsed() > Duration::from_secs(4),
+        "closed before the head deadline"
+    );
+}
