@@ -138,7 +138,8 @@ pub fn resolve(
         [z, p, m] => (Some(zone_key(z)), Some(p), m),
         _ => {
             return Err(ResolveError::NotFound(format!(
-                "{input:?} is not an address, MEMBER, POOL/MEMBER or ZONE/POOL/MEMBER"
+                "{} is not an address, MEMBER, POOL/MEMBER or ZONE/POOL/MEMBER",
+                super::quote(input)
             )));
         }
     };
@@ -152,7 +153,8 @@ pub fn resolve(
     let mut found: Vec<_> = found.into_iter().collect();
     match found.len() {
         0 => Err(ResolveError::NotFound(format!(
-            "no pool member is named {input:?}"
+            "no pool member is named {}",
+            super::quote(input)
         ))),
         1 => {
             let (zone, pool, member) = found.remove(0);

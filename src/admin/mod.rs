@@ -213,28 +213,108 @@ pub async fn serve(
     Ok(())
 }
 
+/// Largest request body taken (an override is a few dozen bytes).
+const MAX_BODY: usize = 64 * 1024;
+
 fn router(state: Shared) -> Router {
+    use axum::middleware::{from_fn, from_fn_with_state};
+    let changes = from_fn(auth::forgery);
     Router::new()
         .route("/", get(page::page))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/status", get(status_json))
-        .route("/overrides", get(list_overrides).post(set_override))
-        .route("/reload", axum::routing::post(reload))
+        .route(
+            "/overrides",
+            get(list_overrides)
+                .post(set_override)
+                .route_layer(changes.clone()),
+        )
+        .route(
+            "/reload",
+            axum::routing::post(reload).route_layer(from_fn(auth::forgery_bodyless)),
+        )
         .route("/explain", get(explain))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::guard,
-        ))
-        .layer(axum::middleware::from_fn(limits::deadline))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(from_fn_with_state(state.clone(), auth::guard))
+        .layer(from_fn(limits::deadline))
+        .layer(from_fn(json_errors))
         .with_state(state)
+}
+
+/// Longest error message sent; longer ones (a parser quoting a huge
+/// input, say) are cut.
+const MAX_MESSAGE: usize = 1024;
+
+/// At most `max` bytes of `s` (on a character boundary), with "…" when cut.
+pub(crate) fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return s.into();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..end], s.len()).into()
+}
+
+/// An operator's input quoted in an error message: at most 100 bytes of
+/// it, so a huge value is not echoed back whole.
+pub(crate) fn quote(input: &str) -> String {
+    format!("{:?}", clip(input, 100))
 }
 
 /// A JSON error body: `{"error": MESSAGE}` plus extra fields.
 fn error(code: StatusCode, message: impl Into<String>) -> Response {
-    (code, axum::Json(json!({ "error": message.into() }))).into_response()
+    let message = message.into();
+    let message = clip(&message, MAX_MESSAGE);
+    (code, axum::Json(json!({ "error": message }))).into_response()
+}
+
+/// Every error response as JSON `{"error": MESSAGE}`: the ones axum makes
+/// itself (405 with its `Allow` header, 413 for a body over the limit,
+/// rejections in plain text) are rewritten, with their headers kept.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, MAX_MESSAGE)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let message = if status == StatusCode::METHOD_NOT_ALLOWED {
+        let allow = parts
+            .headers
+            .get(header::ALLOW)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        format!("method {method} is not allowed here; allowed: {allow}")
+    } else if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    let body = json!({ "error": clip(&message, MAX_MESSAGE) }).to_string();
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 async fn not_found() -> Response {
@@ -254,11 +334,7 @@ async fn readyz(State(s): State<Shared>) -> Response {
         } else {
             "not serving yet"
         };
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {why}\n"),
-        )
-            .into_response()
+        error(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}"))
     }
 }
 
@@ -363,7 +439,14 @@ pub struct OverrideRequest {
     pub state: String,
 }
 
-async fn set_override(State(s): State<Shared>, body: axum::body::Bytes) -> Response {
+async fn set_override(
+    State(s): State<Shared>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return error(e.status(), e.body_text()),
+    };
     let req: OverrideRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -375,7 +458,16 @@ async fn set_override(State(s): State<Shared>, body: axum::body::Bytes) -> Respo
     };
     let state = match Forced::parse(&req.state) {
         Ok(f) => f,
-        Err(m) => return error(StatusCode::BAD_REQUEST, format!("state: {m}")),
+        // The word quoted cut short: it came from the request.
+        Err(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "state: expected one of up, down, drain, auto; got {}",
+                    quote(&req.state)
+                ),
+            );
+        }
     };
     let snap = s.snapshot.load_full();
     let eps = endpoints::catalogue(&snap);
@@ -386,7 +478,7 @@ async fn set_override(State(s): State<Shared>, body: axum::body::Bytes) -> Respo
             return (
                 StatusCode::CONFLICT,
                 axum::Json(json!({
-                    "error": format!("{:?} names several pool members; give one of the candidates", req.endpoint),
+                    "error": format!("{} names several pool members; give one of the candidates", quote(&req.endpoint)),
                     "candidates": c,
                 })),
             )

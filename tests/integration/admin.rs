@@ -934,3 +934,156 @@ async fn trickling_connections_do_not_lock_out_the_api() {
         "closed before the head deadline"
     );
 }
+
+/// Every error is JSON with a message: a method a route does not take is
+/// 405 with `Allow` (not 415: the method is checked before the body), an
+/// oversized body is 413, an unknown route 404; echoed input is cut short;
+/// and the `Bearer` scheme is case-insensitive (RFC 9110 §11.1).
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_are_json_and_methods_are_checked_first() {
+    let policy = [
+        pool("p", &[("192.0.2.1", "name = \"one\"")]),
+        lb_name("www", "weighted", "p", ""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-errors", &policy);
+    let cfg = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(setup.config(), format!("{cfg}admin_token = \"{TOKEN}\"\n")).unwrap();
+    let srv = setup.serve();
+    let url = |p: &str| format!("{}{p}", srv.admin_url());
+    let json_error = async |r: reqwest::Response| -> (u16, reqwest::header::HeaderMap, String) {
+        let code = r.status().as_u16();
+        let headers = r.headers().clone();
+        let ct = headers
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = r.text().await.unwrap();
+        assert!(ct.starts_with("application/json"), "{code} {ct}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        let msg = v["error"].as_str().unwrap_or_else(|| panic!("{body}"));
+        assert!(!msg.is_empty());
+        (code, headers, msg.to_string())
+    };
+    let c = http();
+    for (method, path, allow) in [
+        ("DELETE", "/overrides", "GET,HEAD,POST"),
+        ("OPTIONS", "/overrides", "GET,HEAD,POST"),
+        ("PUT", "/reload", "POST"),
+        ("POST", "/status", "GET,HEAD"),
+    ] {
+        let r = c
+            .request(method.parse().unwrap(), url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let (code, headers, msg) = json_error(r).await;
+        assert_eq!(code, 405, "{method} {path}: {msg}");
+        assert_eq!(headers["allow"].to_str().unwrap().replace(' ', ""), allow);
+        assert!(msg.contains(method), "{msg}");
+    }
+    let (code, _, _) = json_error(
+        c.get(url("/no/such"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, 404);
+    // Too big a body: 413, JSON.
+    let big = format!(
+        r#"{{"endpoint": "{}", "state": "drain"}}"#,
+        "a".repeat(3 << 20)
+    );
+    let r = c
+        .post(url("/overrides"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    let (code, _, msg) = json_error(r).await;
+    assert_eq!(code, 413, "{msg}");
+    // A long endpoint is not echoed whole.
+    let long = format!(
+        r#"{{"endpoint": "{}", "state": "drain"}}"#,
+        "b".repeat(30_000)
+    );
+    let r = c
+        .post(url("/overrides"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(long)
+        .send()
+        .await
+        .unwrap();
+    let (code, _, msg) = json_error(r).await;
+    assert_eq!(code, 404);
+    assert!(
+        msg.len() < 300 && msg.contains("bbbb"),
+        "{} bytes: {}",
+        msg.len(),
+        &msg[..200]
+    );
+    let r = c
+        .post(url("/overrides"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(format!(
+            r#"{{"endpoint": "one", "state": "{}"}}"#,
+            "c".repeat(30_000)
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (code, _, msg) = json_error(r).await;
+    assert_eq!(code, 400);
+    assert!(msg.len() < 300, "{} bytes", msg.len());
+    // 401 and 403 are JSON too; the scheme is case-insensitive.
+    let (code, _, _) = json_error(c.get(url("/status")).send().await.unwrap()).await;
+    assert_eq!(code, 401);
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let r = c
+            .get(url("/status"))
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{scheme}");
+    }
+    // POST /reload: no type and no body is fine (curl -X POST); a form is not.
+    let r = c
+        .post(url("/reload"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    for form in [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/plain",
+    ] {
+        let r = c
+            .post(url("/reload"))
+            .bearer_auth(TOKEN)
+            .header("content-type", form)
+            .body("a=b")
+            .send()
+            .await
+            .unwrap();
+        let (code, _, msg) = json_error(r).await;
+        assert_eq!(code, 415, "{form}: {msg}");
+    }
+    let r = c
+        .post(url("/reload"))
+        .bearer_auth(TOKEN)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_error(r).await.0, 403);
+}
