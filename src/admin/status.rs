@@ -133,6 +133,7 @@ pub struct LastDoc {
 #[derive(Debug, Serialize)]
 pub struct NameDoc {
     pub name: String,
+    /// The zone it is in, fully qualified (`example.test.`).
     pub zone: String,
     pub policy: String,
     pub ttl: u32,
@@ -337,7 +338,12 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
             .collect();
         names.push(NameDoc {
             name: name.name.clone(),
-            zone: zone.clone(),
+            // As `zones[].zone` and the metrics' `zone` label name it.
+            zone: if zone == "." {
+                zone.clone()
+            } else {
+                format!("{zone}.")
+            },
             policy: name.policy().to_string(),
             ttl: name.ttl,
             ttl_while_failing: name.ttl_while_failing,

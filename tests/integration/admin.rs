@@ -1087,3 +1087,145 @@ async fn errors_are_json_and_methods_are_checked_first() {
         .unwrap();
     assert_eq!(json_error(r).await.0, 403);
 }
+
+/// `dnslb_endpoint_forced{zone, pool, member, address}` → its `state` label,
+/// every row of a `/metrics` text.
+fn forced_rows(text: &str) -> std::collections::BTreeMap<(String, String, String, String), String> {
+    let mut rows = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("dnslb_endpoint_forced{") else {
+            continue;
+        };
+        let (labels, value) = rest.rsplit_once("} ").unwrap();
+        assert_eq!(value.parse::<f64>().ok(), Some(1.0), "{line}");
+        // Label values here hold no quotes or backslashes.
+        let mut map = std::collections::HashMap::new();
+        for pair in labels.split("\",") {
+            let (k, v) = pair.split_once("=\"").unwrap();
+            map.insert(k.to_string(), v.trim_end_matches('"').to_string());
+        }
+        let key = (
+            map["zone"].clone(),
+            map["pool"].clone(),
+            map["member"].clone(),
+            map["address"].clone(),
+        );
+        assert!(rows.insert(key, map["state"].clone()).is_none(), "{line}");
+    }
+    rows
+}
+
+/// The same shape from `/status`: each pool member once (members of a pool
+/// two names use appear under both, with the same `forced`).
+fn forced_docs(
+    doc: &Value,
+) -> std::collections::BTreeMap<(String, String, String, String), String> {
+    let mut rows = std::collections::BTreeMap::new();
+    for n in doc["names"].as_array().unwrap() {
+        let zone = n["zone"].as_str().unwrap().to_string();
+        for p in n["pools"].as_array().unwrap() {
+            for e in p["endpoints"].as_array().unwrap() {
+                let key = (
+                    zone.clone(),
+                    p["pool"].as_str().unwrap().to_string(),
+                    e["name"].as_str().unwrap_or("").to_string(),
+                    e["address"].as_str().unwrap().to_string(),
+                );
+                let state = e["forced"].as_str().unwrap_or("auto").to_string();
+                if let Some(old) = rows.insert(key.clone(), state.clone()) {
+                    assert_eq!(old, state, "{key:?} twice in /status");
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// break-ops `override_spread.sh`, metrics side: `dnslb_endpoint_forced`
+/// says for every pool member what `/status` says (`forced`), whichever
+/// form the override takes (MEMBER, POOL/MEMBER, ZONE/POOL/MEMBER, an
+/// address shared by pools, an address of an unnamed member, one on a
+/// member its file keeps down), after `auto`, a reload and a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn forced_metric_agrees_with_status() {
+    let policy = [
+        pool(
+            "m1",
+            &[
+                ("192.0.2.5", "name = \"m1a\""),
+                ("192.0.2.51", "name = \"m1b\""),
+                ("192.0.2.52", ""),
+            ],
+        ),
+        pool(
+            "m2",
+            &[
+                ("192.0.2.5", "name = \"m2a\", state = \"drain\""),
+                ("192.0.2.51", "name = \"m2b\""),
+            ],
+        ),
+        pool(
+            "m3",
+            &[
+                ("192.0.2.5", "name = \"m3a\", state = \"down\""),
+                ("192.0.2.53", "name = \"m3b\""),
+            ],
+        ),
+        lb_name("m1", "multivalue", "m1", "answers = \"all\""),
+        lb_name("m1b", "weighted", "m1", ""),
+        lb_name("m2", "multivalue", "m2", "answers = \"all\""),
+        lb_name("m3", "multivalue", "m3", "answers = \"all\""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-forced-metric", &policy);
+    let cfg = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(setup.config(), format!("{cfg}admin_state_file = \"st\"\n")).unwrap();
+    let agree = async |srv: &TestServer, step: &str| {
+        let (code, text) = get(srv, "/metrics").await;
+        assert_eq!(code, 200);
+        let metric = forced_rows(&text);
+        let doc = forced_docs(&status(srv).await);
+        assert_eq!(metric.len(), 7, "{step}: {metric:#?}");
+        assert_eq!(metric, doc, "{step}");
+        metric
+    };
+    let key = |pool: &str, member: &str, addr: &str| {
+        (
+            "lb.test.".to_string(),
+            pool.to_string(),
+            member.to_string(),
+            addr.to_string(),
+        )
+    };
+    let srv = setup.serve();
+    agree(&srv, "start").await;
+    for (endpoint, state) in [
+        ("m1a", "drain"),
+        ("m2/m2b", "down"),
+        ("lb.test/m3/m3b", "up"),
+        ("192.0.2.5", "up"),
+        ("192.0.2.52", "down"),
+        ("192.0.2.51", "drain"),
+    ] {
+        let (code, v) = post(&srv, endpoint, state).await;
+        assert_eq!(code, 200, "{endpoint}: {v}");
+        agree(&srv, &format!("{endpoint} {state}")).await;
+    }
+    let m = agree(&srv, "all").await;
+    assert_eq!(m[&key("m1", "m1a", "192.0.2.5")], "drain");
+    assert_eq!(m[&key("m2", "m2a", "192.0.2.5")], "up");
+    assert_eq!(m[&key("m3", "m3a", "192.0.2.5")], "auto", "file down");
+    assert_eq!(m[&key("m1", "", "192.0.2.52")], "down");
+    assert_eq!(m[&key("m2", "m2b", "192.0.2.51")], "down");
+    assert_eq!(m[&key("m1", "m1b", "192.0.2.51")], "drain");
+    assert_eq!(m[&key("m3", "m3b", "192.0.2.53")], "up");
+    // Clearing one hands the member to its address override.
+    assert_eq!(post(&srv, "m1a", "auto").await.0, 200);
+    let m = agree(&srv, "m1a auto").await;
+    assert_eq!(m[&key("m1", "m1a", "192.0.2.5")], "up");
+    assert!(srv.reload());
+    let before = agree(&srv, "reload").await;
+    drop(srv);
+    let srv = setup.serve();
+    assert_eq!(agree(&srv, "restart").await, before);
+}
