@@ -2,8 +2,9 @@
 //!
 //! - With a token (`admin_token`, `admin_token_file` or
 //!   `DNSLB_ADMIN_TOKEN`): every route except `/healthz`, `/readyz` and the
-//!   page shell `/` needs `Authorization: Bearer TOKEN` (compared in
-//!   constant time); otherwise 401 with `WWW-Authenticate: Bearer`.
+//!   page shell (`/`, `/page.js`, `/page.css`) needs `Authorization:
+//!   Bearer TOKEN` (compared in constant time); otherwise 401 with
+//!   `WWW-Authenticate: Bearer`.
 //! - Without a token, which is only allowed on a loopback listener
 //!   ([`super::check_listen`]): open to local users, but the `Host` header
 //!   must name a loopback address or `localhost`, so a web page whose name
@@ -31,10 +32,14 @@ use subtle::ConstantTimeEq as _;
 use super::{Shared, error};
 use crate::config::AdminToken;
 
-/// Routes anyone may read: liveness, readiness, and the page shell (it
-/// holds no data; its script fetches `/status` with the token).
+/// Routes anyone may read: liveness, readiness, and the page shell with
+/// its script and style (they hold no data; the script fetches `/status`
+/// with the token).
 fn is_open(path: &str) -> bool {
-    matches!(path, "/" | "/healthz" | "/readyz")
+    matches!(
+        path,
+        "/" | "/page.js" | "/page.css" | "/healthz" | "/readyz"
+    )
 }
 
 /// The access rules, as axum middleware.

@@ -13,15 +13,16 @@
 //! | `POST /overrides` | `{"endpoint": E, "state": "up"\|"down"\|"drain"\|"auto"}` |
 //! | `POST /reload` | ask for a reload (as SIGHUP) |
 //! | `GET /explain?name=N&qtype=T&client=IP&ecs=P` | `dnslb explain` on the live snapshot and health |
-//! | `GET /` | the status page for people (`page.rs`) |
+//! | `GET /` | the status page for people (`page.rs`), with `/page.js` and `/page.css` |
 //!
 //! Access ([`auth`]): with a token configured, every route but `/healthz`,
 //! `/readyz` and the page shell needs `Authorization: Bearer TOKEN`.
 //! Without one (allowed only on a loopback listener) the API is open to
 //! local users, with the `Host` header limited to loopback names against
-//! DNS rebinding. A POST must be JSON and, when a browser sends `Origin`,
-//! same-origin: a page elsewhere cannot make a visitor's browser drain an
-//! endpoint.
+//! DNS rebinding. A POST must be JSON (`/reload`: or have no body and no
+//! type) and, when a browser sends `Origin`, same-origin: a page elsewhere
+//! cannot make a visitor's browser drain an endpoint. Every error is JSON
+//! `{"error": ...}`; a method a route does not take is 405 with `Allow`.
 //!
 //! Bounds ([`limits`], applied before authentication): 64 connections at
 //! once and 16 per client, a newcomer closing the longest-idle one rather
@@ -221,6 +222,8 @@ fn router(state: Shared) -> Router {
     let changes = from_fn(auth::forgery);
     Router::new()
         .route("/", get(page::page))
+        .route("/page.js", get(page::script))
+        .route("/page.css", get(page::style))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))

@@ -150,7 +150,9 @@ pub struct NameDoc {
 #[derive(Debug, Serialize)]
 pub struct PoolDoc {
     pub pool: String,
-    /// "group 1", "group 2", … in failover order, or "fallback".
+    /// "pool" (the name's one pool), "group 1", "group 2", … in failover
+    /// order, the geo rules that list it ("geo: country US, continent NA
+    /// (2nd), default"), or "fallback".
     pub role: String,
     pub endpoints: Vec<EndpointDoc>,
 }
@@ -320,14 +322,15 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
             })
         };
         let zone = &zones_of[i];
-        let failover = name.groups.len() > 1;
+        let failover = name.order.is_failover();
         let pools = pools_of(name)
             .into_iter()
             .map(|(kind, idx, pool)| PoolDoc {
                 pool: pool.name.clone(),
-                role: match (kind, failover) {
+                role: match (kind, &name.order) {
                     ("fallback", _) => "fallback".into(),
-                    (_, true) => format!("group {}", idx + 1),
+                    (_, crate::policy::Order::Geo(map)) => geo_role(map, idx),
+                    _ if failover => format!("group {}", idx + 1),
                     _ => "pool".into(),
                 },
                 endpoints: pool
@@ -441,6 +444,43 @@ fn fleet_doc(f: &Fleet, key: &TargetKey) -> Option<FleetDoc> {
             })
             .collect(),
     })
+}
+
+/// A geo name's pool `idx` by the rules that list it, as `PoolDoc::role`:
+/// `geo: country US, continent NA (2nd), default`, with the pool's place
+/// in a rule's list when it is not first (`geo: no rule` cannot happen
+/// for a pool the loader took from the rules, but is said rather than
+/// an empty list).
+fn geo_role(map: &crate::policy::geo::GeoMap, idx: usize) -> String {
+    let ordinal = |i: usize| {
+        let n = i + 1;
+        let suffix = match (n % 10, n % 100) {
+            (_, 11..=13) => "th",
+            (1, _) => "st",
+            (2, _) => "nd",
+            (3, _) => "rd",
+            _ => "th",
+        };
+        format!("{n}{suffix}")
+    };
+    let keys: Vec<String> = map
+        .rules()
+        .iter()
+        .filter_map(|r| {
+            let at = r.own().iter().position(|&p| usize::from(p) == idx)?;
+            let key = r.key.describe(map.nets());
+            Some(if at == 0 {
+                key
+            } else {
+                format!("{key} ({})", ordinal(at))
+            })
+        })
+        .collect();
+    if keys.is_empty() {
+        "geo: no rule".into()
+    } else {
+        format!("geo: {}", keys.join(", "))
+    }
 }
 
 fn endpoint(

@@ -203,13 +203,68 @@ async fn every_route_answers() {
         (&"unchecked".into(), &"192.0.2.3".into())
     );
 
-    let (code, page) = get(&srv, "/").await;
-    assert_eq!(code, 200);
-    assert!(page.contains("<title>dnslb status</title>") && page.contains("fetch(\"/status\""));
+    // The page: a shell with its script and style served beside it, under
+    // a CSP that allows no inline script or style.
+    let r = http()
+        .get(format!("{}/", srv.admin_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for want in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(want), "{want} in {csp}");
+    }
+    assert!(!csp.contains("unsafe"), "{csp}");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<title>dnslb status</title>"), "{page}");
+    assert!(
+        page.contains("<script src=\"/page.js\" defer></script>")
+            && page.contains("<link rel=\"stylesheet\" href=\"/page.css\">"),
+        "{page}"
+    );
+    // Nothing inline: no script body, style element or attribute, handler.
+    assert!(
+        !page.contains("<style") && !page.contains(" style="),
+        "{page}"
+    );
+    assert_eq!(page.matches("<script").count(), 1, "{page}");
+    assert!(
+        !page.contains(" onclick=") && !page.contains(" onload="),
+        "{page}"
+    );
     assert!(
         !page.contains("src=\"http") && !page.contains("href=\"http"),
         "no external assets"
     );
+    for (path, ty, want) in [
+        ("/page.js", "text/javascript", "fetch(\"/status\""),
+        ("/page.css", "text/css", ".badge"),
+    ] {
+        let r = http()
+            .get(format!("{}{path}", srv.admin_url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(ty),
+            "{path}"
+        );
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert!(r.text().await.unwrap().contains(want), "{path}");
+    }
 
     let (code, body) = get(&srv, "/overrides").await;
     assert_eq!((code, body.as_str()), (200, r#"{"overrides":[]}"#));
@@ -449,7 +504,7 @@ async fn a_token_guards_everything_but_liveness() {
     let srv = setup.serve_with(&["--admin-listen", "0.0.0.0:0"]);
     let port = srv.admin.unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
-    for path in ["/healthz", "/readyz", "/"] {
+    for path in ["/healthz", "/readyz", "/", "/page.js", "/page.css"] {
         let r = http().get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 200, "{path}");
     }
@@ -672,8 +727,11 @@ async fn cli_commands() {
     );
 }
 
-/// The page in Debian's headless chromium: the script runs, fetches
-/// `/status` and draws an endpoint that went down as down.
+/// The page in Debian's headless chromium, which enforces the page's
+/// Content-Security-Policy (no inline script or style): the served script
+/// runs, fetches `/status` and draws an endpoint that went down as down, a
+/// recovered endpoint's last error muted, a geo name's pools by their
+/// rules, a zone's error text and the settings waiting for a restart.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs chromium"]
 async fn status_page_in_a_real_browser() {
@@ -682,14 +740,61 @@ async fn status_page_in_a_real_browser() {
         .find(|p| Path::new(p).exists())
         .expect("chromium is not installed (apt-get install chromium); .ci/run installs it");
     let web = Endpoint::start("127.0.20.21", 0, Behaviour::Reply(200, "ok"));
-    let policy = policy(&web).replace("127.0.20.1\"", "127.0.20.21\"");
+    let flap = Endpoint::start("127.0.20.22", 0, Behaviour::Reply(200, "ok"));
+    let policy = [
+        policy(&web).replace("127.0.20.1\"", "127.0.20.21\""),
+        check(flap.port()).replace("checks.web", "checks.flap"),
+        pool(
+            "flap",
+            &[("127.0.20.22", "check = \"flap\", name = \"flap-a\"")],
+        ),
+        "[geo]\nnets = [{ net = \"10.20.0.0/16\", region = \"office\" }]\n".into(),
+        "[names.near]\npolicy = \"geo\"\n[names.near.geo]\n\
+         regions = { office = [\"flap\", \"web\"] }\ndefault = [\"web\"]\n"
+            .into(),
+    ]
+    .concat();
     let setup = lb_setup("admin-browser", &policy);
     let srv = setup.serve();
     assert_eq!(post(&srv, "web-b", "drain").await.0, 200);
     web.close();
+    flap.close();
     wait_for("down in /status", Duration::from_secs(5), async || {
-        endpoint(&status(&srv).await, WWW, "127.0.20.21")["health"] == "down"
+        let doc = status(&srv).await;
+        endpoint(&doc, WWW, "127.0.20.21")["health"] == "down"
+            && endpoint(&doc, "near.lb.test.", "127.0.20.22")["health"] == "down"
     })
+    .await;
+    flap.open();
+    wait_for("flap up again", Duration::from_secs(5), async || {
+        let doc = status(&srv).await;
+        let e = endpoint(&doc, "near.lb.test.", "127.0.20.22");
+        e["health"] == "up" && e["consecutive_failures"] == 0 && e["last_error"].is_string()
+    })
+    .await;
+    // A policy-file error keeps the previous version; a restart-only key.
+    let cfg = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(setup.config(), format!("{cfg}tcp_max_connections = 7\n")).unwrap();
+    setup.write_policy(
+        "lb.test",
+        &format!(
+            "{policy}{}",
+            lb_name("broken", "weighted", "web", "ttl = 0")
+        ),
+    );
+    srv.signal("HUP");
+    wait_for(
+        "previous version kept",
+        Duration::from_secs(10),
+        async || {
+            let doc = status(&srv).await;
+            doc["zones"][0]["state"] == "previous"
+                && !doc["reloads"]["last"]["restart_needed"]
+                    .as_array()
+                    .unwrap()
+                    .is_empty()
+        },
+    )
     .await;
     let profile = crate::harness::TempDir::new("chromium-profile");
     let url = format!("{}/", srv.admin_url());
@@ -751,6 +856,41 @@ async fn status_page_in_a_real_browser() {
     assert!(
         up.contains("data-availability=\"available\"") && up.contains(">drain</button>"),
         "{up}"
+    );
+    // Recovered: its last error is there, muted.
+    let recovered = row("127.0.20.22");
+    assert!(
+        recovered.contains("data-health=\"up\"")
+            && recovered.contains("class=\"stale\" data-stale=\"1\">resolved: connection refused"),
+        "{recovered}"
+    );
+    // Geo pools by the rules that list them.
+    for label in [
+        ">pool flap (geo: region office)</div>",
+        ">pool web (geo: region office (2nd), default)</div>",
+    ] {
+        assert!(dom.contains(label), "{label} in\n{dom}");
+    }
+    // Names with one trailing dot.
+    assert!(dom.contains("<h2>near.lb.test.</h2>"), "{dom}");
+    assert!(!dom.contains(".."), "doubled dots in\n{dom}");
+    // The zone's error text and the setting waiting for a restart.
+    let section = |marker: &str| -> String {
+        let at = dom
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker} in\n{dom}"));
+        dom[at..at + dom[at..].find("</div>").unwrap()].to_string()
+    };
+    let zone = section("data-zone=\"lb.test.\"");
+    assert!(
+        zone.contains("the previous version is served")
+            && zone.contains("names.broken.ttl: must be between 1 and 86400, got 0"),
+        "{zone}"
+    );
+    let restart = section("id=\"restart-needed\"");
+    assert!(
+        restart.contains("tcp_max_connections: changed to 7; takes effect after a restart"),
+        "{restart}"
     );
 }
 
@@ -1228,4 +1368,57 @@ async fn forced_metric_agrees_with_status() {
     drop(srv);
     let srv = setup.serve();
     assert_eq!(agree(&srv, "restart").await, before);
+}
+
+/// A geo name's pools in `/status` (and so the page and `dnslb status`)
+/// by the rules that list them, not as failover groups.
+#[tokio::test(flavor = "multi_thread")]
+async fn geo_pools_are_labelled_by_their_rules() {
+    let policy = [
+        pool("a", &[("192.0.2.1", "")]),
+        pool("b", &[("192.0.2.2", "")]),
+        pool("c", &[("192.0.2.3", "")]),
+        "[geo]\nnets = [{ net = \"10.20.0.0/16\", region = \"office\" }, \
+         { net = \"10.30.0.0/16\", region = \"lab\" }]\n"
+            .into(),
+        "[names.near]\npolicy = \"geo\"\n[names.near.geo]\n\
+         regions = { office = [\"a\", \"b\"], lab = [\"b\", \"a\"] }\ndefault = [\"b\"]\n"
+            .into(),
+        "[names.www]\npolicy = \"failover\"\ngroups = [\"a\", \"c\"]\n".into(),
+    ]
+    .concat();
+    let setup = lb_setup("admin-geo-roles", &policy);
+    let srv = setup.serve();
+    let doc = status(&srv).await;
+    let roles = |name: &str| -> Vec<(String, String)> {
+        let n = doc["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {doc:#}"));
+        n["pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["pool"].as_str().unwrap().to_string(),
+                    p["role"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        roles("near.lb.test."),
+        [
+            s("a", "geo: region office, region lab (2nd)"),
+            s("b", "geo: region office (2nd), region lab, default"),
+        ]
+    );
+    assert_eq!(
+        roles("www.lb.test."),
+        [s("a", "group 1"), s("c", "group 2")]
+    );
 }
