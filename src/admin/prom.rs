@@ -363,6 +363,7 @@ fn endpoints(
     let mut seen = HashSet::new();
     let mut up = Vec::new();
     let mut last_probe = Vec::new();
+    let mut interval = Vec::new();
     let mut rtt = Vec::new();
     let mut fails = Vec::new();
     let mut changes = Vec::new();
@@ -390,9 +391,10 @@ fn endpoints(
             ("probe", &probe),
         ]);
         let status = snap.health.status(id);
-        if key.check.is_none() {
+        let Some(c) = &key.check else {
             continue;
-        }
+        };
+        interval.push((base.clone(), c.interval.as_secs_f64()));
         up.push((
             base.clone(),
             if status == crate::health::Status::Up {
@@ -448,6 +450,11 @@ fn endpoints(
         "dnslb_endpoint_last_probe_timestamp_seconds",
         "Unix time the last probe of an endpoint finished.",
         last_probe,
+    );
+    s.gauge(
+        "dnslb_endpoint_check_interval_seconds",
+        "Seconds between probe starts of an endpoint (its check's interval): a probe should finish at least this often.",
+        interval,
     );
     s.gauge(
         "dnslb_endpoint_probe_rtt_seconds",

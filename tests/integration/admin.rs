@@ -160,6 +160,10 @@ async fn every_route_answers() {
     );
     assert_eq!(q(&format!("dnslb_endpoint_up{{{probe}}}")), 1.0);
     assert_eq!(
+        q(&format!("dnslb_endpoint_check_interval_seconds{{{probe}}}")),
+        0.2
+    );
+    assert_eq!(
         q(&format!("dnslb_endpoint_consecutive_failures{{{probe}}}")),
         0.0
     );
@@ -1368,6 +1372,36 @@ async fn forced_metric_agrees_with_status() {
     drop(srv);
     let srv = setup.serve();
     assert_eq!(agree(&srv, "restart").await, before);
+}
+
+/// Every admin key is in the shipped `dnslb.toml`, with its default said
+/// in its comment block (and `admin_listen` set to it).
+#[test]
+fn admin_keys_are_documented_with_defaults() {
+    let text = std::fs::read_to_string(crate::harness::repo_root().join("dnslb.toml")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for key in [
+        "admin_listen",
+        "admin_token",
+        "admin_token_file",
+        "admin_state_file",
+    ] {
+        let at = lines
+            .iter()
+            .position(|l| l.trim_start_matches("# ").starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("{key} is not in dnslb.toml"));
+        // The comment block above the key (up to a blank line).
+        let block: Vec<&str> = lines[..at]
+            .iter()
+            .rev()
+            .take_while(|l| l.starts_with('#'))
+            .copied()
+            .collect();
+        let block = block.join(" ");
+        assert!(block.contains("default"), "{key}: no default in {block:?}");
+    }
+    assert!(text.contains("\nadmin_listen = \"127.0.0.1:8053\"\n"));
+    assert!(text.contains("Default \"127.0.0.1:8053\""));
 }
 
 /// A geo name's pools in `/status` (and so the page and `dnslb status`)
