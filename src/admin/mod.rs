@@ -277,10 +277,12 @@ fn error(code: StatusCode, message: impl Into<String>) -> Response {
 }
 
 /// Every error response as JSON `{"error": MESSAGE}`: the ones axum makes
-/// itself (405 with its `Allow` header, 413 for a body over the limit,
-/// rejections in plain text) are rewritten, with their headers kept.
+/// itself (405, whose `Allow` header axum adds afterwards; 413 for a body
+/// over the limit; rejections in plain text) are rewritten, with their
+/// headers kept.
 async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let method = req.method().clone();
+    let path = clip(req.uri().path(), 100).into_owned();
     let res = next.run(req).await;
     let status = res.status();
     let is_json = res
@@ -297,12 +299,8 @@ async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) 
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&text).trim().to_string();
     let message = if status == StatusCode::METHOD_NOT_ALLOWED {
-        let allow = parts
-            .headers
-            .get(header::ALLOW)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("");
-        format!("method {method} is not allowed here; allowed: {allow}")
+        // axum adds `Allow` outside the layers, after this runs.
+        format!("method {method} is not allowed on {path}; the Allow header lists those that are")
     } else if text.is_empty() {
         status
             .canonical_reason()
@@ -418,6 +416,11 @@ async fn explain(
     };
     match f(&s.snapshot.load(), &q) {
         Ok(text) => axum::Json(json!({ "text": text })).into_response(),
+        // The message may quote the name: at most 100 bytes of it.
+        Err(m) if q.name.len() > 100 => {
+            let cut = clip(&q.name, 100);
+            error(StatusCode::BAD_REQUEST, m.replace(q.name.as_str(), &cut))
+        }
         Err(m) => error(StatusCode::BAD_REQUEST, m),
     }
 }

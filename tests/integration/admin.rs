@@ -1125,7 +1125,7 @@ async fn errors_are_json_and_methods_are_checked_first() {
         let (code, headers, msg) = json_error(r).await;
         assert_eq!(code, 405, "{method} {path}: {msg}");
         assert_eq!(headers["allow"].to_str().unwrap().replace(' ', ""), allow);
-        assert!(msg.contains(method), "{msg}");
+        assert!(msg.contains(method) && msg.contains(path), "{msg}");
     }
     let (code, _, _) = json_error(
         c.get(url("/no/such"))
@@ -1186,6 +1186,23 @@ async fn errors_are_json_and_methods_are_checked_first() {
     let (code, _, msg) = json_error(r).await;
     assert_eq!(code, 400);
     assert!(msg.len() < 300, "{} bytes", msg.len());
+    // A long name to explain is quoted cut short too.
+    let r = c
+        .get(url(&format!(
+            "/explain?name={}&client=192.0.2.1",
+            "d".repeat(5000)
+        )))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let (code, _, msg) = json_error(r).await;
+    assert_eq!(code, 400);
+    assert!(
+        msg.len() < 300 && msg.contains("dddd"),
+        "{} bytes: {msg:.300}",
+        msg.len()
+    );
     // 401 and 403 are JSON too; the scheme is case-insensitive.
     let (code, _, _) = json_error(c.get(url("/status")).send().await.unwrap()).await;
     assert_eq!(code, 401);
