@@ -18,7 +18,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::health::{Cell, Forced, HealthTable, LoadKind, TargetId};
+use crate::health::{Cell, Forced, ForcedCell, HealthTable, LoadKind, TargetId};
 use crate::words::Words;
 
 use super::Family;
@@ -27,9 +27,9 @@ use super::Family;
 /// Bounded so the top-k pickers keep their candidates on the stack.
 pub const MAX_ANSWERS: usize = 64;
 
-/// Operator override of one endpoint (`state` in the policy file).
+/// Operator state of one pool member (`state` in the policy file).
 /// The discriminants index [`tier_of`]'s table; they match the forced
-/// states' encoding in the health cell (1 up, 2 down, 3 drain).
+/// states' encoding in a member's [`ForcedCell`] (1 up, 2 down, 3 drain).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum OperatorState {
@@ -97,6 +97,9 @@ pub struct Member {
     /// What the load figure of its check means, when the check reads one
     /// (the `least_connections` pick).
     pub load_kind: Option<LoadKind>,
+    /// The operator override in force for this member (admin API), written
+    /// by `health::overrides::apply`; beats `state` on the query path.
+    pub forced: ForcedCell,
 }
 
 impl Member {
@@ -114,6 +117,7 @@ impl Member {
             coords: None,
             check: None,
             load_kind: None,
+            forced: ForcedCell::default(),
         }
     }
 
@@ -239,6 +243,18 @@ impl Pool {
         (self.v4.iter()).chain(self.v6.iter().filter(|m| m.other.is_none()))
     }
 
+    /// The other family's entry of a dual-stack endpoint (`m` one of this
+    /// pool's entries), which carries its own copy of the override cell.
+    pub fn twin_of(&self, m: &Member) -> Option<&Member> {
+        let other = m.other?;
+        let list = match other {
+            IpAddr::V4(_) => &self.v4,
+            IpAddr::V6(_) => &self.v6,
+        };
+        list.iter()
+            .find(|t| t.addr == other && t.other == Some(m.addr) && t.target == m.target)
+    }
+
     /// This pool with each member's health cell replaced by `target(old)`:
     /// the same pool, for a snapshot whose target ids differ (a zone kept
     /// from the previous snapshot by a reload).
@@ -301,10 +317,9 @@ impl Tier {
 #[derive(Copy, Clone, Debug)]
 pub struct Health<'a> {
     pub table: &'a HealthTable,
-    /// The cell bits that count: probed status and forced state
-    /// ([`Cell::AVAILABILITY_BITS`]) normally; only the forced state when
-    /// failing open, where probe results are ignored but operator states
-    /// (the file's `state` and forced overrides) still apply.
+    /// The cell bits that count: the probed status ([`Cell::DOWN_BIT`])
+    /// normally; none when failing open, where probe results are ignored
+    /// but operator states (the file's `state` and overrides) still apply.
     mask: u8,
 }
 
@@ -314,25 +329,24 @@ impl<'a> Health<'a> {
     pub fn probed(table: &'a HealthTable) -> Self {
         Self {
             table,
-            mask: Cell::AVAILABILITY_BITS,
+            mask: Cell::DOWN_BIT,
         }
     }
 
-    /// Failing open: every member not forced `down` counts as healthy.
+    /// Failing open: every member whose state in force is not `down`
+    /// counts as healthy.
     #[inline]
     pub fn open(table: &'a HealthTable) -> Self {
-        Self {
-            table,
-            mask: Cell::FORCED_BITS,
-        }
+        Self { table, mask: 0 }
     }
 }
 
-/// The operator state of `m` in force: a forced override from the admin
-/// API beats the policy file's `state`.
+/// The operator state of `m` in force: its override from the admin API
+/// (see `health::overrides` for which one applies) beats the policy
+/// file's `state`.
 #[inline]
-pub fn state_of(m: &Member, forced: Option<Forced>) -> OperatorState {
-    match forced {
+pub fn state_of(m: &Member) -> OperatorState {
+    match m.forced.forced() {
         None => m.state,
         Some(Forced::Up) => OperatorState::Up,
         Some(Forced::Down) => OperatorState::Down,
@@ -343,17 +357,18 @@ pub fn state_of(m: &Member, forced: Option<Forced>) -> OperatorState {
 /// No tier: the member must not answer ([`tier_code`]).
 const NO_TIER: u8 = u8::MAX;
 
-/// [`tier_code`] for every (cell bits, state, weight > 0): index
-/// `cell << 3 | state << 1 | weighted`, where `cell` holds the probed
-/// status (bit 0: down) and the forced state (bits 1-2: none, up, down,
-/// drain). One load replaces the branches over state, override and
-/// health, so honouring overrides costs the query path nothing.
+/// [`tier_code`] for every (probed down, forced state, file state,
+/// weight > 0): index `down << 5 | forced << 3 | state << 1 | weighted`,
+/// forced being the member's [`ForcedCell`] code (none, up, down, drain).
+/// One lookup replaces the branches over state, override and health, so
+/// honouring overrides costs the query path one load of a byte beside the
+/// member's weight.
 const TIER_CODES: [u8; 64] = {
     let mut t = [NO_TIER; 64];
     let mut i = 0;
     while i < 64 {
-        let down = i & 0b1000 != 0;
-        let forced = (i >> 4) & 3;
+        let down = i & 0b10_0000 != 0;
+        let forced = (i >> 3) & 3;
         let state = if forced != 0 { forced } else { (i >> 1) & 3 };
         let weighted = i & 1 == 1;
         // 0 auto, 1 up, 2 down, 3 drain (OperatorState's discriminants).
@@ -389,14 +404,16 @@ pub fn cell_of(m: &Member, table: &HealthTable) -> Cell {
 /// The tier of `m` as its discriminant, or [`NO_TIER`].
 #[inline(always)]
 fn tier_code(m: &Member, health: Health<'_>) -> u8 {
-    let cell = (cell_of(m, health.table).bits() & health.mask) as usize;
-    TIER_CODES[(cell << 3 | (m.state as usize) << 1 | usize::from(m.weight > 0)) & 63]
+    let down = (cell_of(m, health.table).bits() & health.mask) as usize;
+    let forced = m.forced.code() as usize;
+    TIER_CODES[(down << 5 | forced << 3 | (m.state as usize) << 1 | usize::from(m.weight > 0)) & 63]
 }
 
 /// The tier of `m`, or `None` when it must not answer at all.
 ///
-/// When failing open ([`Health::open`]) every member not forced `down` is
-/// treated as healthy, but `drain` and weight 0 still rank lower.
+/// When failing open ([`Health::open`]) every member whose state in force
+/// is not `down` is treated as healthy, but `drain` and weight 0 still
+/// rank lower.
 #[inline]
 pub fn tier_of(m: &Member, health: Health<'_>) -> Option<Tier> {
     Tier::from_code(tier_code(m, health))
@@ -488,7 +505,7 @@ impl<'a> Candidates<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::Status;
+    use crate::health::{ForcedBy, Status};
 
     fn m(addr: &str, id: u32, w: u32, state: OperatorState) -> Member {
         let mut m = Member::new(addr.parse().unwrap(), TargetId(id), w);
@@ -575,9 +592,9 @@ mod tests {
                 for status in [Status::Up, Status::Down] {
                     for f in forced {
                         let t = HealthTable::new(1, status);
-                        t.set_forced(TargetId(0), f);
                         let mem = m("192.0.2.1", 0, w, state);
-                        let eff = state_of(&mem, f);
+                        mem.forced.set(f.map(|f| (f, ForcedBy::Address)));
+                        let eff = state_of(&mem);
                         let case = format!("{state:?} w{w} {status:?} forced {f:?}");
                         let want = reference(eff, w, status == Status::Up);
                         assert_eq!(tier_of(&mem, Health::probed(&t)), want, "{case}");
@@ -670,8 +687,8 @@ mod tests {
         assert_eq!((six.target, six.also), (TargetId(10), Some(TargetId(15))));
     }
 
-    /// Checked over both families: down when either check is down, with
-    /// the forced state of the first.
+    /// Checked over both families: down when either check is down; one
+    /// override (written to both family entries) for the endpoint.
     #[test]
     fn a_dual_stack_endpoint_has_one_health_state() {
         let mut dual = m("192.0.2.1", 0, 1, OperatorState::Auto);
@@ -687,12 +704,31 @@ mod tests {
         // failing open ignores probes, but not the forced state
         let open = tier_of(&p.members(Family::V6)[0], Health::open(&health));
         assert_eq!(open, Some(Tier::LiveWeighted));
-        health.set_forced(TargetId(0), Some(Forced::Drain));
         health.set_status(TargetId(1), Status::Up);
-        assert_eq!(tier(Family::V6), Some(Tier::DrainWeighted));
-        // the second cell's forced state is not the endpoint's
-        health.set_forced(TargetId(0), None);
-        health.set_forced(TargetId(1), Some(Forced::Down));
+        let (v4, v6) = (&p.members(Family::V4)[0], &p.members(Family::V6)[0]);
+        assert!(std::ptr::eq(p.twin_of(v4).unwrap(), v6));
+        assert!(std::ptr::eq(p.twin_of(v6).unwrap(), v4));
+        let r = crate::health::overrides::MemberRef {
+            addr: v4.addr,
+            other: v4.other,
+            zone: "t",
+            pool: "p",
+            member: None,
+            file_down: false,
+            cell: &v4.forced,
+            twin_cell: p.twin_of(v4).map(|t| &t.forced),
+        };
+        let drain = crate::health::overrides::Override {
+            endpoint: crate::health::overrides::Selector::Addr("2001:db8::1".parse().unwrap()),
+            state: Forced::Drain,
+            since: 0,
+        };
+        crate::health::overrides::apply(&[drain], [r]);
+        assert_eq!(
+            (tier(Family::V4), tier(Family::V6)),
+            (Some(Tier::DrainWeighted), Some(Tier::DrainWeighted))
+        );
+        crate::health::overrides::apply(&[], [r]);
         assert_eq!(tier(Family::V6), Some(Tier::LiveWeighted));
     }
 

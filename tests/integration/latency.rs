@@ -290,6 +290,41 @@ async fn a_client_network_gets_one_dual_stack_endpoint_for_a_and_aaaa() {
         seen.insert(v4);
     }
     assert!(seen.len() >= 4, "client networks spread: {seen:?}");
+
+    // Forced down by its IPv6 address, the endpoint leaves the A answers
+    // too (one endpoint, one override), and comes back when it is lifted.
+    let admin = |args: &[&str]| {
+        let mut a: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        a.extend(["--admin".to_string(), srv.admin_url()]);
+        let out = crate::harness::run(&a);
+        assert!(out.status.success(), "{a:?}: {}", out.stderr);
+    };
+    admin(&["force", "2001:db8:30::1", "down"]);
+    let gone: IpAddr = ip("127.0.30.21");
+    let gone6: IpAddr = "2001:db8:30::1".parse().unwrap();
+    let mut a_seen = std::collections::HashSet::new();
+    for n in 0..60u32 {
+        let net: IpAddr = std::net::Ipv4Addr::from(0x0a00_0000 | (n << 8)).into();
+        let a = addrs_of(&r.query_ecs("shop.lb.test.", A, net, 24).await);
+        let aaaa = addrs_of(&r.query_ecs("shop.lb.test.", AAAA, net, 24).await);
+        assert!(
+            !a.contains(&gone) && !aaaa.contains(&gone6),
+            "{a:?} {aaaa:?}"
+        );
+        a_seen.extend(a);
+    }
+    assert!(!a_seen.is_empty());
+    admin(&["force", "2001:db8:30::1", "auto"]);
+    let t0 = Instant::now();
+    let mut back = false;
+    while !back && t0.elapsed() < Duration::from_secs(10) {
+        for n in 0..60u32 {
+            let net: IpAddr = std::net::Ipv4Addr::from(0x0a00_0000 | (n << 8)).into();
+            let aaaa = addrs_of(&r.query_ecs("shop.lb.test.", AAAA, net, 24).await);
+            back |= aaaa.contains(&gone6);
+        }
+    }
+    assert!(back, "2001:db8:30::1 never came back");
 }
 
 /// `dnslb explain` on the shipped latency name: each pool's estimate,

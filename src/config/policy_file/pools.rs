@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::parse::{Cx, key_path};
 use super::spec::{MemberSpec, PoolSpec};
 use crate::config::values::{float_in, int_in, non_empty, one_of};
-use crate::health::{Check, TargetKey, TargetRegistry};
+use crate::health::{Check, ForcedCell, TargetKey, TargetRegistry};
 use crate::policy::{Coords, Member, OperatorState, Pool, Site};
 use crate::words::Words;
 
@@ -345,5 +345,6 @@ fn compile_member(
         coords,
         check: check.as_ref().map(|c| c.get_ref().clone()),
         load_kind: check_ref.as_ref().and_then(|c| c.load()).map(|l| l.kind),
+        forced: ForcedCell::default(),
     })
 }
