@@ -1,10 +1,10 @@
 //! The health table: one atomic cell per target, read by the query path
-//! without locks, written by the prober and by operator overrides.
+//! without locks, written by the prober. (Operator overrides are per pool
+//! member, not per target: [`ForcedCell`](super::overrides::ForcedCell).)
 
 use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
-use super::overrides::Forced;
 use crate::words::Words;
 
 /// Index of a probed endpoint in the [`HealthTable`]; handed out when a
@@ -33,22 +33,28 @@ impl fmt::Display for Status {
     }
 }
 
-/// Per-target health cells, written by the prober (status, RTT) and by
-/// operator overrides (forced state, [`Overrides`](super::Overrides)).
-/// Status, forced state and RTT only: who uses a target is the registry's
-/// business ([`TargetRegistry::label`](super::TargetRegistry::label)),
-/// handed to the prober with the targets.
+/// Per-target health cells, written by the prober (status, RTT, load
+/// figure). Status, RTT and load only: who uses a target is the registry's business
+/// ([`TargetRegistry::label`](super::TargetRegistry::label)), handed to the
+/// prober with the targets, and an operator's forced state belongs to each
+/// pool member ([`ForcedCell`](super::overrides::ForcedCell)): members of
+/// several pools share a target's health, not its overrides.
 ///
-/// One byte per target holds the probed status (bit 0: down), the forced
-/// state (bits 1-2: none, up, down, drain) and "up, but its latest probes
-/// failed" (bit 3), so the query path reads them with one load; each
-/// writer changes only its own bits.
+/// One byte per target holds the probed status (bit 0: down) and "up, but
+/// its latest probes failed" (bit 1), so the query path reads them with one
+/// load.
 #[derive(Debug)]
 pub struct HealthTable {
     status: Box<[AtomicU8]>,
     /// Smoothed probe response time in microseconds; 0 = unknown.
     rtt_us: Box<[AtomicU32]>,
+    /// The load figure the endpoint reports in its probe responses, as
+    /// `f32` bits; [`NO_LOAD`] = none (never reported, or stale).
+    load: Box<[AtomicU32]>,
 }
+
+/// The bits of a load cell with no figure (a NaN no parser produces).
+const NO_LOAD: u32 = u32::MAX;
 
 impl HealthTable {
     /// A table of `n` targets, all in `initial` state.
@@ -56,6 +62,7 @@ impl HealthTable {
         Self {
             status: (0..n).map(|_| AtomicU8::new(encode(initial))).collect(),
             rtt_us: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            load: (0..n).map(|_| AtomicU32::new(NO_LOAD)).collect(),
         }
     }
 
@@ -74,8 +81,8 @@ impl HealthTable {
         self.cell(id).status()
     }
 
-    /// Probed status and forced state, read together (one atomic load).
-    /// A target outside the table is up and not forced.
+    /// Probed status and "failing", read together (one atomic load). A
+    /// target outside the table is up.
     #[inline]
     pub fn cell(&self, id: TargetId) -> Cell {
         Cell(
@@ -83,21 +90,6 @@ impl HealthTable {
                 .get(id.0 as usize)
                 .map_or(0, |c| c.load(Ordering::Relaxed)),
         )
-    }
-
-    /// The operator's forced state of `id`, if any.
-    pub fn forced(&self, id: TargetId) -> Option<Forced> {
-        self.cell(id).forced()
-    }
-
-    /// Force `id` (or clear with `None`); the probed status is kept.
-    pub fn set_forced(&self, id: TargetId, f: Option<Forced>) {
-        if let Some(c) = self.status.get(id.0 as usize) {
-            let bits = Forced::encode(f) << 1;
-            let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                Some((v & 1) | bits)
-            });
-        }
     }
 
     #[inline]
@@ -110,14 +102,14 @@ impl HealthTable {
     pub fn set_failing(&self, id: TargetId, failing: bool) {
         if let Some(c) = self.status.get(id.0 as usize) {
             if failing {
-                c.fetch_or(0b1000, Ordering::Relaxed);
+                c.fetch_or(0b10, Ordering::Relaxed);
             } else {
-                c.fetch_and(!0b1000, Ordering::Relaxed);
+                c.fetch_and(!0b10, Ordering::Relaxed);
             }
         }
     }
 
-    /// Set the probed status; the forced state is kept.
+    /// Set the probed status; "failing" is kept.
     pub fn set_status(&self, id: TargetId, s: Status) {
         if let Some(c) = self.status.get(id.0 as usize) {
             match s {
@@ -140,30 +132,49 @@ impl HealthTable {
             c.store(v.max(1), Ordering::Relaxed);
         }
     }
+
+    /// The load figure `id` reports (connections, or a weight: its
+    /// check's [`LoadKind`](super::LoadKind)), when it reports one and has
+    /// not gone stale. Never negative or NaN.
+    #[inline]
+    pub fn load(&self, id: TargetId) -> Option<f32> {
+        match self.load.get(id.0 as usize)?.load(Ordering::Relaxed) {
+            NO_LOAD => None,
+            bits => Some(f32::from_bits(bits)),
+        }
+    }
+
+    /// Set (or clear with `None`) the load figure of `id`. A negative,
+    /// infinite or NaN figure clears it.
+    pub fn set_load(&self, id: TargetId, v: Option<f32>) {
+        if let Some(c) = self.load.get(id.0 as usize) {
+            let bits = match v {
+                Some(x) if x.is_finite() && x >= 0.0 => x.to_bits(),
+                _ => NO_LOAD,
+            };
+            c.store(bits, Ordering::Relaxed);
+        }
+    }
 }
 
 /// One target's health cell as read by [`HealthTable::cell`]: the probed
-/// status and the forced state.
+/// status and whether its latest probes failed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Cell(u8);
 
 impl Cell {
-    /// The bits that decide availability: probed status (bit 0) and
-    /// forced state (bits 1-2).
-    pub const AVAILABILITY_BITS: u8 = 0b0111;
-    /// The forced state's bits only (failing open ignores probe results).
-    pub const FORCED_BITS: u8 = 0b0110;
-    /// Down (bit 0), or up with its latest probes failing (bit 3).
-    pub const FAILING_BITS: u8 = 0b1001;
+    /// The bit that decides availability: probed status (1: down).
+    pub const DOWN_BIT: u8 = 0b01;
+    /// Down (bit 0), or up with its latest probes failing (bit 1).
+    pub const FAILING_BITS: u8 = 0b11;
 
-    /// The health check is failing or down (forced states aside).
+    /// The health check is failing or down.
     #[inline]
     pub fn failing(self) -> bool {
         self.0 & Self::FAILING_BITS != 0
     }
 
-    /// The raw byte: bit 0 down, bits 1-2 forced state (0 none, 1 up,
-    /// 2 down, 3 drain).
+    /// The raw byte: bit 0 down, bit 1 failing.
     #[inline]
     pub fn bits(self) -> u8 {
         self.0
@@ -179,16 +190,11 @@ impl Cell {
         self.0 & 1 == 0
     }
 
-    /// True when an operator override is in force (cheaper than
-    /// [`Cell::forced`] on the query path).
+    /// This cell, down or failing also when `other` is: two checks of one
+    /// endpoint, one health state.
     #[inline]
-    pub fn is_forced(self) -> bool {
-        self.0 & Self::FORCED_BITS != 0
-    }
-
-    #[inline]
-    pub fn forced(self) -> Option<Forced> {
-        Forced::decode(self.0 >> 1)
+    pub fn with_failures_of(self, other: Cell) -> Cell {
+        Cell(self.0 | (other.0 & Self::FAILING_BITS))
     }
 }
 

@@ -26,6 +26,7 @@ mod edns;
 mod geo;
 mod geoip;
 mod health;
+mod latency;
 mod lb;
 mod lifecycle;
 mod malformed;

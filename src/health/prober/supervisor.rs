@@ -168,6 +168,9 @@ impl Supervisor {
                 state: Mutex::new(SlotState {
                     machine: Machine::new(check.initial_state, check.rise, check.fall),
                     rtt_us: None,
+                    load: None,
+                    load_misses: 0,
+                    load_stale: false,
                     last_error: None,
                     last_success: None,
                     ids: Vec::new(),
