@@ -141,13 +141,77 @@ fn check(args: &ConfigArg) -> i32 {
     });
     let ok = built.is_some();
     print_diags(&diags);
-    if ok && diags.is_empty() {
+    // What `serve` refuses before it loads the zones: only meaningful
+    // (and only checked) when the settings themselves are clean.
+    let startup = match load_config_partial(args, &mut Diagnostics::new()) {
+        Some(cfg) if ok && diags.is_empty() => startup_problems(&cfg),
+        _ => Vec::new(),
+    };
+    for p in &startup {
+        eprintln!("{p}");
+    }
+    if ok && diags.is_empty() && startup.is_empty() {
         println!("ok");
         0
     } else {
-        eprintln!("{} error(s)", diags.len().max(1));
+        eprintln!("{} error(s)", (diags.len() + startup.len()).max(1));
         1
     }
+}
+
+/// `FILE:LINE:COL: ` of `key` in the settings file, or less when unknown.
+fn key_at(cfg: &Settings, key: &str) -> String {
+    match (&cfg.file, cfg.positions.get(key)) {
+        (Some(f), Some((l, c))) => format!("{}:{l}:{c}: ", f.display()),
+        (Some(f), None) => format!("{}: ", f.display()),
+        _ => String::new(),
+    }
+}
+
+/// What `serve` checks at start-up beyond the files' contents, as `check`
+/// reports it: the admin listener and its token, the probe source
+/// addresses, and the admin state file (it parses, its directory exists).
+/// Each problem is one line; empty when `serve` would start.
+fn startup_problems(cfg: &Settings) -> Vec<String> {
+    let mut out = Vec::new();
+    match crate::admin::effective_token(cfg.admin_token.clone()) {
+        Ok(token) => {
+            if let Some(a) = cfg.admin_listen
+                && let Err(e) = crate::admin::check_listen(a, token.as_ref())
+            {
+                out.push(format!("{}{e}", key_at(cfg, "admin_listen")));
+            }
+        }
+        Err(e) => out.push(e.to_string()),
+    }
+    if let Err(e) = check_probe_source(cfg) {
+        out.push(e.to_string());
+    }
+    if let Some(f) = &cfg.admin_state_file {
+        if let Err(e) = crate::health::Overrides::load(f) {
+            out.push(e.to_string());
+        }
+        if let Some(p) = state_dir_problem(cfg, f) {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The admin state file's directory must exist: every override is written
+/// there (a temporary file, then a rename).
+fn state_dir_problem(cfg: &Settings, file: &std::path::Path) -> Option<String> {
+    let dir = file
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    (!dir.is_dir()).then(|| {
+        format!(
+            "{}admin_state_file: the directory of {} does not exist (every override is written there; create it, writable by dnslb)",
+            key_at(cfg, "admin_state_file"),
+            file.display()
+        )
+    })
 }
 
 /// Changes the log level of the running process (`log_level` on reload).
@@ -200,6 +264,12 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let set_level = init_tracing(&cfg);
     check_probe_source(&cfg)?;
     let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.is_some())?;
+    admin.overrides.check_writable().map_err(|e| {
+        anyhow::anyhow!(
+            "{}admin_state_file: {e} (every override is written there: create the directory, writable by dnslb)",
+            key_at(&cfg, "admin_state_file")
+        )
+    })?;
     let started = std::time::Instant::now();
     let snap = crate::snapshot::build(&cfg, None, cfg.allow_partial_zones, &mut diags);
     if let Some(snap) = &snap {
@@ -515,12 +585,10 @@ fn check_probe_source(cfg: &Settings) -> anyhow::Result<()> {
     for (key, addr) in all {
         let Some(a) = addr else { continue };
         if let Err(e) = std::net::UdpSocket::bind((a, 0)) {
-            let at = match (&cfg.file, cfg.positions.get(key)) {
-                (Some(f), Some((l, c))) => format!("{}:{l}:{c}: ", f.display()),
-                (Some(f), None) => format!("{}: ", f.display()),
-                _ => String::new(),
-            };
-            bail!("{at}{key}: {a} is not an address of this host: {e}");
+            bail!(
+                "{}{key}: {a} is not an address of this host: {e}",
+                key_at(cfg, key)
+            );
         }
     }
     Ok(())

@@ -236,6 +236,24 @@ impl Overrides {
         })
     }
 
+    /// Prove the state file can be written where it is: create the
+    /// temporary file every change writes beside it, and remove it.
+    /// `serve` calls this at start-up, so a missing or read-only directory
+    /// stops start-up instead of failing every later override with HTTP
+    /// 500. Nothing to do when overrides are kept in memory only.
+    pub fn check_writable(&self) -> Result<(), OverrideError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let werr = |source| OverrideError::Write {
+            file: file.clone(),
+            source,
+        };
+        let tmp = tmp_path(file);
+        std::fs::File::create(&tmp).map_err(werr)?;
+        std::fs::remove_file(&tmp).map_err(werr)
+    }
+
     /// Where overrides are kept, if anywhere.
     pub fn file(&self) -> Option<&Path> {
         self.file.as_deref()
@@ -662,6 +680,15 @@ fn toml_string(v: &str) -> String {
     s
 }
 
+/// The temporary file [`write_state`] writes before renaming it over `file`.
+fn tmp_path(file: &Path) -> PathBuf {
+    let name = file.file_name().map_or_else(
+        || "admin_state".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    file.with_file_name(format!(".{name}.tmp"))
+}
+
 /// Replace `file` with `list`: write a temporary file beside it, flush it
 /// to disk, rename it over the old one.
 fn write_state(file: &Path, list: &[Override]) -> Result<(), OverrideError> {
@@ -669,11 +696,7 @@ fn write_state(file: &Path, list: &[Override]) -> Result<(), OverrideError> {
         file: file.to_path_buf(),
         source,
     };
-    let name = file.file_name().map_or_else(
-        || "admin_state".into(),
-        |n| n.to_string_lossy().into_owned(),
-    );
-    let tmp = file.with_file_name(format!(".{name}.tmp"));
+    let tmp = tmp_path(file);
     let text = render_state(list);
     let mut f = std::fs::File::create(&tmp).map_err(werr)?;
     f.write_all(text.as_bytes()).map_err(werr)?;

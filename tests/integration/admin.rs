@@ -459,6 +459,82 @@ async fn ambiguous_names_list_their_candidates() {
     assert_eq!(post(&srv, "192.0.2.9", "drain").await.0, 404);
 }
 
+/// What stops `serve` at start-up stops `check` too, so an operator who
+/// checks before a restart is not surprised by the restart: the admin
+/// listener without a token, a probe source that is not this host's, an
+/// admin state file that does not parse or whose directory is missing.
+/// And `serve` proves the state file can be written before it answers, so
+/// a wrong path fails there, not at the first drain (HTTP 500).
+#[test]
+fn check_refuses_what_start_up_refuses() {
+    let setup = lb_setup("admin-check-startup", &pool("p", &[("192.0.2.1", "")]));
+    let base = std::fs::read_to_string(setup.config()).unwrap();
+    let check_with = |extra: &str| -> CmdOutput {
+        std::fs::write(setup.config(), format!("{base}{extra}")).unwrap();
+        setup.check()
+    };
+    let line = base.lines().count() + 1;
+    let file = setup.config().display().to_string();
+
+    let out = check_with("admin_listen = \"0.0.0.0:0\"\n");
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "admin_listen 0.0.0.0:0 is not a loopback address, and no admin token is set"
+        ),
+        "{}",
+        out.stderr
+    );
+
+    let out = check_with("probe_source_ipv4 = \"192.0.2.1\"\n");
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "{file}:{line}:21: probe_source_ipv4: 192.0.2.1 is not an address of this host"
+        )),
+        "{}",
+        out.stderr
+    );
+
+    std::fs::write(
+        setup.config().with_file_name("st"),
+        "[[override]]\nendpoint = \"192.0.2.1\"\nstate = \"of\"\n",
+    )
+    .unwrap();
+    let out = check_with("admin_state_file = \"st\"\n");
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "st:3:9: override[0].state: expected one of up, down, drain, auto; got \"of\""
+        ),
+        "{}",
+        out.stderr
+    );
+
+    let out = check_with("admin_state_file = \"missing/st\"\n");
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    let want = format!(
+        "{file}:{line}:20: admin_state_file: the directory of {} does not exist",
+        setup
+            .config()
+            .with_file_name("missing")
+            .join("st")
+            .display()
+    );
+    assert!(out.stderr.contains(&want), "{want}\n{}", out.stderr);
+    let (st, err) = setup.serve_expecting_failure();
+    assert_eq!(st.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("{file}:{line}:20: admin_state_file: "))
+            && err.contains("cannot write the admin state file"),
+        "{err}"
+    );
+
+    let out = check_with("admin_state_file = \"st2\"\n");
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
+    assert_eq!(out.stdout.trim(), "ok");
+}
+
 #[test]
 fn non_loopback_listener_needs_a_token() {
     let setup = lb_setup("admin-token-required", &pool("p", &[("192.0.2.1", "")]));
