@@ -177,7 +177,7 @@ pub enum OverrideError {
         file: PathBuf,
         source: std::io::Error,
     },
-    #[error("{file}:{line}:{col}: {key}: {message}")]
+    #[error("{file}:{line}:{col}: {}{message}", key_prefix(key))]
     Parse {
         file: PathBuf,
         line: usize,
@@ -190,6 +190,16 @@ pub enum OverrideError {
         file: PathBuf,
         source: std::io::Error,
     },
+}
+
+/// `key: ` before a message, or nothing when the key is unknown (TOML
+/// syntax errors and unknown fields come without one).
+fn key_prefix(key: &str) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!("{key}: ")
+    }
 }
 
 /// The overrides in force, and where they are kept.
@@ -982,7 +992,7 @@ mod tests {
             ),
             (
                 "[[override]]\nendpont = \"x\"\n",
-                "2:1: : unknown field `endpont`",
+                "st:2:1: unknown field `endpont`",
             ),
             ("this is not toml\n", "1:"),
         ];
