@@ -49,6 +49,10 @@ pub fn lookup(db: &GeoDb, ip: IpAddr) -> (String, bool) {
     line("address", &ip);
     line("network", &network_around(key, prefix));
     match loc {
+        None if super::special_purpose(key).is_some() => line(
+            "location",
+            &"unknown (a private or special-purpose network: dnslb never places it by the database, whatever the database says; map it with a custom network, [geo] nets)",
+        ),
         None => line(
             "location",
             &"unknown (the database has no location for this network)",
@@ -115,10 +119,17 @@ coordinates  52.3676, 4.9041
         assert!(!found);
         // private: the RFC 1918 block, never located
         assert!(text.contains("network      10.0.0.0/8\n"), "{text}");
+        assert!(
+            text.contains("location     unknown (a private or special-purpose network"),
+            "{text}"
+        );
         let (text, found) = lookup(&db, "8.8.8.8".parse().unwrap());
         assert!(!found);
         // nothing in 0.0.0.0/1 at all
         assert!(text.contains("network      0.0.0.0/1\n"), "{text}");
-        assert!(text.contains("location     unknown"), "{text}");
+        assert!(
+            text.contains("location     unknown (the database has no location"),
+            "{text}"
+        );
     }
 }
