@@ -184,7 +184,8 @@ pub struct ServeArgs {
 pub struct ExplainArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// The name to explain (relative names are not accepted: give the FQDN).
+    /// The name to explain, read as absolute whether or not it ends in a
+    /// dot: give the full name (`www.example.test`; `www` means `www.`).
     pub name: String,
     /// Query type.
     #[arg(default_value = "A")]

@@ -92,6 +92,25 @@ pub(super) fn explain(
             let _ = writeln!(s, "{r}");
         }
     }
+    if zone_of(snap, &qname).is_none() {
+        let mut zones: Vec<String> = snap
+            .zones
+            .zones()
+            .iter()
+            .map(|z| z.origin.to_string())
+            .collect();
+        zones.sort();
+        let _ = writeln!(
+            s,
+            ";; {qname} is in no zone dnslb serves (names are read as absolute: give the full name, as in www.{}); zones: {}",
+            zones.first().map_or("example.test.", String::as_str),
+            if zones.is_empty() {
+                "none".to_owned()
+            } else {
+                zones.join(" ")
+            }
+        );
+    }
     if let Some(lb) = balanced_name(snap, &qname) {
         let mut client = ClientInfo::new(
             client,
@@ -120,12 +139,18 @@ pub(super) fn explain(
     Ok(s)
 }
 
-/// The load-balanced name `name`, if it is one.
-fn balanced_name<'s>(snap: &'s Snapshot, name: &Name) -> Option<&'s BalancedName> {
+/// The zone that answers for `name`, if any.
+fn zone_of<'s>(snap: &'s Snapshot, name: &Name) -> Option<&'s crate::zone::Zone> {
     let wire = crate::zone::name::to_wire_lower(name);
     let mut offs = [0u8; 128];
     let n = crate::zone::name::label_offsets(&wire, &mut offs);
-    let (zone, _) = snap.zones.find(&wire, &offs[..n])?;
+    snap.zones.find(&wire, &offs[..n]).map(|(z, _)| z)
+}
+
+/// The load-balanced name `name`, if it is one.
+fn balanced_name<'s>(snap: &'s Snapshot, name: &Name) -> Option<&'s BalancedName> {
+    let wire = crate::zone::name::to_wire_lower(name);
+    let zone = zone_of(snap, name)?;
     let lb = zone.node(&wire)?.lb()?;
     snap.lb.get(lb as usize)
 }

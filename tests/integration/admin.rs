@@ -535,6 +535,41 @@ fn check_refuses_what_start_up_refuses() {
     assert_eq!(out.stdout.trim(), "ok");
 }
 
+/// `dnslb explain www` (a relative name, as PowerDNS and BIND tools
+/// complete with a zone) is read as `www.`: the reply is REFUSED, and the
+/// text says the name is in no zone and which zones there are.
+#[test]
+fn explain_says_when_a_name_is_in_no_zone() {
+    let setup = lb_setup("explain-no-zone", &pool("p", &[("192.0.2.1", "")]));
+    let cfg = setup.config().display().to_string();
+    let out = run(&[
+        "explain".into(),
+        "www".into(),
+        "--client".into(),
+        "192.0.2.7".into(),
+        "--config".into(),
+        cfg.clone(),
+    ]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(out.stdout.contains("Refused"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(";; www. is in no zone dnslb serves (names are read as absolute: give the full name, as in www.lb.test.); zones: lb.test."),
+        "{}",
+        out.stdout
+    );
+    let out = run(&[
+        "explain".into(),
+        "www.lb.test".into(),
+        "--client".into(),
+        "192.0.2.7".into(),
+        "--config".into(),
+        cfg,
+    ]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(!out.stdout.contains("in no zone"), "{}", out.stdout);
+}
+
 #[test]
 fn non_loopback_listener_needs_a_token() {
     let setup = lb_setup("admin-token-required", &pool("p", &[("192.0.2.1", "")]));
