@@ -50,6 +50,10 @@ pub enum Command {
     /// Force ENDPOINT up, down or drain on the running server, or back to
     /// auto. Kept across reloads and (with admin_state_file) restarts.
     Force(ForceArgs),
+    /// Reload the running server (as SIGHUP or POST /reload), wait for the
+    /// reload to finish and print its outcome and errors; exit 1 unless
+    /// every file loaded.
+    Reload(ReloadArgs),
 }
 
 /// How to reach the admin API of a running server.
@@ -77,6 +81,23 @@ pub struct StatusArgs {
     /// Print the /status JSON as it came.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReloadArgs {
+    #[command(flatten)]
+    pub admin: AdminArgs,
+    /// Seconds to wait for the reload to finish (0.1-3600).
+    #[arg(long, default_value_t = 30.0, value_name = "SECONDS", value_parser = reload_wait)]
+    pub wait: f64,
+}
+
+/// `--wait`: a number of seconds in 0.1..=3600.
+fn reload_wait(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.1..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("expected seconds between 0.1 and 3600, got {s:?}")),
+    }
 }
 
 #[derive(Debug, Clone, clap::Args)]

@@ -1,4 +1,4 @@
-//! The command-line side of the admin API: `dnslb status`, `dnslb drain`,
+//! The command-line side of the admin API: `dnslb status`, `dnslb reload`, `dnslb drain`,
 //! `dnslb undrain` and `dnslb force` talk to a running server over HTTP,
 //! as `gdnsdctl` talks to gdnsd.
 //!
@@ -175,6 +175,38 @@ impl Endpoint {
         Ok(v["text"].as_str().unwrap_or_default().to_string())
     }
 
+    /// `POST /reload`, then wait up to `limit` for `/status` to show a
+    /// reload the request caused (one more finished reload, its cause
+    /// naming the admin API: a reload already running when the request
+    /// came makes one more). Returns that reload's `reloads.last`.
+    pub fn reload(&self, limit: Duration) -> anyhow::Result<Value> {
+        let finished = |v: &Value| {
+            let r = &v["reloads"];
+            r["ok"].as_u64().unwrap_or(0) + r["failed"].as_u64().unwrap_or(0)
+        };
+        let before = finished(&self.status()?);
+        self.request(reqwest::Method::POST, "/reload", None)?;
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let v = self.status()?;
+            let last = &v["reloads"]["last"];
+            let ours = last["cause"]
+                .as_str()
+                .is_some_and(|c| c.contains("admin API"));
+            if finished(&v) > before && ours {
+                return Ok(last.clone());
+            }
+            if std::time::Instant::now() >= deadline {
+                bail!(
+                    "{}: the reload was asked for, but none finished within {:.1} s (the server logs its progress under dnslb::reload)",
+                    self.base,
+                    limit.as_secs_f64()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// `POST /overrides`: force `endpoint` into `state` (`auto` clears).
     pub fn force(&self, endpoint: &str, state: &str) -> anyhow::Result<Value> {
         let body = json!({ "endpoint": endpoint, "state": state });
@@ -192,6 +224,28 @@ fn percent(s: &str) -> String {
         } else {
             let _ = write!(out, "%{b:02X}");
         }
+    }
+    out
+}
+
+/// What `dnslb reload` prints: `reload OUTCOME (CAUSE)`, then every
+/// error and every setting that waits for a restart, one per line.
+pub fn describe_reload(last: &Value) -> String {
+    let outcome = last["outcome"].as_str().unwrap_or("?");
+    let mut out = format!(
+        "reload {outcome} ({})",
+        last["cause"].as_str().unwrap_or("?")
+    );
+    out.push_str(match outcome {
+        "ok" => "\n",
+        "partial" => ": some files had errors; their zones keep the version they served\n",
+        _ => ": nothing changed; the configuration in service stays\n",
+    });
+    for e in last["errors"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "  {}", e.as_str().unwrap_or_default());
+    }
+    for r in last["restart_needed"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "restart needed: {}", r.as_str().unwrap_or_default());
     }
     out
 }

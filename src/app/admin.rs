@@ -8,8 +8,8 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use crate::admin::TokenCell;
-use crate::admin::client::{Choices, Endpoint, describe_change, render_status};
-use crate::cli::{AdminArgs, StatusArgs};
+use crate::admin::client::{Choices, Endpoint, describe_change, describe_reload, render_status};
+use crate::cli::{AdminArgs, ReloadArgs, StatusArgs};
 use crate::config::Settings;
 use crate::config::settings::parse_admin_listen;
 use crate::health::Overrides;
@@ -39,6 +39,15 @@ pub(super) fn force(a: &AdminArgs, target: &str, state: &str) -> anyhow::Result<
     let v = endpoint(a)?.force(target, state)?;
     println!("{}", describe_change(&v));
     Ok(0)
+}
+
+/// `dnslb reload`: `POST /reload`, wait for it to finish, print how it
+/// went. Exit 0 when everything loaded, 1 when some file had errors
+/// (`partial`) or nothing changed (`failed`).
+pub(super) fn reload(a: &ReloadArgs) -> anyhow::Result<i32> {
+    let last = endpoint(&a.admin)?.reload(std::time::Duration::from_secs_f64(a.wait))?;
+    print!("{}", describe_reload(&last));
+    Ok(i32::from(last["outcome"].as_str() != Some("ok")))
 }
 
 /// The command line's settings, applied over `dnslb.toml` at start-up and

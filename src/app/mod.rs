@@ -51,6 +51,7 @@ pub fn main(cli: Cli) -> anyhow::Result<i32> {
         Command::Drain(a) => admin::force(&a.admin, &a.endpoint, "drain"),
         Command::Undrain(a) => admin::force(&a.admin, &a.endpoint, "auto"),
         Command::Force(a) => admin::force(&a.admin, &a.endpoint, &a.state),
+        Command::Reload(a) => admin::reload(&a),
     }
 }
 

@@ -570,6 +570,61 @@ fn explain_says_when_a_name_is_in_no_zone() {
     assert!(!out.stdout.contains("in no zone"), "{}", out.stdout);
 }
 
+/// `dnslb reload` (as `gdnsdctl reload-zones`, `knotc reload`): asks for
+/// a reload, waits for it, prints its outcome and errors, and exits 1
+/// unless everything loaded.
+#[test]
+fn reload_command_waits_and_reports_the_outcome() {
+    let policy = [
+        pool("p", &[("192.0.2.1", "")]),
+        lb_name("www", "weighted", "p", ""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-reload-cmd", &policy);
+    // Only the command reloads: no file-change reload races it.
+    let cfg = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(setup.config(), format!("{cfg}reload_on_change = false\n")).unwrap();
+    let srv = setup.serve();
+    let reload = || run(&["reload".into(), "--admin".into(), srv.admin_url()]);
+    let out = reload();
+    assert_eq!(out.status.code(), Some(0), "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.starts_with("reload ok"), "{}", out.stdout);
+    setup.write_policy(
+        "lb.test",
+        &[
+            pool("p", &[("192.0.2.1", "")]),
+            lb_name("www", "weighted", "p", "ttl = 0"),
+        ]
+        .concat(),
+    );
+    let out = reload();
+    assert_eq!(out.status.code(), Some(1), "{}\n{}", out.stdout, out.stderr);
+    assert!(out.stdout.starts_with("reload partial"), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("names.www.ttl: must be between 1 and 86400, got 0"),
+        "{}",
+        out.stdout
+    );
+    // Nobody listening: a clear error, exit 1.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = run(&[
+        "reload".into(),
+        "--admin".into(),
+        format!("http://127.0.0.1:{port}"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        out.stderr.contains("cannot reach the dnslb admin API"),
+        "{}",
+        out.stderr
+    );
+}
+
 #[test]
 fn non_loopback_listener_needs_a_token() {
     let setup = lb_setup("admin-token-required", &pool("p", &[("192.0.2.1", "")]));
