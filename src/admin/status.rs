@@ -260,8 +260,10 @@ impl Shares {
     /// Take a sample now; drop those no longer needed (keep the newest one
     /// at least `window` old as the baseline).
     pub fn sample(&self, snap: &Snapshot) {
-        let now = Instant::now();
-        let c = counts(snap);
+        self.sample_at(Instant::now(), counts(snap));
+    }
+
+    fn sample_at(&self, now: Instant, c: Counts) {
         let mut s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
         s.push_back((now, c));
         while s.len() > 1 && now.duration_since(s[1].0) >= self.window {
@@ -272,10 +274,22 @@ impl Shares {
     /// Answers per (name, address) since the baseline sample (or since the
     /// counters started, before the first sample), and the seconds covered.
     fn recent(&self, snap: &Snapshot) -> (Counts, f64) {
-        let mut now = counts(snap);
+        self.recent_at(Instant::now(), counts(snap))
+    }
+
+    /// The baseline is the newest sample at least `window` old *now* (else
+    /// the oldest kept): with samples every 10 s the span is 60 to 70 s.
+    /// (Chosen when sampling instead, a sample a millisecond short of the
+    /// window kept the one before it for another period: up to 80 s.)
+    fn recent_at(&self, at: Instant, mut now: Counts) -> (Counts, f64) {
         let s = self.samples.lock().unwrap_or_else(|e| e.into_inner());
-        let covered = s.front().map_or(0.0, |(t, _)| t.elapsed().as_secs_f64());
-        if let Some((_, base)) = s.front() {
+        let base = s
+            .iter()
+            .rev()
+            .find(|(t, _)| at.saturating_duration_since(*t) >= self.window)
+            .or_else(|| s.front());
+        let covered = base.map_or(0.0, |(t, _)| at.saturating_duration_since(*t).as_secs_f64());
+        if let Some((_, base)) = base {
             for (k, v) in now.iter_mut() {
                 // A counter reset (address set changed) counts from zero.
                 let b = base.get(k).copied().unwrap_or(0);
@@ -543,5 +557,36 @@ fn endpoint(
         state_changes: report.map(|r| r.changes),
         answer_share,
         fleet: fleet.zip(key).and_then(|(f, k)| fleet_doc(f, k)),
+    }
+}
+
+#[cfg(test)]
+mod share_window_tests {
+    use super::*;
+
+    /// Samples every 10 s with a few milliseconds of scheduling jitter:
+    /// the shares always cover 60 to 70 s, as `/status` documents.
+    #[test]
+    fn the_window_stays_between_60_and_70_seconds() {
+        let shares = Shares::new(Duration::from_secs(60));
+        let t0 = Instant::now();
+        let jitter = |k: u64| Duration::from_millis(k % 7);
+        let mut seen = (f64::MAX, 0.0f64);
+        for k in 0..40u64 {
+            let at = t0 + Duration::from_secs(10 * k) + jitter(k);
+            shares.sample_at(at, Counts::new());
+            if k < 7 {
+                continue;
+            }
+            for ms in [1, 2_500, 5_000, 9_000, 9_990] {
+                let (_, covered) = shares.recent_at(at + Duration::from_millis(ms), Counts::new());
+                seen = (seen.0.min(covered), seen.1.max(covered));
+                assert!(
+                    (60.0..=70.01).contains(&covered),
+                    "sample {k} + {ms} ms: {covered} s"
+                );
+            }
+        }
+        assert!(seen.0 < 61.0 && seen.1 > 69.0, "{seen:?}");
     }
 }
