@@ -259,9 +259,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         metrics,
         set_level,
     };
-    rt.block_on(run(cfg, parts))?;
+    let served = rt.block_on(run(cfg, parts));
+    // Dropping the runtime would wait for every blocking task: a reload
+    // abandoned at shutdown may still be reading a file. Give it a moment
+    // to notice it was cancelled, then leave without it.
+    rt.shutdown_timeout(SHUTDOWN_GRACE);
+    served?;
     Ok(0)
 }
+
+/// How long shutdown waits for blocking work still running (a reload's
+/// build, told to stop) before the process exits anyway.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What `serve` prepared for [`run`].
 struct Parts {
@@ -417,6 +426,8 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
             token_required,
         },
         watched,
+        time_limit: reload::RELOAD_TIME_LIMIT,
+        stuck: None,
     };
     reloader.publish_watch(&shared.load());
     tasks.spawn(reload::run(reloader, trigger.clone(), cancel.clone()));

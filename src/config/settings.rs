@@ -245,16 +245,12 @@ pub fn load_settings(path: &Path, diags: &mut Diagnostics) -> Option<Settings> {
 /// the zones' errors too. `None` only when the file cannot be read or is
 /// not TOML. Whoever serves must still refuse when `diags` grew.
 pub fn load_settings_partial(path: &Path, diags: &mut Diagnostics) -> Option<Settings> {
-    let text = match std::fs::read_to_string(path) {
+    // A FIFO or a device is refused at once, not waited on.
+    let text = match crate::files::read_text(path, crate::files::FileKind::SETTINGS) {
         Ok(t) => t,
         Err(e) => {
-            diags.error(
-                path,
-                None,
-                None,
-                "",
-                format!("cannot read config file: {e}"),
-            );
+            let (line, col, message) = e.in_file("config file");
+            diags.error(path, line, col, "", message);
             return None;
         }
     };
@@ -457,7 +453,7 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         (None, Some(f)) => {
             let p = rel(f.get_ref());
             cfg.admin_token_file = Some(p.clone());
-            match std::fs::read_to_string(&p) {
+            match crate::files::read_text(&p, crate::files::FileKind::ADMIN_TOKEN) {
                 Ok(text) => match AdminToken::new(&text) {
                     Ok(v) => cfg.admin_token = Some(v),
                     Err(m) => err(
@@ -536,7 +532,26 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         file
     });
     if let Some(f) = secret_file {
-        cfg.cookies.secrets = super::cookies::load_secret_file(&rel(f.get_ref()), diags);
+        let file = rel(f.get_ref());
+        match crate::files::read_text(&file, crate::files::FileKind::COOKIE_SECRET) {
+            Ok(text) => {
+                cfg.cookies.secrets = super::cookies::parse_secret_file(&file, &text, diags)
+            }
+            Err(e @ crate::files::ReadError::NotUtf8 { .. }) => {
+                let (line, col, message) = e.in_file("cookie secret file");
+                diags.error(&file, line, col, "", message);
+            }
+            Err(e) => {
+                let (line, col) = lines.line_col(f.span().start);
+                diags.error(
+                    path,
+                    Some(line),
+                    Some(col),
+                    "cookies.secret_file",
+                    format!("cannot read {}: {e}", file.display()),
+                );
+            }
+        }
     }
     Some(cfg)
 }

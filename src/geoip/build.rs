@@ -147,17 +147,17 @@ impl fmt::Display for SourceError {
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("cannot read \"{}\": {source}", path.display())]
+    #[error("cannot read \"{}\": {cause}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: crate::files::ReadError,
     },
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Source(Vec<SourceError>),
-    #[error("cannot write \"{}\": {source}", path.display())]
+    #[error("cannot write \"{}\": {cause}", path.display())]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -183,10 +183,14 @@ impl fmt::Display for Summary {
 /// Build `source` into `out`. The file is written beside `out` and renamed
 /// over it, so a server reloading at that moment never reads half a file.
 pub fn build_file(source: &Path, out: &Path) -> Result<Summary, BuildError> {
-    let text = std::fs::read_to_string(source).map_err(|e| BuildError::Read {
-        path: source.to_owned(),
-        source: e,
-    })?;
+    // A FIFO or a device is refused at once, not waited on.
+    let text =
+        crate::files::read_text(source, crate::files::FileKind::GEOIP_SOURCE).map_err(|cause| {
+            BuildError::Read {
+                path: source.to_owned(),
+                cause,
+            }
+        })?;
     let (bytes, summary) = build_bytes(&text, source)?;
     let mut tmp = out.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -198,7 +202,7 @@ pub fn build_file(source: &Path, out: &Path) -> Result<Summary, BuildError> {
             let _ = std::fs::remove_file(&tmp);
             BuildError::Write {
                 path: out.to_owned(),
-                source: e,
+                cause: e,
             }
         })?;
     Ok(summary)

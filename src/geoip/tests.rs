@@ -285,7 +285,7 @@ fn only_a_regular_file_is_opened() {
         let started = std::time::Instant::now();
         let e = GeoDb::open(path).unwrap_err().to_string();
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
-        assert!(e.ends_with("not a regular file"), "{e}");
+        assert!(e.contains(": not a regular file (a "), "{e}");
     }
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -165,10 +165,10 @@ pub struct Override {
 /// Errors reading or writing the state file.
 #[derive(Debug, thiserror::Error)]
 pub enum OverrideError {
-    #[error("{file}: cannot read the admin state file: {source}")]
+    #[error("{}: cannot read the admin state file: {cause}", file.display())]
     Read {
         file: PathBuf,
-        source: std::io::Error,
+        cause: crate::files::ReadError,
     },
     #[error("{file}:{line}:{col}: {key}: {message}")]
     Parse {
@@ -178,10 +178,12 @@ pub enum OverrideError {
         key: String,
         message: String,
     },
-    #[error("{file}: cannot write the admin state file: {source}")]
+    /// The cause is in the message, not a `source()`, so a printed error
+    /// chain says it once.
+    #[error("{}: cannot write the admin state file: {cause}", file.display())]
     Write {
         file: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -213,13 +215,14 @@ impl Overrides {
     /// its line, never silently dropped: an endpoint forced down must not
     /// come back into service because of a bad edit.
     pub fn load(file: &Path) -> Result<Self, OverrideError> {
-        let list = match std::fs::read_to_string(file) {
+        // A FIFO or a device is refused at once, not waited on.
+        let list = match crate::files::read_text(file, crate::files::FileKind::ADMIN_STATE) {
             Ok(text) => parse_state(file, &text)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => {
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(cause) => {
                 return Err(OverrideError::Read {
                     file: file.to_path_buf(),
-                    source,
+                    cause,
                 });
             }
         };
@@ -554,9 +557,9 @@ fn toml_string(v: &str) -> String {
 /// Replace `file` with `list`: write a temporary file beside it, flush it
 /// to disk, rename it over the old one.
 fn write_state(file: &Path, list: &[Override]) -> Result<(), OverrideError> {
-    let werr = |source| OverrideError::Write {
+    let werr = |cause| OverrideError::Write {
         file: file.to_path_buf(),
-        source,
+        cause,
     };
     let name = file.file_name().map_or_else(
         || "admin_state".into(),

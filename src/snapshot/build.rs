@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use hickory_proto::rr::Name;
 
@@ -45,6 +46,21 @@ pub fn build(
     allow_partial: bool,
     diags: &mut Diagnostics,
 ) -> Option<Snapshot> {
+    build_cancellable(settings, previous, allow_partial, None, diags)
+}
+
+/// [`build`], stopped early when `cancel` is set (a reload past its time
+/// limit, or a shutdown): the zone being read stops at its next check,
+/// no further file is read, and the build returns `None` with an error
+/// saying so.
+pub fn build_cancellable(
+    settings: &Settings,
+    previous: Option<&Snapshot>,
+    allow_partial: bool,
+    cancel: Option<&Arc<AtomicBool>>,
+    diags: &mut Diagnostics,
+) -> Option<Snapshot> {
+    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let dir = &settings.zones_dir.value;
     let before = diags.len();
     let listing = match std::fs::read_dir(dir) {
@@ -63,6 +79,7 @@ pub fn build(
     sources.dirs.insert(absolute(dir));
     let opts = LoadOptions {
         include_root: Some(dir.clone()),
+        cancel: cancel.cloned(),
         ..LoadOptions::default()
     };
     // Each file's errors come back with it, for its zone's status.
@@ -113,6 +130,16 @@ pub fn build(
     let mut zones = Vec::new();
     let mut zone_status = Vec::new();
     for f in zone_files {
+        if cancelled() {
+            diags.error(
+                dir,
+                None,
+                None,
+                "",
+                "the reload was stopped (past its time limit, or shutting down) before it read every zone",
+            );
+            return None;
+        }
         let mut zd = Diagnostics::new();
         for d in &f.errors {
             zd.push(d.clone());
@@ -154,6 +181,17 @@ pub fn build(
             errors: zd.iter().cloned().collect(),
         });
         extend(diags, zd);
+    }
+    if cancelled() {
+        // The last zone read may have stopped half-way: nothing is swapped.
+        diags.error(
+            dir,
+            None,
+            None,
+            "",
+            "the reload was stopped (past its time limit, or shutting down)",
+        );
+        return None;
     }
     let errors = errors.into_vec();
     for d in &errors {
@@ -228,7 +266,9 @@ fn attach_policy(
     let mut local = TargetRegistry::new();
     let file = match policy {
         None => None,
-        Some(policy) => match std::fs::read_to_string(policy) {
+        // A FIFO or a device is refused at once, not waited on (a reload
+        // must never hang on one).
+        Some(policy) => match crate::files::read_text(policy, crate::files::FileKind::POLICY) {
             Ok(text) => {
                 let (file, named) = crate::config::load_policy_file_reading(
                     policy, &text, origin, &mut local, diags,
@@ -240,13 +280,8 @@ fn attach_policy(
                 file
             }
             Err(e) => {
-                diags.error(
-                    policy,
-                    None,
-                    None,
-                    "",
-                    format!("cannot read policy file: {e}"),
-                );
+                let (line, col, message) = e.in_file("policy file");
+                diags.error(policy, line, col, "", message);
                 None
             }
         },
@@ -566,7 +601,7 @@ mod tests {
         );
         assert!(
             d.to_string()
-                .starts_with("dnslb.toml:3:5: geoip_database: cannot open "),
+                .starts_with("dnslb.toml:3:5: geoip_database: cannot open GeoIP database "),
             "{d}"
         );
         let cfg = Settings {

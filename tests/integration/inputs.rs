@@ -1,0 +1,230 @@
+//! Input files an operator gets wrong: a FIFO or a device where a file is
+//! expected is refused at once (by `check`, at start-up, on reload), never
+//! waited on or read without end; a reload can never hold up shutdown.
+//! (tests/breaker/fifo_reload_wedge.sh and check_gaps.sh, as tests.)
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use hickory_proto::rr::RecordType;
+
+use crate::dns::*;
+use crate::fixtures::{LB_TEST, lb_name, lb_setup, pool};
+use crate::harness::{Reload, Setup, run_bounded};
+
+/// Long enough for a debug build on a loaded machine; a command that hangs
+/// on a FIFO never finishes at all.
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn mkfifo(path: &Path) {
+    let _ = std::fs::remove_file(path);
+    let ok = std::process::Command::new("mkfifo")
+        .arg(path)
+        .status()
+        .expect("run mkfifo")
+        .success();
+    assert!(ok, "mkfifo {}", path.display());
+}
+
+fn policy(ttl: u32) -> String {
+    format!(
+        "{}{}",
+        pool("web", &[("192.0.2.10", "")]),
+        lb_name("www", "weighted", "web", &format!("ttl = {ttl}"))
+    )
+}
+
+/// TTL of www.lb.test's A answer (None: no A answer).
+fn www_ttl(addr: std::net::SocketAddr) -> Option<u32> {
+    let r = exchange(
+        Proto::Udp,
+        addr,
+        &encode(&query_msg("www.lb.test.", RecordType::A)),
+    );
+    decode(&r)
+        .answers
+        .iter()
+        .find(|r| r.data.ip_addr().is_some())
+        .map(|r| r.ttl)
+}
+
+fn check_bounded(config: &Path) -> (bool, String) {
+    let out = run_bounded(&["check", "--config", &config.display().to_string()], LIMIT);
+    (out.status.success(), out.stderr)
+}
+
+/// `check` refuses a FIFO named as any file it reads, at once, with
+/// `FILE: ... not a regular file (a FIFO)`.
+#[test]
+fn check_refuses_a_fifo_wherever_a_file_is_expected() {
+    let setup = lb_setup("fifo-check", &policy(30));
+    let dir = setup.dir();
+    let fifo = dir.join("fifo");
+    mkfifo(&fifo);
+
+    // dnslb.toml itself.
+    let (ok, err) = check_bounded(&fifo);
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "{}: cannot read config file: not a regular file (a FIFO)",
+            fifo.display()
+        )),
+        "{err}"
+    );
+
+    // Files dnslb.toml names.
+    for (key, table) in [("admin_token_file", ""), ("secret_file", "[cookies]\n")] {
+        let cfg = dir.join(format!("{key}.toml"));
+        std::fs::write(
+            &cfg,
+            format!("zones_dir = \"zones\"\n{table}{key} = \"fifo\"\n"),
+        )
+        .unwrap();
+        let (ok, err) = check_bounded(&cfg);
+        assert!(!ok, "{key}");
+        assert!(err.contains("not a regular file (a FIFO)"), "{key}: {err}");
+    }
+
+    // A policy file.
+    mkfifo(&setup.policy_file("lb.test"));
+    let (ok, err) = check_bounded(&setup.config());
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "{}: cannot read policy file: not a regular file (a FIFO)",
+            setup.policy_file("lb.test").display()
+        )),
+        "{err}"
+    );
+}
+
+/// `/dev/zero` (through a symbolic link) is refused, not read until memory
+/// runs out.
+#[test]
+fn a_device_is_refused_not_read_to_the_end() {
+    let setup = lb_setup("dev-zero", &policy(30));
+    std::fs::remove_file(setup.policy_file("lb.test")).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", setup.policy_file("lb.test")).unwrap();
+    let (ok, err) = check_bounded(&setup.config());
+    assert!(!ok);
+    assert!(
+        err.contains("cannot read policy file: not a regular file (a character device)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn geoip_build_refuses_a_fifo_source() {
+    let setup = Setup::new("fifo-geoip", &[("lb.test", LB_TEST)], "");
+    let fifo = setup.dir().join("source.toml");
+    mkfifo(&fifo);
+    let out = setup.dir().join("out.mmdb");
+    let r = run_bounded(
+        &[
+            "geoip",
+            "build",
+            &fifo.display().to_string(),
+            &out.display().to_string(),
+        ],
+        LIMIT,
+    );
+    assert!(!r.status.success());
+    assert!(
+        r.stderr.contains("not a regular file (a FIFO)"),
+        "{}",
+        r.stderr
+    );
+    assert!(!out.exists());
+}
+
+/// `serve` refuses a FIFO as `admin_state_file` instead of hanging before
+/// it listens.
+#[test]
+fn serve_refuses_a_fifo_state_file() {
+    let setup = Setup::new(
+        "fifo-state",
+        &[("lb.test", LB_TEST)],
+        "admin_state_file = \"state\"",
+    );
+    mkfifo(&setup.dir().join("state"));
+    // Bounded: the harness fails the test when serve does not exit.
+    let (status, err) = setup.serve_expecting_failure();
+    assert!(!status.success());
+    assert!(err.contains("not a regular file (a FIFO)"), "{err}");
+}
+
+/// A FIFO put where the policy file was fails that zone's reload at once
+/// (the zone keeps its previous version), later reloads work, and SIGTERM
+/// still exits.
+#[test]
+fn a_fifo_policy_file_fails_the_reload_and_later_reloads_work() {
+    let setup = lb_setup("fifo-reload", &policy(30));
+    std::fs::write(
+        setup.config(),
+        "zones_dir = \"zones\"\nreload_on_change = false\n",
+    )
+    .unwrap();
+    let mut srv = setup.serve();
+    assert_eq!(www_ttl(srv.addr), Some(30));
+
+    mkfifo(&setup.policy_file("lb.test"));
+    assert_eq!(srv.reload_outcome(), Reload::Partial);
+    assert_eq!(www_ttl(srv.addr), Some(30), "the previous version serves");
+    assert!(
+        srv.log_count("cannot read policy file: not a regular file (a FIFO)") >= 1,
+        "{}",
+        srv.log_tail(20)
+    );
+
+    std::fs::remove_file(setup.policy_file("lb.test")).unwrap();
+    setup.write_policy("lb.test", &policy(31));
+    assert_eq!(srv.reload_outcome(), Reload::Clean);
+    assert_eq!(www_ttl(srv.addr), Some(31));
+
+    srv.signal("TERM");
+    let st = srv.wait_exit(Duration::from_secs(10));
+    assert!(st.is_some_and(|s| s.success()), "exit 0 after SIGTERM");
+}
+
+/// SIGTERM during a long reload (a zone of a million records) exits at
+/// once: the reload is abandoned, its build told to stop.
+#[test]
+fn sigterm_does_not_wait_for_a_running_reload() {
+    let setup = Setup::new("long-reload", &[("lb.test", LB_TEST)], "");
+    std::fs::write(
+        setup.config(),
+        "zones_dir = \"zones\"\nreload_on_change = false\n",
+    )
+    .unwrap();
+    let mut srv = setup.serve_env(&[], &[("RUST_LOG", Some("info,dnslb::reload=debug"))]);
+    let mut big = String::with_capacity(30 << 20);
+    big.push_str(LB_TEST);
+    for i in 0..1_500_000u32 {
+        big.push_str(&format!("h{i} IN A 192.0.2.{}\n", i % 250 + 1));
+    }
+    std::fs::write(setup.zone_file("lb.test"), big).unwrap();
+    srv.signal("HUP");
+    assert!(
+        srv.wait_for_log("reload started", Duration::from_secs(10)),
+        "{}",
+        srv.log_tail(10)
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    srv.signal("TERM");
+    // Reading the zone takes several seconds in a debug build; shutdown
+    // waits at most a second for it.
+    let st = srv.wait_exit(Duration::from_secs(4));
+    assert!(
+        st.is_some_and(|s| s.success()),
+        "not exited (0) within 4 s of SIGTERM ({:?}):\n{}",
+        sent.elapsed(),
+        srv.log_tail(10)
+    );
+    assert_eq!(
+        srv.log_count("dnslb::reload: reloaded"),
+        0,
+        "the reload did not finish"
+    );
+}
