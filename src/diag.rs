@@ -77,15 +77,83 @@ impl Diagnostic {
 /// reloads log them.
 /// [`len`](Self::len), [`is_empty`](Self::is_empty), [`iter`](Self::iter)
 /// and `Display` are about errors only; warnings have their own accessors.
+///
+/// A capped collection ([`Diagnostics::capped`], one per file) keeps its
+/// first errors and warnings and only counts the rest, so a file with a
+/// million bad lines costs a counter, not a million messages; `len`
+/// still counts every error.
 #[derive(Debug, Default, Clone)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// Most errors (and, apart, warnings) kept; `None`: all.
+    cap: Option<usize>,
+    /// Errors counted but not kept, past the cap.
+    dropped: usize,
 }
+
+/// Errors (and warnings) reported per file at most: the zone files'
+/// limit (`zone::records::Limits::max_errors`), for TOML files too. A file
+/// with more has a broken generator, and a list that long helps no one.
+pub const MAX_ERRORS_PER_FILE: usize = 1000;
 
 impl Diagnostics {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A collection that keeps at most `cap` errors and `cap` warnings and
+    /// counts the rest ([`dropped`](Self::dropped)).
+    pub fn capped(cap: usize) -> Self {
+        Self {
+            cap: Some(cap),
+            ..Self::default()
+        }
+    }
+
+    /// True when the next error would only be counted: the caller may
+    /// skip working out its position.
+    pub fn is_full(&self) -> bool {
+        self.cap.is_some_and(|c| self.items.len() >= c)
+    }
+
+    /// Errors counted past the cap, not kept.
+    pub fn dropped(&self) -> usize {
+        self.dropped
+    }
+
+    /// The error that stands for the ones past the cap, if any: at the
+    /// position of the last error kept, so it sorts right after it.
+    pub fn dropped_note(&self) -> Option<Diagnostic> {
+        if self.dropped == 0 {
+            return None;
+        }
+        let last = self.items.last()?;
+        Some(Diagnostic {
+            file: last.file.clone(),
+            line: last.line,
+            col: last.col,
+            key: String::new(),
+            message: format!(
+                "{} more errors not shown (at most {} are reported per file)",
+                self.dropped,
+                self.items.len()
+            ),
+        })
+    }
+
+    fn keep(&mut self, d: Diagnostic) {
+        if self.is_full() {
+            self.dropped += 1;
+        } else {
+            self.items.push(d);
+        }
+    }
+
+    fn keep_warning(&mut self, d: Diagnostic) {
+        if self.cap.is_none_or(|c| self.warnings.len() < c) {
+            self.warnings.push(d);
+        }
     }
 
     /// Record an error at a known line (and optionally column) of `file`.
@@ -97,6 +165,10 @@ impl Diagnostics {
         key: impl Into<String>,
         message: impl Into<String>,
     ) {
+        if self.is_full() {
+            self.dropped += 1;
+            return;
+        }
         self.items.push(Diagnostic {
             file: file.to_path_buf(),
             line,
@@ -104,19 +176,6 @@ impl Diagnostics {
             key: key.into(),
             message: message.into(),
         });
-    }
-
-    /// Record an error at a byte offset of a file's text (TOML spans).
-    pub fn error_at_offset(
-        &mut self,
-        file: &Path,
-        text: &str,
-        offset: usize,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        let (line, col) = line_col(text, offset);
-        self.error(file, Some(line), Some(col), key, message);
     }
 
     /// Record a warning: same form as an error, but the load goes on.
@@ -128,7 +187,7 @@ impl Diagnostics {
         key: impl Into<String>,
         message: impl Into<String>,
     ) {
-        self.warnings.push(Diagnostic {
+        self.keep_warning(Diagnostic {
             file: file.to_path_buf(),
             line,
             col,
@@ -137,25 +196,12 @@ impl Diagnostics {
         });
     }
 
-    /// A warning at a byte offset of a file's text (TOML spans).
-    pub fn warn_at_offset(
-        &mut self,
-        file: &Path,
-        text: &str,
-        offset: usize,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        let (line, col) = line_col(text, offset);
-        self.warn(file, Some(line), Some(col), key, message);
-    }
-
     pub fn push(&mut self, d: Diagnostic) {
-        self.items.push(d);
+        self.keep(d);
     }
 
     pub fn push_warning(&mut self, d: Diagnostic) {
-        self.warnings.push(d);
+        self.keep_warning(d);
     }
 
     /// The warnings, in the order they were found.
@@ -163,17 +209,22 @@ impl Diagnostics {
         self.warnings.iter()
     }
 
-    /// Errors and warnings, separately.
-    pub fn into_parts(self) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+    /// Errors and warnings, separately; the errors past the cap, if any,
+    /// as one last error saying how many ([`dropped_note`](Self::dropped_note)).
+    pub fn into_parts(mut self) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+        if let Some(note) = self.dropped_note() {
+            self.items.push(note);
+        }
         (self.items, self.warnings)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.items.is_empty() && self.dropped == 0
     }
 
+    /// Every error, the ones past the cap included.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.items.len() + self.dropped
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
@@ -182,7 +233,7 @@ impl Diagnostics {
 
     /// The errors (warnings are dropped: see [`into_parts`](Self::into_parts)).
     pub fn into_vec(self) -> Vec<Diagnostic> {
-        self.items
+        self.into_parts().0
     }
 }
 
@@ -233,6 +284,8 @@ impl Located<PathBuf> {
 }
 
 /// 1-based (line, column) of a byte offset in `text`; column counts chars.
+/// It scans from the start: for many offsets in one text use a
+/// [`LineIndex`].
 pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
@@ -319,6 +372,34 @@ mod tests {
             d.to_string(),
             "z.toml:3:5: names.www.ttl: must be 1..=86400, got 0\na.zone:7: CNAME beside other data"
         );
+    }
+
+    /// A capped collection keeps the first errors, counts all of them,
+    /// and ends with one line for the rest.
+    #[test]
+    fn a_capped_collection_counts_what_it_does_not_keep() {
+        let mut d = Diagnostics::capped(2);
+        for line in 1..=5 {
+            d.error(Path::new("p.toml"), Some(line), Some(1), "k", "bad");
+            d.warn(Path::new("p.toml"), Some(line), None, "", "odd");
+        }
+        assert_eq!((d.len(), d.dropped(), d.is_full()), (5, 3, true));
+        assert!(!d.is_empty());
+        assert_eq!(d.warnings().count(), 2);
+        let got: Vec<String> = d.into_vec().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                "p.toml:1:1: k: bad",
+                "p.toml:2:1: k: bad",
+                "p.toml:2:1: 3 more errors not shown (at most 2 are reported per file)",
+            ]
+        );
+        let mut d = Diagnostics::new();
+        for _ in 0..5000 {
+            d.error(Path::new("z"), None, None, "", "x");
+        }
+        assert_eq!((d.len(), d.dropped()), (5000, 0), "uncapped keeps all");
     }
 
     #[test]

@@ -20,7 +20,9 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use crate::diag::Diagnostics;
+use std::cell::OnceCell;
+
+use crate::diag::{Diagnostics, LineIndex};
 
 /// One file being read: its path and text (for positions) and where its
 /// problems go.
@@ -28,9 +30,29 @@ pub(crate) struct Cx<'a> {
     pub(crate) path: &'a Path,
     pub(crate) text: &'a str,
     pub(crate) diags: &'a mut Diagnostics,
+    /// The text's line starts, found once on the first problem: each
+    /// position is then a binary search, not a scan from the start (which
+    /// made a file with N errors cost N² time).
+    lines: OnceCell<LineIndex<'a>>,
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
+    pub(crate) fn new(path: &'a Path, text: &'a str, diags: &'a mut Diagnostics) -> Self {
+        Self {
+            path,
+            text,
+            diags,
+            lines: OnceCell::new(),
+        }
+    }
+
+    /// 1-based (line, column) of byte `offset` of the text.
+    pub(crate) fn line_col(&self, offset: usize) -> (u32, u32) {
+        self.lines
+            .get_or_init(|| LineIndex::new(self.text))
+            .line_col(offset)
+    }
+
     /// Report `message` at byte `offset` of the text, against `key`.
     pub(crate) fn error(
         &mut self,
@@ -38,8 +60,14 @@ impl Cx<'_> {
         key: impl Into<String>,
         message: impl Into<String>,
     ) {
+        if self.diags.is_full() {
+            // Only counted: no position needed.
+            self.diags.error(self.path, None, None, "", "");
+            return;
+        }
+        let (line, col) = self.line_col(offset);
         self.diags
-            .error_at_offset(self.path, self.text, offset, key, message);
+            .error(self.path, Some(line), Some(col), key, message);
     }
 
     /// A warning at byte `offset` of the text, against `key`: the file
@@ -50,8 +78,9 @@ impl Cx<'_> {
         key: impl Into<String>,
         message: impl Into<String>,
     ) {
+        let (line, col) = self.line_col(offset);
         self.diags
-            .warn_at_offset(self.path, self.text, offset, key, message);
+            .warn(self.path, Some(line), Some(col), key, message);
     }
 
     /// The value of a [`crate::config::values`] check, or `None` after
@@ -262,8 +291,10 @@ impl<'i> Fields<'i> {
     /// keys asked for in order), and hand back the keys whose values were
     /// bad.
     pub(crate) fn finish(self, cx: &mut Cx<'_>) -> BadKeys {
+        let mut expected_keys = None;
         for (k, _) in self.entries.into_iter().flatten() {
-            let msg = format!("unknown field `{}`, {}", k.get_ref(), expected(&self.asked));
+            let expected = expected_keys.get_or_insert_with(|| expected(&self.asked));
+            let msg = format!("unknown field `{}`, {expected}", k.get_ref());
             cx.error(k.span().start, self.key.clone(), msg);
         }
         BadKeys(self.bad)

@@ -271,7 +271,7 @@ pub fn parse_settings_partial(
     text: &str,
     diags: &mut Diagnostics,
 ) -> Option<Settings> {
-    let mut local = Diagnostics::new();
+    let mut local = Diagnostics::capped(crate::diag::MAX_ERRORS_PER_FILE);
     let cfg = validate_settings(path, text, &mut local);
     // In file order, whatever order the checks ran in.
     let mut found = local.into_vec();
@@ -285,7 +285,7 @@ pub fn parse_settings_partial(
 /// The settings with every good value of the file applied; the bad ones
 /// are reported and left at their defaults.
 fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<Settings> {
-    let mut cx = Cx { path, text, diags };
+    let mut cx = Cx::new(path, text, diags);
     let doc = cx.parse_document(text)?;
     let spec = SettingsSpec::read(&mut cx, Fields::root(doc));
     let base = path.parent().unwrap_or(Path::new("."));
@@ -332,7 +332,8 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         cluster,
     } = spec;
     let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
-        diags.error_at_offset(path, text, span.start, key, msg);
+        let (line, col) = lines.line_col(span.start);
+        diags.error(path, Some(line), Some(col), key, msg);
     };
     if let Some(l) = listen {
         let span = l.span();

@@ -587,3 +587,25 @@ fn decoded_at_open_equals_decoded_per_lookup() {
         }
     }
 }
+
+/// A source with thousands of bad networks reports the first 1,000 and
+/// counts the rest.
+#[test]
+fn source_errors_are_capped_with_a_count_of_the_rest() {
+    let mut text = String::from("build_epoch = 1\nnetworks = [\n");
+    for _ in 0..3000 {
+        text.push_str("  { net = \"not-a-net\", country = \"FR\" },\n");
+    }
+    text.push_str("]\n");
+    let e = errors(&text);
+    assert_eq!(e.len(), crate::diag::MAX_ERRORS_PER_FILE + 1);
+    assert!(
+        e[999].starts_with("src.toml:1002:11: networks[999].net: "),
+        "{}",
+        e[999]
+    );
+    assert_eq!(
+        e[1000],
+        "src.toml:1002:11: 2000 more errors not shown (at most 1000 are reported per file)"
+    );
+}

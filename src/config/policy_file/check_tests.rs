@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::diag::Diagnostics;
 use crate::health::{CheckKind, HttpMethod, TlsCheck};
+use std::path::Path;
 
 /// A diagnostic as `(line, key, message)`.
 type Diag = (u32, String, String);
@@ -14,17 +16,13 @@ type Diag = (u32, String, String);
 fn load(text: &str) -> (BTreeMap<String, Check>, Vec<Diag>) {
     let path = Path::new("p.toml");
     let mut diags = Diagnostics::new();
-    let mut cx = super::super::parse::Cx {
-        path,
-        text,
-        diags: &mut diags,
-    };
+    let mut cx = super::super::parse::Cx::new(path, text, &mut diags);
     let file = super::super::parse::parse(&mut cx).expect("test TOML parses");
     let mut ok = BTreeMap::new();
     for e in &file.checks {
         let name = e.name.get_ref();
         let spec = e.spec.as_ref().expect("a table");
-        if let Some(c) = validate_check(name, spec, path, text, &mut diags) {
+        if let Some(c) = validate_check(&mut cx, name, spec) {
             ok.insert(name.clone(), c);
         }
     }

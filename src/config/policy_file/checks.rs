@@ -8,15 +8,14 @@
 
 use std::net::IpAddr;
 use std::ops::{Range, RangeInclusive};
-use std::path::Path;
 use std::time::Duration;
 
 use reqwest::header::{HeaderName, HeaderValue};
 use toml::Spanned;
 
+use super::parse::Cx;
 use super::spec::{CheckSpec, StatusSpec};
 use crate::config::values::{float_in, int_in, is_host_name, one_of, out_of_range};
-use crate::diag::Diagnostics;
 use crate::health::{
     Check, CheckKind, DEFAULT_USER_AGENT, HttpCheck, HttpMethod, Status, StatusSet, TlsCheck,
 };
@@ -59,21 +58,18 @@ const KINDS: Words<Kind> = Words(&[
     ("tcp", Kind::Tcp),
 ]);
 
-/// Reports errors for one check into `diags`; knows where they are.
-struct Ctx<'a> {
+/// Reports errors for one check into its file's [`Cx`].
+struct Ctx<'a, 'f> {
     name: &'a str,
-    path: &'a Path,
-    text: &'a str,
-    diags: &'a mut Diagnostics,
+    file: &'a mut Cx<'f>,
     failed: bool,
 }
 
-impl Ctx<'_> {
+impl Ctx<'_, '_> {
     fn error(&mut self, key: &str, span: Range<usize>, message: impl Into<String>) {
         self.failed = true;
         let key = format!("checks.{}.{key}", self.name);
-        self.diags
-            .error_at_offset(self.path, self.text, span.start, key, message);
+        self.file.error(span.start, key, message);
     }
 
     /// The value of a [`crate::config::values`] check, or `None` after
@@ -92,13 +88,7 @@ impl Ctx<'_> {
 
 /// Validate `[checks.NAME]` of the policy file `path` whose text is `text`.
 /// Every problem goes into `diags`; `None` when there was at least one.
-pub fn validate_check(
-    name: &str,
-    spec: &CheckSpec,
-    path: &Path,
-    text: &str,
-    diags: &mut Diagnostics,
-) -> Option<Check> {
+pub(super) fn validate_check(file: &mut Cx<'_>, name: &str, spec: &CheckSpec) -> Option<Check> {
     // Exhaustive, so a new spec field cannot be silently ignored.
     let CheckSpec {
         kind,
@@ -122,9 +112,7 @@ pub fn validate_check(
     } = spec;
     let mut cx = Ctx {
         name,
-        path,
-        text,
-        diags,
+        file,
         failed: false,
     };
 
@@ -248,7 +236,7 @@ pub fn validate_check(
 }
 
 /// The HTTP(S)-only keys. `None` after reporting any error.
-fn validate_http(cx: &mut Ctx<'_>, spec: &CheckSpec, https: bool) -> Option<HttpCheck> {
+fn validate_http(cx: &mut Ctx<'_, '_>, spec: &CheckSpec, https: bool) -> Option<HttpCheck> {
     let mut ok = true;
 
     let method = match &spec.method {
@@ -471,7 +459,7 @@ fn validate_http(cx: &mut Ctx<'_>, spec: &CheckSpec, https: bool) -> Option<Http
 
 /// A duration key in seconds: default when absent, `None` after an error.
 fn seconds(
-    cx: &mut Ctx<'_>,
+    cx: &mut Ctx<'_, '_>,
     key: &str,
     v: &Option<Spanned<f64>>,
     range: RangeInclusive<f64>,
@@ -483,7 +471,12 @@ fn seconds(
         .map(Duration::from_secs_f64)
 }
 
-fn threshold(cx: &mut Ctx<'_>, key: &str, v: &Option<Spanned<i64>>, default: u32) -> Option<u32> {
+fn threshold(
+    cx: &mut Ctx<'_, '_>,
+    key: &str,
+    v: &Option<Spanned<i64>>,
+    default: u32,
+) -> Option<u32> {
     let Some(v) = v else { return Some(default) };
     cx.check(key, v.span(), int_in(*v.get_ref(), THRESHOLD))
         .map(|n| n as u32)

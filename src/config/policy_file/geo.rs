@@ -24,7 +24,6 @@ use super::spec::{
 };
 use crate::config::fields::Fields;
 use crate::config::values::float_in;
-use crate::diag::LineIndex;
 use crate::geoip::codes::{is_country, is_subdivision};
 use crate::geoip::nets::canonical_net;
 use crate::geoip::{
@@ -75,11 +74,7 @@ pub(super) fn compile_nets(
         named.push(path.clone());
         match read_nets_file(&path) {
             Ok(text) => {
-                let mut sub = Cx {
-                    path: &path,
-                    text: &text,
-                    diags: &mut *cx.diags,
-                };
+                let mut sub = Cx::new(&path, &text, &mut *cx.diags);
                 nets_file_entries(&mut sub, &mut regions, &mut entries, &mut seen);
             }
             Err(e) => cx.error(
@@ -149,12 +144,11 @@ fn net_list(
     entries: &mut Vec<(IpNet, CustomPlace)>,
     seen: &mut HashMap<IpNet, Origin>,
 ) {
-    let lines = LineIndex::new(cx.text);
     for (i, n) in list.get_ref().iter().enumerate() {
         // Not a table: already reported.
         let Some(n) = n else { continue };
         let key = format!("{key}[{i}]");
-        let line = lines.line_col(n.at).0;
+        let line = cx.line_col(n.at).0;
         if let Some(e) = net_entry(cx, &key, n, regions) {
             let origin = Origin {
                 file: cx.path.to_owned(),

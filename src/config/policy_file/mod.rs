@@ -40,9 +40,10 @@ use crate::diag::Diagnostics;
 use crate::health::TargetRegistry;
 use crate::policy::{BalancedName, Pool};
 
+use checks::validate_check;
 pub use checks::{
     DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE, DEFAULT_TIMEOUT, INTERVAL_SECS, THRESHOLD,
-    TIMEOUT_SECS, validate_check,
+    TIMEOUT_SECS,
 };
 pub use names::{DEFAULT_TTL, MAX_TTL};
 use names::{compile_name, owner_name};
@@ -103,12 +104,9 @@ pub fn load_policy_file_reading(
     targets: &mut TargetRegistry,
     diags: &mut Diagnostics,
 ) -> (Option<PolicyFile>, Vec<PathBuf>) {
-    let mut local = Diagnostics::new();
-    let mut cx = Cx {
-        path,
-        text,
-        diags: &mut local,
-    };
+    // Capped: a file with a million bad lines reports the first thousand.
+    let mut local = Diagnostics::capped(crate::diag::MAX_ERRORS_PER_FILE);
+    let mut cx = Cx::new(path, text, &mut local);
     let mut named = Vec::new();
     let file = compile(&mut cx, origin, targets, &mut named);
     // Report in file order, whatever order the checks ran in: this file
@@ -133,7 +131,6 @@ fn compile(
     targets: &mut TargetRegistry,
     named: &mut Vec<PathBuf>,
 ) -> Option<PolicyFile> {
-    let lines = crate::diag::LineIndex::new(cx.text);
     let file = parse(cx)?;
 
     let mut checks: Checks<'_> = HashMap::new();
@@ -141,7 +138,7 @@ fn compile(
         let check = e
             .spec
             .as_ref()
-            .and_then(|s| validate_check(e.name.get_ref(), s, cx.path, cx.text, cx.diags))
+            .and_then(|s| validate_check(cx, e.name.get_ref(), s))
             .map(Arc::new);
         checks.insert(e.name.get_ref(), check);
     }
@@ -167,7 +164,7 @@ fn compile(
             .as_ref()
             .and_then(|s| compile_name(cx, &display, &path, s, &e.name, &pools, nets.as_ref()));
         if let (Some(name), Some(lb)) = (name, lb) {
-            let (line, col) = lines.line_col(e.name.span().start);
+            let (line, col) = cx.line_col(e.name.span().start);
             names.push(NameEntry {
                 owner: owner.clone(),
                 name,

@@ -587,3 +587,38 @@ fn every_error_of_an_entry_is_reported() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A generated file with thousands of bad keys reports the first 1,000
+/// (each at its own line: positions come from one line index, not a scan
+/// from the start per error) and one line counting the rest, as zone files
+/// stop at 1,000 errors.
+#[test]
+fn errors_per_file_are_capped_with_a_count_of_the_rest() {
+    let n = 5000;
+    let text: String = (0..n).map(|i| format!("k{i} = 1\n")).collect();
+    let mut targets = TargetRegistry::new();
+    let mut diags = Diagnostics::new();
+    load_policy_file(
+        Path::new("t.toml"),
+        &text,
+        &origin(),
+        &mut targets,
+        &mut diags,
+    );
+    let got: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+    assert_eq!(got.len(), crate::diag::MAX_ERRORS_PER_FILE + 1);
+    assert!(
+        got[0].starts_with("t.toml:1:1: k0: unknown key"),
+        "{}",
+        got[0]
+    );
+    assert!(
+        got[999].starts_with("t.toml:1000:1: k999: unknown key"),
+        "{}",
+        got[999]
+    );
+    assert_eq!(
+        got[1000],
+        "t.toml:1000:1: 4000 more errors not shown (at most 1000 are reported per file)"
+    );
+}
