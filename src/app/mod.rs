@@ -132,9 +132,12 @@ fn log_warnings(diags: &Diagnostics) {
     }
 }
 
+/// `dnslb check`: every rule `serve` applies before it binds a socket.
 fn check(args: &ConfigArg) -> i32 {
     let mut diags = Diagnostics::new();
     let built = load_config_partial(args, &mut diags).and_then(|cfg| {
+        // The admin API's rules: a token off loopback, the state file.
+        let _ = admin::AdminSetup::prepare(&cfg, false, &mut diags);
         let snap = crate::snapshot::build(&cfg, None, false, &mut diags)?;
         crate::dns::fit::oversized_answers(&snap, cfg.udp_payload_size, &mut diags);
         Some(snap)
@@ -185,21 +188,21 @@ fn init_tracing(cfg: &Settings) -> Option<SetLevel> {
 
 fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     let mut diags = Diagnostics::new();
+    let cli = admin::CliSettings::new(&args.listen, args.admin_listen.as_deref())?;
     let Some(mut cfg) = load_config_partial(&args.config, &mut diags) else {
         print_diags(&diags);
         bail!("invalid configuration ({} error(s))", diags.len());
     };
-    if !diags.is_empty() {
+    cli.apply(&mut cfg);
+    let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.is_some(), &mut diags);
+    let Some(admin) = admin.filter(|_| diags.is_empty()) else {
         // Still read the zones, so one start-up prints every error.
         let _ = crate::snapshot::build(&cfg, None, false, &mut diags);
         print_diags(&diags);
         bail!("invalid configuration ({} error(s))", diags.len());
-    }
-    let cli = admin::CliSettings::new(&args.listen, args.admin_listen.as_deref())?;
-    cli.apply(&mut cfg);
+    };
     let set_level = init_tracing(&cfg);
     check_probe_source(&cfg)?;
-    let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.is_some())?;
     let started = std::time::Instant::now();
     let snap = crate::snapshot::build(&cfg, None, cfg.allow_partial_zones, &mut diags);
     if let Some(snap) = &snap {

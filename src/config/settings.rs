@@ -338,11 +338,15 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
     if let Some(l) = listen {
         let span = l.span();
         let mut addrs = Vec::new();
+        let mut spans = Vec::new();
         let list = l.into_inner();
         let given = list.len();
         for a in list {
             match a.get_ref().parse::<SocketAddr>() {
-                Ok(s) => addrs.push(s),
+                Ok(s) => {
+                    addrs.push(s);
+                    spans.push(a.span());
+                }
                 Err(_) => err(
                     a.span(),
                     "listen",
@@ -355,6 +359,9 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         }
         if given == 0 {
             err(span, "listen", "must name at least one address".into());
+        }
+        for (i, m) in listen_conflicts(&addrs) {
+            err(spans[i].clone(), "listen", m);
         }
         cfg.listen = addrs;
     }
@@ -594,6 +601,34 @@ fn key_positions(
     all.into_iter()
         .filter_map(|(k, off)| Some((k, lines.line_col(off?))))
         .collect()
+}
+
+/// Addresses of `listen` (or `--listen`) that would fail to bind because
+/// an earlier one takes them: the same address twice, or an address beside
+/// the wildcard of its family on the same port (TCP refuses both; IPv6
+/// sockets are v6-only, so `[::]` and `0.0.0.0` do not collide). Port 0
+/// picks a new port each time: never a conflict. Each as (index, message).
+pub fn listen_conflicts(addrs: &[SocketAddr]) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, a) in addrs.iter().enumerate() {
+        if a.port() == 0 {
+            continue;
+        }
+        let earlier = addrs[..i].iter().find(|b| {
+            b.port() == a.port()
+                && b.is_ipv4() == a.is_ipv4()
+                && (b.ip() == a.ip() || b.ip().is_unspecified() || a.ip().is_unspecified())
+        });
+        match earlier {
+            Some(b) if b == a => out.push((i, format!("{a} is listed twice"))),
+            Some(b) => out.push((
+                i,
+                format!("{a} and {b} cannot both be bound: a wildcard address takes its port on every address of its family"),
+            )),
+            None => {}
+        }
+    }
+    out
 }
 
 /// `admin_listen` (and `--admin-listen`): `ADDR:PORT`, or `""` for off.

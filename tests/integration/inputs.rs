@@ -228,3 +228,71 @@ fn sigterm_does_not_wait_for_a_running_reload() {
         "the reload did not finish"
     );
 }
+
+/// `check` applies every rule `serve` applies before binding a socket,
+/// each error at its settings key; `serve` refuses the same files with the
+/// same lines (check_gaps.sh part 4).
+#[test]
+fn check_refuses_what_serve_refuses() {
+    let setup = lb_setup("check-serve", &policy(30));
+    let dir = setup.dir();
+    std::fs::create_dir_all(dir.join("st")).unwrap();
+    std::fs::write(dir.join("st/bad"), "state = \"drain\"\n").unwrap();
+    let cases: [(&str, &str, bool); 6] = [
+        (
+            "admin_listen = \"0.0.0.0:8053\"\n",
+            "dnslb.toml:2:16: admin_listen: admin_listen 0.0.0.0:8053 is not a loopback address, and no admin token is set",
+            false, // the harness's --admin-listen replaces it for serve
+        ),
+        (
+            "admin_state_file = \"st\"\n",
+            "dnslb.toml:2:20: admin_state_file: ",
+            true,
+        ),
+        (
+            "admin_state_file = \"st/bad\"\n",
+            "st/bad:1:1: state: unknown key, expected `override`",
+            true,
+        ),
+        (
+            "admin_state_file = \"no/such/dir/state\"\n",
+            "dnslb.toml:2:20: admin_state_file: the directory ",
+            true,
+        ),
+        (
+            "listen = [\"127.0.0.1:5399\", \"127.0.0.1:5399\"]\n",
+            "dnslb.toml:2:29: listen: 127.0.0.1:5399 is listed twice",
+            false, // the harness's --listen replaces it for serve
+        ),
+        (
+            "listen = [\"0.0.0.0:5399\", \"127.0.0.1:5399\"]\n",
+            "dnslb.toml:2:27: listen: 127.0.0.1:5399 and 0.0.0.0:5399 cannot both be bound",
+            false,
+        ),
+    ];
+    for (line, want, serve_too) in cases {
+        std::fs::write(setup.config(), format!("zones_dir = \"zones\"\n{line}")).unwrap();
+        let (ok, err) = check_bounded(&setup.config());
+        assert!(!ok, "check passed with {line:?}");
+        assert!(err.contains(want), "{line:?}: no {want:?} in\n{err}");
+        if serve_too {
+            let (st, err) = setup.serve_expecting_failure();
+            assert!(!st.success(), "{line:?}");
+            assert!(err.contains(want), "serve, {line:?}: no {want:?} in\n{err}");
+        }
+    }
+    // The admin API on a DNS listener's port.
+    std::fs::write(
+        setup.config(),
+        "zones_dir = \"zones\"\nlisten = [\"127.0.0.1:5399\"]\nadmin_listen = \"127.0.0.1:5399\"\n",
+    )
+    .unwrap();
+    let (ok, err) = check_bounded(&setup.config());
+    assert!(!ok);
+    assert!(
+        err.contains(
+            "dnslb.toml:3:16: admin_listen: 127.0.0.1:5399 is taken by a DNS listen address"
+        ),
+        "{err}"
+    );
+}
