@@ -13,6 +13,7 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -98,15 +99,42 @@ impl<'a> Cx<'a> {
     /// reporting every syntax error (a damaged document would only give
     /// follow-on noise).
     pub(crate) fn parse_document<'i>(&mut self, text: &'i str) -> Option<DeTable<'i>> {
+        let (doc, clean) = self.parse_document_partial(text);
+        clean.then_some(doc)
+    }
+
+    /// Parse the whole text into toml's spanned tree, reporting every
+    /// syntax error; the tree holds what parsed (for a duplicate key, its
+    /// first value), and the flag says whether there was no error. A
+    /// duplicate key is reported with its full key path
+    /// (`pools.web.members[0].address`) and the line of its first value.
+    pub(crate) fn parse_document_partial<'i>(&mut self, text: &'i str) -> (DeTable<'i>, bool) {
         let (doc, errors) = DeTable::parse_recoverable(text);
-        if errors.is_empty() {
-            return Some(doc.into_inner());
-        }
+        let doc = doc.into_inner();
+        let clean = errors.is_empty();
+        let mut keys = None;
         for e in errors {
-            let at = e.span().map_or(0, |s| s.start);
-            self.error(at, "", e.message());
+            let span = e.span().unwrap_or(0..0);
+            let first = (e.message() == "duplicate key")
+                .then(|| {
+                    let keys = keys.get_or_insert_with(|| {
+                        let mut out = Vec::new();
+                        key_spans(&doc, "", &mut out);
+                        out
+                    });
+                    duplicate_of(keys, text, span.clone())
+                })
+                .flatten();
+            match first {
+                Some((path, at)) => {
+                    let (line, _) = self.line_col(at);
+                    let m = format!("duplicate key: first set on line {line}");
+                    self.error(span.start, path, m);
+                }
+                None => self.error(span.start, "", e.message()),
+            }
         }
-        None
+        (doc, clean)
     }
 }
 
@@ -400,4 +428,65 @@ pub(crate) fn key_path(section: &str, name: &str) -> String {
     } else {
         format!("{section}.{name}")
     }
+}
+
+/// Every key of `t` and below, as (key path, byte offset of the key).
+fn key_spans(t: &DeTable<'_>, prefix: &str, out: &mut Vec<(String, usize)>) {
+    for (k, v) in t {
+        let path = key_path(prefix, k.get_ref());
+        out.push((path.clone(), k.span().start));
+        value_key_spans(v.get_ref(), &path, out);
+    }
+}
+
+fn value_key_spans(v: &DeValue<'_>, path: &str, out: &mut Vec<(String, usize)>) {
+    match v {
+        DeValue::Table(t) => key_spans(t, path, out),
+        DeValue::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                value_key_spans(item.get_ref(), &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The key a duplicate at `span` of `text` repeats: its key path and the
+/// offset of its first occurrence. The first occurrence is the nearest
+/// earlier key of the same name whose path ends with the same dotted key
+/// as written (`a.b = 2` repeats `a.b`, not an `x.b` between them); each
+/// table's keys are contiguous in the text, so it is in the same table.
+fn duplicate_of(
+    keys: &[(String, usize)],
+    text: &str,
+    span: Range<usize>,
+) -> Option<(String, usize)> {
+    let written = text.get(span.clone())?;
+    let name = written.trim_matches(|c| c == '"' || c == '\'');
+    // The dotted key as written up to the duplicate (`a.` of `a.b`).
+    let line_start = text[..span.start]
+        .rfind(['\n', '{', ',', '['])
+        .map_or(0, |i| i + 1);
+    let dotted: String = text[line_start..span.start]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let dotted = if dotted.ends_with('.') {
+        format!("{}{}", dotted.replace(['"', '\''], ""), name)
+    } else {
+        name.to_owned()
+    };
+    let earlier = |k: &&(String, usize)| k.1 < span.start;
+    let unquoted = |p: &str| p.replace('"', "");
+    let pick = |want: &str| {
+        keys.iter()
+            .filter(earlier)
+            .filter(|(p, _)| {
+                let p = unquoted(p);
+                p == want || p.ends_with(&format!(".{want}"))
+            })
+            .max_by_key(|k| k.1)
+            .cloned()
+    };
+    pick(&dotted).or_else(|| pick(name))
 }

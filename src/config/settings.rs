@@ -286,7 +286,10 @@ pub fn parse_settings_partial(
 /// are reported and left at their defaults.
 fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<Settings> {
     let mut cx = Cx::new(path, text, diags);
-    let doc = cx.parse_document(text)?;
+    // After a syntax error, what did parse still counts (a duplicate key
+    // keeps its first value): the zones are checked too, and serving is
+    // refused on the error anyway.
+    let (doc, _) = cx.parse_document_partial(text);
     let spec = SettingsSpec::read(&mut cx, Fields::root(doc));
     let base = path.parent().unwrap_or(Path::new("."));
     let rel = |p: &str| -> PathBuf {

@@ -289,8 +289,17 @@ fn attach_policy(
     let mut zone = zone?;
     let mut names = Vec::new();
     let mut declared = Vec::new();
-    for entry in file.map(|f| f.names).unwrap_or_default() {
-        let policy = policy.unwrap_or(Path::new(""));
+    let (entries, failed) = file.map_or_else(Default::default, |f| (f.names, f.failed));
+    let policy_path = policy.unwrap_or(Path::new(""));
+    // A name with errors of its own is still checked against the zone's
+    // records, so every error shows in one run.
+    for at in &failed {
+        if let Err(e) = zone.check_balanced(&at.name) {
+            attach_error(policy_path, &zone, at, e, diags);
+        }
+    }
+    for entry in entries {
+        let policy = policy_path;
         match zone.attach_balanced(&entry.name, (first_lb + names.len()) as u32) {
             Ok(()) => {
                 declared.push(Declared {
@@ -301,7 +310,15 @@ fn attach_policy(
                 });
                 names.push(entry.lb);
             }
-            Err(e) => attach_error(policy, &zone, &entry, e, diags),
+            Err(e) => {
+                let at = crate::config::NameAt {
+                    owner: entry.owner,
+                    name: entry.name,
+                    line: entry.line,
+                    col: entry.col,
+                };
+                attach_error(policy, &zone, &at, e, diags);
+            }
         }
     }
     Some((zone, names, local, declared))
@@ -332,7 +349,7 @@ fn geo_without_database(
 fn attach_error(
     policy: &Path,
     zone: &Zone,
-    entry: &crate::config::NameEntry,
+    entry: &crate::config::NameAt,
     e: crate::zone::AttachError,
     diags: &mut Diagnostics,
 ) {
@@ -629,6 +646,28 @@ mod tests {
             d.to_string()
                 .contains("typo.test.toml: policy file without a zone file"),
             "{d}"
+        );
+    }
+
+    /// A name whose entry has errors is still checked against the zone's
+    /// records: both errors in one run, not one per fix.
+    #[test]
+    fn a_name_with_errors_still_meets_the_zone() {
+        let pol = format!("{POOL}[names.static]\npolicy = \"weighted\"\npool = \"p\"\nttl = 0\n");
+        let (s, d) = build_dir(&[("t.test.zone", ZONE), ("t.test.toml", &pol)]);
+        assert!(s.is_none());
+        let got: Vec<String> = d
+            .iter()
+            .map(|d| format!("{}:{}", d.key, d.message))
+            .collect();
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(
+            got[0].starts_with("names.static.ttl:must be between 1"),
+            "{got:#?}"
+        );
+        assert!(
+            got[1].starts_with("names.static:static.t.test. also has A records"),
+            "{got:#?}"
         );
     }
 

@@ -296,3 +296,31 @@ fn check_refuses_what_serve_refuses() {
         "{err}"
     );
 }
+
+/// A TOML syntax error in dnslb.toml does not stop the zones from being
+/// checked: `check` and `serve` print the settings error (a duplicate key
+/// with its key path) and the policy file's error in one run
+/// (check_gaps.sh part 2).
+#[test]
+fn a_settings_syntax_error_does_not_hide_zone_errors() {
+    let setup = lb_setup("syntax-and-zones", &policy(0));
+    std::fs::write(
+        setup.config(),
+        "zones_dir = \"zones\"\nudp_workers = 1\nudp_workers = 2\nthis is not toml\n",
+    )
+    .unwrap();
+    let (ok, err) = check_bounded(&setup.config());
+    assert!(!ok);
+    for want in [
+        "dnslb.toml:3:1: udp_workers: duplicate key: first set on line 2",
+        "dnslb.toml:4:",
+        "lb.test.toml:",
+        "names.www.ttl: must be between 1 and 86400, got 0",
+    ] {
+        assert!(err.contains(want), "no {want:?} in\n{err}");
+    }
+    let (st, err) = setup.serve_expecting_failure();
+    assert!(!st.success());
+    assert!(err.contains("names.www.ttl: must be between 1"), "{err}");
+    assert!(err.contains("udp_workers: duplicate key"), "{err}");
+}

@@ -56,6 +56,22 @@ pub use pools::{DEFAULT_WEIGHT, MAX_WEIGHT};
 pub struct PolicyFile {
     /// Load-balanced names in file order.
     pub names: Vec<NameEntry>,
+    /// Names whose owner is good but whose entry has errors (already
+    /// reported): not served, but still checked against the zone file, so
+    /// a clash with its records shows in the same run.
+    pub failed: Vec<NameAt>,
+}
+
+/// A name of the policy file and where it was declared.
+#[derive(Debug, Clone)]
+pub struct NameAt {
+    /// The owner as written (see [`NameEntry::owner`]).
+    pub owner: String,
+    /// The owner as an absolute name.
+    pub name: Name,
+    /// 1-based line and column of the `X` of its `[names.X]`.
+    pub line: u32,
+    pub col: u32,
 }
 
 /// One load-balanced name and where it was declared.
@@ -152,6 +168,7 @@ fn compile(
     }
     let nets = geo::compile_nets(cx, file.geo.as_ref().map(Option::as_ref), named);
     let mut names = Vec::with_capacity(file.names.len());
+    let mut failed = Vec::new();
     let mut seen = HashMap::new();
     for e in &file.names {
         let owner = e.name.get_ref();
@@ -163,16 +180,23 @@ fn compile(
             .spec
             .as_ref()
             .and_then(|s| compile_name(cx, &display, &path, s, &e.name, &pools, nets.as_ref()));
-        if let (Some(name), Some(lb)) = (name, lb) {
-            let (line, col) = cx.line_col(e.name.span().start);
-            names.push(NameEntry {
+        let (line, col) = cx.line_col(e.name.span().start);
+        match (name, lb) {
+            (Some(name), Some(lb)) => names.push(NameEntry {
                 owner: owner.clone(),
                 name,
                 line,
                 col,
                 lb,
-            });
+            }),
+            (Some(name), None) => failed.push(NameAt {
+                owner: owner.clone(),
+                name,
+                line,
+                col,
+            }),
+            (None, _) => {}
         }
     }
-    Some(PolicyFile { names })
+    Some(PolicyFile { names, failed })
 }

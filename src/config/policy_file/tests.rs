@@ -361,6 +361,26 @@ fn each_error_has_its_line_and_key() {
     let pool = "[pools.p]\nmembers = [{ address = \"192.0.2.1\" }]\n";
     let cases: &[(String, &[&str])] = &[
         (
+            // Duplicate keys by their full path, in an inline table of a
+            // list, a table, a dotted key and a list of tables.
+            "[pools.p]\nmembers = [{ address = \"192.0.2.1\", address = \"192.0.2.2\" }]\n\
+             [names.www]\npolicy = \"weighted\"\nttl = 1\nttl = 2\n\
+             [checks.c]\nkind = \"tcp\"\nx.port = 1\ny.port = 1\nx.port = 2\n"
+                .into(),
+            &[
+                "t.toml:2:37: pools.p.members[0].address: duplicate key: first set on line 2",
+                "t.toml:6:1: names.www.ttl: duplicate key: first set on line 5",
+                "t.toml:11:3: checks.c.x.port: duplicate key: first set on line 9",
+            ],
+        ),
+        (
+            "[checks.c]\nkind = \"http\"\nexpect_status = [200, 204.0, true]\n".into(),
+            &[
+                "t.toml:3:23: checks.c.expect_status[1]: invalid type: floating point `204.0`, expected a status code like 204, or a range in quotes like \"200-299\"",
+                "t.toml:3:30: checks.c.expect_status[2]: invalid type: boolean `true`, expected a status code like 204, or a range in quotes like \"200-299\"",
+            ],
+        ),
+        (
             format!("{pool}[names.www]\npolicy = \"weighted\"\npool = \"nope\"\n"),
             &["t.toml:5:8: names.www.pool: unknown pool \"nope\""],
         ),
