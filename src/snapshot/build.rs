@@ -274,6 +274,20 @@ fn attach_policy(
                     policy, &text, origin, &mut local, diags,
                 );
                 sources.files.extend(named.iter().map(|p| absolute(p)));
+                if file.as_ref().is_some_and(|f| f.declared == 0) {
+                    // Most often a file caught half-written (empty or cut
+                    // short): served, it would drop every load-balanced
+                    // name of the zone.
+                    diags.error(
+                        policy,
+                        Some(1),
+                        Some(1),
+                        "names",
+                        "the policy file defines no load-balanced name: it needs at least \
+                         one [names.NAME] table (is it empty or cut short?); delete the \
+                         file if the zone has none",
+                    );
+                }
                 for entry in file.iter().flat_map(|f| &f.names) {
                     geo_without_database(policy, entry, has_db, diags);
                 }

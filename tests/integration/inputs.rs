@@ -324,3 +324,30 @@ fn a_settings_syntax_error_does_not_hide_zone_errors() {
     assert!(err.contains("names.www.ttl: must be between 1"), "{err}");
     assert!(err.contains("udp_workers: duplicate key"), "{err}");
 }
+
+/// A policy file caught empty or cut short (no `[names.X]` left) is an
+/// error naming the file: `check` refuses it, and a reload keeps the zone's
+/// previous version instead of dropping its load-balanced names
+/// (reload_under_load.sh, truncated policy file).
+#[test]
+fn a_policy_file_without_names_is_an_error() {
+    let setup = lb_setup("no-names", &policy(30));
+    std::fs::write(
+        setup.config(),
+        "zones_dir = \"zones\"\nreload_on_change = false\n",
+    )
+    .unwrap();
+    let srv = setup.serve();
+    assert_eq!(www_ttl(srv.addr), Some(30));
+    let want = "lb.test.toml:1:1: names: the policy file defines no load-balanced name";
+    // Empty, then cut short after the pool.
+    for text in [String::new(), pool("web", &[("192.0.2.10", "")])] {
+        setup.write_policy("lb.test", &text);
+        let (ok, err) = check_bounded(&setup.config());
+        assert!(!ok, "{text:?}");
+        assert!(err.contains(want), "{text:?}: no {want:?} in\n{err}");
+        assert_eq!(srv.reload_outcome(), Reload::Partial);
+        assert_eq!(www_ttl(srv.addr), Some(30), "the previous version serves");
+    }
+    assert!(srv.log_count(want) >= 2, "{}", srv.log_tail(20));
+}

@@ -60,6 +60,9 @@ pub struct PolicyFile {
     /// reported): not served, but still checked against the zone file, so
     /// a clash with its records shows in the same run.
     pub failed: Vec<NameAt>,
+    /// How many `[names.X]` tables the file has, good or bad (none: the
+    /// snapshot builder refuses the file, see `attach_policy`).
+    pub declared: usize,
 }
 
 /// A name of the policy file and where it was declared.
@@ -198,5 +201,9 @@ fn compile(
             (None, _) => {}
         }
     }
-    Some(PolicyFile { names, failed })
+    Some(PolicyFile {
+        names,
+        failed,
+        declared: file.names.len(),
+    })
 }
