@@ -305,8 +305,9 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         file: Some(path.to_path_buf()),
         ..Settings::default()
     };
-    // A key the file does not set still belongs to this file.
-    cfg.zones_dir = located(cfg.zones_dir.value, None);
+    // A key the file does not set still belongs to this file, and its
+    // default is relative to the file's directory, as a set value is.
+    cfg.zones_dir = located(rel("zones"), None);
     let positions = key_positions(&spec, &lines);
     // Exhaustive destructuring: a new field cannot be silently ignored.
     let SettingsSpec {
@@ -672,6 +673,39 @@ mod tests {
         assert_eq!(c.admin_listen, def.admin_listen);
         assert_eq!(c.admin_token, def.admin_token);
         assert_eq!(c.admin_state_file, def.admin_state_file);
+    }
+
+    /// `zones_dir` is relative to the settings file's directory, whether
+    /// set or left at its default (check_gaps.sh part 6).
+    #[test]
+    fn zones_dir_is_relative_to_the_settings_file() {
+        let path = Path::new("/etc/dnslb/dnslb.toml");
+        for (text, want) in [
+            ("", "/etc/dnslb/zones"),
+            ("zones_dir = \"z\"\n", "/etc/dnslb/z"),
+            ("zones_dir = \"/srv/z\"\n", "/srv/z"),
+        ] {
+            let mut d = Diagnostics::new();
+            let c = parse_settings(path, text, &mut d).unwrap_or_else(|| panic!("{d}"));
+            assert_eq!(c.zones_dir.value, Path::new(want), "{text:?}");
+        }
+    }
+
+    /// A duplicate key is a syntax error, but the rest of the file still
+    /// counts, so `check` goes on to the zones with the right directory.
+    #[test]
+    fn a_syntax_error_keeps_the_rest_of_the_file() {
+        let text = "zones_dir = \"z\"\nudp_workers = 1\nudp_workers = 2\n";
+        let mut d = Diagnostics::new();
+        let c = parse_settings_partial(Path::new("/x/s.toml"), text, &mut d).unwrap();
+        assert_eq!(c.zones_dir.value, Path::new("/x/z"));
+        assert_eq!(c.udp_workers, 1);
+        assert_eq!(
+            d.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["/x/s.toml:3:1: udp_workers: duplicate key: first set on line 2"]
+        );
+        let mut d = Diagnostics::new();
+        assert!(parse_settings(Path::new("/x/s.toml"), text, &mut d).is_none());
     }
 
     #[test]
