@@ -663,6 +663,33 @@ mod tests {
         );
     }
 
+    /// `t.test..zone` (the zone name with its trailing dot) is refused
+    /// with the file name to use; `..zone` stays the root zone.
+    #[test]
+    fn a_zone_file_name_ending_in_a_dot_says_what_to_name_it() {
+        let (s, d) = build_dir(&[("t.test..zone", ZONE)]);
+        assert!(s.is_none());
+        assert!(
+            d.to_string().contains(
+                "t.test..zone: file name \"t.test.\" ends in a dot: name the zone file t.test.zone"
+            ),
+            "{d}"
+        );
+    }
+
+    /// A policy file without names (empty, or cut short) is an error
+    /// naming it.
+    #[test]
+    fn a_policy_file_without_names_is_an_error() {
+        let (s, d) = build_dir(&[("t.test.zone", ZONE), ("t.test.toml", POOL)]);
+        assert!(s.is_none());
+        assert!(
+            d.to_string()
+                .contains("t.test.toml:1:1: names: the policy file defines no load-balanced name"),
+            "{d}"
+        );
+    }
+
     /// A name whose entry has errors is still checked against the zone's
     /// records: both errors in one run, not one per fix.
     #[test]

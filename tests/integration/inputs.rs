@@ -351,3 +351,40 @@ fn a_policy_file_without_names_is_an_error() {
     }
     assert!(srv.log_count(want) >= 2, "{}", srv.log_tail(20));
 }
+
+/// With `log_format = "json"`, start-up errors are JSON log lines too: each
+/// diagnostic with its file, line and key, and the final error.
+#[test]
+fn startup_errors_are_json_when_the_log_is() {
+    let setup = lb_setup("json-errors", &policy(0));
+    std::fs::write(
+        setup.config(),
+        "zones_dir = \"zones\"\nlog_format = \"json\"\n",
+    )
+    .unwrap();
+    let (st, err) = setup.serve_expecting_failure();
+    assert_eq!(st.code(), Some(1), "{err}");
+    let lines: Vec<serde_json::Value> = err
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: not JSON: {l:?}\n{err}")))
+        .collect();
+    let diag = lines
+        .iter()
+        .find(|v| v["fields"]["key"] == "names.www.ttl")
+        .unwrap_or_else(|| panic!("no diagnostic line in\n{err}"));
+    assert_eq!(diag["level"], "ERROR");
+    assert_eq!(diag["fields"]["line"], 8, "{diag}");
+    assert!(
+        diag["fields"]["file"]
+            .as_str()
+            .is_some_and(|f| f.ends_with("lb.test.toml")),
+        "{diag}"
+    );
+    let last = lines.last().unwrap();
+    assert!(
+        last["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("invalid configuration") || m.contains("refusing to start")),
+        "{last}"
+    );
+}

@@ -263,6 +263,32 @@ user_agent = ""
     }
 }
 
+/// A probe address must be one a probe can connect to; an IPv4-mapped
+/// IPv6 address can be.
+#[test]
+fn probe_address_must_be_unicast() {
+    let text = "[checks.a]\nkind = \"tcp\"\nport = 1\nprobe_address = \"255.255.255.255\"\n\
+                [checks.b]\nkind = \"tcp\"\nport = 1\nprobe_address = \"ff02::1\"\n\
+                [checks.c]\nkind = \"tcp\"\nport = 1\nprobe_address = \"::ffff:127.0.0.1\"\n";
+    let (ok, d) = load(text);
+    assert_eq!(ok.keys().collect::<Vec<_>>(), ["c"]);
+    assert_eq!(
+        d,
+        vec![
+            (
+                4,
+                "checks.a.probe_address".to_string(),
+                "255.255.255.255 is not a unicast address (the broadcast address)".to_string()
+            ),
+            (
+                8,
+                "checks.b.probe_address".to_string(),
+                "ff02::1 is not a unicast address (a multicast address)".to_string()
+            ),
+        ]
+    );
+}
+
 #[test]
 fn timeout_must_be_below_interval() {
     let text = "[checks.a]\nkind = \"tcp\"\nport = 1\ntimeout = 6.0\n\

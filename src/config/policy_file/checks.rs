@@ -142,7 +142,20 @@ pub(super) fn validate_check(file: &mut Cx<'_>, name: &str, spec: &CheckSpec) ->
     let probe_address = probe_address
         .as_ref()
         .and_then(|a| match a.get_ref().parse::<IpAddr>() {
-            Ok(ip) => Some(ip),
+            // A probe may connect to a mapped address; to nothing else
+            // that is not unicast.
+            Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_some() => Some(IpAddr::V6(v6)),
+            Ok(ip) => match super::pools::not_unicast(ip) {
+                None => Some(ip),
+                Some(why) => {
+                    cx.error(
+                        "probe_address",
+                        a.span(),
+                        format!("{ip} is not a unicast address ({why})"),
+                    );
+                    None
+                }
+            },
             Err(_) => {
                 cx.error(
                     "probe_address",

@@ -374,6 +374,22 @@ fn each_error_has_its_line_and_key() {
             ],
         ),
         (
+            "[pools.p]\nmembers = [\n  { address = \"255.255.255.255\" },\n  { address = \"224.0.0.1\" },\n  { address = \"ff02::1\" },\n  { address = \"::ffff:192.0.2.1\" },\n  { address = \"::\" },\n]\n".into(),
+            &[
+                "t.toml:3:15: pools.p.members[0].address: 255.255.255.255 is not a unicast address (the broadcast address)",
+                "t.toml:4:15: pools.p.members[1].address: 224.0.0.1 is not a unicast address (a multicast address)",
+                "t.toml:5:15: pools.p.members[2].address: ff02::1 is not a unicast address (a multicast address)",
+                "t.toml:6:15: pools.p.members[3].address: ::ffff:192.0.2.1 is not a unicast address (an IPv4-mapped IPv6 address: write 192.0.2.1, which is answered as A)",
+                "t.toml:7:15: pools.p.members[4].address: :: is not a unicast address (the unspecified address)",
+            ],
+        ),
+        (
+            "[pools.p]\nmembers = [\n  { address = \"192.0.2.1\", name = \"a\" },\n  { address = \"192.0.2.2\", name = \"b\" },\n  { address = \"192.0.2.3\", name = \"a\" },\n]\n".into(),
+            &[
+                "t.toml:5:35: pools.p.members[2].name: \"a\" is already the name of members[0] of this pool: names select members in the admin API, so each must be unique",
+            ],
+        ),
+        (
             "[checks.c]\nkind = \"http\"\nexpect_status = [200, 204.0, true]\n".into(),
             &[
                 "t.toml:3:23: checks.c.expect_status[1]: invalid type: floating point `204.0`, expected a status code like 204, or a range in quotes like \"200-299\"",
@@ -403,7 +419,7 @@ fn each_error_has_its_line_and_key() {
             "[pools.p]\nmembers = [\n  { address = \"192.0.2.300\" },\n  { address = \"0.0.0.0\" },\n  { address = \"192.0.2.1\" },\n  { address = \"192.0.2.1\" },\n]\n".into(),
             &[
                 "t.toml:3:15: pools.p.members[0].address: invalid IP address \"192.0.2.300\"",
-                "t.toml:4:15: pools.p.members[1].address: 0.0.0.0 is not a unicast address",
+                "t.toml:4:15: pools.p.members[1].address: 0.0.0.0 is not a unicast address (the unspecified address)",
                 "t.toml:6:15: pools.p.members[3].address: 192.0.2.1 is already members[2] of this pool",
             ],
         ),
