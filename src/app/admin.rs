@@ -123,6 +123,15 @@ fn state_file(cfg: &Settings, file: &Path, diags: &mut Diagnostics) -> Option<Ov
             }
             None
         }
+        // A bad byte: at its line in the state file itself.
+        Err(OverrideError::Read {
+            file: f,
+            cause: cause @ crate::files::ReadError::NotUtf8 { .. },
+        }) => {
+            let (line, col, message) = cause.in_file("admin state file");
+            diags.error(&f, line, col, "", message);
+            None
+        }
         Err(e) => {
             key_error(cfg, key, diags, e.to_string());
             None

@@ -238,7 +238,17 @@ fn check_refuses_what_serve_refuses() {
     let dir = setup.dir();
     std::fs::create_dir_all(dir.join("st")).unwrap();
     std::fs::write(dir.join("st/bad"), "state = \"drain\"\n").unwrap();
-    let cases: [(&str, &str, bool); 6] = [
+    std::fs::write(
+        dir.join("st/latin1"),
+        b"[[override]]\nendpoint = \"caf\xe9\"\n",
+    )
+    .unwrap();
+    let cases: [(&str, &str, bool); 7] = [
+        (
+            "admin_state_file = \"st/latin1\"\n",
+            "st/latin1:2:16: admin state file is not UTF-8: the first invalid byte is here",
+            true,
+        ),
         (
             "admin_listen = \"0.0.0.0:8053\"\n",
             "dnslb.toml:2:16: admin_listen: admin_listen 0.0.0.0:8053 is not a loopback address, and no admin token is set",
