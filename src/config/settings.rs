@@ -285,11 +285,15 @@ pub fn parse_settings_partial(
 /// The settings with every good value of the file applied; the bad ones
 /// are reported and left at their defaults.
 fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<Settings> {
-    let mut cx = Cx::new(path, text, diags);
     // After a syntax error, what did parse still counts (a duplicate key
-    // keeps its first value): the zones are checked too, and serving is
-    // refused on the error anyway.
-    let (doc, _) = cx.parse_document_partial(text);
+    // keeps its first value), so the zones are checked too; serving is
+    // refused on the error anyway. The values' own errors are then left
+    // out: in a damaged document they are mostly follow-on noise (`[rrl`
+    // unclosed swallows the next key).
+    let (doc, clean) = Cx::new(path, text, diags).parse_document_partial(text);
+    let mut noise = Diagnostics::new();
+    let diags = if clean { diags } else { &mut noise };
+    let mut cx = Cx::new(path, text, diags);
     let spec = SettingsSpec::read(&mut cx, Fields::root(doc));
     let base = path.parent().unwrap_or(Path::new("."));
     let rel = |p: &str| -> PathBuf {
@@ -706,6 +710,15 @@ mod tests {
         );
         let mut d = Diagnostics::new();
         assert!(parse_settings(Path::new("/x/s.toml"), text, &mut d).is_none());
+        // A damaged document: its syntax errors, not their follow-on noise.
+        let text = "zones_dir = \"z\"\n[rrl\nudp_workers = 2\n";
+        let mut d = Diagnostics::new();
+        let c = parse_settings_partial(Path::new("/x/s.toml"), text, &mut d).unwrap();
+        assert_eq!(c.zones_dir.value, Path::new("/x/z"));
+        assert_eq!(
+            d.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["/x/s.toml:2:5: unclosed table, expected `]`"]
+        );
     }
 
     #[test]
