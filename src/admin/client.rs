@@ -226,6 +226,57 @@ fn ago(now: f64, t: Option<f64>) -> String {
     }
 }
 
+/// One endpoint's columns in `dnslb status`.
+fn endpoint_row(e: &Value, now: f64) -> Vec<String> {
+    let rtt = e["rtt_ms"]
+        .as_f64()
+        .map_or("-".into(), |r| format!("{r:.1}ms"));
+    let share = e["answer_share"]
+        .as_f64()
+        .map_or("-".into(), |s| format!("{:.1}%", s * 100.0));
+    let mut row = vec![
+        e["address"].as_str().unwrap_or("").to_string(),
+        e["name"].as_str().unwrap_or("-").to_string(),
+        e["availability"].as_str().unwrap_or("").to_string(),
+        format!("health {}", e["health"].as_str().unwrap_or("")),
+        format!("rtt {rtt}"),
+        format!("answers {share}"),
+        format!("changed {}", ago(now, e["last_change"].as_f64())),
+    ];
+    if let Some(f) = e["forced"].as_str() {
+        row.push(format!("forced {f}"));
+    }
+    row
+}
+
+/// Per column, the width of its longest value (in characters).
+fn widths(rows: &[Vec<String>]) -> Vec<usize> {
+    let mut w = Vec::new();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            let n = c.chars().count();
+            if i == w.len() {
+                w.push(n);
+            } else {
+                w[i] = w[i].max(n);
+            }
+        }
+    }
+    w
+}
+
+/// `row`'s columns, each padded to its width and one space apart; the
+/// last one unpadded, so lines carry no trailing spaces.
+fn push_row(out: &mut String, row: &[String], widths: &[usize]) {
+    for (i, c) in row.iter().enumerate() {
+        if i + 1 == row.len() {
+            out.push_str(c);
+        } else {
+            let _ = write!(out, "{c:<w$} ", w = widths.get(i).copied().unwrap_or(0));
+        }
+    }
+}
+
 /// `/status` as text for a terminal.
 pub fn render_status(v: &Value) -> String {
     let mut out = String::new();
@@ -299,20 +350,39 @@ pub fn render_status(v: &Value) -> String {
     }
     if let Some(list) = v["overrides"].as_array().filter(|l| !l.is_empty()) {
         let _ = writeln!(out, "\noverrides:");
-        for o in list {
-            let _ = writeln!(
-                out,
-                "  {:<40} {:<5} since {}  ({} member(s))",
-                o["endpoint"].as_str().unwrap_or(""),
-                o["state"].as_str().unwrap_or(""),
-                ago(now, o["since"].as_f64()),
-                o["matches"].as_u64().unwrap_or(0)
-            );
+        let rows: Vec<Vec<String>> = list
+            .iter()
+            .map(|o| {
+                vec![
+                    o["endpoint"].as_str().unwrap_or("").to_string(),
+                    o["state"].as_str().unwrap_or("").to_string(),
+                    format!("since {}", ago(now, o["since"].as_f64())),
+                    format!("({} member(s))", o["matches"].as_u64().unwrap_or(0)),
+                ]
+            })
+            .collect();
+        let widths = widths(&rows);
+        for r in &rows {
+            out.push_str("  ");
+            push_row(&mut out, r, &widths);
+            out.push('\n');
         }
         if v["state_file"].is_null() {
             let _ = writeln!(out, "  (not persisted: admin_state_file is not set)");
         }
     }
+    // One set of column widths for every endpoint row, from the longest
+    // value of each column.
+    let rows: Vec<Vec<String>> = v["names"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|n| n["pools"].as_array().into_iter().flatten())
+        .flat_map(|p| p["endpoints"].as_array().into_iter().flatten())
+        .map(|e| endpoint_row(e, now))
+        .collect();
+    let widths = widths(&rows);
+    let mut rows = rows.iter();
     for n in v["names"].as_array().into_iter().flatten() {
         let _ = writeln!(
             out,
@@ -331,29 +401,20 @@ pub fn render_status(v: &Value) -> String {
                 p["role"].as_str().unwrap_or("")
             );
             for e in p["endpoints"].as_array().into_iter().flatten() {
-                let forced = e["forced"]
-                    .as_str()
-                    .map_or(String::new(), |f| format!(" forced {f}"));
-                let rtt = e["rtt_ms"]
-                    .as_f64()
-                    .map_or("-".into(), |r| format!("{r:.1}ms"));
-                let share = e["answer_share"]
-                    .as_f64()
-                    .map_or("-".into(), |s| format!("{:.1}%", s * 100.0));
-                let _ = write!(
-                    out,
-                    "    {:<39} {:<12} {:<9} health {:<9} rtt {:<8} answers {:<6} changed {}{}",
-                    e["address"].as_str().unwrap_or(""),
-                    e["name"].as_str().unwrap_or("-"),
-                    e["availability"].as_str().unwrap_or(""),
-                    e["health"].as_str().unwrap_or(""),
-                    rtt,
-                    share,
-                    ago(now, e["last_change"].as_f64()),
-                    forced
-                );
+                out.push_str("    ");
+                if let Some(row) = rows.next() {
+                    push_row(&mut out, row, &widths);
+                }
                 if let Some(err) = e["last_error"].as_str() {
-                    let _ = write!(out, "\n      last error: {err}");
+                    // Kept after the endpoint recovers: say so.
+                    let resolved = e["health"].as_str() == Some("up")
+                        && e["consecutive_failures"].as_u64().unwrap_or(0) == 0;
+                    let what = if resolved {
+                        "last error (resolved)"
+                    } else {
+                        "last error"
+                    };
+                    let _ = write!(out, "\n      {what}: {err}");
                 }
                 let f = &e["fleet"];
                 if f.is_object() {
@@ -388,4 +449,78 @@ pub fn render_status(v: &Value) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(addr: &str, name: Option<&str>, health: &str, extra: Value) -> Value {
+        let mut e = json!({
+            "address": addr, "name": name, "availability": "available",
+            "health": health, "rtt_ms": null, "answer_share": null,
+            "last_change": null, "forced": null, "last_error": null,
+            "consecutive_failures": 0,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            e[k] = v.clone();
+        }
+        e
+    }
+
+    /// Columns are as wide as their longest value, whatever it is (a long
+    /// IPv6 address, a long member name, an override of a long endpoint),
+    /// so every row's columns start at the same place; no trailing spaces.
+    #[test]
+    fn columns_fit_the_longest_value() {
+        let long_name = "a-member-name-far-longer-than-twelve";
+        let v = json!({
+            "version": "0", "now": 100.0, "ready": true, "share_window_seconds": 60.0,
+            "reloads": {"last": null}, "zones": [], "cluster": null, "state_file": null,
+            "overrides": [
+                {"endpoint": "x.test/pool/a-very-long-member-name-of-more-than-forty-chars",
+                 "state": "drain", "since": 90, "matches": 1},
+                {"endpoint": "192.0.2.1", "state": "up", "since": 40, "matches": 12},
+            ],
+            "names": [
+                {"name": "a.x.test.", "policy": "weighted", "ttl": 30, "answers": "1",
+                 "on_all_down": "all", "pools": [{"pool": "p", "role": "pool", "endpoints": [
+                    ep("192.0.2.1", Some("s"), "up", json!({"forced": "up", "rtt_ms": 1234.5})),
+                    ep("2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", Some(long_name), "unchecked", json!({})),
+                 ]}]},
+                {"name": "b.x.test.", "policy": "weighted", "ttl": 30, "answers": "1",
+                 "on_all_down": "all", "pools": [{"pool": "q", "role": "pool", "endpoints": [
+                    ep("192.0.2.9", None, "up", json!({"last_error": "timed out", "answer_share": 0.5})),
+                 ]}]},
+            ],
+        });
+        let text = render_status(&v);
+        assert!(text.lines().all(|l| !l.ends_with(' ')), "{text}");
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("    "))
+            .filter(|l| !l.starts_with("      "))
+            .collect();
+        assert_eq!(rows.len(), 3, "{text}");
+        for col in ["health ", "rtt ", "answers ", "changed "] {
+            let at: Vec<usize> = rows.iter().map(|r| r.find(col).unwrap()).collect();
+            assert!(
+                at.windows(2).all(|w| w[0] == w[1]),
+                "{col:?} at {at:?}:\n{text}"
+            );
+        }
+        // The name column holds the long name whole, one space after it.
+        assert!(
+            rows[1].contains(&format!("{long_name} available")),
+            "{text}"
+        );
+        assert!(rows[0].ends_with("forced up"), "{text}");
+        assert!(
+            text.contains("      last error (resolved): timed out"),
+            "{text}"
+        );
+        let ov: Vec<&str> = text.lines().filter(|l| l.contains(" since ")).collect();
+        assert_eq!(ov[0].find(" since "), ov[1].find(" since "), "{text}");
+        assert!(ov[0].contains("forty-chars drain since"), "{text}");
+    }
 }

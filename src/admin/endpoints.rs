@@ -6,30 +6,33 @@ use std::collections::BTreeSet;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use crate::health::TargetId;
 use crate::health::overrides::{MemberRef, Override, Selector};
-use crate::policy::{BalancedName, OnAllDown, Pool};
+use crate::policy::{BalancedName, Member, OnAllDown, OperatorState, Pool};
 use crate::snapshot::Snapshot;
 
 /// One pool member of one zone's policy file.
 #[derive(Clone, Debug)]
-pub struct Endpoint {
+pub struct Endpoint<'a> {
     /// Zone origin without the final dot, lowercase.
     pub zone: String,
-    pub pool: String,
-    pub member: Option<String>,
-    pub addr: IpAddr,
-    pub target: TargetId,
+    pub pool: &'a str,
+    pub member: &'a Member,
 }
 
-impl Endpoint {
+impl Endpoint<'_> {
+    /// The member's `name`, if it has one.
+    pub fn name(&self) -> Option<&str> {
+        self.member.label.as_deref()
+    }
+
     pub fn member_ref(&self) -> MemberRef<'_> {
         MemberRef {
-            target: self.target,
-            addr: self.addr,
+            addr: self.member.addr,
             zone: &self.zone,
-            pool: &self.pool,
-            member: self.member.as_deref(),
+            pool: self.pool,
+            member: self.member.label.as_deref(),
+            file_down: self.member.state == OperatorState::Down,
+            cell: &self.member.forced,
         }
     }
 }
@@ -71,7 +74,7 @@ pub fn pools_of(name: &BalancedName) -> Vec<(&'static str, usize, &Arc<Pool>)> {
 }
 
 /// Every pool member of the snapshot, once per (zone, pool, member).
-pub fn catalogue(snap: &Snapshot) -> Vec<Endpoint> {
+pub fn catalogue(snap: &Snapshot) -> Vec<Endpoint<'_>> {
     let zones = zone_of_names(snap);
     let mut seen: BTreeSet<(String, *const Pool)> = BTreeSet::new();
     let mut out = Vec::new();
@@ -84,10 +87,8 @@ pub fn catalogue(snap: &Snapshot) -> Vec<Endpoint> {
             for m in pool.iter() {
                 out.push(Endpoint {
                     zone: zone.clone(),
-                    pool: pool.name.clone(),
-                    member: m.label.clone(),
-                    addr: m.addr,
-                    target: m.target,
+                    pool: &pool.name,
+                    member: m,
                 });
             }
         }
@@ -111,7 +112,7 @@ pub enum ResolveError {
 /// so a stale override can be cleared.
 pub fn resolve(
     input: &str,
-    endpoints: &[Endpoint],
+    endpoints: &[Endpoint<'_>],
     overrides: &[Override],
 ) -> Result<Selector, ResolveError> {
     if let Some(o) = overrides
@@ -122,7 +123,7 @@ pub fn resolve(
     }
     let input = input.trim();
     if let Ok(a) = input.parse::<IpAddr>() {
-        return if endpoints.iter().any(|e| e.addr == a) {
+        return if endpoints.iter().any(|e| e.member.addr == a) {
             Ok(Selector::Addr(a))
         } else {
             Err(ResolveError::NotFound(format!(
@@ -137,21 +138,23 @@ pub fn resolve(
         [z, p, m] => (Some(zone_key(z)), Some(p), m),
         _ => {
             return Err(ResolveError::NotFound(format!(
-                "{input:?} is not an address, MEMBER, POOL/MEMBER or ZONE/POOL/MEMBER"
+                "{} is not an address, MEMBER, POOL/MEMBER or ZONE/POOL/MEMBER",
+                super::quote(input)
             )));
         }
     };
     let found: BTreeSet<(String, String, String)> = endpoints
         .iter()
-        .filter(|e| e.member.as_deref() == Some(member))
+        .filter(|e| e.name() == Some(member))
         .filter(|e| pool.is_none_or(|p| e.pool == p))
         .filter(|e| zone.as_ref().is_none_or(|z| &e.zone == z))
-        .map(|e| (e.zone.clone(), e.pool.clone(), member.to_string()))
+        .map(|e| (e.zone.clone(), e.pool.to_string(), member.to_string()))
         .collect();
     let mut found: Vec<_> = found.into_iter().collect();
     match found.len() {
         0 => Err(ResolveError::NotFound(format!(
-            "no pool member is named {input:?}"
+            "no pool member is named {}",
+            super::quote(input)
         ))),
         1 => {
             let (zone, pool, member) = found.remove(0);
@@ -166,39 +169,49 @@ pub fn resolve(
     }
 }
 
-/// Apply `list` to the snapshot's health table (see
+/// Apply `list` to the snapshot's pool members (see
 /// [`crate::health::overrides::apply`]).
 pub fn apply_overrides(list: &[Override], snap: &Snapshot) {
     let endpoints = catalogue(snap);
-    crate::health::overrides::apply(
-        list,
-        &snap.health,
-        endpoints.iter().map(Endpoint::member_ref),
-    );
+    crate::health::overrides::apply(list, endpoints.iter().map(Endpoint::member_ref));
+}
+
+/// How many pool members `sel`'s override is in force for, with `list` in
+/// force: an address override does not count members with their own
+/// override or kept `down` by their file.
+pub fn applies_to(sel: &Selector, list: &[Override], endpoints: &[Endpoint<'_>]) -> usize {
+    crate::health::overrides::applies_to(sel, list, endpoints.iter().map(Endpoint::member_ref))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::Forced;
+    use crate::health::{Forced, TargetId};
 
-    fn ep(zone: &str, pool: &str, member: Option<&str>, addr: &str, t: u32) -> Endpoint {
-        Endpoint {
-            zone: zone.into(),
-            pool: pool.into(),
-            member: member.map(Into::into),
-            addr: addr.parse().unwrap(),
-            target: TargetId(t),
-        }
+    fn member(name: Option<&str>, addr: &str, t: u32) -> Member {
+        let mut m = Member::new(addr.parse().unwrap(), TargetId(t), 1);
+        m.label = name.map(Into::into);
+        m
     }
 
     #[test]
     fn resolves_addresses_and_names() {
+        let ms = [
+            member(Some("web-a"), "192.0.2.1", 0),
+            member(Some("web-b"), "192.0.2.2", 1),
+            member(Some("web-a"), "192.0.2.3", 2),
+            member(None, "192.0.2.4", 3),
+        ];
+        let ep = |zone: &str, pool, i: usize| Endpoint {
+            zone: zone.into(),
+            pool,
+            member: &ms[i],
+        };
         let eps = [
-            ep("a.test", "web", Some("web-a"), "192.0.2.1", 0),
-            ep("a.test", "web", Some("web-b"), "192.0.2.2", 1),
-            ep("b.test", "web", Some("web-a"), "192.0.2.3", 2),
-            ep("b.test", "api", None, "192.0.2.4", 3),
+            ep("a.test", "web", 0),
+            ep("a.test", "web", 1),
+            ep("b.test", "web", 2),
+            ep("b.test", "api", 3),
         ];
         let sel = |s: &str| Selector::parse(s).unwrap();
         assert_eq!(resolve("192.0.2.4", &eps, &[]), Ok(sel("192.0.2.4")));

@@ -13,18 +13,21 @@
 //! | `POST /overrides` | `{"endpoint": E, "state": "up"\|"down"\|"drain"\|"auto"}` |
 //! | `POST /reload` | ask for a reload (as SIGHUP) |
 //! | `GET /explain?name=N&qtype=T&client=IP&ecs=P` | `dnslb explain` on the live snapshot and health |
-//! | `GET /` | the status page for people (`page.rs`) |
+//! | `GET /` | the status page for people (`page.rs`), with `/page.js` and `/page.css` |
 //!
 //! Access ([`auth`]): with a token configured, every route but `/healthz`,
 //! `/readyz` and the page shell needs `Authorization: Bearer TOKEN`.
 //! Without one (allowed only on a loopback listener) the API is open to
 //! local users, with the `Host` header limited to loopback names against
-//! DNS rebinding. A POST must be JSON and, when a browser sends `Origin`,
-//! same-origin: a page elsewhere cannot make a visitor's browser drain an
-//! endpoint.
+//! DNS rebinding. A POST must be JSON (`/reload`: or have no body and no
+//! type) and, when a browser sends `Origin`, same-origin: a page elsewhere
+//! cannot make a visitor's browser drain an endpoint. Every error is JSON
+//! `{"error": ...}`; a method a route does not take is 405 with `Allow`.
 //!
-//! Bounds ([`limits`]): 64 connections at once, each closed after 30 s
-//! without a byte from the client, every request answered within 10 s.
+//! Bounds ([`limits`], applied before authentication): 64 connections at
+//! once and 16 per client, a newcomer closing the longest-idle one rather
+//! than waiting; the request head within 5 s; every request answered
+//! within 10 s; a connection without progress for 30 s closed.
 //!
 //! Shape follows hickory-dns `bin/src/prometheus_server.rs`: the wiring
 //! layer binds the listener and hands it over with a child cancellation
@@ -206,50 +209,113 @@ pub async fn serve(
         })
     };
     let app = router(state);
-    let listener = limits::Limited::new(listener, limits::MAX_CONNECTIONS, limits::IDLE_TIMEOUT);
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(cancel.clone().cancelled_owned());
-    // Graceful shutdown waits for open requests; a client that never
-    // finishes one (a stalled upload, say) must not hold up the exit.
-    let res = tokio::select! {
-        r = server => r,
-        _ = async {
-            cancel.cancelled().await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => {
-            tracing::warn!("admin API: requests still open {} s after shutdown began; dropping them", SHUTDOWN_GRACE.as_secs());
-            Ok(())
-        }
-    };
+    limits::serve(listener, app, limits::Limits::DEFAULT, cancel).await;
     sampler.abort();
-    res
+    Ok(())
 }
 
-/// How long shutdown waits for admin requests in progress.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// Largest request body taken (an override is a few dozen bytes).
+const MAX_BODY: usize = 64 * 1024;
 
 fn router(state: Shared) -> Router {
+    use axum::middleware::{from_fn, from_fn_with_state};
+    let changes = from_fn(auth::forgery);
     Router::new()
         .route("/", get(page::page))
+        .route("/page.js", get(page::script))
+        .route("/page.css", get(page::style))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/status", get(status_json))
-        .route("/overrides", get(list_overrides).post(set_override))
-        .route("/reload", axum::routing::post(reload))
+        .route(
+            "/overrides",
+            get(list_overrides)
+                .post(set_override)
+                .route_layer(changes.clone()),
+        )
+        .route(
+            "/reload",
+            axum::routing::post(reload).route_layer(from_fn(auth::forgery_bodyless)),
+        )
         .route("/explain", get(explain))
         .fallback(not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::guard,
-        ))
-        .layer(axum::middleware::from_fn(limits::deadline))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY))
+        .layer(from_fn_with_state(state.clone(), auth::guard))
+        .layer(from_fn(limits::deadline))
+        .layer(from_fn(json_errors))
         .with_state(state)
+}
+
+/// Longest error message sent; longer ones (a parser quoting a huge
+/// input, say) are cut.
+const MAX_MESSAGE: usize = 1024;
+
+/// At most `max` bytes of `s` (on a character boundary), with "…" when cut.
+pub(crate) fn clip(s: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    if s.len() <= max {
+        return s.into();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes)", &s[..end], s.len()).into()
+}
+
+/// An operator's input quoted in an error message: at most 100 bytes of
+/// it, so a huge value is not echoed back whole.
+pub(crate) fn quote(input: &str) -> String {
+    format!("{:?}", clip(input, 100))
 }
 
 /// A JSON error body: `{"error": MESSAGE}` plus extra fields.
 fn error(code: StatusCode, message: impl Into<String>) -> Response {
-    (code, axum::Json(json!({ "error": message.into() }))).into_response()
+    let message = message.into();
+    let message = clip(&message, MAX_MESSAGE);
+    (code, axum::Json(json!({ "error": message }))).into_response()
+}
+
+/// Every error response as JSON `{"error": MESSAGE}`: the ones axum makes
+/// itself (405, whose `Allow` header axum adds afterwards; 413 for a body
+/// over the limit; rejections in plain text) are rewritten, with their
+/// headers kept.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let path = clip(req.uri().path(), 100).into_owned();
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let text = axum::body::to_bytes(body, MAX_MESSAGE)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let message = if status == StatusCode::METHOD_NOT_ALLOWED {
+        // axum adds `Allow` outside the layers, after this runs.
+        format!("method {method} is not allowed on {path}; the Allow header lists those that are")
+    } else if text.is_empty() {
+        status
+            .canonical_reason()
+            .unwrap_or("error")
+            .to_ascii_lowercase()
+    } else {
+        text
+    };
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    let body = json!({ "error": clip(&message, MAX_MESSAGE) }).to_string();
+    Response::from_parts(parts, axum::body::Body::from(body))
 }
 
 async fn not_found() -> Response {
@@ -269,11 +335,7 @@ async fn readyz(State(s): State<Shared>) -> Response {
         } else {
             "not serving yet"
         };
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("not ready: {why}\n"),
-        )
-            .into_response()
+        error(StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}"))
     }
 }
 
@@ -354,6 +416,11 @@ async fn explain(
     };
     match f(&s.snapshot.load(), &q) {
         Ok(text) => axum::Json(json!({ "text": text })).into_response(),
+        // The message may quote the name: at most 100 bytes of it.
+        Err(m) if q.name.len() > 100 => {
+            let cut = clip(&q.name, 100);
+            error(StatusCode::BAD_REQUEST, m.replace(q.name.as_str(), &cut))
+        }
         Err(m) => error(StatusCode::BAD_REQUEST, m),
     }
 }
@@ -378,7 +445,14 @@ pub struct OverrideRequest {
     pub state: String,
 }
 
-async fn set_override(State(s): State<Shared>, body: axum::body::Bytes) -> Response {
+async fn set_override(
+    State(s): State<Shared>,
+    body: Result<axum::body::Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => return error(e.status(), e.body_text()),
+    };
     let req: OverrideRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -390,7 +464,16 @@ async fn set_override(State(s): State<Shared>, body: axum::body::Bytes) -> Respo
     };
     let state = match Forced::parse(&req.state) {
         Ok(f) => f,
-        Err(m) => return error(StatusCode::BAD_REQUEST, format!("state: {m}")),
+        // The word quoted cut short: it came from the request.
+        Err(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "state: expected one of up, down, drain, auto; got {}",
+                    quote(&req.state)
+                ),
+            );
+        }
     };
     let snap = s.snapshot.load_full();
     let eps = endpoints::catalogue(&snap);
@@ -401,7 +484,7 @@ async fn set_override(State(s): State<Shared>, body: axum::body::Bytes) -> Respo
             return (
                 StatusCode::CONFLICT,
                 axum::Json(json!({
-                    "error": format!("{:?} names several pool members; give one of the candidates", req.endpoint),
+                    "error": format!("{} names several pool members; give one of the candidates", quote(&req.endpoint)),
                     "candidates": c,
                 })),
             )
@@ -434,7 +517,12 @@ async fn set_override(State(s): State<Shared>, body: axum::body::Bytes) -> Respo
         Ok(Err(e)) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    let matches = eps.iter().filter(|e| e.member_ref().matches(&sel)).count();
+    // What it applies to now: for `auto`, the members it named.
+    let matches = if change.current.is_some() {
+        endpoints::applies_to(&sel, &s.overrides.list(), &eps)
+    } else {
+        eps.iter().filter(|e| e.member_ref().matches(&sel)).count()
+    };
     let word = |f: Option<Forced>| f.map_or("auto", Forced::as_str);
     axum::Json(json!({
         "endpoint": sel.to_string(),

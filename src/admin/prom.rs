@@ -187,6 +187,7 @@ pub fn scrape(snap: &Snapshot, inp: &ScrapeInputs<'_>) -> Scrape {
         rows,
     );
     endpoints(&mut s, snap, inp.reports, inp.fleet);
+    members(&mut s, snap);
     let (ok, failed, last) = inp.reloads;
     s.counter(
         "dnslb_reloads",
@@ -304,7 +305,54 @@ fn cluster(s: &mut Scrape, f: &crate::health::Fleet) {
     );
 }
 
-/// Per-target gauges: health, forced state, probe facts.
+/// Per pool member: the operator override in force. Members of several
+/// pools can share an address and a check (one target, one health cell),
+/// but not an override: so these rows are per member, labelled as
+/// `/status` names it (zone, pool, member name, address).
+fn members(s: &mut Scrape, snap: &Snapshot) {
+    let mut seen = HashSet::new();
+    let mut rows = Vec::new();
+    for e in super::endpoints::catalogue(snap) {
+        let m = e.member;
+        let zone = format!("{}.", e.zone.trim_end_matches('.'));
+        let addr = m.addr.to_string();
+        let name = m.label.clone().unwrap_or_default();
+        let check = m.check.clone().unwrap_or_default();
+        // Unnamed members of one pool may share an address (with
+        // different checks, say): keep label sets unique.
+        let mut check_label = check.clone();
+        let mut n = 2;
+        while !seen.insert((
+            zone.clone(),
+            e.pool,
+            name.clone(),
+            addr.clone(),
+            check_label.clone(),
+        )) {
+            check_label = format!("{check} ({n})");
+            n += 1;
+        }
+        let state = m.forced.forced().map_or("auto", |f| f.as_str());
+        rows.push((
+            l(&[
+                ("zone", &zone),
+                ("pool", e.pool),
+                ("member", &name),
+                ("address", &addr),
+                ("check", &check_label),
+                ("state", state),
+            ]),
+            1.0,
+        ));
+    }
+    s.gauge(
+        "dnslb_endpoint_forced",
+        "Operator override of a pool member (state auto, up, down or drain): always 1.",
+        rows,
+    );
+}
+
+/// Per-target gauges: health, probe facts.
 fn endpoints(
     s: &mut Scrape,
     snap: &Snapshot,
@@ -314,8 +362,8 @@ fn endpoints(
     let by_key: HashMap<&TargetKey, &TargetReport> = reports.iter().map(|r| (&r.key, r)).collect();
     let mut seen = HashSet::new();
     let mut up = Vec::new();
-    let mut forced = Vec::new();
     let mut last_probe = Vec::new();
+    let mut interval = Vec::new();
     let mut rtt = Vec::new();
     let mut fails = Vec::new();
     let mut changes = Vec::new();
@@ -342,14 +390,11 @@ fn endpoints(
             ("check", &check_label),
             ("probe", &probe),
         ]);
-        let cell = snap.health.cell(id);
-        let (status, f) = (cell.status(), cell.forced());
-        let mut fl = base.clone();
-        fl.push(("state", f.map_or("auto", |f| f.as_str()).to_string()));
-        forced.push((fl, 1.0));
-        if key.check.is_none() {
+        let status = snap.health.status(id);
+        let Some(c) = &key.check else {
             continue;
-        }
+        };
+        interval.push((base.clone(), c.interval.as_secs_f64()));
         up.push((
             base.clone(),
             if status == crate::health::Status::Up {
@@ -402,14 +447,14 @@ fn endpoints(
         up,
     );
     s.gauge(
-        "dnslb_endpoint_forced",
-        "Operator override of an endpoint (state auto, up, down or drain): always 1.",
-        forced,
-    );
-    s.gauge(
         "dnslb_endpoint_last_probe_timestamp_seconds",
         "Unix time the last probe of an endpoint finished.",
         last_probe,
+    );
+    s.gauge(
+        "dnslb_endpoint_check_interval_seconds",
+        "Seconds between probe starts of an endpoint (its check's interval): a probe should finish at least this often.",
+        interval,
     );
     s.gauge(
         "dnslb_endpoint_probe_rtt_seconds",

@@ -133,6 +133,7 @@ pub struct LastDoc {
 #[derive(Debug, Serialize)]
 pub struct NameDoc {
     pub name: String,
+    /// The zone it is in, fully qualified (`example.test.`).
     pub zone: String,
     pub policy: String,
     pub ttl: u32,
@@ -149,7 +150,9 @@ pub struct NameDoc {
 #[derive(Debug, Serialize)]
 pub struct PoolDoc {
     pub pool: String,
-    /// "group 1", "group 2", … in failover order, or "fallback".
+    /// "pool" (the name's one pool), "group 1", "group 2", … in failover
+    /// order, the geo rules that list it ("geo: country US, continent NA
+    /// (2nd), default"), or "fallback".
     pub role: String,
     pub endpoints: Vec<EndpointDoc>,
 }
@@ -165,8 +168,11 @@ pub struct EndpointDoc {
     pub weight: u32,
     /// `state` in the policy file.
     pub file_state: &'static str,
-    /// Operator override in force (`null`: none).
+    /// Operator override in force for this member (`null`: none).
     pub forced: Option<&'static str>,
+    /// Which override: "member" (one naming this member) or "address"
+    /// (one of its address); `null` with `forced`.
+    pub forced_by: Option<&'static str>,
     /// The state that applies: the override, else the file's.
     pub state: &'static str,
     /// Probed health: "up", "down", or "unchecked" (no check: always up).
@@ -198,7 +204,9 @@ pub struct OverrideDoc {
     pub endpoint: String,
     pub state: &'static str,
     pub since: u64,
-    /// Pool members it applies to now (0: its endpoint is gone).
+    /// Pool members it is in force for now (0: its endpoint is gone, or
+    /// every member with its address has its own override or is `down`
+    /// in its file).
     pub matches: usize,
 }
 
@@ -314,14 +322,15 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
             })
         };
         let zone = &zones_of[i];
-        let failover = name.groups.len() > 1;
+        let failover = name.order.is_failover();
         let pools = pools_of(name)
             .into_iter()
             .map(|(kind, idx, pool)| PoolDoc {
                 pool: pool.name.clone(),
-                role: match (kind, failover) {
+                role: match (kind, &name.order) {
                     ("fallback", _) => "fallback".into(),
-                    (_, true) => format!("group {}", idx + 1),
+                    (_, crate::policy::Order::Geo(map)) => geo_role(map, idx),
+                    _ if failover => format!("group {}", idx + 1),
                     _ => "pool".into(),
                 },
                 endpoints: pool
@@ -332,7 +341,12 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
             .collect();
         names.push(NameDoc {
             name: name.name.clone(),
-            zone: zone.clone(),
+            // As `zones[].zone` and the metrics' `zone` label name it.
+            zone: if zone == "." {
+                zone.clone()
+            } else {
+                format!("{zone}.")
+            },
             policy: name.policy().to_string(),
             ttl: name.ttl,
             ttl_while_failing: name.ttl_while_failing,
@@ -350,10 +364,7 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
             endpoint: o.endpoint.to_string(),
             state: o.state.as_str(),
             since: o.since,
-            matches: endpoints
-                .iter()
-                .filter(|e| e.member_ref().matches(&o.endpoint))
-                .count(),
+            matches: super::endpoints::applies_to(&o.endpoint, inp.overrides, &endpoints),
         })
         .collect();
     StatusDoc {
@@ -435,6 +446,43 @@ fn fleet_doc(f: &Fleet, key: &TargetKey) -> Option<FleetDoc> {
     })
 }
 
+/// A geo name's pool `idx` by the rules that list it, as `PoolDoc::role`:
+/// `geo: country US, continent NA (2nd), default`, with the pool's place
+/// in a rule's list when it is not first (`geo: no rule` cannot happen
+/// for a pool the loader took from the rules, but is said rather than
+/// an empty list).
+fn geo_role(map: &crate::policy::geo::GeoMap, idx: usize) -> String {
+    let ordinal = |i: usize| {
+        let n = i + 1;
+        let suffix = match (n % 10, n % 100) {
+            (_, 11..=13) => "th",
+            (1, _) => "st",
+            (2, _) => "nd",
+            (3, _) => "rd",
+            _ => "th",
+        };
+        format!("{n}{suffix}")
+    };
+    let keys: Vec<String> = map
+        .rules()
+        .iter()
+        .filter_map(|r| {
+            let at = r.own().iter().position(|&p| usize::from(p) == idx)?;
+            let key = r.key.describe(map.nets());
+            Some(if at == 0 {
+                key
+            } else {
+                format!("{key} ({})", ordinal(at))
+            })
+        })
+        .collect();
+    if keys.is_empty() {
+        "geo: no rule".into()
+    } else {
+        format!("geo: {}", keys.join(", "))
+    }
+}
+
 fn endpoint(
     snap: &Snapshot,
     zone: &str,
@@ -444,8 +492,8 @@ fn endpoint(
     answer_share: Option<f64>,
     fleet: Option<&Fleet>,
 ) -> EndpointDoc {
-    let cell = snap.health.cell(m.target);
-    let (status, forced) = (cell.status(), cell.forced());
+    let status = snap.health.cell(m.target).status();
+    let forced = m.forced.get();
     let key = snap.targets.get(m.target);
     let report = key.and_then(|k| reports.get(k)).copied();
     let checked = key.is_some_and(|k| k.check.is_some());
@@ -464,8 +512,9 @@ fn endpoint(
         },
         weight: m.weight,
         file_state: m.state.as_str(),
-        forced: forced.map(|f| f.as_str()),
-        state: state_of(m, forced).as_str(),
+        forced: forced.map(|(f, _)| f.as_str()),
+        forced_by: forced.map(|(_, by)| by.as_str()),
+        state: state_of(m).as_str(),
         health: match (checked, status) {
             (false, _) => "unchecked",
             (true, Status::Up) => "up",

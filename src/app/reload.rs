@@ -339,14 +339,12 @@ impl Reloader {
     }
 
     /// Tell the watcher what to watch now: the snapshot's files, the
-    /// settings file and the token file.
+    /// settings file and the token file. Sent after every reload, even an
+    /// unchanged set: the watcher then checks that each directory is still
+    /// the one it watches (a directory replaced whole keeps its path).
     pub(super) fn publish_watch(&self, snap: &Snapshot) {
-        let set = WatchSet::of(&self.settings, snap);
-        self.watched.send_if_modified(|old| {
-            let changed = *old != set;
-            *old = set;
-            changed
-        });
+        self.watched
+            .send_replace(WatchSet::of(&self.settings, snap));
     }
 
     /// Step 1: `dnslb.toml` again. Live keys go into `self.settings` (and

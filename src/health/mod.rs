@@ -3,14 +3,14 @@
 //! policies, config files or DNS (pingora keeps `Backend` below its
 //! selection algorithms the same way).
 //!
-//! - `table`: [`TargetId`], [`Status`], [`HealthTable`] (status, forced
-//!   state and RTT cells, atomics, read lock-free once per query).
+//! - `table`: [`TargetId`], [`Status`], [`HealthTable`] (status and RTT
+//!   cells, atomics, read lock-free once per query).
 //! - `targets`: [`TargetKey`] (address × check), [`TargetRegistry`] (ids and
 //!   who uses each target), and the tables built for a snapshot, fresh or
 //!   carried over from the previous one by key.
-//! - [`overrides`]: operator forced states (up, down, drain) by endpoint,
-//!   kept across reloads and (in a state file) restarts, written into the
-//!   table's forced bits.
+//! - [`overrides`]: operator forced states (up, down, drain) by pool member
+//!   or address, kept across reloads and (in a state file) restarts,
+//!   written into each member's [`ForcedCell`].
 //! - [`check`]: the runtime [`Check`] (the file format and its validation
 //!   are in `config::policy_file`).
 //! - [`state`]: the pure rise/fall state machine.
@@ -36,7 +36,7 @@ mod testutil;
 
 pub use check::{Check, CheckKind, DEFAULT_USER_AGENT, HttpCheck, HttpMethod, StatusSet, TlsCheck};
 pub use fleet::{Fleet, fleet_key};
-pub use overrides::{Forced, Overrides};
+pub use overrides::{Forced, ForcedBy, ForcedCell, Overrides};
 pub use probe::{NetProbe, Probe, ProbeError, ProbeSource, Success};
 pub use prober::{Prober, ProberError, ProberOptions, TargetReport, spawn_prober};
 pub use quorum::{Observation, Quorum, Verdict};

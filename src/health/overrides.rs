@@ -1,20 +1,28 @@
 //! Operator overrides: an endpoint forced `up`, `down` or `drain` through
 //! the admin API, without editing a policy file.
 //!
-//! An override names an endpoint by address (every pool member with that
-//! address, whatever its check) or by pool member (`ZONE/POOL/MEMBER`, the
-//! member's `name` in the policy file). It is written into the
-//! [`HealthTable`]'s forced bits of the matching targets ([`apply`]), so it
-//! changes answers at once and policies read it with the probed status in
-//! one load. A forced state beats the policy file's `state`; a member
-//! override beats an address override on the same target. Forcing is per
-//! target (address and check), so two pool members that share an address
-//! and a check share a forced state, as they share health.
+//! An override names either one pool member (`ZONE/POOL/MEMBER`, the
+//! member's `name` in the policy file) or an address (every pool member
+//! with that address, in every zone and pool, whatever its check). What a
+//! member's state is, in order (gdnsd's `admin_state` idea, per member):
 //!
-//! Overrides are kept by what they name, not by target id, so they survive
-//! reloads (re-applied to each new table before it is swapped in) and
-//! restarts (kept in the state file, gdnsd's `admin_state` idea). An
-//! override whose endpoint is gone stays listed and applies again if it
+//! 1. an override naming the member itself;
+//! 2. else an override of its address, unless the policy file says the
+//!    member is `down`: `down` in the file takes a member out of service,
+//!    and an override made for an address (the host, wherever it is used)
+//!    never puts it back; only an override naming the member can;
+//! 3. else its `state` in the policy file.
+//!
+//! The result is written into each member's own [`ForcedCell`] ([`apply`]),
+//! not into the health cell its address and check share with other pools'
+//! members: draining one member leaves the others alone. Policies read the
+//! cell with one relaxed load beside the member's weight and file state,
+//! so the query path stays lock-free and allocation-free.
+//!
+//! Overrides are kept by what they name, not by member or target, so they
+//! survive reloads (re-applied to each new snapshot before it is swapped
+//! in) and restarts (kept in the state file, gdnsd's `admin_state` idea).
+//! An override whose endpoint is gone stays listed and applies again if it
 //! comes back.
 //!
 //! In cluster mode the list is the cluster store's: an override set on any
@@ -40,8 +48,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::Mutex;
-
-use super::{HealthTable, TargetId};
+use std::sync::atomic::{AtomicU8, Ordering};
 
 /// A state an operator forces an endpoint into (`auto` is "no override").
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
@@ -80,7 +87,7 @@ impl Forced {
             .ok_or_else(|| format!("expected one of up, down, drain, auto; got {word:?}"))
     }
 
-    pub(super) fn encode(f: Option<Forced>) -> u8 {
+    fn encode(f: Option<Forced>) -> u8 {
         match f {
             None => 0,
             Some(Forced::Up) => 1,
@@ -90,7 +97,7 @@ impl Forced {
     }
 
     #[inline]
-    pub(super) fn decode(v: u8) -> Option<Forced> {
+    fn decode(v: u8) -> Option<Forced> {
         match v & 3 {
             1 => Some(Forced::Up),
             2 => Some(Forced::Down),
@@ -371,20 +378,109 @@ pub trait OverrideStore: Send + Sync {
     ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
 }
 
-/// A pool member as overrides see it: enough to match both selector kinds.
+/// Which kind of override put a member in its forced state.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ForcedBy {
+    /// An override naming the member (`ZONE/POOL/MEMBER`).
+    Member,
+    /// An override of the member's address.
+    Address,
+}
+
+impl ForcedBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ForcedBy::Member => "member",
+            ForcedBy::Address => "address",
+        }
+    }
+}
+
+/// One pool member's forced state, written by [`apply`] and read by the
+/// policies on the query path (one relaxed load). Bits 0-1: none, up,
+/// down, drain (the order of `policy::OperatorState`); bit 2: set by an
+/// address override rather than one naming the member.
+///
+/// `Clone` copies the state in force, `PartialEq` compares it: a cloned
+/// member (a zone carried over by a reload) starts as its original, and
+/// [`apply`] runs on every snapshot before it serves anyway.
+#[derive(Default)]
+pub struct ForcedCell(AtomicU8);
+
+impl ForcedCell {
+    /// The forced state as the code policies index their tier table with:
+    /// 0 none, 1 up, 2 down, 3 drain.
+    #[inline]
+    pub fn code(&self) -> u8 {
+        self.0.load(Ordering::Relaxed) & 3
+    }
+
+    /// The forced state, if any.
+    #[inline]
+    pub fn forced(&self) -> Option<Forced> {
+        Forced::decode(self.code())
+    }
+
+    /// The forced state and what forced it.
+    pub fn get(&self) -> Option<(Forced, ForcedBy)> {
+        let v = self.0.load(Ordering::Relaxed);
+        let by = if v & 4 != 0 {
+            ForcedBy::Address
+        } else {
+            ForcedBy::Member
+        };
+        Forced::decode(v & 3).map(|f| (f, by))
+    }
+
+    /// Force the member (`None`: follow its policy file).
+    pub fn set(&self, v: Option<(Forced, ForcedBy)>) {
+        let bits = match v {
+            None => 0,
+            Some((f, ForcedBy::Member)) => Forced::encode(Some(f)),
+            Some((f, ForcedBy::Address)) => Forced::encode(Some(f)) | 4,
+        };
+        self.0.store(bits, Ordering::Relaxed);
+    }
+}
+
+impl Clone for ForcedCell {
+    fn clone(&self) -> Self {
+        Self(AtomicU8::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl PartialEq for ForcedCell {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl fmt::Debug for ForcedCell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.get() {
+            None => f.write_str("ForcedCell(none)"),
+            Some((s, by)) => write!(f, "ForcedCell({s} by {})", by.as_str()),
+        }
+    }
+}
+
+/// A pool member as overrides see it: enough to match both selector kinds
+/// and to write its [`ForcedCell`].
 #[derive(Clone, Copy, Debug)]
 pub struct MemberRef<'a> {
-    pub target: TargetId,
     pub addr: IpAddr,
     /// Zone origin without the final dot, lowercase.
     pub zone: &'a str,
     pub pool: &'a str,
     /// The member's `name`, if it has one.
     pub member: Option<&'a str>,
+    /// The policy file says `state = "down"`: address overrides pass it by.
+    pub file_down: bool,
+    pub cell: &'a ForcedCell,
 }
 
 impl MemberRef<'_> {
-    /// Does `sel` name this member?
+    /// Does `sel` name this member (directly, or by its address)?
     pub fn matches(&self, sel: &Selector) -> bool {
         match sel {
             Selector::Addr(a) => *a == self.addr,
@@ -393,40 +489,48 @@ impl MemberRef<'_> {
             }
         }
     }
+
+    /// The override of `list` in force for this member, and its kind: one
+    /// naming the member, else one of its address unless the file says
+    /// `down` (see the module doc).
+    pub fn effective<'l>(&self, list: &'l [Override]) -> Option<(&'l Override, ForcedBy)> {
+        let named = list
+            .iter()
+            .find(|o| matches!(o.endpoint, Selector::Member { .. }) && self.matches(&o.endpoint));
+        if let Some(o) = named {
+            return Some((o, ForcedBy::Member));
+        }
+        if self.file_down {
+            return None;
+        }
+        list.iter()
+            .find(|o| o.endpoint == Selector::Addr(self.addr))
+            .map(|o| (o, ForcedBy::Address))
+    }
 }
 
-/// Write the forced bits of every target of `table`: the state of the
-/// override naming one of its members (a member override beats an address
-/// override), or none. Targets no member uses are cleared too.
-pub fn apply<'a>(
-    list: &[Override],
-    table: &HealthTable,
-    members: impl IntoIterator<Item = MemberRef<'a>>,
-) {
-    // Rank 2: member override, 1: address override.
-    let mut want: Vec<(u8, Option<Forced>)> = vec![(0, None); table.len()];
+/// Write every member's [`ForcedCell`] from `list` (see the module doc for
+/// the order); members no override reaches are cleared.
+pub fn apply<'a>(list: &[Override], members: impl IntoIterator<Item = MemberRef<'a>>) {
     for m in members {
-        for o in list {
-            if !m.matches(&o.endpoint) {
-                continue;
-            }
-            let rank = match o.endpoint {
-                Selector::Member { .. } => 2,
-                Selector::Addr(_) => 1,
-            };
-            if let Some(w) = want.get_mut(m.target.0 as usize)
-                && rank > w.0
-            {
-                *w = (rank, Some(o.state));
-            }
+        let want = m.effective(list).map(|(o, by)| (o.state, by));
+        if m.cell.get() != want {
+            m.cell.set(want);
         }
     }
-    for (i, (_, f)) in want.into_iter().enumerate() {
-        let id = TargetId(i as u32);
-        if table.forced(id) != f {
-            table.set_forced(id, f);
-        }
-    }
+}
+
+/// How many of `members` `sel`'s override is in force for now, with
+/// `list` in force ([`MemberRef::effective`]): what `matches` reports.
+pub fn applies_to<'a>(
+    sel: &Selector,
+    list: &[Override],
+    members: impl IntoIterator<Item = MemberRef<'a>>,
+) -> usize {
+    members
+        .into_iter()
+        .filter(|m| m.effective(list).is_some_and(|(o, _)| &o.endpoint == sel))
+        .count()
 }
 
 /// Now, in Unix seconds (an override's `since`).
@@ -635,7 +739,6 @@ fn write_state(file: &Path, list: &[Override]) -> Result<(), OverrideError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::Status;
 
     fn tmp(tag: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!(
@@ -665,61 +768,88 @@ mod tests {
         assert!(Forced::parse("off").unwrap_err().contains("\"off\""));
     }
 
-    fn cell(t: &HealthTable, id: u32) -> (Status, Option<Forced>) {
-        let c = t.cell(TargetId(id));
-        (c.status(), c.forced())
+    fn over(endpoint: &str, state: Forced) -> Override {
+        Override {
+            endpoint: Selector::parse(endpoint).unwrap(),
+            state,
+            since: 0,
+        }
     }
 
+    /// Three pools share 192.0.2.1 (one address, one health cell): an
+    /// override by member name reaches that member only; one by address
+    /// reaches the others, except the member its file keeps `down`; a
+    /// member override beats an address override; the rest is cleared.
     #[test]
-    fn forced_bits_keep_the_probed_status() {
-        let t = HealthTable::new(2, Status::Up);
-        t.set_forced(TargetId(0), Some(Forced::Drain));
-        t.set_status(TargetId(0), Status::Down);
-        assert_eq!(cell(&t, 0), (Status::Down, Some(Forced::Drain)));
-        t.set_forced(TargetId(0), None);
-        assert_eq!(cell(&t, 0), (Status::Down, None));
-        t.set_status(TargetId(0), Status::Up);
-        t.set_forced(TargetId(0), Some(Forced::Down));
-        assert_eq!(cell(&t, 0), (Status::Up, Some(Forced::Down)));
-        assert_eq!(cell(&t, 1), (Status::Up, None));
-        assert_eq!(cell(&t, 9), (Status::Up, None));
-    }
-
-    #[test]
-    fn apply_prefers_member_overrides_and_clears_the_rest() {
-        let t = HealthTable::new(3, Status::Up);
-        t.set_forced(TargetId(2), Some(Forced::Up));
-        let list = vec![
-            Override {
-                endpoint: addr("192.0.2.1"),
-                state: Forced::Down,
-                since: 0,
-            },
-            Override {
-                endpoint: Selector::parse("t/p/a").unwrap(),
-                state: Forced::Drain,
-                since: 0,
-            },
-        ];
-        let m = |id, a: &str, name| MemberRef {
-            target: TargetId(id),
+    fn apply_is_per_member() {
+        let cells: Vec<ForcedCell> = (0..5).map(|_| ForcedCell::default()).collect();
+        cells[4].set(Some((Forced::Up, ForcedBy::Member)));
+        let m = |i: usize, a: &'static str, pool: &'static str, name, file_down| MemberRef {
             addr: a.parse().unwrap(),
             zone: "t",
-            pool: "p",
+            pool,
             member: name,
+            file_down,
+            cell: &cells[i],
         };
-        apply(
-            &list,
-            &t,
+        let members = || {
             [
-                m(0, "192.0.2.1", Some("a")),
-                m(1, "192.0.2.1", None),
-                m(2, "192.0.2.2", Some("b")),
-            ],
+                m(0, "192.0.2.1", "p1", Some("a"), false),
+                m(1, "192.0.2.1", "p2", Some("a"), false),
+                m(2, "192.0.2.1", "p3", None, true),
+                m(3, "192.0.2.1", "p4", None, false),
+                m(4, "192.0.2.2", "p1", Some("b"), false),
+            ]
+        };
+        let list = vec![over("t/p1/a", Forced::Drain)];
+        apply(&list, members());
+        let got = || cells.iter().map(ForcedCell::get).collect::<Vec<_>>();
+        let member = |f| Some((f, ForcedBy::Member));
+        let address = |f| Some((f, ForcedBy::Address));
+        assert_eq!(got(), [member(Forced::Drain), None, None, None, None]);
+        let sel = |s: &str| Selector::parse(s).unwrap();
+        assert_eq!(applies_to(&sel("t/p1/a"), &list, members()), 1);
+
+        let list = vec![over("192.0.2.1", Forced::Up), over("t/p1/a", Forced::Drain)];
+        apply(&list, members());
+        assert_eq!(
+            got(),
+            [
+                member(Forced::Drain),
+                address(Forced::Up),
+                None,
+                address(Forced::Up),
+                None
+            ]
         );
-        assert_eq!(t.forced(TargetId(0)), Some(Forced::Drain));
-        assert_eq!(t.forced(TargetId(1)), Some(Forced::Down));
-        assert_eq!(t.forced(TargetId(2)), None);
+        assert_eq!(applies_to(&sel("192.0.2.1"), &list, members()), 2);
+        assert_eq!(applies_to(&sel("t/p1/a"), &list, members()), 1);
+        assert_eq!(applies_to(&sel("t/p9/x"), &list, members()), 0);
+
+        // Named, a file-down member does follow its override.
+        let list = vec![over("t/p3/x", Forced::Up), over("192.0.2.1", Forced::Down)];
+        let named_down = MemberRef {
+            member: Some("x"),
+            ..members()[2]
+        };
+        apply(&list, [named_down]);
+        assert_eq!(cells[2].get(), member(Forced::Up));
+        apply(&[], members());
+        assert!(got().iter().all(Option::is_none));
+    }
+
+    #[test]
+    fn forced_cells_copy_and_compare_their_state() {
+        let c = ForcedCell::default();
+        assert_eq!((c.code(), c.forced()), (0, None));
+        c.set(Some((Forced::Drain, ForcedBy::Address)));
+        assert_eq!((c.code(), c.forced()), (3, Some(Forced::Drain)));
+        let d = c.clone();
+        assert_eq!(d, c);
+        assert_eq!(d.get(), Some((Forced::Drain, ForcedBy::Address)));
+        d.set(Some((Forced::Drain, ForcedBy::Member)));
+        assert_ne!(d, c);
+        assert_eq!(format!("{d:?}"), "ForcedCell(drain by member)");
     }
 
     #[test]

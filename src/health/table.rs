@@ -1,10 +1,10 @@
 //! The health table: one atomic cell per target, read by the query path
-//! without locks, written by the prober and by operator overrides.
+//! without locks, written by the prober. (Operator overrides are per pool
+//! member, not per target: [`ForcedCell`](super::overrides::ForcedCell).)
 
 use std::fmt;
 use std::sync::atomic::{AtomicU8, AtomicU32, Ordering};
 
-use super::overrides::Forced;
 use crate::words::Words;
 
 /// Index of a probed endpoint in the [`HealthTable`]; handed out when a
@@ -33,16 +33,16 @@ impl fmt::Display for Status {
     }
 }
 
-/// Per-target health cells, written by the prober (status, RTT) and by
-/// operator overrides (forced state, [`Overrides`](super::Overrides)).
-/// Status, forced state and RTT only: who uses a target is the registry's
-/// business ([`TargetRegistry::label`](super::TargetRegistry::label)),
-/// handed to the prober with the targets.
+/// Per-target health cells, written by the prober (status, RTT). Status
+/// and RTT only: who uses a target is the registry's business
+/// ([`TargetRegistry::label`](super::TargetRegistry::label)), handed to the
+/// prober with the targets, and an operator's forced state belongs to each
+/// pool member ([`ForcedCell`](super::overrides::ForcedCell)): members of
+/// several pools share a target's health, not its overrides.
 ///
-/// One byte per target holds the probed status (bit 0: down), the forced
-/// state (bits 1-2: none, up, down, drain) and "up, but its latest probes
-/// failed" (bit 3), so the query path reads them with one load; each
-/// writer changes only its own bits.
+/// One byte per target holds the probed status (bit 0: down) and "up, but
+/// its latest probes failed" (bit 1), so the query path reads them with one
+/// load.
 #[derive(Debug)]
 pub struct HealthTable {
     status: Box<[AtomicU8]>,
@@ -74,8 +74,8 @@ impl HealthTable {
         self.cell(id).status()
     }
 
-    /// Probed status and forced state, read together (one atomic load).
-    /// A target outside the table is up and not forced.
+    /// Probed status and "failing", read together (one atomic load). A
+    /// target outside the table is up.
     #[inline]
     pub fn cell(&self, id: TargetId) -> Cell {
         Cell(
@@ -83,21 +83,6 @@ impl HealthTable {
                 .get(id.0 as usize)
                 .map_or(0, |c| c.load(Ordering::Relaxed)),
         )
-    }
-
-    /// The operator's forced state of `id`, if any.
-    pub fn forced(&self, id: TargetId) -> Option<Forced> {
-        self.cell(id).forced()
-    }
-
-    /// Force `id` (or clear with `None`); the probed status is kept.
-    pub fn set_forced(&self, id: TargetId, f: Option<Forced>) {
-        if let Some(c) = self.status.get(id.0 as usize) {
-            let bits = Forced::encode(f) << 1;
-            let _ = c.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| {
-                Some((v & 1) | bits)
-            });
-        }
     }
 
     #[inline]
@@ -110,14 +95,14 @@ impl HealthTable {
     pub fn set_failing(&self, id: TargetId, failing: bool) {
         if let Some(c) = self.status.get(id.0 as usize) {
             if failing {
-                c.fetch_or(0b1000, Ordering::Relaxed);
+                c.fetch_or(0b10, Ordering::Relaxed);
             } else {
-                c.fetch_and(!0b1000, Ordering::Relaxed);
+                c.fetch_and(!0b10, Ordering::Relaxed);
             }
         }
     }
 
-    /// Set the probed status; the forced state is kept.
+    /// Set the probed status; "failing" is kept.
     pub fn set_status(&self, id: TargetId, s: Status) {
         if let Some(c) = self.status.get(id.0 as usize) {
             match s {
@@ -143,27 +128,23 @@ impl HealthTable {
 }
 
 /// One target's health cell as read by [`HealthTable::cell`]: the probed
-/// status and the forced state.
+/// status and whether its latest probes failed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Cell(u8);
 
 impl Cell {
-    /// The bits that decide availability: probed status (bit 0) and
-    /// forced state (bits 1-2).
-    pub const AVAILABILITY_BITS: u8 = 0b0111;
-    /// The forced state's bits only (failing open ignores probe results).
-    pub const FORCED_BITS: u8 = 0b0110;
-    /// Down (bit 0), or up with its latest probes failing (bit 3).
-    pub const FAILING_BITS: u8 = 0b1001;
+    /// The bit that decides availability: probed status (1: down).
+    pub const DOWN_BIT: u8 = 0b01;
+    /// Down (bit 0), or up with its latest probes failing (bit 1).
+    pub const FAILING_BITS: u8 = 0b11;
 
-    /// The health check is failing or down (forced states aside).
+    /// The health check is failing or down.
     #[inline]
     pub fn failing(self) -> bool {
         self.0 & Self::FAILING_BITS != 0
     }
 
-    /// The raw byte: bit 0 down, bits 1-2 forced state (0 none, 1 up,
-    /// 2 down, 3 drain).
+    /// The raw byte: bit 0 down, bit 1 failing.
     #[inline]
     pub fn bits(self) -> u8 {
         self.0
@@ -177,18 +158,6 @@ impl Cell {
     #[inline]
     pub fn is_up(self) -> bool {
         self.0 & 1 == 0
-    }
-
-    /// True when an operator override is in force (cheaper than
-    /// [`Cell::forced`] on the query path).
-    #[inline]
-    pub fn is_forced(self) -> bool {
-        self.0 & Self::FORCED_BITS != 0
-    }
-
-    #[inline]
-    pub fn forced(self) -> Option<Forced> {
-        Forced::decode(self.0 >> 1)
     }
 }
 

@@ -207,15 +207,14 @@ fn member_line(m: &Member, health: &HealthTable) -> String {
         }
         None => line.push_str(" health -    (no check)"),
     }
-    let forced = health.forced(m.target);
-    if let Some(f) = forced {
-        let _ = write!(line, " forced {f}");
+    if let Some((f, by)) = m.forced.get() {
+        let _ = write!(line, " forced {f} (by {})", by.as_str());
     }
     let standing = match tier_of(m, Health::probed(health)) {
         Some(Tier::LiveWeighted) => "available",
         Some(Tier::LiveZero) => "standby (weight 0)",
         Some(Tier::DrainWeighted | Tier::DrainZero) => "draining",
-        None if state_of(m, forced) == OperatorState::Down => "down (operator)",
+        None if state_of(m) == OperatorState::Down => "down (operator)",
         None => "down (health)",
     };
     let _ = write!(line, " -> {standing}");

@@ -13,7 +13,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::health::{Cell, Forced, HealthTable, TargetId};
+use crate::health::{Cell, Forced, ForcedCell, HealthTable, TargetId};
 use crate::words::Words;
 
 use super::Family;
@@ -22,9 +22,9 @@ use super::Family;
 /// Bounded so the top-k pickers keep their candidates on the stack.
 pub const MAX_ANSWERS: usize = 64;
 
-/// Operator override of one endpoint (`state` in the policy file).
+/// Operator state of one pool member (`state` in the policy file).
 /// The discriminants index [`tier_of`]'s table; they match the forced
-/// states' encoding in the health cell (1 up, 2 down, 3 drain).
+/// states' encoding in a member's [`ForcedCell`] (1 up, 2 down, 3 drain).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 #[repr(u8)]
 pub enum OperatorState {
@@ -80,6 +80,9 @@ pub struct Member {
     pub coords: Option<Coords>,
     /// Name of the health check, for explain and logs.
     pub check: Option<String>,
+    /// The operator override in force for this member (admin API), written
+    /// by `health::overrides::apply`; beats `state` on the query path.
+    pub forced: ForcedCell,
 }
 
 impl Member {
@@ -94,6 +97,7 @@ impl Member {
             region: None,
             coords: None,
             check: None,
+            forced: ForcedCell::default(),
         }
     }
 
@@ -199,10 +203,9 @@ impl Tier {
 #[derive(Copy, Clone, Debug)]
 pub struct Health<'a> {
     pub table: &'a HealthTable,
-    /// The cell bits that count: probed status and forced state
-    /// ([`Cell::AVAILABILITY_BITS`]) normally; only the forced state when
-    /// failing open, where probe results are ignored but operator states
-    /// (the file's `state` and forced overrides) still apply.
+    /// The cell bits that count: the probed status ([`Cell::DOWN_BIT`])
+    /// normally; none when failing open, where probe results are ignored
+    /// but operator states (the file's `state` and overrides) still apply.
     mask: u8,
 }
 
@@ -212,25 +215,24 @@ impl<'a> Health<'a> {
     pub fn probed(table: &'a HealthTable) -> Self {
         Self {
             table,
-            mask: Cell::AVAILABILITY_BITS,
+            mask: Cell::DOWN_BIT,
         }
     }
 
-    /// Failing open: every member not forced `down` counts as healthy.
+    /// Failing open: every member whose state in force is not `down`
+    /// counts as healthy.
     #[inline]
     pub fn open(table: &'a HealthTable) -> Self {
-        Self {
-            table,
-            mask: Cell::FORCED_BITS,
-        }
+        Self { table, mask: 0 }
     }
 }
 
-/// The operator state of `m` in force: a forced override from the admin
-/// API beats the policy file's `state`.
+/// The operator state of `m` in force: its override from the admin API
+/// (see `health::overrides` for which one applies) beats the policy
+/// file's `state`.
 #[inline]
-pub fn state_of(m: &Member, forced: Option<Forced>) -> OperatorState {
-    match forced {
+pub fn state_of(m: &Member) -> OperatorState {
+    match m.forced.forced() {
         None => m.state,
         Some(Forced::Up) => OperatorState::Up,
         Some(Forced::Down) => OperatorState::Down,
@@ -241,17 +243,18 @@ pub fn state_of(m: &Member, forced: Option<Forced>) -> OperatorState {
 /// No tier: the member must not answer ([`tier_code`]).
 const NO_TIER: u8 = u8::MAX;
 
-/// [`tier_code`] for every (cell bits, state, weight > 0): index
-/// `cell << 3 | state << 1 | weighted`, where `cell` holds the probed
-/// status (bit 0: down) and the forced state (bits 1-2: none, up, down,
-/// drain). One load replaces the branches over state, override and
-/// health, so honouring overrides costs the query path nothing.
+/// [`tier_code`] for every (probed down, forced state, file state,
+/// weight > 0): index `down << 5 | forced << 3 | state << 1 | weighted`,
+/// forced being the member's [`ForcedCell`] code (none, up, down, drain).
+/// One lookup replaces the branches over state, override and health, so
+/// honouring overrides costs the query path one load of a byte beside the
+/// member's weight.
 const TIER_CODES: [u8; 64] = {
     let mut t = [NO_TIER; 64];
     let mut i = 0;
     while i < 64 {
-        let down = i & 0b1000 != 0;
-        let forced = (i >> 4) & 3;
+        let down = i & 0b10_0000 != 0;
+        let forced = (i >> 3) & 3;
         let state = if forced != 0 { forced } else { (i >> 1) & 3 };
         let weighted = i & 1 == 1;
         // 0 auto, 1 up, 2 down, 3 drain (OperatorState's discriminants).
@@ -276,14 +279,16 @@ const TIER_CODES: [u8; 64] = {
 /// The tier of `m` as its discriminant, or [`NO_TIER`].
 #[inline(always)]
 fn tier_code(m: &Member, health: Health<'_>) -> u8 {
-    let cell = (health.table.cell(m.target).bits() & health.mask) as usize;
-    TIER_CODES[(cell << 3 | (m.state as usize) << 1 | usize::from(m.weight > 0)) & 63]
+    let down = (health.table.cell(m.target).bits() & health.mask) as usize;
+    let forced = m.forced.code() as usize;
+    TIER_CODES[(down << 5 | forced << 3 | (m.state as usize) << 1 | usize::from(m.weight > 0)) & 63]
 }
 
 /// The tier of `m`, or `None` when it must not answer at all.
 ///
-/// When failing open ([`Health::open`]) every member not forced `down` is
-/// treated as healthy, but `drain` and weight 0 still rank lower.
+/// When failing open ([`Health::open`]) every member whose state in force
+/// is not `down` is treated as healthy, but `drain` and weight 0 still
+/// rank lower.
 #[inline]
 pub fn tier_of(m: &Member, health: Health<'_>) -> Option<Tier> {
     Tier::from_code(tier_code(m, health))
@@ -375,7 +380,7 @@ impl<'a> Candidates<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::health::Status;
+    use crate::health::{ForcedBy, Status};
 
     fn m(addr: &str, id: u32, w: u32, state: OperatorState) -> Member {
         let mut m = Member::new(addr.parse().unwrap(), TargetId(id), w);
@@ -462,9 +467,9 @@ mod tests {
                 for status in [Status::Up, Status::Down] {
                     for f in forced {
                         let t = HealthTable::new(1, status);
-                        t.set_forced(TargetId(0), f);
                         let mem = m("192.0.2.1", 0, w, state);
-                        let eff = state_of(&mem, f);
+                        mem.forced.set(f.map(|f| (f, ForcedBy::Address)));
+                        let eff = state_of(&mem);
                         let case = format!("{state:?} w{w} {status:?} forced {f:?}");
                         let want = reference(eff, w, status == Status::Up);
                         assert_eq!(tier_of(&mem, Health::probed(&t)), want, "{case}");

@@ -160,6 +160,10 @@ async fn every_route_answers() {
     );
     assert_eq!(q(&format!("dnslb_endpoint_up{{{probe}}}")), 1.0);
     assert_eq!(
+        q(&format!("dnslb_endpoint_check_interval_seconds{{{probe}}}")),
+        0.2
+    );
+    assert_eq!(
         q(&format!("dnslb_endpoint_consecutive_failures{{{probe}}}")),
         0.0
     );
@@ -170,7 +174,9 @@ async fn every_route_answers() {
         )) > 1.7e9
     );
     assert_eq!(
-        q(&format!("dnslb_endpoint_forced{{{probe},state=\"auto\"}}")),
+        q(
+            r#"dnslb_endpoint_forced{zone="lb.test.",pool="web",member="web-a",address="127.0.20.1",check="web",state="auto"}"#
+        ),
         1.0
     );
     assert_eq!(q("dnslb_reloads_total"), 1.0);
@@ -201,13 +207,68 @@ async fn every_route_answers() {
         (&"unchecked".into(), &"192.0.2.3".into())
     );
 
-    let (code, page) = get(&srv, "/").await;
-    assert_eq!(code, 200);
-    assert!(page.contains("<title>dnslb status</title>") && page.contains("fetch(\"/status\""));
+    // The page: a shell with its script and style served beside it, under
+    // a CSP that allows no inline script or style.
+    let r = http()
+        .get(format!("{}/", srv.admin_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    for want in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(csp.contains(want), "{want} in {csp}");
+    }
+    assert!(!csp.contains("unsafe"), "{csp}");
+    let page = r.text().await.unwrap();
+    assert!(page.contains("<title>dnslb status</title>"), "{page}");
+    assert!(
+        page.contains("<script src=\"/page.js\" defer></script>")
+            && page.contains("<link rel=\"stylesheet\" href=\"/page.css\">"),
+        "{page}"
+    );
+    // Nothing inline: no script body, style element or attribute, handler.
+    assert!(
+        !page.contains("<style") && !page.contains(" style="),
+        "{page}"
+    );
+    assert_eq!(page.matches("<script").count(), 1, "{page}");
+    assert!(
+        !page.contains(" onclick=") && !page.contains(" onload="),
+        "{page}"
+    );
     assert!(
         !page.contains("src=\"http") && !page.contains("href=\"http"),
         "no external assets"
     );
+    for (path, ty, want) in [
+        ("/page.js", "text/javascript", "fetch(\"/status\""),
+        ("/page.css", "text/css", ".badge"),
+    ] {
+        let r = http()
+            .get(format!("{}{path}", srv.admin_url()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(ty),
+            "{path}"
+        );
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        assert!(r.text().await.unwrap().contains(want), "{path}");
+    }
 
     let (code, body) = get(&srv, "/overrides").await;
     assert_eq!((code, body.as_str()), (200, r#"{"overrides":[]}"#));
@@ -452,7 +513,7 @@ async fn a_token_guards_everything_but_liveness() {
     let srv = setup.serve_with(&["--admin-listen", "0.0.0.0:0"]);
     let port = srv.admin.unwrap().port();
     let base = format!("http://127.0.0.1:{port}");
-    for path in ["/healthz", "/readyz", "/"] {
+    for path in ["/healthz", "/readyz", "/", "/page.js", "/page.css"] {
         let r = http().get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 200, "{path}");
     }
@@ -675,8 +736,11 @@ async fn cli_commands() {
     );
 }
 
-/// The page in Debian's headless chromium: the script runs, fetches
-/// `/status` and draws an endpoint that went down as down.
+/// The page in Debian's headless chromium, which enforces the page's
+/// Content-Security-Policy (no inline script or style): the served script
+/// runs, fetches `/status` and draws an endpoint that went down as down, a
+/// recovered endpoint's last error muted, a geo name's pools by their
+/// rules, a zone's error text and the settings waiting for a restart.
 #[tokio::test(flavor = "multi_thread")]
 #[ignore = "needs chromium"]
 async fn status_page_in_a_real_browser() {
@@ -685,14 +749,61 @@ async fn status_page_in_a_real_browser() {
         .find(|p| Path::new(p).exists())
         .expect("chromium is not installed (apt-get install chromium); .ci/run installs it");
     let web = Endpoint::start("127.0.20.21", 0, Behaviour::Reply(200, "ok"));
-    let policy = policy(&web).replace("127.0.20.1\"", "127.0.20.21\"");
+    let flap = Endpoint::start("127.0.20.22", 0, Behaviour::Reply(200, "ok"));
+    let policy = [
+        policy(&web).replace("127.0.20.1\"", "127.0.20.21\""),
+        check(flap.port()).replace("checks.web", "checks.flap"),
+        pool(
+            "flap",
+            &[("127.0.20.22", "check = \"flap\", name = \"flap-a\"")],
+        ),
+        "[geo]\nnets = [{ net = \"10.20.0.0/16\", region = \"office\" }]\n".into(),
+        "[names.near]\npolicy = \"geo\"\n[names.near.geo]\n\
+         regions = { office = [\"flap\", \"web\"] }\ndefault = [\"web\"]\n"
+            .into(),
+    ]
+    .concat();
     let setup = lb_setup("admin-browser", &policy);
     let srv = setup.serve();
     assert_eq!(post(&srv, "web-b", "drain").await.0, 200);
     web.close();
+    flap.close();
     wait_for("down in /status", Duration::from_secs(5), async || {
-        endpoint(&status(&srv).await, WWW, "127.0.20.21")["health"] == "down"
+        let doc = status(&srv).await;
+        endpoint(&doc, WWW, "127.0.20.21")["health"] == "down"
+            && endpoint(&doc, "near.lb.test.", "127.0.20.22")["health"] == "down"
     })
+    .await;
+    flap.open();
+    wait_for("flap up again", Duration::from_secs(5), async || {
+        let doc = status(&srv).await;
+        let e = endpoint(&doc, "near.lb.test.", "127.0.20.22");
+        e["health"] == "up" && e["consecutive_failures"] == 0 && e["last_error"].is_string()
+    })
+    .await;
+    // A policy-file error keeps the previous version; a restart-only key.
+    let cfg = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(setup.config(), format!("{cfg}tcp_max_connections = 7\n")).unwrap();
+    setup.write_policy(
+        "lb.test",
+        &format!(
+            "{policy}{}",
+            lb_name("broken", "weighted", "web", "ttl = 0")
+        ),
+    );
+    srv.signal("HUP");
+    wait_for(
+        "previous version kept",
+        Duration::from_secs(10),
+        async || {
+            let doc = status(&srv).await;
+            doc["zones"][0]["state"] == "previous"
+                && !doc["reloads"]["last"]["restart_needed"]
+                    .as_array()
+                    .unwrap()
+                    .is_empty()
+        },
+    )
     .await;
     let profile = crate::harness::TempDir::new("chromium-profile");
     let url = format!("{}/", srv.admin_url());
@@ -754,5 +865,621 @@ async fn status_page_in_a_real_browser() {
     assert!(
         up.contains("data-availability=\"available\"") && up.contains(">drain</button>"),
         "{up}"
+    );
+    // Recovered: its last error is there, muted.
+    let recovered = row("127.0.20.22");
+    assert!(
+        recovered.contains("data-health=\"up\"")
+            && recovered.contains("class=\"stale\" data-stale=\"1\">resolved: connection refused"),
+        "{recovered}"
+    );
+    // Geo pools by the rules that list them.
+    for label in [
+        ">pool flap (geo: region office)</div>",
+        ">pool web (geo: region office (2nd), default)</div>",
+    ] {
+        assert!(dom.contains(label), "{label} in\n{dom}");
+    }
+    // Names with one trailing dot.
+    assert!(dom.contains("<h2>near.lb.test.</h2>"), "{dom}");
+    assert!(!dom.contains(".."), "doubled dots in\n{dom}");
+    // The zone's error text and the setting waiting for a restart.
+    let section = |marker: &str| -> String {
+        let at = dom
+            .find(marker)
+            .unwrap_or_else(|| panic!("no {marker} in\n{dom}"));
+        dom[at..at + dom[at..].find("</div>").unwrap()].to_string()
+    };
+    let zone = section("data-zone=\"lb.test.\"");
+    assert!(
+        zone.contains("the previous version is served")
+            && zone.contains("names.broken.ttl: must be between 1 and 86400, got 0"),
+        "{zone}"
+    );
+    let restart = section("id=\"restart-needed\"");
+    assert!(
+        restart.contains("tcp_max_connections: changed to 7; takes effect after a restart"),
+        "{restart}"
+    );
+}
+
+/// An override by member name applies to that member only, even when
+/// other pools have a member with the same address (and so the same
+/// health cell); an address override applies to every member with the
+/// address but never brings back a member its file says is `down`
+/// (break-ops `override_spread.sh`).
+#[tokio::test(flavor = "multi_thread")]
+async fn member_overrides_stay_on_their_member() {
+    let policy = [
+        pool(
+            "m1",
+            &[
+                ("192.0.2.5", "name = \"m1a\""),
+                ("192.0.2.51", "name = \"m1b\""),
+            ],
+        ),
+        pool(
+            "m2",
+            &[
+                ("192.0.2.5", "name = \"m2a\", state = \"drain\""),
+                ("192.0.2.51", "name = \"m2b\""),
+            ],
+        ),
+        pool(
+            "m3",
+            &[
+                ("192.0.2.5", "name = \"m3a\", state = \"down\""),
+                ("192.0.2.51", "name = \"m3b\", state = \"up\""),
+            ],
+        ),
+        lb_name("m1", "multivalue", "m1", "answers = \"all\""),
+        lb_name("m2", "multivalue", "m2", "answers = \"all\""),
+        lb_name("m3", "multivalue", "m3", "answers = \"all\""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-member-overrides", &policy);
+    let srv = setup.serve();
+    let r = Resolver::new(srv.addr).await;
+    let state = |doc: &Value, name: &str, addr: &str| -> (String, String) {
+        let e = endpoint(doc, name, addr);
+        (
+            e["state"].as_str().unwrap().to_string(),
+            e["availability"].as_str().unwrap().to_string(),
+        )
+    };
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+
+    // Drain m1a by name: only m1a.
+    let (code, v) = post(&srv, "m1a", "drain").await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(v["matches"], 1, "{v}");
+    let doc = status(&srv).await;
+    assert_eq!(
+        state(&doc, "m1.lb.test.", "192.0.2.5"),
+        s("drain", "draining")
+    );
+    assert_eq!(
+        state(&doc, "m2.lb.test.", "192.0.2.5"),
+        s("drain", "draining")
+    );
+    assert!(endpoint(&doc, "m2.lb.test.", "192.0.2.5")["forced"].is_null());
+    assert_eq!(state(&doc, "m3.lb.test.", "192.0.2.5"), s("down", "down"));
+    assert!(endpoint(&doc, "m3.lb.test.", "192.0.2.5")["forced"].is_null());
+    assert_eq!(
+        r.addr_set("m1.lb.test.", RecordType::A).await,
+        ips(&["192.0.2.51"])
+    );
+    assert_eq!(
+        r.addr_set("m3.lb.test.", RecordType::A).await,
+        ips(&["192.0.2.51"])
+    );
+
+    // Force m3b down by name: m1b and m2b keep answering.
+    assert_eq!(post(&srv, "m3b", "down").await.0, 200);
+    assert_eq!(
+        r.addr_set("m1.lb.test.", RecordType::A).await,
+        ips(&["192.0.2.51"])
+    );
+    assert_eq!(
+        r.addr_set("m2.lb.test.", RecordType::A).await,
+        ips(&["192.0.2.51"])
+    );
+    // m3: m3a is down in its file, m3b forced down: nothing, never m3a.
+    assert_eq!(r.addr_set("m3.lb.test.", RecordType::A).await, ips(&[]));
+
+    // By address: every member with it, except the one its file keeps down.
+    let (code, v) = post(&srv, "192.0.2.5", "up").await;
+    assert_eq!(code, 200, "{v}");
+    assert_eq!(
+        v["matches"], 1,
+        "m1a has its own override, m3a is down in its file: {v}"
+    );
+    let doc = status(&srv).await;
+    assert_eq!(
+        state(&doc, "m1.lb.test.", "192.0.2.5"),
+        s("drain", "draining")
+    );
+    assert_eq!(
+        state(&doc, "m2.lb.test.", "192.0.2.5"),
+        s("up", "available")
+    );
+    assert_eq!(endpoint(&doc, "m2.lb.test.", "192.0.2.5")["forced"], "up");
+    assert_eq!(state(&doc, "m3.lb.test.", "192.0.2.5"), s("down", "down"));
+    assert_eq!(r.addr_set("m3.lb.test.", RecordType::A).await, ips(&[]));
+    let ov = doc["overrides"].as_array().unwrap();
+    let matches = |e: &str| ov.iter().find(|o| o["endpoint"] == e).unwrap()["matches"].clone();
+    assert_eq!(matches("192.0.2.5"), 1);
+    assert_eq!(matches("lb.test/m1/m1a"), 1);
+    // Clearing m1a's own override hands it to the address override.
+    assert_eq!(post(&srv, "m1a", "auto").await.0, 200);
+    let doc = status(&srv).await;
+    assert_eq!(
+        state(&doc, "m1.lb.test.", "192.0.2.5"),
+        s("up", "available")
+    );
+    // A member override on the file-down member itself does apply.
+    assert_eq!(post(&srv, "m3a", "up").await.0, 200);
+    assert_eq!(
+        r.addr_set("m3.lb.test.", RecordType::A).await,
+        ips(&["192.0.2.5"])
+    );
+}
+
+/// Slowloris (break-ops `admin_slowloris.sh`): connections that send a
+/// request head one byte at a time, as many as the server admits, do not
+/// lock anyone out of `/healthz`, `/readyz` or `/metrics`, and each is
+/// closed once its head has taken longer than the head deadline.
+#[tokio::test(flavor = "multi_thread")]
+async fn trickling_connections_do_not_lock_out_the_api() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let policy = [
+        pool("p", &[("192.0.2.1", "")]),
+        lb_name("www", "weighted", "p", ""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-slowloris", &policy);
+    let srv = setup.serve();
+    let admin = srv.admin.unwrap();
+    let mut held = Vec::new();
+    for _ in 0..80 {
+        let mut c = tokio::net::TcpStream::connect(admin).await.unwrap();
+        c.write_all(b"GET /status HTTP/1.1\r\n").await.unwrap();
+        held.push(c);
+    }
+    let quick = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let t0 = Instant::now();
+        let r = quick
+            .get(format!("{}{path}", srv.admin_url()))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path} with 80 trickling connections open: {e}"));
+        assert_eq!(r.status().as_u16(), 200, "{path}");
+        assert!(t0.elapsed() < Duration::from_secs(3), "{path}");
+    }
+    // Keep trickling: the whole head must arrive within the deadline (5 s),
+    // however steadily its bytes come; the server then closes.
+    let t0 = Instant::now();
+    let mut open = held.len();
+    while open > 0 && t0.elapsed() < Duration::from_secs(9) {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        open = 0;
+        for c in &mut held {
+            if c.write_all(b"X").await.is_ok() {
+                let mut b = [0u8; 512];
+                match tokio::time::timeout(Duration::from_millis(1), c.read(&mut b)).await {
+                    Ok(Ok(0) | Err(_)) => {}
+                    _ => open += 1,
+                }
+            }
+        }
+    }
+    assert_eq!(
+        open,
+        0,
+        "trickling connections still open after {:?}",
+        t0.elapsed()
+    );
+    assert!(
+        t0.elapsed() > Duration::from_secs(4),
+        "closed before the head deadline"
+    );
+}
+
+/// Every error is JSON with a message: a method a route does not take is
+/// 405 with `Allow` (not 415: the method is checked before the body), an
+/// oversized body is 413, an unknown route 404; echoed input is cut short;
+/// and the `Bearer` scheme is case-insensitive (RFC 9110 §11.1).
+#[tokio::test(flavor = "multi_thread")]
+async fn errors_are_json_and_methods_are_checked_first() {
+    let policy = [
+        pool("p", &[("192.0.2.1", "name = \"one\"")]),
+        lb_name("www", "weighted", "p", ""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-errors", &policy);
+    let cfg = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(setup.config(), format!("{cfg}admin_token = \"{TOKEN}\"\n")).unwrap();
+    let srv = setup.serve();
+    let url = |p: &str| format!("{}{p}", srv.admin_url());
+    let json_error = async |r: reqwest::Response| -> (u16, reqwest::header::HeaderMap, String) {
+        let code = r.status().as_u16();
+        let headers = r.headers().clone();
+        let ct = headers
+            .get("content-type")
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        let body = r.text().await.unwrap();
+        assert!(ct.starts_with("application/json"), "{code} {ct}: {body}");
+        let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        let msg = v["error"].as_str().unwrap_or_else(|| panic!("{body}"));
+        assert!(!msg.is_empty());
+        (code, headers, msg.to_string())
+    };
+    let c = http();
+    for (method, path, allow) in [
+        ("DELETE", "/overrides", "GET,HEAD,POST"),
+        ("OPTIONS", "/overrides", "GET,HEAD,POST"),
+        ("PUT", "/reload", "POST"),
+        ("POST", "/status", "GET,HEAD"),
+    ] {
+        let r = c
+            .request(method.parse().unwrap(), url(path))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        let (code, headers, msg) = json_error(r).await;
+        assert_eq!(code, 405, "{method} {path}: {msg}");
+        assert_eq!(headers["allow"].to_str().unwrap().replace(' ', ""), allow);
+        assert!(msg.contains(method) && msg.contains(path), "{msg}");
+    }
+    let (code, _, _) = json_error(
+        c.get(url("/no/such"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(code, 404);
+    // Too big a body: 413, JSON.
+    let big = format!(
+        r#"{{"endpoint": "{}", "state": "drain"}}"#,
+        "a".repeat(3 << 20)
+    );
+    let r = c
+        .post(url("/overrides"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    let (code, _, msg) = json_error(r).await;
+    assert_eq!(code, 413, "{msg}");
+    // A long endpoint is not echoed whole.
+    let long = format!(
+        r#"{{"endpoint": "{}", "state": "drain"}}"#,
+        "b".repeat(30_000)
+    );
+    let r = c
+        .post(url("/overrides"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(long)
+        .send()
+        .await
+        .unwrap();
+    let (code, _, msg) = json_error(r).await;
+    assert_eq!(code, 404);
+    assert!(
+        msg.len() < 300 && msg.contains("bbbb"),
+        "{} bytes: {}",
+        msg.len(),
+        &msg[..200]
+    );
+    let r = c
+        .post(url("/overrides"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(format!(
+            r#"{{"endpoint": "one", "state": "{}"}}"#,
+            "c".repeat(30_000)
+        ))
+        .send()
+        .await
+        .unwrap();
+    let (code, _, msg) = json_error(r).await;
+    assert_eq!(code, 400);
+    assert!(msg.len() < 300, "{} bytes", msg.len());
+    // A long name to explain is quoted cut short too.
+    let r = c
+        .get(url(&format!(
+            "/explain?name={}&client=192.0.2.1",
+            "d".repeat(5000)
+        )))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    let (code, _, msg) = json_error(r).await;
+    assert_eq!(code, 400);
+    assert!(
+        msg.len() < 300 && msg.contains("dddd"),
+        "{} bytes: {msg:.300}",
+        msg.len()
+    );
+    // 401 and 403 are JSON too; the scheme is case-insensitive.
+    let (code, _, _) = json_error(c.get(url("/status")).send().await.unwrap()).await;
+    assert_eq!(code, 401);
+    for scheme in ["bearer", "BEARER", "Bearer"] {
+        let r = c
+            .get(url("/status"))
+            .header("authorization", format!("{scheme} {TOKEN}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "{scheme}");
+    }
+    // POST /reload: no type and no body is fine (curl -X POST); a form is not.
+    let r = c
+        .post(url("/reload"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+    for form in [
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/plain",
+    ] {
+        let r = c
+            .post(url("/reload"))
+            .bearer_auth(TOKEN)
+            .header("content-type", form)
+            .body("a=b")
+            .send()
+            .await
+            .unwrap();
+        let (code, _, msg) = json_error(r).await;
+        assert_eq!(code, 415, "{form}: {msg}");
+    }
+    let r = c
+        .post(url("/reload"))
+        .bearer_auth(TOKEN)
+        .header("origin", "http://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json_error(r).await.0, 403);
+}
+
+/// `dnslb_endpoint_forced{zone, pool, member, address}` → its `state` label,
+/// every row of a `/metrics` text.
+fn forced_rows(text: &str) -> std::collections::BTreeMap<(String, String, String, String), String> {
+    let mut rows = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        let Some(rest) = line.strip_prefix("dnslb_endpoint_forced{") else {
+            continue;
+        };
+        let (labels, value) = rest.rsplit_once("} ").unwrap();
+        assert_eq!(value.parse::<f64>().ok(), Some(1.0), "{line}");
+        // Label values here hold no quotes or backslashes.
+        let mut map = std::collections::HashMap::new();
+        for pair in labels.split("\",") {
+            let (k, v) = pair.split_once("=\"").unwrap();
+            map.insert(k.to_string(), v.trim_end_matches('"').to_string());
+        }
+        let key = (
+            map["zone"].clone(),
+            map["pool"].clone(),
+            map["member"].clone(),
+            map["address"].clone(),
+        );
+        assert!(rows.insert(key, map["state"].clone()).is_none(), "{line}");
+    }
+    rows
+}
+
+/// The same shape from `/status`: each pool member once (members of a pool
+/// two names use appear under both, with the same `forced`).
+fn forced_docs(
+    doc: &Value,
+) -> std::collections::BTreeMap<(String, String, String, String), String> {
+    let mut rows = std::collections::BTreeMap::new();
+    for n in doc["names"].as_array().unwrap() {
+        let zone = n["zone"].as_str().unwrap().to_string();
+        for p in n["pools"].as_array().unwrap() {
+            for e in p["endpoints"].as_array().unwrap() {
+                let key = (
+                    zone.clone(),
+                    p["pool"].as_str().unwrap().to_string(),
+                    e["name"].as_str().unwrap_or("").to_string(),
+                    e["address"].as_str().unwrap().to_string(),
+                );
+                let state = e["forced"].as_str().unwrap_or("auto").to_string();
+                if let Some(old) = rows.insert(key.clone(), state.clone()) {
+                    assert_eq!(old, state, "{key:?} twice in /status");
+                }
+            }
+        }
+    }
+    rows
+}
+
+/// break-ops `override_spread.sh`, metrics side: `dnslb_endpoint_forced`
+/// says for every pool member what `/status` says (`forced`), whichever
+/// form the override takes (MEMBER, POOL/MEMBER, ZONE/POOL/MEMBER, an
+/// address shared by pools, an address of an unnamed member, one on a
+/// member its file keeps down), after `auto`, a reload and a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn forced_metric_agrees_with_status() {
+    let policy = [
+        pool(
+            "m1",
+            &[
+                ("192.0.2.5", "name = \"m1a\""),
+                ("192.0.2.51", "name = \"m1b\""),
+                ("192.0.2.52", ""),
+            ],
+        ),
+        pool(
+            "m2",
+            &[
+                ("192.0.2.5", "name = \"m2a\", state = \"drain\""),
+                ("192.0.2.51", "name = \"m2b\""),
+            ],
+        ),
+        pool(
+            "m3",
+            &[
+                ("192.0.2.5", "name = \"m3a\", state = \"down\""),
+                ("192.0.2.53", "name = \"m3b\""),
+            ],
+        ),
+        lb_name("m1", "multivalue", "m1", "answers = \"all\""),
+        lb_name("m1b", "weighted", "m1", ""),
+        lb_name("m2", "multivalue", "m2", "answers = \"all\""),
+        lb_name("m3", "multivalue", "m3", "answers = \"all\""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-forced-metric", &policy);
+    let cfg = std::fs::read_to_string(setup.config()).unwrap();
+    std::fs::write(setup.config(), format!("{cfg}admin_state_file = \"st\"\n")).unwrap();
+    let agree = async |srv: &TestServer, step: &str| {
+        let (code, text) = get(srv, "/metrics").await;
+        assert_eq!(code, 200);
+        let metric = forced_rows(&text);
+        let doc = forced_docs(&status(srv).await);
+        assert_eq!(metric.len(), 7, "{step}: {metric:#?}");
+        assert_eq!(metric, doc, "{step}");
+        metric
+    };
+    let key = |pool: &str, member: &str, addr: &str| {
+        (
+            "lb.test.".to_string(),
+            pool.to_string(),
+            member.to_string(),
+            addr.to_string(),
+        )
+    };
+    let srv = setup.serve();
+    agree(&srv, "start").await;
+    for (endpoint, state) in [
+        ("m1a", "drain"),
+        ("m2/m2b", "down"),
+        ("lb.test/m3/m3b", "up"),
+        ("192.0.2.5", "up"),
+        ("192.0.2.52", "down"),
+        ("192.0.2.51", "drain"),
+    ] {
+        let (code, v) = post(&srv, endpoint, state).await;
+        assert_eq!(code, 200, "{endpoint}: {v}");
+        agree(&srv, &format!("{endpoint} {state}")).await;
+    }
+    let m = agree(&srv, "all").await;
+    assert_eq!(m[&key("m1", "m1a", "192.0.2.5")], "drain");
+    assert_eq!(m[&key("m2", "m2a", "192.0.2.5")], "up");
+    assert_eq!(m[&key("m3", "m3a", "192.0.2.5")], "auto", "file down");
+    assert_eq!(m[&key("m1", "", "192.0.2.52")], "down");
+    assert_eq!(m[&key("m2", "m2b", "192.0.2.51")], "down");
+    assert_eq!(m[&key("m1", "m1b", "192.0.2.51")], "drain");
+    assert_eq!(m[&key("m3", "m3b", "192.0.2.53")], "up");
+    // Clearing one hands the member to its address override.
+    assert_eq!(post(&srv, "m1a", "auto").await.0, 200);
+    let m = agree(&srv, "m1a auto").await;
+    assert_eq!(m[&key("m1", "m1a", "192.0.2.5")], "up");
+    assert!(srv.reload());
+    let before = agree(&srv, "reload").await;
+    drop(srv);
+    let srv = setup.serve();
+    assert_eq!(agree(&srv, "restart").await, before);
+}
+
+/// Every admin key is in the shipped `dnslb.toml`, with its default said
+/// in its comment block (and `admin_listen` set to it).
+#[test]
+fn admin_keys_are_documented_with_defaults() {
+    let text = std::fs::read_to_string(crate::harness::repo_root().join("dnslb.toml")).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    for key in [
+        "admin_listen",
+        "admin_token",
+        "admin_token_file",
+        "admin_state_file",
+    ] {
+        let at = lines
+            .iter()
+            .position(|l| l.trim_start_matches("# ").starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("{key} is not in dnslb.toml"));
+        // The comment block above the key (up to a blank line).
+        let block: Vec<&str> = lines[..at]
+            .iter()
+            .rev()
+            .take_while(|l| l.starts_with('#'))
+            .copied()
+            .collect();
+        let block = block.join(" ");
+        assert!(block.contains("default"), "{key}: no default in {block:?}");
+    }
+    assert!(text.contains("\nadmin_listen = \"127.0.0.1:8053\"\n"));
+    assert!(text.contains("Default \"127.0.0.1:8053\""));
+}
+
+/// A geo name's pools in `/status` (and so the page and `dnslb status`)
+/// by the rules that list them, not as failover groups.
+#[tokio::test(flavor = "multi_thread")]
+async fn geo_pools_are_labelled_by_their_rules() {
+    let policy = [
+        pool("a", &[("192.0.2.1", "")]),
+        pool("b", &[("192.0.2.2", "")]),
+        pool("c", &[("192.0.2.3", "")]),
+        "[geo]\nnets = [{ net = \"10.20.0.0/16\", region = \"office\" }, \
+         { net = \"10.30.0.0/16\", region = \"lab\" }]\n"
+            .into(),
+        "[names.near]\npolicy = \"geo\"\n[names.near.geo]\n\
+         regions = { office = [\"a\", \"b\"], lab = [\"b\", \"a\"] }\ndefault = [\"b\"]\n"
+            .into(),
+        "[names.www]\npolicy = \"failover\"\ngroups = [\"a\", \"c\"]\n".into(),
+    ]
+    .concat();
+    let setup = lb_setup("admin-geo-roles", &policy);
+    let srv = setup.serve();
+    let doc = status(&srv).await;
+    let roles = |name: &str| -> Vec<(String, String)> {
+        let n = doc["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {doc:#}"));
+        n["pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["pool"].as_str().unwrap().to_string(),
+                    p["role"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let s = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        roles("near.lb.test."),
+        [
+            s("a", "geo: region office, region lab (2nd)"),
+            s("b", "geo: region office (2nd), region lab, default"),
+        ]
+    );
+    assert_eq!(
+        roles("www.lb.test."),
+        [s("a", "group 1"), s("c", "group 2")]
     );
 }

@@ -275,6 +275,70 @@ fn file_changes_reload_without_a_signal() {
     });
 }
 
+/// The zones directory replaced whole (`mv zones zones.old; mv zones.new
+/// zones`, a common deploy step; break-ops `dir_swap_watch.sh`): after the
+/// SIGHUP that loads it, edits in the new directory reload by themselves,
+/// and edits in the old one do not. A swap without a signal is picked up
+/// too, and a watched directory that disappears is reported.
+#[test]
+fn a_swapped_zones_directory_is_watched_again() {
+    let setup = Setup::new(
+        "reload-dirswap",
+        &[("a.test", &zone(1, 10))],
+        "reload_delay = 0.2",
+    );
+    let srv = setup.serve();
+    let zones = setup.dir().join("zones");
+    let swap = |name: &str, serial: u32, www: u8| {
+        let new = setup.dir().join(format!("zones.{name}"));
+        std::fs::create_dir(&new).unwrap();
+        std::fs::write(new.join("a.test.zone"), zone(serial, www)).unwrap();
+        std::fs::rename(&zones, setup.dir().join(format!("zones.old-{name}"))).unwrap();
+        std::fs::rename(&new, &zones).unwrap();
+    };
+    swap("v2", 2, 11);
+    assert!(srv.reload());
+    assert_eq!(www(srv.addr, "a.test"), ["192.0.2.11"]);
+    // An edit in the new directory reloads without a signal.
+    std::fs::write(zones.join("a.test.zone"), zone(3, 12)).unwrap();
+    wait_until(
+        "the edit in the new directory",
+        Duration::from_secs(10),
+        || www(srv.addr, "a.test") == ["192.0.2.12"],
+    );
+    // The old directory is not watched any more.
+    let reloads = srv.log_count("dnslb::reload: reloaded");
+    std::fs::write(
+        setup.dir().join("zones.old-v2").join("a.test.zone"),
+        zone(9, 99),
+    )
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(srv.log_count("dnslb::reload: reloaded"), reloads);
+    assert_eq!(www(srv.addr, "a.test"), ["192.0.2.12"]);
+
+    // Swapped without a signal: seen, reloaded, and watched in turn.
+    swap("v3", 4, 13);
+    wait_until(
+        "the swapped directory, no signal",
+        Duration::from_secs(10),
+        || www(srv.addr, "a.test") == ["192.0.2.13"],
+    );
+    std::fs::write(zones.join("a.test.zone"), zone(5, 14)).unwrap();
+    wait_until("an edit after that", Duration::from_secs(10), || {
+        www(srv.addr, "a.test") == ["192.0.2.14"]
+    });
+
+    // Gone: a warning names it, the zones keep being served.
+    std::fs::rename(&zones, setup.dir().join("zones.gone")).unwrap();
+    assert!(
+        srv.wait_for_log("is gone", Duration::from_secs(10)),
+        "{}",
+        srv.log_tail(20)
+    );
+    assert_eq!(www(srv.addr, "a.test"), ["192.0.2.14"]);
+}
+
 /// `reload_on_change = false`: files are read on SIGHUP only.
 #[test]
 fn watching_can_be_turned_off() {

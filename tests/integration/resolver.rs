@@ -4,8 +4,9 @@
 //! data and negative answers pass through, TTLs are what the zone and the
 //! policy say, load-balanced shares follow the weights across many names,
 //! a health change reaches clients once the TTL runs out, and ECS that
-//! unbound forwards (`send-client-subnet`) reaches the policy, with the
-//! scope dnslb returns honoured by unbound's subnet cache.
+//! unbound forwards (`send-client-subnet`) reaches the policy (sticky and
+//! the geo order), with the scope dnslb returns honoured by unbound's
+//! subnet cache.
 //!
 //! unbound may send packets on its own (root priming), so every test runs
 //! inside a network namespace of its own with only loopback up: the test
@@ -418,6 +419,73 @@ fn ecs_through_unbound_reaches_the_policy_and_scopes_the_cache() {
         distinct.len() >= 2,
         "24 subnets all got {distinct:?}: ECS did not reach the policy"
     );
+}
+
+/// ECS through unbound to the geo order: each client /24 that unbound
+/// forwards is located (custom network, database, or neither) and answered
+/// from its rule's pool with the scope of the network that decided; unbound
+/// caches each answer for that scope only, so an answer cached for one
+/// place is never served to a client elsewhere, and a client inside a
+/// cached /16 gets that network's answer.
+#[test]
+#[ignore = "needs root, unshare, ip, unbound and dig"]
+fn ecs_through_unbound_reaches_the_geo_order() {
+    if !inside_netns("resolver::ecs_through_unbound_reaches_the_geo_order") {
+        return;
+    }
+    let policy = r#"
+[pools.office]
+members = [{ address = "192.0.2.105" }]
+[pools.eu]
+members = [{ address = "192.0.2.103" }]
+[pools.ap]
+members = [{ address = "192.0.2.104" }]
+[pools.world]
+members = [{ address = "192.0.2.106" }]
+
+[geo]
+nets = [{ net = "10.20.0.0/16", region = "office" }]
+
+[names.geo]
+policy = "geo"
+ttl = 300
+[names.geo.geo]
+regions = { office = ["office"] }
+continents = { EU = ["eu"], AS = ["ap"] }
+default = ["world"]
+"#;
+    let db = format!(
+        "geoip_database = {:?}",
+        crate::harness::repo_root().join("geoip/example.mmdb")
+    );
+    let setup = Setup::new("res-geo", &[("example.test", ZONE)], &db);
+    setup.write_policy("example.test", policy);
+    let srv = setup.serve();
+    let u = Unbound::start(srv.addr);
+    // (client as dig sends it, answer, scope): in this order, so that each
+    // answer is asked for while another place's answer sits in the cache.
+    let cases: &[(&str, &str, u8)] = &[
+        // GB in the example database (198.51.100.0/25 at /24 source)
+        ("198.51.100.0/24", "192.0.2.103", 24),
+        // JP: not the cached EU answer
+        ("203.0.113.0/24", "192.0.2.104", 24),
+        // the custom office network, scope its /16 ...
+        ("10.20.1.0/24", "192.0.2.105", 16),
+        // ... which covers another /24 of it, and a single host
+        ("10.20.77.0/24", "192.0.2.105", 16),
+        ("10.20.200.9/32", "192.0.2.105", 16),
+        // 10/8 outside the office /16: unknown, the default, and a scope
+        // (10.0.0.0/12) that does not cover the office
+        ("10.0.5.0/24", "192.0.2.106", 12),
+        ("10.20.9.0/24", "192.0.2.105", 16),
+        // the EU answer again, from the cache
+        ("198.51.100.0/24", "192.0.2.103", 24),
+    ];
+    for &(client, want, scope) in cases {
+        let (got, got_scope) = dig_subnet(u.addr, "geo.example.test", client);
+        assert_eq!(got, vec![ip(want)], "{client} through unbound");
+        assert_eq!(got_scope, Some(scope), "{client}: scope echoed by unbound");
+    }
 }
 
 /// `dig +subnet=CLIENT` through unbound: the A addresses and the scope of

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::parse::{Cx, key_path};
 use super::spec::{MemberSpec, PoolSpec};
 use crate::config::values::{float_in, int_in, non_empty, one_of};
-use crate::health::{Check, TargetKey, TargetRegistry};
+use crate::health::{Check, ForcedCell, TargetKey, TargetRegistry};
 use crate::policy::{Coords, Member, OperatorState, Pool};
 
 pub const DEFAULT_WEIGHT: u32 = 1;
@@ -219,6 +219,7 @@ fn compile_member(
         region,
         coords,
         check: check.as_ref().map(|c| c.get_ref().clone()),
+        forced: ForcedCell::default(),
     })
 }
 
