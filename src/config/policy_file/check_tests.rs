@@ -224,14 +224,14 @@ user_agent = ""
         (14, "checks.web.tls_verify", "only valid for https checks"),
         (
             15,
-            "checks.web.expect_status",
+            "checks.web.expect_status[0]",
             "status must be between 100 and 599, got 99",
         ),
-        (15, "checks.web.expect_status", "\"300-200\""),
-        (15, "checks.web.expect_status", "\"abc\""),
+        (15, "checks.web.expect_status[1]", "\"300-200\""),
+        (15, "checks.web.expect_status[2]", "\"abc\""),
         (
             15,
-            "checks.web.expect_status",
+            "checks.web.expect_status[3]",
             "status must be between 100 and 599, got 600",
         ),
         (

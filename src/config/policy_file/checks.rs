@@ -368,11 +368,13 @@ fn validate_http(cx: &mut Ctx<'_, '_>, spec: &CheckSpec, https: bool) -> Option<
                 ok = false;
             }
             let mut ranges = Vec::new();
-            for entry in list.get_ref() {
+            for (i, entry) in list.get_ref().iter().enumerate() {
+                // A mistyped item: already reported.
+                let Some(entry) = entry else { continue };
                 match status_range(entry.get_ref()) {
                     Ok(r) => ranges.push(r),
                     Err(msg) => {
-                        cx.error("expect_status", entry.span(), msg);
+                        cx.error(&format!("expect_status[{i}]"), entry.span(), msg);
                         ok = false;
                     }
                 }

@@ -59,7 +59,9 @@ pub struct CheckSpec {
     pub tls_verify: Option<Spanned<bool>>,
     /// Accepted status codes: list of codes (100..=599) or "200-399" ranges;
     /// default ["200-399"]. Redirects are not followed.
-    pub expect_status: Option<Spanned<Vec<Spanned<StatusSpec>>>>,
+    /// An item of the wrong type is `None` (already reported), so the
+    /// others keep their index for their own errors.
+    pub expect_status: Option<Spanned<Vec<Option<Spanned<StatusSpec>>>>>,
     /// The response body (first 256 KiB) must contain this substring; not with HEAD.
     pub body_contains: Option<Spanned<String>>,
     /// Extra request headers; not `Host` or `User-Agent` (own keys) nor
@@ -99,9 +101,12 @@ impl ReadSpec for CheckSpec {
 }
 
 /// `expect_status`, each item read on its own so every bad one is
-/// reported (`checks.web.expect_status[3]`); a bad item is left out and the
+/// reported (`checks.web.expect_status[3]`); a bad item is `None` and the
 /// key marked bad.
-fn status_list(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<Spanned<Vec<Spanned<StatusSpec>>>> {
+fn status_list(
+    cx: &mut Cx<'_>,
+    f: &mut Fields<'_>,
+) -> Option<Spanned<Vec<Option<Spanned<StatusSpec>>>>> {
     let list = f.list(cx, "expect_status", false)?;
     let span = list.span();
     let key = f.child("expect_status");
@@ -110,7 +115,7 @@ fn status_list(cx: &mut Cx<'_>, f: &mut Fields<'_>) -> Option<Spanned<Vec<Spanne
         .into_inner()
         .into_iter()
         .enumerate()
-        .filter_map(|(i, v)| {
+        .map(|(i, v)| {
             let item = value_of(cx, format!("{key}[{i}]"), v);
             bad |= item.is_none();
             item

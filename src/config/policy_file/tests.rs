@@ -390,10 +390,11 @@ fn each_error_has_its_line_and_key() {
             ],
         ),
         (
-            "[checks.c]\nkind = \"http\"\nexpect_status = [200, 204.0, true]\n".into(),
+            "[checks.c]\nkind = \"http\"\nexpect_status = [200, 204.0, true, 99]\n".into(),
             &[
                 "t.toml:3:23: checks.c.expect_status[1]: invalid type: floating point `204.0`, expected a status code like 204, or a range in quotes like \"200-299\"",
                 "t.toml:3:30: checks.c.expect_status[2]: invalid type: boolean `true`, expected a status code like 204, or a range in quotes like \"200-299\"",
+                "t.toml:3:36: checks.c.expect_status[3]: status must be between 100 and 599, got 99",
             ],
         ),
         (
