@@ -13,7 +13,6 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::ops::Range;
 use std::path::Path;
 
 use serde::Deserialize;
@@ -23,7 +22,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 
 use std::cell::OnceCell;
 
-use crate::diag::{Diagnostics, LineIndex};
+pub(crate) use crate::diag::key_path;
+use crate::diag::{Diagnostics, LineIndex, TomlKeys};
 
 /// One file being read: its path and text (for positions) and where its
 /// problems go.
@@ -117,12 +117,8 @@ impl<'a> Cx<'a> {
             let span = e.span().unwrap_or(0..0);
             let first = (e.message() == "duplicate key")
                 .then(|| {
-                    let keys = keys.get_or_insert_with(|| {
-                        let mut out = Vec::new();
-                        key_spans(&doc, "", &mut out);
-                        out
-                    });
-                    duplicate_of(keys, text, span.clone())
+                    keys.get_or_insert_with(|| TomlKeys::of(&doc))
+                        .duplicate(text, span.clone())
                 })
                 .flatten();
             match first {
@@ -410,83 +406,4 @@ fn refine_path(path: &mut String, v: &DeValue<'_>, at: usize) {
         }
         _ => {}
     }
-}
-
-/// `section.name`, quoting names that are not TOML bare keys (`names."@"`).
-pub(crate) fn key_path(section: &str, name: &str) -> String {
-    let bare = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    let name = if bare {
-        name.to_owned()
-    } else {
-        format!("{name:?}")
-    };
-    if section.is_empty() {
-        name
-    } else {
-        format!("{section}.{name}")
-    }
-}
-
-/// Every key of `t` and below, as (key path, byte offset of the key).
-fn key_spans(t: &DeTable<'_>, prefix: &str, out: &mut Vec<(String, usize)>) {
-    for (k, v) in t {
-        let path = key_path(prefix, k.get_ref());
-        out.push((path.clone(), k.span().start));
-        value_key_spans(v.get_ref(), &path, out);
-    }
-}
-
-fn value_key_spans(v: &DeValue<'_>, path: &str, out: &mut Vec<(String, usize)>) {
-    match v {
-        DeValue::Table(t) => key_spans(t, path, out),
-        DeValue::Array(a) => {
-            for (i, item) in a.iter().enumerate() {
-                value_key_spans(item.get_ref(), &format!("{path}[{i}]"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// The key a duplicate at `span` of `text` repeats: its key path and the
-/// offset of its first occurrence. The first occurrence is the nearest
-/// earlier key of the same name whose path ends with the same dotted key
-/// as written (`a.b = 2` repeats `a.b`, not an `x.b` between them); each
-/// table's keys are contiguous in the text, so it is in the same table.
-fn duplicate_of(
-    keys: &[(String, usize)],
-    text: &str,
-    span: Range<usize>,
-) -> Option<(String, usize)> {
-    let written = text.get(span.clone())?;
-    let name = written.trim_matches(|c| c == '"' || c == '\'');
-    // The dotted key as written up to the duplicate (`a.` of `a.b`).
-    let line_start = text[..span.start]
-        .rfind(['\n', '{', ',', '['])
-        .map_or(0, |i| i + 1);
-    let dotted: String = text[line_start..span.start]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let dotted = if dotted.ends_with('.') {
-        format!("{}{}", dotted.replace(['"', '\''], ""), name)
-    } else {
-        name.to_owned()
-    };
-    let earlier = |k: &&(String, usize)| k.1 < span.start;
-    let unquoted = |p: &str| p.replace('"', "");
-    let pick = |want: &str| {
-        keys.iter()
-            .filter(earlier)
-            .filter(|(p, _)| {
-                let p = unquoted(p);
-                p == want || p.ends_with(&format!(".{want}"))
-            })
-            .max_by_key(|k| k.1)
-            .cloned()
-    };
-    pick(&dotted).or_else(|| pick(name))
 }

@@ -554,8 +554,17 @@ fn parse_state(file: &Path, text: &str) -> Result<Vec<Override>, OverrideError> 
     };
     let (doc, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
+        let keys = crate::diag::TomlKeys::of(doc.get_ref());
         for e in errors {
-            err(e.span().map_or(0, |s| s.start), "", e.message().to_owned());
+            let span = e.span().unwrap_or(0..0);
+            match keys.duplicate(text, span.clone()) {
+                Some((path, first)) if e.message() == "duplicate key" => {
+                    let (line, _) = lines.line_col(first);
+                    let m = format!("duplicate key: first set on line {line}");
+                    err(span.start, &path, m);
+                }
+                _ => err(span.start, "", e.message().to_owned()),
+            }
         }
         return Err(OverrideError::Invalid(diags));
     }
@@ -1004,6 +1013,10 @@ mod tests {
             (
                 "state = \"drain\"\n",
                 "1:1: state: unknown key, expected `override`",
+            ),
+            (
+                "[[override]]\nendpoint = \"192.0.2.1\"\nstate = \"down\"\nstate = \"up\"\n",
+                "4:1: override[0].state: duplicate key: first set on line 3",
             ),
             ("this is not toml\n", "1:"),
         ];
