@@ -1,6 +1,8 @@
 //! The lookups the query path makes allocate nothing: `GeoDb::locate` on
-//! every schema dnslb reads, `NetTable` lookups, and whole geo answers
-//! through the engine (custom networks, database, rule, pick, reply).
+//! every schema dnslb reads, `NetTable` lookups, and whole geo, latency,
+//! closest, least_response_time and least_connections answers through the
+//! engine (custom networks, database, rule or ranking with probe RTTs,
+//! pick, reply).
 //!
 //! Its own test binary because it installs a counting global allocator;
 //! the count is per thread, so the test harness's other threads do not
@@ -183,10 +185,19 @@ fn geo_answers_do_not_allocate() {
     let mut diags = Diagnostics::new();
     let snap = dnslb::snapshot::build(&settings, None, false, &mut diags)
         .unwrap_or_else(|| panic!("{diags}"));
+    // Probe RTTs and load figures as the prober would write them, so the
+    // latency order adds RTTs and the least_* picks weigh by them.
+    for i in 0..snap.health.len() {
+        let id = dnslb::health::TargetId(i as u32);
+        snap.health.set_rtt_us(id, 300 + 250 * (i as u32 % 7));
+        snap.health.set_load(id, Some((i % 5) as f32 * 3.0));
+    }
     let packets: Vec<Vec<u8>> = [
         None,
         Some(("192.0.2.0", 24)),
         Some(("198.51.100.192", 26)),
+        Some(("198.51.100.0", 24)),
+        Some(("203.0.113.128", 25)),
         Some(("203.0.113.0", 24)),
         Some(("10.0.0.0", 8)),
         Some(("2001:db8:1000::", 48)),
@@ -194,7 +205,19 @@ fn geo_answers_do_not_allocate() {
         Some(("::ffff:192.0.2.0", 120)),
     ]
     .into_iter()
-    .map(|ecs| query("cdn.example.test.", ecs))
+    .flat_map(|ecs| {
+        // geo, then the latency and closest orders (table rows, distance,
+        // the configured order) over the same clients, and the
+        // least_response_time and least_connections picks
+        [
+            "cdn.example.test.",
+            "fast.example.test.",
+            "near.example.test.",
+            "api.example.test.",
+            "jobs.example.test.",
+        ]
+        .map(|name| query(name, ecs))
+    })
     .collect();
     let mut worker = Worker::new(9);
     let mut out = Vec::with_capacity(4096);
@@ -218,7 +241,7 @@ fn geo_answers_do_not_allocate() {
     assert_eq!(
         n,
         0,
-        "{n} allocations in {} geo answers",
+        "{n} allocations in {} geo and latency answers",
         100 * packets.len()
     );
     assert!(bytes > 0);

@@ -243,6 +243,9 @@ fn endpoint_row(e: &Value, now: f64) -> Vec<String> {
         format!("answers {share}"),
         format!("changed {}", ago(now, e["last_change"].as_f64())),
     ];
+    if let Some(l) = e["load"].as_f64() {
+        row.push(format!("load {l}"));
+    }
     if let Some(f) = e["forced"].as_str() {
         row.push(format!("forced {f}"));
     }
@@ -404,6 +407,9 @@ pub fn render_status(v: &Value) -> String {
                 out.push_str("    ");
                 if let Some(row) = rows.next() {
                     push_row(&mut out, row, &widths);
+                }
+                if let Some(a6) = e["address6"].as_str() {
+                    let _ = write!(out, "\n      and {a6} (dual-stack, one health state)");
                 }
                 if let Some(err) = e["last_error"].as_str() {
                     // Kept after the endpoint recovers: say so.

@@ -17,6 +17,9 @@ pub struct Endpoint<'a> {
     pub zone: String,
     pub pool: &'a str,
     pub member: &'a Member,
+    /// A dual-stack endpoint's IPv6 entry (`member` is its IPv4 one): an
+    /// override is written to both.
+    pub twin: Option<&'a Member>,
 }
 
 impl Endpoint<'_> {
@@ -28,11 +31,13 @@ impl Endpoint<'_> {
     pub fn member_ref(&self) -> MemberRef<'_> {
         MemberRef {
             addr: self.member.addr,
+            other: self.member.other,
             zone: &self.zone,
             pool: self.pool,
             member: self.member.label.as_deref(),
             file_down: self.member.state == OperatorState::Down,
             cell: &self.member.forced,
+            twin_cell: self.twin.map(|t| &t.forced),
         }
     }
 }
@@ -89,6 +94,7 @@ pub fn catalogue(snap: &Snapshot) -> Vec<Endpoint<'_>> {
                     zone: zone.clone(),
                     pool: &pool.name,
                     member: m,
+                    twin: pool.twin_of(m),
                 });
             }
         }
@@ -105,7 +111,8 @@ pub enum ResolveError {
     Ambiguous(Vec<String>),
 }
 
-/// Resolve what an operator typed. An address must be some member's; a
+/// Resolve what an operator typed. An address must be some member's
+/// (either address of a dual-stack endpoint); a
 /// member name may be given as `MEMBER`, `POOL/MEMBER` or
 /// `ZONE/POOL/MEMBER` and must match exactly one member. An endpoint that
 /// is overridden already resolves even when no member matches any more,
@@ -123,7 +130,10 @@ pub fn resolve(
     }
     let input = input.trim();
     if let Ok(a) = input.parse::<IpAddr>() {
-        return if endpoints.iter().any(|e| e.member.addr == a) {
+        return if endpoints
+            .iter()
+            .any(|e| e.member.addr == a || e.member.other == Some(a))
+        {
             Ok(Selector::Addr(a))
         } else {
             Err(ResolveError::NotFound(format!(
@@ -206,6 +216,7 @@ mod tests {
             zone: zone.into(),
             pool,
             member: &ms[i],
+            twin: None,
         };
         let eps = [
             ep("a.test", "web", 0),

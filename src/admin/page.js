@@ -58,14 +58,14 @@ function endpointRow(ep, now) {
     "data-address": ep.address, "data-endpoint": ep.endpoint, "data-health": ep.health,
     "data-availability": ep.availability, "data-forced": ep.forced || "",
   });
-  tr.append(el("td", {}, ep.address));
+  tr.append(el("td", {}, ep.address6 ? ep.address + " + " + ep.address6 : ep.address));
   tr.append(el("td", {}, ep.name || ""));
   tr.append(el("td", {}, el("span", {class: "badge " + ep.availability}, ep.availability)));
   const st = el("td", {class: "h-" + ep.health}, ep.health);
   tr.append(st);
   tr.append(el("td", {}, ep.forced ? el("span", {class: "forced"}, "forced " + ep.forced) : (ep.file_state !== "auto" ? "file: " + ep.file_state : "auto")));
   tr.append(el("td", {}, ep.weight));
-  tr.append(el("td", {}, ep.rtt_ms === null ? "–" : ep.rtt_ms.toFixed(1) + " ms"));
+  tr.append(el("td", {}, (ep.rtt_ms === null ? "–" : ep.rtt_ms.toFixed(1) + " ms") + (ep.load == null ? "" : ", load " + ep.load)));
   tr.append(el("td", {}, pct(ep.answer_share)));
   tr.append(el("td", {}, ep.check ? ago(ep.last_change, now) : "–"));
   // The last error stays in /status after the endpoint recovers: shown

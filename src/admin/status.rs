@@ -160,6 +160,9 @@ pub struct PoolDoc {
 #[derive(Debug, Serialize)]
 pub struct EndpointDoc {
     pub address: IpAddr,
+    /// A dual-stack endpoint's IPv6 address (`address` is its IPv4 one);
+    /// `null` for a single-address member.
+    pub address6: Option<IpAddr>,
     /// The member's `name` in the policy file.
     pub name: Option<String>,
     /// `ZONE/POOL/MEMBER` when named, else the address: what to pass to
@@ -188,6 +191,9 @@ pub struct EndpointDoc {
     pub last_change: Option<f64>,
     pub last_probe: Option<f64>,
     pub rtt_ms: Option<f64>,
+    /// The load figure its check reads, while fresh (`null`: the check
+    /// reads none, none came yet, or the figures went stale).
+    pub load: Option<f32>,
     pub consecutive_failures: Option<u32>,
     pub state_changes: Option<u64>,
     /// This address's share of the addresses the name handed out over the
@@ -335,7 +341,11 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
                 },
                 endpoints: pool
                     .iter()
-                    .map(|m| endpoint(snap, zone, &pool.name, m, &by_key, share(m.addr), inp.fleet))
+                    .map(|m| {
+                        let shares = m.addrs().map(share).collect::<Option<Vec<f64>>>();
+                        let share = shares.map(|s| s.iter().sum());
+                        endpoint(snap, zone, &pool.name, m, &by_key, share, inp.fleet)
+                    })
                     .collect(),
             })
             .collect();
@@ -492,7 +502,7 @@ fn endpoint(
     answer_share: Option<f64>,
     fleet: Option<&Fleet>,
 ) -> EndpointDoc {
-    let status = snap.health.cell(m.target).status();
+    let status = crate::policy::pool::cell_of(m, &snap.health).status();
     let forced = m.forced.get();
     let key = snap.targets.get(m.target);
     let report = key.and_then(|k| reports.get(k)).copied();
@@ -505,6 +515,7 @@ fn endpoint(
     };
     EndpointDoc {
         address: m.addr,
+        address6: m.other,
         name: m.label.clone(),
         endpoint: match &m.label {
             Some(l) => format!("{}/{pool}/{l}", zone_key(zone)),
@@ -527,6 +538,7 @@ fn endpoint(
         last_change: report.and_then(|r| r.last_change.map(unix)),
         last_probe: report.and_then(|r| r.last_probe.map(unix)),
         rtt_ms: snap.health.rtt_us(m.target).map(|us| us as f64 / 1000.0),
+        load: snap.health.load(m.target),
         consecutive_failures: report.map(|r| r.consecutive_failures),
         state_changes: report.map(|r| r.changes),
         answer_share,

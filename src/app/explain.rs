@@ -115,7 +115,13 @@ pub(super) fn explain(
             let at = locate_client(nets, snap.geoip.as_deref(), addr);
             client.location = Some(at);
             let _ = writeln!(s, ";; CLIENT");
-            describe_location(&mut s, snap, nets, &client, addr, &at, ecs);
+            let unplaced = match lb.order {
+                crate::policy::Order::Latency(_) => {
+                    "only the latency table's network rows give estimates; the other pools follow the `groups` order"
+                }
+                _ => "only a default rule can match",
+            };
+            describe_location(&mut s, snap, nets, &client, addr, &at, ecs, unplaced);
         }
         let _ = writeln!(s, ";; POLICY");
         s.push_str(&crate::policy::explain(lb, &snap.health, &client));
@@ -133,7 +139,9 @@ fn balanced_name<'s>(snap: &'s Snapshot, name: &Name) -> Option<&'s BalancedName
     snap.lb.get(lb as usize)
 }
 
-/// Which address was located, what was found, and where it came from.
+/// Which address was located, what was found, and where it came from;
+/// `unplaced` says what an unknown location means for the name.
+#[allow(clippy::too_many_arguments)]
 fn describe_location(
     s: &mut String,
     snap: &Snapshot,
@@ -142,6 +150,7 @@ fn describe_location(
     addr: IpAddr,
     at: &ClientLocation,
     ecs: Option<ipnet::IpNet>,
+    unplaced: &str,
 ) {
     let why = match (client.ecs, ecs) {
         (Some(e), _) => format!("ECS {}/{}", e.addr, e.source_prefix),
@@ -175,11 +184,11 @@ fn describe_location(
         ),
         LocationSource::Unknown => match snap.geoip.as_deref() {
             Some(g) => format!(
-                "none: not in the custom networks or in {} (block {block}); only a default rule can match",
+                "none: not in the custom networks or in {} (block {block}); {unplaced}",
                 g.path().display()
             ),
             None => format!(
-                "none: not in the custom networks, and no GeoIP database is configured (block {block}); only a default rule can match"
+                "none: not in the custom networks, and no GeoIP database is configured (block {block}); {unplaced}"
             ),
         },
     };

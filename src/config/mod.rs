@@ -8,13 +8,17 @@
 //! - `dnslb.toml` is read by [`settings`], its `[rrl]` table by [`rrl`] and
 //!   its `[cookies]` table by [`cookies`], its `[cluster]` table by
 //!   [`cluster`];
-//! - `ZONE.toml` beside each zone (checks, pools, names) by [`policy_file`];
+//! - `ZONE.toml` beside each zone (checks, pools, names) by [`policy_file`],
+//!   the latency table it may name by [`latency_table`];
+//! - networks and ISO 3166 codes by `places`;
 //! - ranges, keywords and host names are checked by [`values`], one
 //!   message form for all.
 
 pub mod cluster;
 pub mod cookies;
 pub mod fields;
+pub mod latency_table;
+pub(crate) mod places;
 pub mod policy_file;
 pub mod rrl;
 pub mod settings;

@@ -59,13 +59,18 @@ pub struct Location {
     pub coords: Option<Coordinates>,
 }
 
-/// WGS 84 latitude and longitude in degrees.
+/// WGS 84 latitude and longitude in degrees, made only by
+/// [`Coordinates::new`] (read the fields, do not change them: the point
+/// on the unit sphere is computed there once, for distances).
 #[derive(Copy, Clone, Debug, PartialEq)]
 pub struct Coordinates {
     /// -90..=90, north positive.
     pub lat: f64,
     /// -180..=180, east positive.
     pub lon: f64,
+    /// The same point on the unit sphere, `[x, y, z]`: a distance is then
+    /// one dot product, with no trigonometry per query.
+    unit: [f64; 3],
 }
 
 impl Coordinates {
@@ -76,8 +81,26 @@ impl Coordinates {
         let ok = (-90.0..=90.0).contains(&lat)
             && (-180.0..=180.0).contains(&lon)
             && !(lat == 0.0 && lon == 0.0);
-        ok.then_some(Self { lat, lon })
+        ok.then(|| Self {
+            lat,
+            lon,
+            unit: unit_vector(lat, lon),
+        })
     }
+
+    /// The point on the unit sphere: `[cos lat cos lon, cos lat sin lon,
+    /// sin lat]`.
+    #[inline]
+    pub fn unit(&self) -> [f64; 3] {
+        self.unit
+    }
+}
+
+/// `[cos lat cos lon, cos lat sin lon, sin lat]` of a point in degrees.
+pub fn unit_vector(lat: f64, lon: f64) -> [f64; 3] {
+    let (sl, cl) = lat.to_radians().sin_cos();
+    let (so, co) = lon.to_radians().sin_cos();
+    [cl * co, cl * so, sl]
 }
 
 impl fmt::Display for Location {
@@ -159,7 +182,8 @@ struct Decoded {
     locations: Vec<Option<Location>>,
 }
 
-/// Distinct records decoded at open (about 16 bytes each).
+/// Distinct records decoded at open (a [`Location`], at most 64 bytes, each,
+/// plus 8 bytes per offset).
 pub const DECODED_MAX: usize = 4_000_000;
 
 impl GeoDb {

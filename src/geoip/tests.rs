@@ -345,8 +345,10 @@ fn partial_records() {
 
 #[test]
 fn location_is_small_and_displays() {
+    // 40 bytes of place and coordinates, and the coordinates' point on the
+    // unit sphere (24), so the latency order does no trigonometry per query.
     assert!(
-        std::mem::size_of::<Location>() <= 40,
+        std::mem::size_of::<Location>() <= 64,
         "{}",
         std::mem::size_of::<Location>()
     );

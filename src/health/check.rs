@@ -112,6 +112,67 @@ pub struct HttpCheck {
     /// Extra headers, names lowercased, in file order.
     pub headers: Vec<(String, String)>,
     pub user_agent: String,
+    /// Where each response says how loaded the endpoint is, if anywhere
+    /// (`load_header`, `load_json_pointer`, `load_body`).
+    pub load: Option<Box<LoadFeedback>>,
+}
+
+/// A load figure read from every successful HTTP probe (PowerDNS
+/// `pickselfweighted` reads a weight from a URL the same way; NS1 sheds
+/// load on reported connection counts). The prober parses it off the query
+/// path and keeps it in the health table next to the RTT
+/// ([`HealthTable::load`](super::HealthTable::load)); the
+/// `least_connections` pick reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LoadFeedback {
+    pub source: LoadSource,
+    pub kind: LoadKind,
+}
+
+/// Where in the response the figure is: a non-negative decimal number
+/// (`12`, `0.75`, `3e2`); anything else is "no figure" for that probe.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum LoadSource {
+    /// A response header (name lowercased); its value is the number.
+    Header(String),
+    /// An RFC 6901 JSON pointer (`/connections`) into a JSON body; the
+    /// value there is a number, or a string holding one.
+    JsonPointer(String),
+    /// The whole body, surrounding white space aside, is the number.
+    Body,
+}
+
+/// What the figure means (`load_kind`).
+#[derive(Debug, Copy, Clone, PartialEq, Eq, Hash)]
+pub enum LoadKind {
+    /// Work in progress (active connections, requests in flight): the
+    /// `least_connections` pick prefers members with less of it per unit
+    /// of configured weight.
+    Connections,
+    /// A weight the endpoint gives itself; it replaces the configured one.
+    Weight,
+}
+
+impl LoadKind {
+    /// `load_kind` in the file.
+    pub const WORDS: Words<LoadKind> = Words(&[
+        ("connections", LoadKind::Connections),
+        ("weight", LoadKind::Weight),
+    ]);
+
+    pub fn as_str(self) -> &'static str {
+        Self::WORDS.word(self)
+    }
+}
+
+impl Check {
+    /// The load feedback of an HTTP check, if it reads one.
+    pub fn load(&self) -> Option<&LoadFeedback> {
+        match &self.kind {
+            CheckKind::Http(h) => h.load.as_deref(),
+            CheckKind::Tcp => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -3,8 +3,8 @@
 //! policies, config files or DNS (pingora keeps `Backend` below its
 //! selection algorithms the same way).
 //!
-//! - `table`: [`TargetId`], [`Status`], [`HealthTable`] (status and RTT
-//!   cells, atomics, read lock-free once per query).
+//! - `table`: [`TargetId`], [`Status`], [`HealthTable`] (status, RTT and
+//!   load cells, atomics, read lock-free once per query).
 //! - `targets`: [`TargetKey`] (address × check), [`TargetRegistry`] (ids and
 //!   who uses each target), and the tables built for a snapshot, fresh or
 //!   carried over from the previous one by key.
@@ -34,7 +34,10 @@ mod targets;
 #[cfg(test)]
 mod testutil;
 
-pub use check::{Check, CheckKind, DEFAULT_USER_AGENT, HttpCheck, HttpMethod, StatusSet, TlsCheck};
+pub use check::{
+    Check, CheckKind, DEFAULT_USER_AGENT, HttpCheck, HttpMethod, LoadFeedback, LoadKind,
+    LoadSource, StatusSet, TlsCheck,
+};
 pub use fleet::{Fleet, fleet_key};
 pub use overrides::{Forced, ForcedBy, ForcedCell, Overrides};
 pub use probe::{NetProbe, Probe, ProbeError, ProbeSource, Success};

@@ -469,6 +469,9 @@ impl fmt::Debug for ForcedCell {
 #[derive(Clone, Copy, Debug)]
 pub struct MemberRef<'a> {
     pub addr: IpAddr,
+    /// A dual-stack endpoint's second address: an override by either
+    /// address names it.
+    pub other: Option<IpAddr>,
     /// Zone origin without the final dot, lowercase.
     pub zone: &'a str,
     pub pool: &'a str,
@@ -477,13 +480,15 @@ pub struct MemberRef<'a> {
     /// The policy file says `state = "down"`: address overrides pass it by.
     pub file_down: bool,
     pub cell: &'a ForcedCell,
+    /// A dual-stack endpoint's other family entry's cell: written the same.
+    pub twin_cell: Option<&'a ForcedCell>,
 }
 
 impl MemberRef<'_> {
     /// Does `sel` name this member (directly, or by its address)?
     pub fn matches(&self, sel: &Selector) -> bool {
         match sel {
-            Selector::Addr(a) => *a == self.addr,
+            Selector::Addr(a) => *a == self.addr || Some(*a) == self.other,
             Selector::Member { zone, pool, member } => {
                 self.member == Some(member.as_str()) && self.pool == pool && self.zone == zone
             }
@@ -504,7 +509,7 @@ impl MemberRef<'_> {
             return None;
         }
         list.iter()
-            .find(|o| o.endpoint == Selector::Addr(self.addr))
+            .find(|o| matches!(o.endpoint, Selector::Addr(_)) && self.matches(&o.endpoint))
             .map(|o| (o, ForcedBy::Address))
     }
 }
@@ -514,8 +519,10 @@ impl MemberRef<'_> {
 pub fn apply<'a>(list: &[Override], members: impl IntoIterator<Item = MemberRef<'a>>) {
     for m in members {
         let want = m.effective(list).map(|(o, by)| (o.state, by));
-        if m.cell.get() != want {
-            m.cell.set(want);
+        for cell in std::iter::once(m.cell).chain(m.twin_cell) {
+            if cell.get() != want {
+                cell.set(want);
+            }
         }
     }
 }
@@ -795,11 +802,13 @@ mod tests {
         cells[4].set(Some((Forced::Up, ForcedBy::Member)));
         let m = |i: usize, a: &'static str, pool: &'static str, name, file_down| MemberRef {
             addr: a.parse().unwrap(),
+            other: None,
             zone: "t",
             pool,
             member: name,
             file_down,
             cell: &cells[i],
+            twin_cell: None,
         };
         let members = || {
             [
@@ -859,6 +868,37 @@ mod tests {
         d.set(Some((Forced::Drain, ForcedBy::Member)));
         assert_ne!(d, c);
         assert_eq!(format!("{d:?}"), "ForcedCell(drain by member)");
+    }
+
+    /// A dual-stack endpoint is named by either of its addresses.
+    #[test]
+    fn an_address_override_names_a_dual_stack_endpoint_by_either_address() {
+        let (cell, twin) = (ForcedCell::default(), ForcedCell::default());
+        let dual = MemberRef {
+            addr: "192.0.2.1".parse().unwrap(),
+            other: Some("2001:db8::1".parse().unwrap()),
+            zone: "t",
+            pool: "p",
+            member: None,
+            file_down: false,
+            cell: &cell,
+            twin_cell: Some(&twin),
+        };
+        for a in ["192.0.2.1", "2001:db8::1"] {
+            let list = vec![Override {
+                endpoint: addr(a),
+                state: Forced::Drain,
+                since: 0,
+            }];
+            assert!(dual.matches(&list[0].endpoint));
+            apply(&list, [dual]);
+            let want = Some((Forced::Drain, ForcedBy::Address));
+            assert_eq!((cell.get(), twin.get()), (want, want), "{a}");
+            assert_eq!(applies_to(&list[0].endpoint, &list, [dual]), 1);
+            apply(&[], [dual]);
+            assert_eq!((cell.get(), twin.get()), (None, None));
+        }
+        assert!(!dual.matches(&addr("2001:db8::2")));
     }
 
     #[test]

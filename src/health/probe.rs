@@ -33,7 +33,7 @@ use std::sync::{Arc, OnceLock};
 use reqwest::header::{HOST, HeaderMap, HeaderName, HeaderValue, USER_AGENT};
 use reqwest::{Client, ClientBuilder, Method, Url};
 
-use super::check::{Check, CheckKind, HttpCheck, HttpMethod, StatusSet};
+use super::check::{Check, CheckKind, HttpCheck, HttpMethod, LoadSource, StatusSet};
 
 /// Bytes of body read while looking for `body_contains`; a substring past
 /// this point counts as missing.
@@ -42,21 +42,65 @@ pub const BODY_LIMIT: usize = 256 * 1024;
 /// What one probe returns.
 pub type ProbeFuture = Pin<Box<dyn Future<Output = Result<Success, ProbeError>> + Send + 'static>>;
 
-/// A passed probe, for the log line of a state change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A passed probe, for the log line of a state change, with the load
+/// figure when the check reads one.
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Success {
-    /// HTTP status code that was accepted.
+    /// HTTP status code that was accepted (the check reads no load).
     Status(u16),
+    /// Accepted status, and the load figure the response gave.
+    Load(u16, f32),
+    /// Accepted status, but the check's load figure was not there.
+    NoLoad(u16, LoadMiss),
     /// TCP handshake completed.
     Connected,
+}
+
+impl Success {
+    /// The load figure read, if any.
+    pub fn load(&self) -> Option<f32> {
+        match self {
+            Success::Load(_, v) => Some(*v),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Success {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Success::Status(c) => write!(f, "status {c}"),
+            Success::Load(c, v) => write!(f, "status {c}, load {v}"),
+            Success::NoLoad(c, why) => write!(f, "status {c}, no load figure ({why})"),
             Success::Connected => f.write_str("connected"),
         }
+    }
+}
+
+/// Why a successful response carried no load figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoadMiss {
+    /// The load header is absent (or not text).
+    NoHeader,
+    /// The JSON pointer names nothing in the body.
+    NoJsonValue,
+    /// The body is not JSON.
+    NotJson,
+    /// The value is not a non-negative decimal number.
+    NotANumber,
+    /// The body could not be read, or is larger than [`BODY_LIMIT`].
+    Body,
+}
+
+impl fmt::Display for LoadMiss {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            LoadMiss::NoHeader => "header missing",
+            LoadMiss::NoJsonValue => "nothing at the JSON pointer",
+            LoadMiss::NotJson => "body is not JSON",
+            LoadMiss::NotANumber => "not a non-negative number",
+            LoadMiss::Body => "body unreadable or over 256 KiB",
+        })
     }
 }
 
@@ -220,6 +264,7 @@ impl NetProbe {
             headers,
             expect: http.expect_status.clone(),
             body_contains: http.body_contains.clone(),
+            load: http.load.as_ref().map(|l| l.source.clone()),
             tls: http.tls.is_some(),
         }
     }
@@ -281,6 +326,7 @@ struct HttpInner {
     headers: HeaderMap,
     expect: StatusSet,
     body_contains: Option<String>,
+    load: Option<LoadSource>,
     tls: bool,
 }
 
@@ -307,39 +353,132 @@ impl TargetProbe for HttpTarget {
             if !inner.expect.contains(code) {
                 return Err(ProbeError::Status(code));
             }
+            let header = match &inner.load {
+                Some(LoadSource::Header(name)) => Some(
+                    resp.headers()
+                        .get(name.as_str())
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned),
+                ),
+                _ => None,
+            };
+            let needs_body = matches!(
+                inner.load,
+                Some(LoadSource::Body | LoadSource::JsonPointer(_))
+            );
+            let body = if inner.body_contains.is_some() || needs_body {
+                Some(read_body(&mut resp).await)
+            } else {
+                None
+            };
             if let Some(needle) = &inner.body_contains {
-                body_has(&mut resp, needle).await?;
+                match &body {
+                    Some(Ok(b)) if contains(b, needle.as_bytes()) => {}
+                    Some(Err(e)) => return Err(e.clone()),
+                    _ => return Err(ProbeError::BodyMismatch(needle.clone())),
+                }
             }
-            Ok(Success::Status(code))
+            Ok(match &inner.load {
+                None => Success::Status(code),
+                Some(source) => {
+                    let body = body.as_ref().and_then(|b| b.as_ref().ok());
+                    match load_figure(source, header.flatten().as_deref(), body) {
+                        Ok(v) => Success::Load(code, v),
+                        Err(miss) => Success::NoLoad(code, miss),
+                    }
+                }
+            })
         })
     }
 }
 
-/// Read at most [`BODY_LIMIT`] bytes looking for `needle`.
-async fn body_has(resp: &mut reqwest::Response, needle: &str) -> Result<(), ProbeError> {
-    let needle = needle.as_bytes();
-    if needle.is_empty() {
-        return Ok(());
-    }
+/// The body, or its first [`BODY_LIMIT`] bytes: `body_contains` looks
+/// there, and a load figure past it is not read. Err when reading fails
+/// (the probe fails, as a server that breaks off its reply should).
+async fn read_body(resp: &mut reqwest::Response) -> Result<Body, ProbeError> {
     let mut buf: Vec<u8> = Vec::new();
-    while buf.len() < BODY_LIMIT {
+    let mut complete = true;
+    loop {
         let chunk = resp
             .chunk()
             .await
             .map_err(|e| ProbeError::Http(format!("reading body: {}", chain(&e))))?;
         let Some(chunk) = chunk else { break };
-        // Search only where a match could newly end: the last needle-1
-        // bytes of the old buffer plus the new chunk.
-        let from = buf.len().saturating_sub(needle.len().saturating_sub(1));
         let take = chunk.len().min(BODY_LIMIT - buf.len());
         buf.extend_from_slice(&chunk[..take]);
-        if buf[from..].windows(needle.len()).any(|w| w == needle) {
-            return Ok(());
+        if buf.len() >= BODY_LIMIT {
+            complete = false;
+            break;
         }
     }
-    Err(ProbeError::BodyMismatch(
-        String::from_utf8_lossy(needle).into_owned(),
-    ))
+    Ok(Body {
+        bytes: buf,
+        complete,
+    })
+}
+
+/// The part of a response body a probe reads.
+struct Body {
+    bytes: Vec<u8>,
+    /// False when the body went on past [`BODY_LIMIT`].
+    complete: bool,
+}
+
+fn contains(body: &Body, needle: &[u8]) -> bool {
+    needle.is_empty() || body.bytes.windows(needle.len()).any(|w| w == needle)
+}
+
+/// The load figure of one response: from `header` (the value of the load
+/// header, when that is the source) or the `body`.
+fn load_figure(
+    source: &LoadSource,
+    header: Option<&str>,
+    body: Option<&Body>,
+) -> Result<f32, LoadMiss> {
+    match source {
+        LoadSource::Header(_) => parse_load(header.ok_or(LoadMiss::NoHeader)?),
+        LoadSource::Body => {
+            let b = body.filter(|b| b.complete).ok_or(LoadMiss::Body)?;
+            parse_load(std::str::from_utf8(&b.bytes).map_err(|_| LoadMiss::NotANumber)?)
+        }
+        LoadSource::JsonPointer(ptr) => {
+            let b = body.filter(|b| b.complete).ok_or(LoadMiss::Body)?;
+            let v: serde_json::Value =
+                serde_json::from_slice(&b.bytes).map_err(|_| LoadMiss::NotJson)?;
+            match v.pointer(ptr).ok_or(LoadMiss::NoJsonValue)? {
+                serde_json::Value::Number(n) => {
+                    let x = n.as_f64().ok_or(LoadMiss::NotANumber)?;
+                    finite_load(x)
+                }
+                serde_json::Value::String(s) => parse_load(s),
+                _ => Err(LoadMiss::NotANumber),
+            }
+        }
+    }
+}
+
+/// A non-negative decimal number, surrounding white space allowed.
+pub fn parse_load(text: &str) -> Result<f32, LoadMiss> {
+    let t = text.trim();
+    // Rust's float grammar also takes "inf", "NaN" and a leading '+';
+    // only plain decimals (with an exponent) are figures.
+    let plain = !t.is_empty()
+        && t.bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'))
+        && t.as_bytes()[0].is_ascii_digit();
+    if !plain {
+        return Err(LoadMiss::NotANumber);
+    }
+    finite_load(t.parse::<f64>().map_err(|_| LoadMiss::NotANumber)?)
+}
+
+fn finite_load(x: f64) -> Result<f32, LoadMiss> {
+    let v = x as f32;
+    if x >= 0.0 && v.is_finite() {
+        Ok(v)
+    } else {
+        Err(LoadMiss::NotANumber)
+    }
 }
 
 /// Sort a reqwest error into the reasons an operator acts on.

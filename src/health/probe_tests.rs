@@ -231,6 +231,102 @@ fn error_messages_name_the_reason() {
     assert_eq!(Success::Status(200).to_string(), "status 200");
 }
 
+fn load_check(port: u16, source: crate::health::LoadSource) -> Check {
+    http_check(port, |h| {
+        h.load = Some(Box::new(crate::health::LoadFeedback {
+            source,
+            kind: crate::health::LoadKind::Connections,
+        }))
+    })
+}
+
+/// The load figure comes from a header, a JSON pointer or the whole body;
+/// a response without it still passes the check, as `NoLoad` with why.
+#[tokio::test]
+async fn load_figures_from_header_json_and_body() {
+    use crate::health::LoadSource::{Body, Header, JsonPointer};
+    let srv = TestServer::start(Reply::HttpWith(200, "X-Load: 17\r\n", "ok")).await;
+    let port = srv.addr.port();
+    let header = || load_check(port, Header("x-load".into()));
+    assert_eq!(
+        probe_once(header(), port).await,
+        Ok(Success::Load(200, 17.0))
+    );
+    srv.set(Reply::HttpWith(200, "X-Load: lots\r\n", "ok"));
+    assert_eq!(
+        probe_once(header(), port).await,
+        Ok(Success::NoLoad(200, LoadMiss::NotANumber))
+    );
+    srv.set(Reply::Http(200, "ok"));
+    let r = probe_once(header(), port).await;
+    assert_eq!(r, Ok(Success::NoLoad(200, LoadMiss::NoHeader)));
+    assert_eq!(
+        r.unwrap().to_string(),
+        "status 200, no load figure (header missing)"
+    );
+
+    let json = || load_check(port, JsonPointer("/pool/active".into()));
+    srv.set(Reply::Http(200, r#"{"pool": {"active": 2.5, "idle": 9}}"#));
+    assert_eq!(probe_once(json(), port).await, Ok(Success::Load(200, 2.5)));
+    srv.set(Reply::Http(200, r#"{"pool": {"active": "40"}}"#));
+    assert_eq!(probe_once(json(), port).await, Ok(Success::Load(200, 40.0)));
+    srv.set(Reply::Http(200, r#"{"pool": {}}"#));
+    assert_eq!(
+        probe_once(json(), port).await,
+        Ok(Success::NoLoad(200, LoadMiss::NoJsonValue))
+    );
+    srv.set(Reply::Http(200, r#"{"pool": {"active": -1}}"#));
+    assert_eq!(
+        probe_once(json(), port).await,
+        Ok(Success::NoLoad(200, LoadMiss::NotANumber))
+    );
+    srv.set(Reply::Http(200, "<html>"));
+    assert_eq!(
+        probe_once(json(), port).await,
+        Ok(Success::NoLoad(200, LoadMiss::NotJson))
+    );
+
+    let body = || load_check(port, Body);
+    srv.set(Reply::Http(200, " 12\n"));
+    assert_eq!(probe_once(body(), port).await, Ok(Success::Load(200, 12.0)));
+    // a bad status still fails, figure or not
+    srv.set(Reply::HttpWith(503, "X-Load: 1\r\n", "busy"));
+    assert_eq!(
+        probe_once(header(), port).await,
+        Err(ProbeError::Status(503))
+    );
+    // body_contains and a body figure read the same body
+    srv.set(Reply::Http(200, "3"));
+    let both = http_check(port, |h| {
+        h.body_contains = Some("3".into());
+        h.load = Some(Box::new(crate::health::LoadFeedback {
+            source: Body,
+            kind: crate::health::LoadKind::Weight,
+        }))
+    });
+    assert_eq!(probe_once(both, port).await, Ok(Success::Load(200, 3.0)));
+}
+
+#[test]
+fn load_numbers() {
+    for (text, want) in [
+        ("0", Ok(0.0)),
+        (" 12 ", Ok(12.0)),
+        ("0.25", Ok(0.25)),
+        ("3e2", Ok(300.0)),
+        ("1.5e-1", Ok(0.15)),
+        ("-1", Err(LoadMiss::NotANumber)),
+        ("+1", Err(LoadMiss::NotANumber)),
+        ("inf", Err(LoadMiss::NotANumber)),
+        ("NaN", Err(LoadMiss::NotANumber)),
+        ("", Err(LoadMiss::NotANumber)),
+        ("1e99", Err(LoadMiss::NotANumber)),
+        ("12 connections", Err(LoadMiss::NotANumber)),
+    ] {
+        assert_eq!(parse_load(text), want, "{text:?}");
+    }
+}
+
 /// `probe_source_ipv4`: HTTP and TCP probes leave from the configured
 /// address (127.0.0.7 is ours on Linux's loopback), and a source that is
 /// not this host's fails the probe with the reason, not a panic.

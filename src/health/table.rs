@@ -33,8 +33,8 @@ impl fmt::Display for Status {
     }
 }
 
-/// Per-target health cells, written by the prober (status, RTT). Status
-/// and RTT only: who uses a target is the registry's business
+/// Per-target health cells, written by the prober (status, RTT, load
+/// figure). Status, RTT and load only: who uses a target is the registry's business
 /// ([`TargetRegistry::label`](super::TargetRegistry::label)), handed to the
 /// prober with the targets, and an operator's forced state belongs to each
 /// pool member ([`ForcedCell`](super::overrides::ForcedCell)): members of
@@ -48,7 +48,13 @@ pub struct HealthTable {
     status: Box<[AtomicU8]>,
     /// Smoothed probe response time in microseconds; 0 = unknown.
     rtt_us: Box<[AtomicU32]>,
+    /// The load figure the endpoint reports in its probe responses, as
+    /// `f32` bits; [`NO_LOAD`] = none (never reported, or stale).
+    load: Box<[AtomicU32]>,
 }
+
+/// The bits of a load cell with no figure (a NaN no parser produces).
+const NO_LOAD: u32 = u32::MAX;
 
 impl HealthTable {
     /// A table of `n` targets, all in `initial` state.
@@ -56,6 +62,7 @@ impl HealthTable {
         Self {
             status: (0..n).map(|_| AtomicU8::new(encode(initial))).collect(),
             rtt_us: (0..n).map(|_| AtomicU32::new(0)).collect(),
+            load: (0..n).map(|_| AtomicU32::new(NO_LOAD)).collect(),
         }
     }
 
@@ -125,6 +132,29 @@ impl HealthTable {
             c.store(v.max(1), Ordering::Relaxed);
         }
     }
+
+    /// The load figure `id` reports (connections, or a weight: its
+    /// check's [`LoadKind`](super::LoadKind)), when it reports one and has
+    /// not gone stale. Never negative or NaN.
+    #[inline]
+    pub fn load(&self, id: TargetId) -> Option<f32> {
+        match self.load.get(id.0 as usize)?.load(Ordering::Relaxed) {
+            NO_LOAD => None,
+            bits => Some(f32::from_bits(bits)),
+        }
+    }
+
+    /// Set (or clear with `None`) the load figure of `id`. A negative,
+    /// infinite or NaN figure clears it.
+    pub fn set_load(&self, id: TargetId, v: Option<f32>) {
+        if let Some(c) = self.load.get(id.0 as usize) {
+            let bits = match v {
+                Some(x) if x.is_finite() && x >= 0.0 => x.to_bits(),
+                _ => NO_LOAD,
+            };
+            c.store(bits, Ordering::Relaxed);
+        }
+    }
 }
 
 /// One target's health cell as read by [`HealthTable::cell`]: the probed
@@ -158,6 +188,13 @@ impl Cell {
     #[inline]
     pub fn is_up(self) -> bool {
         self.0 & 1 == 0
+    }
+
+    /// This cell, down or failing also when `other` is: two checks of one
+    /// endpoint, one health state.
+    #[inline]
+    pub fn with_failures_of(self, other: Cell) -> Cell {
+        Cell(self.0 | (other.0 & Self::FAILING_BITS))
     }
 }
 

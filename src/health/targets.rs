@@ -121,8 +121,8 @@ impl TargetRegistry {
         HealthTable::for_targets(self.iter())
     }
 
-    /// A health table for these targets that keeps, by key, the status and
-    /// RTT `old` holds for `old_targets` (a reload: ids may differ between
+    /// A health table for these targets that keeps, by key, the status,
+    /// RTT and load `old` holds for `old_targets` (a reload: ids may differ between
     /// the two). New keys start in their check's initial state.
     pub fn carry_table(&self, old_targets: &TargetRegistry, old: &HealthTable) -> HealthTable {
         HealthTable::carry_over(old, old_targets, self.iter())
@@ -154,8 +154,8 @@ impl HealthTable {
         t
     }
 
-    /// A table for `new_targets` that keeps, by [`TargetKey`], the status
-    /// and RTT `old` has for `old_targets` (ids may differ between the two).
+    /// A table for `new_targets` that keeps, by [`TargetKey`], the status,
+    /// RTT and load `old` has for `old_targets` (ids may differ between the two).
     /// New keys start as [`HealthTable::for_targets`] would. A running
     /// [`Prober`](super::Prober) rewrites surviving cells from its own state in
     /// [`Prober::reconcile`](super::Prober::reconcile), so a flip racing with the reload is not lost.
@@ -198,6 +198,7 @@ impl HealthTable {
                 if let Some(rtt) = old.rtt_us(old_id) {
                     t.set_rtt_us(id, rtt);
                 }
+                t.set_load(id, old.load(old_id));
             }
         }
         t
@@ -248,6 +249,7 @@ mod tests {
         old.set_status(a_old, Status::Down);
         old.set_rtt_us(a_old, 1234);
         old.set_rtt_us(b_old, 99);
+        old.set_load(b_old, Some(12.5));
 
         let mut new_reg = TargetRegistry::new();
         let c_new = new_reg.intern(c);
@@ -261,9 +263,10 @@ mod tests {
             (Status::Down, Some(1234))
         );
         assert_eq!(
-            (new.status(b_new), new.rtt_us(b_new)),
-            (Status::Up, Some(99))
+            (new.status(b_new), new.rtt_us(b_new), new.load(b_new)),
+            (Status::Up, Some(99), Some(12.5))
         );
+        assert_eq!(new.load(a_new), None);
         // New key: its check's initial state, nothing measured.
         assert_eq!((new.status(c_new), new.rtt_us(c_new)), (Status::Down, None));
     }

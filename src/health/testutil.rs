@@ -19,6 +19,8 @@ pub(crate) const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 pub(crate) enum Reply {
     /// An HTTP/1.1 response with this status and body, then close.
     Http(u16, &'static str),
+    /// Status, extra header lines (each ending in `\r\n`) and body.
+    HttpWith(u16, &'static str, &'static str),
     /// Read the request, then hold the connection open and say nothing.
     Hang,
     /// Read the request (or ClientHello), then close.
@@ -104,11 +106,16 @@ async fn serve(mut s: TcpStream, reply: Arc<Mutex<Reply>>, received: Arc<Mutex<V
     let head = buf.clone();
     received.lock().unwrap().push(buf);
     let r = reply.lock().unwrap().clone();
+    let r = match r {
+        Reply::Http(code, body) => Reply::HttpWith(code, "", body),
+        other => other,
+    };
     match r {
-        Reply::Http(code, body) => {
+        Reply::Http(..) => {}
+        Reply::HttpWith(code, extra, body) => {
             let is_head = head.starts_with(b"HEAD ");
             let resp = format!(
-                "HTTP/1.1 {code} Canned\r\nContent-Length: {}\r\nLocation: http://127.0.0.1:1/\r\nConnection: close\r\n\r\n{}",
+                "HTTP/1.1 {code} Canned\r\nContent-Length: {}\r\nLocation: http://127.0.0.1:1/\r\n{extra}Connection: close\r\n\r\n{}",
                 body.len(),
                 if is_head { "" } else { body }
             );
@@ -189,6 +196,7 @@ pub(crate) fn http() -> HttpCheck {
         body_contains: None,
         headers: Vec::new(),
         user_agent: super::DEFAULT_USER_AGENT.into(),
+        load: None,
     }
 }
 

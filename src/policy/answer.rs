@@ -1,11 +1,15 @@
 //! [`answer`]: one query's decision for one load-balanced name.
 
+use rand::Rng as _;
+
 use super::groups::{Choice, choose};
+use super::latency::{self, Draw, MAX_POOLS};
 use super::name::{BalancedName, Group, OnAllDown, Order, Ordered, Pick};
 use super::pool::Health;
 use super::{
     ClientInfo, Decision, DecisionKind, Family, MAX_ANSWERS, Outcome, PolicyRng, Reason, failover,
-    geo, multivalue, pool, reason, round_robin, sticky, weighted,
+    geo, least_connections, least_response_time, multivalue, pool, reason, round_robin, sticky,
+    weighted,
 };
 use crate::health::HealthTable;
 
@@ -41,7 +45,19 @@ pub fn answer_bounded(
 ) {
     out.clear();
     out.ttl = lb.ttl;
-    let order = lb.order.order(&lb.groups, client);
+    let mut buf = [0u16; MAX_POOLS];
+    let draw = || match lb.pick {
+        // A sticky pick draws the pool from the client network too, so
+        // one network gets one pool (and load balancer) for A and AAAA.
+        Pick::Sticky(p) => {
+            let (hash, scope) = sticky::client_hash(client, p);
+            Draw::Client { hash, scope }
+        }
+        _ => Draw::Random(rng.next_u64()),
+    };
+    let order = lb
+        .order
+        .order(&lb.groups, client, family, health, draw, &mut buf);
     out.ecs_scope = order.scope;
     let k = lb.answers.limit().min(max.max(1));
     match choose(order, family, Health::probed(health)) {
@@ -63,6 +79,12 @@ pub fn answer_bounded(
                         },
                     ),
                     Order::Geo(_) => geo_decision(&order, index),
+                    Order::Latency(_) => match order.indices().and_then(<[u16]>::first) {
+                        Some(&i) if usize::from(i) == index => order
+                            .first()
+                            .unwrap_or((latency::LATER, DecisionKind::Failover)),
+                        _ => (latency::LATER, DecisionKind::Failover),
+                    },
                 },
                 pool::Tier::LiveZero => (reason::WEIGHT_ZERO_ONLY, DecisionKind::LastResort),
                 pool::Tier::DrainWeighted | pool::Tier::DrainZero => {
@@ -96,7 +118,7 @@ fn any_failing(lb: &BalancedName, family: Family, health: &HealthTable) -> bool 
     lb.groups
         .iter()
         .flat_map(|g| g.pool.members(family))
-        .any(|m| health.cell(m.target).failing())
+        .any(|m| pool::cell_of(m, health).failing())
 }
 
 /// Every member of the family is unavailable: what `on_all_down` says.
@@ -192,5 +214,7 @@ fn pick(
             let scope = sticky::pick(cands, p, client, k, &mut out.addrs);
             out.ecs_scope = out.ecs_scope.max(scope);
         }
+        Pick::LeastResponseTime(t) => least_response_time::pick(cands, t, k, rng, &mut out.addrs),
+        Pick::LeastConnections => least_connections::pick(cands, k, rng, &mut out.addrs),
     }
 }

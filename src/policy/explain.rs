@@ -8,9 +8,10 @@ use crate::health::HealthTable;
 
 use super::geo::GeoMap;
 use super::groups::{Choice, choose};
-use super::pool::{Health, Tier, scan, state_of, tier_of};
+use super::latency::{Draw, LatencyMap, MAX_POOLS, Ranking, Source};
+use super::pool::{Health, Tier, cell_of, scan, state_of, tier_of};
 use super::{
-    BalancedName, ClientInfo, Family, Group, Member, OnAllDown, OperatorState, Order, Ordered,
+    BalancedName, ClientInfo, Family, Group, Member, OnAllDown, OperatorState, Order, Ordered, Pick,
 };
 use crate::geoip::ClientLocation;
 
@@ -39,6 +40,9 @@ pub fn explain(lb: &BalancedName, health: &HealthTable, client: &ClientInfo) -> 
     for (family, rr) in [(Family::V4, "A"), (Family::V6, "AAAA")] {
         let _ = writeln!(s, "  {rr}: {}", serving(lb, family, health, client));
     }
+    if let Order::Latency(map) = &lb.order {
+        latency_client(&mut s, lb, map, health, client);
+    }
     if let Order::Geo(map) = &lb.order {
         let _ = writeln!(s, "  rules (most specific first):");
         let mut rules: Vec<_> = map.rules().iter().collect();
@@ -53,9 +57,23 @@ pub fn explain(lb: &BalancedName, health: &HealthTable, client: &ClientInfo) -> 
         }
     }
     let failover = lb.order.is_failover();
+    let sites = matches!(lb.order, Order::Latency(_));
     for (i, g) in lb.groups.iter().enumerate() {
         if failover {
             let _ = writeln!(s, "  group {}: pool {}", i + 1, g.pool.name);
+        } else if sites {
+            let site = g.pool.site;
+            let at = site.coords.map_or("no lat/lon".to_owned(), |c| {
+                format!("lat {} lon {}", c.lat, c.lon)
+            });
+            let _ = writeln!(
+                s,
+                "  pool {} ({at}, weight {}, bias_ms {}, bias {})",
+                g.pool.name,
+                site.weight,
+                site.bias_us as f64 / 1000.0,
+                site.bias_pct
+            );
         } else {
             let _ = writeln!(s, "  pool {}", g.pool.name);
         }
@@ -115,9 +133,143 @@ fn pool_names(lb: &BalancedName, positions: &[u16]) -> String {
         .join(", ")
 }
 
+/// Each family's ranking of a latency or closest name for this client:
+/// every pool's estimate, where it came from, the RTT and bias added,
+/// the tolerance band, and the ECS scope.
+fn latency_client(
+    s: &mut String,
+    lb: &BalancedName,
+    map: &LatencyMap,
+    health: &HealthTable,
+    client: &ClientInfo,
+) {
+    let latency = map.ranking() == Ranking::Latency;
+    for (family, rr) in [(Family::V4, "A"), (Family::V6, "AAAA")] {
+        if lb.groups.iter().all(|g| g.pool.members(family).is_empty()) {
+            continue;
+        }
+        let ranked = map.rank(&lb.groups, client, family, health, Draw::Random(0));
+        let _ = writeln!(
+            s,
+            "  {} for this client ({rr}), best first:",
+            if latency { "estimates" } else { "distances" }
+        );
+        let mut est = ranked.estimates().to_vec();
+        // The draw among equals is per query: list the band by estimate.
+        est[..ranked.band].sort_by_key(|e| (e.total_us, e.group));
+        for e in &est {
+            let group = &lb.groups[usize::from(e.group)];
+            if group.pool.members(family).is_empty() {
+                // Never an answer for this family: not worth a line.
+                continue;
+            }
+            let pool = &group.pool.name;
+            let source = match e.source {
+                Source::Table(r) => map
+                    .table()
+                    .and_then(|t| t.rows().get(r as usize))
+                    .map_or_else(
+                        || "table".to_owned(),
+                        |row| format!("table row {}", row.key.describe(map.nets())),
+                    ),
+                Source::Distance => format!("distance {:.0} km", e.km.unwrap_or(0.0)),
+                Source::None => "none (configured order)".to_owned(),
+            };
+            let standing = if e.available {
+                "available"
+            } else {
+                "no available member"
+            };
+            let line = if !latency {
+                match e.source {
+                    Source::None => format!("{source}; {standing}"),
+                    _ => format!(
+                        "{source}, bias {} -> {:.0} km; {standing}",
+                        lb.groups[usize::from(e.group)].pool.site.bias_pct,
+                        e.network_us as f64 / 1000.0
+                    ),
+                }
+            } else if e.source == Source::None {
+                format!("{source}; {standing}")
+            } else {
+                format!(
+                    "{source}: {} + rtt {} + bias {} = {}; {standing}",
+                    ms(e.network_us),
+                    e.rtt_us.map_or("-".to_owned(), |r| ms(i64::from(r))),
+                    ms(e.bias_us),
+                    ms(e.total_us)
+                )
+            };
+            let _ = writeln!(s, "    {pool:<16} {line}");
+        }
+        if latency
+            && let Some(best) = est
+                .first()
+                .filter(|e| e.available && e.source != Source::None)
+        {
+            let limit = map.tolerance().limit(best.total_us);
+            let band: Vec<String> = est[..ranked.band]
+                .iter()
+                .map(|e| {
+                    let g = &lb.groups[usize::from(e.group)].pool;
+                    format!("{} (weight {})", g.name, g.site.weight)
+                })
+                .collect();
+            let share = if ranked.band > 1 {
+                match lb.pick {
+                    Pick::Sticky(_) => "; one drawn by weight from the client network",
+                    _ => "; one drawn by weight per query",
+                }
+            } else {
+                ""
+            };
+            let _ = writeln!(
+                s,
+                "    tolerance {} of the best: up to {}: {}{share}",
+                map.tolerance(),
+                ms(limit),
+                band.join(", ")
+            );
+        }
+        let decided = if latency {
+            "the table network and the network that placed the client"
+        } else {
+            "the network that placed the client"
+        };
+        let scope = match client.ecs {
+            None => "none (no ECS option with a source prefix above 0 in the query)".to_owned(),
+            Some(e) => format!(
+                "/{} ({decided}: /{}; the query's source /{})",
+                ranked.scope.min(e.source_prefix),
+                ranked.scope,
+                e.source_prefix
+            ),
+        };
+        let _ = writeln!(s, "    ECS scope: {scope}");
+    }
+}
+
+/// Microseconds as `12.4 ms`.
+fn ms(us: i64) -> String {
+    let v = us as f64 / 1000.0;
+    if v.fract() == 0.0 {
+        format!("{v:.0} ms")
+    } else {
+        format!("{v:.1} ms")
+    }
+}
+
 /// Where a query of `family` from `client` would be answered from now.
 fn serving(lb: &BalancedName, family: Family, health: &HealthTable, client: &ClientInfo) -> String {
-    let order = lb.order.order(&lb.groups, client);
+    let mut buf = [0u16; MAX_POOLS];
+    let order = lb.order.order(
+        &lb.groups,
+        client,
+        family,
+        health,
+        || Draw::Random(0),
+        &mut buf,
+    );
     let mut text = match choose(order, family, Health::probed(health)) {
         Choice::NoMembers if order.indices() == Some(&[]) => {
             return "no rule for this client (NODATA)".into();
@@ -156,8 +308,14 @@ fn serving(lb: &BalancedName, family: Family, health: &HealthTable, client: &Cli
             },
         },
     };
-    if matches!(lb.order, Order::Geo(_)) {
-        let _ = write!(text, "; tried {}", tried(order, family, health));
+    match &lb.order {
+        Order::Geo(_) => {
+            let _ = write!(text, "; tried {}", tried(order, family, health));
+        }
+        Order::Latency(_) => {
+            let _ = write!(text, "; ranked {}", tried(order, family, health));
+        }
+        _ => {}
     }
     text
 }
@@ -199,10 +357,18 @@ fn members(s: &mut String, g: &Group, health: &HealthTable) {
 }
 
 fn member_line(m: &Member, health: &HealthTable) -> String {
-    let mut line = format!("{:<39} weight {:<4} state {:<5}", m.addr, m.weight, m.state);
+    let addr = match m.other {
+        Some(o) => format!("{} + {o}", m.addr),
+        None => m.addr.to_string(),
+    };
+    let mut line = format!("{addr:<39} weight {:<4} state {:<5}", m.weight, m.state);
     match &m.check {
         Some(c) => {
-            let h = if health.is_up(m.target) { "up" } else { "down" };
+            let h = if cell_of(m, health).is_up() {
+                "up"
+            } else {
+                "down"
+            };
             let _ = write!(line, " health {h:<4} (check {c})");
         }
         None => line.push_str(" health -    (no check)"),
@@ -226,6 +392,23 @@ fn member_line(m: &Member, health: &HealthTable) -> String {
     }
     if let Some(c) = m.coords {
         let _ = write!(line, "; lat {} lon {}", c.lat, c.lon);
+    }
+    if let Some(rtt) = health.rtt_us(m.target) {
+        let _ = write!(line, "; rtt {} ms", f64::from(rtt) / 1000.0);
+    }
+    if let Some(kind) = m.load_kind {
+        match health.load(m.target) {
+            Some(l) => {
+                let _ = write!(line, "; load {l} ({})", kind.as_str());
+            }
+            None => {
+                let _ = write!(
+                    line,
+                    "; load - ({}, none reported: configured weight)",
+                    kind.as_str()
+                );
+            }
+        }
     }
     line
 }

@@ -15,7 +15,8 @@
 //!    available, ranking drained and weight-0 members after every live
 //!    weighted one ([`pool::Tier`]).
 //! 3. [`Pick`] chooses members inside it (one file per pick:
-//!    `weighted`, `round_robin`, `multivalue`, `sticky`).
+//!    `weighted`, `round_robin`, `multivalue`, `sticky`,
+//!    `least_response_time`, [`least_connections`]).
 //! 4. When no member of the family is available anywhere, `on_all_down`
 //!    decides; when the name has no member of the family at all, the
 //!    answer is NODATA — a property of the configuration, not an outage.
@@ -29,6 +30,9 @@ mod explain;
 mod failover;
 pub mod geo;
 pub mod groups;
+pub mod latency;
+pub mod least_connections;
+mod least_response_time;
 mod multivalue;
 pub mod name;
 pub mod pool;
@@ -39,6 +43,7 @@ mod sticky;
 mod tests;
 #[cfg(test)]
 mod testutil;
+mod tolerance;
 mod weighted;
 
 use std::fmt;
@@ -49,8 +54,9 @@ use crate::geoip::ClientLocation;
 pub use answer::{answer, answer_bounded};
 pub use explain::explain;
 pub use name::{AllDownMode, BalancedName, Group, OnAllDown, Order, Ordered, Pick, Policy};
-pub use pool::{Coords, MAX_ANSWERS, Member, OperatorState, Pool};
+pub use pool::{Coords, MAX_ANSWERS, Member, OperatorState, Pool, Site};
 pub use sticky::StickyPrefixes;
+pub use tolerance::Tolerance;
 
 /// The RNG every policy draws from: small, fast and seedable. Not
 /// cryptographic on purpose — answers need spread, not secrecy — and

@@ -4,7 +4,8 @@
 //! [`Order`] decides which groups to try, in what order, for this client
 //! (one pool, failover's priority list, or the geo rules; next the latency
 //! order), and [`Pick`] chooses members inside the group that answers
-//! (weighted, round robin, multivalue, sticky; next least response time).
+//! (weighted, round robin, multivalue, sticky, least response time, least
+//! connections).
 //! gdnsd's `meta_core.inc` has the same shape: metafo and geoip share the
 //! datacenter chooser, and a sub-plugin picks inside.
 //!
@@ -17,8 +18,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 
 use super::geo::GeoMap;
-use super::{Answers, ClientInfo, Family, Pool, StickyPrefixes};
+use super::latency::{Draw, LatencyMap, MAX_POOLS, Ranking};
+use super::{Answers, ClientInfo, DecisionKind, Family, Pool, Reason, StickyPrefixes, Tolerance};
 use crate::geoip::{ClientLocation, CustomNets};
+use crate::health::HealthTable;
 use crate::words::Words;
 
 /// The `policy` word of `[names.OWNER]`: which order and pick a name
@@ -31,6 +34,10 @@ pub enum Policy {
     Failover,
     Sticky,
     Geo,
+    LeastResponseTime,
+    LeastConnections,
+    Latency,
+    Closest,
 }
 
 impl Policy {
@@ -42,11 +49,35 @@ impl Policy {
         ("failover", Self::Failover),
         ("sticky", Self::Sticky),
         ("geo", Self::Geo),
+        ("least_response_time", Self::LeastResponseTime),
+        ("least_connections", Self::LeastConnections),
+        ("latency", Self::Latency),
+        ("closest", Self::Closest),
+    ]);
+
+    /// `group_policy`: the policies that are a pick inside one pool, for
+    /// the names whose order chooses the pool (failover, geo).
+    pub const GROUP_WORDS: Words<Policy> = Words(&[
+        ("weighted", Self::Weighted),
+        ("round_robin", Self::RoundRobin),
+        ("multivalue", Self::Multivalue),
+        ("sticky", Self::Sticky),
+        ("least_response_time", Self::LeastResponseTime),
+        ("least_connections", Self::LeastConnections),
     ]);
 
     #[inline]
     pub fn as_str(self) -> &'static str {
         Self::WORDS.word(self)
+    }
+
+    /// Whether the policy chooses among several pools (its pick inside a
+    /// pool is then `group_policy`).
+    pub fn orders_groups(self) -> bool {
+        matches!(
+            self,
+            Self::Failover | Self::Geo | Self::Latency | Self::Closest
+        )
     }
 }
 
@@ -67,21 +98,35 @@ pub enum Order {
     Failover,
     /// The groups the client's location maps to ([`GeoMap`]).
     Geo(Arc<GeoMap>),
+    /// The groups ranked for the client by expected latency or distance
+    /// ([`LatencyMap`]).
+    Latency(Arc<LatencyMap>),
 }
 
 impl Order {
-    /// The groups to try for `client`, best first, and the ECS scope that
-    /// choice depends on. Never allocates: the geo order returns a list it
-    /// computed for the client's rule when the snapshot was built, and the
-    /// scope of the network that placed the client.
+    /// The groups to try for `client` and `family`, best first, and the
+    /// ECS scope that choice depends on. Never allocates: the geo order
+    /// returns a list it computed for the client's rule when the snapshot
+    /// was built, and the scope of the network that placed the client; the
+    /// latency order ranks into `buf`, drawing among equals with `draw()`
+    /// (called only by it).
     #[inline]
-    pub fn order<'a>(&'a self, groups: &'a [Group], client: &ClientInfo) -> Ordered<'a> {
+    pub fn order<'a>(
+        &'a self,
+        groups: &'a [Group],
+        client: &ClientInfo,
+        family: Family,
+        health: &HealthTable,
+        draw: impl FnOnce() -> Draw,
+        buf: &'a mut [u16; MAX_POOLS],
+    ) -> Ordered<'a> {
         match self {
             Order::Single | Order::Failover => Ordered::in_file_order(groups),
             Order::Geo(map) => map.order(
                 groups,
                 client.location.as_ref().unwrap_or(&ClientLocation::UNKNOWN),
             ),
+            Order::Latency(map) => map.order(groups, client, family, health, draw(), buf),
         }
     }
 
@@ -92,6 +137,7 @@ impl Order {
     pub fn locator(&self) -> Option<&CustomNets> {
         match self {
             Order::Geo(map) if map.needs_location() => Some(map.nets()),
+            Order::Latency(map) if map.needs_location() => Some(map.nets()),
             _ => None,
         }
     }
@@ -113,6 +159,8 @@ pub struct Ordered<'a> {
     /// ECS scope prefix the order depends on (RFC 7871 §7.2.1); 0 when
     /// every client gets the same order.
     pub scope: u8,
+    /// A ranked order's reason and kind for an answer from its first group.
+    first: Option<(Reason, DecisionKind)>,
 }
 
 impl<'a> Ordered<'a> {
@@ -124,6 +172,7 @@ impl<'a> Ordered<'a> {
             indices: None,
             default_from: usize::MAX,
             scope: 0,
+            first: None,
         }
     }
 
@@ -141,7 +190,32 @@ impl<'a> Ordered<'a> {
             indices: Some(indices),
             default_from,
             scope,
+            first: None,
         }
+    }
+
+    /// A ranked order (latency, closest): `indices` into `groups`, what to
+    /// say of an answer from the first.
+    #[inline]
+    pub(super) fn ranked(
+        groups: &'a [Group],
+        indices: &'a [u16],
+        scope: u8,
+        first: Option<(Reason, DecisionKind)>,
+    ) -> Self {
+        Self {
+            groups,
+            indices: Some(indices),
+            default_from: usize::MAX,
+            scope,
+            first,
+        }
+    }
+
+    /// A ranked order's reason and kind for an answer from its first group.
+    #[inline]
+    pub fn first(&self) -> Option<(Reason, DecisionKind)> {
+        self.first
     }
 
     /// Every group of the name, in file order.
@@ -186,16 +260,14 @@ pub enum Pick {
     Multivalue,
     /// The same member for the same client network (rendezvous hashing).
     Sticky(StickyPrefixes),
+    /// The members with the fastest probes, within the tolerance, by
+    /// weight.
+    LeastResponseTime(Tolerance),
+    /// By weight, shifted by the load the members report.
+    LeastConnections,
 }
 
 impl Pick {
-    /// `group_policy` of a failover name: the picks a group may use.
-    pub const GROUP_WORDS: Words<Pick> = Words(&[
-        ("weighted", Self::Weighted),
-        ("round_robin", Self::RoundRobin),
-        ("multivalue", Self::Multivalue),
-    ]);
-
     /// The single-pool policy with this pick.
     #[inline]
     pub fn policy(self) -> Policy {
@@ -204,6 +276,20 @@ impl Pick {
             Pick::RoundRobin => Policy::RoundRobin,
             Pick::Multivalue => Policy::Multivalue,
             Pick::Sticky(_) => Policy::Sticky,
+            Pick::LeastResponseTime(_) => Policy::LeastResponseTime,
+            Pick::LeastConnections => Policy::LeastConnections,
+        }
+    }
+
+    /// The pick with its settings: `sticky (v4 /24, v6 /56)`,
+    /// `least_response_time (tolerance 1 ms or 20 %)`, `weighted`.
+    pub fn describe(self) -> String {
+        match self {
+            Pick::Sticky(p) => format!("{} (v4 /{}, v6 /{})", Policy::Sticky, p.v4, p.v6),
+            Pick::LeastResponseTime(t) => {
+                format!("{} (tolerance {t})", Policy::LeastResponseTime)
+            }
+            other => other.policy().to_string(),
         }
     }
 }
@@ -360,9 +446,13 @@ impl BalancedName {
     /// The file's `policy` word for this name's order and pick.
     #[inline]
     pub fn policy(&self) -> Policy {
-        match self.order {
+        match &self.order {
             Order::Failover => Policy::Failover,
             Order::Geo(_) => Policy::Geo,
+            Order::Latency(m) => match m.ranking() {
+                Ranking::Latency => Policy::Latency,
+                Ranking::Closest => Policy::Closest,
+            },
             Order::Single => self.pick.policy(),
         }
     }
@@ -370,16 +460,21 @@ impl BalancedName {
     /// The policy with its settings, as explain prints it:
     /// `failover (group_policy round_robin)`, `sticky (v4 /24, v6 /56)`.
     pub fn describe_policy(&self) -> String {
-        match (&self.order, self.pick) {
-            (Order::Failover | Order::Geo(_), pick) => format!(
-                "{} (group_policy {})",
-                self.policy(),
-                Pick::GROUP_WORDS.word(pick)
-            ),
-            (Order::Single, Pick::Sticky(p)) => {
-                format!("{} (v4 /{}, v6 /{})", Policy::Sticky, p.v4, p.v6)
+        match &self.order {
+            Order::Failover | Order::Geo(_) => {
+                format!("{} (group_policy {})", self.policy(), self.pick.describe())
             }
-            (Order::Single, pick) => pick.policy().to_string(),
+            Order::Latency(m) if m.ranking() == Ranking::Latency => format!(
+                "{} (group_policy {}, tolerance {}, path factor {})",
+                self.policy(),
+                self.pick.describe(),
+                m.tolerance(),
+                m.model().path_factor
+            ),
+            Order::Latency(_) => {
+                format!("{} (group_policy {})", self.policy(), self.pick.describe())
+            }
+            Order::Single => self.pick.describe(),
         }
     }
 }
@@ -425,9 +520,9 @@ mod tests {
         for m in AllDownMode::WORDS.values() {
             assert_ne!(AllDownMode::WORDS.word(m), "?");
         }
-        for pick in Pick::GROUP_WORDS.values() {
-            assert_ne!(pick.policy(), Policy::Sticky);
-            assert_eq!(Pick::GROUP_WORDS.word(pick), pick.policy().as_str());
+        for p in Policy::GROUP_WORDS.values() {
+            assert_eq!(Policy::GROUP_WORDS.word(p), p.as_str());
+            assert!(!matches!(p, Policy::Failover | Policy::Geo));
         }
     }
 }

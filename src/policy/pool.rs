@@ -2,6 +2,11 @@
 //!
 //! A [`Pool`] keeps its members split by address family when it is compiled,
 //! so an A query walks only IPv4 members and an AAAA query only IPv6 ones.
+//! A dual-stack endpoint (one load balancer with an IPv4 and an IPv6
+//! address, one health state) sits in both lists, once per family, each
+//! copy answering its family's address and naming the other
+//! ([`Member::other`]): every pick chooses the endpoint, then answers the
+//! queried family's address of it.
 //!
 //! Availability is ranked in [`Tier`]s rather than a yes/no flag: a member
 //! with weight 0, or one an operator put in `drain`, is a last resort, not
@@ -13,7 +18,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::health::{Cell, Forced, ForcedCell, HealthTable, TargetId};
+use crate::health::{Cell, Forced, ForcedCell, HealthTable, LoadKind, TargetId};
 use crate::words::Words;
 
 use super::Family;
@@ -65,12 +70,21 @@ pub struct Coords {
     pub lon: f64,
 }
 
-/// One endpoint of a pool.
+/// One endpoint of a pool, as one family's list holds it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Member {
+    /// The address this entry answers (the list's family).
     pub addr: IpAddr,
-    /// Health cell of this (address, check).
+    /// A dual-stack endpoint's address of the other family: the same
+    /// endpoint is in the other family's list with the two swapped.
+    pub other: Option<IpAddr>,
+    /// Health cell of this (address, check): the checked family's
+    /// address of a dual-stack endpoint (`check_family`).
     pub target: TargetId,
+    /// A dual-stack endpoint checked over both families: the second
+    /// family's cell. The endpoint is down when either is (one endpoint,
+    /// one health state); the forced state is `target`'s.
+    pub also: Option<TargetId>,
     /// 0..=1000; 0 means standby (see [`Tier::LiveZero`]).
     pub weight: u32,
     pub state: OperatorState,
@@ -80,6 +94,9 @@ pub struct Member {
     pub coords: Option<Coords>,
     /// Name of the health check, for explain and logs.
     pub check: Option<String>,
+    /// What the load figure of its check means, when the check reads one
+    /// (the `least_connections` pick).
+    pub load_kind: Option<LoadKind>,
     /// The operator override in force for this member (admin API), written
     /// by `health::overrides::apply`; beats `state` on the query path.
     pub forced: ForcedCell,
@@ -90,13 +107,16 @@ impl Member {
     pub fn new(addr: IpAddr, target: TargetId, weight: u32) -> Self {
         Self {
             addr,
+            other: None,
             target,
+            also: None,
             weight,
             state: OperatorState::Auto,
             label: None,
             region: None,
             coords: None,
             check: None,
+            load_kind: None,
             forced: ForcedCell::default(),
         }
     }
@@ -107,26 +127,105 @@ impl Member {
             IpAddr::V6(_) => Family::V6,
         }
     }
+
+    /// The endpoint's addresses: this entry's, then the other family's.
+    pub fn addrs(&self) -> impl Iterator<Item = IpAddr> {
+        std::iter::once(self.addr).chain(self.other)
+    }
+
+    /// The endpoint's IPv4 address when it has one, else its address:
+    /// the same for both families' entries of a dual-stack endpoint, so
+    /// the sticky hash scores the endpoint, not the address answered.
+    #[inline]
+    pub fn endpoint_key(&self) -> IpAddr {
+        match (self.addr, self.other) {
+            (IpAddr::V6(_), Some(v4 @ IpAddr::V4(_))) => v4,
+            (a, _) => a,
+        }
+    }
+
+    /// This entry's twin in the other family's list (a dual-stack
+    /// endpoint), `None` for a single-address member.
+    fn twin(&self) -> Option<Member> {
+        let other = self.other?;
+        Some(Member {
+            addr: other,
+            other: Some(self.addr),
+            ..self.clone()
+        })
+    }
 }
 
 /// A named set of endpoints, shared by every name that uses it.
 #[derive(Debug)]
 pub struct Pool {
     pub name: String,
+    /// Where the pool is and how the latency and closest orders treat it.
+    pub site: Site,
     v4: Box<[Member]>,
     v6: Box<[Member]>,
 }
 
+/// A pool as a site, for the orders that rank pools per client
+/// (`latency`, `closest`). The coordinates are the operator's: the load
+/// balancers' own addresses are never geolocated (PowerDNS's
+/// `pickclosest` does that, and anycast or a CDN in front makes it wrong).
+#[derive(Copy, Clone, Debug, PartialEq)]
+pub struct Site {
+    /// `lat`, `lon` of `[pools.X]`: where the pool's endpoints run.
+    pub coords: Option<Coords>,
+    /// `weight` of `[pools.X]`, 1..=1000: its share among pools within the
+    /// latency tolerance of the best.
+    pub weight: u32,
+    /// `bias_ms`: added to every latency estimate of the pool, in µs
+    /// (negative draws traffic in).
+    pub bias_us: i64,
+    /// `bias`, -99..=99: the closest order's geoproximity bias, as Route
+    /// 53's (a positive bias shrinks the pool's distances, drawing clients
+    /// from further away).
+    pub bias_pct: i8,
+}
+
+impl Default for Site {
+    fn default() -> Self {
+        Self {
+            coords: None,
+            weight: 1,
+            bias_us: 0,
+            bias_pct: 0,
+        }
+    }
+}
+
 impl Pool {
-    /// Split `members` by family, keeping their order within each family.
+    /// Split `members` by family, keeping their order within each family;
+    /// a dual-stack member (with [`Member::other`]) goes into both.
     pub fn new(name: impl Into<String>, members: impl IntoIterator<Item = Member>) -> Self {
-        let (v4, v6): (Vec<_>, Vec<_>) =
-            members.into_iter().partition(|m| m.family() == Family::V4);
+        let (mut v4, mut v6) = (Vec::new(), Vec::new());
+        for m in members {
+            let twin = m.twin();
+            match m.family() {
+                Family::V4 => v4.push(m),
+                Family::V6 => v6.push(m),
+            }
+            match twin.as_ref().map(Member::family) {
+                Some(Family::V4) => v4.extend(twin),
+                Some(Family::V6) => v6.extend(twin),
+                None => {}
+            }
+        }
         Self {
             name: name.into(),
+            site: Site::default(),
             v4: v4.into_boxed_slice(),
             v6: v6.into_boxed_slice(),
         }
+    }
+
+    /// This pool with `site`.
+    pub fn with_site(mut self, site: Site) -> Self {
+        self.site = site;
+        self
     }
 
     /// The members that can answer a query of `family`.
@@ -138,9 +237,22 @@ impl Pool {
         }
     }
 
-    /// Every member, IPv4 first.
+    /// Every endpoint once, IPv4 first: a dual-stack endpoint as its IPv4
+    /// entry.
     pub fn iter(&self) -> impl Iterator<Item = &Member> {
-        self.v4.iter().chain(self.v6.iter())
+        (self.v4.iter()).chain(self.v6.iter().filter(|m| m.other.is_none()))
+    }
+
+    /// The other family's entry of a dual-stack endpoint (`m` one of this
+    /// pool's entries), which carries its own copy of the override cell.
+    pub fn twin_of(&self, m: &Member) -> Option<&Member> {
+        let other = m.other?;
+        let list = match other {
+            IpAddr::V4(_) => &self.v4,
+            IpAddr::V6(_) => &self.v6,
+        };
+        list.iter()
+            .find(|t| t.addr == other && t.other == Some(m.addr) && t.target == m.target)
     }
 
     /// This pool with each member's health cell replaced by `target(old)`:
@@ -151,12 +263,14 @@ impl Pool {
             ms.iter()
                 .map(|m| Member {
                     target: target(m.target),
+                    also: m.also.map(&mut *target),
                     ..m.clone()
                 })
                 .collect()
         };
         Pool {
             name: self.name.clone(),
+            site: self.site,
             v4: map(&self.v4),
             v6: map(&self.v6),
         }
@@ -276,10 +390,21 @@ const TIER_CODES: [u8; 64] = {
     t
 };
 
+/// The health cell of `m`: its target's, down (and failing) when the
+/// second family's check of a dual-stack endpoint is.
+#[inline(always)]
+pub fn cell_of(m: &Member, table: &HealthTable) -> Cell {
+    let cell = table.cell(m.target);
+    match m.also {
+        None => cell,
+        Some(t) => cell.with_failures_of(table.cell(t)),
+    }
+}
+
 /// The tier of `m` as its discriminant, or [`NO_TIER`].
 #[inline(always)]
 fn tier_code(m: &Member, health: Health<'_>) -> u8 {
-    let down = (health.table.cell(m.target).bits() & health.mask) as usize;
+    let down = (cell_of(m, health.table).bits() & health.mask) as usize;
     let forced = m.forced.code() as usize;
     TIER_CODES[(down << 5 | forced << 3 | (m.state as usize) << 1 | usize::from(m.weight > 0)) & 63]
 }
@@ -528,6 +653,83 @@ mod tests {
         let got: Vec<u32> = c.iter().map(|(m, _)| m.target.0).collect();
         let want: Vec<u32> = (0..80).filter(|i| ![3, 63, 64, 79].contains(i)).collect();
         assert_eq!(got, want);
+    }
+
+    /// A dual-stack endpoint is in both lists, each copy answering its
+    /// family and naming the other; iteration lists it once.
+    #[test]
+    fn dual_stack_members_are_in_both_lists() {
+        let mut dual = m("192.0.2.1", 0, 2, OperatorState::Auto);
+        dual.other = Some("2001:db8::1".parse().unwrap());
+        dual.also = Some(TargetId(5));
+        let p = Pool::new(
+            "p",
+            [
+                m("2001:db8::9", 1, 1, OperatorState::Auto),
+                dual.clone(),
+                m("192.0.2.2", 2, 1, OperatorState::Auto),
+            ],
+        );
+        let addrs =
+            |f| -> Vec<String> { p.members(f).iter().map(|m| m.addr.to_string()).collect() };
+        assert_eq!(addrs(Family::V4), ["192.0.2.1", "192.0.2.2"]);
+        assert_eq!(addrs(Family::V6), ["2001:db8::9", "2001:db8::1"]);
+        let six = &p.members(Family::V6)[1];
+        assert_eq!(six.other, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!(
+            (six.target, six.also, six.weight),
+            (TargetId(0), Some(TargetId(5)), 2)
+        );
+        assert_eq!(six.endpoint_key(), dual.endpoint_key());
+        assert_eq!(p.iter().count(), 3, "each endpoint once");
+        let remapped = p.with_targets(&mut |t| TargetId(t.0 + 10));
+        let six = &remapped.members(Family::V6)[1];
+        assert_eq!((six.target, six.also), (TargetId(10), Some(TargetId(15))));
+    }
+
+    /// Checked over both families: down when either check is down; one
+    /// override (written to both family entries) for the endpoint.
+    #[test]
+    fn a_dual_stack_endpoint_has_one_health_state() {
+        let mut dual = m("192.0.2.1", 0, 1, OperatorState::Auto);
+        dual.other = Some("2001:db8::1".parse().unwrap());
+        dual.also = Some(TargetId(1));
+        let p = Pool::new("p", [dual]);
+        let health = HealthTable::new(2, Status::Up);
+        let tier = |f| tier_of(&p.members(f)[0], Health::probed(&health));
+        assert_eq!(tier(Family::V4), Some(Tier::LiveWeighted));
+        health.set_status(TargetId(1), Status::Down);
+        assert_eq!((tier(Family::V4), tier(Family::V6)), (None, None));
+        assert!(cell_of(&p.members(Family::V4)[0], &health).failing());
+        // failing open ignores probes, but not the forced state
+        let open = tier_of(&p.members(Family::V6)[0], Health::open(&health));
+        assert_eq!(open, Some(Tier::LiveWeighted));
+        health.set_status(TargetId(1), Status::Up);
+        let (v4, v6) = (&p.members(Family::V4)[0], &p.members(Family::V6)[0]);
+        assert!(std::ptr::eq(p.twin_of(v4).unwrap(), v6));
+        assert!(std::ptr::eq(p.twin_of(v6).unwrap(), v4));
+        let r = crate::health::overrides::MemberRef {
+            addr: v4.addr,
+            other: v4.other,
+            zone: "t",
+            pool: "p",
+            member: None,
+            file_down: false,
+            cell: &v4.forced,
+            twin_cell: p.twin_of(v4).map(|t| &t.forced),
+        };
+        let drain = crate::health::overrides::Override {
+            endpoint: crate::health::overrides::Selector::Addr("2001:db8::1".parse().unwrap()),
+            state: Forced::Drain,
+            since: 0,
+        };
+        crate::health::overrides::apply(&[drain], [r]);
+        assert_eq!(
+            (tier(Family::V4), tier(Family::V6)),
+            (Some(Tier::DrainWeighted), Some(Tier::DrainWeighted))
+        );
+        crate::health::overrides::apply(&[], [r]);
+        assert_eq!(tier(Family::V6), Some(Tier::LiveWeighted));
     }
 
     #[test]

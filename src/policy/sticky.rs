@@ -17,6 +17,18 @@
 //! The client network is the ECS address when present, else the resolver's,
 //! truncated to `sticky_v4_prefix` / `sticky_v6_prefix`. The ECS scope
 //! returned is that prefix, never wider than the ECS source prefix.
+//!
+//! A dual-stack endpoint is scored by its IPv4 address for A and AAAA
+//! alike ([`Member::endpoint_key`](super::Member::endpoint_key)), so a
+//! client network asking both gets the same load balancer: a score does
+//! not depend on the family, so the endpoint with the top score over both
+//! families' candidates wins the A and the AAAA answer when it has both
+//! addresses. In a pool that mixes single- and dual-stack endpoints, a
+//! client whose top endpoint has only one family gets, for the other, the
+//! best endpoint that has it. (Hashing over the dual-stack endpoints only
+//! would make every client consistent, but would starve single-stack
+//! endpoints of any client while a dual-stack one is up.)
+//! Single-address members are scored by their address, as before.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -67,10 +79,17 @@ pub(super) fn pick(
     let client_hash = hash_addr(net);
     let mut top = TopK::new(k);
     for (m, w) in c.iter() {
-        top.offer(score(client_hash, m.addr, w), m.addr);
+        top.offer(score(client_hash, m.endpoint_key(), w), m.addr);
     }
     top.drain_into(out);
     scope
+}
+
+/// A hash of the client's network and the ECS scope that goes with it:
+/// what the latency order draws a pool from under a sticky pick.
+pub(super) fn client_hash(client: &ClientInfo, p: StickyPrefixes) -> (u64, u8) {
+    let (net, scope) = client_network(client, p);
+    (hash_addr(net), scope)
 }
 
 /// The client's network and the ECS scope that goes with it.

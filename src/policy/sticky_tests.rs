@@ -210,3 +210,107 @@ fn several_answers_are_stable_and_distinct() {
         assert_eq!(a, ask(&lb, &health, &c).addrs);
     }
 }
+
+/// A dual-stack endpoint 192.0.2.`i` + 2001:db8::`i`, target `i`.
+fn dual(i: u8, weight: u32) -> Member {
+    let mut m = v4(i, weight);
+    m.other = Some(addr6(i));
+    m
+}
+
+/// The endpoint an answer names (its IPv4 address for a dual one).
+fn endpoint_of(lb: &BalancedName, a: IpAddr) -> IpAddr {
+    lb.groups[0]
+        .pool
+        .iter()
+        .find(|m| m.addrs().any(|x| x == a))
+        .map(|m| m.endpoint_key())
+        .expect("answered from the pool")
+}
+
+/// The same client network gets the same load balancer for A and AAAA:
+/// always in a pool of dual-stack endpoints, and in a mixed pool whenever
+/// its top-scoring endpoint (over both families) is dual-stack.
+#[test]
+fn a_and_aaaa_name_the_same_dual_stack_endpoint() {
+    let health = HealthTable::new(256, Status::Up);
+    let pools: [Vec<Member>; 2] = [
+        (1..=6).map(|i| dual(i, u32::from(i % 3 + 1))).collect(),
+        vec![dual(1, 1), dual(2, 2), v4(3, 2), v6(4, 2), dual(5, 1)],
+    ];
+    for (k, members) in pools.into_iter().enumerate() {
+        let lb = sticky(members, Answers::Count(1));
+        let mut same = 0;
+        for n in 0..600u32 {
+            let c = ClientInfo {
+                ecs: Some(ClientSubnet {
+                    addr: v4net(n.wrapping_mul(0x9e37_79b9) & 0xffff_ff00),
+                    source_prefix: 24,
+                }),
+                ..client_v4()
+            };
+            let mut out = Decision::default();
+            let mut rng = PolicyRng::seed_from_u64(u64::from(n));
+            answer(&lb, Family::V4, &c, &health, &mut rng, &mut out);
+            let a = out.addrs[0];
+            answer(&lb, Family::V6, &c, &health, &mut rng, &mut out);
+            let aaaa = out.addrs[0];
+            let (net, _) = client_network(&c, StickyPrefixes::default());
+            let top = lb.groups[0]
+                .pool
+                .iter()
+                .max_by(|x, y| {
+                    let s = |m: &Member| score(hash_addr(net), m.endpoint_key(), m.weight);
+                    s(x).total_cmp(&s(y))
+                })
+                .unwrap();
+            if top.other.is_some() {
+                assert_eq!(endpoint_of(&lb, a), top.endpoint_key(), "pool {k}, net {n}");
+                assert_eq!(
+                    endpoint_of(&lb, a),
+                    endpoint_of(&lb, aaaa),
+                    "pool {k}, net {n}"
+                );
+                same += 1;
+            } else {
+                assert_eq!(k, 1, "every endpoint of pool 0 is dual-stack");
+            }
+        }
+        // pool 1: dual-stack endpoints hold half the weight
+        assert!(
+            same > 240,
+            "pool {k}: {same} of 600 had a dual-stack winner"
+        );
+    }
+}
+
+/// Dual-stack endpoints share traffic by weight across the two families,
+/// and leaving the pool moves only their clients, in both families.
+#[test]
+fn dual_stack_shares_and_remapping() {
+    let members = vec![dual(1, 1), dual(2, 3)];
+    let lb = sticky(members, Answers::Count(1));
+    let health = HealthTable::new(16, Status::Up);
+    let mut counts: HashMap<IpAddr, u32> = HashMap::new();
+    for n in 0..8000u32 {
+        let c = ClientInfo {
+            resolver: v4net(n << 8),
+            ..client_v4()
+        };
+        let d = {
+            let mut out = Decision::default();
+            answer(
+                &lb,
+                Family::V6,
+                &c,
+                &health,
+                &mut PolicyRng::seed_from_u64(0),
+                &mut out,
+            );
+            out
+        };
+        *counts.entry(d.addrs[0]).or_default() += 1;
+    }
+    let share2 = f64::from(counts[&addr6(2)]) / 8000.0;
+    assert!((share2 - 0.75).abs() < 0.03, "{counts:?}");
+}

@@ -49,7 +49,9 @@ impl O {
 /// Every (order, pick) pair a policy file can name.
 type Kind = (O, Pick);
 
-const ALL_POLICIES: [Kind; 10] = [
+const LRT: Pick = Pick::LeastResponseTime(Tolerance { us: 1000, pct: 20 });
+
+const ALL_POLICIES: [Kind; 15] = [
     (O::Single, Pick::Weighted),
     (O::Single, Pick::RoundRobin),
     (O::Single, Pick::Multivalue),
@@ -60,6 +62,11 @@ const ALL_POLICIES: [Kind; 10] = [
     (O::Geo, Pick::Weighted),
     (O::Geo, Pick::RoundRobin),
     (O::Geo, Pick::Multivalue),
+    (O::Single, LRT),
+    (O::Single, Pick::LeastConnections),
+    (O::Failover, Pick::Sticky(StickyPrefixes { v4: 24, v6: 56 })),
+    (O::Failover, Pick::LeastConnections),
+    (O::Geo, LRT),
 ];
 
 /// A one-pool name of `kind`.
@@ -319,6 +326,10 @@ struct MemberCase {
     healthy: bool,
     /// Failover group (0 or 1); ignored by single-group policies.
     group: usize,
+    /// Probe RTT in µs (least response time).
+    rtt: Option<u32>,
+    /// Reported load and what it means (least connections).
+    load: Option<(f32, crate::health::LoadKind)>,
 }
 
 fn member_case() -> impl Strategy<Value = MemberCase> {
@@ -328,20 +339,30 @@ fn member_case() -> impl Strategy<Value = MemberCase> {
         1 => Just(OperatorState::Down),
         1 => Just(OperatorState::Drain),
     ];
+    let kind = prop_oneof![
+        Just(crate::health::LoadKind::Connections),
+        Just(crate::health::LoadKind::Weight)
+    ];
     (
         any::<bool>(),
         0u32..4,
         state,
         prop::bool::weighted(0.7),
         0usize..2,
+        prop::option::of(1u32..50_000),
+        prop::option::of((prop_oneof![0u32..3, 0u32..100], kind)),
     )
-        .prop_map(|(v6, weight, state, healthy, group)| MemberCase {
-            v6,
-            weight,
-            state,
-            healthy,
-            group,
-        })
+        .prop_map(
+            |(v6, weight, state, healthy, group, rtt, load)| MemberCase {
+                v6,
+                weight,
+                state,
+                healthy,
+                group,
+                rtt,
+                load: load.map(|(l, k)| (l as f32, k)),
+            },
+        )
 }
 
 fn client_case() -> impl Strategy<Value = ClientInfo> {
@@ -365,6 +386,13 @@ fn build(policy: Kind, answers: Answers, cases: &[MemberCase]) -> (BalancedName,
         m.state = c.state;
         if !c.healthy {
             health.set_status(m.target, Status::Down);
+        }
+        if let Some(r) = c.rtt {
+            health.set_rtt_us(m.target, r);
+        }
+        if let Some((l, kind)) = c.load {
+            health.set_load(m.target, Some(l));
+            m.load_kind = Some(kind);
         }
         let g = if policy.0.fails_over() { c.group } else { 0 };
         groups[g].push(m);

@@ -290,6 +290,7 @@ fn attach_policy(
                 }
                 for entry in file.iter().flat_map(|f| &f.names) {
                     geo_without_database(policy, entry, has_db, diags);
+                    latency_without_database(policy, entry, has_db, diags);
                 }
                 file
             }
@@ -356,6 +357,30 @@ fn geo_without_database(
             "has subdivision, country or continent rules, but no GeoIP database is \
              configured (geoip_database in the server settings); without one only \
              custom networks and the default rule can match",
+        );
+    }
+}
+
+/// Warn about a latency or closest name that would place clients with a
+/// GeoIP database when none is configured: only the latency table's
+/// network rows and custom networks (with coordinates, or a region) can
+/// place them then. A warning, not an error as for geo: the network rows
+/// still work, and a shared table may carry rows only some servers use.
+fn latency_without_database(
+    path: &Path,
+    entry: &crate::config::NameEntry,
+    has_db: bool,
+    diags: &mut Diagnostics,
+) {
+    if !has_db && matches!(&entry.lb.order, Order::Latency(map) if map.needs_location()) {
+        diags.warn(
+            path,
+            Some(entry.line),
+            Some(entry.col),
+            format!("names.{}", entry.owner),
+            "no GeoIP database is configured (geoip_database in the server settings): \
+             only the latency table's network rows and custom networks place clients; \
+             the others get the pools in `groups` order",
         );
     }
 }
@@ -504,7 +529,7 @@ fn counters_for(zones: &ZoneSet, lb: &[BalancedName]) -> crate::metrics::Snapsho
             _ => None,
         };
         let addrs = (n.groups.iter().chain(fallback))
-            .flat_map(|g| g.pool.iter().map(|m| m.addr))
+            .flat_map(|g| g.pool.iter().flat_map(|m| m.addrs()))
             .collect();
         (n.name.as_str(), addrs)
     });

@@ -44,6 +44,10 @@ pub enum Behaviour {
     Hang,
     /// 200 "ok" to odd-numbered requests, 500 to even ones.
     Alternate,
+    /// 200 "ok" after this many milliseconds (a slow or loaded site).
+    Slow(u64),
+    /// 200 "ok" with this extra header line (`X-Load: 12`).
+    Header(&'static str),
     /// 503 to requests from these source addresses, 200 "ok" to the rest
     /// (an endpoint that one vantage point cannot reach).
     RefuseFrom(Vec<IpAddr>),
@@ -209,6 +213,7 @@ fn serve_one(mut s: TcpStream, sh: &Shared) {
         .push(String::from_utf8_lossy(&head).into_owned());
     let n = sh.requests.fetch_add(1, Ordering::SeqCst) + 1;
     let behaviour = sh.behaviour.lock().unwrap().clone();
+    let mut extra = String::new();
     let from = s.peer_addr().map(|a| a.ip()).ok();
     let (status, body) = match behaviour {
         Behaviour::RefuseFrom(list) if from.is_some_and(|f| list.contains(&f)) => (503, "refused"),
@@ -216,6 +221,14 @@ fn serve_one(mut s: TcpStream, sh: &Shared) {
         Behaviour::Reply(status, body) => (status, body),
         Behaviour::Alternate if n % 2 == 1 => (200, "ok"),
         Behaviour::Alternate => (500, "flap"),
+        Behaviour::Slow(ms) => {
+            std::thread::sleep(Duration::from_millis(ms));
+            (200, "ok")
+        }
+        Behaviour::Header(line) => {
+            extra = format!("{line}\r\n");
+            (200, "ok")
+        }
         Behaviour::Hang => {
             let t0 = Instant::now();
             while *sh.behaviour.lock().unwrap() == Behaviour::Hang
@@ -230,7 +243,7 @@ fn serve_one(mut s: TcpStream, sh: &Shared) {
     };
     sh.statuses.lock().unwrap().push(status);
     let reply = format!(
-        "HTTP/1.1 {status} Test\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status} Test\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{body}",
         body.len()
     );
     let _ = s.write_all(reply.as_bytes());
@@ -240,7 +253,7 @@ fn serve_one(mut s: TcpStream, sh: &Shared) {
 // policy files and waiting
 
 /// `[checks.NAME]` with the short timings of these tests, plus `extra` lines.
-fn check(name: &str, kind: &str, port: u16, extra: &str) -> String {
+pub fn check(name: &str, kind: &str, port: u16, extra: &str) -> String {
     let path = if kind == "tcp" {
         ""
     } else {

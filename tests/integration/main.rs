@@ -27,6 +27,7 @@ mod geo;
 mod geoip;
 mod health;
 mod inputs;
+mod latency;
 mod lb;
 mod lifecycle;
 mod malformed;

@@ -381,3 +381,122 @@ fn identity_ignores_the_name() {
     assert!(set.contains(&ok["b"]));
     assert!(!set.contains(&ok["c"]));
 }
+
+#[test]
+fn load_feedback_keys() {
+    use crate::health::{LoadFeedback, LoadKind, LoadSource};
+    let text = r#"
+[checks.h]
+kind = "http"
+load_header = "X-Load"
+[checks.j]
+kind = "https"
+load_json_pointer = "/stats/active~1conns"
+load_kind = "weight"
+[checks.b]
+kind = "http"
+load_body = true
+[checks.none]
+kind = "http"
+load_body = false
+"#;
+    let (ok, d) = load(text);
+    assert!(d.is_empty(), "{d:?}");
+    let fb = |n: &str| ok[n].load().cloned();
+    assert_eq!(
+        fb("h"),
+        Some(LoadFeedback {
+            source: LoadSource::Header("x-load".into()),
+            kind: LoadKind::Connections
+        })
+    );
+    assert_eq!(
+        fb("j"),
+        Some(LoadFeedback {
+            source: LoadSource::JsonPointer("/stats/active~1conns".into()),
+            kind: LoadKind::Weight
+        })
+    );
+    assert_eq!(fb("b").map(|l| l.source), Some(LoadSource::Body));
+    assert_eq!(fb("none"), None);
+    // the load settings are part of a check's identity
+    assert_ne!(ok["h"], ok["b"]);
+
+    let bad = r#"
+[checks.a]
+kind = "http"
+load_header = "X Load"
+[checks.b]
+kind = "http"
+load_header = "x-load"
+load_body = true
+[checks.c]
+kind = "http"
+method = "HEAD"
+load_json_pointer = "/n"
+[checks.d]
+kind = "http"
+load_json_pointer = "n"
+[checks.e]
+kind = "http"
+load_json_pointer = "/a~2"
+[checks.f]
+kind = "http"
+load_kind = "weight"
+[checks.g]
+kind = "http"
+load_header = "x-load"
+load_kind = "cpu"
+[checks.t]
+kind = "tcp"
+port = 9
+load_header = "x-load"
+"#;
+    let (ok, d) = load(bad);
+    assert!(ok.is_empty(), "{:?}", ok.keys());
+    let got: Vec<(u32, &str, &str)> = d
+        .iter()
+        .map(|(l, k, m)| (*l, k.as_str(), m.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (4, "checks.a.load_header", "not a header name: \"X Load\""),
+            (
+                8,
+                "checks.b.load_body",
+                "give one of load_header, load_json_pointer, load_body, not load_header and load_body"
+            ),
+            (
+                12,
+                "checks.c.load_json_pointer",
+                "a HEAD response has no body to read a load figure from; use method \"GET\""
+            ),
+            (
+                15,
+                "checks.d.load_json_pointer",
+                "not a JSON pointer (RFC 6901: \"/key/0/inner\", ~0 for ~ and ~1 for /), got \"n\""
+            ),
+            (
+                18,
+                "checks.e.load_json_pointer",
+                "not a JSON pointer (RFC 6901: \"/key/0/inner\", ~0 for ~ and ~1 for /), got \"/a~2\""
+            ),
+            (
+                21,
+                "checks.f.load_kind",
+                "only with load_header, load_json_pointer or load_body"
+            ),
+            (
+                25,
+                "checks.g.load_kind",
+                "unknown load kind \"cpu\", expected connections or weight"
+            ),
+            (
+                29,
+                "checks.t.load_header",
+                "only valid for http and https checks"
+            ),
+        ]
+    );
+}

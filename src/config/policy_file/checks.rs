@@ -17,7 +17,8 @@ use super::parse::Cx;
 use super::spec::{CheckSpec, StatusSpec};
 use crate::config::values::{float_in, int_in, is_host_name, one_of, out_of_range};
 use crate::health::{
-    Check, CheckKind, DEFAULT_USER_AGENT, HttpCheck, HttpMethod, Status, StatusSet, TlsCheck,
+    Check, CheckKind, DEFAULT_USER_AGENT, HttpCheck, HttpMethod, LoadFeedback, LoadKind,
+    LoadSource, Status, StatusSet, TlsCheck,
 };
 use crate::words::Words;
 
@@ -108,6 +109,10 @@ pub(super) fn validate_check(file: &mut Cx<'_>, name: &str, spec: &CheckSpec) ->
         body_contains,
         headers,
         user_agent,
+        load_header,
+        load_json_pointer,
+        load_body,
+        load_kind,
         bad,
     } = spec;
     let mut cx = Ctx {
@@ -220,6 +225,10 @@ pub(super) fn validate_check(file: &mut Cx<'_>, name: &str, spec: &CheckSpec) ->
             cx.http_only("body_contains", body_contains);
             cx.http_only("headers", headers);
             cx.http_only("user_agent", user_agent);
+            cx.http_only("load_header", load_header);
+            cx.http_only("load_json_pointer", load_json_pointer);
+            cx.http_only("load_body", load_body);
+            cx.http_only("load_kind", load_kind);
             None
         }
         Some(kind @ (Kind::Http | Kind::Https)) => {
@@ -460,6 +469,7 @@ fn validate_http(cx: &mut Ctx<'_, '_>, spec: &CheckSpec, https: bool) -> Option<
         }
     };
 
+    let load = load_feedback(cx, spec, method);
     ok.then_some(HttpCheck {
         tls,
         method,
@@ -469,7 +479,119 @@ fn validate_http(cx: &mut Ctx<'_, '_>, spec: &CheckSpec, https: bool) -> Option<
         body_contains,
         headers,
         user_agent,
+        load: load.ok()?.map(Box::new),
     })
+}
+
+/// `load_header`, `load_json_pointer`, `load_body` (at most one) and
+/// `load_kind`. `Err` after reporting.
+fn load_feedback(
+    cx: &mut Ctx<'_, '_>,
+    spec: &CheckSpec,
+    method: HttpMethod,
+) -> Result<Option<LoadFeedback>, ()> {
+    let mut ok = true;
+    let mut sources = Vec::new();
+    if let Some(h) = &spec.load_header {
+        match HeaderName::from_bytes(h.get_ref().as_bytes()) {
+            Ok(n) => sources.push((
+                "load_header",
+                h.span(),
+                LoadSource::Header(n.as_str().into()),
+            )),
+            Err(_) => {
+                cx.error(
+                    "load_header",
+                    h.span(),
+                    format!("not a header name: {:?}", h.get_ref()),
+                );
+                ok = false;
+            }
+        }
+    }
+    if let Some(p) = &spec.load_json_pointer {
+        let v = p.get_ref();
+        if v.starts_with('/') && v.len() <= MAX_TEXT && !has_bad_escape(v) {
+            sources.push((
+                "load_json_pointer",
+                p.span(),
+                LoadSource::JsonPointer(v.clone()),
+            ));
+        } else {
+            cx.error(
+                "load_json_pointer",
+                p.span(),
+                format!(
+                    "not a JSON pointer (RFC 6901: \"/key/0/inner\", ~0 for ~ and ~1 for /), got {v:?}"
+                ),
+            );
+            ok = false;
+        }
+    }
+    if let Some(b) = &spec.load_body
+        && *b.get_ref()
+    {
+        sources.push(("load_body", b.span(), LoadSource::Body));
+    }
+    if sources.len() > 1 {
+        let names: Vec<&str> = sources.iter().map(|s| s.0).collect();
+        let (key, span) = (sources[1].0, sources[1].1.clone());
+        cx.error(
+            key,
+            span,
+            format!(
+                "give one of load_header, load_json_pointer, load_body, not {}",
+                names.join(" and ")
+            ),
+        );
+        ok = false;
+    }
+    if let Some((key, span, LoadSource::Body | LoadSource::JsonPointer(_))) = sources.first()
+        && method == HttpMethod::Head
+    {
+        cx.error(
+            key,
+            span.clone(),
+            "a HEAD response has no body to read a load figure from; use method \"GET\"",
+        );
+        ok = false;
+    }
+    let kind = match &spec.load_kind {
+        None => LoadKind::Connections,
+        Some(k) => {
+            if sources.is_empty() && ok {
+                cx.error(
+                    "load_kind",
+                    k.span(),
+                    "only with load_header, load_json_pointer or load_body",
+                );
+                ok = false;
+            }
+            match one_of("load kind", &LoadKind::WORDS, k.get_ref()) {
+                Ok(k) => k,
+                Err(m) => {
+                    cx.error("load_kind", k.span(), m);
+                    ok = false;
+                    LoadKind::Connections
+                }
+            }
+        }
+    };
+    if !ok {
+        return Err(());
+    }
+    Ok(sources
+        .into_iter()
+        .next()
+        .map(|(_, _, source)| LoadFeedback { source, kind }))
+}
+
+/// `~` not followed by `0` or `1` (RFC 6901 §3).
+fn has_bad_escape(p: &str) -> bool {
+    let b = p.as_bytes();
+    b.iter()
+        .enumerate()
+        .any(|(i, &c)| c == b'~' && !matches!(b.get(i + 1), Some(b'0' | b'1')))
 }
 
 /// A duration key in seconds: default when absent, `None` after an error.

@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -23,12 +22,13 @@ use super::spec::{
     GeoRulesSpec, GeoSpec, NetList, NetSpec, NetsFileSpec, PoolList, ReadSpec, RuleTable,
 };
 use crate::config::fields::Fields;
-use crate::config::values::float_in;
-use crate::geoip::codes::{is_country, is_subdivision};
-use crate::geoip::nets::canonical_net;
-use crate::geoip::{
-    Continent, Coordinates, Country, CustomNets, CustomPlace, Location, RegionId, Subdivision,
+use crate::config::places::{
+    country_code, parse_net, subdivision_code, unknown_continent, unknown_country,
+    unknown_subdivision,
 };
+use crate::config::values::float_in;
+use crate::geoip::nets::canonical_net;
+use crate::geoip::{Continent, Coordinates, CustomNets, CustomPlace, Location, RegionId};
 use crate::policy::Pool;
 use crate::policy::geo::RuleKey;
 
@@ -359,47 +359,6 @@ fn net_entry(
         coords,
     };
     Some((parsed?, CustomPlace::new(region, location)))
-}
-
-/// `ADDR/LEN` with no bits set beyond LEN.
-fn parse_net(s: &str) -> Result<IpNet, String> {
-    match s.parse::<IpNet>() {
-        Ok(n) if n.trunc() != n => Err(format!(
-            "network {n} has bits set beyond its /{} prefix (did you mean {}?)",
-            n.prefix_len(),
-            n.trunc()
-        )),
-        Ok(n) => Ok(n),
-        Err(_) => Err(match s.parse::<IpAddr>() {
-            Ok(a) => format!(
-                "{s:?} is an address, not a network: write {a}/{}",
-                if a.is_ipv4() { 32 } else { 128 }
-            ),
-            Err(_) => format!("{s:?} is not a network (ADDR/LEN, e.g. 10.20.0.0/16)"),
-        }),
-    }
-}
-
-fn country_code(s: &str) -> Option<Country> {
-    is_country(s).then(|| Country::from_code(s)).flatten()
-}
-
-fn subdivision_code(s: &str) -> Option<Subdivision> {
-    is_subdivision(s)
-        .then(|| Subdivision::from_code(s))
-        .flatten()
-}
-
-fn unknown_continent(s: &str) -> String {
-    format!("unknown continent code {s:?}, expected AF, AN, AS, EU, NA, OC or SA")
-}
-
-fn unknown_country(s: &str) -> String {
-    format!("unknown country code {s:?} (ISO 3166-1 alpha-2, e.g. \"US\")")
-}
-
-fn unknown_subdivision(s: &str) -> String {
-    format!("unknown subdivision code {s:?} (ISO 3166-2 in full, e.g. \"US-CA\")")
 }
 
 /// The pools of a geo name, in order of first use, and its rules as

@@ -23,6 +23,9 @@
 
 mod checks;
 mod geo;
+mod latency;
+#[cfg(test)]
+mod latency_tests;
 mod names;
 mod parse;
 mod pools;
@@ -114,8 +117,8 @@ pub fn load_policy_file(
 }
 
 /// [`load_policy_file`], also returning the other files the policy file
-/// named (its `[geo]` nets file, read or not), for the reload's list of
-/// files to watch.
+/// named (its `[geo]` nets file and `[latency]` table, read or not), for
+/// the reload's list of files to watch.
 pub fn load_policy_file_reading(
     path: &Path,
     text: &str,
@@ -170,6 +173,18 @@ fn compile(
         pools.insert(e.name.get_ref(), pool.map(Arc::new));
     }
     let nets = geo::compile_nets(cx, file.geo.as_ref().map(Option::as_ref), named);
+    let pool_names: Vec<&str> = file
+        .pools
+        .iter()
+        .map(|e| e.name.get_ref().as_str())
+        .collect();
+    let latency = latency::compile_section(
+        cx,
+        file.latency.as_ref().map(Option::as_ref),
+        &pool_names,
+        nets.as_deref(),
+        named,
+    );
     let mut names = Vec::with_capacity(file.names.len());
     let mut failed = Vec::new();
     let mut seen = HashMap::new();
@@ -179,10 +194,14 @@ fn compile(
         let name = owner_name(cx, &e.name, &path, origin, &mut seen);
         // Compiled even under a bad owner, so its own errors show too.
         let display = name.as_ref().map_or_else(|| owner.clone(), Name::to_ascii);
-        let lb = e
-            .spec
-            .as_ref()
-            .and_then(|s| compile_name(cx, &display, &path, s, &e.name, &pools, nets.as_ref()));
+        let lb = e.spec.as_ref().and_then(|s| {
+            let files = names::FileCx {
+                pools: &pools,
+                nets: nets.as_ref(),
+                latency: latency.as_ref(),
+            };
+            compile_name(cx, &display, &path, s, &e.name, &files)
+        });
         let (line, col) = cx.line_col(e.name.span().start);
         match (name, lb) {
             (Some(name), Some(lb)) => names.push(NameEntry {

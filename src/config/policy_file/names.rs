@@ -10,21 +10,33 @@ use hickory_proto::rr::Name;
 use toml::Spanned;
 
 use super::geo::{Rules, compile_rules};
+use super::latency::LatencySection;
 use super::parse::Cx;
 use super::spec::{AnswersSpec, GeoRulesSpec, NameSpec};
 use crate::config::fields::BadKeys;
-use crate::config::values::{int_in, one_of};
+use crate::config::values::{float_in, int_in, one_of};
 use crate::geoip::CustomNets;
 use crate::policy::geo::GeoMap;
+use crate::policy::latency::{LatencyMap, MAX_POOLS, Ranking};
 use crate::policy::{
     AllDownMode, Answers, BalancedName, Group, MAX_ANSWERS, OnAllDown, Order, Pick, Policy, Pool,
-    StickyPrefixes,
+    StickyPrefixes, Tolerance,
 };
 use crate::zone::name::{parse_owner, to_wire_lower};
 
 /// Defaults, documented in `zones/example.test.toml`.
 pub const DEFAULT_TTL: u32 = 30;
 pub const MAX_TTL: i64 = 86_400;
+/// `tolerance_ms` / `tolerance_pct` of a latency name: pools within 5 ms
+/// or 10 % of the best estimate are as good.
+pub(super) const DEFAULT_TOLERANCE: Tolerance = Tolerance { us: 5_000, pct: 10 };
+/// `rtt_tolerance_ms` / `rtt_tolerance_pct`: members within 1 ms or 20 %
+/// of the fastest probe RTT are as fast.
+pub(super) const DEFAULT_RTT_TOLERANCE: Tolerance = Tolerance { us: 1_000, pct: 20 };
+/// Largest tolerance in milliseconds (10 s).
+pub(super) const MAX_TOLERANCE_MS: f64 = 10_000.0;
+/// Largest tolerance in percent.
+pub(super) const MAX_TOLERANCE_PCT: f64 = 1_000.0;
 
 /// The owner of `[names.OWNER]` as a name in `origin`'s zone, by the zone
 /// files' own rule ([`parse_owner`]); `None` after reporting it. Rejects a
@@ -74,18 +86,26 @@ pub(super) fn owner_name(
     }
 }
 
+/// What a name may refer to in its policy file: the pools (`None` for a
+/// broken one), the custom networks (`None` when `[geo]` is broken) and
+/// `[latency]` (`None` when broken); broken ones are already reported.
+pub(super) struct FileCx<'a> {
+    pub(super) pools: &'a HashMap<&'a str, Option<Arc<Pool>>>,
+    pub(super) nets: Option<&'a Arc<CustomNets>>,
+    pub(super) latency: Option<&'a LatencySection>,
+}
+
 /// `[names.OWNER]` → a load-balanced name; `None` after reporting any
-/// error. `nets` are the file's custom networks, `None` when its `[geo]`
-/// is broken (already reported).
+/// error.
 pub(super) fn compile_name(
     cx: &mut Cx<'_>,
     owner: &str,
     base: &str,
     spec: &NameSpec,
     name_key: &Spanned<String>,
-    pools: &HashMap<&str, Option<Arc<Pool>>>,
-    nets: Option<&Arc<CustomNets>>,
+    file: &FileCx<'_>,
 ) -> Option<BalancedName> {
+    let (pools, nets) = (file.pools, file.nets);
     let NameSpec {
         policy,
         pool,
@@ -98,6 +118,10 @@ pub(super) fn compile_name(
         fallback_pool,
         sticky_v4_prefix,
         sticky_v6_prefix,
+        tolerance_ms,
+        tolerance_pct,
+        rtt_tolerance_ms,
+        rtt_tolerance_pct,
         geo,
         bad,
     } = spec;
@@ -140,28 +164,79 @@ pub(super) fn compile_name(
         kind,
         group_policy.as_ref(),
         [sticky_v4_prefix.as_ref(), sticky_v6_prefix.as_ref()],
+        [rtt_tolerance_ms.as_ref(), rtt_tolerance_pct.as_ref()],
     );
     let on_all_down = n.on_all_down(cx, on_all_down.as_ref(), fallback_pool.as_ref());
+    let tolerance = n.tolerance(cx, kind, [tolerance_ms.as_ref(), tolerance_pct.as_ref()]);
+    if matches!(kind, Some(Policy::Latency | Policy::Closest)) && group_pools.len() > MAX_POOLS {
+        let at = groups.as_ref().map_or(n.header, |g| g.span().start);
+        cx.error(
+            at,
+            n.key("groups"),
+            format!(
+                "{} pools; a {} name ranks at most {MAX_POOLS}",
+                group_pools.len(),
+                n.policy
+            ),
+        );
+    }
 
     if cx.diags.len() != before || bad.any() {
         return None;
     }
-    let order = match kind? {
-        Policy::Failover => Order::Failover,
-        Policy::Geo => {
-            let rules = rules?;
-            group_pools = rules.pools;
-            Order::Geo(Arc::new(GeoMap::new(nets?.clone(), rules.rules)))
-        }
-        Policy::Weighted | Policy::RoundRobin | Policy::Multivalue | Policy::Sticky => {
-            Order::Single
-        }
-    };
+    let mut geo_rules = None;
+    if let Some(Policy::Geo) = kind {
+        let r = rules?;
+        group_pools = r.pools;
+        geo_rules = Some(r.rules);
+    }
     let groups: Box<[Group]> = group_pools.into_iter().map(Group::new).collect();
     if groups.is_empty() {
         // A referenced pool failed validation; that error is already out.
         return None;
     }
+    let order = match kind? {
+        Policy::Failover => Order::Failover,
+        Policy::Geo => Order::Geo(Arc::new(GeoMap::new(nets?.clone(), geo_rules?))),
+        p @ (Policy::Latency | Policy::Closest) => {
+            let section = file.latency?;
+            let ranking = if p == Policy::Latency {
+                Ranking::Latency
+            } else {
+                Ranking::Closest
+            };
+            let map = LatencyMap::new(
+                ranking,
+                nets?.clone(),
+                section.table.clone(),
+                &groups,
+                tolerance,
+                section.model,
+            );
+            if !map.can_estimate() {
+                cx.warn(
+                    n.header,
+                    base,
+                    format!(
+                        "no pool of this {p} name has lat/lon{}: every client gets the pools in \
+                         `groups` order",
+                        if p == Policy::Latency {
+                            " and the file has no [latency] table"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+            }
+            Order::Latency(Arc::new(map))
+        }
+        Policy::Weighted
+        | Policy::RoundRobin
+        | Policy::Multivalue
+        | Policy::Sticky
+        | Policy::LeastResponseTime
+        | Policy::LeastConnections => Order::Single,
+    };
     Some(BalancedName {
         name: owner.to_owned(),
         ttl,
@@ -307,19 +382,19 @@ impl NameCx<'_> {
                 }
                 return Vec::new();
             }
-            Some(Policy::Failover) => {
-                if let Some(p) = pool {
+            Some(p @ (Policy::Failover | Policy::Latency | Policy::Closest)) => {
+                if let Some(pl) = pool {
                     cx.error(
-                        p.span().start,
+                        pl.span().start,
                         self.key("pool"),
-                        "not used by policy failover; list the pools in `groups`",
+                        format!("not used by policy {p}; list the pools in `groups`"),
                     );
                 }
                 if groups.is_none() && !self.bad.has("groups") {
                     cx.error(
                         self.header,
                         self.key("groups"),
-                        "required for policy failover",
+                        format!("required for policy {p}"),
                     );
                 }
             }
@@ -328,7 +403,7 @@ impl NameCx<'_> {
                     cx.error(
                         g.span().start,
                         self.key("groups"),
-                        format!("only for policy failover, not {policy}"),
+                        format!("only for policies failover, latency and closest, not {policy}"),
                     );
                 }
                 if pool.is_none() && !self.bad.has("pool") {
@@ -369,54 +444,130 @@ impl NameCx<'_> {
     }
 
     /// The pick inside the answering group: the policy itself, or
-    /// `group_policy` for failover; sticky's prefixes.
+    /// `group_policy` for the policies that order pools; its settings
+    /// (sticky's prefixes, least response time's tolerance), each key
+    /// refused when the pick does not use it.
     fn pick(
         &self,
         cx: &mut Cx<'_>,
         kind: Option<Policy>,
         group_policy: Option<&Spanned<String>>,
         [v4, v6]: [Option<&Spanned<i64>>; 2],
+        [tol_ms, tol_pct]: [Option<&Spanned<f64>>; 2],
     ) -> Pick {
         let policy = self.policy;
-        let group_pick = match group_policy {
-            None => Pick::Weighted,
+        let ordered = kind.is_some_and(Policy::orders_groups);
+        // The pick's own policy word; `None` when unknown (reported).
+        let picked = match group_policy {
+            None if ordered => Some(Policy::Weighted),
+            None => kind,
             Some(gp) => {
-                if kind.is_some_and(|k| k != Policy::Failover && k != Policy::Geo) {
+                if kind.is_some_and(|k| !k.orders_groups()) {
                     cx.error(
                         gp.span().start,
                         self.key("group_policy"),
-                        format!("only for policies failover and geo, not {policy}"),
+                        format!(
+                            "only for policies failover, geo, latency and closest, not {policy}"
+                        ),
                     );
                 }
-                let r = one_of("group policy", &Pick::GROUP_WORDS, gp.get_ref());
+                let r = one_of("group policy", &Policy::GROUP_WORDS, gp.get_ref());
                 cx.check(gp.span().start, self.key("group_policy"), r)
-                    .unwrap_or(Pick::Weighted)
             }
         };
-        let mut prefix = |v: Option<&Spanned<i64>>, max: i64, k: &str, default: u8| {
-            if let Some(v) = v
-                && kind.is_some_and(|k| k != Policy::Sticky)
-            {
-                cx.error(
-                    v.span().start,
-                    self.key(k),
-                    format!("only for policy sticky, not {policy}"),
-                );
-            }
-            v.and_then(|v| cx.check(v.span().start, self.key(k), int_in(*v.get_ref(), 0..=max)))
+        // A key of one pick given to another: say which picks take it.
+        let only_for = |cx: &mut Cx<'_>, at: usize, k: &str, wanted: Policy| {
+            let Some(p) = picked.filter(|p| *p != wanted) else {
+                return;
+            };
+            let msg = if ordered {
+                format!("only with group_policy = \"{wanted}\", not {p}")
+            } else {
+                format!("only for policy {wanted}, not {policy}")
+            };
+            cx.error(at, self.key(k), msg);
+        };
+        let prefix = |cx: &mut Cx<'_>, v: Option<&Spanned<i64>>, max: i64, k: &str, default: u8| {
+            let Some(v) = v else { return default };
+            only_for(cx, v.span().start, k, Policy::Sticky);
+            cx.check(v.span().start, self.key(k), int_in(*v.get_ref(), 0..=max))
                 .map_or(default, |p| p as u8)
         };
         let defaults = StickyPrefixes::default();
         let sticky = StickyPrefixes {
-            v4: prefix(v4, 32, "sticky_v4_prefix", defaults.v4),
-            v6: prefix(v6, 128, "sticky_v6_prefix", defaults.v6),
+            v4: prefix(cx, v4, 32, "sticky_v4_prefix", defaults.v4),
+            v6: prefix(cx, v6, 128, "sticky_v6_prefix", defaults.v6),
         };
-        match kind {
-            Some(Policy::Weighted) | None => Pick::Weighted,
+        let tolerance = Tolerance {
+            us: tol_ms.map_or(DEFAULT_RTT_TOLERANCE.us, |v| {
+                only_for(
+                    cx,
+                    v.span().start,
+                    "rtt_tolerance_ms",
+                    Policy::LeastResponseTime,
+                );
+                let r = float_in(*v.get_ref(), 0.0..=MAX_TOLERANCE_MS, " ms");
+                cx.check(v.span().start, self.key("rtt_tolerance_ms"), r)
+                    .map_or(0, |ms| (ms * 1000.0).round() as u32)
+            }),
+            pct: tol_pct.map_or(DEFAULT_RTT_TOLERANCE.pct, |v| {
+                only_for(
+                    cx,
+                    v.span().start,
+                    "rtt_tolerance_pct",
+                    Policy::LeastResponseTime,
+                );
+                let r = float_in(*v.get_ref(), 0.0..=MAX_TOLERANCE_PCT, " %");
+                cx.check(v.span().start, self.key("rtt_tolerance_pct"), r)
+                    .map_or(0, |p| p.round() as u16)
+            }),
+        };
+        match picked {
             Some(Policy::RoundRobin) => Pick::RoundRobin,
             Some(Policy::Multivalue) => Pick::Multivalue,
             Some(Policy::Sticky) => Pick::Sticky(sticky),
-            Some(Policy::Failover | Policy::Geo) => group_pick,
+            Some(Policy::LeastResponseTime) => Pick::LeastResponseTime(tolerance),
+            Some(Policy::LeastConnections) => Pick::LeastConnections,
+            Some(
+                Policy::Weighted
+                | Policy::Failover
+                | Policy::Geo
+                | Policy::Latency
+                | Policy::Closest,
+            )
+            | None => Pick::Weighted,
+        }
+    }
+
+    /// `tolerance_ms` and `tolerance_pct`: latency names only.
+    fn tolerance(
+        &self,
+        cx: &mut Cx<'_>,
+        kind: Option<Policy>,
+        [ms, pct]: [Option<&Spanned<f64>>; 2],
+    ) -> Tolerance {
+        let policy = self.policy;
+        let mut read = |v: Option<&Spanned<f64>>, k: &str, max: f64, unit: &str| {
+            let v = v?;
+            if kind.is_some_and(|p| p != Policy::Latency) {
+                cx.error(
+                    v.span().start,
+                    self.key(k),
+                    format!("only for policy latency, not {policy}"),
+                );
+            }
+            cx.check(
+                v.span().start,
+                self.key(k),
+                float_in(*v.get_ref(), 0.0..=max, unit),
+            )
+        };
+        let d = DEFAULT_TOLERANCE;
+        Tolerance {
+            us: read(ms, "tolerance_ms", MAX_TOLERANCE_MS, " ms")
+                .map_or(d.us, |ms| (ms * 1000.0).round() as u32),
+            pct: read(pct, "tolerance_pct", MAX_TOLERANCE_PCT, " %")
+                .map_or(d.pct, |p| p.round() as u16),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use toml::Spanned;
 
-use super::spec::{CheckSpec, GeoSpec, NameSpec, PoolSpec, ReadSpec};
+use super::spec::{CheckSpec, GeoSpec, LatencySpec, NameSpec, PoolSpec, ReadSpec};
 pub(super) use crate::config::fields::{Cx, key_path};
 use crate::config::fields::{Fields, named_entries};
 use toml::de::DeValue;
@@ -23,9 +23,11 @@ pub(super) struct FileSpec {
     /// `[geo]` when present: `Some(None)` when it is not a table (already
     /// reported), so what depends on it stays quiet.
     pub(super) geo: Option<Option<GeoSpec>>,
+    /// `[latency]` when present, as `geo`.
+    pub(super) latency: Option<Option<LatencySpec>>,
 }
 
-const SECTIONS: &str = "unknown key, expected one of `checks`, `pools`, `names`, `geo`";
+const SECTIONS: &str = "unknown key, expected one of `checks`, `pools`, `names`, `geo`, `latency`";
 
 pub(super) fn parse(cx: &mut Cx<'_>) -> Option<FileSpec> {
     let doc = cx.parse_document(cx.text)?;
@@ -37,6 +39,9 @@ pub(super) fn parse(cx: &mut Cx<'_>) -> Option<FileSpec> {
         geo: root
             .take("geo")
             .map(|v| Fields::new(cx, "geo".to_owned(), v).map(|f| GeoSpec::read(cx, f))),
+        latency: root
+            .take("latency")
+            .map(|v| Fields::new(cx, "latency".to_owned(), v).map(|f| LatencySpec::read(cx, f))),
     };
     root.finish_with(cx, SECTIONS);
     Some(file)

@@ -1,7 +1,8 @@
 //! The policy file's format: `[checks.NAME]`, `[pools.NAME]`,
-//! `[names.OWNER]` (with `[names.OWNER.geo]`) and `[geo]` (and the nets
-//! file `[geo]` may name), every value `Spanned` so an error can point at
-//! it.
+//! `[names.OWNER]` (with `[names.OWNER.geo]`), `[geo]` (and the nets
+//! file `[geo]` may name) and `[latency]` (the latency table's format is
+//! `config::latency_table`), every value `Spanned` so an error can point
+//! at it.
 //!
 //! Each table is read field by field ([`crate::config::fields`]): every
 //! value is deserialized on its own (serde), so a bad value, a missing
@@ -69,6 +70,16 @@ pub struct CheckSpec {
     pub headers: Option<Spanned<BTreeMap<String, Spanned<String>>>>,
     /// User-Agent header; default `dnslb-health/VERSION`.
     pub user_agent: Option<Spanned<String>>,
+    /// Read a load figure from this response header. At most one of
+    /// `load_header`, `load_json_pointer`, `load_body`; http/https only.
+    pub load_header: Option<Spanned<String>>,
+    /// Read a load figure at this RFC 6901 pointer of a JSON body.
+    pub load_json_pointer: Option<Spanned<String>>,
+    /// `true`: the whole body is the load figure; default false.
+    pub load_body: Option<Spanned<bool>>,
+    /// What the figure means: `connections` (default) or `weight`; only
+    /// with one of the three above.
+    pub load_kind: Option<Spanned<String>>,
     /// Keys written with a value of the wrong type (already reported).
     pub bad: BadKeys,
 }
@@ -93,6 +104,10 @@ impl ReadSpec for CheckSpec {
             body_contains: f.opt(cx, "body_contains"),
             headers: f.opt(cx, "headers"),
             user_agent: f.opt(cx, "user_agent"),
+            load_header: f.opt(cx, "load_header"),
+            load_json_pointer: f.opt(cx, "load_json_pointer"),
+            load_body: f.opt(cx, "load_body"),
+            load_kind: f.opt(cx, "load_kind"),
             bad: BadKeys::default(),
         };
         spec.bad = f.finish(cx);
@@ -166,6 +181,21 @@ pub struct PoolSpec {
     /// An entry that is not a table is `None` (already reported), so the
     /// others keep their index.
     pub members: Option<Spanned<Vec<Option<MemberSpec>>>>,
+    /// Where the pool runs, degrees, -90..=90 (latency and closest names);
+    /// requires `lon`.
+    pub lat: Option<Spanned<f64>>,
+    /// -180..=180; requires `lat`.
+    pub lon: Option<Spanned<f64>>,
+    /// Share among pools within a latency name's tolerance, 1..=1000;
+    /// default 1.
+    pub weight: Option<Spanned<i64>>,
+    /// Milliseconds added to the pool's latency estimates,
+    /// -10000..=10000; default 0.
+    pub bias_ms: Option<Spanned<f64>>,
+    /// Closest names' geoproximity bias, -99..=99; default 0.
+    pub bias: Option<Spanned<i64>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
 }
 
 impl ReadSpec for PoolSpec {
@@ -184,8 +214,17 @@ impl ReadSpec for PoolSpec {
                 .collect();
             Spanned::new(span, members)
         });
-        f.finish(cx);
-        Self { members }
+        let mut spec = Self {
+            members,
+            lat: f.opt(cx, "lat"),
+            lon: f.opt(cx, "lon"),
+            weight: f.opt(cx, "weight"),
+            bias_ms: f.opt(cx, "bias_ms"),
+            bias: f.opt(cx, "bias"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
     }
 }
 
@@ -194,6 +233,11 @@ impl ReadSpec for PoolSpec {
 pub struct MemberSpec {
     /// IPv4 or IPv6 address answered in A or AAAA records; required.
     pub address: Option<Spanned<String>>,
+    /// The same endpoint's IPv6 address (with an IPv4 `address`): one
+    /// dual-stack endpoint, one health state.
+    pub address6: Option<Spanned<String>>,
+    /// Dual-stack only: probe over `v4` (default), `v6` or `both`.
+    pub check_family: Option<Spanned<String>>,
     /// 0..=1000; default 1. 0 = standby: answered only when no member with
     /// weight > 0 is available.
     pub weight: Option<Spanned<i64>>,
@@ -217,12 +261,14 @@ impl MemberSpec {
     fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
         let mut spec = Self {
             address: f.req(cx, "address"),
+            address6: f.opt(cx, "address6"),
             weight: f.opt(cx, "weight"),
             name: f.opt(cx, "name"),
             region: f.opt(cx, "region"),
             lat: f.opt(cx, "lat"),
             lon: f.opt(cx, "lon"),
             check: f.opt(cx, "check"),
+            check_family: f.opt(cx, "check_family"),
             state: f.opt(cx, "state"),
             bad: BadKeys::default(),
         };
@@ -259,6 +305,17 @@ pub struct NameSpec {
     pub sticky_v4_prefix: Option<Spanned<i64>>,
     /// Sticky only: client IPv6 network length, 0..=128; default 56.
     pub sticky_v6_prefix: Option<Spanned<i64>>,
+    /// Latency only: pools within this many milliseconds of the best
+    /// estimate are as good, 0..=10000; default 5.
+    pub tolerance_ms: Option<Spanned<f64>>,
+    /// Latency only: ... or within this percentage, 0..=1000; default 10.
+    pub tolerance_pct: Option<Spanned<f64>>,
+    /// Least response time only: members within this many milliseconds
+    /// of the fastest are as fast, 0..=10000; default 1.
+    pub rtt_tolerance_ms: Option<Spanned<f64>>,
+    /// Least response time only: ... or within this percentage, 0..=1000;
+    /// default 20.
+    pub rtt_tolerance_pct: Option<Spanned<f64>>,
     /// Geo only (required then): the rules, `[names.OWNER.geo]`.
     pub geo: Option<GeoRulesSpec>,
     /// Keys written with a value of the wrong type (already reported).
@@ -279,6 +336,10 @@ impl ReadSpec for NameSpec {
             fallback_pool: f.opt(cx, "fallback_pool"),
             sticky_v4_prefix: f.opt(cx, "sticky_v4_prefix"),
             sticky_v6_prefix: f.opt(cx, "sticky_v6_prefix"),
+            tolerance_ms: f.opt(cx, "tolerance_ms"),
+            tolerance_pct: f.opt(cx, "tolerance_pct"),
+            rtt_tolerance_ms: f.opt(cx, "rtt_tolerance_ms"),
+            rtt_tolerance_pct: f.opt(cx, "rtt_tolerance_pct"),
             geo: f.table(cx, "geo").map(|g| GeoRulesSpec::read(cx, g)),
             bad: BadKeys::default(),
         };
@@ -468,6 +529,32 @@ impl NetSpec {
             subdivision: f.opt(cx, "subdivision"),
             lat: f.opt(cx, "lat"),
             lon: f.opt(cx, "lon"),
+            bad: BadKeys::default(),
+        };
+        spec.bad = f.finish(cx);
+        spec
+    }
+}
+
+/// `[latency]`: what the latency names of this file estimate with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatencySpec {
+    /// Byte offset of the table, for errors about it as a whole.
+    pub at: usize,
+    /// A latency table file, relative to this file.
+    pub table: Option<Spanned<String>>,
+    /// The distance model's path factor, 1..=5; default 1.5.
+    pub path_factor: Option<Spanned<f64>>,
+    /// Keys written with a value of the wrong type (already reported).
+    pub bad: BadKeys,
+}
+
+impl ReadSpec for LatencySpec {
+    fn read(cx: &mut Cx<'_>, mut f: Fields<'_>) -> Self {
+        let mut spec = Self {
+            at: f.at(),
+            table: f.opt(cx, "table"),
+            path_factor: f.opt(cx, "path_factor"),
             bad: BadKeys::default(),
         };
         spec.bad = f.finish(cx);

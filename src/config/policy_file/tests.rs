@@ -13,7 +13,7 @@ use crate::diag::line_col;
 use crate::health::{HealthTable, Status};
 use crate::policy::{
     Answers, ClientInfo, Coords, Decision, Family, OnAllDown, OperatorState, Order, Pick,
-    PolicyRng, StickyPrefixes, answer, reason,
+    PolicyRng, StickyPrefixes, Tolerance, answer, reason,
 };
 
 const EXAMPLE: &str = include_str!("../../../zones/example.test.toml");
@@ -84,13 +84,18 @@ fn example_loads_clean() {
         ("shop", "sticky"),
         ("v4only", "weighted"),
         ("cdn", "geo"),
+        ("fast", "latency"),
+        ("near", "closest"),
+        ("api", "least_response_time"),
+        ("jobs", "least_connections"),
     ]
     .into_iter()
     .map(|(o, p)| (o, line_of(EXAMPLE, &format!("[names.{o}]")), p))
     .collect();
     assert_eq!(got, want);
-    // One target per unique (address, check): 29 members, all distinct.
-    assert_eq!(targets.len(), 29);
+    // One target per unique (address, check): 28 members (one of them
+    // dual-stack, checked over one family), all distinct.
+    assert_eq!(targets.len(), 28);
 }
 
 #[test]
@@ -271,6 +276,47 @@ on_all_down = "empty"
     );
 }
 
+#[test]
+fn compiles_the_load_aware_picks() {
+    let text = r#"
+[pools.p]
+members = [{ address = "192.0.2.1" }]
+[names.l]
+policy = "least_response_time"
+pool = "p"
+rtt_tolerance_ms = 0.5
+[names.d]
+policy = "least_response_time"
+pool = "p"
+[names.c]
+policy = "least_connections"
+pool = "p"
+[names.f]
+policy = "failover"
+groups = ["p"]
+group_policy = "sticky"
+sticky_v4_prefix = 20
+[names.g]
+policy = "failover"
+groups = ["p"]
+group_policy = "least_response_time"
+rtt_tolerance_pct = 0
+"#;
+    let (file, errs, _) = load(text);
+    assert!(errs.is_empty(), "{errs:?}");
+    let picks: Vec<Pick> = file.unwrap().names.iter().map(|n| n.lb.pick).collect();
+    assert_eq!(
+        picks,
+        [
+            Pick::LeastResponseTime(Tolerance { us: 500, pct: 20 }),
+            Pick::LeastResponseTime(Tolerance { us: 1000, pct: 20 }),
+            Pick::LeastConnections,
+            Pick::Sticky(StickyPrefixes { v4: 20, v6: 56 }),
+            Pick::LeastResponseTime(Tolerance { us: 1000, pct: 0 }),
+        ]
+    );
+}
+
 /// Where to insert an unknown key into every table of a document:
 /// (byte offset, text, table path, 1-based line the key lands on).
 fn unknown_key_spots(text: &str) -> Vec<(usize, String, String, u32)> {
@@ -293,7 +339,9 @@ fn unknown_key_spots(text: &str) -> Vec<(usize, String, String, u32)> {
             // maps whose keys are names the operator picks, not fields
             // ([geo] is a table of fields).
             let rule_table = p.starts_with(".names.") && segments == 5 && p.contains(".geo.");
-            let free_form = (segments == 2 && p != ".geo") || p.ends_with(".headers") || rule_table;
+            let free_form = (segments == 2 && p != ".geo" && p != ".latency")
+                || p.ends_with(".headers")
+                || rule_table;
             if let (DeValue::Table(_), false) = (child.get_ref(), free_form) {
                 let span = child.span();
                 let spot = match text.as_bytes()[span.start] {
@@ -325,11 +373,12 @@ fn example_rejects_unknown_keys_in_every_table() {
     assert_eq!(kinds(|p| p == "(root)"), 1);
     assert_eq!(kinds(|p| p.starts_with(".checks.")), 1);
     assert_eq!(kinds(|p| p.starts_with(".pools.") && !p.contains('[')), 12);
-    assert_eq!(kinds(|p| p.starts_with(".pools.") && p.ends_with(']')), 29);
+    assert_eq!(kinds(|p| p.starts_with(".pools.") && p.ends_with(']')), 28);
     assert_eq!(kinds(|p| p == ".geo"), 1);
+    assert_eq!(kinds(|p| p == ".latency"), 1);
     assert_eq!(kinds(|p| p.starts_with(".geo.nets[")), 2);
-    // 7 names, and the geo rules of one
-    assert_eq!(kinds(|p| p.starts_with(".names.")), 8);
+    // 11 names, and the geo rules of one
+    assert_eq!(kinds(|p| p.starts_with(".names.")), 12);
     for (at, insert, table, line) in spots {
         let mut text = EXAMPLE.to_owned();
         text.insert_str(at, &insert);
@@ -426,7 +475,7 @@ fn each_error_has_its_line_and_key() {
         ),
         (
             format!("{pool}[names.www]\npolicy = \"random\"\npool = \"p\"\n"),
-            &["t.toml:4:10: names.www.policy: unknown policy \"random\", expected weighted, round_robin, multivalue, failover, sticky or geo"],
+            &["t.toml:4:10: names.www.policy: unknown policy \"random\", expected weighted, round_robin, multivalue, failover, sticky, geo, least_response_time, least_connections, latency or closest"],
         ),
         (
             format!("{pool}[names.a]\npolicy = \"weighted\"\npool = \"p\"\nanswers = 0\n[names.b]\npolicy = \"weighted\"\npool = \"p\"\nanswers = 65\n[names.c]\npolicy = \"weighted\"\npool = \"p\"\nanswers = \"some\"\n"),
@@ -455,7 +504,7 @@ fn each_error_has_its_line_and_key() {
         (
             format!("{pool}[names.a]\npolicy = \"weighted\"\npool = \"p\"\ngroups = [\"p\"]\n[names.b]\npolicy = \"failover\"\n[names.c]\npolicy = \"failover\"\npool = \"p\"\ngroups = [\"p\", \"nope\", \"p\"]\n[names.d]\npolicy = \"sticky\"\n"),
             &[
-                "t.toml:6:10: names.a.groups: only for policy failover, not weighted",
+                "t.toml:6:10: names.a.groups: only for policies failover, latency and closest, not weighted",
                 "t.toml:7:8: names.b.groups: required for policy failover",
                 "t.toml:11:8: names.c.pool: not used by policy failover; list the pools in `groups`",
                 "t.toml:12:16: names.c.groups[1]: unknown pool \"nope\"",
@@ -464,11 +513,21 @@ fn each_error_has_its_line_and_key() {
             ],
         ),
         (
-            format!("{pool}[names.a]\npolicy = \"failover\"\ngroups = []\ngroup_policy = \"sticky\"\n[names.b]\npolicy = \"weighted\"\npool = \"p\"\ngroup_policy = \"weighted\"\n"),
+            format!("{pool}[names.a]\npolicy = \"failover\"\ngroups = []\ngroup_policy = \"random\"\n[names.b]\npolicy = \"weighted\"\npool = \"p\"\ngroup_policy = \"weighted\"\n"),
             &[
                 "t.toml:5:10: names.a.groups: needs at least one pool",
-                "t.toml:6:16: names.a.group_policy: unknown group policy \"sticky\", expected weighted, round_robin or multivalue",
-                "t.toml:10:16: names.b.group_policy: only for policies failover and geo, not weighted",
+                "t.toml:6:16: names.a.group_policy: unknown group policy \"random\", expected weighted, round_robin, multivalue, sticky, least_response_time or least_connections",
+                "t.toml:10:16: names.b.group_policy: only for policies failover, geo, latency and closest, not weighted",
+            ],
+        ),
+        (
+            format!("{pool}[names.a]\npolicy = \"failover\"\ngroups = [\"p\"]\ngroup_policy = \"weighted\"\nsticky_v4_prefix = 20\nrtt_tolerance_ms = 2\n[names.b]\npolicy = \"least_response_time\"\npool = \"p\"\nrtt_tolerance_ms = -1\nrtt_tolerance_pct = 1001\n[names.c]\npolicy = \"sticky\"\npool = \"p\"\nrtt_tolerance_pct = 5\n"),
+            &[
+                "t.toml:7:20: names.a.sticky_v4_prefix: only with group_policy = \"sticky\", not weighted",
+                "t.toml:8:20: names.a.rtt_tolerance_ms: only with group_policy = \"least_response_time\", not weighted",
+                "t.toml:12:20: names.b.rtt_tolerance_ms: must be between 0 and 10000 ms, got -1",
+                "t.toml:13:21: names.b.rtt_tolerance_pct: must be between 0 and 1000 %, got 1001",
+                "t.toml:17:21: names.c.rtt_tolerance_pct: only for policy least_response_time, not sticky",
             ],
         ),
         (
@@ -504,10 +563,10 @@ fn each_error_has_its_line_and_key() {
         (
             "[checks.c]\nkind = \"http\"\nbogus = 1\n[pools.p]\nmembers = [{ address = \"192.0.2.1\", color = \"red\" }]\n[names.www]\npolicy = \"weighted\"\npool = \"p\"\nwieght = 2\n[extra]\nx = 1\n".into(),
             &[
-                "t.toml:3:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`",
-                "t.toml:5:37: pools.p.members[0]: unknown field `color`, expected one of `address`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `state`",
-                "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `geo`",
-                "t.toml:10:2: extra: unknown key, expected one of `checks`, `pools`, `names`, `geo`",
+                "t.toml:3:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`, `load_header`, `load_json_pointer`, `load_body`, `load_kind`",
+                "t.toml:5:37: pools.p.members[0]: unknown field `color`, expected one of `address`, `address6`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `check_family`, `state`",
+                "t.toml:9:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `tolerance_ms`, `tolerance_pct`, `rtt_tolerance_ms`, `rtt_tolerance_pct`, `geo`",
+                "t.toml:10:2: extra: unknown key, expected one of `checks`, `pools`, `names`, `geo`, `latency`",
             ],
         ),
         (
@@ -579,14 +638,14 @@ fn every_error_of_an_entry_is_reported() {
                 "t.toml:4:37: pools.p.members[1].weight: must be between 0 and 1000, got 5000",
                 "t.toml:5:15: pools.p.members[2].address: invalid type: integer `5`, expected a string",
                 "t.toml:5:27: pools.p.members[2].weight: must be between 0 and 1000, got -1",
-                "t.toml:5:31: pools.p.members[2]: unknown field `colour`, expected one of `address`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `state`",
+                "t.toml:5:31: pools.p.members[2]: unknown field `colour`, expected one of `address`, `address6`, `weight`, `name`, `region`, `lat`, `lon`, `check`, `check_family`, `state`",
                 "t.toml:6:3: pools.p.members[3]: invalid type: string \"192.0.2.4\", expected a map",
             ],
         ),
         (
             format!("{pool}[names.www]\npolicy = \"weighted\"\npool = \"p\"\nwieght = 2\nttl = 0\nanswers = \"some\"\n"),
             &[
-                "t.toml:6:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `geo`",
+                "t.toml:6:1: names.www: unknown field `wieght`, expected one of `policy`, `pool`, `groups`, `group_policy`, `ttl`, `ttl_while_failing`, `answers`, `on_all_down`, `fallback_pool`, `sticky_v4_prefix`, `sticky_v6_prefix`, `tolerance_ms`, `tolerance_pct`, `rtt_tolerance_ms`, `rtt_tolerance_pct`, `geo`",
                 "t.toml:7:7: names.www.ttl: must be between 1 and 86400, got 0",
                 "t.toml:8:11: names.www.answers: must be between 1 and 64 or \"all\", got \"some\"",
             ],
@@ -605,7 +664,7 @@ fn every_error_of_an_entry_is_reported() {
             &[
                 "t.toml:3:8: checks.c.port: invalid type: string \"80\", expected i64",
                 "t.toml:4:12: checks.c.interval: invalid type: string \"5\", expected f64",
-                "t.toml:6:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`",
+                "t.toml:6:1: checks.c: unknown field `bogus`, expected one of `kind`, `port`, `probe_address`, `interval`, `timeout`, `rise`, `fall`, `initial_state`, `method`, `path`, `host`, `tls_server_name`, `tls_verify`, `expect_status`, `body_contains`, `headers`, `user_agent`, `load_header`, `load_json_pointer`, `load_body`, `load_kind`",
                 "t.toml:7:8: checks.c.rise: must be between 1 and 100, got 0",
                 "t.toml:8:1: checks.d: missing field `kind`",
                 "t.toml:10:8: checks.d.fall: must be between 1 and 100, got 0",
@@ -657,5 +716,69 @@ fn errors_per_file_are_capped_with_a_count_of_the_rest() {
     assert_eq!(
         got[1000],
         "t.toml:1000:1: 4000 more errors not shown (at most 1000 are reported per file)"
+    );
+}
+
+/// `address6` makes one dual-stack endpoint; `check_family` says which
+/// address its check probes (both: two targets, one health state).
+#[test]
+fn dual_stack_members() {
+    let text = r#"
+[checks.c]
+kind = "tcp"
+port = 80
+[pools.p]
+members = [
+  { address = "192.0.2.1", address6 = "2001:db8::1", check = "c" },
+  { address = "192.0.2.2", address6 = "2001:db8::2", check = "c", check_family = "v6" },
+  { address = "192.0.2.3", address6 = "2001:db8::3", check = "c", check_family = "both" },
+  { address = "192.0.2.4" },
+]
+[names.www]
+policy = "sticky"
+pool = "p"
+"#;
+    let (file, errs, targets) = load(text);
+    assert!(errs.is_empty(), "{errs:?}");
+    let lb = &file.unwrap().names[0].lb;
+    let pool = &lb.groups[0].pool;
+    assert_eq!(pool.members(Family::V4).len(), 4);
+    assert_eq!(pool.members(Family::V6).len(), 3);
+    let probed = |id: crate::health::TargetId| targets.get(id).unwrap().addr.to_string();
+    let m: Vec<&crate::policy::Member> = pool.iter().collect();
+    assert_eq!(m.len(), 4);
+    assert_eq!((probed(m[0].target), m[0].also), ("192.0.2.1".into(), None));
+    assert_eq!(
+        (probed(m[1].target), m[1].also),
+        ("2001:db8::2".into(), None)
+    );
+    assert_eq!(probed(m[2].target), "192.0.2.3");
+    assert_eq!(probed(m[2].also.unwrap()), "2001:db8::3");
+    assert_eq!(m[2].other, Some("2001:db8::3".parse().unwrap()));
+    assert_eq!(targets.len(), 5);
+
+    let bad = r#"
+[pools.p]
+members = [
+  { address = "2001:db8::1", address6 = "2001:db8::2" },
+  { address = "192.0.2.1", address6 = "192.0.2.2" },
+  { address = "192.0.2.3", check_family = "v6" },
+  { address = "192.0.2.4", address6 = "2001:db8::4", check_family = "v5" },
+  { address = "192.0.2.5", address6 = "2001:db8::4" },
+  { address = "2001:db8::5" },
+  { address = "192.0.2.6", address6 = "2001:db8::5" },
+]
+"#;
+    assert_eq!(
+        errors(bad),
+        [
+            "t.toml:4:15: pools.p.members[0].address: 2001:db8::1 is not an IPv4 address; with address6, address is the endpoint's IPv4 address",
+            "t.toml:5:39: pools.p.members[1].address6: 192.0.2.2 is not an IPv6 address; address6 is the endpoint's IPv6 address",
+            "t.toml:6:43: pools.p.members[2].check_family: only for a dual-stack member (with address6)",
+            "t.toml:7:69: pools.p.members[3].check_family: unknown check family \"v5\", expected v4, v6 or both",
+            // members[4] repeats members[3]'s address6, but members[3] did
+            // not compile: no follow-on error
+            "t.toml:10:39: pools.p.members[6].address6: 2001:db8::5 is already members[5] of this pool",
+        ]
     );
 }

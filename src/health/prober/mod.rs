@@ -47,7 +47,7 @@ use super::probe::{NetProbe, Probe};
 use super::{Fleet, HealthTable, ProbeTarget};
 use supervisor::{Command, Supervisor};
 use target::panic_message;
-pub use target::{RTT_ALPHA, TargetReport};
+pub use target::{LOAD_STALE_PROBES, RTT_ALPHA, TargetReport};
 
 /// How the prober runs. `Default` is what the server uses.
 #[derive(Clone)]

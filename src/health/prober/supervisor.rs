@@ -232,6 +232,9 @@ impl Supervisor {
                 state: Mutex::new(SlotState {
                     machine: Machine::new(i.status, check.rise, check.fall),
                     rtt_us: i.rtt_us,
+                    load: None,
+                    load_misses: 0,
+                    load_stale: false,
                     last_error: None,
                     last_success: i.last_success,
                     ids: Vec::new(),

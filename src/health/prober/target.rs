@@ -26,6 +26,12 @@ pub(super) const LOG_TARGET: &str = "dnslb::health::prober";
 /// probes count, so one slow probe moves it but does not own it.
 pub const RTT_ALPHA: f64 = 0.3;
 
+/// Probes in a row without a load figure (failed probes included) after
+/// which a target's last figure is dropped: its pool member goes back to
+/// its configured weight. Logged once when it happens, once when figures
+/// come back.
+pub const LOAD_STALE_PROBES: u32 = 3;
+
 /// What the prober knows about one target, for the admin view and tests.
 #[derive(Debug, Clone)]
 pub struct TargetReport {
@@ -38,6 +44,9 @@ pub struct TargetReport {
     /// Consecutive results against `status` so far.
     pub streak: u32,
     pub rtt_us: Option<u32>,
+    /// The load figure in force (checks that read one; `None` when none
+    /// came yet or it went stale).
+    pub load: Option<f32>,
     pub last_error: Option<ProbeError>,
     pub last_success: Option<Success>,
     pub probes: u64,
@@ -71,6 +80,13 @@ pub(super) struct SlotState {
     pub(super) machine: Machine,
     /// Moving average of successful probe durations.
     pub(super) rtt_us: Option<f64>,
+    /// The last load figure, until [`LOAD_STALE_PROBES`] probes in a row
+    /// bring none.
+    pub(super) load: Option<f32>,
+    /// Probes in a row without a load figure.
+    pub(super) load_misses: u32,
+    /// The figures stopped and that was logged (cleared when one comes).
+    pub(super) load_stale: bool,
     pub(super) last_error: Option<ProbeError>,
     pub(super) last_success: Option<Success>,
     /// Where to publish: these cells of this table.
@@ -125,6 +141,30 @@ impl SlotState {
             if let Some(rtt) = self.rtt_us {
                 self.table
                     .set_rtt_us(id, rtt.round().min(u32::MAX as f64) as u32);
+            }
+            self.table.set_load(id, self.load);
+        }
+    }
+
+    /// Follow the load figures of a check that reads them: keep the last
+    /// one until [`LOAD_STALE_PROBES`] probes in a row bring none. Returns
+    /// what to log: `Some(true)` when figures came back after going stale,
+    /// `Some(false)` when they just went stale.
+    fn observe_load(&mut self, result: &Result<Success, ProbeError>) -> Option<bool> {
+        match result.as_ref().ok().and_then(Success::load) {
+            Some(v) => {
+                self.load = Some(v);
+                self.load_misses = 0;
+                std::mem::take(&mut self.load_stale).then_some(true)
+            }
+            None => {
+                self.load_misses = self.load_misses.saturating_add(1);
+                if self.load_misses >= LOAD_STALE_PROBES && !self.load_stale {
+                    self.load = None;
+                    self.load_stale = true;
+                    return Some(false);
+                }
+                None
             }
         }
     }
@@ -194,11 +234,49 @@ impl Slot {
             st.changes += 1;
             st.last_change = Some(now);
         }
+        let load_change = match self.check.load() {
+            Some(_) => st.observe_load(&result),
+            None => None,
+        };
         st.publish(self);
         let (streak, threshold) = (st.machine.streak(), st.machine.threshold());
         let used_by = st.label.clone();
+        let load = st.load;
         drop(st);
         self.log(flip, &result, streak, threshold, &used_by);
+        if let Some(back) = load_change {
+            self.log_load(back, load, &result, &used_by);
+        }
+    }
+
+    /// One line when a target's load figures stop (its members fall back
+    /// to their configured weights) and one when they come back.
+    fn log_load(
+        &self,
+        back: bool,
+        load: Option<f32>,
+        result: &Result<Success, ProbeError>,
+        used_by: &str,
+    ) {
+        let (addr, endpoint, check) = (self.addr, self.key.addr, &self.check.name);
+        let kind = self.check.load().map_or("", |l| l.kind.as_str());
+        if back {
+            tracing::info!(
+                target: LOG_TARGET,
+                %addr, %endpoint, pool = used_by, %check, load = load.unwrap_or_default(), kind,
+                "load figures are back: balancing on the reported {kind}"
+            );
+        } else {
+            let why = match result {
+                Ok(s) => s.to_string(),
+                Err(e) => e.to_string(),
+            };
+            tracing::warn!(
+                target: LOG_TARGET,
+                %addr, %endpoint, pool = used_by, %check, reason = %why, kind,
+                "no load figure in {LOAD_STALE_PROBES} probes in a row: using the configured weight"
+            );
+        }
     }
 
     pub(super) fn log(
@@ -238,6 +316,7 @@ impl Slot {
             status: st.machine.status(),
             streak: st.machine.streak(),
             rtt_us: st.rtt_us.map(|r| r.round() as u32),
+            load: st.load,
             last_error: st.last_error.clone(),
             last_success: st.last_success,
             probes: st.probes,

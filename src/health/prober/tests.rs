@@ -32,6 +32,10 @@ enum Act {
     Fail,
     Hang,
     Panic,
+    /// Succeed with this load figure.
+    Load(f32),
+    /// Succeed without the load figure the check asks for.
+    NoLoad,
 }
 
 #[derive(Default)]
@@ -129,6 +133,11 @@ impl TargetProbe for ScriptTarget {
                 Act::Fail => Err(ProbeError::Status(500)),
                 Act::Hang => std::future::pending().await,
                 Act::Panic => panic!("scripted probe panic"),
+                Act::Load(v) => Ok(Success::Load(200, v)),
+                Act::NoLoad => Ok(Success::NoLoad(
+                    200,
+                    crate::health::probe::LoadMiss::NoHeader,
+                )),
             }
         })
     }
@@ -925,6 +934,89 @@ async fn tcp_check_follows_probe_address_and_port() {
         only_report(&prober).await.last_error,
         Some(ProbeError::Refused)
     );
+    cancel.cancel();
+    prober.join().await.unwrap();
+}
+
+/// A target whose responses carry a load figure keeps the last one in
+/// the table; after [`LOAD_STALE_PROBES`] probes in a row without one
+/// (failures included) it is dropped, which is logged once, and a new
+/// figure brings it back, logged once too. Health is unaffected.
+#[tokio::test]
+async fn load_figures_go_stale_and_come_back() {
+    use crate::health::check::{LoadFeedback, LoadKind, LoadSource};
+    let logs = Logs::capture();
+    let clock = Arc::new(ManualClock::new());
+    let script = Script::new(clock.clone());
+    let mut c = check(CheckKind::Http(http()), 9);
+    c.interval = SEC;
+    c.timeout = 500 * MS;
+    if let CheckKind::Http(h) = &mut c.kind {
+        h.load = Some(Box::new(LoadFeedback {
+            source: LoadSource::Header("x-load".into()),
+            kind: LoadKind::Connections,
+        }));
+    }
+    let k = key(ip(3), c);
+    let id = TargetId(0);
+    let table = Arc::new(HealthTable::for_targets([(id, &k)]));
+    // figures 7 then 9, then two misses (the 9 stays), a failure (the
+    // third miss: dropped), more misses (no second line), then 4 again
+    script.plan(
+        at(3),
+        vec![
+            Act::Load(7.0),
+            Act::Load(9.0),
+            Act::NoLoad,
+            Act::NoLoad,
+            Act::Fail,
+            Act::NoLoad,
+            Act::NoLoad,
+            Act::Load(4.0),
+        ],
+    );
+    let cancel = CancellationToken::new();
+    let prober = spawn_prober(
+        vec![(id, k)],
+        table.clone(),
+        cancel.clone(),
+        options(clock.clone(), &script),
+    );
+    let step = 10 * MS;
+    let probes = |n: usize| {
+        let script = script.clone();
+        move || script.starts_of(at(3)).len() >= n
+    };
+    let mut seen = Vec::new();
+    for n in 1..=8 {
+        clock
+            .advance_until(step, 5 * SEC, probes(n))
+            .await
+            .expect("probes run");
+        // let the probe's result land
+        clock.advance_until(step, 100 * MS, || false).await;
+        seen.push(table.load(id));
+    }
+    assert_eq!(
+        seen,
+        [
+            Some(7.0),
+            Some(9.0),
+            Some(9.0),
+            Some(9.0),
+            None,
+            None,
+            None,
+            Some(4.0)
+        ]
+    );
+    assert_eq!(table.status(id), Status::Up, "one failure is not a flip");
+    let text = logs.text();
+    let stale = "no load figure in 3 probes in a row: using the configured weight";
+    assert_eq!(text.matches(stale).count(), 1, "{text}");
+    assert!(text.contains("reason=unexpected status 500"), "{text}");
+    assert_eq!(text.matches("load figures are back").count(), 1, "{text}");
+    assert_eq!(report_of(&prober, at(3)).await.load, Some(4.0));
     cancel.cancel();
     prober.join().await.unwrap();
 }
