@@ -291,6 +291,19 @@ fn check_refuses_what_serve_refuses() {
             assert!(err.contains(want), "serve, {line:?}: no {want:?} in\n{err}");
         }
     }
+    // `--listen` given twice with one address: refused before binding.
+    std::fs::write(setup.config(), "zones_dir = \"zones\"\n").unwrap();
+    let (st, err) = setup.serve_expecting_failure_with(&[
+        "--listen",
+        "127.0.0.1:5399",
+        "--listen",
+        "127.0.0.1:5399",
+    ]);
+    assert!(!st.success());
+    assert!(
+        err.contains("--listen: 127.0.0.1:5399 is listed twice"),
+        "{err}"
+    );
     // The admin API on a DNS listener's port.
     std::fs::write(
         setup.config(),
