@@ -40,7 +40,7 @@ pub use client::{
     ClientLocation, CustomNets, CustomPlace, LocationSource, RegionId, locate_client,
 };
 pub use codes::{Continent, Country, Subdivision};
-pub use nets::{NetTable, canonical};
+pub use nets::{NetTable, canonical, canonical_shift};
 pub use record::Schema;
 
 /// Where a client is, as far as the database knows. Small and `Copy`: the
