@@ -461,7 +461,12 @@ async fn ambiguous_names_list_their_candidates() {
 
 #[test]
 fn non_loopback_listener_needs_a_token() {
-    let setup = lb_setup("admin-token-required", &pool("p", &[("192.0.2.1", "")]));
+    let policy = [
+        pool("p", &[("192.0.2.1", "")]),
+        lb_name("www", "weighted", "p", ""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-token-required", &policy);
     let (st, err) = setup.serve_expecting_failure_with(&["--admin-listen", "0.0.0.0:0"]);
     assert_eq!(st.code(), Some(1), "{err}");
     assert!(
@@ -1034,7 +1039,12 @@ async fn member_overrides_stay_on_their_member() {
 #[tokio::test(flavor = "multi_thread")]
 async fn trickling_connections_do_not_lock_out_the_api() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let setup = lb_setup("admin-slowloris", &pool("p", &[("192.0.2.1", "")]));
+    let policy = [
+        pool("p", &[("192.0.2.1", "")]),
+        lb_name("www", "weighted", "p", ""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-slowloris", &policy);
     let srv = setup.serve();
     let admin = srv.admin.unwrap();
     let mut held = Vec::new();
