@@ -208,7 +208,7 @@ pub struct ExplainArgs {
     /// The name to explain, read as absolute whether or not it ends in a
     /// dot: give the full name (`www.example.test`; `www` means `www.`).
     pub name: String,
-    /// Query type.
+    /// Query type: a type name (any case) or TYPEnnn (RFC 3597).
     #[arg(default_value = "A")]
     pub qtype: String,
     /// The resolver address the query would come from.

@@ -133,86 +133,27 @@ fn log_warnings(diags: &Diagnostics) {
     }
 }
 
+/// `dnslb check`: every rule `serve` applies before it binds a socket.
 fn check(args: &ConfigArg) -> i32 {
     let mut diags = Diagnostics::new();
     let built = load_config_partial(args, &mut diags).and_then(|cfg| {
+        // The admin API's rules: a token off loopback, the state file.
+        let _ = admin::AdminSetup::prepare(&cfg, false, &mut diags);
+        // Probe source addresses must be this host's (`serve` refuses others).
+        probe_source_diags(&cfg, &mut diags);
         let snap = crate::snapshot::build(&cfg, None, false, &mut diags)?;
         crate::dns::fit::oversized_answers(&snap, cfg.udp_payload_size, &mut diags);
         Some(snap)
     });
     let ok = built.is_some();
     print_diags(&diags);
-    // What `serve` refuses before it loads the zones: only meaningful
-    // (and only checked) when the settings themselves are clean.
-    let startup = match load_config_partial(args, &mut Diagnostics::new()) {
-        Some(cfg) if ok && diags.is_empty() => startup_problems(&cfg),
-        _ => Vec::new(),
-    };
-    for p in &startup {
-        eprintln!("{p}");
-    }
-    if ok && diags.is_empty() && startup.is_empty() {
+    if ok && diags.is_empty() {
         println!("ok");
         0
     } else {
-        eprintln!("{} error(s)", (diags.len() + startup.len()).max(1));
+        eprintln!("{} error(s)", diags.len().max(1));
         1
     }
-}
-
-/// `FILE:LINE:COL: ` of `key` in the settings file, or less when unknown.
-fn key_at(cfg: &Settings, key: &str) -> String {
-    match (&cfg.file, cfg.positions.get(key)) {
-        (Some(f), Some((l, c))) => format!("{}:{l}:{c}: ", f.display()),
-        (Some(f), None) => format!("{}: ", f.display()),
-        _ => String::new(),
-    }
-}
-
-/// What `serve` checks at start-up beyond the files' contents, as `check`
-/// reports it: the admin listener and its token, the probe source
-/// addresses, and the admin state file (it parses, its directory exists).
-/// Each problem is one line; empty when `serve` would start.
-fn startup_problems(cfg: &Settings) -> Vec<String> {
-    let mut out = Vec::new();
-    match crate::admin::effective_token(cfg.admin_token.clone()) {
-        Ok(token) => {
-            if let Some(a) = cfg.admin_listen
-                && let Err(e) = crate::admin::check_listen(a, token.as_ref())
-            {
-                out.push(format!("{}{e}", key_at(cfg, "admin_listen")));
-            }
-        }
-        Err(e) => out.push(e.to_string()),
-    }
-    if let Err(e) = check_probe_source(cfg) {
-        out.push(e.to_string());
-    }
-    if let Some(f) = &cfg.admin_state_file {
-        if let Err(e) = crate::health::Overrides::load(f) {
-            out.push(e.to_string());
-        }
-        if let Some(p) = state_dir_problem(cfg, f) {
-            out.push(p);
-        }
-    }
-    out
-}
-
-/// The admin state file's directory must exist: every override is written
-/// there (a temporary file, then a rename).
-fn state_dir_problem(cfg: &Settings, file: &std::path::Path) -> Option<String> {
-    let dir = file
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(std::path::Path::new("."));
-    (!dir.is_dir()).then(|| {
-        format!(
-            "{}admin_state_file: the directory of {} does not exist (every override is written there; create it, writable by dnslb)",
-            key_at(cfg, "admin_state_file"),
-            file.display()
-        )
-    })
 }
 
 /// Changes the log level of the running process (`log_level` on reload).
@@ -248,29 +189,60 @@ fn init_tracing(cfg: &Settings) -> Option<SetLevel> {
     set.filter(|_| !fixed)
 }
 
+/// [`print_diags`], or with `log_format = "json"` each diagnostic as one
+/// JSON log line (target `dnslb::config`; fields `file`, `line`, `col`,
+/// `key` beside the message), so a log pipeline that parses every line
+/// gets start-up errors too.
+fn report_diags(diags: &Diagnostics, json: bool) {
+    if !json {
+        print_diags(diags);
+        return;
+    }
+    let key = |a: &&crate::diag::Diagnostic| (a.file.clone(), a.line, a.col);
+    let mut warnings: Vec<_> = diags.warnings().collect();
+    warnings.sort_by_key(key);
+    for d in warnings {
+        tracing::warn!(target: "dnslb::config", file = %d.file.display(), line = d.line, col = d.col, key = %d.key, "{d}");
+    }
+    let mut all: Vec<_> = diags.iter().collect();
+    all.sort_by_key(key);
+    for d in all {
+        tracing::error!(target: "dnslb::config", file = %d.file.display(), line = d.line, col = d.col, key = %d.key, "{d}");
+    }
+}
+
+/// `dnslb serve`. Once the settings file is read, logging starts in its
+/// `log_format`: with `json`, every start-up error (each diagnostic, and
+/// the error that ends start-up) is a JSON log line, not plain text.
 fn serve(args: ServeArgs) -> anyhow::Result<i32> {
+    let mut json = false;
+    match serve_logged(args, &mut json) {
+        Err(e) if json => {
+            tracing::error!(target: "dnslb", "{e:#}");
+            Ok(1)
+        }
+        r => r,
+    }
+}
+
+fn serve_logged(args: ServeArgs, json: &mut bool) -> anyhow::Result<i32> {
     let mut diags = Diagnostics::new();
+    let cli = admin::CliSettings::new(&args.listen, args.admin_listen.as_deref())?;
     let Some(mut cfg) = load_config_partial(&args.config, &mut diags) else {
         print_diags(&diags);
         bail!("invalid configuration ({} error(s))", diags.len());
     };
-    if !diags.is_empty() {
+    let set_level = init_tracing(&cfg);
+    *json = cfg.log_format == LogFormat::Json;
+    cli.apply(&mut cfg);
+    let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.is_some(), &mut diags);
+    let Some(admin) = admin.filter(|_| diags.is_empty()) else {
         // Still read the zones, so one start-up prints every error.
         let _ = crate::snapshot::build(&cfg, None, false, &mut diags);
-        print_diags(&diags);
+        report_diags(&diags, *json);
         bail!("invalid configuration ({} error(s))", diags.len());
-    }
-    let cli = admin::CliSettings::new(&args.listen, args.admin_listen.as_deref())?;
-    cli.apply(&mut cfg);
-    let set_level = init_tracing(&cfg);
+    };
     check_probe_source(&cfg)?;
-    let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.is_some())?;
-    admin.overrides.check_writable().map_err(|e| {
-        anyhow::anyhow!(
-            "{}admin_state_file: {e} (every override is written there: create the directory, writable by dnslb)",
-            key_at(&cfg, "admin_state_file")
-        )
-    })?;
     let started = std::time::Instant::now();
     let snap = crate::snapshot::build(&cfg, None, cfg.allow_partial_zones, &mut diags);
     if let Some(snap) = &snap {
@@ -279,7 +251,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     if diags.is_empty() {
         log_warnings(&diags);
     } else {
-        print_diags(&diags);
+        report_diags(&diags, *json);
     }
     let Some(mut snap) = snap else {
         bail!(
@@ -330,9 +302,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         metrics,
         set_level,
     };
-    rt.block_on(run(cfg, parts))?;
+    let served = rt.block_on(run(cfg, parts));
+    // Dropping the runtime would wait for every blocking task: a reload
+    // abandoned at shutdown may still be reading a file. Give it a moment
+    // to notice it was cancelled, then leave without it.
+    rt.shutdown_timeout(SHUTDOWN_GRACE);
+    served?;
     Ok(0)
 }
+
+/// How long shutdown waits for blocking work still running (a reload's
+/// build, told to stop) before the process exits anyway.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What `serve` prepared for [`run`].
 struct Parts {
@@ -488,6 +469,8 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
             token_required,
         },
         watched,
+        time_limit: reload::RELOAD_TIME_LIMIT,
+        stuck: None,
     };
     reloader.publish_watch(&shared.load());
     tasks.spawn(reload::run(reloader, trigger.clone(), cancel.clone()));
@@ -578,6 +561,17 @@ fn start_cluster(
 /// `probe_source_ipv4` / `probe_source_ipv6` must be addresses of this
 /// host: binding one (UDP, port 0: no packet is sent) proves it.
 fn check_probe_source(cfg: &Settings) -> anyhow::Result<()> {
+    let mut diags = Diagnostics::new();
+    probe_source_diags(cfg, &mut diags);
+    match diags.iter().next() {
+        Some(d) => bail!("{d}"),
+        None => Ok(()),
+    }
+}
+
+/// [`check_probe_source`]'s rule as diagnostics at the keys' positions,
+/// for `check`.
+fn probe_source_diags(cfg: &Settings, diags: &mut Diagnostics) {
     let s = cfg.probe_source;
     let all = [
         ("probe_source_ipv4", s.ipv4.map(std::net::IpAddr::V4)),
@@ -586,13 +580,19 @@ fn check_probe_source(cfg: &Settings) -> anyhow::Result<()> {
     for (key, addr) in all {
         let Some(a) = addr else { continue };
         if let Err(e) = std::net::UdpSocket::bind((a, 0)) {
-            bail!(
-                "{}{key}: {a} is not an address of this host: {e}",
-                key_at(cfg, key)
+            let (line, col) = cfg
+                .positions
+                .get(key)
+                .map_or((None, None), |&(l, c)| (Some(l), Some(c)));
+            diags.error(
+                cfg.file.as_deref().unwrap_or(std::path::Path::new("")),
+                line,
+                col,
+                key,
+                format!("{a} is not an address of this host: {e}"),
             );
         }
     }
-    Ok(())
 }
 
 /// The cookie jar `[cookies]` asks for, if any. A random secret (no

@@ -467,7 +467,12 @@ async fn ambiguous_names_list_their_candidates() {
 /// a wrong path fails there, not at the first drain (HTTP 500).
 #[test]
 fn check_refuses_what_start_up_refuses() {
-    let setup = lb_setup("admin-check-startup", &pool("p", &[("192.0.2.1", "")]));
+    let policy = [
+        pool("p", &[("192.0.2.1", "")]),
+        lb_name("www", "weighted", "p", ""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-check-startup", &policy);
     let base = std::fs::read_to_string(setup.config()).unwrap();
     let check_with = |extra: &str| -> CmdOutput {
         std::fs::write(setup.config(), format!("{base}{extra}")).unwrap();
@@ -514,21 +519,13 @@ fn check_refuses_what_start_up_refuses() {
     let out = check_with("admin_state_file = \"missing/st\"\n");
     assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
     let want = format!(
-        "{file}:{line}:20: admin_state_file: the directory of {} does not exist",
-        setup
-            .config()
-            .with_file_name("missing")
-            .join("st")
-            .display()
+        "{file}:{line}:20: admin_state_file: the directory {} does not exist",
+        setup.config().with_file_name("missing").display()
     );
     assert!(out.stderr.contains(&want), "{want}\n{}", out.stderr);
     let (st, err) = setup.serve_expecting_failure();
     assert_eq!(st.code(), Some(1), "{err}");
-    assert!(
-        err.contains(&format!("{file}:{line}:20: admin_state_file: "))
-            && err.contains("cannot write the admin state file"),
-        "{err}"
-    );
+    assert!(err.contains(&want), "{want}\n{err}");
 
     let out = check_with("admin_state_file = \"st2\"\n");
     assert_eq!(out.status.code(), Some(0), "{}", out.stderr);
@@ -540,7 +537,12 @@ fn check_refuses_what_start_up_refuses() {
 /// text says the name is in no zone and which zones there are.
 #[test]
 fn explain_says_when_a_name_is_in_no_zone() {
-    let setup = lb_setup("explain-no-zone", &pool("p", &[("192.0.2.1", "")]));
+    let policy = [
+        pool("p", &[("192.0.2.1", "")]),
+        lb_name("www", "weighted", "p", ""),
+    ]
+    .concat();
+    let setup = lb_setup("explain-no-zone", &policy);
     let cfg = setup.config().display().to_string();
     let out = run(&[
         "explain".into(),
@@ -627,7 +629,12 @@ fn reload_command_waits_and_reports_the_outcome() {
 
 #[test]
 fn non_loopback_listener_needs_a_token() {
-    let setup = lb_setup("admin-token-required", &pool("p", &[("192.0.2.1", "")]));
+    let policy = [
+        pool("p", &[("192.0.2.1", "")]),
+        lb_name("www", "weighted", "p", ""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-token-required", &policy);
     let (st, err) = setup.serve_expecting_failure_with(&["--admin-listen", "0.0.0.0:0"]);
     assert_eq!(st.code(), Some(1), "{err}");
     assert!(
@@ -1200,7 +1207,12 @@ async fn member_overrides_stay_on_their_member() {
 #[tokio::test(flavor = "multi_thread")]
 async fn trickling_connections_do_not_lock_out_the_api() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let setup = lb_setup("admin-slowloris", &pool("p", &[("192.0.2.1", "")]));
+    let policy = [
+        pool("p", &[("192.0.2.1", "")]),
+        lb_name("www", "weighted", "p", ""),
+    ]
+    .concat();
+    let setup = lb_setup("admin-slowloris", &policy);
     let srv = setup.serve();
     let admin = srv.admin.unwrap();
     let mut held = Vec::new();
@@ -1309,10 +1321,12 @@ async fn errors_are_json_and_methods_are_checked_first() {
     )
     .await;
     assert_eq!(code, 404);
-    // Too big a body: 413, JSON.
+    // Too big a body (the limit is 64 KiB): 413, JSON. Just over the
+    // limit, so the client has written it all before the server answers
+    // and closes (a body of megabytes races that close: a reset on write).
     let big = format!(
         r#"{{"endpoint": "{}", "state": "drain"}}"#,
-        "a".repeat(3 << 20)
+        "a".repeat(70 * 1024)
     );
     let r = c
         .post(url("/overrides"))
