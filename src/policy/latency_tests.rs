@@ -558,7 +558,7 @@ fn explain_names_only_the_sources_that_set_the_scope() {
     // No table: the distance decided.
     let lb = latency_name(world(), None, NONE, Pick::Weighted);
     assert_eq!(
-        scope_line(&lb, &client("198.51.100.0", 24, london.clone())),
+        scope_line(&lb, &client("198.51.100.0", 24, london)),
         "ECS scope: /20 (the network that placed the client: /20; the query's source /24)"
     );
     // A table network knows every pool: the location did not count.
@@ -568,20 +568,20 @@ fn explain_names_only_the_sources_that_set_the_scope() {
     )]);
     let lb = latency_name(world(), Some(t.clone()), NONE, Pick::Weighted);
     assert_eq!(
-        scope_line(&lb, &client("198.51.100.0", 24, london.clone())),
+        scope_line(&lb, &client("198.51.100.0", 24, london)),
         "ECS scope: /24 (the table network: /25; the query's source /24)"
     );
     // The table knows only some pools: both counted.
     let partial = table(vec![row(net("198.51.100.0/25"), &[("eu", 9)])]);
     let lb = latency_name(world(), Some(partial), NONE, Pick::Weighted);
     assert_eq!(
-        scope_line(&lb, &client("198.51.100.0", 24, london.clone())),
+        scope_line(&lb, &client("198.51.100.0", 24, london)),
         "ECS scope: /24 (the table network and the network that placed the client: /25; the query's source /24)"
     );
     // Closest: distance alone.
     let lb = named(Ranking::Closest, world(), None, NONE, Pick::Weighted);
     assert_eq!(
-        scope_line(&lb, &client("198.51.100.0", 24, london.clone())),
+        scope_line(&lb, &client("198.51.100.0", 24, london)),
         "ECS scope: /20 (the network that placed the client: /20; the query's source /24)"
     );
     // Sticky among equals: the client network drew.
@@ -592,13 +592,13 @@ fn explain_names_only_the_sources_that_set_the_scope() {
     let sticky = Pick::Sticky(StickyPrefixes { v4: 28, v6: 56 });
     let lb = latency_name(world(), Some(even), NONE, sticky);
     assert_eq!(
-        scope_line(&lb, &client("198.51.100.0", 32, london.clone())),
+        scope_line(&lb, &client("198.51.100.0", 32, london)),
         "ECS scope: /28 (the table network and the sticky client network: /28; the query's source /32)"
     );
     // ... and explain shows the pool that network really gets.
     let mut seen = std::collections::HashSet::new();
     for n in 0..8u8 {
-        let c = client(&format!("198.51.100.{}", n * 16), 32, london.clone());
+        let c = client(&format!("198.51.100.{}", n * 16), 32, london);
         let IpAddr::V4(got) = ask(&lb, Family::V4, &c, &health).addrs[0] else {
             panic!()
         };
