@@ -239,6 +239,20 @@ fn compile_member(
             format!("{a6} is not an IPv6 address; address6 is the endpoint's IPv6 address"),
         );
     }
+    // ::ffff:a.b.c.d is IPv4 in disguise: an AAAA answer with it sends
+    // the client over IPv4, and a "v6" check probes over IPv4.
+    if let (Some(std::net::IpAddr::V6(a6)), Some(w)) = (addr6, address6)
+        && a6.to_ipv4_mapped().is_some()
+    {
+        cx.error(
+            w.span().start,
+            key("address6"),
+            format!(
+                "{a6} is an IPv4-mapped address (an IPv4 address in IPv6 form); address6 is \
+                 the endpoint's own IPv6 address"
+            ),
+        );
+    }
     if let (Some(a), Some(w), Some(_)) = (addr, address, address6)
         && !a.is_ipv4()
     {
