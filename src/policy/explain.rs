@@ -407,7 +407,23 @@ fn member_line(m: &Member, health: &HealthTable) -> String {
             } else {
                 "down"
             };
-            let _ = write!(line, " health {h:<4} (check {c})");
+            match (m.also, m.other) {
+                // check_family = "both": two probes, one health state;
+                // say which address's probes fail.
+                (Some(also), Some(other)) => {
+                    let word = |up: bool| if up { "up" } else { "down" };
+                    let _ = write!(
+                        line,
+                        " health {h:<4} (check {c}: {} {}, {other} {})",
+                        m.addr,
+                        word(health.cell(m.target).is_up()),
+                        word(health.cell(also).is_up())
+                    );
+                }
+                _ => {
+                    let _ = write!(line, " health {h:<4} (check {c})");
+                }
+            }
         }
         None => line.push_str(" health -    (no check)"),
     }
@@ -508,5 +524,25 @@ mod tests {
         assert_eq!(lines[7], "  fallback pool sorry");
         assert!(lines[8].contains("192.0.2.9") && lines[8].ends_with("-> available"));
         assert_eq!(lines.len(), 9);
+    }
+
+    /// A dual-stack member checked over both families is down when either
+    /// probe fails; explain says which address's probes fail.
+    #[test]
+    fn a_member_checked_over_both_families_shows_each_probe() {
+        let mut a = v4(1, 1);
+        a.other = Some(addr6(1));
+        a.also = Some(TargetId(101));
+        a.check = Some("web".into());
+        let lb = name(Pick::Weighted, Answers::Count(1), vec![a]);
+        let health = HealthTable::new(256, Status::Up);
+        health.set_status(TargetId(101), Status::Down);
+        let text = explain(&lb, &health, &client_v4());
+        assert!(
+            text.contains(
+                "health down (check web: 192.0.2.1 up, 2001:db8::1 down) -> down (health)"
+            ),
+            "{text}"
+        );
     }
 }
