@@ -74,8 +74,20 @@ impl Cx<'_> {
             return Some(doc.into_inner());
         }
         for e in errors {
-            let at = e.span().map_or(0, |s| s.start);
-            self.error(at, "", e.message());
+            let span = e.span();
+            let at = span.as_ref().map_or(0, |s| s.start);
+            // toml says only "duplicate key"; the span is the key.
+            let key = span
+                .and_then(|s| text.get(s))
+                .filter(|k| !k.is_empty() && !k.contains('\n'));
+            match key {
+                Some(k) if e.message() == "duplicate key" => self.error(
+                    at,
+                    "",
+                    format!("duplicate key `{k}`: a key may appear once in a table"),
+                ),
+                _ => self.error(at, "", e.message()),
+            }
         }
         None
     }
