@@ -186,7 +186,7 @@ pub struct ExplainArgs {
     pub config: ConfigArg,
     /// The name to explain (relative names are not accepted: give the FQDN).
     pub name: String,
-    /// Query type.
+    /// Query type: a type name (any case) or TYPEnnn (RFC 3597).
     #[arg(default_value = "A")]
     pub qtype: String,
     /// The resolver address the query would come from.

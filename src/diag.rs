@@ -8,7 +8,10 @@
 //! `dnslb check` reports every problem, not just the first.
 
 use std::fmt;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+use toml::de::{DeTable, DeValue};
 
 /// One problem found in an input file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,15 +80,83 @@ impl Diagnostic {
 /// reloads log them.
 /// [`len`](Self::len), [`is_empty`](Self::is_empty), [`iter`](Self::iter)
 /// and `Display` are about errors only; warnings have their own accessors.
+///
+/// A capped collection ([`Diagnostics::capped`], one per file) keeps its
+/// first errors and warnings and only counts the rest, so a file with a
+/// million bad lines costs a counter, not a million messages; `len`
+/// still counts every error.
 #[derive(Debug, Default, Clone)]
 pub struct Diagnostics {
     items: Vec<Diagnostic>,
     warnings: Vec<Diagnostic>,
+    /// Most errors (and, apart, warnings) kept; `None`: all.
+    cap: Option<usize>,
+    /// Errors counted but not kept, past the cap.
+    dropped: usize,
 }
+
+/// Errors (and warnings) reported per file at most: the zone files'
+/// limit (`zone::records::Limits::max_errors`), for TOML files too. A file
+/// with more has a broken generator, and a list that long helps no one.
+pub const MAX_ERRORS_PER_FILE: usize = 1000;
 
 impl Diagnostics {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A collection that keeps at most `cap` errors and `cap` warnings and
+    /// counts the rest ([`dropped`](Self::dropped)).
+    pub fn capped(cap: usize) -> Self {
+        Self {
+            cap: Some(cap),
+            ..Self::default()
+        }
+    }
+
+    /// True when the next error would only be counted: the caller may
+    /// skip working out its position.
+    pub fn is_full(&self) -> bool {
+        self.cap.is_some_and(|c| self.items.len() >= c)
+    }
+
+    /// Errors counted past the cap, not kept.
+    pub fn dropped(&self) -> usize {
+        self.dropped
+    }
+
+    /// The error that stands for the ones past the cap, if any: at the
+    /// position of the last error kept, so it sorts right after it.
+    pub fn dropped_note(&self) -> Option<Diagnostic> {
+        if self.dropped == 0 {
+            return None;
+        }
+        let last = self.items.last()?;
+        Some(Diagnostic {
+            file: last.file.clone(),
+            line: last.line,
+            col: last.col,
+            key: String::new(),
+            message: format!(
+                "{} more errors not shown (at most {} are reported per file)",
+                self.dropped,
+                self.items.len()
+            ),
+        })
+    }
+
+    fn keep(&mut self, d: Diagnostic) {
+        if self.is_full() {
+            self.dropped += 1;
+        } else {
+            self.items.push(d);
+        }
+    }
+
+    fn keep_warning(&mut self, d: Diagnostic) {
+        if self.cap.is_none_or(|c| self.warnings.len() < c) {
+            self.warnings.push(d);
+        }
     }
 
     /// Record an error at a known line (and optionally column) of `file`.
@@ -97,6 +168,10 @@ impl Diagnostics {
         key: impl Into<String>,
         message: impl Into<String>,
     ) {
+        if self.is_full() {
+            self.dropped += 1;
+            return;
+        }
         self.items.push(Diagnostic {
             file: file.to_path_buf(),
             line,
@@ -104,19 +179,6 @@ impl Diagnostics {
             key: key.into(),
             message: message.into(),
         });
-    }
-
-    /// Record an error at a byte offset of a file's text (TOML spans).
-    pub fn error_at_offset(
-        &mut self,
-        file: &Path,
-        text: &str,
-        offset: usize,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        let (line, col) = line_col(text, offset);
-        self.error(file, Some(line), Some(col), key, message);
     }
 
     /// Record a warning: same form as an error, but the load goes on.
@@ -128,7 +190,7 @@ impl Diagnostics {
         key: impl Into<String>,
         message: impl Into<String>,
     ) {
-        self.warnings.push(Diagnostic {
+        self.keep_warning(Diagnostic {
             file: file.to_path_buf(),
             line,
             col,
@@ -137,25 +199,12 @@ impl Diagnostics {
         });
     }
 
-    /// A warning at a byte offset of a file's text (TOML spans).
-    pub fn warn_at_offset(
-        &mut self,
-        file: &Path,
-        text: &str,
-        offset: usize,
-        key: impl Into<String>,
-        message: impl Into<String>,
-    ) {
-        let (line, col) = line_col(text, offset);
-        self.warn(file, Some(line), Some(col), key, message);
-    }
-
     pub fn push(&mut self, d: Diagnostic) {
-        self.items.push(d);
+        self.keep(d);
     }
 
     pub fn push_warning(&mut self, d: Diagnostic) {
-        self.warnings.push(d);
+        self.keep_warning(d);
     }
 
     /// The warnings, in the order they were found.
@@ -163,17 +212,22 @@ impl Diagnostics {
         self.warnings.iter()
     }
 
-    /// Errors and warnings, separately.
-    pub fn into_parts(self) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+    /// Errors and warnings, separately; the errors past the cap, if any,
+    /// as one last error saying how many ([`dropped_note`](Self::dropped_note)).
+    pub fn into_parts(mut self) -> (Vec<Diagnostic>, Vec<Diagnostic>) {
+        if let Some(note) = self.dropped_note() {
+            self.items.push(note);
+        }
         (self.items, self.warnings)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.items.is_empty() && self.dropped == 0
     }
 
+    /// Every error, the ones past the cap included.
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.items.len() + self.dropped
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
@@ -182,7 +236,7 @@ impl Diagnostics {
 
     /// The errors (warnings are dropped: see [`into_parts`](Self::into_parts)).
     pub fn into_vec(self) -> Vec<Diagnostic> {
-        self.items
+        self.into_parts().0
     }
 }
 
@@ -233,6 +287,8 @@ impl Located<PathBuf> {
 }
 
 /// 1-based (line, column) of a byte offset in `text`; column counts chars.
+/// It scans from the start: for many offsets in one text use a
+/// [`LineIndex`].
 pub fn line_col(text: &str, offset: usize) -> (u32, u32) {
     let offset = offset.min(text.len());
     let before = &text[..offset];
@@ -273,6 +329,104 @@ impl<'t> LineIndex<'t> {
             .map_or(1, |s| s.chars().count() + 1);
         (line as u32, col as u32)
     }
+}
+
+/// `section.name`, quoting names that are not TOML bare keys (`names."@"`).
+pub fn key_path(section: &str, name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    let name = if bare {
+        name.to_owned()
+    } else {
+        format!("{name:?}")
+    };
+    if section.is_empty() {
+        name
+    } else {
+        format!("{section}.{name}")
+    }
+}
+
+/// Every key of a parsed TOML document, with its key path and offset: to
+/// name the key a `duplicate key` syntax error repeats (toml's message
+/// names none) by its full path and its first line.
+pub struct TomlKeys(Vec<(String, usize)>);
+
+impl TomlKeys {
+    pub fn of(doc: &DeTable<'_>) -> Self {
+        let mut out = Vec::new();
+        key_spans(doc, "", &mut out);
+        Self(out)
+    }
+
+    /// The key a `duplicate key` error at `span` of `text` repeats: its
+    /// key path and the byte offset of its first occurrence.
+    pub fn duplicate(&self, text: &str, span: Range<usize>) -> Option<(String, usize)> {
+        duplicate_of(&self.0, text, span)
+    }
+}
+
+/// Every key of `t` and below, as (key path, byte offset of the key).
+fn key_spans(t: &DeTable<'_>, prefix: &str, out: &mut Vec<(String, usize)>) {
+    for (k, v) in t {
+        let path = key_path(prefix, k.get_ref());
+        out.push((path.clone(), k.span().start));
+        value_key_spans(v.get_ref(), &path, out);
+    }
+}
+
+fn value_key_spans(v: &DeValue<'_>, path: &str, out: &mut Vec<(String, usize)>) {
+    match v {
+        DeValue::Table(t) => key_spans(t, path, out),
+        DeValue::Array(a) => {
+            for (i, item) in a.iter().enumerate() {
+                value_key_spans(item.get_ref(), &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The key a duplicate at `span` of `text` repeats: its key path and the
+/// offset of its first occurrence. The first occurrence is the nearest
+/// earlier key of the same name whose path ends with the same dotted key
+/// as written (`a.b = 2` repeats `a.b`, not an `x.b` between them); each
+/// table's keys are contiguous in the text, so it is in the same table.
+fn duplicate_of(
+    keys: &[(String, usize)],
+    text: &str,
+    span: Range<usize>,
+) -> Option<(String, usize)> {
+    let written = text.get(span.clone())?;
+    let name = written.trim_matches(|c| c == '"' || c == '\'');
+    // The dotted key as written up to the duplicate (`a.` of `a.b`).
+    let line_start = text[..span.start]
+        .rfind(['\n', '{', ',', '['])
+        .map_or(0, |i| i + 1);
+    let dotted: String = text[line_start..span.start]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let dotted = if dotted.ends_with('.') {
+        format!("{}{}", dotted.replace(['"', '\''], ""), name)
+    } else {
+        name.to_owned()
+    };
+    let earlier = |k: &&(String, usize)| k.1 < span.start;
+    let unquoted = |p: &str| p.replace('"', "");
+    let pick = |want: &str| {
+        keys.iter()
+            .filter(earlier)
+            .filter(|(p, _)| {
+                let p = unquoted(p);
+                p == want || p.ends_with(&format!(".{want}"))
+            })
+            .max_by_key(|k| k.1)
+            .cloned()
+    };
+    pick(&dotted).or_else(|| pick(name))
 }
 
 #[cfg(test)]
@@ -319,6 +473,34 @@ mod tests {
             d.to_string(),
             "z.toml:3:5: names.www.ttl: must be 1..=86400, got 0\na.zone:7: CNAME beside other data"
         );
+    }
+
+    /// A capped collection keeps the first errors, counts all of them,
+    /// and ends with one line for the rest.
+    #[test]
+    fn a_capped_collection_counts_what_it_does_not_keep() {
+        let mut d = Diagnostics::capped(2);
+        for line in 1..=5 {
+            d.error(Path::new("p.toml"), Some(line), Some(1), "k", "bad");
+            d.warn(Path::new("p.toml"), Some(line), None, "", "odd");
+        }
+        assert_eq!((d.len(), d.dropped(), d.is_full()), (5, 3, true));
+        assert!(!d.is_empty());
+        assert_eq!(d.warnings().count(), 2);
+        let got: Vec<String> = d.into_vec().iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                "p.toml:1:1: k: bad",
+                "p.toml:2:1: k: bad",
+                "p.toml:2:1: 3 more errors not shown (at most 2 are reported per file)",
+            ]
+        );
+        let mut d = Diagnostics::new();
+        for _ in 0..5000 {
+            d.error(Path::new("z"), None, None, "", "x");
+        }
+        assert_eq!((d.len(), d.dropped()), (5000, 0), "uncapped keeps all");
     }
 
     #[test]

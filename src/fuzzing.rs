@@ -7,7 +7,8 @@
 //!   the client's buffer (512 bytes without EDNS, the EDNS size capped at
 //!   ours, 65,535 over TCP); a slipped reply decodes too.
 //! - [`load_one`]: any text as a zone file and as a policy file: no panic,
-//!   and every error names that file and a line inside it.
+//!   every error names that file and a line inside it, and a zone that
+//!   loads dumps (`zone dump`) to text that loads back to the same dump.
 //!
 //! A panic is the failure signal, for libFuzzer and for `cargo test` alike.
 //! Inputs the fuzzer finds go to `fuzz/regressions/<target>/`, and
@@ -154,8 +155,22 @@ pub fn load_one(data: &[u8]) {
     let origin = hickory_proto::rr::Name::from_ascii("fuzz.test.").expect("valid origin");
     let opts = crate::zone::LoadOptions::default();
     let mut d = Diagnostics::new();
-    let _ = crate::zone::load_zone_file(path, zone_bytes, &origin, &opts, &mut d);
+    let loaded = crate::zone::load_zone_file(path, zone_bytes, &origin, &opts, &mut d);
     check_diags(&d, path, &zone);
+    // `zone dump` prints every loaded RR (RFC 3597 generic form where a
+    // type's grammar has no text form), and what it prints loads back to
+    // the same dump.
+    if let Some(z) = loaded {
+        let text = crate::zone::dump::dump(&z, 0);
+        let mut d = Diagnostics::new();
+        let again = crate::zone::load_zone_file(path, text.as_bytes(), &origin, &opts, &mut d)
+            .unwrap_or_else(|| panic!("the dump does not load: {d:?}\n{text}"));
+        assert_eq!(
+            crate::zone::dump::dump(&again, 0),
+            text,
+            "the dump reloads differently"
+        );
+    }
 
     // In a directory that does not exist, so a relative `nets_file` reads
     // nothing of the machine's.

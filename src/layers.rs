@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Layers, bottom first. A module may import only from lower layers.
 const LAYERS: &[&[&str]] = &[
-    &["diag", "words"],
+    &["diag", "words", "files"],
     &["health", "geoip", "cli", "metrics"],
     &["zone", "policy"],
     &["config"],

@@ -19,6 +19,8 @@
 //!
 //! 0. [`diag`]: `FILE:LINE:COL: key: message` diagnostics, collected.
 //!    [`words`]: keyword tables used both to parse and to print.
+//!    [`files`]: the one way an input file is opened and read (regular
+//!    files only, never blocking, a size limit per kind of file).
 //! 1. [`health`]: the health table (by `TargetId`), targets and their
 //!    labels, runtime checks, the rise/fall machine, probes, the prober.
 //!    [`geoip`]: the MaxMind database. [`cli`]: the command line.
@@ -53,6 +55,7 @@ pub mod cluster;
 pub mod config;
 pub mod diag;
 pub mod dns;
+pub mod files;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod geoip;

@@ -81,8 +81,8 @@ impl Endpoint {
         let token = if let Some(t) = &c.token {
             Some(t.clone())
         } else if let Some(f) = &c.token_file {
-            let t = std::fs::read_to_string(f)
-                .with_context(|| format!("reading the token file {}", f.display()))?;
+            let t = crate::files::read_text(f, crate::files::FileKind::ADMIN_TOKEN)
+                .map_err(|e| anyhow::anyhow!("cannot read the token file {}: {e}", f.display()))?;
             Some(t.trim().to_string())
         } else if let Ok(t) = std::env::var(super::TOKEN_ENV) {
             Some(t.trim().to_string())

@@ -3,6 +3,7 @@
 //! (`dnslb status | drain | undrain | force`).
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -12,6 +13,7 @@ use crate::admin::client::{Choices, Endpoint, describe_change, render_status};
 use crate::cli::{AdminArgs, StatusArgs};
 use crate::config::Settings;
 use crate::config::settings::parse_admin_listen;
+use crate::diag::Diagnostics;
 use crate::health::Overrides;
 
 fn endpoint(a: &AdminArgs) -> anyhow::Result<Endpoint> {
@@ -51,6 +53,9 @@ pub(super) struct CliSettings {
 
 impl CliSettings {
     pub(super) fn new(listen: &[SocketAddr], admin_listen: Option<&str>) -> anyhow::Result<Self> {
+        if let Some((_, m)) = crate::config::settings::listen_conflicts(listen).first() {
+            anyhow::bail!("--listen: {m}");
+        }
         Ok(Self {
             listen: listen.to_vec(),
             admin_listen: admin_listen
@@ -65,6 +70,71 @@ impl CliSettings {
         }
         if let Some(a) = self.admin_listen {
             cfg.admin_listen = a;
+        }
+    }
+}
+
+/// `FILE:LINE:COL: key: message` at `key`'s position in the settings file
+/// (no position when the file does not set it; no file for the built-in
+/// settings, or for a command-line option).
+fn key_error(cfg: &Settings, key: &str, diags: &mut Diagnostics, message: String) {
+    let pos = cfg
+        .positions
+        .get(key.trim_start_matches('-').replace('-', "_").as_str());
+    let file = match (&cfg.file, key.starts_with("--")) {
+        (Some(f), false) => f.as_path(),
+        _ => Path::new(""),
+    };
+    diags.error(file, pos.map(|p| p.0), pos.map(|p| p.1), key, message);
+}
+
+/// The overrides kept in the state file `file` (`admin_state_file`):
+/// every parse error at its line in the state file; a file that cannot be
+/// read, or a directory it could not be saved in, at the settings key.
+fn state_file(cfg: &Settings, file: &Path, diags: &mut Diagnostics) -> Option<Overrides> {
+    use crate::health::overrides::OverrideError;
+    let dir = match file.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let key = "admin_state_file";
+    if !dir.is_dir() {
+        let m = format!(
+            "the directory {} does not exist: operator overrides could not be saved",
+            dir.display()
+        );
+        key_error(cfg, key, diags, m);
+    } else if let Err(e) = nix::unistd::access(
+        dir,
+        nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+    ) {
+        let m = format!(
+            "cannot write in the directory {} ({}): operator overrides could not be saved",
+            dir.display(),
+            std::io::Error::from(e)
+        );
+        key_error(cfg, key, diags, m);
+    }
+    match Overrides::load(file) {
+        Ok(o) => Some(o),
+        Err(OverrideError::Invalid(d)) => {
+            for e in d.into_vec() {
+                diags.push(e);
+            }
+            None
+        }
+        // A bad byte: at its line in the state file itself.
+        Err(OverrideError::Read {
+            file: f,
+            cause: cause @ crate::files::ReadError::NotUtf8 { .. },
+        }) => {
+            let (line, col, message) = cause.in_file("admin state file");
+            diags.error(&f, line, col, "", message);
+            None
+        }
+        Err(e) => {
+            key_error(cfg, key, diags, e.to_string());
+            None
         }
     }
 }
@@ -84,21 +154,62 @@ pub(super) struct AdminSetup {
 }
 
 impl AdminSetup {
-    /// `cfg` has the command line's `--admin-listen` applied already
-    /// (`listen_arg` says whether it was given).
-    pub(super) fn prepare(cfg: &Settings, listen_arg: bool) -> anyhow::Result<Self> {
+    /// The admin API's parts, every rule `serve` applies before binding
+    /// checked (`dnslb check` runs this too): a listener beyond loopback
+    /// needs a token; the state file must be a regular file that parses,
+    /// in a directory that exists and is writable (else every override
+    /// would fail to save). Each problem goes to `diags`, at the settings
+    /// key that caused it; `None` when there was any. `cfg` has the command
+    /// line's `--admin-listen` applied already (`listen_arg` says whether
+    /// it was given).
+    pub(super) fn prepare(
+        cfg: &Settings,
+        listen_arg: bool,
+        diags: &mut Diagnostics,
+    ) -> Option<Self> {
+        let before = diags.len();
         let listen = cfg.admin_listen;
         let explicit = listen_arg || cfg.positions.contains_key("admin_listen");
         let token_from_env = std::env::var_os(crate::admin::TOKEN_ENV).is_some();
-        let token = crate::admin::effective_token(cfg.admin_token.clone())?;
+        let token = match crate::admin::effective_token(cfg.admin_token.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                diags.error(
+                    Path::new(""),
+                    None,
+                    None,
+                    crate::admin::TOKEN_ENV,
+                    e.to_string(),
+                );
+                None
+            }
+        };
+        let key = if listen_arg {
+            "--admin-listen"
+        } else {
+            "admin_listen"
+        };
         if let Some(a) = listen {
-            crate::admin::check_listen(a, token.as_ref())?;
+            if let Err(e) = crate::admin::check_listen(a, token.as_ref()) {
+                key_error(cfg, key, diags, e.to_string());
+            }
+            // The admin API's TCP port beside a DNS listener's.
+            let mut all = cfg.listen.clone();
+            all.push(a);
+            if crate::config::settings::listen_conflicts(&all)
+                .iter()
+                .any(|(i, _)| *i == all.len() - 1)
+            {
+                let m = format!("{a} is taken by a DNS listen address (listen)");
+                key_error(cfg, key, diags, m);
+            }
         }
         let overrides = match &cfg.admin_state_file {
-            Some(f) => Overrides::load(f)?,
-            None => Overrides::in_memory(),
+            Some(f) => state_file(cfg, f, diags),
+            None => Some(Overrides::in_memory()),
         };
-        Ok(Self {
+        let overrides = overrides.filter(|_| diags.len() == before)?;
+        Some(Self {
             listen,
             explicit,
             token: Arc::new(arc_swap::ArcSwapOption::from(token.map(Arc::new))),

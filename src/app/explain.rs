@@ -20,6 +20,16 @@ use crate::geoip::{ClientLocation, CustomNets, LocationSource, locate_client};
 use crate::policy::{BalancedName, ClientInfo, ClientSubnet};
 use crate::snapshot::Snapshot;
 
+/// A query type as the zone files write one: a mnemonic (`AAAA`, any
+/// case) or `TYPEnnn` (RFC 3597 §5), as dig and kdig accept it.
+fn query_type(qtype: &str) -> anyhow::Result<RecordType> {
+    crate::zone::mnemonics::type_from_text(qtype.as_bytes())
+        .map(RecordType::from)
+        .with_context(|| {
+            format!("bad query type {qtype:?}: expected a type name (A, AAAA, ...) or TYPEnnn")
+        })
+}
+
 /// Describe the answer to `name`/`qtype` from `client` (with optional ECS).
 pub(super) fn explain(
     snap: &Snapshot,
@@ -30,8 +40,7 @@ pub(super) fn explain(
 ) -> anyhow::Result<String> {
     let mut qname = Name::from_str(name).with_context(|| format!("bad name {name:?}"))?;
     qname.set_fqdn(true);
-    let rtype = RecordType::from_str(&qtype.to_ascii_uppercase())
-        .with_context(|| format!("bad query type {qtype:?}"))?;
+    let rtype = query_type(qtype)?;
     let mut msg = Message::new(0x4242, MessageType::Query, OpCode::Query);
     msg.add_query(Query::query(qname.clone(), rtype));
     let mut edns = Edns::new();
@@ -184,4 +193,20 @@ fn describe_location(
         },
     };
     let _ = writeln!(s, "source:   {source}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_types_by_name_or_number() {
+        let t = |s: &str| query_type(s).map_err(|e| e.to_string());
+        assert_eq!(t("aaaa"), Ok(RecordType::AAAA));
+        assert_eq!(t("TYPE1"), Ok(RecordType::A));
+        assert_eq!(t("type65"), Ok(RecordType::HTTPS));
+        assert_eq!(t("TYPE65280"), Ok(RecordType::Unknown(65280)));
+        assert!(t("TYPE65536").unwrap_err().contains("TYPEnnn"));
+        assert!(t("BOGUS").unwrap_err().contains("bad query type \"BOGUS\""));
+    }
 }

@@ -132,9 +132,12 @@ fn log_warnings(diags: &Diagnostics) {
     }
 }
 
+/// `dnslb check`: every rule `serve` applies before it binds a socket.
 fn check(args: &ConfigArg) -> i32 {
     let mut diags = Diagnostics::new();
     let built = load_config_partial(args, &mut diags).and_then(|cfg| {
+        // The admin API's rules: a token off loopback, the state file.
+        let _ = admin::AdminSetup::prepare(&cfg, false, &mut diags);
         let snap = crate::snapshot::build(&cfg, None, false, &mut diags)?;
         crate::dns::fit::oversized_answers(&snap, cfg.udp_payload_size, &mut diags);
         Some(snap)
@@ -183,23 +186,60 @@ fn init_tracing(cfg: &Settings) -> Option<SetLevel> {
     set.filter(|_| !fixed)
 }
 
+/// [`print_diags`], or with `log_format = "json"` each diagnostic as one
+/// JSON log line (target `dnslb::config`; fields `file`, `line`, `col`,
+/// `key` beside the message), so a log pipeline that parses every line
+/// gets start-up errors too.
+fn report_diags(diags: &Diagnostics, json: bool) {
+    if !json {
+        print_diags(diags);
+        return;
+    }
+    let key = |a: &&crate::diag::Diagnostic| (a.file.clone(), a.line, a.col);
+    let mut warnings: Vec<_> = diags.warnings().collect();
+    warnings.sort_by_key(key);
+    for d in warnings {
+        tracing::warn!(target: "dnslb::config", file = %d.file.display(), line = d.line, col = d.col, key = %d.key, "{d}");
+    }
+    let mut all: Vec<_> = diags.iter().collect();
+    all.sort_by_key(key);
+    for d in all {
+        tracing::error!(target: "dnslb::config", file = %d.file.display(), line = d.line, col = d.col, key = %d.key, "{d}");
+    }
+}
+
+/// `dnslb serve`. Once the settings file is read, logging starts in its
+/// `log_format`: with `json`, every start-up error (each diagnostic, and
+/// the error that ends start-up) is a JSON log line, not plain text.
 fn serve(args: ServeArgs) -> anyhow::Result<i32> {
+    let mut json = false;
+    match serve_logged(args, &mut json) {
+        Err(e) if json => {
+            tracing::error!(target: "dnslb", "{e:#}");
+            Ok(1)
+        }
+        r => r,
+    }
+}
+
+fn serve_logged(args: ServeArgs, json: &mut bool) -> anyhow::Result<i32> {
     let mut diags = Diagnostics::new();
+    let cli = admin::CliSettings::new(&args.listen, args.admin_listen.as_deref())?;
     let Some(mut cfg) = load_config_partial(&args.config, &mut diags) else {
         print_diags(&diags);
         bail!("invalid configuration ({} error(s))", diags.len());
     };
-    if !diags.is_empty() {
+    let set_level = init_tracing(&cfg);
+    *json = cfg.log_format == LogFormat::Json;
+    cli.apply(&mut cfg);
+    let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.is_some(), &mut diags);
+    let Some(admin) = admin.filter(|_| diags.is_empty()) else {
         // Still read the zones, so one start-up prints every error.
         let _ = crate::snapshot::build(&cfg, None, false, &mut diags);
-        print_diags(&diags);
+        report_diags(&diags, *json);
         bail!("invalid configuration ({} error(s))", diags.len());
-    }
-    let cli = admin::CliSettings::new(&args.listen, args.admin_listen.as_deref())?;
-    cli.apply(&mut cfg);
-    let set_level = init_tracing(&cfg);
+    };
     check_probe_source(&cfg)?;
-    let admin = admin::AdminSetup::prepare(&cfg, args.admin_listen.is_some())?;
     let started = std::time::Instant::now();
     let snap = crate::snapshot::build(&cfg, None, cfg.allow_partial_zones, &mut diags);
     if let Some(snap) = &snap {
@@ -208,7 +248,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
     if diags.is_empty() {
         log_warnings(&diags);
     } else {
-        print_diags(&diags);
+        report_diags(&diags, *json);
     }
     let Some(mut snap) = snap else {
         bail!(
@@ -259,9 +299,18 @@ fn serve(args: ServeArgs) -> anyhow::Result<i32> {
         metrics,
         set_level,
     };
-    rt.block_on(run(cfg, parts))?;
+    let served = rt.block_on(run(cfg, parts));
+    // Dropping the runtime would wait for every blocking task: a reload
+    // abandoned at shutdown may still be reading a file. Give it a moment
+    // to notice it was cancelled, then leave without it.
+    rt.shutdown_timeout(SHUTDOWN_GRACE);
+    served?;
     Ok(0)
 }
+
+/// How long shutdown waits for blocking work still running (a reload's
+/// build, told to stop) before the process exits anyway.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// What `serve` prepared for [`run`].
 struct Parts {
@@ -417,6 +466,8 @@ async fn run(cfg: Settings, parts: Parts) -> anyhow::Result<()> {
             token_required,
         },
         watched,
+        time_limit: reload::RELOAD_TIME_LIMIT,
+        stuck: None,
     };
     reloader.publish_watch(&shared.load());
     tasks.spawn(reload::run(reloader, trigger.clone(), cancel.clone()));

@@ -24,10 +24,11 @@
 //! merged into one more reload. Events use the log target `dnslb::reload`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::admin::CliSettings;
@@ -37,7 +38,7 @@ use crate::diag::Diagnostics;
 use crate::dns::fit::oversized_answers;
 use crate::health::{Overrides, Prober};
 use crate::metrics::{LastReload, Metrics};
-use crate::snapshot::{Snapshot, SnapshotWriter, Sources, ZoneState, build};
+use crate::snapshot::{Snapshot, SnapshotWriter, Sources, ZoneState, build_cancellable};
 
 /// Log target of every reload event (tests and operators grep for it).
 pub(super) const TARGET: &str = "dnslb::reload";
@@ -148,6 +149,61 @@ pub(super) struct Reloader {
     pub(super) live: Live,
     /// The watcher's files, renewed after every reload.
     pub(super) watched: watch::Sender<WatchSet>,
+    /// How long one reload may take ([`RELOAD_TIME_LIMIT`]).
+    pub(super) time_limit: Duration,
+    /// A reload stopped at its time limit whose build thread has not
+    /// ended yet (blocked in a system call): no new build starts beside it.
+    pub(super) stuck: Option<JoinHandle<Built>>,
+}
+
+/// Longest a reload may take before it is stopped and the previous
+/// configuration kept. Each zone also has its own limit (two minutes,
+/// `zone::records::Limits::max_time`); this bounds the whole reload, so a
+/// file that blocks reading (a hung network file system) cannot wedge
+/// reloads for good.
+pub(super) const RELOAD_TIME_LIMIT: Duration = Duration::from_secs(600);
+
+/// How long a stopped build gets to notice it was cancelled.
+const CANCEL_GRACE: Duration = Duration::from_secs(5);
+
+/// What a build hands back: the snapshot (if any) and every diagnostic.
+pub(super) type Built = (Option<Snapshot>, Diagnostics);
+
+/// Sets the flag when dropped: a reload future dropped at shutdown stops
+/// its build.
+struct CancelOnDrop(Arc<AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// How a bounded wait for a task ended.
+enum Bounded<T> {
+    /// It finished (or failed) in time, or within the grace after being
+    /// cancelled.
+    Done(Result<T, tokio::task::JoinError>),
+    /// It did not finish even after being cancelled.
+    Stuck(JoinHandle<T>),
+}
+
+/// Wait for `task` at most `limit`; then set `cancel` and wait at most
+/// `grace` more.
+async fn bounded<T>(
+    mut task: JoinHandle<T>,
+    cancel: &AtomicBool,
+    limit: Duration,
+    grace: Duration,
+) -> Bounded<T> {
+    if let Ok(r) = tokio::time::timeout(limit, &mut task).await {
+        return Bounded::Done(r);
+    }
+    cancel.store(true, Ordering::Relaxed);
+    match tokio::time::timeout(grace, &mut task).await {
+        Ok(r) => Bounded::Done(r),
+        Err(_) => Bounded::Stuck(task),
+    }
 }
 
 /// Why a reload left the current snapshot in place.
@@ -157,6 +213,16 @@ pub(super) enum ReloadError {
     Invalid(Diagnostics),
     #[error("the reload task failed: {0}")]
     Task(#[from] tokio::task::JoinError),
+    #[error(
+        "the reload took longer than {} s and was stopped; still serving the previous configuration",
+        .0.as_secs()
+    )]
+    TimedOut(Duration),
+    #[error(
+        "a reload stopped after {} s is still blocked reading a file; not starting another until it ends",
+        .0.as_secs()
+    )]
+    StillRunning(Duration),
     #[error("health prober is gone: {0}")]
     Prober(#[from] crate::health::ProberError),
 }
@@ -187,18 +253,39 @@ impl Reloader {
             "reload started"
         );
         let previous = self.writer.cell().load_full();
+        if let Some(task) = &self.stuck {
+            if !task.is_finished() {
+                self.publish_watch(&previous);
+                return Err(ReloadError::StillRunning(self.time_limit));
+            }
+            self.stuck = None;
+        }
         let settings = self.settings.clone();
         let base = previous.clone();
+        // Set when this reload is abandoned: past its time limit, or the
+        // future dropped (shutdown). The build then stops at its next check.
+        let cancel = Arc::new(AtomicBool::new(false));
+        let _stop_on_drop = CancelOnDrop(cancel.clone());
+        let flag = cancel.clone();
         // Off the async workers: building reads and parses every file.
-        let built = tokio::task::spawn_blocking(move || {
+        let task = tokio::task::spawn_blocking(move || {
             let mut diags = Diagnostics::new();
-            let snap = build(&settings, Some(&base), false, &mut diags);
+            let snap = build_cancellable(&settings, Some(&base), false, Some(&flag), &mut diags);
             if let Some(snap) = &snap {
                 oversized_answers(snap, settings.udp_payload_size, &mut diags);
             }
             (snap, diags)
-        })
-        .await?;
+        });
+        let built = match bounded(task, &cancel, self.time_limit, CANCEL_GRACE).await {
+            Bounded::Done(r) => r?,
+            Bounded::Stuck(task) => {
+                // Still in a system call after its grace: a later reload
+                // waits for it rather than run beside it.
+                self.stuck = Some(task);
+                self.publish_watch(&previous);
+                return Err(ReloadError::TimedOut(self.time_limit));
+            }
+        };
         for w in built.1.warnings() {
             tracing::warn!(target: TARGET, "{}", w.as_warning());
         }
@@ -444,7 +531,9 @@ fn restart_only(started: &Settings, new: &mut Settings) -> Vec<String> {
     out
 }
 
-/// Reload for every request, one at a time, until `cancel` fires.
+/// Reload for every request, one at a time, until `cancel` fires. A
+/// reload running then is abandoned (its build told to stop): shutdown
+/// never waits for one.
 pub(super) async fn run(mut reloader: Reloader, trigger: Trigger, cancel: CancellationToken) {
     loop {
         let bits = tokio::select! {
@@ -452,7 +541,13 @@ pub(super) async fn run(mut reloader: Reloader, trigger: Trigger, cancel: Cancel
             _ = cancel.cancelled() => return,
         };
         let cause = causes_text(bits);
-        let result = reloader.reload(&cause).await;
+        let result = tokio::select! {
+            r = reloader.reload(&cause) => r,
+            _ = cancel.cancelled() => {
+                tracing::info!(target: TARGET, cause, "shutting down: the reload in progress is abandoned");
+                return;
+            }
+        };
         let mut last = LastReload {
             at: crate::metrics::unix_now(),
             cause: cause.clone(),
@@ -543,6 +638,49 @@ mod tests {
         tokio::task::yield_now().await;
         t.request(Cause::Signal);
         assert_eq!(waiter.await.unwrap(), 1);
+    }
+
+    /// A build past its time limit is told to stop and, when it does, its
+    /// result is taken; one that ignores the flag (blocked in a system
+    /// call) is left behind rather than waited for. Real time, tiny limits:
+    /// paused time does not advance while a blocking task runs.
+    #[tokio::test]
+    async fn a_build_past_its_time_limit_is_cancelled_then_abandoned() {
+        let ms = Duration::from_millis;
+        let cancel = Arc::new(AtomicBool::new(false));
+        let flag = cancel.clone();
+        let task = tokio::task::spawn_blocking(move || {
+            while !flag.load(Ordering::Relaxed) {
+                std::thread::sleep(ms(1));
+            }
+            7
+        });
+        match bounded(task, &cancel, ms(50), ms(5000)).await {
+            Bounded::Done(Ok(7)) => {}
+            _ => panic!("a build that stops when told is waited for"),
+        }
+        assert!(cancel.load(Ordering::Relaxed));
+
+        let cancel = AtomicBool::new(false);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let task = tokio::task::spawn_blocking(move || {
+            let _ = rx.recv();
+        });
+        let Bounded::Stuck(task) = bounded(task, &cancel, ms(50), ms(50)).await else {
+            panic!("a build that ignores the flag is left behind");
+        };
+        assert!(!task.is_finished());
+        drop(tx);
+        task.await.unwrap();
+
+        // In time: the result, the flag untouched.
+        let cancel = AtomicBool::new(false);
+        let task = tokio::task::spawn_blocking(|| 1);
+        assert!(matches!(
+            bounded(task, &cancel, ms(5000), ms(50)).await,
+            Bounded::Done(Ok(1))
+        ));
+        assert!(!cancel.load(Ordering::Relaxed));
     }
 
     #[test]

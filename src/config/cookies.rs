@@ -96,7 +96,7 @@ pub fn parse_secret(hex: &str) -> Option<CookieSecret> {
 const BAD_SECRET: &str = "must be 32 hex digits (a 128-bit SipHash key)";
 
 /// Validate `[cookies]` except `secret_file`, which is returned for
-/// [`load_secret_file`] (it reports into the secret file itself).
+/// [`parse_secret_file`] (it reports into the secret file itself).
 pub fn validate(
     spec: CookiesSpec,
     err: &mut ErrFn<'_>,
@@ -154,23 +154,12 @@ pub fn validate(
     (c, secret_file)
 }
 
-/// Read the secrets from `file` (`secret_file`): one or two lines of 32 hex
-/// digits, current first; `#` comments and blank lines are skipped. Errors
-/// name the secret file's line, never its content.
-pub fn load_secret_file(file: &Path, diags: &mut Diagnostics) -> Vec<CookieSecret> {
-    let text = match std::fs::read_to_string(file) {
-        Ok(t) => t,
-        Err(e) => {
-            diags.error(
-                file,
-                None,
-                None,
-                "cookies.secret_file",
-                format!("cannot read the cookie secret file: {e}"),
-            );
-            return Vec::new();
-        }
-    };
+/// The secrets of the secret file `file` (`secret_file`), whose text is
+/// `text`: one or two lines of 32 hex digits, current first; `#` comments
+/// and blank lines are skipped. Errors name the secret file's line, never
+/// its content. (Reading it is the settings' job: an unreadable file is
+/// reported at the `secret_file` key.)
+pub fn parse_secret_file(file: &Path, text: &str, diags: &mut Diagnostics) -> Vec<CookieSecret> {
     let before = diags.len();
     let mut out = Vec::new();
     for (i, line) in text.lines().enumerate() {

@@ -20,7 +20,10 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 
-use crate::diag::Diagnostics;
+use std::cell::OnceCell;
+
+pub(crate) use crate::diag::key_path;
+use crate::diag::{Diagnostics, LineIndex, TomlKeys};
 
 /// One file being read: its path and text (for positions) and where its
 /// problems go.
@@ -28,9 +31,29 @@ pub(crate) struct Cx<'a> {
     pub(crate) path: &'a Path,
     pub(crate) text: &'a str,
     pub(crate) diags: &'a mut Diagnostics,
+    /// The text's line starts, found once on the first problem: each
+    /// position is then a binary search, not a scan from the start (which
+    /// made a file with N errors cost N² time).
+    lines: OnceCell<LineIndex<'a>>,
 }
 
-impl Cx<'_> {
+impl<'a> Cx<'a> {
+    pub(crate) fn new(path: &'a Path, text: &'a str, diags: &'a mut Diagnostics) -> Self {
+        Self {
+            path,
+            text,
+            diags,
+            lines: OnceCell::new(),
+        }
+    }
+
+    /// 1-based (line, column) of byte `offset` of the text.
+    pub(crate) fn line_col(&self, offset: usize) -> (u32, u32) {
+        self.lines
+            .get_or_init(|| LineIndex::new(self.text))
+            .line_col(offset)
+    }
+
     /// Report `message` at byte `offset` of the text, against `key`.
     pub(crate) fn error(
         &mut self,
@@ -38,8 +61,14 @@ impl Cx<'_> {
         key: impl Into<String>,
         message: impl Into<String>,
     ) {
+        if self.diags.is_full() {
+            // Only counted: no position needed.
+            self.diags.error(self.path, None, None, "", "");
+            return;
+        }
+        let (line, col) = self.line_col(offset);
         self.diags
-            .error_at_offset(self.path, self.text, offset, key, message);
+            .error(self.path, Some(line), Some(col), key, message);
     }
 
     /// A warning at byte `offset` of the text, against `key`: the file
@@ -50,8 +79,9 @@ impl Cx<'_> {
         key: impl Into<String>,
         message: impl Into<String>,
     ) {
+        let (line, col) = self.line_col(offset);
         self.diags
-            .warn_at_offset(self.path, self.text, offset, key, message);
+            .warn(self.path, Some(line), Some(col), key, message);
     }
 
     /// The value of a [`crate::config::values`] check, or `None` after
@@ -69,27 +99,38 @@ impl Cx<'_> {
     /// reporting every syntax error (a damaged document would only give
     /// follow-on noise).
     pub(crate) fn parse_document<'i>(&mut self, text: &'i str) -> Option<DeTable<'i>> {
+        let (doc, clean) = self.parse_document_partial(text);
+        clean.then_some(doc)
+    }
+
+    /// Parse the whole text into toml's spanned tree, reporting every
+    /// syntax error; the tree holds what parsed (for a duplicate key, its
+    /// first value), and the flag says whether there was no error. A
+    /// duplicate key is reported with its full key path
+    /// (`pools.web.members[0].address`) and the line of its first value.
+    pub(crate) fn parse_document_partial<'i>(&mut self, text: &'i str) -> (DeTable<'i>, bool) {
         let (doc, errors) = DeTable::parse_recoverable(text);
-        if errors.is_empty() {
-            return Some(doc.into_inner());
-        }
+        let doc = doc.into_inner();
+        let clean = errors.is_empty();
+        let mut keys = None;
         for e in errors {
-            let span = e.span();
-            let at = span.as_ref().map_or(0, |s| s.start);
-            // toml says only "duplicate key"; the span is the key.
-            let key = span
-                .and_then(|s| text.get(s))
-                .filter(|k| !k.is_empty() && !k.contains('\n'));
-            match key {
-                Some(k) if e.message() == "duplicate key" => self.error(
-                    at,
-                    "",
-                    format!("duplicate key `{k}`: a key may appear once in a table"),
-                ),
-                _ => self.error(at, "", e.message()),
+            let span = e.span().unwrap_or(0..0);
+            let first = (e.message() == "duplicate key")
+                .then(|| {
+                    keys.get_or_insert_with(|| TomlKeys::of(&doc))
+                        .duplicate(text, span.clone())
+                })
+                .flatten();
+            match first {
+                Some((path, at)) => {
+                    let (line, _) = self.line_col(at);
+                    let m = format!("duplicate key: first set on line {line}");
+                    self.error(span.start, path, m);
+                }
+                None => self.error(span.start, "", e.message()),
             }
         }
-        None
+        (doc, clean)
     }
 }
 
@@ -274,8 +315,10 @@ impl<'i> Fields<'i> {
     /// keys asked for in order), and hand back the keys whose values were
     /// bad.
     pub(crate) fn finish(self, cx: &mut Cx<'_>) -> BadKeys {
+        let mut expected_keys = None;
         for (k, _) in self.entries.into_iter().flatten() {
-            let msg = format!("unknown field `{}`, {}", k.get_ref(), expected(&self.asked));
+            let expected = expected_keys.get_or_insert_with(|| expected(&self.asked));
+            let msg = format!("unknown field `{}`, {expected}", k.get_ref());
             cx.error(k.span().start, self.key.clone(), msg);
         }
         BadKeys(self.bad)
@@ -362,23 +405,5 @@ fn refine_path(path: &mut String, v: &DeValue<'_>, at: usize) {
             }
         }
         _ => {}
-    }
-}
-
-/// `section.name`, quoting names that are not TOML bare keys (`names."@"`).
-pub(crate) fn key_path(section: &str, name: &str) -> String {
-    let bare = !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    let name = if bare {
-        name.to_owned()
-    } else {
-        format!("{name:?}")
-    };
-    if section.is_empty() {
-        name
-    } else {
-        format!("{section}.{name}")
     }
 }

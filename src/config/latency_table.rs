@@ -74,8 +74,18 @@ pub(crate) fn load_latency_table(
     pools: &[&str],
     nets: Option<&CustomNets>,
 ) -> Option<Arc<LatencyTable>> {
-    let text = match read(path) {
+    let kind = crate::files::FileKind {
+        what: "latency table",
+        max_bytes: MAX_TABLE_BYTES,
+    };
+    let text = match crate::files::read_text(path, kind) {
         Ok(t) => t,
+        // A bad byte: at its line in the table itself.
+        Err(e @ crate::files::ReadError::NotUtf8 { .. }) => {
+            let (line, col, message) = e.in_file("latency table");
+            cx.diags.error(path, line, col, "", message);
+            return None;
+        }
         Err(e) => {
             cx.error(
                 at,
@@ -85,25 +95,8 @@ pub(crate) fn load_latency_table(
             return None;
         }
     };
-    let mut sub = Cx {
-        path,
-        text: &text,
-        diags: &mut *cx.diags,
-    };
+    let mut sub = Cx::new(path, &text, &mut *cx.diags);
     compile(&mut sub, pools, nets)
-}
-
-/// The text of a table file: a regular file (a FIFO or device is refused,
-/// not waited on) of at most [`MAX_TABLE_BYTES`], in UTF-8.
-fn read(path: &Path) -> Result<String, String> {
-    let bytes = crate::zone::load::read_regular_file(path, MAX_TABLE_BYTES).map_err(|e| {
-        if e.contains("bytes a zone may read") {
-            format!("larger than {MAX_TABLE_BYTES} bytes, the most a latency table may be")
-        } else {
-            e
-        }
-    })?;
-    String::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))
 }
 
 /// Check and compile the table text of `cx`; `None` after reporting any
@@ -339,11 +332,7 @@ mod tests {
 
     fn load(text: &str) -> (Option<Arc<LatencyTable>>, Vec<String>) {
         let mut diags = Diagnostics::new();
-        let mut cx = Cx {
-            path: Path::new("t.latency.toml"),
-            text,
-            diags: &mut diags,
-        };
+        let mut cx = Cx::new(Path::new("t.latency.toml"), text, &mut diags);
         let nets = nets();
         let t = compile(&mut cx, &["us-east", "eu-central", "lab"], Some(&nets));
         (t, diags.iter().map(|d| d.to_string()).collect())
@@ -385,11 +374,7 @@ rows = [
 
     fn load_example(text: &str) -> Vec<String> {
         let mut diags = Diagnostics::new();
-        let mut cx = Cx {
-            path: Path::new("example.test.latency"),
-            text,
-            diags: &mut diags,
-        };
+        let mut cx = Cx::new(Path::new("example.test.latency"), text, &mut diags);
         compile(&mut cx, &EXAMPLE_POOLS, Some(&nets()));
         diags.iter().map(|d| d.to_string()).collect()
     }
@@ -475,7 +460,7 @@ extra = 1
         assert!(t.is_none());
         assert_eq!(
             errs,
-            ["t.latency.toml:2:43: duplicate key `lab`: a key may appear once in a table"]
+            ["t.latency.toml:2:43: rows[0].ms.lab: duplicate key: first set on line 2"]
         );
     }
 

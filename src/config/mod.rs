@@ -26,6 +26,6 @@ pub mod values;
 
 pub use cluster::ClusterSettings;
 pub use cookies::CookieSettings;
-pub use policy_file::{NameEntry, PolicyFile, load_policy_file, load_policy_file_reading};
+pub use policy_file::{NameAt, NameEntry, PolicyFile, load_policy_file, load_policy_file_reading};
 pub use rrl::RrlSettings;
 pub use settings::{AdminToken, LogFormat, Settings, load_settings, load_settings_partial};

@@ -245,16 +245,12 @@ pub fn load_settings(path: &Path, diags: &mut Diagnostics) -> Option<Settings> {
 /// the zones' errors too. `None` only when the file cannot be read or is
 /// not TOML. Whoever serves must still refuse when `diags` grew.
 pub fn load_settings_partial(path: &Path, diags: &mut Diagnostics) -> Option<Settings> {
-    let text = match std::fs::read_to_string(path) {
+    // A FIFO or a device is refused at once, not waited on.
+    let text = match crate::files::read_text(path, crate::files::FileKind::SETTINGS) {
         Ok(t) => t,
         Err(e) => {
-            diags.error(
-                path,
-                None,
-                None,
-                "",
-                format!("cannot read config file: {e}"),
-            );
+            let (line, col, message) = e.in_file("config file");
+            diags.error(path, line, col, "", message);
             return None;
         }
     };
@@ -275,7 +271,7 @@ pub fn parse_settings_partial(
     text: &str,
     diags: &mut Diagnostics,
 ) -> Option<Settings> {
-    let mut local = Diagnostics::new();
+    let mut local = Diagnostics::capped(crate::diag::MAX_ERRORS_PER_FILE);
     let cfg = validate_settings(path, text, &mut local);
     // In file order, whatever order the checks ran in.
     let mut found = local.into_vec();
@@ -289,8 +285,15 @@ pub fn parse_settings_partial(
 /// The settings with every good value of the file applied; the bad ones
 /// are reported and left at their defaults.
 fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option<Settings> {
-    let mut cx = Cx { path, text, diags };
-    let doc = cx.parse_document(text)?;
+    // After a syntax error, what did parse still counts (a duplicate key
+    // keeps its first value), so the zones are checked too; serving is
+    // refused on the error anyway. The values' own errors are then left
+    // out: in a damaged document they are mostly follow-on noise (`[rrl`
+    // unclosed swallows the next key).
+    let (doc, clean) = Cx::new(path, text, diags).parse_document_partial(text);
+    let mut noise = Diagnostics::new();
+    let diags = if clean { diags } else { &mut noise };
+    let mut cx = Cx::new(path, text, diags);
     let spec = SettingsSpec::read(&mut cx, Fields::root(doc));
     let base = path.parent().unwrap_or(Path::new("."));
     let rel = |p: &str| -> PathBuf {
@@ -306,8 +309,9 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         file: Some(path.to_path_buf()),
         ..Settings::default()
     };
-    // A key the file does not set still belongs to this file.
-    cfg.zones_dir = located(cfg.zones_dir.value, None);
+    // A key the file does not set still belongs to this file, and its
+    // default is relative to the file's directory, as a set value is.
+    cfg.zones_dir = located(rel("zones"), None);
     let positions = key_positions(&spec, &lines);
     // Exhaustive destructuring: a new field cannot be silently ignored.
     let SettingsSpec {
@@ -336,16 +340,21 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         cluster,
     } = spec;
     let mut err = |span: std::ops::Range<usize>, key: &str, msg: String| {
-        diags.error_at_offset(path, text, span.start, key, msg);
+        let (line, col) = lines.line_col(span.start);
+        diags.error(path, Some(line), Some(col), key, msg);
     };
     if let Some(l) = listen {
         let span = l.span();
         let mut addrs = Vec::new();
+        let mut spans = Vec::new();
         let list = l.into_inner();
         let given = list.len();
         for a in list {
             match a.get_ref().parse::<SocketAddr>() {
-                Ok(s) => addrs.push(s),
+                Ok(s) => {
+                    addrs.push(s);
+                    spans.push(a.span());
+                }
                 Err(_) => err(
                     a.span(),
                     "listen",
@@ -358,6 +367,9 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         }
         if given == 0 {
             err(span, "listen", "must name at least one address".into());
+        }
+        for (i, m) in listen_conflicts(&addrs) {
+            err(spans[i].clone(), "listen", m);
         }
         cfg.listen = addrs;
     }
@@ -457,7 +469,7 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         (None, Some(f)) => {
             let p = rel(f.get_ref());
             cfg.admin_token_file = Some(p.clone());
-            match std::fs::read_to_string(&p) {
+            match crate::files::read_text(&p, crate::files::FileKind::ADMIN_TOKEN) {
                 Ok(text) => match AdminToken::new(&text) {
                     Ok(v) => cfg.admin_token = Some(v),
                     Err(m) => err(
@@ -536,7 +548,26 @@ fn validate_settings(path: &Path, text: &str, diags: &mut Diagnostics) -> Option
         file
     });
     if let Some(f) = secret_file {
-        cfg.cookies.secrets = super::cookies::load_secret_file(&rel(f.get_ref()), diags);
+        let file = rel(f.get_ref());
+        match crate::files::read_text(&file, crate::files::FileKind::COOKIE_SECRET) {
+            Ok(text) => {
+                cfg.cookies.secrets = super::cookies::parse_secret_file(&file, &text, diags)
+            }
+            Err(e @ crate::files::ReadError::NotUtf8 { .. }) => {
+                let (line, col, message) = e.in_file("cookie secret file");
+                diags.error(&file, line, col, "", message);
+            }
+            Err(e) => {
+                let (line, col) = lines.line_col(f.span().start);
+                diags.error(
+                    path,
+                    Some(line),
+                    Some(col),
+                    "cookies.secret_file",
+                    format!("cannot read {}: {e}", file.display()),
+                );
+            }
+        }
     }
     Some(cfg)
 }
@@ -580,6 +611,34 @@ fn key_positions(
         .collect()
 }
 
+/// Addresses of `listen` (or `--listen`) that would fail to bind because
+/// an earlier one takes them: the same address twice, or an address beside
+/// the wildcard of its family on the same port (TCP refuses both; IPv6
+/// sockets are v6-only, so `[::]` and `0.0.0.0` do not collide). Port 0
+/// picks a new port each time: never a conflict. Each as (index, message).
+pub fn listen_conflicts(addrs: &[SocketAddr]) -> Vec<(usize, String)> {
+    let mut out = Vec::new();
+    for (i, a) in addrs.iter().enumerate() {
+        if a.port() == 0 {
+            continue;
+        }
+        let earlier = addrs[..i].iter().find(|b| {
+            b.port() == a.port()
+                && b.is_ipv4() == a.is_ipv4()
+                && (b.ip() == a.ip() || b.ip().is_unspecified() || a.ip().is_unspecified())
+        });
+        match earlier {
+            Some(b) if b == a => out.push((i, format!("{a} is listed twice"))),
+            Some(b) => out.push((
+                i,
+                format!("{a} and {b} cannot both be bound: a wildcard address takes its port on every address of its family"),
+            )),
+            None => {}
+        }
+    }
+    out
+}
+
 /// `admin_listen` (and `--admin-listen`): `ADDR:PORT`, or `""` for off.
 pub fn parse_admin_listen(s: &str) -> Result<Option<SocketAddr>, String> {
     if s.is_empty() {
@@ -618,6 +677,48 @@ mod tests {
         assert_eq!(c.admin_listen, def.admin_listen);
         assert_eq!(c.admin_token, def.admin_token);
         assert_eq!(c.admin_state_file, def.admin_state_file);
+    }
+
+    /// `zones_dir` is relative to the settings file's directory, whether
+    /// set or left at its default (check_gaps.sh part 6).
+    #[test]
+    fn zones_dir_is_relative_to_the_settings_file() {
+        let path = Path::new("/etc/dnslb/dnslb.toml");
+        for (text, want) in [
+            ("", "/etc/dnslb/zones"),
+            ("zones_dir = \"z\"\n", "/etc/dnslb/z"),
+            ("zones_dir = \"/srv/z\"\n", "/srv/z"),
+        ] {
+            let mut d = Diagnostics::new();
+            let c = parse_settings(path, text, &mut d).unwrap_or_else(|| panic!("{d}"));
+            assert_eq!(c.zones_dir.value, Path::new(want), "{text:?}");
+        }
+    }
+
+    /// A duplicate key is a syntax error, but the rest of the file still
+    /// counts, so `check` goes on to the zones with the right directory.
+    #[test]
+    fn a_syntax_error_keeps_the_rest_of_the_file() {
+        let text = "zones_dir = \"z\"\nudp_workers = 1\nudp_workers = 2\n";
+        let mut d = Diagnostics::new();
+        let c = parse_settings_partial(Path::new("/x/s.toml"), text, &mut d).unwrap();
+        assert_eq!(c.zones_dir.value, Path::new("/x/z"));
+        assert_eq!(c.udp_workers, 1);
+        assert_eq!(
+            d.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["/x/s.toml:3:1: udp_workers: duplicate key: first set on line 2"]
+        );
+        let mut d = Diagnostics::new();
+        assert!(parse_settings(Path::new("/x/s.toml"), text, &mut d).is_none());
+        // A damaged document: its syntax errors, not their follow-on noise.
+        let text = "zones_dir = \"z\"\n[rrl\nudp_workers = 2\n";
+        let mut d = Diagnostics::new();
+        let c = parse_settings_partial(Path::new("/x/s.toml"), text, &mut d).unwrap();
+        assert_eq!(c.zones_dir.value, Path::new("/x/z"));
+        assert_eq!(
+            d.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["/x/s.toml:2:5: unclosed table, expected `]`"]
+        );
     }
 
     #[test]

@@ -26,8 +26,15 @@ pub const RCODE_SERVFAIL: u16 = 2;
 pub const RCODE_NXDOMAIN: u16 = 3;
 pub const RCODE_NOTIMP: u16 = 4;
 pub const RCODE_REFUSED: u16 = 5;
+/// RFC 8945 §5.2.2: the query's TSIG key is not one we know.
+pub const RCODE_NOTAUTH: u16 = 9;
+/// TSIG error BADKEY (RFC 8945 §5.2.2).
+const TSIG_BADKEY: u16 = 17;
 /// Extended RCODE 16 (RFC 6891 §6.1.3): upper 8 bits go in the OPT TTL.
 pub const RCODE_BADVERS: u16 = 16;
+
+/// QCLASS `*` (RFC 1035 §3.2.5).
+const QCLASS_ANY: u16 = 255;
 
 const FLAG_QR: u16 = 0x8000;
 const FLAG_AA: u16 = 0x0400;
@@ -155,6 +162,21 @@ impl Worker {
                 return true;
             }
         }
+        if let Some(t) = self.query.tsig
+            && self.query.edns.is_none_or(|e| e.version == 0)
+        {
+            tsig_badkey(
+                packet,
+                &self.query,
+                t,
+                transport,
+                snap.limits.udp_payload,
+                out,
+            );
+            let qtype = self.query.qtype;
+            self.count_error(snap, transport, qtype, RCODE_NOTAUTH, false);
+            return true;
+        }
         let q = &self.query;
         let edns = q.edns;
         let cookie = match (&self.cookies, q.cookie) {
@@ -228,7 +250,7 @@ impl Worker {
                 zone: NO_ZONE,
                 sample: &mut self.sample,
             };
-            if q.qclass != 1 && q.qclass != 255 {
+            if q.qclass != 1 && q.qclass != QCLASS_ANY {
                 Res {
                     rcode: RCODE_REFUSED,
                     aa: false,
@@ -273,7 +295,11 @@ impl Worker {
             rcode &= 0xF;
         }
         let mut flags = FLAG_QR | ((q.opcode as u16) << 11) | rcode;
-        if res.aa {
+        // We hold class IN only, so a QCLASS=* answer is the IN lookup's,
+        // relayed: "responses to QCLASS=* queries can never be
+        // authoritative" (RFC 1034 §3.7.1). NXDOMAIN and its SOA stay, as
+        // a resolver relays a negative answer (RFC 2308 §2.1).
+        if res.aa && q.qclass != QCLASS_ANY {
             flags |= FLAG_AA;
         }
         if tc {
@@ -375,6 +401,78 @@ fn error_reply(
     }
     let flags = FLAG_QR | (qflags & (0x7800 | FLAG_RD | FLAG_CD)) | rcode;
     w.finish_header(id, flags);
+}
+
+/// The reply to a TSIG-signed query: dnslb holds no TSIG keys, so every
+/// key is unknown. NOTAUTH with a TSIG record carrying error BADKEY,
+/// unsigned (MAC Size 0, RFC 8945 §5.2.2, §5.3.2): the key and algorithm
+/// names, Time Signed, Fudge and Original ID copied from the query, as
+/// Knot, NSD and BIND answer. The question is echoed, and an OPT goes
+/// before the TSIG, which stays last (RFC 8945 §5.1). A reply over the UDP
+/// limit keeps the header and question with TC set.
+#[cold]
+#[inline(never)]
+fn tsig_badkey(
+    packet: &[u8],
+    q: &Query,
+    t: wire::TsigAt,
+    transport: Transport,
+    payload: u16,
+    out: &mut Vec<u8>,
+) {
+    let limit = match (transport, q.edns) {
+        (Transport::Tcp, _) => usize::from(u16::MAX),
+        (Transport::Udp, None) => 512,
+        (Transport::Udp, Some(e)) => usize::from(e.udp_size.max(512).min(payload.max(512))),
+    };
+    let mut w = Writer::new(out, limit);
+    let question = &packet[q.question.0..q.question.1];
+    let mut tc = !question.is_empty() && w.question(question).is_err();
+    let after_question = w.mark();
+    let written = (|| -> Result<(), Full> {
+        if let Some(e) = q.edns {
+            let bare = Edns {
+                udp_size: payload,
+                version: 0,
+                dnssec_ok: e.dnssec_ok,
+                ecs: None,
+            };
+            write_opt(&mut w, bare, RCODE_NOTAUTH, 0, payload, None)?;
+        }
+        let mut name = [0u8; crate::zone::name::MAX_NAME_LEN];
+        let n = wire::read_name(packet, usize::from(t.key), &mut name).ok_or(Full)?;
+        w.put(&name[..n])?;
+        w.put_u16(rtype::TSIG)?;
+        w.put_u16(QCLASS_ANY)?;
+        w.put_u32(0)?;
+        let n = wire::read_name(packet, usize::from(t.algorithm), &mut name).ok_or(Full)?;
+        let at = usize::from(t.time_fudge);
+        let time_fudge = packet.get(at..at + 8).ok_or(Full)?;
+        w.put_u16((n + 8 + 2 + 2 + 2 + 2) as u16)?;
+        w.put(&name[..n])?;
+        w.put(time_fudge)?;
+        w.put_u16(0)?;
+        w.put_u16(t.original_id)?;
+        w.put_u16(TSIG_BADKEY)?;
+        w.put_u16(0)?;
+        w.counts.ar += 1;
+        Ok(())
+    })();
+    if written.is_err() {
+        w.rollback(after_question);
+        tc = true;
+    }
+    let mut flags = FLAG_QR | ((q.opcode as u16) << 11) | RCODE_NOTAUTH;
+    if tc {
+        flags |= FLAG_TC;
+    }
+    if q.rd {
+        flags |= FLAG_RD;
+    }
+    if q.cd {
+        flags |= FLAG_CD;
+    }
+    w.finish_header(q.id, flags);
 }
 
 struct Ctx<'s, 'w, 'b> {
@@ -503,7 +601,12 @@ impl<'s> Ctx<'s, '_, '_> {
             self.note_targets(set);
             return Step::Done(self.finish(RCODE_NOERROR, true));
         }
-        if let Some(cname) = node.rrset(rtype::CNAME) {
+        // RRSIG, NSEC and KEY may live beside a CNAME (RFC 2181 §10.1,
+        // RFC 4035 §2.5, RFC 3007 §4.4): a query for one is answered at
+        // the CNAME's owner, data or NODATA, and not chased (as BIND and
+        // Knot).
+        let beside_cname = matches!(qtype, rtype::RRSIG | rtype::NSEC | 25);
+        if let Some(cname) = node.rrset(rtype::CNAME).filter(|_| !beside_cname) {
             if self.write_set(owner, cname).is_err() {
                 return Step::Done(self.res(RCODE_NOERROR, true, true));
             }

@@ -430,3 +430,488 @@ fn question_case_is_echoed() {
             .eq_case(&Name::from_ascii("WwW.T.tEsT.").unwrap())
     );
 }
+
+/// A question of class `class` (numeric), EDNS with a 1232-byte payload.
+fn query_class(qname: &str, rtype: RecordType, class: u16) -> Vec<u8> {
+    let mut m = Message::new(0x1234, MessageType::Query, OpCode::Query);
+    let mut q = Query::query(Name::from_ascii(qname).unwrap(), rtype);
+    q.set_query_class(DNSClass::from(class));
+    m.add_query(q);
+    let mut e = Edns::new();
+    e.set_max_payload(1232);
+    m.set_edns(e);
+    m.to_vec().unwrap()
+}
+
+/// RFC 1034 §3.7.1: "responses to QCLASS=* queries can never be
+/// authoritative". The IN data answers, AA clear; a name the zone lacks
+/// keeps NXDOMAIN (with the SOA it came from), AA clear too (as NSD; BIND
+/// 9.18 answers FORMERR to every QCLASS=* query, Knot sets AA; README).
+#[test]
+fn qclass_any_is_never_authoritative() {
+    let s = snapshot(Pick::Weighted);
+    let cases: &[(&str, RecordType, Shape)] = &[
+        (
+            "www.t.test.",
+            RecordType::A,
+            (NOERROR, false, v(&["www.t.test. 3600 A"]), v(&[]), v(&[])),
+        ),
+        (
+            "alias.t.test.",
+            RecordType::A,
+            (
+                NOERROR,
+                false,
+                v(&["alias.t.test. 3600 CNAME", "www.t.test. 3600 A"]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        (
+            "www.t.test.",
+            RecordType::MX,
+            (NOERROR, false, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        (
+            "nothere.t.test.",
+            RecordType::A,
+            (NXDOMAIN, false, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        (
+            "lb.t.test.",
+            RecordType::A,
+            (
+                NOERROR,
+                false,
+                v(&["lb.t.test. 30 A", "lb.t.test. 30 A"]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        (
+            "www.t.test.",
+            RecordType::ANY,
+            (NOERROR, false, v(&["www.t.test. 3600 A"]), v(&[]), v(&[])),
+        ),
+    ];
+    for (qname, rtype, want) in cases {
+        let m = respond(&s, &query_class(qname, *rtype, 255), Transport::Udp);
+        assert_eq!(&shape(&m), want, "{qname} {rtype} class ANY");
+        // The same question in class IN stays authoritative.
+        let m = respond(&s, &query_class(qname, *rtype, 1), Transport::Udp);
+        assert!(m.metadata.authoritative, "{qname} {rtype} class IN");
+    }
+}
+
+/// Raw packet pieces for the malformed and signed queries below.
+mod raw {
+    pub(super) fn name(n: &str) -> Vec<u8> {
+        let mut w = Vec::new();
+        for l in n.trim_end_matches('.').split('.') {
+            w.push(l.len() as u8);
+            w.extend_from_slice(l.as_bytes());
+        }
+        w.push(0);
+        w
+    }
+
+    /// Header with id 0x4242, `flags`, and the four counts.
+    pub(super) fn header(flags: u16, counts: [u16; 4]) -> Vec<u8> {
+        let mut h = vec![0x42, 0x42];
+        h.extend_from_slice(&flags.to_be_bytes());
+        for c in counts {
+            h.extend_from_slice(&c.to_be_bytes());
+        }
+        h
+    }
+
+    /// A question `n` of type A, class IN.
+    pub(super) fn question(n: &str) -> Vec<u8> {
+        let mut q = name(n);
+        q.extend_from_slice(&[0, 1, 0, 1]);
+        q
+    }
+
+    /// An OPT record: payload 1232, `version`, DO clear, `options`.
+    pub(super) fn opt(version: u8, options: &[u8]) -> Vec<u8> {
+        let mut o = vec![0, 0, 41, 0x04, 0xd0, 0, version, 0, 0];
+        o.extend_from_slice(&(options.len() as u16).to_be_bytes());
+        o.extend_from_slice(options);
+        o
+    }
+
+    /// A TSIG record (RFC 8945 §4.2) for key `key`, HMAC-SHA256, signed at
+    /// `time`, fudge 300, a 32-octet MAC, Original ID `orig`, class `class`.
+    pub(super) fn tsig(key: &str, time: u64, orig: u16, class: u16) -> Vec<u8> {
+        let mut rdata = name("hmac-sha256");
+        rdata.extend_from_slice(&time.to_be_bytes()[2..]);
+        rdata.extend_from_slice(&300u16.to_be_bytes());
+        rdata.extend_from_slice(&32u16.to_be_bytes());
+        rdata.extend_from_slice(&[0xab; 32]);
+        rdata.extend_from_slice(&orig.to_be_bytes());
+        rdata.extend_from_slice(&[0, 0, 0, 0]);
+        let mut r = name(key);
+        r.extend_from_slice(&250u16.to_be_bytes());
+        r.extend_from_slice(&class.to_be_bytes());
+        r.extend_from_slice(&[0, 0, 0, 0]);
+        r.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        r.extend_from_slice(&rdata);
+        r
+    }
+
+    /// The reply's flags and counts.
+    pub(super) fn head(reply: &[u8]) -> (u16, [u16; 4]) {
+        let u = |i: usize| u16::from_be_bytes([reply[i], reply[i + 1]]);
+        (u(2), [u(4), u(6), u(8), u(10)])
+    }
+}
+
+fn respond_raw(s: &Snapshot, packet: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let src = SocketAddr::from(([203, 0, 113, 1], 5300));
+    assert!(Worker::new(7).respond(s, packet, src, Transport::Udp, &mut out));
+    out
+}
+
+/// RFC 6891 §6.1.1: "If an OPT record is present in a received request,
+/// compliant responders MUST include an OPT record in their respective
+/// responses" — error replies too, however early the query went wrong.
+#[test]
+fn error_replies_carry_an_opt_when_the_query_had_one() {
+    let s = snapshot(Pick::Weighted);
+    let two = [raw::question("www.t.test."), raw::question("mx.t.test.")].concat();
+    let compressed = [raw::question("www.t.test."), vec![0xc0, 12, 0, 1, 0, 1]].concat();
+    let cases: &[(&str, Vec<u8>, u16)] = &[
+        (
+            "QDCOUNT 2",
+            [raw::header(0, [2, 0, 0, 1]), two.clone(), raw::opt(0, &[])].concat(),
+            1,
+        ),
+        (
+            "opcode 9, QDCOUNT 0",
+            [raw::header(9 << 11, [0, 0, 0, 1]), raw::opt(0, &[])].concat(),
+            4,
+        ),
+        (
+            "opcode 9, QDCOUNT 2",
+            [raw::header(9 << 11, [2, 0, 0, 1]), two, raw::opt(0, &[])].concat(),
+            4,
+        ),
+        (
+            "QDCOUNT 0, no cookie",
+            [raw::header(0, [0, 0, 0, 1]), raw::opt(0, &[])].concat(),
+            1,
+        ),
+        (
+            "QDCOUNT 2, the second name compressed",
+            [raw::header(0, [2, 0, 0, 1]), compressed, raw::opt(0, &[])].concat(),
+            1,
+        ),
+    ];
+    for (what, packet, rcode) in cases {
+        let out = respond_raw(&s, packet);
+        let (flags, counts) = raw::head(&out);
+        assert_eq!(flags & 0xF, *rcode, "{what}");
+        assert_eq!(counts[3], 1, "{what}: the reply has an OPT");
+        let m = Message::from_vec(&out).unwrap();
+        assert_eq!(m.edns.map(|e| e.version()), Some(0), "{what}");
+        // The same query without the OPT gets no OPT back.
+        let mut bare = packet[..packet.len() - 11].to_vec();
+        bare[11] = 0;
+        let (flags, counts) = raw::head(&respond_raw(&s, &bare));
+        assert_eq!((flags & 0xF, counts[3]), (*rcode, 0), "{what}, no OPT");
+    }
+}
+
+/// RFC 6891 §6.1.1: an OPT goes only in the additional section, once.
+/// Anywhere else, or twice, is FORMERR (as Knot and NSD answer); the reply
+/// has an OPT when the additional section had one.
+#[test]
+fn opt_outside_the_additional_section_is_formerr() {
+    let s = snapshot(Pick::Weighted);
+    let q = raw::question("www.t.test.");
+    let opt = raw::opt(0, &[]);
+    let cases: &[(&str, Vec<u8>, u16)] = &[
+        (
+            "OPT as the answer",
+            [raw::header(0, [1, 1, 0, 0]), q.clone(), opt.clone()].concat(),
+            0,
+        ),
+        (
+            "OPT in authority",
+            [raw::header(0, [1, 0, 1, 0]), q.clone(), opt.clone()].concat(),
+            0,
+        ),
+        (
+            "OPT in answer and in additional",
+            [
+                raw::header(0, [1, 1, 0, 1]),
+                q.clone(),
+                opt.clone(),
+                opt.clone(),
+            ]
+            .concat(),
+            1,
+        ),
+        (
+            "two OPTs in additional",
+            [
+                raw::header(0, [1, 0, 0, 2]),
+                q.clone(),
+                opt.clone(),
+                opt.clone(),
+            ]
+            .concat(),
+            1,
+        ),
+    ];
+    for (what, packet, ar) in cases {
+        let (flags, counts) = raw::head(&respond_raw(&s, packet));
+        assert_eq!((flags & 0xF, counts[1], counts[3]), (1, 0, *ar), "{what}");
+    }
+}
+
+/// RFC 6891 §6.1.3: the version is checked first. A version-1 OPT whose
+/// options would be malformed under version 0 gets BADVERS, not FORMERR
+/// (Knot, NSD and BIND answer BADVERS).
+#[test]
+fn edns_version_is_checked_before_the_options() {
+    let s = snapshot(Pick::Weighted);
+    let bad_ecs = [0, 8, 0, 7, 0, 1, 24, 5, 192, 0, 2]; // scope 5 in a query
+    let bad_cookie = [0, 10, 0, 3, 1, 2, 3]; // client cookie of 3 octets
+    let overrun = [0, 8, 0, 40, 0, 1]; // option longer than the RDATA
+    for (what, options) in [
+        ("ECS", &bad_ecs[..]),
+        ("COOKIE", &bad_cookie[..]),
+        ("overrun", &overrun[..]),
+    ] {
+        let packet = [
+            raw::header(0, [1, 0, 0, 1]),
+            raw::question("www.t.test."),
+            raw::opt(1, options),
+        ]
+        .concat();
+        let out = respond_raw(&s, &packet);
+        let m = Message::from_vec(&out).unwrap();
+        assert_eq!(u16::from(m.metadata.response_code), 16, "{what}");
+        // The same option in a version-0 OPT is FORMERR.
+        let packet = [
+            raw::header(0, [1, 0, 0, 1]),
+            raw::question("www.t.test."),
+            raw::opt(0, options),
+        ]
+        .concat();
+        assert_eq!(raw::head(&respond_raw(&s, &packet)).0 & 0xF, 1, "{what}");
+    }
+}
+
+/// RFC 8945 §5.2.2: dnslb has no TSIG keys, so a signed query gets NOTAUTH
+/// with a TSIG record carrying error BADKEY, unsigned (MAC Size 0,
+/// §5.3.2), the key, algorithm, Time Signed, Fudge and Original ID copied
+/// from the query, last in additional after the OPT (as Knot, NSD and BIND
+/// answer). A TSIG anywhere but last in additional, or of a class other
+/// than ANY, is FORMERR (§5.2, §4.2).
+#[test]
+fn tsig_signed_queries_get_notauth_badkey() {
+    let s = snapshot(Pick::Weighted);
+    let q = raw::question("www.t.test.");
+    let time: u64 = 0x0000_6b0d_9ce2;
+    let tsig = raw::tsig("k1.", time, 0x4242, 255);
+    let want_rdata = {
+        let mut r = raw::name("hmac-sha256");
+        r.extend_from_slice(&time.to_be_bytes()[2..]);
+        r.extend_from_slice(&[0x01, 0x2c, 0, 0, 0x42, 0x42, 0, 17, 0, 0]);
+        r
+    };
+    let want_tail = {
+        let mut t = raw::name("k1.");
+        t.extend_from_slice(&[0, 250, 0, 255, 0, 0, 0, 0]);
+        t.extend_from_slice(&(want_rdata.len() as u16).to_be_bytes());
+        t.extend_from_slice(&want_rdata);
+        t
+    };
+    for (edns, ar) in [(false, 1), (true, 2)] {
+        let mut packet = [raw::header(0x0100, [1, 0, 0, ar]), q.clone()].concat();
+        if edns {
+            packet.extend(raw::opt(0, &[]));
+        }
+        packet.extend(&tsig);
+        let out = respond_raw(&s, &packet);
+        let (flags, counts) = raw::head(&out);
+        assert_eq!(flags & 0xF, 9, "NOTAUTH (edns {edns})");
+        assert_eq!(flags & 0x0400, 0, "not authoritative");
+        assert_eq!(flags & 0x0100, 0x0100, "RD copied");
+        assert_eq!(counts, [1, 0, 0, ar], "question, (OPT,) TSIG");
+        assert_eq!(&out[12..12 + q.len()], &q[..], "question echoed");
+        assert!(out.ends_with(&want_tail), "TSIG BADKEY last: {out:02x?}");
+        if edns {
+            let opt_at = 12 + q.len();
+            assert_eq!(&out[opt_at..opt_at + 3], &[0, 0, 41], "OPT before TSIG");
+        }
+    }
+    // A compressed key name is expanded in the reply.
+    let mut packet = [raw::header(0, [1, 0, 0, 1]), q.clone()].concat();
+    let mut ptsig = vec![0xc0, 16]; // "t.test." inside the question
+    ptsig.extend_from_slice(&tsig[4..]);
+    packet.extend(&ptsig);
+    let out = respond_raw(&s, &packet);
+    assert_eq!(raw::head(&out).0 & 0xF, 9);
+    let mut tail = raw::name("t.test.");
+    tail.extend_from_slice(&want_tail[4..]);
+    assert!(out.ends_with(&tail), "{out:02x?}");
+
+    let formerr: &[(&str, Vec<u8>)] = &[
+        (
+            "TSIG before the OPT",
+            [
+                raw::header(0, [1, 0, 0, 2]),
+                q.clone(),
+                tsig.clone(),
+                raw::opt(0, &[]),
+            ]
+            .concat(),
+        ),
+        (
+            "two TSIGs",
+            [
+                raw::header(0, [1, 0, 0, 2]),
+                q.clone(),
+                tsig.clone(),
+                tsig.clone(),
+            ]
+            .concat(),
+        ),
+        (
+            "TSIG in the answer",
+            [raw::header(0, [1, 1, 0, 0]), q.clone(), tsig.clone()].concat(),
+        ),
+        (
+            "TSIG of class IN",
+            [
+                raw::header(0, [1, 0, 0, 1]),
+                q.clone(),
+                raw::tsig("k1.", time, 1, 1),
+            ]
+            .concat(),
+        ),
+        ("TSIG RDATA cut short", {
+            // Other Len gone; RDLENGTH (after "k1." and 8 octets) too.
+            let mut t = tsig.clone();
+            t.truncate(t.len() - 2);
+            let rdlen = u16::from_be_bytes([t[12], t[13]]) - 2;
+            t[12..14].copy_from_slice(&rdlen.to_be_bytes());
+            [raw::header(0, [1, 0, 0, 1]), q.clone(), t].concat()
+        }),
+    ];
+    for (what, packet) in formerr {
+        let out = respond_raw(&s, packet);
+        assert_eq!(raw::head(&out).0 & 0xF, 1, "{what}: {out:02x?}");
+    }
+}
+
+/// Meta-TYPEs and QTYPEs other than ANY, AXFR and IXFR (RFC 6895 §3.1:
+/// 128-255, and OPT) are not data to look up: MAILA and MAILB get NOTIMP,
+/// the rest (TKEY and TSIG as a QTYPE, OPT, NXNAME and the unassigned
+/// ones) FORMERR, as BIND 9 answers (RFC 9824 §3.5 requires FORMERR for
+/// NXNAME). TYPE0 is a data type nobody holds: NODATA, as BIND and NSD.
+/// Each error reply echoes the question and carries an OPT.
+#[test]
+fn meta_qtypes_are_not_looked_up() {
+    let s = snapshot(Pick::Weighted);
+    let formerr = ResponseCode::FormErr;
+    let notimp = ResponseCode::NotImp;
+    for (qtype, rcode) in [
+        (41, formerr),
+        (128, formerr),
+        (200, formerr),
+        (248, formerr),
+        (249, formerr),
+        (250, formerr),
+        (253, notimp),
+        (254, notimp),
+    ] {
+        let m = ask(&s, "www.t.test.", RecordType::from(qtype));
+        assert_eq!(m.metadata.response_code, rcode, "TYPE{qtype}");
+        assert!(!m.metadata.authoritative, "TYPE{qtype}");
+        assert_eq!(m.queries.len(), 1, "TYPE{qtype}: question echoed");
+        assert!(m.edns.is_some(), "TYPE{qtype}: OPT");
+        assert!(
+            m.answers.is_empty() && m.authorities.is_empty(),
+            "TYPE{qtype}"
+        );
+    }
+    for name in ["www.t.test.", "nothere.t.test."] {
+        let m = ask(&s, name, RecordType::from(0));
+        let want = if name.starts_with("www") {
+            NOERROR
+        } else {
+            NXDOMAIN
+        };
+        assert_eq!(
+            shape(&m),
+            (want, true, v(&[]), v(&[NEG]), v(&[])),
+            "{name} TYPE0"
+        );
+    }
+    // ANY, AXFR and IXFR keep their meaning.
+    assert_eq!(ask(&s, "www.t.test.", RecordType::ANY).answers.len(), 1);
+    assert_eq!(
+        ask(&s, "t.test.", RecordType::IXFR).metadata.response_code,
+        ResponseCode::Refused
+    );
+}
+
+/// RFC 7871 §7.2.1 with sticky: an IPv4 client network written as
+/// IPv4-mapped IPv6 (family 2, `::ffff:a.b.c.0/120`) keeps the member the
+/// same network gets as family 1 (`a.b.c.0/24`), with the scope in the
+/// option's own family (/120 for the /24), not the IPv6 sticky prefix.
+#[test]
+fn sticky_treats_ipv4_mapped_ecs_as_ipv4() {
+    let mut s = snapshot(Pick::Sticky(StickyPrefixes::default()));
+    s.lb[0].answers = Answers::Count(1);
+    let pick = |net: IpAddr, source: u8| {
+        let m = respond(
+            &s,
+            &query("lb.t.test.", RecordType::A, Some(Some((net, source)))),
+            Transport::Udp,
+        );
+        let Some(EdnsOption::Subnet(cs)) = m.edns.as_ref().unwrap().option(EdnsCode::Subnet) else {
+            panic!("no ECS in the reply")
+        };
+        (m.answers[0].data.clone(), cs.scope_prefix())
+    };
+    let mut members = std::collections::HashSet::new();
+    for i in 1..=24u8 {
+        let v4 = IpAddr::from([10, i, i.wrapping_mul(7), 0]);
+        let mapped =
+            IpAddr::from(std::net::Ipv4Addr::from([10, i, i.wrapping_mul(7), 0]).to_ipv6_mapped());
+        let (a, scope4) = pick(v4, 24);
+        let (b, scope6) = pick(mapped, 120);
+        assert_eq!(a, b, "{v4} and {mapped}");
+        assert_eq!((scope4, scope6), (24, 120), "{v4}");
+        members.insert(format!("{a:?}"));
+    }
+    assert_eq!(members.len(), 2, "24 networks spread over both members");
+}
+
+/// RFC 2181 §10.1, RFC 4035 §2.5: RRSIG, NSEC and KEY may sit beside a
+/// CNAME, so a query for one of them at the CNAME's owner is answered
+/// there (NODATA here) and the CNAME is not followed; other types still
+/// chase it.
+#[test]
+fn dnssec_types_at_a_cname_are_not_chased() {
+    let s = snapshot(Pick::Weighted);
+    for t in [RecordType::RRSIG, RecordType::NSEC, RecordType::KEY] {
+        for name in ["alias.t.test.", "loop1.t.test."] {
+            assert_eq!(
+                shape(&ask(&s, name, t)),
+                (NOERROR, true, v(&[]), v(&[NEG]), v(&[])),
+                "{name} {t}"
+            );
+        }
+    }
+    assert_eq!(
+        rrs(&ask(&s, "alias.t.test.", RecordType::TXT).answers),
+        v(&["alias.t.test. 3600 CNAME"])
+    );
+}

@@ -86,6 +86,19 @@ impl CookieAt {
     }
 }
 
+/// Where a query's TSIG record (RFC 8945 §4.2) sits in the packet: the
+/// offsets of its owner (the key name), of its algorithm name, and of the
+/// Time Signed and Fudge fields (8 octets), and its Original ID. Offsets
+/// rather than bytes: the record is read only to build the NOTAUTH/BADKEY
+/// reply, and names in it may be compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TsigAt {
+    pub key: u16,
+    pub algorithm: u16,
+    pub time_fudge: u16,
+    pub original_id: u16,
+}
+
 /// A parsed query.
 pub struct Query {
     pub id: u16,
@@ -104,6 +117,9 @@ pub struct Query {
     /// are ignored); its length is already checked. Beside `edns` rather
     /// than in it: `Edns` is copied per query and stays small.
     pub cookie: Option<CookieAt>,
+    /// The TSIG record, when the query is signed (always the last record
+    /// of the additional section; anywhere else is FORMERR).
+    pub tsig: Option<TsigAt>,
 }
 
 /// Why a packet could not be answered normally.
@@ -197,6 +213,15 @@ pub fn header_id_flags(p: &[u8]) -> Option<(u16, u16)> {
 }
 
 /// Parse a query packet.
+///
+/// Every section is walked, even when the question already makes the query
+/// an error, so that an error reply carries an OPT whenever the query had
+/// one (RFC 6891 §6.1.1). Errors, in order: opcode other than QUERY
+/// (NOTIMP); a question count other than 1 (FORMERR; 0 only for a cookie
+/// request, RFC 7873 §5.4); a malformed section, an OPT or TSIG outside the
+/// additional section, a second OPT (RFC 6891 §6.1.1), a TSIG that is not
+/// the last record (RFC 8945 §5.2) or a malformed OPT of version 0 (all
+/// FORMERR).
 pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
     if p.len() < HEADER_LEN {
         return Err(ParseError::Drop);
@@ -211,6 +236,7 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
     q.cd = flags & 0x0010 != 0;
     q.edns = None;
     q.cookie = None;
+    q.tsig = None;
     let qd = u16_at(p, 4).unwrap_or(0);
     let an = u16_at(p, 6).unwrap_or(0);
     let ns = u16_at(p, 8).unwrap_or(0);
@@ -230,47 +256,55 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
     // QDCOUNT 0 is allowed only to ask for a server cookie (RFC 7873
     // §5.4); whether the OPT has one is known after the sections.
     let cookie_only = (qd == 0 && q.opcode == 0).then_some((HEADER_LEN, HEADER_LEN));
-    let Some(qrange) = question.or(cookie_only) else {
-        let err = if q.opcode != 0 {
-            ParseError::NotImp {
-                question: None,
-                edns: false,
-            }
-        } else {
-            ParseError::FormErr {
-                question: None,
-                edns: false,
-            }
-        };
-        return Err(err);
-    };
-    q.question = qrange;
+    let qrange = question.or(cookie_only);
+    if qrange.is_none() {
+        // Not answerable, but the rest is still read for the OPT.
+        i = skip_questions(p, HEADER_LEN, qd).unwrap_or(p.len());
+    }
 
     // Answer and authority sections of a query carry nothing we use; they
-    // still have to be well formed. `saw_opt` remembers an OPT even when it
-    // is malformed: the error reply then carries an OPT (RFC 6891 §7).
+    // still have to be well formed. `saw_opt` remembers an OPT in the
+    // additional section even when it is malformed, or the query is bad
+    // for another reason: the error reply then carries an OPT (RFC 6891
+    // §6.1.1, §7). `misplaced`: a record where RFC 6891 or RFC 8945 does
+    // not allow it; the walk goes on to find the OPT.
     let mut saw_opt = false;
+    let mut misplaced = false;
     let sections = (|| -> Option<()> {
         for _ in 0..(an as usize + ns as usize) {
+            let after_name = skip_name(p, i)?;
+            let rtype = u16_at(p, after_name)?;
+            misplaced |= rtype == rtype::OPT || rtype == rtype::TSIG;
             i = skip_rr(p, i)?;
         }
-        for _ in 0..ar {
+        for k in 0..ar {
             let name_start = i;
             let after_name = skip_name(p, i)?;
             let rtype = u16_at(p, after_name)?;
             let end = skip_rr(p, i)?;
             if rtype == rtype::OPT {
-                saw_opt = true;
-                if q.edns.is_some() {
+                if saw_opt {
                     // RFC 6891 §6.1.1: more than one OPT is FORMERR.
-                    return None;
+                    misplaced = true;
                 }
+                saw_opt = true;
                 if after_name != name_start + 1 || p[name_start] != 0 {
-                    return None;
+                    misplaced = true;
+                } else if q.edns.is_none() {
+                    match parse_opt(p, after_name) {
+                        Some((edns, cookie)) => {
+                            q.edns = Some(edns);
+                            q.cookie = cookie;
+                        }
+                        None => misplaced = true,
+                    }
                 }
-                let (edns, cookie) = parse_opt(p, after_name)?;
-                q.edns = Some(edns);
-                q.cookie = cookie;
+            } else if rtype == rtype::TSIG {
+                // RFC 8945 §5.2: the last record, and only one.
+                match parse_tsig(p, name_start, after_name, end) {
+                    Some(t) if k + 1 == ar => q.tsig = Some(t),
+                    _ => misplaced = true,
+                }
             }
             i = end;
         }
@@ -278,11 +312,18 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
     })();
     if q.opcode != 0 {
         return Err(ParseError::NotImp {
-            question: Some(qrange),
+            question: qrange,
             edns: saw_opt,
         });
     }
-    if sections.is_none() {
+    let Some(qrange) = qrange else {
+        return Err(ParseError::FormErr {
+            question: None,
+            edns: saw_opt,
+        });
+    };
+    q.question = qrange;
+    if sections.is_none() || misplaced {
         return Err(ParseError::FormErr {
             question: Some(qrange),
             edns: saw_opt,
@@ -298,13 +339,106 @@ pub fn parse_query(p: &[u8], q: &mut Query) -> Result<(), ParseError> {
             });
         }
     }
-    if qrange.1 > qrange.0 && q.qtype == rtype::OPT {
-        return Err(ParseError::FormErr {
-            question: Some(qrange),
-            edns: q.edns.is_some(),
-        });
+    if qrange.1 > qrange.0 && is_meta_qtype(q.qtype) {
+        return Err(meta_qtype(q.qtype, qrange, saw_opt));
     }
     Ok(())
+}
+
+/// OPT and 128-255, the range of meta-TYPEs and QTYPEs (RFC 6895 §3.1),
+/// other than the three we answer: IXFR, AXFR (REFUSED) and ANY.
+#[inline]
+fn is_meta_qtype(t: u16) -> bool {
+    t == rtype::OPT || ((128..=254).contains(&t) && t != rtype::IXFR && t != rtype::AXFR)
+}
+
+/// The error for a meta QTYPE, as BIND 9 answers: NOTIMP for MAILA and
+/// MAILB (RFC 1035 §3.2.3: "mailbox-related records", obsolete), FORMERR for
+/// the rest, which only ever travel beside a question (OPT, TKEY, TSIG) or
+/// are not QTYPEs at all (RFC 9824 §3.5: NXNAME is FORMERR).
+#[cold]
+fn meta_qtype(t: u16, qrange: (usize, usize), edns: bool) -> ParseError {
+    const MAILB: u16 = 253;
+    const MAILA: u16 = 254;
+    if t == MAILA || t == MAILB {
+        ParseError::NotImp {
+            question: Some(qrange),
+            edns,
+        }
+    } else {
+        ParseError::FormErr {
+            question: Some(qrange),
+            edns,
+        }
+    }
+}
+
+/// Skip `n` questions (names may be compressed); the offset after them.
+fn skip_questions(p: &[u8], mut i: usize, n: u16) -> Option<usize> {
+    for _ in 0..n {
+        i = skip_name(p, i)? + 4;
+        if i > p.len() {
+            return None;
+        }
+    }
+    Some(i)
+}
+
+/// Check a TSIG record (RFC 8945 §4.2): class ANY, and RDATA that holds an
+/// algorithm name, Time Signed, Fudge, a MAC of MAC Size octets, Original
+/// ID, Error and Other Data of Other Len octets, exactly. `start` is the
+/// owner's offset, `i` the TYPE's, `end` the record's end.
+fn parse_tsig(p: &[u8], start: usize, i: usize, end: usize) -> Option<TsigAt> {
+    if u16_at(p, i + 2)? != 255 {
+        return None;
+    }
+    let algorithm = i + 10;
+    let time_fudge = skip_name(p, algorithm)?;
+    let mac_len = usize::from(u16_at(p, time_fudge + 8)?);
+    let after_mac = time_fudge + 10 + mac_len;
+    let original_id = u16_at(p, after_mac)?;
+    let other_len = usize::from(u16_at(p, after_mac + 4)?);
+    if after_mac + 6 + other_len != end {
+        return None;
+    }
+    Some(TsigAt {
+        key: u16::try_from(start).ok()?,
+        algorithm: u16::try_from(algorithm).ok()?,
+        time_fudge: u16::try_from(time_fudge).ok()?,
+        original_id,
+    })
+}
+
+/// Copy the possibly compressed name at `at` into `out` as uncompressed
+/// wire; returns its length. At most 255 octets and 64 pointers (a loop
+/// ends there), as RFC 1035 §4.1.4 allows only earlier targets in practice.
+pub fn read_name(p: &[u8], mut at: usize, out: &mut [u8; MAX_NAME_LEN]) -> Option<usize> {
+    let mut n = 0;
+    let mut hops = 0;
+    loop {
+        let len = usize::from(*p.get(at)?);
+        match len & 0xC0 {
+            0x00 => {
+                if n + len + 1 > MAX_NAME_LEN {
+                    return None;
+                }
+                out[n..n + len + 1].copy_from_slice(p.get(at..at + len + 1)?);
+                n += len + 1;
+                if len == 0 {
+                    return Some(n);
+                }
+                at += len + 1;
+            }
+            0xC0 => {
+                hops += 1;
+                if hops > 64 {
+                    return None;
+                }
+                at = usize::from(u16_at(p, at)? & 0x3FFF);
+            }
+            _ => return None,
+        }
+    }
 }
 
 /// Skip one resource record starting at its owner name.
@@ -330,6 +464,11 @@ fn parse_opt(p: &[u8], i: usize) -> Option<(Edns, Option<CookieAt>)> {
         ecs: None,
     };
     let mut cookie = None;
+    if edns.version != 0 {
+        // RFC 6891 §6.1.3: the version is checked first; the options of a
+        // version we do not speak are not ours to judge (BADVERS follows).
+        return Some((edns, None));
+    }
     let mut j = 0;
     while j < rdata.len() {
         let code = u16_at(rdata, j)?;
@@ -410,6 +549,7 @@ impl Default for Query {
             qclass: 0,
             edns: None,
             cookie: None,
+            tsig: None,
         }
     }
 }

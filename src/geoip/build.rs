@@ -147,17 +147,17 @@ impl fmt::Display for SourceError {
 /// Why a build failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
-    #[error("cannot read \"{}\": {source}", path.display())]
+    #[error("cannot read \"{}\": {cause}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        cause: crate::files::ReadError,
     },
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
     Source(Vec<SourceError>),
-    #[error("cannot write \"{}\": {source}", path.display())]
+    #[error("cannot write \"{}\": {cause}", path.display())]
     Write {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -183,10 +183,14 @@ impl fmt::Display for Summary {
 /// Build `source` into `out`. The file is written beside `out` and renamed
 /// over it, so a server reloading at that moment never reads half a file.
 pub fn build_file(source: &Path, out: &Path) -> Result<Summary, BuildError> {
-    let text = std::fs::read_to_string(source).map_err(|e| BuildError::Read {
-        path: source.to_owned(),
-        source: e,
-    })?;
+    // A FIFO or a device is refused at once, not waited on.
+    let text =
+        crate::files::read_text(source, crate::files::FileKind::GEOIP_SOURCE).map_err(|cause| {
+            BuildError::Read {
+                path: source.to_owned(),
+                cause,
+            }
+        })?;
     let (bytes, summary) = build_bytes(&text, source)?;
     let mut tmp = out.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -198,7 +202,7 @@ pub fn build_file(source: &Path, out: &Path) -> Result<Summary, BuildError> {
             let _ = std::fs::remove_file(&tmp);
             BuildError::Write {
                 path: out.to_owned(),
-                source: e,
+                cause: e,
             }
         })?;
     Ok(summary)
@@ -207,46 +211,76 @@ pub fn build_file(source: &Path, out: &Path) -> Result<Summary, BuildError> {
 /// Build a database from source text; `file` names it in errors.
 pub fn build_bytes(text: &str, file: &Path) -> Result<(Vec<u8>, Summary), BuildError> {
     let mut cx = Cx {
-        text,
         file,
+        lines: crate::diag::LineIndex::new(text),
         errors: Vec::new(),
+        dropped: 0,
     };
     let spec: SourceSpec = match toml::from_str(text) {
         Ok(s) => s,
         Err(e) => {
             let at = e.span().map_or(0, |s| s.start);
             cx.error(at, "", e.message().trim_end());
-            return Err(BuildError::Source(cx.errors));
+            return Err(BuildError::Source(cx.into_errors()));
         }
     };
     let source = compile(&mut cx, spec);
     if !cx.errors.is_empty() {
-        return Err(BuildError::Source(cx.errors));
+        return Err(BuildError::Source(cx.into_errors()));
     }
     let Some(source) = source else {
-        return Err(BuildError::Source(cx.errors));
+        return Err(BuildError::Source(cx.into_errors()));
     };
-    write(&mut cx, &source).ok_or(BuildError::Source(cx.errors))
+    match write(&mut cx, &source) {
+        Some(built) => Ok(built),
+        None => Err(BuildError::Source(cx.into_errors())),
+    }
 }
 
+/// The source being built and its errors: the first
+/// [`MAX_ERRORS_PER_FILE`](crate::diag::MAX_ERRORS_PER_FILE), the rest
+/// counted.
 struct Cx<'a> {
-    text: &'a str,
     file: &'a Path,
+    /// Line starts, so each error's position is a binary search.
+    lines: crate::diag::LineIndex<'a>,
     errors: Vec<SourceError>,
+    dropped: usize,
 }
 
 impl Cx<'_> {
     fn error(&mut self, at: usize, key: &str, message: impl Into<String>) {
-        let before = &self.text[..at.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        if self.errors.len() >= crate::diag::MAX_ERRORS_PER_FILE {
+            self.dropped += 1;
+            return;
+        }
+        let (line, col) = self.lines.line_col(at);
         self.errors.push(SourceError {
             file: self.file.to_owned(),
-            line,
-            col,
+            line: line as usize,
+            col: col as usize,
             key: key.to_owned(),
             message: message.into(),
         });
+    }
+
+    /// The errors, ending with one that says how many more there were.
+    fn into_errors(mut self) -> Vec<SourceError> {
+        if let Some(last) = self.errors.last()
+            && self.dropped > 0
+        {
+            let note = SourceError {
+                message: format!(
+                    "{} more errors not shown (at most {} are reported per file)",
+                    self.dropped,
+                    self.errors.len()
+                ),
+                key: String::new(),
+                ..last.clone()
+            };
+            self.errors.push(note);
+        }
+        self.errors
     }
 }
 
@@ -355,7 +389,7 @@ fn compile(cx: &mut Cx<'_>, spec: SourceSpec) -> Option<Source> {
     if let Err(errs) = NetTable::build(entries.iter().map(|e| (e.net, ()))) {
         for e in errs {
             if let NetError::Duplicate { net, first, index } = e {
-                let first_line = cx.text[..entries[first].at].matches('\n').count() + 1;
+                let first_line = cx.lines.line_col(entries[first].at).0;
                 cx.error(
                     entries[index].at,
                     &format!("networks[{index}].net"),

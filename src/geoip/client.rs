@@ -168,11 +168,8 @@ impl fmt::Display for LocationSource {
 #[inline]
 pub fn locate_client(nets: &CustomNets, db: Option<&GeoDb>, addr: IpAddr) -> ClientLocation {
     let mut at = locate(nets, db, addr);
-    if let IpAddr::V6(v6) = addr
-        && v6.to_ipv4_mapped().is_some()
-    {
-        at.prefix = (at.prefix + 96).min(128);
-    }
+    let (_, shift) = super::canonical_shift(addr);
+    at.prefix = (at.prefix + shift).min(128);
     at
 }
 

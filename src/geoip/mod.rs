@@ -40,7 +40,7 @@ pub use client::{
     ClientLocation, CustomNets, CustomPlace, LocationSource, RegionId, locate_client,
 };
 pub use codes::{Continent, Country, Subdivision};
-pub use nets::{NetTable, canonical};
+pub use nets::{NetTable, canonical, canonical_shift};
 pub use record::Schema;
 
 /// Where a client is, as far as the database knows. Small and `Copy`: the
@@ -130,10 +130,19 @@ impl fmt::Display for Location {
 /// Why a database could not be opened. Messages quote the path.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {
-    #[error("cannot open GeoIP database \"{}\": {source}", path.display())]
+    /// The file could not be read (missing, not a regular file, too
+    /// large).
+    #[error("cannot open GeoIP database \"{}\": {cause}", path.display())]
+    Read {
+        path: PathBuf,
+        cause: crate::files::ReadError,
+    },
+    /// The bytes are not a MaxMind database. The cause is in the message,
+    /// not a `source()`, so a printed error chain says it once.
+    #[error("cannot open GeoIP database \"{}\": {cause}", path.display())]
     Open {
         path: PathBuf,
-        source: maxminddb::MaxMindDbError,
+        cause: maxminddb::MaxMindDbError,
     },
     #[error("GeoIP database \"{}\" has no records", path.display())]
     Empty { path: PathBuf },
@@ -146,28 +155,6 @@ pub enum GeoError {
         database_type: String,
         keys: String,
     },
-}
-
-/// The bytes of `path` if it is a regular file. The open does not block
-/// (O_NONBLOCK), so a FIFO or a device named as the database is refused at
-/// once, not waited on (as zone files are).
-fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NONBLOCK);
-    }
-    let mut f = opts.open(path)?;
-    let meta = f.metadata()?;
-    if !meta.is_file() {
-        return Err(std::io::Error::other("not a regular file"));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    f.read_to_end(&mut bytes)?;
-    Ok(bytes)
 }
 
 /// An opened MaxMind-format database and the record shape it uses.
@@ -218,9 +205,12 @@ impl GeoDb {
     /// As [`open`](Self::open) without decoding the records up front: each
     /// lookup decodes its record. For tools that look up a few addresses.
     pub fn open_undecoded(path: &Path) -> Result<Self, GeoError> {
-        let bytes = read_regular_file(path).map_err(|e| GeoError::Open {
-            path: path.to_owned(),
-            source: maxminddb::MaxMindDbError::Io(e),
+        // A FIFO or a device is refused at once, not waited on.
+        let bytes = crate::files::read(path, crate::files::FileKind::GEOIP).map_err(|cause| {
+            GeoError::Read {
+                path: path.to_owned(),
+                cause,
+            }
         })?;
         Self::from_bytes_undecoded(bytes, path)
     }
@@ -228,9 +218,9 @@ impl GeoDb {
     /// As [`from_bytes`](Self::from_bytes) without decoding up front.
     pub fn from_bytes_undecoded(bytes: Vec<u8>, path: &Path) -> Result<Self, GeoError> {
         let path = path.to_owned();
-        let reader = maxminddb::Reader::from_source(bytes).map_err(|source| GeoError::Open {
+        let reader = maxminddb::Reader::from_source(bytes).map_err(|cause| GeoError::Open {
             path: path.clone(),
-            source,
+            cause,
         })?;
         let schema = detect(&reader, &path)?;
         codes::warm();
@@ -244,9 +234,9 @@ impl GeoDb {
 
     /// Decode every record once (see [`Decoded`]).
     fn decode_all(mut self) -> Result<Self, GeoError> {
-        let err = |source| GeoError::Open {
+        let err = |cause| GeoError::Open {
             path: self.path.clone(),
-            source,
+            cause,
         };
         let mut decoded = Decoded::default();
         // Locations are f64-bearing, so de-duplicate on their bit patterns.
@@ -432,14 +422,14 @@ pub fn special_purpose(ip: IpAddr) -> Option<u8> {
 fn detect(reader: &maxminddb::Reader<Vec<u8>>, path: &Path) -> Result<Schema, GeoError> {
     let networks = reader
         .networks(maxminddb::WithinOptions::default())
-        .map_err(|source| GeoError::Open {
+        .map_err(|cause| GeoError::Open {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
     for item in networks {
-        let found = item.map_err(|source| GeoError::Open {
+        let found = item.map_err(|cause| GeoError::Open {
             path: path.to_owned(),
-            source,
+            cause,
         })?;
         let not_location = |keys: String| GeoError::NotLocation {
             path: path.to_owned(),

@@ -198,6 +198,18 @@ pub fn canonical(ip: IpAddr) -> IpAddr {
     }
 }
 
+/// [`canonical`], and the shift that turns a prefix length of the
+/// canonical address back into one of the address as written: 96 for an
+/// IPv4-mapped address (its IPv4 /n is the IPv6 /96+n), else 0. Geo and
+/// sticky both see an IPv4 client as IPv4 however the resolver wrote it,
+/// and scope the answer in the family the query's ECS option used (RFC
+/// 7871 §6: SCOPE PREFIX-LENGTH counts bits of that ADDRESS).
+#[inline]
+pub fn canonical_shift(ip: IpAddr) -> (IpAddr, u8) {
+    let c = canonical(ip);
+    (c, if c.is_ipv4() && ip.is_ipv6() { 96 } else { 0 })
+}
+
 /// The network as a table key: a network inside `::ffff:0:0/96` becomes
 /// the IPv4 network it maps.
 pub fn canonical_net(net: IpNet) -> IpNet {

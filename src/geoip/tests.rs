@@ -285,7 +285,7 @@ fn only_a_regular_file_is_opened() {
         let started = std::time::Instant::now();
         let e = GeoDb::open(path).unwrap_err().to_string();
         assert!(started.elapsed() < std::time::Duration::from_secs(5));
-        assert!(e.ends_with("not a regular file"), "{e}");
+        assert!(e.contains(": not a regular file (a "), "{e}");
     }
     let _ = std::fs::remove_dir_all(dir);
 }
@@ -588,4 +588,26 @@ fn decoded_at_open_equals_decoded_per_lookup() {
             }
         }
     }
+}
+
+/// A source with thousands of bad networks reports the first 1,000 and
+/// counts the rest.
+#[test]
+fn source_errors_are_capped_with_a_count_of_the_rest() {
+    let mut text = String::from("build_epoch = 1\nnetworks = [\n");
+    for _ in 0..3000 {
+        text.push_str("  { net = \"not-a-net\", country = \"FR\" },\n");
+    }
+    text.push_str("]\n");
+    let e = errors(&text);
+    assert_eq!(e.len(), crate::diag::MAX_ERRORS_PER_FILE + 1);
+    assert!(
+        e[999].starts_with("src.toml:1002:11: networks[999].net: "),
+        "{}",
+        e[999]
+    );
+    assert_eq!(
+        e[1000],
+        "src.toml:1002:11: 2000 more errors not shown (at most 1000 are reported per file)"
+    );
 }

@@ -50,8 +50,6 @@ use std::pin::Pin;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, Ordering};
 
-use serde::Deserialize;
-
 /// A state an operator forces an endpoint into (`auto` is "no override").
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Forced {
@@ -172,23 +170,21 @@ pub struct Override {
 /// Errors reading or writing the state file.
 #[derive(Debug, thiserror::Error)]
 pub enum OverrideError {
-    #[error("{file}: cannot read the admin state file: {source}")]
+    #[error("{}: cannot read the admin state file: {cause}", file.display())]
     Read {
         file: PathBuf,
-        source: std::io::Error,
+        cause: crate::files::ReadError,
     },
-    #[error("{file}:{line}:{col}: {key}: {message}")]
-    Parse {
-        file: PathBuf,
-        line: usize,
-        col: usize,
-        key: String,
-        message: String,
-    },
-    #[error("{file}: cannot write the admin state file: {source}")]
+    /// Every problem of the file, each `FILE:LINE:COL: key: message`, one
+    /// per line.
+    #[error("{0}")]
+    Invalid(crate::diag::Diagnostics),
+    /// The cause is in the message, not a `source()`, so a printed error
+    /// chain says it once.
+    #[error("{}: cannot write the admin state file: {cause}", file.display())]
     Write {
         file: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -220,13 +216,14 @@ impl Overrides {
     /// its line, never silently dropped: an endpoint forced down must not
     /// come back into service because of a bad edit.
     pub fn load(file: &Path) -> Result<Self, OverrideError> {
-        let list = match std::fs::read_to_string(file) {
+        // A FIFO or a device is refused at once, not waited on.
+        let list = match crate::files::read_text(file, crate::files::FileKind::ADMIN_STATE) {
             Ok(text) => parse_state(file, &text)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(source) => {
+            Err(e) if e.is_not_found() => Vec::new(),
+            Err(cause) => {
                 return Err(OverrideError::Read {
                     file: file.to_path_buf(),
-                    source,
+                    cause,
                 });
             }
         };
@@ -550,81 +547,148 @@ pub fn unix_now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct StateSpec {
-    #[serde(default, rename = "override")]
-    overrides: Vec<toml::Spanned<OverrideSpec>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OverrideSpec {
-    endpoint: toml::Spanned<String>,
-    state: toml::Spanned<String>,
-    #[serde(default)]
-    since: u64,
-}
-
-fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let before = &text[..offset.min(text.len())];
-    let line = before.matches('\n').count() + 1;
-    let col = before
-        .rfind('\n')
-        .map_or(before.len(), |i| before.len() - i - 1)
-        + 1;
-    (line, col)
-}
-
+/// The overrides of the state file `file` whose text is `text`. Every
+/// problem is reported (not only the first), each with its line, column
+/// and key (`override[2].state`); the file is read as a TOML tree, one
+/// value at a time, since serde's derived reader stops at the first.
 fn parse_state(file: &Path, text: &str) -> Result<Vec<Override>, OverrideError> {
-    let err = |offset: usize, key: String, message: String| {
-        let (line, col) = line_col(text, offset);
-        OverrideError::Parse {
-            file: file.to_path_buf(),
-            line,
-            col,
-            key,
-            message,
-        }
+    use toml::de::{DeTable, DeValue};
+    let lines = crate::diag::LineIndex::new(text);
+    let mut diags = crate::diag::Diagnostics::capped(crate::diag::MAX_ERRORS_PER_FILE);
+    let mut err = |offset: usize, key: &str, message: String| {
+        let (line, col) = lines.line_col(offset);
+        diags.error(file, Some(line), Some(col), key, message);
     };
-    let spec: StateSpec = toml::from_str(text).map_err(|e| {
-        let off = e.span().map_or(0, |s| s.start);
-        err(off, String::new(), e.message().to_string())
-    })?;
-    let mut out: Vec<Override> = Vec::new();
-    for (i, o) in spec.overrides.into_iter().enumerate() {
-        let o = o.into_inner();
-        let endpoint = Selector::parse(o.endpoint.get_ref()).map_err(|m| {
-            err(
-                o.endpoint.span().start,
-                format!("override[{i}].endpoint"),
-                m,
-            )
-        })?;
-        let state = Forced::parse(o.state.get_ref())
-            .map_err(|m| err(o.state.span().start, format!("override[{i}].state"), m))?;
-        let Some(state) = state else {
-            return Err(err(
-                o.state.span().start,
-                format!("override[{i}].state"),
-                "\"auto\" is no override: remove the entry instead".into(),
-            ));
-        };
-        if out.iter().any(|x| x.endpoint == endpoint) {
-            return Err(err(
-                o.endpoint.span().start,
-                format!("override[{i}].endpoint"),
-                format!("{endpoint} is overridden twice"),
-            ));
+    let (doc, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        let keys = crate::diag::TomlKeys::of(doc.get_ref());
+        for e in errors {
+            let span = e.span().unwrap_or(0..0);
+            match keys.duplicate(text, span.clone()) {
+                Some((path, first)) if e.message() == "duplicate key" => {
+                    let (line, _) = lines.line_col(first);
+                    let m = format!("duplicate key: first set on line {line}");
+                    err(span.start, &path, m);
+                }
+                _ => err(span.start, "", e.message().to_owned()),
+            }
         }
-        out.push(Override {
-            endpoint,
-            state,
-            since: o.since,
-        });
+        return Err(OverrideError::Invalid(diags));
+    }
+    let mut out: Vec<Override> = Vec::new();
+    let mut seen: Vec<Selector> = Vec::new();
+    let mut entries: Vec<_> = doc.into_inner().into_iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    for (k, v) in entries {
+        if k.get_ref() != "override" {
+            err(
+                k.span().start,
+                k.get_ref(),
+                "unknown key, expected `override` (a list of [[override]] tables)".into(),
+            );
+            continue;
+        }
+        let DeValue::Array(list) = v.get_ref() else {
+            err(
+                v.span().start,
+                "override",
+                "must be a list of [[override]] tables".into(),
+            );
+            continue;
+        };
+        for (i, item) in list.iter().enumerate() {
+            let key = format!("override[{i}]");
+            let DeValue::Table(t) = item.get_ref() else {
+                err(item.span().start, &key, "must be a table".into());
+                continue;
+            };
+            let (mut endpoint, mut state, mut since) = (None, None, 0);
+            let mut ok = true;
+            let mut fields: Vec<_> = t.iter().collect();
+            fields.sort_by_key(|(k, _)| k.span().start);
+            for (k, v) in fields {
+                let at = v.span().start;
+                let field = format!("{key}.{}", k.get_ref());
+                match k.get_ref().as_ref() {
+                    "endpoint" => match value::<String>(v).map(|s| Selector::parse(&s)) {
+                        Ok(Ok(e)) => endpoint = Some((e, at)),
+                        Ok(Err(m)) | Err(m) => {
+                            err(at, &field, m);
+                            ok = false;
+                        }
+                    },
+                    "state" => match value::<String>(v).map(|s| Forced::parse(&s)) {
+                        Ok(Ok(Some(f))) => state = Some(f),
+                        Ok(Ok(None)) => {
+                            err(
+                                at,
+                                &field,
+                                "\"auto\" is no override: remove the entry instead".into(),
+                            );
+                            ok = false;
+                        }
+                        Ok(Err(m)) | Err(m) => {
+                            err(at, &field, m);
+                            ok = false;
+                        }
+                    },
+                    "since" => match value::<u64>(v) {
+                        Ok(n) => since = n,
+                        Err(m) => {
+                            err(at, &field, m);
+                            ok = false;
+                        }
+                    },
+                    _ => {
+                        err(
+                            k.span().start,
+                            &field,
+                            "unknown key, expected one of `endpoint`, `state`, `since`".into(),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+            for (name, missing) in [("endpoint", endpoint.is_none()), ("state", state.is_none())] {
+                if missing && !t.iter().any(|(k, _)| k.get_ref() == name) {
+                    err(item.span().start, &key, format!("missing key `{name}`"));
+                    ok = false;
+                }
+            }
+            // Twice is an error whatever else is wrong with either entry.
+            if let Some((e, at)) = &endpoint {
+                if seen.contains(e) {
+                    err(
+                        *at,
+                        &format!("{key}.endpoint"),
+                        format!("{e} is overridden twice"),
+                    );
+                    ok = false;
+                }
+                seen.push(e.clone());
+            }
+            let (Some((endpoint, _)), Some(state), true) = (endpoint, state, ok) else {
+                continue;
+            };
+            out.push(Override {
+                endpoint,
+                state,
+                since,
+            });
+        }
+    }
+    if !diags.is_empty() {
+        return Err(OverrideError::Invalid(diags));
     }
     out.sort_by(|a, b| a.endpoint.cmp(&b.endpoint));
     Ok(out)
+}
+
+/// One value of the state file as `T`, or serde's message.
+fn value<T: serde::de::DeserializeOwned>(
+    v: &toml::Spanned<toml::de::DeValue<'_>>,
+) -> Result<T, String> {
+    T::deserialize(toml::de::ValueDeserializer::from(v.clone())).map_err(|e| e.message().to_owned())
 }
 
 fn render_state(list: &[Override]) -> String {
@@ -665,9 +729,9 @@ fn toml_string(v: &str) -> String {
 /// Replace `file` with `list`: write a temporary file beside it, flush it
 /// to disk, rename it over the old one.
 fn write_state(file: &Path, list: &[Override]) -> Result<(), OverrideError> {
-    let werr = |source| OverrideError::Write {
+    let werr = |cause| OverrideError::Write {
         file: file.to_path_buf(),
-        source,
+        cause,
     };
     let name = file.file_name().map_or_else(
         || "admin_state".into(),
@@ -938,6 +1002,31 @@ mod tests {
         let _ = std::fs::remove_dir_all(dir.parent().unwrap());
     }
 
+    /// Every problem of a state file at once, each with its key; a
+    /// duplicate is found even when the first entry has other errors.
+    #[test]
+    fn every_state_file_error_is_reported_at_once() {
+        let text = "[[override]]\nendpoint = \"192.0.2.1\"\nstate = \"sideways\"\nsince = \"yesterday\"\n\
+                    [[override]]\nendpoint = \"web\"\nextra = 1\n\
+                    [[override]]\nendpoint = \"192.0.2.1\"\nstate = \"auto\"\n";
+        let Err(OverrideError::Invalid(d)) = parse_state(Path::new("st"), text) else {
+            panic!("not invalid");
+        };
+        let got: Vec<String> = d.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            got,
+            [
+                "st:3:9: override[0].state: expected one of up, down, drain, auto; got \"sideways\"",
+                "st:4:9: override[0].since: invalid type: string \"yesterday\", expected u64",
+                "st:6:12: override[1].endpoint: \"web\" is neither an IP address nor ZONE/POOL/MEMBER",
+                "st:7:1: override[1].extra: unknown key, expected one of `endpoint`, `state`, `since`",
+                "st:5:1: override[1]: missing key `state`",
+                "st:10:9: override[2].state: \"auto\" is no override: remove the entry instead",
+                "st:9:12: override[2].endpoint: 192.0.2.1 is overridden twice",
+            ]
+        );
+    }
+
     #[test]
     fn corrupt_files_name_the_line() {
         let cases = [
@@ -959,7 +1048,15 @@ mod tests {
             ),
             (
                 "[[override]]\nendpont = \"x\"\n",
-                "2:1: : unknown field `endpont`",
+                "2:1: override[0].endpont: unknown key, expected one of `endpoint`, `state`, `since`",
+            ),
+            (
+                "state = \"drain\"\n",
+                "1:1: state: unknown key, expected `override`",
+            ),
+            (
+                "[[override]]\nendpoint = \"192.0.2.1\"\nstate = \"down\"\nstate = \"up\"\n",
+                "4:1: override[0].state: duplicate key: first set on line 3",
             ),
             ("this is not toml\n", "1:"),
         ];

@@ -166,8 +166,34 @@ impl HealthTable {
     ) -> Self {
         let new_targets: Vec<_> = new_targets.into_iter().collect();
         let t = Self::for_targets(new_targets.iter().copied());
+        // A key whose check was edited takes the state of the removed key
+        // with the same address and check name, when that pairing is
+        // unique on both sides (as the prober's reconcile does).
+        let by_name = |k: &TargetKey| k.check.as_ref().map(|c| (k.addr, c.name.clone()));
+        let new_keys: std::collections::HashSet<&TargetKey> =
+            new_targets.iter().map(|(_, k)| *k).collect();
+        let mut gone: HashMap<_, Option<TargetId>> = HashMap::new();
+        for (old_id, key) in old_targets.iter() {
+            if let (false, Some(n)) = (new_keys.contains(key), by_name(key)) {
+                gone.entry(n)
+                    .and_modify(|v| *v = None)
+                    .or_insert(Some(old_id));
+            }
+        }
+        let mut fresh: HashMap<_, u32> = HashMap::new();
+        for (_, key) in &new_targets {
+            if old_targets.id_of(key).is_none()
+                && let Some(n) = by_name(key)
+            {
+                *fresh.entry(n).or_default() += 1;
+            }
+        }
         for (id, key) in new_targets {
-            if let Some(old_id) = old_targets.id_of(key) {
+            let old_id = old_targets.id_of(key).or_else(|| {
+                let n = by_name(key).filter(|n| fresh.get(n) == Some(&1))?;
+                gone.get(&n).copied().flatten()
+            });
+            if let Some(old_id) = old_id {
                 t.set_status(id, old.status(old_id));
                 if let Some(rtt) = old.rtt_us(old_id) {
                     t.set_rtt_us(id, rtt);

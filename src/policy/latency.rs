@@ -303,13 +303,9 @@ impl LatencyTable {
         if self.nets.is_empty() {
             return (None, 0);
         }
-        let (row, mut prefix) = self.nets.lookup(addr);
-        if let IpAddr::V6(v6) = addr
-            && v6.to_ipv4_mapped().is_some()
-        {
-            prefix = (prefix + 96).min(128);
-        }
-        (row.copied(), prefix)
+        let (row, prefix) = self.nets.lookup(addr);
+        let (_, shift) = crate::geoip::canonical_shift(addr);
+        (row.copied(), (prefix + shift).min(128))
     }
 
     /// The place rows matching `at`, most specific first: region,

@@ -15,8 +15,9 @@
 //! test pins its output.
 //!
 //! The client network is the ECS address when present, else the resolver's,
-//! truncated to `sticky_v4_prefix` / `sticky_v6_prefix`. The ECS scope
-//! returned is that prefix, never wider than the ECS source prefix.
+//! IPv4-mapped IPv6 taken as IPv4, truncated to `sticky_v4_prefix` /
+//! `sticky_v6_prefix`. The ECS scope returned is that prefix in the ECS
+//! option's family, never wider than the ECS source prefix.
 //!
 //! A dual-stack endpoint is scored by its IPv4 address for A and AAAA
 //! alike ([`Member::endpoint_key`](super::Member::endpoint_key)), so a
@@ -35,6 +36,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::pool::Candidates;
 use super::sample::{TopK, unit_open0};
 use super::{ClientInfo, ClientSubnet};
+use crate::geoip::canonical_shift;
 
 /// Prefix lengths that define "the same client network".
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -92,19 +94,23 @@ pub(super) fn client_hash(client: &ClientInfo, p: StickyPrefixes) -> (u64, u8) {
     (hash_addr(net), scope)
 }
 
-/// The client's network and the ECS scope that goes with it.
+/// The client's network and the ECS scope that goes with it. An IPv4
+/// client is IPv4 however it was written: a dual-stack socket reports IPv4
+/// resolvers as `::ffff:a.b.c.d`, and a resolver may send ECS family 2 with
+/// a mapped address. The scope is in the ECS option's own family (the
+/// /24 of `::ffff:192.0.2.0/120` is /120), never past its source prefix.
 fn client_network(client: &ClientInfo, p: StickyPrefixes) -> (IpAddr, u8) {
     match client.ecs {
         Some(ClientSubnet {
             addr,
             source_prefix,
         }) => {
+            let (addr, shift) = canonical_shift(addr);
             let prefix = p.for_addr(addr);
-            (truncate(addr, prefix), prefix.min(source_prefix))
+            (truncate(addr, prefix), (prefix + shift).min(source_prefix))
         }
         None => {
-            // A dual-stack socket reports IPv4 resolvers as ::ffff:a.b.c.d.
-            let addr = client.resolver.to_canonical();
+            let (addr, _) = canonical_shift(client.resolver);
             (truncate(addr, p.for_addr(addr)), 0)
         }
     }

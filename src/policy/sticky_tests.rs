@@ -50,6 +50,12 @@ fn truncation_and_scope_table() {
         (ecs("0.0.0.0", 0), "0.0.0.0", 0),
         (ecs("2001:db8:aa:bb00::", 64), "2001:db8:aa:bb00::", 56),
         (ecs("2001:db8::", 32), "2001:db8::", 32),
+        // IPv4-mapped ECS (family 2) is the IPv4 network it maps, scoped in
+        // the option's family: the /24 is /120, never past the source.
+        (ecs("::ffff:203.0.113.0", 120), "203.0.113.0", 120),
+        (ecs("::ffff:203.0.113.128", 121), "203.0.113.0", 120),
+        (ecs("::ffff:203.0.0.0", 112), "203.0.0.0", 112),
+        (ecs("::ffff:203.0.113.5", 128), "203.0.113.0", 120),
     ];
     for (client, net, scope) in cases {
         let want: IpAddr = net.parse().unwrap();

@@ -13,6 +13,7 @@
 use std::cell::RefCell;
 
 use hickory_proto::op::{Message, Metadata};
+use hickory_proto::rr::{Record, RecordType};
 use hickory_server::net::runtime::Time;
 use hickory_server::net::xfer::Protocol;
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
@@ -63,7 +64,7 @@ impl RequestHandler for Handler {
             m.response_code = hickory_proto::op::ResponseCode::ServFail;
             m
         };
-        let msg = match reply {
+        let mut msg = match reply {
             Some(Ok(m)) => m,
             // The engine never writes undecodable bytes; if it did, SERVFAIL
             // beats silence.
@@ -86,6 +87,19 @@ impl RequestHandler for Handler {
             }
         };
         let mut builder = MessageResponseBuilder::new(&request.queries, None);
+        // A TSIG record (the NOTAUTH/BADKEY reply) stays an additional
+        // record here, and hickory writes the OPT after the additionals;
+        // the TSIG must stay last (RFC 8945 §5.1), so the OPT goes in as a
+        // plain record before it.
+        let signed = msg
+            .additionals
+            .last()
+            .is_some_and(|r| r.record_type() == RecordType::TSIG);
+        if signed && let Some(e) = msg.edns.take() {
+            let tsig = msg.additionals.pop();
+            msg.additionals.push(Record::from(&e));
+            msg.additionals.extend(tsig);
+        }
         if let Some(e) = &msg.edns {
             builder.edns(e);
         }

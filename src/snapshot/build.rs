@@ -13,6 +13,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use hickory_proto::rr::Name;
 
@@ -45,6 +46,21 @@ pub fn build(
     allow_partial: bool,
     diags: &mut Diagnostics,
 ) -> Option<Snapshot> {
+    build_cancellable(settings, previous, allow_partial, None, diags)
+}
+
+/// [`build`], stopped early when `cancel` is set (a reload past its time
+/// limit, or a shutdown): the zone being read stops at its next check,
+/// no further file is read, and the build returns `None` with an error
+/// saying so.
+pub fn build_cancellable(
+    settings: &Settings,
+    previous: Option<&Snapshot>,
+    allow_partial: bool,
+    cancel: Option<&Arc<AtomicBool>>,
+    diags: &mut Diagnostics,
+) -> Option<Snapshot> {
+    let cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
     let dir = &settings.zones_dir.value;
     let before = diags.len();
     let listing = match std::fs::read_dir(dir) {
@@ -63,6 +79,7 @@ pub fn build(
     sources.dirs.insert(absolute(dir));
     let opts = LoadOptions {
         include_root: Some(dir.clone()),
+        cancel: cancel.cloned(),
         ..LoadOptions::default()
     };
     // Each file's errors come back with it, for its zone's status.
@@ -113,6 +130,16 @@ pub fn build(
     let mut zones = Vec::new();
     let mut zone_status = Vec::new();
     for f in zone_files {
+        if cancelled() {
+            diags.error(
+                dir,
+                None,
+                None,
+                "",
+                "the reload was stopped (past its time limit, or shutting down) before it read every zone",
+            );
+            return None;
+        }
         let mut zd = Diagnostics::new();
         for d in &f.errors {
             zd.push(d.clone());
@@ -154,6 +181,17 @@ pub fn build(
             errors: zd.iter().cloned().collect(),
         });
         extend(diags, zd);
+    }
+    if cancelled() {
+        // The last zone read may have stopped half-way: nothing is swapped.
+        diags.error(
+            dir,
+            None,
+            None,
+            "",
+            "the reload was stopped (past its time limit, or shutting down)",
+        );
+        return None;
     }
     let errors = errors.into_vec();
     for d in &errors {
@@ -228,12 +266,28 @@ fn attach_policy(
     let mut local = TargetRegistry::new();
     let file = match policy {
         None => None,
-        Some(policy) => match std::fs::read_to_string(policy) {
+        // A FIFO or a device is refused at once, not waited on (a reload
+        // must never hang on one).
+        Some(policy) => match crate::files::read_text(policy, crate::files::FileKind::POLICY) {
             Ok(text) => {
                 let (file, named) = crate::config::load_policy_file_reading(
                     policy, &text, origin, &mut local, diags,
                 );
                 sources.files.extend(named.iter().map(|p| absolute(p)));
+                if file.as_ref().is_some_and(|f| f.declared == 0) {
+                    // Most often a file caught half-written (empty or cut
+                    // short): served, it would drop every load-balanced
+                    // name of the zone.
+                    diags.error(
+                        policy,
+                        Some(1),
+                        Some(1),
+                        "names",
+                        "the policy file defines no load-balanced name: it needs at least \
+                         one [names.NAME] table (is it empty or cut short?); delete the \
+                         file if the zone has none",
+                    );
+                }
                 for entry in file.iter().flat_map(|f| &f.names) {
                     geo_without_database(policy, entry, has_db, diags);
                     latency_without_database(policy, entry, has_db, diags);
@@ -241,13 +295,8 @@ fn attach_policy(
                 file
             }
             Err(e) => {
-                diags.error(
-                    policy,
-                    None,
-                    None,
-                    "",
-                    format!("cannot read policy file: {e}"),
-                );
+                let (line, col, message) = e.in_file("policy file");
+                diags.error(policy, line, col, "", message);
                 None
             }
         },
@@ -255,8 +304,17 @@ fn attach_policy(
     let mut zone = zone?;
     let mut names = Vec::new();
     let mut declared = Vec::new();
-    for entry in file.map(|f| f.names).unwrap_or_default() {
-        let policy = policy.unwrap_or(Path::new(""));
+    let (entries, failed) = file.map_or_else(Default::default, |f| (f.names, f.failed));
+    let policy_path = policy.unwrap_or(Path::new(""));
+    // A name with errors of its own is still checked against the zone's
+    // records, so every error shows in one run.
+    for at in &failed {
+        if let Err(e) = zone.check_balanced(&at.name) {
+            attach_error(policy_path, &zone, at, e, diags);
+        }
+    }
+    for entry in entries {
+        let policy = policy_path;
         match zone.attach_balanced(&entry.name, (first_lb + names.len()) as u32) {
             Ok(()) => {
                 declared.push(Declared {
@@ -267,7 +325,15 @@ fn attach_policy(
                 });
                 names.push(entry.lb);
             }
-            Err(e) => attach_error(policy, &zone, &entry, e, diags),
+            Err(e) => {
+                let at = crate::config::NameAt {
+                    owner: entry.owner,
+                    name: entry.name,
+                    line: entry.line,
+                    col: entry.col,
+                };
+                attach_error(policy, &zone, &at, e, diags);
+            }
         }
     }
     Some((zone, names, local, declared))
@@ -322,7 +388,7 @@ fn latency_without_database(
 fn attach_error(
     policy: &Path,
     zone: &Zone,
-    entry: &crate::config::NameEntry,
+    entry: &crate::config::NameAt,
     e: crate::zone::AttachError,
     diags: &mut Diagnostics,
 ) {
@@ -591,7 +657,7 @@ mod tests {
         );
         assert!(
             d.to_string()
-                .starts_with("dnslb.toml:3:5: geoip_database: cannot open "),
+                .starts_with("dnslb.toml:3:5: geoip_database: cannot open GeoIP database "),
             "{d}"
         );
         let cfg = Settings {
@@ -619,6 +685,55 @@ mod tests {
             d.to_string()
                 .contains("typo.test.toml: policy file without a zone file"),
             "{d}"
+        );
+    }
+
+    /// `t.test..zone` (the zone name with its trailing dot) is refused
+    /// with the file name to use; `..zone` stays the root zone.
+    #[test]
+    fn a_zone_file_name_ending_in_a_dot_says_what_to_name_it() {
+        let (s, d) = build_dir(&[("t.test..zone", ZONE)]);
+        assert!(s.is_none());
+        assert!(
+            d.to_string().contains(
+                "t.test..zone: file name \"t.test.\" ends in a dot: name the zone file t.test.zone"
+            ),
+            "{d}"
+        );
+    }
+
+    /// A policy file without names (empty, or cut short) is an error
+    /// naming it.
+    #[test]
+    fn a_policy_file_without_names_is_an_error() {
+        let (s, d) = build_dir(&[("t.test.zone", ZONE), ("t.test.toml", POOL)]);
+        assert!(s.is_none());
+        assert!(
+            d.to_string()
+                .contains("t.test.toml:1:1: names: the policy file defines no load-balanced name"),
+            "{d}"
+        );
+    }
+
+    /// A name whose entry has errors is still checked against the zone's
+    /// records: both errors in one run, not one per fix.
+    #[test]
+    fn a_name_with_errors_still_meets_the_zone() {
+        let pol = format!("{POOL}[names.static]\npolicy = \"weighted\"\npool = \"p\"\nttl = 0\n");
+        let (s, d) = build_dir(&[("t.test.zone", ZONE), ("t.test.toml", &pol)]);
+        assert!(s.is_none());
+        let got: Vec<String> = d
+            .iter()
+            .map(|d| format!("{}:{}", d.key, d.message))
+            .collect();
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert!(
+            got[0].starts_with("names.static.ttl:must be between 1"),
+            "{got:#?}"
+        );
+        assert!(
+            got[1].starts_with("names.static:static.t.test. also has A records"),
+            "{got:#?}"
         );
     }
 

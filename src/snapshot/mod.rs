@@ -25,7 +25,7 @@ use crate::health::{HealthTable, TargetRegistry};
 use crate::policy::BalancedName;
 use crate::zone::{Zone, ZoneSet};
 
-pub use build::build;
+pub use build::{build, build_cancellable};
 
 /// Answering limits fixed at load time (so a reload changes them).
 #[derive(Debug, Clone, Copy)]

@@ -217,14 +217,17 @@ pub fn parse_time(text: &[u8]) -> Result<u32, String> {
         30,
         31,
     ];
-    if y < 1970 || !(1..=12).contains(&mo) || d < 1 || d > mdays[(mo - 1) as usize] {
+    // Any year 0-9999, before 1970 too, taken modulo 2^32 as BIND does
+    // (RFC 4034 §3.1.5 times are serial numbers): BIND prints a time more
+    // than 68 years from now as such a date, and reads it back.
+    if !(1..=12).contains(&mo) || d < 1 || d > mdays[(mo - 1) as usize] {
         return Err(bad());
     }
     if h > 23 || mi > 59 || s > 60 {
         return Err(bad());
     }
     let secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + s;
-    Ok(secs as u32)
+    Ok(secs.rem_euclid(1 << 32) as u32)
 }
 
 /// `YYYYMMDDHHMMSS` of a 32-bit time, taking the instant within 68 years
@@ -284,6 +287,14 @@ mod tests {
         assert_eq!(parse_time(b"20200101000000").unwrap(), 1_577_836_800);
         assert_eq!(parse_time(b"1577836800").unwrap(), 1_577_836_800);
         assert!(parse_time(b"20201301000000").is_err());
+        // Before 1970 and after 2106, modulo 2^32 (BIND).
+        assert_eq!(parse_time(b"19691231235959").unwrap(), u32::MAX);
+        assert_eq!(parse_time(b"21060207062816").unwrap(), 0);
+        assert_eq!(
+            parse_time(b"19621125173144").unwrap(),
+            parse_time(b"20990101000000").unwrap()
+        );
+        assert_eq!(parse_time(b"19000101000000").unwrap(), 2_085_978_496);
         assert_eq!(format_time(1_577_836_800, 1_700_000_000), "20200101000000");
     }
 }

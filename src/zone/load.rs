@@ -54,6 +54,24 @@ pub fn load_zone_files(
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // `example.test..zone`: the zone's name with its trailing dot. The
+        // policy file beside it would then have to be `example.test..toml`
+        // (an `example.test.toml` would be an orphan): refused, clearly.
+        // (`..zone` alone is the root zone.)
+        if stem.len() > 1 && stem.ends_with('.') && !stem.ends_with("\\.") {
+            let bare = stem.trim_end_matches('.');
+            diags.error(
+                path,
+                None,
+                None,
+                "",
+                format!(
+                    "file name {stem:?} ends in a dot: name the zone file {bare}.zone (and its \
+                     policy file {bare}.toml), without the zone name's trailing dot"
+                ),
+            );
+            continue;
+        }
         let text = format!("{}.", stem.trim_end_matches('.'));
         match parse_name_text(text.as_bytes(), b"\0") {
             Ok(w) => named.push((lower(&w), path)),

@@ -96,6 +96,15 @@ impl Zone {
     /// its own: its addresses come from the policy only. A missing name is
     /// created (with its empty non-terminals).
     pub fn attach_balanced(&mut self, name: &Name, lb: u32) -> Result<(), AttachError> {
+        self.check_balanced(name)?;
+        self.set_lb(&to_wire_lower(name), lb);
+        Ok(())
+    }
+
+    /// The rules of [`Zone::attach_balanced`] without attaching: for a
+    /// name whose policy has errors of its own, so its clash with the zone
+    /// file is reported in the same run.
+    pub fn check_balanced(&self, name: &Name) -> Result<(), AttachError> {
         if !self.origin.zone_of(name) {
             return Err(AttachError::OutsideZone {
                 zone: self.origin.to_ascii(),
@@ -126,7 +135,6 @@ impl Zone {
             }
             Found::Wildcard(..) | Found::NxDomain(_) => {}
         }
-        self.set_lb(&wire, lb);
         Ok(())
     }
 }

@@ -125,7 +125,14 @@ fn push_ipv6(b: &[u8], out: &mut String) {
     }
 }
 
-fn bitmap(r: &mut Rd<'_>, out: &mut String) -> Result<(), WireError> {
+/// An RFC 4034 §4.1.2 type bitmap (NSEC, NSEC3, CSYNC): windows in
+/// ascending order, 1 to 32 octets each, the last octet of each non-zero
+/// (BIND rejects a zero one). `allow_empty`: no window at all is valid
+/// (NSEC3, CSYNC; an NSEC always has its own RRSIG and NSEC bits).
+fn bitmap(r: &mut Rd<'_>, out: &mut String, allow_empty: bool) -> Result<(), WireError> {
+    if !allow_empty && r.i == r.d.len() {
+        return Err("empty type bitmap".into());
+    }
     let mut last_window: Option<u8> = None;
     while r.i < r.d.len() {
         let window = r.u8()?;
@@ -135,6 +142,9 @@ fn bitmap(r: &mut Rd<'_>, out: &mut String) -> Result<(), WireError> {
         }
         last_window = Some(window);
         let bits = r.take(len)?;
+        if bits[len - 1] == 0 {
+            return Err("type bitmap window ends in a zero octet".into());
+        }
         for (i, &byte) in bits.iter().enumerate() {
             for bit in 0..8 {
                 if byte & (0x80 >> bit) != 0 {
@@ -147,9 +157,21 @@ fn bitmap(r: &mut Rd<'_>, out: &mut String) -> Result<(), WireError> {
     Ok(())
 }
 
-/// Check that `wire` is a valid RDATA of type `t`.
+/// Check that `wire` is a valid RDATA of type `t`, as BIND checks RDATA
+/// from the wire (and RFC 3597 generic RDATA): what `rdata_text` prints,
+/// plus that a PRIVATEDNS (253) key of KEY, DNSKEY, CDNSKEY or RKEY starts
+/// with an uncompressed domain name (RFC 4034 appendix A.1.1). BIND does
+/// not check that in presentation form, so `zone dump` prints such a key.
 pub fn check_wire(t: u16, wire: &[u8]) -> Result<(), WireError> {
-    rdata_text(t, wire, 0).map(|_| ())
+    rdata_text(t, wire, 0)?;
+    if matches!(t, 25 | 48 | 57 | 60)
+        && wire.get(3) == Some(&253)
+        && wire.len() > 4
+        && wire_name_len(&wire[4..]).is_none()
+    {
+        return Err("a PRIVATEDNS key does not start with a domain name".into());
+    }
+    Ok(())
 }
 
 /// Presentation text of the RDATA of type `t`; `now` (seconds since the
@@ -189,7 +211,15 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
             o.push(' ');
             push_string(r.string()?, o);
         }
-        rtype::TXT | 56 | 99 | 258 | 261 | 262 | 19 | 20 | 27 => {
+        // X25 (RFC 1183 §3.1): one string of at least 4 digits (BIND).
+        19 => {
+            let s = r.string()?;
+            if s.len() < 4 || !s.iter().all(u8::is_ascii_digit) {
+                return Err("a PSDN address is at least 4 digits".into());
+            }
+            push_string(s, o);
+        }
+        rtype::TXT | 56 | 99 | 258 | 261 | 262 | 20 | 27 => {
             let mut n = 0;
             while r.i < wire.len() {
                 if n > 0 {
@@ -199,7 +229,6 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
                 n += 1;
             }
             let ok = match t {
-                19 => n == 1,
                 20 => n == 1 || n == 2,
                 27 => n == 3,
                 _ => n >= 1,
@@ -212,7 +241,11 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
             let a = r.take(4)?;
             let proto = r.u8()?;
             let _ = write!(o, "{}.{}.{}.{} {proto}", a[0], a[1], a[2], a[3]);
-            for (i, &b) in r.rest().iter().enumerate() {
+            let bits = r.rest();
+            if bits.last() == Some(&0) || bits.len() > 8192 {
+                return Err("bad WKS bitmap (a zero last octet, or past port 65535)".into());
+            }
+            for (i, &b) in bits.iter().enumerate() {
                 for bit in 0..8 {
                     if b & (0x80 >> bit) != 0 {
                         let _ = write!(o, " {}", i * 8 + bit);
@@ -231,7 +264,13 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
             }
         }
         24 | rtype::RRSIG => {
-            push_type(r.u16()?, o);
+            let covered = r.u16()?;
+            // BIND prints an unknown type covered by a SIG as a number.
+            if t == 24 && (covered == 0 || type_name(covered).is_none()) {
+                let _ = write!(o, "{covered}");
+            } else {
+                push_type(covered, o);
+            }
             let alg = r.u8()?;
             let labels = r.u8()?;
             let ttl = r.u32()?;
@@ -252,15 +291,28 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
             o.push(' ');
             base64_encode(sig, WIDTH, o);
         }
-        25 | 48 | 60 => {
+        // KEY, DNSKEY, CDNSKEY, RKEY (RFC 2535 §3.1, RFC 4034 §2.1): a
+        // KEY with both no-key flag bits set has no key, every other key
+        // has one; PRIVATEDNS (253) keys start with a domain name (RFC
+        // 4034 appendix A.1.1, checked in `check_wire`); RKEY flags are zero
+        // (draft-reid-dnsext-rkey).
+        25 | 48 | 57 | 60 => {
             let flags = r.u16()?;
             let _ = write!(o, "{flags} {} {}", r.u8()?, r.u8()?);
+            if t == 57 && flags != 0 {
+                return Err("RKEY flags must be zero".into());
+            }
             let key = r.rest();
-            if !key.is_empty() {
+            if t == 25 && flags & 0xC000 == 0xC000 {
+                if !key.is_empty() {
+                    return Err("a KEY flagged as having no key has key data".into());
+                }
+            } else {
+                if key.is_empty() {
+                    return Err("empty key".into());
+                }
                 o.push(' ');
                 base64_encode(key, WIDTH, o);
-            } else if t != 25 {
-                return Err("empty key".into());
             }
         }
         26 => {
@@ -269,6 +321,8 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
             o.push(' ');
             push_text(r.name()?, o);
         }
+        // LOC (RFC 1876 §2): only version 0 has a text form.
+        29 if wire.first().is_some_and(|&v| v != 0) => return Ok(generic(wire)),
         29 => loc_text(&mut r, o)?,
         31 | 32 => {
             let d = r.rest();
@@ -304,14 +358,25 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
             o.push(' ');
             base64_encode(c, WIDTH, o);
         }
+        // APL (RFC 3123 §4): the address part has no trailing zero octet;
+        // an item of an unknown family is valid, and BIND then prints the
+        // whole RDATA in the generic form.
         42 => {
             let mut first = true;
+            let mut unknown_family = false;
             while r.i < wire.len() {
                 let afi = r.u16()?;
                 let prefix = r.u8()?;
                 let nl = r.u8()?;
                 let len = (nl & 0x7F) as usize;
                 let addr = r.take(len)?;
+                if addr.last() == Some(&0) {
+                    return Err("APL address part ends in a zero octet".into());
+                }
+                if afi != 1 && afi != 2 {
+                    unknown_family = true;
+                    continue;
+                }
                 if !first {
                     o.push(' ');
                 }
@@ -335,23 +400,48 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
                     _ => return Err("bad APL item".into()),
                 }
             }
+            if unknown_family {
+                return Ok(generic(wire));
+            }
         }
         rtype::DS | 59 | 32768 | 32769 => {
-            let _ = write!(o, "{} {} {}", r.u16()?, r.u8()?, r.u8()?);
+            let digest_type = {
+                let (tag, alg, dt) = (r.u16()?, r.u8()?, r.u8()?);
+                let _ = write!(o, "{tag} {alg} {dt}");
+                dt
+            };
             let d = r.rest();
             if d.is_empty() {
                 return Err("empty digest".into());
             }
+            // SHA-1, SHA-256, SHA-384 digests have their hash's length
+            // (RFC 3658, RFC 4509, RFC 6605).
+            if let Some(n) = digest_len(digest_type)
+                && d.len() != n
+            {
+                return Err(format!("a digest of type {digest_type} is {n} octets"));
+            }
             o.push(' ');
             hex_encode(d, WIDTH, o);
         }
+        // SSHFP (RFC 4255, RFC 6594): SHA-1 and SHA-256 fingerprints have
+        // their hash's length; other types any, even none (as BIND).
         44 => {
-            let _ = write!(o, "{} {} ", r.u8()?, r.u8()?);
+            let (alg, fp_type) = (r.u8()?, r.u8()?);
+            let _ = write!(o, "{alg} {fp_type}");
             let d = r.rest();
-            if d.is_empty() {
-                return Err("empty fingerprint".into());
+            let want = match fp_type {
+                1 => Some(20),
+                2 => Some(32),
+                _ => None,
+            };
+            if want.is_some_and(|n| n != d.len()) {
+                return Err("fingerprint of the wrong length for its type".into());
             }
-            hex_encode(d, WIDTH, o);
+            if !d.is_empty() {
+                o.push(' ');
+                hex_encode(d, WIDTH, o);
+            }
         }
         45 => {
             let prec = r.u8()?;
@@ -369,14 +459,15 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
                 _ => return Err("bad gateway type".into()),
             }
             let k = r.rest();
-            if !k.is_empty() {
-                o.push(' ');
-                base64_encode(k, WIDTH, o);
+            if k.is_empty() {
+                return Err("empty public key".into());
             }
+            o.push(' ');
+            base64_encode(k, WIDTH, o);
         }
         rtype::NSEC => {
             push_text(r.name()?, o);
-            bitmap(&mut r, o)?;
+            bitmap(&mut r, o, false)?;
         }
         49 | 61 | 67 | 68 => {
             let d = r.rest();
@@ -399,8 +490,11 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
                     return Err("empty next hashed owner name".into());
                 }
                 o.push(' ');
+                if r.d[0] == 1 && h.len() != 20 {
+                    return Err("a SHA-1 next hashed owner name is 20 octets".into());
+                }
                 base32hex_encode(h, o);
-                bitmap(&mut r, o)?;
+                bitmap(&mut r, o, true)?;
             }
         }
         52 | 53 => {
@@ -431,7 +525,7 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
         }
         62 => {
             let _ = write!(o, "{} {}", r.u32()?, r.u16()?);
-            bitmap(&mut r, o)?;
+            bitmap(&mut r, o, true)?;
         }
         63 => {
             let serial = r.u32()?;
@@ -509,7 +603,107 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
                 }
                 2 => push_ipv6(r.take(16)?, o),
                 3 => push_text(r.name()?, o),
-                _ => hex_encode(r.rest(), WIDTH, o),
+                // RFC 8777 §4.2.3: unknown relay types have no text form.
+                _ => return Ok(generic(wire)),
+            }
+        }
+        // A6 (RFC 2874 §3.1.1): prefix length, the address suffix in
+        // 16 - prefix/8 octets (bits inside the prefix zero), the prefix
+        // name unless the prefix length is 0.
+        38 => {
+            let prefix = r.u8()?;
+            if prefix > 128 {
+                return Err("A6 prefix length over 128".into());
+            }
+            let _ = write!(o, "{prefix}");
+            if prefix < 128 {
+                let skip = usize::from(prefix / 8);
+                let suffix = r.take(16 - skip)?;
+                if suffix[0] & !(0xFFu8 >> (prefix % 8)) != 0 {
+                    return Err("A6 address suffix has bits inside the prefix".into());
+                }
+                let mut a = [0u8; 16];
+                a[skip..].copy_from_slice(suffix);
+                o.push(' ');
+                push_ipv6(&a, o);
+            }
+            if prefix > 0 {
+                o.push(' ');
+                push_text(r.name()?, o);
+            }
+        }
+        // NXT (RFC 2535 §5.2): the next name and a bitmap of types 1-127;
+        // bit 0 (an extended bitmap) must be clear, no trailing zero octet.
+        30 => {
+            push_text(r.name()?, o);
+            let bits = r.rest();
+            if bits.len() > 16
+                || bits.first().is_some_and(|b| b & 0x80 != 0)
+                || bits.last() == Some(&0)
+            {
+                return Err("bad NXT bitmap".into());
+            }
+            for (i, &byte) in bits.iter().enumerate() {
+                for bit in 0..8 {
+                    if byte & (0x80 >> bit) != 0 {
+                        // Unknown types as numbers, as BIND prints them.
+                        let t = (i * 8 + bit) as u16;
+                        match type_name(t) {
+                            Some(n) => {
+                                let _ = write!(o, " {n}");
+                            }
+                            None => {
+                                let _ = write!(o, " {t}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // ATMA (ATM Forum AF-DANS-0152.000): format 0 is an AESA in hex,
+        // format 1 an E.164 number (digits); other formats have no text
+        // form.
+        34 => {
+            let format = r.u8()?;
+            let d = r.rest();
+            if d.is_empty() {
+                return Err("empty ATM address".into());
+            }
+            match format {
+                0 => {
+                    for b in d {
+                        let _ = write!(o, "{b:02x}");
+                    }
+                }
+                1 if d.iter().all(u8::is_ascii_digit) => {
+                    o.push('+');
+                    o.push_str(&String::from_utf8_lossy(d));
+                }
+                1 => return Err("an E.164 ATM address is digits only".into()),
+                _ => return Ok(generic(wire)),
+            }
+        }
+        // SINK (draft-eastlake-kitchen-sink): meaning, coding, subcoding,
+        // then data in base64.
+        40 => {
+            let _ = write!(o, "{} {} {}", r.u8()?, r.u8()?, r.u8()?);
+            let d = r.rest();
+            if !d.is_empty() {
+                o.push(' ');
+                base64_encode(d, WIDTH, o);
+            }
+        }
+        // DOA (draft-durand-doa-over-dns): enterprise, type, location,
+        // media type string, data in base64 or `-`.
+        259 => {
+            let _ = write!(o, "{} {} {} ", r.u32()?, r.u32()?, r.u8()?);
+            push_string(r.string()?, o);
+            let d = r.rest();
+            o.push(' ');
+            if d.is_empty() {
+                o.push('-');
+            } else {
+                base64_encode(d, 0, o);
             }
         }
         _ => {
@@ -519,6 +713,25 @@ pub fn rdata_text(t: u16, wire: &[u8], now: i64) -> Result<String, WireError> {
     }
     r.done()?;
     Ok(out)
+}
+
+/// The RFC 3597 §5 generic form of valid RDATA that has no text form in
+/// its type's grammar (BIND's `ISC_R_NOTIMPLEMENTED` from `totext`).
+fn generic(wire: &[u8]) -> String {
+    let mut s = String::new();
+    generic_text(wire, &mut s);
+    s
+}
+
+/// Digest length of a DS digest type BIND checks: SHA-1 (1), SHA-256 (2),
+/// SHA-384 (4).
+fn digest_len(digest_type: u8) -> Option<usize> {
+    match digest_type {
+        1 => Some(20),
+        2 => Some(32),
+        4 => Some(48),
+        _ => None,
+    }
 }
 
 /// RFC 3597 §5 generic form: `\# LEN HEX`.

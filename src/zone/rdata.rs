@@ -8,7 +8,8 @@
 //! §4). Base64 and hex fields may be split by white space and are one value.
 //!
 //! Not read in presentation form (RFC 3597 generic form only, said so in the
-//! error): A6, NXT, SINK, ATMA, DOA, the UINFO/UID/GID/UNSPEC family, NULL.
+//! error): the UINFO/UID/GID/UNSPEC family (BIND has no text form for them) and
+//! NULL (no presentation form, RFC 1035 §3.3.10).
 //! Refused outright: DNAME (dnslb does not synthesize CNAMEs, RFC 6672) and
 //! the meta types that never live in a zone (OPT, TKEY, TSIG, IXFR, AXFR,
 //! MAILA, MAILB, ANY).
@@ -20,6 +21,7 @@ use super::rtype;
 
 mod dnssec;
 mod loc;
+mod obsolete;
 mod other;
 mod svcb;
 
@@ -253,9 +255,12 @@ impl<'a> Cx<'a> {
         Ok(v)
     }
 
+    /// A type in a type field (RRSIG/SIG type covered, DSYNC): a
+    /// mnemonic, `TYPEnnn`, or, as BIND reads it (and prints an unknown
+    /// type covered by a SIG), a bare number.
     fn rrtype(&mut self, what: &str) -> R<u16> {
         let (t, w) = self.word(what)?;
-        match type_from_text(w) {
+        match type_from_text(w).or_else(|| parse_decimal(w).and_then(|v| u16::try_from(v).ok())) {
             Some(v) => {
                 self.out.wire.extend_from_slice(&v.to_be_bytes());
                 Ok(v)
@@ -466,7 +471,12 @@ impl<'a> Cx<'a> {
                 self.name("name", false)?;
             }
             24 | rtype::RRSIG => self.rrsig()?,
-            25 | 48 | 60 => self.dnskey(t)?,
+            25 | 48 | 57 | 60 => self.dnskey(t)?,
+            30 => self.nxt()?,
+            34 => self.atma()?,
+            38 => self.a6()?,
+            40 => self.sink()?,
+            259 => self.doa()?,
             26 => {
                 self.u16("preference")?;
                 self.name("MAP822", false)?;
@@ -507,7 +517,8 @@ impl<'a> Cx<'a> {
                 self.u8("algorithm")?;
                 let fp = self.u8("fingerprint type")?;
                 let line = self.peek().map_or(self.end_line, |t| t.line);
-                let n = self.hex_rest("fingerprint", 1)?;
+                // Other fingerprint types may be empty (BIND).
+                let n = self.hex_rest("fingerprint", 0)?;
                 let want = match fp {
                     1 => Some(20),
                     2 => Some(32),

@@ -23,8 +23,9 @@
 //! non-blocking, so a FIFO cannot stall a load), and a load past its time
 //! budget stops.
 
-use std::io::Read as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::lexer::{Entry, Lexer, Tok};
@@ -66,6 +67,9 @@ pub struct LoadOptions {
     /// it (canonicalized). `None` refuses `$INCLUDE` altogether.
     pub include_root: Option<PathBuf>,
     pub limits: Limits,
+    /// Set by someone else to stop the load early, as if its time were up
+    /// (a reload past its own time limit, or a shutdown).
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 /// A record as read, before it is grouped into RRsets: fixed-size, its
@@ -216,36 +220,15 @@ pub struct Reader<'o> {
     stopped: bool,
 }
 
-/// Open `path` for reading only if it is a regular file. The open itself
-/// does not block (O_NONBLOCK), so a FIFO or device is refused, not waited
-/// on. Reads at most `budget` bytes; more is an error.
+/// The bytes of the zone file or `$INCLUDE` `path`, read as every input
+/// file is ([`crate::files::read`]): only a regular file (a FIFO or device
+/// is refused, not waited on), at most `budget` bytes (more is an error).
 pub fn read_regular_file(path: &Path, budget: u64) -> Result<Vec<u8>, String> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.custom_flags(libc::O_NONBLOCK);
-    }
-    let f = opts.open(path).map_err(|e| e.to_string())?;
-    let meta = f.metadata().map_err(|e| e.to_string())?;
-    if !meta.is_file() {
-        return Err("not a regular file".into());
-    }
-    if meta.len() > budget {
-        return Err(format!(
-            "{} bytes is more than the {budget} bytes a zone may read",
-            meta.len()
-        ));
-    }
-    let mut buf = Vec::with_capacity(meta.len() as usize);
-    f.take(budget + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| e.to_string())?;
-    if buf.len() as u64 > budget {
-        return Err(format!("more than the {budget} bytes a zone may read"));
-    }
-    Ok(buf)
+    use crate::files::{FileKind, ReadError, read};
+    read(path, FileKind::zone(budget)).map_err(|e| match e {
+        ReadError::TooLarge { .. } => format!("more than the {budget} bytes a zone may read"),
+        e => e.to_string(),
+    })
 }
 
 impl<'o> Reader<'o> {
@@ -329,7 +312,7 @@ impl<'o> Reader<'o> {
                 return;
             }
             n = n.wrapping_add(1);
-            if n.is_multiple_of(1024) && Instant::now() > self.deadline {
+            if n.is_multiple_of(1024) && self.out_of_time() {
                 self.time_out(file, e.line);
                 return;
             }
@@ -347,13 +330,26 @@ impl<'o> Reader<'o> {
         }
     }
 
+    /// Past the zone's time budget, or asked to stop.
+    fn out_of_time(&self) -> bool {
+        Instant::now() > self.deadline || self.cancelled()
+    }
+
+    fn cancelled(&self) -> bool {
+        self.opts
+            .cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+
     fn time_out(&mut self, file: u32, line: u32) {
-        let secs = self.opts.limits.max_time.as_secs();
-        self.error(
-            file,
-            Some(line),
-            format!("loading this zone took longer than {secs} s; stopped"),
-        );
+        let message = if self.cancelled() {
+            "loading this zone was cancelled (the reload was stopped); stopped".to_owned()
+        } else {
+            let secs = self.opts.limits.max_time.as_secs();
+            format!("loading this zone took longer than {secs} s; stopped")
+        };
+        self.error(file, Some(line), message);
         self.stopped = true;
     }
 
@@ -492,7 +488,7 @@ impl<'o> Reader<'o> {
                     return;
                 }
             }
-            if Instant::now() > self.deadline {
+            if self.out_of_time() {
                 self.time_out(file, line);
                 return;
             }
@@ -631,7 +627,7 @@ impl<'o> Reader<'o> {
             );
             return;
         }
-        if Instant::now() > self.deadline {
+        if self.out_of_time() {
             self.time_out(file, line);
             return;
         }

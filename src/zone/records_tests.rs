@@ -34,6 +34,7 @@ fn load_zone_in(
     let opts = LoadOptions {
         include_root: Some(dir.to_path_buf()),
         limits,
+        cancel: None,
     };
     let mut d = Diagnostics::new();
     let z = load_zone_file(
@@ -203,4 +204,32 @@ fn generate_substitutions() {
     assert_eq!(generate_range(b"1-10/4"), Some((1, 10, 4)));
     assert_eq!(generate_range(b"3-1"), None);
     assert_eq!(generate_range(b"1-2/0"), None);
+}
+
+/// A load whose cancel flag is set stops at once, as if out of time, and
+/// says why.
+#[test]
+fn a_cancelled_load_stops() {
+    let dir = scratch("cancel");
+    let opts = LoadOptions {
+        include_root: Some(dir.0.clone()),
+        limits: Limits::default(),
+        cancel: Some(Arc::new(AtomicBool::new(true))),
+    };
+    let mut d = Diagnostics::new();
+    // The flag is looked at every 1,024 entries.
+    let text = format!("{HEAD}{}", "www IN A 192.0.2.1\n".repeat(3000));
+    let z = load_zone_file(
+        &dir.0.join("example.test.zone"),
+        text,
+        &Name::from_ascii("example.test.").unwrap(),
+        &opts,
+        &mut d,
+    );
+    assert!(z.is_none());
+    assert!(
+        d.to_string()
+            .contains("loading this zone was cancelled (the reload was stopped); stopped"),
+        "{d}"
+    );
 }

@@ -287,28 +287,45 @@ fn knot_and_dnslb_accept_each_others_cookies() {
     std::fs::create_dir_all(d.join("run")).unwrap();
     std::fs::create_dir_all(d.join("db")).unwrap();
     std::fs::write(d.join("example.test.zone"), EXAMPLE_TEST).unwrap();
-    // A free port for knotd (released just before it binds).
-    let port = std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let conf = format!(
-        "server:\n    rundir: \"{d}/run\"\n    listen: 127.0.0.1@{port}\n    udp-workers: 1\n    \
-         tcp-workers: 1\n    background-workers: 1\nlog:\n  - target: stderr\n    any: warning\n\
-         database:\n    storage: \"{d}/db\"\nmod-cookies:\n  - id: c\n    secret: 0x{SECRET}\n\
-         template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    \
-         journal-content: none\n    global-module: mod-cookies/c\n\
-         zone:\n  - domain: example.test\n    file: \"{d}/example.test.zone\"\n",
-        d = d.display()
-    );
-    std::fs::write(d.join("knot.conf"), conf).unwrap();
-    let mut knot = Command::new("knotd")
-        .arg("-c")
-        .arg(d.join("knot.conf"))
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("start knotd");
+    // A free port for knotd (released just before it binds). knotd binds
+    // TCP on it too, which a busy machine may hold (an outgoing
+    // connection's local port): if knotd exits, try another port.
+    let mut attempt = 0;
+    let (mut knot, knot_addr) = loop {
+        attempt += 1;
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let conf = format!(
+            "server:\n    rundir: \"{d}/run\"\n    listen: 127.0.0.1@{port}\n    udp-workers: 1\n    \
+             tcp-workers: 1\n    background-workers: 1\nlog:\n  - target: stderr\n    any: warning\n\
+             database:\n    storage: \"{d}/db\"\nmod-cookies:\n  - id: c\n    secret: 0x{SECRET}\n\
+             template:\n  - id: default\n    storage: \"{d}\"\n    zonefile-sync: -1\n    \
+             journal-content: none\n    global-module: mod-cookies/c\n\
+             zone:\n  - domain: example.test\n    file: \"{d}/example.test.zone\"\n",
+            d = d.display()
+        );
+        std::fs::write(d.join("knot.conf"), conf).unwrap();
+        let mut child = Command::new("knotd")
+            .arg("-c")
+            .arg(d.join("knot.conf"))
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("start knotd");
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        match child.try_wait().unwrap() {
+            Some(status) if attempt < 5 => eprintln!("knotd exited ({status}); another port"),
+            Some(status) => panic!("knotd exited ({status}) on 5 ports"),
+            None => {
+                break (
+                    child,
+                    format!("127.0.0.1:{port}").parse::<SocketAddr>().unwrap(),
+                );
+            }
+        }
+    };
     struct Kill<'a>(&'a mut std::process::Child);
     impl Drop for Kill<'_> {
         fn drop(&mut self) {
@@ -317,7 +334,6 @@ fn knot_and_dnslb_accept_each_others_cookies() {
         }
     }
     let _k = Kill(&mut knot);
-    let knot_addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let ask = |addr, cookie: &[u8]| {
         exchange_within(
             Proto::Udp,

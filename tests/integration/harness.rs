@@ -239,6 +239,44 @@ pub fn run(args: &[String]) -> CmdOutput {
     }
 }
 
+/// Run `dnslb ARGS` to completion, killing it and failing the test when it
+/// has not exited within `limit` (a command that hangs on a bad input
+/// fails instead of hanging the test run).
+pub fn run_bounded(args: &[&str], limit: Duration) -> CmdOutput {
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let mut child = dnslb_command(&args, None)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn dnslb");
+    fn reader(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = r.read_to_string(&mut s);
+            s
+        })
+    }
+    let out_t = reader(child.stdout.take().expect("stdout piped"));
+    let err_t = reader(child.stderr.take().expect("stderr piped"));
+    let deadline = Instant::now() + limit;
+    let status = loop {
+        if let Some(st) = child.try_wait().expect("try_wait") {
+            break st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("dnslb {args:?} did not exit within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    CmdOutput {
+        status,
+        stdout: out_t.join().expect("stdout reader"),
+        stderr: err_t.join().expect("stderr reader"),
+    }
+}
+
 /// How a reload went, as the server logged it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reload {

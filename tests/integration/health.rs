@@ -1010,6 +1010,13 @@ async fn reload_keeps_health_and_probes_the_new_set() {
     assert_ne!(v3, v2);
     setup.write_policy("lb.test", &v3);
     assert!(srv.reload());
+    // Editing the check keeps each endpoint's state (by address and check
+    // name): the down endpoint does not come back at initial_state.
+    assert_eq!(
+        r.addr_set(WWW, RecordType::A).await,
+        ips(&["127.0.12.3", "192.0.2.1"]),
+        "editing the check brought the down endpoint back"
+    );
     wait_until(
         "a probe of the new path",
         Duration::from_millis(200) + SLACK,

@@ -26,6 +26,7 @@ mod edns;
 mod geo;
 mod geoip;
 mod health;
+mod inputs;
 mod latency;
 mod lb;
 mod lifecycle;

@@ -76,6 +76,40 @@ fn notimp_to_an_edns_query_carries_an_opt() {
     }
 }
 
+/// RFC 8945 §5.2.2: dnslb holds no TSIG keys, so a signed query gets
+/// NOTAUTH with an unsigned TSIG record carrying BADKEY, last in additional
+/// after the OPT, from both engines over UDP and TCP.
+#[test]
+fn tsig_signed_queries_get_notauth_badkey() {
+    let setup = standard("tsig", "");
+    let ours = setup.serve();
+    let theirs = setup.serve_hickory();
+    let mut tsig = vec![2, b'k', b'1', 0, 0, 250, 0, 255, 0, 0, 0, 0];
+    let mut rdata = b"\x0bhmac-sha256\x00".to_vec();
+    rdata.extend_from_slice(&[0, 0, 0x6b, 0x0d, 0x9c, 0xe2, 0x01, 0x2c, 0, 32]);
+    rdata.extend_from_slice(&[0x55; 32]);
+    rdata.extend_from_slice(&[0x36, 0x00, 0, 0, 0, 0]);
+    tsig.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+    tsig.extend_from_slice(&rdata);
+    // The reply's TSIG: MAC Size 0, Original ID kept, Error 17 (BADKEY).
+    let mut want = tsig[..12].to_vec();
+    want.extend_from_slice(&[0, 13 + 8 + 8]);
+    want.extend_from_slice(&rdata[..13 + 8]);
+    want.extend_from_slice(&[0, 0, 0x36, 0x00, 0, 17, 0, 0]);
+    let mut body = question("www.example.test", 1);
+    body.extend(opt_rr(1232, 0, &[]));
+    body.extend(&tsig);
+    for srv in [&ours, &theirs] {
+        for p in BOTH {
+            let r = exchange(p, srv.addr, &packet(0x3600, RD, [1, 0, 0, 2], &body));
+            assert_eq!(rcode_of(&r), 9, "{p:?}: NOTAUTH: {r:02x?}");
+            assert_eq!(counts_of(&r), [1, 0, 0, 2], "{p:?}: question, OPT, TSIG");
+            assert!(raw_opt(&r).is_some(), "{p:?}: OPT");
+            assert!(r.ends_with(&want), "{p:?}: TSIG BADKEY last: {r:02x?}");
+        }
+    }
+}
+
 /// Queries we cannot make sense of get FORMERR with the ID echoed.
 #[test]
 fn malformed_queries_get_formerr() {

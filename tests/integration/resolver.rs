@@ -497,8 +497,8 @@ fn dig_subnet(server: SocketAddr, qname: &str, client: &str) -> (Vec<IpAddr>, Op
             "-p",
             &server.port().to_string(),
             &format!("+subnet={client}"),
-            "+time=3",
-            "+tries=1",
+            "+time=5",
+            "+tries=2",
             qname,
             "A",
         ])

@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::*;
+use crate::diag::Diagnostics;
 use crate::health::{CheckKind, HttpMethod, TlsCheck};
+use std::path::Path;
 
 /// A diagnostic as `(line, key, message)`.
 type Diag = (u32, String, String);
@@ -14,17 +16,13 @@ type Diag = (u32, String, String);
 fn load(text: &str) -> (BTreeMap<String, Check>, Vec<Diag>) {
     let path = Path::new("p.toml");
     let mut diags = Diagnostics::new();
-    let mut cx = super::super::parse::Cx {
-        path,
-        text,
-        diags: &mut diags,
-    };
+    let mut cx = super::super::parse::Cx::new(path, text, &mut diags);
     let file = super::super::parse::parse(&mut cx).expect("test TOML parses");
     let mut ok = BTreeMap::new();
     for e in &file.checks {
         let name = e.name.get_ref();
         let spec = e.spec.as_ref().expect("a table");
-        if let Some(c) = validate_check(name, spec, path, text, &mut diags) {
+        if let Some(c) = validate_check(&mut cx, name, spec) {
             ok.insert(name.clone(), c);
         }
     }
@@ -226,14 +224,14 @@ user_agent = ""
         (14, "checks.web.tls_verify", "only valid for https checks"),
         (
             15,
-            "checks.web.expect_status",
+            "checks.web.expect_status[0]",
             "status must be between 100 and 599, got 99",
         ),
-        (15, "checks.web.expect_status", "\"300-200\""),
-        (15, "checks.web.expect_status", "\"abc\""),
+        (15, "checks.web.expect_status[1]", "\"300-200\""),
+        (15, "checks.web.expect_status[2]", "\"abc\""),
         (
             15,
-            "checks.web.expect_status",
+            "checks.web.expect_status[3]",
             "status must be between 100 and 599, got 600",
         ),
         (
@@ -263,6 +261,32 @@ user_agent = ""
         assert_eq!((*line, key.as_str()), (*wl, *wk), "{msg}");
         assert!(msg.contains(wm), "{key}: {msg:?} lacks {wm:?}");
     }
+}
+
+/// A probe address must be one a probe can connect to; an IPv4-mapped
+/// IPv6 address can be.
+#[test]
+fn probe_address_must_be_unicast() {
+    let text = "[checks.a]\nkind = \"tcp\"\nport = 1\nprobe_address = \"255.255.255.255\"\n\
+                [checks.b]\nkind = \"tcp\"\nport = 1\nprobe_address = \"ff02::1\"\n\
+                [checks.c]\nkind = \"tcp\"\nport = 1\nprobe_address = \"::ffff:127.0.0.1\"\n";
+    let (ok, d) = load(text);
+    assert_eq!(ok.keys().collect::<Vec<_>>(), ["c"]);
+    assert_eq!(
+        d,
+        vec![
+            (
+                4,
+                "checks.a.probe_address".to_string(),
+                "255.255.255.255 is not a unicast address (the broadcast address)".to_string()
+            ),
+            (
+                8,
+                "checks.b.probe_address".to_string(),
+                "ff02::1 is not a unicast address (a multicast address)".to_string()
+            ),
+        ]
+    );
 }
 
 #[test]

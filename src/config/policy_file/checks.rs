@@ -8,15 +8,14 @@
 
 use std::net::IpAddr;
 use std::ops::{Range, RangeInclusive};
-use std::path::Path;
 use std::time::Duration;
 
 use reqwest::header::{HeaderName, HeaderValue};
 use toml::Spanned;
 
+use super::parse::Cx;
 use super::spec::{CheckSpec, StatusSpec};
 use crate::config::values::{float_in, int_in, is_host_name, one_of, out_of_range};
-use crate::diag::Diagnostics;
 use crate::health::{
     Check, CheckKind, DEFAULT_USER_AGENT, HttpCheck, HttpMethod, LoadFeedback, LoadKind,
     LoadSource, Status, StatusSet, TlsCheck,
@@ -60,21 +59,18 @@ const KINDS: Words<Kind> = Words(&[
     ("tcp", Kind::Tcp),
 ]);
 
-/// Reports errors for one check into `diags`; knows where they are.
-struct Ctx<'a> {
+/// Reports errors for one check into its file's [`Cx`].
+struct Ctx<'a, 'f> {
     name: &'a str,
-    path: &'a Path,
-    text: &'a str,
-    diags: &'a mut Diagnostics,
+    file: &'a mut Cx<'f>,
     failed: bool,
 }
 
-impl Ctx<'_> {
+impl Ctx<'_, '_> {
     fn error(&mut self, key: &str, span: Range<usize>, message: impl Into<String>) {
         self.failed = true;
         let key = format!("checks.{}.{key}", self.name);
-        self.diags
-            .error_at_offset(self.path, self.text, span.start, key, message);
+        self.file.error(span.start, key, message);
     }
 
     /// The value of a [`crate::config::values`] check, or `None` after
@@ -93,13 +89,7 @@ impl Ctx<'_> {
 
 /// Validate `[checks.NAME]` of the policy file `path` whose text is `text`.
 /// Every problem goes into `diags`; `None` when there was at least one.
-pub fn validate_check(
-    name: &str,
-    spec: &CheckSpec,
-    path: &Path,
-    text: &str,
-    diags: &mut Diagnostics,
-) -> Option<Check> {
+pub(super) fn validate_check(file: &mut Cx<'_>, name: &str, spec: &CheckSpec) -> Option<Check> {
     // Exhaustive, so a new spec field cannot be silently ignored.
     let CheckSpec {
         kind,
@@ -127,9 +117,7 @@ pub fn validate_check(
     } = spec;
     let mut cx = Ctx {
         name,
-        path,
-        text,
-        diags,
+        file,
         failed: false,
     };
 
@@ -159,7 +147,20 @@ pub fn validate_check(
     let probe_address = probe_address
         .as_ref()
         .and_then(|a| match a.get_ref().parse::<IpAddr>() {
-            Ok(ip) => Some(ip),
+            // A probe may connect to a mapped address; to nothing else
+            // that is not unicast.
+            Ok(IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_some() => Some(IpAddr::V6(v6)),
+            Ok(ip) => match super::pools::not_unicast(ip) {
+                None => Some(ip),
+                Some(why) => {
+                    cx.error(
+                        "probe_address",
+                        a.span(),
+                        format!("{ip} is not a unicast address ({why})"),
+                    );
+                    None
+                }
+            },
             Err(_) => {
                 cx.error(
                     "probe_address",
@@ -257,7 +258,7 @@ pub fn validate_check(
 }
 
 /// The HTTP(S)-only keys. `None` after reporting any error.
-fn validate_http(cx: &mut Ctx<'_>, spec: &CheckSpec, https: bool) -> Option<HttpCheck> {
+fn validate_http(cx: &mut Ctx<'_, '_>, spec: &CheckSpec, https: bool) -> Option<HttpCheck> {
     let mut ok = true;
 
     let method = match &spec.method {
@@ -376,11 +377,13 @@ fn validate_http(cx: &mut Ctx<'_>, spec: &CheckSpec, https: bool) -> Option<Http
                 ok = false;
             }
             let mut ranges = Vec::new();
-            for entry in list.get_ref() {
+            for (i, entry) in list.get_ref().iter().enumerate() {
+                // A mistyped item: already reported.
+                let Some(entry) = entry else { continue };
                 match status_range(entry.get_ref()) {
                     Ok(r) => ranges.push(r),
                     Err(msg) => {
-                        cx.error("expect_status", entry.span(), msg);
+                        cx.error(&format!("expect_status[{i}]"), entry.span(), msg);
                         ok = false;
                     }
                 }
@@ -483,7 +486,7 @@ fn validate_http(cx: &mut Ctx<'_>, spec: &CheckSpec, https: bool) -> Option<Http
 /// `load_header`, `load_json_pointer`, `load_body` (at most one) and
 /// `load_kind`. `Err` after reporting.
 fn load_feedback(
-    cx: &mut Ctx<'_>,
+    cx: &mut Ctx<'_, '_>,
     spec: &CheckSpec,
     method: HttpMethod,
 ) -> Result<Option<LoadFeedback>, ()> {
@@ -593,7 +596,7 @@ fn has_bad_escape(p: &str) -> bool {
 
 /// A duration key in seconds: default when absent, `None` after an error.
 fn seconds(
-    cx: &mut Ctx<'_>,
+    cx: &mut Ctx<'_, '_>,
     key: &str,
     v: &Option<Spanned<f64>>,
     range: RangeInclusive<f64>,
@@ -605,7 +608,12 @@ fn seconds(
         .map(Duration::from_secs_f64)
 }
 
-fn threshold(cx: &mut Ctx<'_>, key: &str, v: &Option<Spanned<i64>>, default: u32) -> Option<u32> {
+fn threshold(
+    cx: &mut Ctx<'_, '_>,
+    key: &str,
+    v: &Option<Spanned<i64>>,
+    default: u32,
+) -> Option<u32> {
     let Some(v) = v else { return Some(default) };
     cx.check(key, v.span(), int_in(*v.get_ref(), THRESHOLD))
         .map(|n| n as u32)

@@ -27,7 +27,6 @@ use crate::config::places::{
     unknown_subdivision,
 };
 use crate::config::values::float_in;
-use crate::diag::LineIndex;
 use crate::geoip::nets::canonical_net;
 use crate::geoip::{Continent, Coordinates, CustomNets, CustomPlace, Location, RegionId};
 use crate::policy::Pool;
@@ -35,9 +34,6 @@ use crate::policy::geo::RuleKey;
 
 /// Most custom regions one policy file may declare (they are `u16` ids).
 pub(super) const MAX_REGIONS: usize = 4096;
-
-/// Largest nets file read: 64 MiB, about a million networks.
-pub(super) const MAX_NETS_FILE_BYTES: u64 = 64 << 20;
 
 /// Where one compiled network came from, to name both places of a
 /// network listed twice.
@@ -78,11 +74,7 @@ pub(super) fn compile_nets(
         named.push(path.clone());
         match read_nets_file(&path) {
             Ok(text) => {
-                let mut sub = Cx {
-                    path: &path,
-                    text: &text,
-                    diags: &mut *cx.diags,
-                };
+                let mut sub = Cx::new(&path, &text, &mut *cx.diags);
                 nets_file_entries(&mut sub, &mut regions, &mut entries, &mut seen);
             }
             Err(e) => cx.error(
@@ -119,17 +111,10 @@ pub(super) fn compile_nets(
 }
 
 /// The text of a nets file: a regular file (a FIFO or device is refused,
-/// not waited on, as for zone files) of at most [`MAX_NETS_FILE_BYTES`],
-/// in UTF-8.
+/// not waited on, as every input file is) of at most 64 MiB (about a
+/// million networks, [`crate::files::FileKind::NETS`]), in UTF-8.
 fn read_nets_file(path: &Path) -> Result<String, String> {
-    let bytes = crate::zone::load::read_regular_file(path, MAX_NETS_FILE_BYTES).map_err(|e| {
-        if e.contains("bytes a zone may read") {
-            format!("larger than {MAX_NETS_FILE_BYTES} bytes, the most a nets file may be")
-        } else {
-            e
-        }
-    })?;
-    String::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))
+    crate::files::read_text(path, crate::files::FileKind::NETS).map_err(|e| e.to_string())
 }
 
 /// The entries of a nets file (`nets = [...]`, read field by field like
@@ -159,12 +144,11 @@ fn net_list(
     entries: &mut Vec<(IpNet, CustomPlace)>,
     seen: &mut HashMap<IpNet, Origin>,
 ) {
-    let lines = LineIndex::new(cx.text);
     for (i, n) in list.get_ref().iter().enumerate() {
         // Not a table: already reported.
         let Some(n) = n else { continue };
         let key = format!("{key}[{i}]");
-        let line = lines.line_col(n.at).0;
+        let line = cx.line_col(n.at).0;
         if let Some(e) = net_entry(cx, &key, n, regions) {
             let origin = Origin {
                 file: cx.path.to_owned(),

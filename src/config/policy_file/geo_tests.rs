@@ -376,8 +376,8 @@ fn a_nets_file_must_be_a_regular_file() {
         .unwrap();
     assert!(st.success());
     for (name, why) in [
-        ("pipe.nets", "not a regular file"),
-        ("sub", "not a regular file"),
+        ("pipe.nets", "not a regular file (a FIFO)"),
+        ("sub", "not a regular file (a directory)"),
     ] {
         let text = format!(
             "{POOLS}[geo]\nnets_file = \"{name}\"\n[names.cdn]\npolicy = \"geo\"\n[names.cdn.geo]\ndefault = [\"us\"]\n"

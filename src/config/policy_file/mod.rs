@@ -43,9 +43,10 @@ use crate::diag::Diagnostics;
 use crate::health::TargetRegistry;
 use crate::policy::{BalancedName, Pool};
 
+use checks::validate_check;
 pub use checks::{
     DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE, DEFAULT_TIMEOUT, INTERVAL_SECS, THRESHOLD,
-    TIMEOUT_SECS, validate_check,
+    TIMEOUT_SECS,
 };
 pub use names::{DEFAULT_TTL, MAX_TTL};
 use names::{compile_name, owner_name};
@@ -58,6 +59,25 @@ pub use pools::{DEFAULT_WEIGHT, MAX_WEIGHT};
 pub struct PolicyFile {
     /// Load-balanced names in file order.
     pub names: Vec<NameEntry>,
+    /// Names whose owner is good but whose entry has errors (already
+    /// reported): not served, but still checked against the zone file, so
+    /// a clash with its records shows in the same run.
+    pub failed: Vec<NameAt>,
+    /// How many `[names.X]` tables the file has, good or bad (none: the
+    /// snapshot builder refuses the file, see `attach_policy`).
+    pub declared: usize,
+}
+
+/// A name of the policy file and where it was declared.
+#[derive(Debug, Clone)]
+pub struct NameAt {
+    /// The owner as written (see [`NameEntry::owner`]).
+    pub owner: String,
+    /// The owner as an absolute name.
+    pub name: Name,
+    /// 1-based line and column of the `X` of its `[names.X]`.
+    pub line: u32,
+    pub col: u32,
 }
 
 /// One load-balanced name and where it was declared.
@@ -106,12 +126,9 @@ pub fn load_policy_file_reading(
     targets: &mut TargetRegistry,
     diags: &mut Diagnostics,
 ) -> (Option<PolicyFile>, Vec<PathBuf>) {
-    let mut local = Diagnostics::new();
-    let mut cx = Cx {
-        path,
-        text,
-        diags: &mut local,
-    };
+    // Capped: a file with a million bad lines reports the first thousand.
+    let mut local = Diagnostics::capped(crate::diag::MAX_ERRORS_PER_FILE);
+    let mut cx = Cx::new(path, text, &mut local);
     let mut named = Vec::new();
     let file = compile(&mut cx, origin, targets, &mut named);
     // Report in file order, whatever order the checks ran in: this file
@@ -136,7 +153,6 @@ fn compile(
     targets: &mut TargetRegistry,
     named: &mut Vec<PathBuf>,
 ) -> Option<PolicyFile> {
-    let lines = crate::diag::LineIndex::new(cx.text);
     let file = parse(cx)?;
 
     let mut checks: Checks<'_> = HashMap::new();
@@ -144,7 +160,7 @@ fn compile(
         let check = e
             .spec
             .as_ref()
-            .and_then(|s| validate_check(e.name.get_ref(), s, cx.path, cx.text, cx.diags))
+            .and_then(|s| validate_check(cx, e.name.get_ref(), s))
             .map(Arc::new);
         checks.insert(e.name.get_ref(), check);
     }
@@ -170,6 +186,7 @@ fn compile(
         named,
     );
     let mut names = Vec::with_capacity(file.names.len());
+    let mut failed = Vec::new();
     let mut seen = HashMap::new();
     for e in &file.names {
         let owner = e.name.get_ref();
@@ -185,16 +202,27 @@ fn compile(
             };
             compile_name(cx, &display, &path, s, &e.name, &files)
         });
-        if let (Some(name), Some(lb)) = (name, lb) {
-            let (line, col) = lines.line_col(e.name.span().start);
-            names.push(NameEntry {
+        let (line, col) = cx.line_col(e.name.span().start);
+        match (name, lb) {
+            (Some(name), Some(lb)) => names.push(NameEntry {
                 owner: owner.clone(),
                 name,
                 line,
                 col,
                 lb,
-            });
+            }),
+            (Some(name), None) => failed.push(NameAt {
+                owner: owner.clone(),
+                name,
+                line,
+                col,
+            }),
+            (None, _) => {}
         }
     }
-    Some(PolicyFile { names })
+    Some(PolicyFile {
+        names,
+        failed,
+        declared: file.names.len(),
+    })
 }

@@ -68,6 +68,8 @@ pub(super) fn compile_pool(
     let mut ok = true;
     let mut out = Vec::with_capacity(members.get_ref().len());
     let mut seen: HashMap<IpAddr, usize> = HashMap::new();
+    // Names select members in the admin API (ZONE/POOL/MEMBER): unique.
+    let mut names: HashMap<&str, usize> = HashMap::new();
     for (i, m) in members.get_ref().iter().enumerate() {
         let path = format!("{base}.members[{i}]");
         // Not a table: already reported.
@@ -89,6 +91,20 @@ pub(super) fn compile_pool(
                         );
                         ok = false;
                     }
+                }
+                if let Some(n) = &m.name
+                    && let Some(first) = names.insert(n.get_ref(), i)
+                {
+                    cx.error(
+                        n.span().start,
+                        format!("{path}.name"),
+                        format!(
+                            "{:?} is already the name of members[{first}] of this pool: \
+                             names select members in the admin API, so each must be unique",
+                            n.get_ref()
+                        ),
+                    );
+                    ok = false;
                 }
                 out.push(member);
             }
@@ -208,11 +224,12 @@ fn compile_member(
     let mut unicast = |v: &Option<toml::Spanned<String>>, k: &str| {
         let v = v.as_ref()?;
         match v.get_ref().parse::<IpAddr>() {
-            Ok(a) if a.is_unspecified() || a.is_multicast() => {
+            Ok(a) if not_unicast(a).is_some() => {
+                let why = not_unicast(a).unwrap_or_default();
                 cx.error(
                     v.span().start,
                     key(k),
-                    format!("{a} is not a unicast address"),
+                    format!("{a} is not a unicast address ({why})"),
                 );
                 None
             }
@@ -237,20 +254,6 @@ fn compile_member(
             w.span().start,
             key("address6"),
             format!("{a6} is not an IPv6 address; address6 is the endpoint's IPv6 address"),
-        );
-    }
-    // ::ffff:a.b.c.d is IPv4 in disguise: an AAAA answer with it sends
-    // the client over IPv4, and a "v6" check probes over IPv4.
-    if let (Some(std::net::IpAddr::V6(a6)), Some(w)) = (addr6, address6)
-        && a6.to_ipv4_mapped().is_some()
-    {
-        cx.error(
-            w.span().start,
-            key("address6"),
-            format!(
-                "{a6} is an IPv4-mapped address (an IPv4 address in IPv6 form); address6 is \
-                 the endpoint's own IPv6 address"
-            ),
         );
     }
     if let (Some(a), Some(w), Some(_)) = (addr, address, address6)
@@ -361,4 +364,21 @@ fn compile_member(
         load_kind: check_ref.as_ref().and_then(|c| c.load()).map(|l| l.kind),
         forced: ForcedCell::default(),
     })
+}
+
+/// Why `a` cannot be an endpoint that clients connect to, if it cannot:
+/// the unspecified address, the IPv4 limited broadcast address, a
+/// multicast address, or an IPv4-mapped IPv6 address (`::ffff:192.0.2.1`
+/// in an AAAA answer is no address a client can reach; write the IPv4
+/// address, which is answered as A).
+pub(super) fn not_unicast(a: IpAddr) -> Option<String> {
+    match a {
+        _ if a.is_unspecified() => Some("the unspecified address".into()),
+        _ if a.is_multicast() => Some("a multicast address".into()),
+        IpAddr::V4(v4) if v4.is_broadcast() => Some("the broadcast address".into()),
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(|v4| format!("an IPv4-mapped IPv6 address: write {v4}, which is answered as A")),
+        IpAddr::V4(_) => None,
+    }
 }

@@ -60,7 +60,9 @@ pub struct CheckSpec {
     pub tls_verify: Option<Spanned<bool>>,
     /// Accepted status codes: list of codes (100..=599) or "200-399" ranges;
     /// default ["200-399"]. Redirects are not followed.
-    pub expect_status: Option<Spanned<Vec<Spanned<StatusSpec>>>>,
+    /// An item of the wrong type is `None` (already reported), so the
+    /// others keep their index for their own errors.
+    pub expect_status: Option<Spanned<Vec<Option<Spanned<StatusSpec>>>>>,
     /// The response body (first 256 KiB) must contain this substring; not with HEAD.
     pub body_contains: Option<Spanned<String>>,
     /// Extra request headers; not `Host` or `User-Agent` (own keys) nor
@@ -98,7 +100,7 @@ impl ReadSpec for CheckSpec {
             host: f.opt(cx, "host"),
             tls_server_name: f.opt(cx, "tls_server_name"),
             tls_verify: f.opt(cx, "tls_verify"),
-            expect_status: f.opt(cx, "expect_status"),
+            expect_status: status_list(cx, &mut f),
             body_contains: f.opt(cx, "body_contains"),
             headers: f.opt(cx, "headers"),
             user_agent: f.opt(cx, "user_agent"),
@@ -113,12 +115,63 @@ impl ReadSpec for CheckSpec {
     }
 }
 
+/// `expect_status`, each item read on its own so every bad one is
+/// reported (`checks.web.expect_status[3]`); a bad item is `None` and the
+/// key marked bad.
+fn status_list(
+    cx: &mut Cx<'_>,
+    f: &mut Fields<'_>,
+) -> Option<Spanned<Vec<Option<Spanned<StatusSpec>>>>> {
+    let list = f.list(cx, "expect_status", false)?;
+    let span = list.span();
+    let key = f.child("expect_status");
+    let mut bad = false;
+    let items = list
+        .into_inner()
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let item = value_of(cx, format!("{key}[{i}]"), v);
+            bad |= item.is_none();
+            item
+        })
+        .collect();
+    if bad {
+        f.mark_bad("expect_status");
+    }
+    Some(Spanned::new(span, items))
+}
+
 /// One entry of `expect_status`: a code (`204`) or a range (`"200-299"`).
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(untagged)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum StatusSpec {
     Code(i64),
     Range(String),
+}
+
+/// By hand rather than `#[serde(untagged)]`, whose only message is "data
+/// did not match any variant": a float or a boolean is named as such, at
+/// its own item of the list.
+impl<'de> Deserialize<'de> for StatusSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = StatusSpec;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a status code like 204, or a range in quotes like \"200-299\"")
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<StatusSpec, E> {
+                Ok(StatusSpec::Code(n))
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<StatusSpec, E> {
+                Ok(StatusSpec::Code(i64::try_from(n).unwrap_or(i64::MAX)))
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<StatusSpec, E> {
+                Ok(StatusSpec::Range(s.to_owned()))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// `[pools.NAME]`: a named set of endpoints.

@@ -410,6 +410,43 @@ fn each_error_has_its_line_and_key() {
     let pool = "[pools.p]\nmembers = [{ address = \"192.0.2.1\" }]\n";
     let cases: &[(String, &[&str])] = &[
         (
+            // Duplicate keys by their full path, in an inline table of a
+            // list, a table, a dotted key and a list of tables.
+            "[pools.p]\nmembers = [{ address = \"192.0.2.1\", address = \"192.0.2.2\" }]\n\
+             [names.www]\npolicy = \"weighted\"\nttl = 1\nttl = 2\n\
+             [checks.c]\nkind = \"tcp\"\nx.port = 1\ny.port = 1\nx.port = 2\n"
+                .into(),
+            &[
+                "t.toml:2:37: pools.p.members[0].address: duplicate key: first set on line 2",
+                "t.toml:6:1: names.www.ttl: duplicate key: first set on line 5",
+                "t.toml:11:3: checks.c.x.port: duplicate key: first set on line 9",
+            ],
+        ),
+        (
+            "[pools.p]\nmembers = [\n  { address = \"255.255.255.255\" },\n  { address = \"224.0.0.1\" },\n  { address = \"ff02::1\" },\n  { address = \"::ffff:192.0.2.1\" },\n  { address = \"::\" },\n]\n".into(),
+            &[
+                "t.toml:3:15: pools.p.members[0].address: 255.255.255.255 is not a unicast address (the broadcast address)",
+                "t.toml:4:15: pools.p.members[1].address: 224.0.0.1 is not a unicast address (a multicast address)",
+                "t.toml:5:15: pools.p.members[2].address: ff02::1 is not a unicast address (a multicast address)",
+                "t.toml:6:15: pools.p.members[3].address: ::ffff:192.0.2.1 is not a unicast address (an IPv4-mapped IPv6 address: write 192.0.2.1, which is answered as A)",
+                "t.toml:7:15: pools.p.members[4].address: :: is not a unicast address (the unspecified address)",
+            ],
+        ),
+        (
+            "[pools.p]\nmembers = [\n  { address = \"192.0.2.1\", name = \"a\" },\n  { address = \"192.0.2.2\", name = \"b\" },\n  { address = \"192.0.2.3\", name = \"a\" },\n]\n".into(),
+            &[
+                "t.toml:5:35: pools.p.members[2].name: \"a\" is already the name of members[0] of this pool: names select members in the admin API, so each must be unique",
+            ],
+        ),
+        (
+            "[checks.c]\nkind = \"http\"\nexpect_status = [200, 204.0, true, 99]\n".into(),
+            &[
+                "t.toml:3:23: checks.c.expect_status[1]: invalid type: floating point `204.0`, expected a status code like 204, or a range in quotes like \"200-299\"",
+                "t.toml:3:30: checks.c.expect_status[2]: invalid type: boolean `true`, expected a status code like 204, or a range in quotes like \"200-299\"",
+                "t.toml:3:36: checks.c.expect_status[3]: status must be between 100 and 599, got 99",
+            ],
+        ),
+        (
             format!("{pool}[names.www]\npolicy = \"weighted\"\npool = \"nope\"\n"),
             &["t.toml:5:8: names.www.pool: unknown pool \"nope\""],
         ),
@@ -432,7 +469,7 @@ fn each_error_has_its_line_and_key() {
             "[pools.p]\nmembers = [\n  { address = \"192.0.2.300\" },\n  { address = \"0.0.0.0\" },\n  { address = \"192.0.2.1\" },\n  { address = \"192.0.2.1\" },\n]\n".into(),
             &[
                 "t.toml:3:15: pools.p.members[0].address: invalid IP address \"192.0.2.300\"",
-                "t.toml:4:15: pools.p.members[1].address: 0.0.0.0 is not a unicast address",
+                "t.toml:4:15: pools.p.members[1].address: 0.0.0.0 is not a unicast address (the unspecified address)",
                 "t.toml:6:15: pools.p.members[3].address: 192.0.2.1 is already members[2] of this pool",
             ],
         ),
@@ -647,6 +684,41 @@ fn every_error_of_an_entry_is_reported() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A generated file with thousands of bad keys reports the first 1,000
+/// (each at its own line: positions come from one line index, not a scan
+/// from the start per error) and one line counting the rest, as zone files
+/// stop at 1,000 errors.
+#[test]
+fn errors_per_file_are_capped_with_a_count_of_the_rest() {
+    let n = 5000;
+    let text: String = (0..n).map(|i| format!("k{i} = 1\n")).collect();
+    let mut targets = TargetRegistry::new();
+    let mut diags = Diagnostics::new();
+    load_policy_file(
+        Path::new("t.toml"),
+        &text,
+        &origin(),
+        &mut targets,
+        &mut diags,
+    );
+    let got: Vec<String> = diags.iter().map(|d| d.to_string()).collect();
+    assert_eq!(got.len(), crate::diag::MAX_ERRORS_PER_FILE + 1);
+    assert!(
+        got[0].starts_with("t.toml:1:1: k0: unknown key"),
+        "{}",
+        got[0]
+    );
+    assert!(
+        got[999].starts_with("t.toml:1000:1: k999: unknown key"),
+        "{}",
+        got[999]
+    );
+    assert_eq!(
+        got[1000],
+        "t.toml:1000:1: 4000 more errors not shown (at most 1000 are reported per file)"
+    );
+}
+
 /// `address6` makes one dual-stack endpoint; `check_family` says which
 /// address its check probes (both: two targets, one health state).
 #[test]
@@ -708,7 +780,7 @@ members = [
             // members[4] repeats members[3]'s address6, but members[3] did
             // not compile: no follow-on error
             "t.toml:10:39: pools.p.members[6].address6: 2001:db8::5 is already members[5] of this pool",
-            "t.toml:11:39: pools.p.members[7].address6: ::ffff:192.0.2.7 is an IPv4-mapped address (an IPv4 address in IPv6 form); address6 is the endpoint's own IPv6 address",
+            "t.toml:11:39: pools.p.members[7].address6: ::ffff:192.0.2.7 is not a unicast address (an IPv4-mapped IPv6 address: write 192.0.2.7, which is answered as A)",
         ]
     );
 }

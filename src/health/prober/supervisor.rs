@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::collections::hash_map::Entry as MapEntry;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -54,6 +54,41 @@ struct Entry {
     slot: Arc<Slot>,
     task: AbortHandle,
     token: CancellationToken,
+}
+
+/// What a target whose check was edited keeps from the target it
+/// replaces. Editing any setting of a check (even its `timeout`) makes its
+/// endpoints new keys; started again from `initial_state`, an endpoint
+/// down during an outage would be answered again until `fall` probes
+/// failed. So a new key takes the state of the removed key with the same
+/// endpoint address and check name, when that pairing is unique on both
+/// sides (two zones may each have a check of that name); the new
+/// thresholds apply from the next result.
+#[derive(Clone)]
+struct Inherited {
+    status: Status,
+    rtt_us: Option<f64>,
+    last_success: Option<crate::health::probe::Success>,
+    last_probe: Option<std::time::SystemTime>,
+    last_change: Option<std::time::SystemTime>,
+}
+
+impl Inherited {
+    fn of(slot: &Slot) -> Self {
+        let st = slot.lock();
+        Self {
+            status: st.machine.status(),
+            rtt_us: st.rtt_us,
+            last_success: st.last_success,
+            last_probe: st.last_probe,
+            last_change: st.last_change,
+        }
+    }
+}
+
+/// (endpoint address, check name) of a probed key.
+fn by_name(key: &TargetKey) -> Option<(IpAddr, String)> {
+    key.check.as_ref().map(|c| (key.addr, c.name.clone()))
 }
 
 impl Supervisor {
@@ -133,6 +168,22 @@ impl Supervisor {
                 }
             }
         }
+        // A check whose settings were edited is a new key; its endpoint
+        // keeps the old key's state (see `Inherited`).
+        let mut gone: HashMap<(IpAddr, String), Option<Inherited>> = HashMap::new();
+        for (key, e) in &self.entries {
+            if let (false, Some(n)) = (wanted.contains_key(key), by_name(key)) {
+                gone.entry(n)
+                    .and_modify(|v| *v = None)
+                    .or_insert_with(|| Some(Inherited::of(&e.slot)));
+            }
+        }
+        let mut fresh: HashMap<(IpAddr, String), u32> = HashMap::new();
+        for key in order.iter().filter(|k| !self.entries.contains_key(*k)) {
+            if let Some(n) = by_name(key) {
+                *fresh.entry(n).or_default() += 1;
+            }
+        }
         self.entries.retain(|key, e| {
             let keep = wanted.contains_key(key);
             if !keep {
@@ -155,6 +206,19 @@ impl Supervisor {
                 continue;
             };
             let addr = SocketAddr::new(check.probe_address.unwrap_or(key.addr), check.port);
+            let inherited = by_name(&key)
+                .filter(|n| fresh.get(n) == Some(&1))
+                .and_then(|n| gone.remove(&n).flatten());
+            if let Some(i) = &inherited {
+                tracing::debug!(target: LOG_TARGET, %addr, check = %check.name, status = %i.status, "check edited: the target keeps its state");
+            }
+            let i = inherited.unwrap_or(Inherited {
+                status: check.initial_state,
+                rtt_us: None,
+                last_success: None,
+                last_probe: None,
+                last_change: None,
+            });
             let slot = Arc::new(Slot {
                 key: key.clone(),
                 check: check.clone(),
@@ -166,13 +230,13 @@ impl Supervisor {
                     .as_ref()
                     .and_then(|f| Some((f.clone(), Arc::from(fleet_key(&key)?)))),
                 state: Mutex::new(SlotState {
-                    machine: Machine::new(check.initial_state, check.rise, check.fall),
-                    rtt_us: None,
+                    machine: Machine::new(i.status, check.rise, check.fall),
+                    rtt_us: i.rtt_us,
                     load: None,
                     load_misses: 0,
                     load_stale: false,
                     last_error: None,
-                    last_success: None,
+                    last_success: i.last_success,
                     ids: Vec::new(),
                     label: label.clone(),
                     table: table.clone(),
@@ -180,8 +244,8 @@ impl Supervisor {
                     failures: 0,
                     restarts: 0,
                     consecutive_failures: 0,
-                    last_probe: None,
-                    last_change: None,
+                    last_probe: i.last_probe,
+                    last_change: i.last_change,
                     changes: 0,
                 }),
             });

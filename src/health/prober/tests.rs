@@ -691,6 +691,70 @@ async fn reconcile_keeps_state_by_key_and_stops_removed_targets() {
     prober.join().await.unwrap();
 }
 
+/// Editing a check (its timeout) makes a new key; the endpoint keeps its
+/// state by address + check name instead of starting again from
+/// `initial_state` (check_edit_resurrects.sh). Two new keys of the same
+/// address and name are ambiguous: neither inherits.
+#[tokio::test]
+async fn an_edited_check_keeps_the_state_of_its_endpoint() {
+    let clock = Arc::new(ManualClock::new());
+    let script = Script::new(clock.clone());
+    script.plan(at(1), vec![Act::Fail]);
+    script.plan(at(2), vec![Act::Fail]);
+    let (a, b) = (tcp_key(1, |_| {}), tcp_key(2, |_| {}));
+    let mut old_reg = TargetRegistry::new();
+    old_reg.intern(a.clone());
+    old_reg.intern(b.clone());
+    let old = Arc::new(HealthTable::for_targets(old_reg.iter()));
+    let cancel = CancellationToken::new();
+    let prober = spawn_prober(
+        old_reg.to_targets(),
+        old.clone(),
+        cancel.clone(),
+        options(clock.clone(), &script),
+    );
+    clock
+        .advance_until(10 * MS, 10 * SEC, || {
+            old.status(TargetId(0)) == Status::Down && old.status(TargetId(1)) == Status::Down
+        })
+        .await
+        .expect("both go down");
+
+    // a: its timeout edited. b: edited into two checks of the same name
+    // (two zones), so which one is b's successor is unknown.
+    let a2 = tcp_key(1, |c| c.timeout = 600 * MS);
+    let b2 = tcp_key(2, |c| c.port = 10);
+    let b3 = tcp_key(2, |c| c.port = 11);
+    let mut new_reg = TargetRegistry::new();
+    for k in [&a2, &b2, &b3] {
+        new_reg.intern(k.clone());
+    }
+    let new = Arc::new(HealthTable::carry_over(&old, &old_reg, new_reg.iter()));
+    assert_eq!(
+        new.status(TargetId(0)),
+        Status::Down,
+        "table carried by name"
+    );
+    assert_eq!(
+        new.status(TargetId(1)),
+        Status::Up,
+        "ambiguous: initial state"
+    );
+    prober
+        .reconcile(new_reg.to_targets(), new.clone())
+        .await
+        .unwrap();
+    assert_eq!(
+        new.status(TargetId(0)),
+        Status::Down,
+        "prober carried by name"
+    );
+    assert_eq!(new.status(TargetId(1)), Status::Up);
+    assert_eq!(new.status(TargetId(2)), Status::Up);
+    cancel.cancel();
+    prober.join().await.unwrap();
+}
+
 #[tokio::test]
 async fn one_probe_per_unique_target_and_unchecked_targets_stay_up() {
     let clock = Arc::new(ManualClock::new());

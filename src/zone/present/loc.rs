@@ -12,7 +12,8 @@ pub(super) fn loc_text(r: &mut Rd<'_>, o: &mut String) -> Result<(), WireError> 
     let mut prec = [0u8; 3];
     for p in &mut prec {
         *p = r.u8()?;
-        if (*p >> 4) > 9 || (*p & 15) > 9 {
+        // BIND: a non-zero size or precision needs a mantissa of 1-9.
+        if (*p >> 4) > 9 || (*p & 15) > 9 || (*p != 0 && *p >> 4 == 0) {
             return Err("bad LOC precision".into());
         }
     }

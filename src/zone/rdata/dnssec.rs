@@ -62,6 +62,10 @@ impl<'a> Cx<'a> {
                 "not a 16-bit number or flag names joined by '|'",
             );
         };
+        // RKEY flags are zero (draft-reid-dnsext-rkey §3, as BIND).
+        if t == 57 && flags != 0 {
+            return self.bad(tok, "flags", "RKEY flags must be 0");
+        }
         self.out.wire.extend_from_slice(&flags.to_be_bytes());
         let p = self.mnemonic("protocol", KEY_PROTOCOLS, 255)?;
         self.out.wire.push(p);
@@ -83,7 +87,8 @@ impl<'a> Cx<'a> {
         let n = self.hex_rest("digest", 1)?;
         let want = match d {
             1 => Some(20),
-            2 | 3 => Some(32),
+            // GOST (3) is not checked: BIND 9.18 no longer knows it.
+            2 => Some(32),
             4 => Some(48),
             _ => None,
         };
