@@ -240,4 +240,19 @@ fn a_pool_nothing_can_estimate_is_warned_about_at_its_groups_entry() {
             "t.toml:18:17: warning: names.near.groups[1]: pool \"ap\" has no lat/lon: this closest name ranks it after every pool with coordinates, for every client"
         ]
     );
+    // Coordinates on the members only: the warning says where they go.
+    let members_only = POOLS.replace(
+        "members = [{ address = \"192.0.2.3\" }]",
+        "members = [{ address = \"192.0.2.3\", lat = 35.68, lon = 139.65 }]",
+    );
+    let (_, errors, warnings) = load(&format!(
+        "{members_only}[names.near]\npolicy = \"closest\"\ngroups = [\"us\", \"ap\"]\n"
+    ));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        warnings,
+        [
+            "t.toml:16:17: warning: names.near.groups[1]: pool \"ap\" has no lat/lon: this closest name ranks it after every pool with coordinates, for every client (its members' lat/lon are labels only: give the pool's own lat/lon)"
+        ]
+    );
 }

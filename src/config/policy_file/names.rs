@@ -248,10 +248,17 @@ pub(super) fn compile_name(
                         "has no lat/lon and no [latency] table: this latency name ranks it after \
                          every pool it can estimate, for every client"
                     };
+                    // Members' lat/lon are labels; say so when that is
+                    // where the operator put the coordinates.
+                    let hint = if groups[i].pool.iter().any(|m| m.coords.is_some()) {
+                        " (its members' lat/lon are labels only: give the pool's own lat/lon)"
+                    } else {
+                        ""
+                    };
                     cx.warn(
                         entry.span().start,
                         format!("{base}.groups[{i}]"),
-                        format!("pool {:?} {why}", entry.get_ref()),
+                        format!("pool {:?} {why}{hint}", entry.get_ref()),
                     );
                 }
             }
