@@ -493,6 +493,22 @@ fn geo_role(map: &crate::policy::geo::GeoMap, idx: usize) -> String {
     }
 }
 
+/// The member's latest probe error; for a member checked over both
+/// families, also its second probe's, with that probe's address (either
+/// failing puts the endpoint down, and the operator must see which).
+fn last_error(report: Option<&TargetReport>, also: Option<&TargetReport>) -> Option<String> {
+    let own = report.and_then(|r| r.last_error.as_ref().map(|e| e.to_string()));
+    let second = also.and_then(|r| {
+        r.last_error
+            .as_ref()
+            .map(|e| format!("{}: {e}", r.probe_addr))
+    });
+    match (own, second) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    }
+}
+
 fn endpoint(
     snap: &Snapshot,
     zone: &str,
@@ -507,6 +523,12 @@ fn endpoint(
     let key = snap.targets.get(m.target);
     let report = key.and_then(|k| reports.get(k)).copied();
     let checked = key.is_some_and(|k| k.check.is_some());
+    // A dual-stack member checked over both families: its IPv6 probe.
+    let also = m
+        .also
+        .and_then(|t| snap.targets.get(t))
+        .and_then(|k| reports.get(k))
+        .copied();
     let availability = match tier_of(m, Health::probed(&snap.health)) {
         Some(Tier::LiveWeighted) => "available",
         Some(Tier::LiveZero) => "standby",
@@ -534,7 +556,7 @@ fn endpoint(
         availability,
         check: m.check.clone(),
         probe: report.map(|r| r.probe_addr.to_string()),
-        last_error: report.and_then(|r| r.last_error.as_ref().map(|e| e.to_string())),
+        last_error: last_error(report, also),
         last_change: report.and_then(|r| r.last_change.map(unix)),
         last_probe: report.and_then(|r| r.last_probe.map(unix)),
         rtt_ms: snap.health.rtt_us(m.target).map(|us| us as f64 / 1000.0),

@@ -1492,3 +1492,58 @@ async fn geo_pools_are_labelled_by_their_rules() {
         [s("a", "group 1"), s("c", "group 2")]
     );
 }
+
+/// A dual-stack member checked over both families goes down when its
+/// IPv6 probe fails while its IPv4 one passes: /status says why (the
+/// failing probe's error, with its address), not "down" with no error,
+/// and `explain --live` shows each address's probe state.
+#[tokio::test]
+async fn status_says_which_probe_of_a_dual_stack_member_fails() {
+    let web = Endpoint::start("127.0.32.1", 0, Behaviour::Reply(200, "ok"));
+    // Nothing listens on [::1]:PORT: that probe is refused.
+    let policy = format!(
+        "{}{}{}",
+        check(web.port()),
+        pool(
+            "p",
+            &[(
+                "127.0.32.1",
+                "address6 = \"::1\", check = \"web\", check_family = \"both\""
+            )]
+        ),
+        lb_name("www", "weighted", "p", "on_all_down = \"empty\""),
+    );
+    let srv = lb_setup("status-both", &policy).serve();
+    const WWW: &str = "www.lb.test.";
+    wait_for("down in /status", Duration::from_secs(8), async || {
+        endpoint(&status(&srv).await, WWW, "127.0.32.1")["health"] == "down"
+    })
+    .await;
+    let doc = status(&srv).await;
+    let e = endpoint(&doc, WWW, "127.0.32.1");
+    assert_eq!(
+        (e["address6"].as_str(), e["availability"].as_str()),
+        (Some("::1"), Some("down"))
+    );
+    let err = e["last_error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no last_error: {e}"));
+    assert!(err.contains("[::1]:") && err.contains("refused"), "{err}");
+    let out = run(&[
+        "explain".to_owned(),
+        WWW.to_owned(),
+        "A".to_owned(),
+        "--client".to_owned(),
+        "127.0.0.1".to_owned(),
+        "--live".to_owned(),
+        "--admin".to_owned(),
+        srv.admin_url(),
+    ]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("health down (check web: 127.0.32.1 up, ::1 down)"),
+        "{}",
+        out.stdout
+    );
+}
