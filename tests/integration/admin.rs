@@ -430,6 +430,12 @@ async fn overrides_change_answers_at_once_and_survive_reload_and_restart() {
         assert_eq!(post(&srv, e, s).await.0, 200);
     }
     assert_eq!(r.addr_set(WWW, RecordType::A).await, all);
+    // The server's stderr is read on a thread of its own: a line may
+    // arrive a moment after the reply that follows it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while srv.log_count("operator override:") < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(srv.log_count("operator override:"), 2);
     let text = std::fs::read_to_string(&state).unwrap();
     assert!(
