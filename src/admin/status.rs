@@ -152,7 +152,9 @@ pub struct PoolDoc {
     pub pool: String,
     /// "pool" (the name's one pool), "group 1", "group 2", … in failover
     /// order, the geo rules that list it ("geo: country US, continent NA
-    /// (2nd), default"), or "fallback".
+    /// (2nd), default"), what a latency or closest name ranks it by
+    /// ("latency: lat 50.11 lon 8.68, weight 1, bias_ms 0", "closest: no
+    /// lat/lon"), or "fallback".
     pub role: String,
     pub endpoints: Vec<EndpointDoc>,
 }
@@ -336,6 +338,7 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
                 role: match (kind, &name.order) {
                     ("fallback", _) => "fallback".into(),
                     (_, crate::policy::Order::Geo(map)) => geo_role(map, idx),
+                    (_, crate::policy::Order::Latency(map)) => latency_role(map.ranking(), pool),
                     _ if failover => format!("group {}", idx + 1),
                     _ => "pool".into(),
                 },
@@ -506,6 +509,24 @@ fn last_error(report: Option<&TargetReport>, also: Option<&TargetReport>) -> Opt
     match (own, second) {
         (Some(a), Some(b)) => Some(format!("{a}; {b}")),
         (a, b) => a.or(b),
+    }
+}
+
+/// A latency or closest name's pool: what it is ranked by (`Site`).
+fn latency_role(ranking: crate::policy::latency::Ranking, pool: &crate::policy::Pool) -> String {
+    use crate::policy::latency::Ranking;
+    let site = &pool.site;
+    let at = match site.coords {
+        Some(c) => format!("lat {} lon {}", c.lat, c.lon),
+        None => "no lat/lon".to_owned(),
+    };
+    match ranking {
+        Ranking::Latency => format!(
+            "latency: {at}, weight {}, bias_ms {}",
+            site.weight,
+            site.bias_us as f64 / 1000.0
+        ),
+        Ranking::Closest => format!("closest: {at}, bias {}", site.bias_pct),
     }
 }
 

@@ -1553,3 +1553,49 @@ async fn status_says_which_probe_of_a_dual_stack_member_fails() {
         out.stdout
     );
 }
+
+/// /status gives each pool of a latency or closest name what it is ranked
+/// by, not "pool" (which means a name's one pool).
+#[tokio::test]
+async fn status_shows_what_latency_and_closest_pools_are_ranked_by() {
+    let policy = format!(
+        "{}lat = 50.11\nlon = 8.68\nbias_ms = -2.5\nweight = 3\nbias = 20\n{}[names.fast]\npolicy = \"latency\"\ngroups = [\"eu\", \"lab\"]\n[names.near]\npolicy = \"closest\"\ngroups = [\"eu\", \"lab\"]\n",
+        pool("eu", &[("127.0.33.1", "")]),
+        pool("lab", &[("127.0.33.2", "")]),
+    );
+    let srv = lb_setup("status-latency", &policy).serve();
+    let doc = status(&srv).await;
+    let roles = |name: &str| -> Vec<String> {
+        doc["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {doc:#}"))["pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}: {}",
+                    p["pool"].as_str().unwrap(),
+                    p["role"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        roles("fast.lb.test."),
+        [
+            "eu: latency: lat 50.11 lon 8.68, weight 3, bias_ms -2.5",
+            "lab: latency: no lat/lon, weight 1, bias_ms 0"
+        ]
+    );
+    assert_eq!(
+        roles("near.lb.test."),
+        [
+            "eu: closest: lat 50.11 lon 8.68, bias 20",
+            "lab: closest: no lat/lon, bias 0"
+        ]
+    );
+}
