@@ -453,6 +453,9 @@ impl TestServer {
                 .enumerate()
             {
                 if now[i] > before[i] {
+                    // The lines logged right after the outcome (the
+                    // summary) reach the reader thread a moment later.
+                    std::thread::sleep(Duration::from_millis(200));
                     return outcome;
                 }
             }
