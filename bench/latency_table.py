@@ -6,7 +6,8 @@ skipped; blank lines and lines starting with # too), one measurement each:
 
   client  an IP address (a browser beacon's client, a probe's source): it
           is counted for its /24 (IPv4) or /48 (IPv6) network, see
-          --v4-prefix and --v6-prefix; or a network in CIDR form, taken
+          --v4-prefix and --v6-prefix (an IPv4-mapped ::ffff:a.b.c.d
+          counts as the IPv4 address); or a network in CIDR form, taken
           as it is; or a place: country:SG, continent:OC,
           subdivision:US-CA, region:NAME (a custom region of [geo])
   pool    the pool's name in the policy file
@@ -45,6 +46,9 @@ def client_key(text, v4, v6):
     if "/" in text:
         return ("net", ipaddress.ip_network(text, strict=True))
     addr = ipaddress.ip_address(text)
+    if addr.version == 6 and addr.ipv4_mapped is not None:
+        # ::ffff:a.b.c.d, as dual-stack sockets log IPv4 clients
+        addr = addr.ipv4_mapped
     prefix = v4 if addr.version == 4 else v6
     return ("net", ipaddress.ip_network("%s/%d" % (addr, prefix), strict=False))
 

@@ -152,7 +152,9 @@ pub struct PoolDoc {
     pub pool: String,
     /// "pool" (the name's one pool), "group 1", "group 2", … in failover
     /// order, the geo rules that list it ("geo: country US, continent NA
-    /// (2nd), default"), or "fallback".
+    /// (2nd), default"), what a latency or closest name ranks it by
+    /// ("latency: lat 50.11 lon 8.68, weight 1, bias_ms 0", "closest: no
+    /// lat/lon"), or "fallback".
     pub role: String,
     pub endpoints: Vec<EndpointDoc>,
 }
@@ -350,6 +352,7 @@ pub fn build(snap: &Snapshot, inp: &Inputs<'_>) -> StatusDoc {
                 role: match (kind, &name.order) {
                     ("fallback", _) => "fallback".into(),
                     (_, crate::policy::Order::Geo(map)) => geo_role(map, idx),
+                    (_, crate::policy::Order::Latency(map)) => latency_role(map.ranking(), pool),
                     _ if failover => format!("group {}", idx + 1),
                     _ => "pool".into(),
                 },
@@ -507,6 +510,40 @@ fn geo_role(map: &crate::policy::geo::GeoMap, idx: usize) -> String {
     }
 }
 
+/// The member's latest probe error; for a member checked over both
+/// families, also its second probe's, with that probe's address (either
+/// failing puts the endpoint down, and the operator must see which).
+fn last_error(report: Option<&TargetReport>, also: Option<&TargetReport>) -> Option<String> {
+    let own = report.and_then(|r| r.last_error.as_ref().map(|e| e.to_string()));
+    let second = also.and_then(|r| {
+        r.last_error
+            .as_ref()
+            .map(|e| format!("{}: {e}", r.probe_addr))
+    });
+    match (own, second) {
+        (Some(a), Some(b)) => Some(format!("{a}; {b}")),
+        (a, b) => a.or(b),
+    }
+}
+
+/// A latency or closest name's pool: what it is ranked by (`Site`).
+fn latency_role(ranking: crate::policy::latency::Ranking, pool: &crate::policy::Pool) -> String {
+    use crate::policy::latency::Ranking;
+    let site = &pool.site;
+    let at = match site.coords {
+        Some(c) => format!("lat {} lon {}", c.lat, c.lon),
+        None => "no lat/lon".to_owned(),
+    };
+    match ranking {
+        Ranking::Latency => format!(
+            "latency: {at}, weight {}, bias_ms {}",
+            site.weight,
+            site.bias_us as f64 / 1000.0
+        ),
+        Ranking::Closest => format!("closest: {at}, bias {}", site.bias_pct),
+    }
+}
+
 fn endpoint(
     snap: &Snapshot,
     zone: &str,
@@ -521,6 +558,12 @@ fn endpoint(
     let key = snap.targets.get(m.target);
     let report = key.and_then(|k| reports.get(k)).copied();
     let checked = key.is_some_and(|k| k.check.is_some());
+    // A dual-stack member checked over both families: its IPv6 probe.
+    let also = m
+        .also
+        .and_then(|t| snap.targets.get(t))
+        .and_then(|k| reports.get(k))
+        .copied();
     let availability = match tier_of(m, Health::probed(&snap.health)) {
         Some(Tier::LiveWeighted) => "available",
         Some(Tier::LiveZero) => "standby",
@@ -548,7 +591,7 @@ fn endpoint(
         availability,
         check: m.check.clone(),
         probe: report.map(|r| r.probe_addr.to_string()),
-        last_error: report.and_then(|r| r.last_error.as_ref().map(|e| e.to_string())),
+        last_error: last_error(report, also),
         last_change: report.and_then(|r| r.last_change.map(unix)),
         last_probe: report.and_then(|r| r.last_probe.map(unix)),
         rtt_ms: snap.health.rtt_us(m.target).map(|us| us as f64 / 1000.0),

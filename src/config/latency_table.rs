@@ -451,6 +451,19 @@ extra = 1
         );
     }
 
+    /// A key given twice in one table is a TOML syntax error; the message
+    /// names the key, not only its place.
+    #[test]
+    fn a_key_given_twice_is_named() {
+        let (t, errs) =
+            load("rows = [\n  { net = \"192.0.2.0/24\", ms = { lab = 1, lab = 2 } },\n]\n");
+        assert!(t.is_none());
+        assert_eq!(
+            errs,
+            ["t.latency.toml:2:43: rows[0].ms.lab: duplicate key: first set on line 2"]
+        );
+    }
+
     /// bench/latency_table.py (the documented way to write a table from
     /// measurements) writes what this loader reads: medians per client
     /// network (an address counts for its /24), places, sibling networks

@@ -26,7 +26,22 @@ pub fn float_in(x: f64, range: RangeInclusive<f64>, unit: &str) -> Result<f64, S
     if range.contains(&x) {
         Ok(x)
     } else {
-        Err(out_of_range(range, unit, x))
+        Err(out_of_range(range, unit, Shown(x)))
+    }
+}
+
+/// A float as written back in a message: plain, but in exponent form when
+/// huge or tiny (`1e300`, not three hundred digits).
+struct Shown(f64);
+
+impl Display for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let a = self.0.abs();
+        if a.is_finite() && a != 0.0 && !(1e-6..1e15).contains(&a) {
+            write!(f, "{:e}", self.0)
+        } else {
+            write!(f, "{}", self.0)
+        }
     }
 }
 
@@ -91,6 +106,19 @@ mod tests {
             "must be between 0.05 and 3600 seconds, got 0.01"
         );
         assert!(float_in(f64::NAN, 0.0..=1.0, "").is_err());
+        // A huge or tiny figure is written back short.
+        assert_eq!(
+            float_in(1e300, 0.0..=60000.0, " ms").unwrap_err(),
+            "must be between 0 and 60000 ms, got 1e300"
+        );
+        assert_eq!(
+            float_in(-1e-300, 0.0..=1.0, "").unwrap_err(),
+            "must be between 0 and 1, got -1e-300"
+        );
+        assert_eq!(
+            float_in(-2.5, 0.0..=1.0, "").unwrap_err(),
+            "must be between 0 and 1, got -2.5"
+        );
         assert_eq!(
             float_in(91.0, -90.0..=90.0, "").unwrap_err(),
             "must be between -90 and 90, got 91"

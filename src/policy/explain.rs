@@ -8,7 +8,7 @@ use crate::health::HealthTable;
 
 use super::geo::GeoMap;
 use super::groups::{Choice, choose};
-use super::latency::{Draw, LatencyMap, MAX_POOLS, Ranking, Source};
+use super::latency::{Draw, Estimate, LatencyMap, MAX_POOLS, Ranking, RowKey, Source};
 use super::pool::{Health, Tier, cell_of, scan, state_of, tier_of};
 use super::{
     BalancedName, ClientInfo, Family, Group, Member, OnAllDown, OperatorState, Order, Ordered, Pick,
@@ -148,7 +148,7 @@ fn latency_client(
         if lb.groups.iter().all(|g| g.pool.members(family).is_empty()) {
             continue;
         }
-        let ranked = map.rank(&lb.groups, client, family, health, Draw::Random(0));
+        let ranked = map.rank(&lb.groups, client, family, health, draw(lb, client));
         let _ = writeln!(
             s,
             "  {} for this client ({rr}), best first:",
@@ -231,11 +231,7 @@ fn latency_client(
                 band.join(", ")
             );
         }
-        let decided = if latency {
-            "the table network and the network that placed the client"
-        } else {
-            "the network that placed the client"
-        };
+        let decided = scope_sources(lb, map, &est, ranked.band);
         let scope = match client.ecs {
             None => "none (no ECS option with a source prefix above 0 in the query)".to_owned(),
             Some(e) => format!(
@@ -247,6 +243,48 @@ fn latency_client(
         };
         let _ = writeln!(s, "    ECS scope: {scope}");
     }
+}
+
+/// The draw among equally good pools that a query from `client` makes:
+/// from the client network under a sticky pick (as the answer path does,
+/// so explain shows the pool the client really gets), else any one.
+fn draw(lb: &BalancedName, client: &ClientInfo) -> Draw {
+    match lb.pick {
+        Pick::Sticky(p) => {
+            let (hash, scope) = super::sticky::client_hash(client, p);
+            Draw::Client { hash, scope }
+        }
+        _ => Draw::Random(0),
+    }
+}
+
+/// What set a latency or closest ranking's ECS scope, as the ranking
+/// computes it: the table's networks whenever there is a table (a client
+/// outside them is decided by the gap it is in), the network that placed
+/// the client when some pool's figure did not come from a table network,
+/// and the sticky client network when it drew among equally good pools.
+fn scope_sources(lb: &BalancedName, map: &LatencyMap, est: &[Estimate], band: usize) -> String {
+    let by_net = |e: &Estimate| match e.source {
+        Source::Table(r) => map
+            .table()
+            .and_then(|t| t.rows().get(r as usize))
+            .is_some_and(|row| matches!(row.key, RowKey::Net(_))),
+        _ => false,
+    };
+    let mut parts = Vec::new();
+    if map.table().is_some() {
+        parts.push("the table network");
+    }
+    if map.needs_location() && !est.iter().all(by_net) {
+        parts.push("the network that placed the client");
+    }
+    if band > 1 && matches!(lb.pick, Pick::Sticky(_)) {
+        parts.push("the sticky client network");
+    }
+    if parts.is_empty() {
+        return "nothing about the client".to_owned();
+    }
+    parts.join(" and ")
 }
 
 /// Microseconds as `12.4 ms`.
@@ -267,7 +305,7 @@ fn serving(lb: &BalancedName, family: Family, health: &HealthTable, client: &Cli
         client,
         family,
         health,
-        || Draw::Random(0),
+        || draw(lb, client),
         &mut buf,
     );
     let mut text = match choose(order, family, Health::probed(health)) {
@@ -369,7 +407,23 @@ fn member_line(m: &Member, health: &HealthTable) -> String {
             } else {
                 "down"
             };
-            let _ = write!(line, " health {h:<4} (check {c})");
+            match (m.also, m.other) {
+                // check_family = "both": two probes, one health state;
+                // say which address's probes fail.
+                (Some(also), Some(other)) => {
+                    let word = |up: bool| if up { "up" } else { "down" };
+                    let _ = write!(
+                        line,
+                        " health {h:<4} (check {c}: {} {}, {other} {})",
+                        m.addr,
+                        word(health.cell(m.target).is_up()),
+                        word(health.cell(also).is_up())
+                    );
+                }
+                _ => {
+                    let _ = write!(line, " health {h:<4} (check {c})");
+                }
+            }
         }
         None => line.push_str(" health -    (no check)"),
     }
@@ -470,5 +524,25 @@ mod tests {
         assert_eq!(lines[7], "  fallback pool sorry");
         assert!(lines[8].contains("192.0.2.9") && lines[8].ends_with("-> available"));
         assert_eq!(lines.len(), 9);
+    }
+
+    /// A dual-stack member checked over both families is down when either
+    /// probe fails; explain says which address's probes fail.
+    #[test]
+    fn a_member_checked_over_both_families_shows_each_probe() {
+        let mut a = v4(1, 1);
+        a.other = Some(addr6(1));
+        a.also = Some(TargetId(101));
+        a.check = Some("web".into());
+        let lb = name(Pick::Weighted, Answers::Count(1), vec![a]);
+        let health = HealthTable::new(256, Status::Up);
+        health.set_status(TargetId(101), Status::Down);
+        let text = explain(&lb, &health, &client_v4());
+        assert!(
+            text.contains(
+                "health down (check web: 192.0.2.1 up, 2001:db8::1 down) -> down (health)"
+            ),
+            "{text}"
+        );
     }
 }

@@ -596,6 +596,21 @@ impl LatencyMap {
             || self.table.as_ref().is_some_and(|t| !t.rows.is_empty())
     }
 
+    /// Whether no source can ever estimate group `g` (positions as in the
+    /// name's `groups`): its pool has no coordinates and (latency) no
+    /// table row has a figure for it, so it always ranks after every
+    /// estimated pool. `dnslb check` warns.
+    pub fn blind(&self, g: usize) -> bool {
+        let n = self.sites.len();
+        self.sites.get(g).is_some_and(Option::is_none)
+            && !self
+                .figures
+                .iter()
+                .skip(g)
+                .step_by(n.max(1))
+                .any(|&(_, us)| us != NO_FIGURE)
+    }
+
     /// Rank the pools for `client` and `family` (module docs), drawing
     /// among the equally good with `draw`, with every pool's estimate in
     /// detail. Allocates: for explain and tests.

@@ -539,3 +539,76 @@ fn ipv4_mapped_clients_are_scoped_in_ipv6_terms() {
     let d = ask(&lb, Family::V4, &c, &health);
     assert_eq!((d.addrs, d.ecs_scope), (vec![addr4(1)], 120));
 }
+
+/// `dnslb explain` names what gave the ECS scope: the table's networks
+/// only when there is a table, the placing network when the location
+/// counted, and the sticky client network when it drew among equals.
+#[test]
+fn explain_names_only_the_sources_that_set_the_scope() {
+    let health = HealthTable::new(256, Status::Up);
+    let london = Some((place("GB", 51.5, -0.13), 20));
+    let scope_line = |lb: &BalancedName, c: &ClientInfo| {
+        crate::policy::explain::explain(lb, &health, c)
+            .lines()
+            .find(|l| l.contains("ECS scope"))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    // No table: the distance decided.
+    let lb = latency_name(world(), None, NONE, Pick::Weighted);
+    assert_eq!(
+        scope_line(&lb, &client("198.51.100.0", 24, london)),
+        "ECS scope: /20 (the network that placed the client: /20; the query's source /24)"
+    );
+    // A table network knows every pool: the location did not count.
+    let t = table(vec![row(
+        net("198.51.100.0/25"),
+        &[("eu", 9), ("us", 70), ("ap", 200)],
+    )]);
+    let lb = latency_name(world(), Some(t.clone()), NONE, Pick::Weighted);
+    assert_eq!(
+        scope_line(&lb, &client("198.51.100.0", 24, london)),
+        "ECS scope: /24 (the table network: /25; the query's source /24)"
+    );
+    // The table knows only some pools: both counted.
+    let partial = table(vec![row(net("198.51.100.0/25"), &[("eu", 9)])]);
+    let lb = latency_name(world(), Some(partial), NONE, Pick::Weighted);
+    assert_eq!(
+        scope_line(&lb, &client("198.51.100.0", 24, london)),
+        "ECS scope: /24 (the table network and the network that placed the client: /25; the query's source /24)"
+    );
+    // Closest: distance alone.
+    let lb = named(Ranking::Closest, world(), None, NONE, Pick::Weighted);
+    assert_eq!(
+        scope_line(&lb, &client("198.51.100.0", 24, london)),
+        "ECS scope: /20 (the network that placed the client: /20; the query's source /24)"
+    );
+    // Sticky among equals: the client network drew.
+    let even = table(vec![row(
+        net("198.51.100.0/25"),
+        &[("eu", 20), ("us", 20), ("ap", 20)],
+    )]);
+    let sticky = Pick::Sticky(StickyPrefixes { v4: 28, v6: 56 });
+    let lb = latency_name(world(), Some(even), NONE, sticky);
+    assert_eq!(
+        scope_line(&lb, &client("198.51.100.0", 32, london)),
+        "ECS scope: /28 (the table network and the sticky client network: /28; the query's source /32)"
+    );
+    // ... and explain shows the pool that network really gets.
+    let mut seen = std::collections::HashSet::new();
+    for n in 0..8u8 {
+        let c = client(&format!("198.51.100.{}", n * 16), 32, london);
+        let IpAddr::V4(got) = ask(&lb, Family::V4, &c, &health).addrs[0] else {
+            panic!()
+        };
+        let pool = ["eu", "us", "ap"][usize::from(got.octets()[3]) - 1];
+        seen.insert(pool);
+        let text = crate::policy::explain::explain(&lb, &health, &c);
+        assert!(
+            text.contains(&format!("  A: pool {pool}, ")),
+            "answered from {pool}, explained as\n{text}"
+        );
+    }
+    assert!(seen.len() > 1, "the networks spread: {seen:?}");
+}

@@ -430,6 +430,12 @@ async fn overrides_change_answers_at_once_and_survive_reload_and_restart() {
         assert_eq!(post(&srv, e, s).await.0, 200);
     }
     assert_eq!(r.addr_set(WWW, RecordType::A).await, all);
+    // The server's stderr is read on a thread of its own: a line may
+    // arrive a moment after the reply that follows it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while srv.log_count("operator override:") < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(srv.log_count("operator override:"), 2);
     let text = std::fs::read_to_string(&state).unwrap();
     assert!(
@@ -1658,5 +1664,106 @@ async fn geo_pools_are_labelled_by_their_rules() {
     assert_eq!(
         roles("www.lb.test."),
         [s("a", "group 1"), s("c", "group 2")]
+    );
+}
+
+/// A dual-stack member checked over both families goes down when its
+/// IPv6 probe fails while its IPv4 one passes: /status says why (the
+/// failing probe's error, with its address), not "down" with no error,
+/// and `explain --live` shows each address's probe state.
+#[tokio::test]
+async fn status_says_which_probe_of_a_dual_stack_member_fails() {
+    let web = Endpoint::start("127.0.32.1", 0, Behaviour::Reply(200, "ok"));
+    // Nothing listens on [::1]:PORT: that probe is refused.
+    let policy = format!(
+        "{}{}{}",
+        check(web.port()),
+        pool(
+            "p",
+            &[(
+                "127.0.32.1",
+                "address6 = \"::1\", check = \"web\", check_family = \"both\""
+            )]
+        ),
+        lb_name("www", "weighted", "p", "on_all_down = \"empty\""),
+    );
+    let srv = lb_setup("status-both", &policy).serve();
+    const WWW: &str = "www.lb.test.";
+    wait_for("down in /status", Duration::from_secs(8), async || {
+        endpoint(&status(&srv).await, WWW, "127.0.32.1")["health"] == "down"
+    })
+    .await;
+    let doc = status(&srv).await;
+    let e = endpoint(&doc, WWW, "127.0.32.1");
+    assert_eq!(
+        (e["address6"].as_str(), e["availability"].as_str()),
+        (Some("::1"), Some("down"))
+    );
+    let err = e["last_error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no last_error: {e}"));
+    assert!(err.contains("[::1]:") && err.contains("refused"), "{err}");
+    let out = run(&[
+        "explain".to_owned(),
+        WWW.to_owned(),
+        "A".to_owned(),
+        "--client".to_owned(),
+        "127.0.0.1".to_owned(),
+        "--live".to_owned(),
+        "--admin".to_owned(),
+        srv.admin_url(),
+    ]);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        out.stdout
+            .contains("health down (check web: 127.0.32.1 up, ::1 down)"),
+        "{}",
+        out.stdout
+    );
+}
+
+/// /status gives each pool of a latency or closest name what it is ranked
+/// by, not "pool" (which means a name's one pool).
+#[tokio::test]
+async fn status_shows_what_latency_and_closest_pools_are_ranked_by() {
+    let policy = format!(
+        "{}lat = 50.11\nlon = 8.68\nbias_ms = -2.5\nweight = 3\nbias = 20\n{}[names.fast]\npolicy = \"latency\"\ngroups = [\"eu\", \"lab\"]\n[names.near]\npolicy = \"closest\"\ngroups = [\"eu\", \"lab\"]\n",
+        pool("eu", &[("127.0.33.1", "")]),
+        pool("lab", &[("127.0.33.2", "")]),
+    );
+    let srv = lb_setup("status-latency", &policy).serve();
+    let doc = status(&srv).await;
+    let roles = |name: &str| -> Vec<String> {
+        doc["names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|n| n["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {doc:#}"))["pools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                format!(
+                    "{}: {}",
+                    p["pool"].as_str().unwrap(),
+                    p["role"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        roles("fast.lb.test."),
+        [
+            "eu: latency: lat 50.11 lon 8.68, weight 3, bias_ms -2.5",
+            "lab: latency: no lat/lon, weight 1, bias_ms 0"
+        ]
+    );
+    assert_eq!(
+        roles("near.lb.test."),
+        [
+            "eu: closest: lat 50.11 lon 8.68, bias 20",
+            "lab: closest: no lat/lon, bias 0"
+        ]
     );
 }

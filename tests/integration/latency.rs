@@ -391,3 +391,38 @@ fn explain_shows_each_pools_estimate_and_source() {
         assert!(out.contains(want), "no {want:?} in\n{out}");
     }
 }
+
+/// bench/latency_table.py counts an IPv4-mapped client address
+/// (`::ffff:198.51.100.8`, as a dual-stack socket logs IPv4 clients) for
+/// its IPv4 network, not for `::/48`; its table loads in `dnslb check`.
+#[test]
+fn the_table_generator_counts_mapped_clients_as_ipv4() {
+    let dir = std::env::temp_dir().join(format!("dnslb-gen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("beacons.csv");
+    std::fs::write(
+        &csv,
+        "client,pool,ms\n198.51.100.7,eu-central,10\n::ffff:198.51.100.8,eu-central,12\n::ffff:198.51.100.9,eu-central,14\n2001:db8::1,us-east,80\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/bench/latency_table.py"
+        ))
+        .arg(&csv)
+        .output()
+        .expect("python3");
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        table.contains("{ net = \"198.51.100.0/24\", ms = { eu-central = 12 } }"),
+        "{table}"
+    );
+    assert!(
+        table.contains("{ net = \"2001:db8::/48\", ms = { us-east = 80 } }"),
+        "{table}"
+    );
+    assert!(!table.contains("\"::/48\""), "{table}");
+}

@@ -203,3 +203,56 @@ fn a_latency_name_ranks_at_most_32_pools_and_warns_without_estimates() {
         ]
     );
 }
+
+#[test]
+fn a_pool_nothing_can_estimate_is_warned_about_at_its_groups_entry() {
+    // `ap` has no lat/lon: a closest name can only put it last, and so can
+    // a latency name unless its table has a figure for it.
+    let dir = std::env::temp_dir().join(format!("dnslb-latency-blind-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("t.latency"),
+        "rows = [{ country = \"JP\", ms = { ap = 6 } }]\n",
+    )
+    .unwrap();
+    let names = "[names.near]\npolicy = \"closest\"\ngroups = [\"us\", \"ap\", \"eu\"]\n[names.fast]\npolicy = \"latency\"\ngroups = [\"us\", \"ap\"]\n";
+    let without_table = format!("{POOLS}{names}");
+    let (file, errors, warnings) = load(&without_table);
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(file.is_some());
+    assert_eq!(
+        warnings,
+        [
+            "t.toml:16:17: warning: names.near.groups[1]: pool \"ap\" has no lat/lon: this closest name ranks it after every pool with coordinates, for every client",
+            "t.toml:19:17: warning: names.fast.groups[1]: pool \"ap\" has no lat/lon and no [latency] table: this latency name ranks it after every pool it can estimate, for every client",
+        ]
+    );
+    // With a table that has a figure for `ap`, the latency name can
+    // estimate it (for Japan); the closest name reads no table.
+    let with_table = format!("{POOLS}[latency]\ntable = \"t.latency\"\n{names}");
+    let (file, errors, warnings, _) = load_in(&dir, &with_table);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(errors.is_empty(), "{errors:?}");
+    assert!(file.is_some());
+    assert_eq!(
+        warnings,
+        [
+            "t.toml:18:17: warning: names.near.groups[1]: pool \"ap\" has no lat/lon: this closest name ranks it after every pool with coordinates, for every client"
+        ]
+    );
+    // Coordinates on the members only: the warning says where they go.
+    let members_only = POOLS.replace(
+        "members = [{ address = \"192.0.2.3\" }]",
+        "members = [{ address = \"192.0.2.3\", lat = 35.68, lon = 139.65 }]",
+    );
+    let (_, errors, warnings) = load(&format!(
+        "{members_only}[names.near]\npolicy = \"closest\"\ngroups = [\"us\", \"ap\"]\n"
+    ));
+    assert!(errors.is_empty(), "{errors:?}");
+    assert_eq!(
+        warnings,
+        [
+            "t.toml:16:17: warning: names.near.groups[1]: pool \"ap\" has no lat/lon: this closest name ranks it after every pool with coordinates, for every client (its members' lat/lon are labels only: give the pool's own lat/lon)"
+        ]
+    );
+}

@@ -190,6 +190,7 @@ pub(super) fn compile_name(
         group_pools = r.pools;
         geo_rules = Some(r.rules);
     }
+    let written_groups = groups;
     let groups: Box<[Group]> = group_pools.into_iter().map(Group::new).collect();
     if groups.is_empty() {
         // A referenced pool failed validation; that error is already out.
@@ -227,6 +228,39 @@ pub(super) fn compile_name(
                         }
                     ),
                 );
+            } else {
+                // Some pools can be estimated and this one never: it always
+                // comes last, which is rarely what the operator meant.
+                let entries = written_groups
+                    .as_ref()
+                    .map_or(&[][..], |g| g.get_ref().as_slice());
+                for (i, entry) in entries.iter().enumerate() {
+                    if !map.blind(i) {
+                        continue;
+                    }
+                    let why = if p == Policy::Closest {
+                        "has no lat/lon: this closest name ranks it after every pool with \
+                         coordinates, for every client"
+                    } else if map.table().is_some() {
+                        "has no lat/lon and no figure in the [latency] table: this latency name \
+                         ranks it after every pool it can estimate, for every client"
+                    } else {
+                        "has no lat/lon and no [latency] table: this latency name ranks it after \
+                         every pool it can estimate, for every client"
+                    };
+                    // Members' lat/lon are labels; say so when that is
+                    // where the operator put the coordinates.
+                    let hint = if groups[i].pool.iter().any(|m| m.coords.is_some()) {
+                        " (its members' lat/lon are labels only: give the pool's own lat/lon)"
+                    } else {
+                        ""
+                    };
+                    cx.warn(
+                        entry.span().start,
+                        format!("{base}.groups[{i}]"),
+                        format!("pool {:?} {why}{hint}", entry.get_ref()),
+                    );
+                }
             }
             Order::Latency(Arc::new(map))
         }

@@ -767,6 +767,7 @@ members = [
   { address = "192.0.2.5", address6 = "2001:db8::4" },
   { address = "2001:db8::5" },
   { address = "192.0.2.6", address6 = "2001:db8::5" },
+  { address = "192.0.2.7", address6 = "::ffff:192.0.2.7" },
 ]
 "#;
     assert_eq!(
@@ -779,6 +780,7 @@ members = [
             // members[4] repeats members[3]'s address6, but members[3] did
             // not compile: no follow-on error
             "t.toml:10:39: pools.p.members[6].address6: 2001:db8::5 is already members[5] of this pool",
+            "t.toml:11:39: pools.p.members[7].address6: ::ffff:192.0.2.7 is not a unicast address (an IPv4-mapped IPv6 address: write 192.0.2.7, which is answered as A)",
         ]
     );
 }
