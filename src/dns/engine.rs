@@ -146,17 +146,20 @@ impl Worker {
         out: &mut Vec<u8>,
     ) -> bool {
         self.cookie_valid = false;
-        match wire::parse_query(packet, &mut self.query) {
+        let parsed = wire::parse_query(packet, &mut self.query);
+        // The DO bit is copied when the OPT parsed (RFC 3225 §3).
+        let dnssec_ok = self.query.edns.is_some_and(|e| e.dnssec_ok);
+        match parsed {
             Ok(()) => {}
             Err(ParseError::Drop) => return false,
             Err(ParseError::NotImp { question, edns }) => {
-                let opt = edns.then_some(snap.limits.udp_payload);
+                let opt = edns.then_some((snap.limits.udp_payload, dnssec_ok));
                 error_reply(packet, question, RCODE_NOTIMP, opt, out);
                 self.count_error(snap, transport, 0, RCODE_NOTIMP, false);
                 return true;
             }
             Err(ParseError::FormErr { question, edns }) => {
-                let opt = edns.then_some(snap.limits.udp_payload);
+                let opt = edns.then_some((snap.limits.udp_payload, dnssec_ok));
                 error_reply(packet, question, RCODE_FORMERR, opt, out);
                 self.count_error(snap, transport, 0, RCODE_FORMERR, false);
                 return true;
@@ -375,12 +378,13 @@ fn write_opt(
 
 /// FORMERR/NOTIMP reply: header echo, the question if it parsed, and a
 /// bare OPT (our payload size, no options) when the query had an OPT, even
-/// a malformed one (RFC 6891 §6.1.1, §7).
+/// a malformed one (RFC 6891 §6.1.1, §7). `opt`: that payload size and the
+/// query's DO bit, copied (RFC 3225 §3; clear when the OPT did not parse).
 fn error_reply(
     packet: &[u8],
     question: Option<(usize, usize)>,
     rcode: u16,
-    opt_payload: Option<u16>,
+    opt: Option<(u16, bool)>,
     out: &mut Vec<u8>,
 ) {
     let (id, qflags) = wire::header_id_flags(packet).unwrap_or((0, 0));
@@ -390,11 +394,11 @@ fn error_reply(
     {
         let _ = w.question(&packet[a..b]);
     }
-    if let Some(payload) = opt_payload {
+    if let Some((payload, dnssec_ok)) = opt {
         let bare = Edns {
             udp_size: payload,
             version: 0,
-            dnssec_ok: false,
+            dnssec_ok,
             ecs: None,
         };
         let _ = write_opt(&mut w, bare, rcode, 0, payload, None);

@@ -915,3 +915,60 @@ fn dnssec_types_at_a_cname_are_not_chased() {
         v(&["alias.t.test. 3600 CNAME"])
     );
 }
+
+/// RFC 3225 §3: "The DO bit of the query MUST be copied in the response",
+/// error replies included when their OPT parsed: NOTIMP for an opcode or a
+/// MAILA question, FORMERR for a meta QTYPE or QDCOUNT 2.
+#[test]
+fn error_replies_copy_the_do_bit() {
+    let s = snapshot(Pick::Weighted);
+    let mut do_opt = raw::opt(0, &[]);
+    do_opt[7] = 0x80;
+    let typed = |t: u16| {
+        let mut q = raw::name("www.t.test.");
+        q.extend_from_slice(&t.to_be_bytes());
+        q.extend_from_slice(&[0, 1]);
+        q
+    };
+    let two = [raw::question("www.t.test."), raw::question("mx.t.test.")].concat();
+    let cases: &[(&str, Vec<u8>, u16)] = &[
+        (
+            "opcode UPDATE",
+            [
+                raw::header(5 << 11, [1, 0, 0, 1]),
+                raw::question("www.t.test."),
+                do_opt.clone(),
+            ]
+            .concat(),
+            4,
+        ),
+        (
+            "qtype MAILA",
+            [raw::header(0, [1, 0, 0, 1]), typed(254), do_opt.clone()].concat(),
+            4,
+        ),
+        (
+            "qtype TKEY",
+            [raw::header(0, [1, 0, 0, 1]), typed(249), do_opt.clone()].concat(),
+            1,
+        ),
+        (
+            "QDCOUNT 2",
+            [raw::header(0, [2, 0, 0, 1]), two, do_opt.clone()].concat(),
+            1,
+        ),
+    ];
+    for (what, packet, rcode) in cases {
+        let out = respond_raw(&s, packet);
+        assert_eq!(raw::head(&out).0 & 0xF, *rcode, "{what}");
+        let m = Message::from_vec(&out).unwrap();
+        let e = m.edns.unwrap_or_else(|| panic!("{what}: no OPT"));
+        assert!(e.flags().dnssec_ok, "{what}: DO copied");
+        // DO clear in the query stays clear in the reply.
+        let mut clear = packet.clone();
+        let at = clear.len() - 4;
+        clear[at] = 0;
+        let m = Message::from_vec(&respond_raw(&s, &clear)).unwrap();
+        assert!(!m.edns.unwrap().flags().dnssec_ok, "{what}: DO clear");
+    }
+}
