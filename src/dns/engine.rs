@@ -135,6 +135,29 @@ impl Worker {
         self.cookie_valid
     }
 
+    /// The OPT of an error reply to the query just parsed: our payload
+    /// size, the DO bit copied, and our COOKIE option when cookies are on
+    /// and the query's COOKIE option parsed (RFC 7873 §5.2).
+    #[cold]
+    #[inline(never)]
+    fn error_opt(
+        &self,
+        snap: &Snapshot,
+        packet: &[u8],
+        src: SocketAddr,
+        dnssec_ok: bool,
+    ) -> ErrorOpt {
+        let cookie = match (&self.cookies, self.query.cookie) {
+            (Some(jar), Some(at)) => cookie_verdict(jar, packet, at, src).map(|v| v.option),
+            _ => None,
+        };
+        ErrorOpt {
+            payload: snap.limits.udp_payload,
+            dnssec_ok,
+            cookie,
+        }
+    }
+
     /// Answer `packet` from `src` into `out`. Returns false when the packet
     /// gets no reply at all (too short for a header, or a response).
     pub fn respond(
@@ -153,13 +176,13 @@ impl Worker {
             Ok(()) => {}
             Err(ParseError::Drop) => return false,
             Err(ParseError::NotImp { question, edns }) => {
-                let opt = edns.then_some((snap.limits.udp_payload, dnssec_ok));
+                let opt = edns.then(|| self.error_opt(snap, packet, src, dnssec_ok));
                 error_reply(packet, question, RCODE_NOTIMP, opt, out);
                 self.count_error(snap, transport, 0, RCODE_NOTIMP, false);
                 return true;
             }
             Err(ParseError::FormErr { question, edns }) => {
-                let opt = edns.then_some((snap.limits.udp_payload, dnssec_ok));
+                let opt = edns.then(|| self.error_opt(snap, packet, src, dnssec_ok));
                 error_reply(packet, question, RCODE_FORMERR, opt, out);
                 self.count_error(snap, transport, 0, RCODE_FORMERR, false);
                 return true;
@@ -376,15 +399,25 @@ fn write_opt(
     Ok(())
 }
 
-/// FORMERR/NOTIMP reply: header echo, the question if it parsed, and a
-/// bare OPT (our payload size, no options) when the query had an OPT, even
-/// a malformed one (RFC 6891 §6.1.1, §7). `opt`: that payload size and the
-/// query's DO bit, copied (RFC 3225 §3; clear when the OPT did not parse).
+/// The OPT of a FORMERR/NOTIMP reply.
+struct ErrorOpt {
+    /// Our UDP payload size.
+    payload: u16,
+    /// The query's DO bit, copied (RFC 3225 §3; clear when the OPT did not
+    /// parse).
+    dnssec_ok: bool,
+    /// Our COOKIE option, when the query's parsed (RFC 7873 §5.2).
+    cookie: Option<[u8; REPLY_COOKIE_LEN]>,
+}
+
+/// FORMERR/NOTIMP reply: header echo, the question if it parsed, and an
+/// OPT without other options when the query had an OPT, even a malformed
+/// one (RFC 6891 §6.1.1, §7).
 fn error_reply(
     packet: &[u8],
     question: Option<(usize, usize)>,
     rcode: u16,
-    opt: Option<(u16, bool)>,
+    opt: Option<ErrorOpt>,
     out: &mut Vec<u8>,
 ) {
     let (id, qflags) = wire::header_id_flags(packet).unwrap_or((0, 0));
@@ -394,14 +427,14 @@ fn error_reply(
     {
         let _ = w.question(&packet[a..b]);
     }
-    if let Some((payload, dnssec_ok)) = opt {
+    if let Some(o) = opt {
         let bare = Edns {
-            udp_size: payload,
+            udp_size: o.payload,
             version: 0,
-            dnssec_ok,
+            dnssec_ok: o.dnssec_ok,
             ecs: None,
         };
-        let _ = write_opt(&mut w, bare, rcode, 0, payload, None);
+        let _ = write_opt(&mut w, bare, rcode, 0, o.payload, o.cookie.as_ref());
     }
     let flags = FLAG_QR | (qflags & (0x7800 | FLAG_RD | FLAG_CD)) | rcode;
     w.finish_header(id, flags);

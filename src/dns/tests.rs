@@ -972,3 +972,77 @@ fn error_replies_copy_the_do_bit() {
         assert!(!m.edns.unwrap().flags().dnssec_ok, "{what}: DO clear");
     }
 }
+
+/// RFC 7873 §5.2: a server with cookies on answers a request carrying a
+/// well-formed COOKIE option with its COOKIE option: NOTIMP (an opcode, a
+/// MAILA question) and FORMERR for a meta QTYPE included, as BIND answers,
+/// so the client learns a server cookie from any reply.
+#[test]
+fn error_replies_carry_our_cookie() {
+    use crate::dns::cookie::{CookieJar, Secrets};
+    let s = snapshot(Pick::Weighted);
+    let jar = std::sync::Arc::new(CookieJar::new(
+        Secrets {
+            current: [7; 16],
+            previous: None,
+        },
+        false,
+    ));
+    let client_cookie = [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+    let with_cookie = raw::opt(0, &client_cookie);
+    let typed = |t: u16| {
+        let mut q = raw::name("www.t.test.");
+        q.extend_from_slice(&t.to_be_bytes());
+        q.extend_from_slice(&[0, 1]);
+        q
+    };
+    let cases: &[(&str, Vec<u8>, u16)] = &[
+        (
+            "opcode NOTIFY",
+            [
+                raw::header(4 << 11, [1, 0, 0, 1]),
+                raw::question("www.t.test."),
+                with_cookie.clone(),
+            ]
+            .concat(),
+            4,
+        ),
+        (
+            "qtype MAILB",
+            [
+                raw::header(0, [1, 0, 0, 1]),
+                typed(253),
+                with_cookie.clone(),
+            ]
+            .concat(),
+            4,
+        ),
+        (
+            "qtype TSIG",
+            [
+                raw::header(0, [1, 0, 0, 1]),
+                typed(250),
+                with_cookie.clone(),
+            ]
+            .concat(),
+            1,
+        ),
+    ];
+    let src = SocketAddr::from(([203, 0, 113, 1], 5300));
+    for (what, packet, rcode) in cases {
+        let mut out = Vec::new();
+        let mut worker = Worker::new(7).with_cookies(Some(jar.clone()));
+        assert!(worker.respond(&s, packet, src, Transport::Udp, &mut out));
+        assert_eq!(raw::head(&out).0 & 0xF, *rcode, "{what}");
+        assert_eq!(raw::head(&out).1[3], 1, "{what}: an OPT");
+        // The OPT is the last record; its RDATA ends the reply and holds
+        // only our COOKIE: code 10, 24 octets, the client cookie first.
+        let want = [&[0, 10, 0, 24][..], &client_cookie[4..]].concat();
+        let at = out.len() - 28;
+        assert_eq!(
+            &out[at..at + 12],
+            &want[..],
+            "{what}: COOKIE echoed, {out:02x?}"
+        );
+    }
+}
