@@ -244,7 +244,7 @@ impl Worker {
                 qtype: q.qtype,
                 decision: &mut self.decision,
                 rng: &mut self.rng,
-                additional: None,
+                additional: [None; 3],
                 ecs_scope: 0,
                 shard: self.shard,
                 zone: NO_ZONE,
@@ -483,8 +483,9 @@ struct Ctx<'s, 'w, 'b> {
     qtype: u16,
     decision: &'w mut Decision,
     rng: &'w mut SmallRng,
-    /// The answered RRset whose targets get addresses in additional.
-    additional: Option<Rrset<'s>>,
+    /// The answered NS, MX and SRV RRsets whose targets get addresses in
+    /// additional: one for a plain query, up to one of each type for ANY.
+    additional: [Option<Rrset<'s>>; 3],
     ecs_scope: u8,
     /// The worker's counter shard.
     shard: usize,
@@ -643,6 +644,7 @@ impl<'s> Ctx<'s, '_, '_> {
             if self.write_set(owner, set).is_err() {
                 return self.res(RCODE_NOERROR, true, true);
             }
+            self.note_targets(set);
             wrote = true;
         }
         if !wrote {
@@ -797,19 +799,29 @@ impl<'s> Ctx<'s, '_, '_> {
     }
 
     fn note_targets(&mut self, set: Rrset<'s>) {
-        if matches!(set.rtype(), rtype::NS | rtype::MX | rtype::SRV) {
-            self.additional = Some(set);
-        }
+        let slot = match set.rtype() {
+            rtype::NS => 0,
+            rtype::MX => 1,
+            rtype::SRV => 2,
+            _ => return,
+        };
+        self.additional[slot] = Some(set);
     }
 
     /// Positive answer done: add addresses of NS/MX/SRV targets we serve
-    /// (RFC 1034 §4.3.2 step 6). Optional data: dropped if it does not fit.
+    /// (RFC 1034 §4.3.2 step 6), each target once however many records
+    /// name it (two MX of one host, a host both NS and MX under ANY), as
+    /// BIND. Optional data: dropped if it does not fit.
     fn finish(&mut self, rcode: u16, aa: bool) -> Res {
         self.w.section(Section::Additional);
-        let Some(set) = self.additional else {
-            return self.res(rcode, aa, false);
-        };
-        for t in set.targets().take(MAX_ADDITIONAL) {
+        let sets = self.additional;
+        let targets = sets.iter().flatten().flat_map(|set| set.targets());
+        let mut done: [&[u8]; MAX_ADDITIONAL] = [&[]; MAX_ADDITIONAL];
+        for (i, t) in targets.take(MAX_ADDITIONAL).enumerate() {
+            done[i] = t;
+            if done[..i].iter().any(|d| d.eq_ignore_ascii_case(t)) {
+                continue;
+            }
             let mut offs = [0u8; 128];
             let n = label_offsets(t, &mut offs);
             let Some((zone, _)) = self.snap.zones.find(t, &offs[..n]) else {

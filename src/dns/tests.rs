@@ -51,6 +51,9 @@ a.*.ew TXT \"under a wildcard that is an empty non-terminal\"\n\
 *.ent2 TXT \"wild\"\n\
 x.y.ent2 TXT \"x.y\"\n\
 srv SRV 0 0 80 mail\n\
+dup MX 10 mail\n\
+dup MX 20 mail\n\
+mx SRV 0 0 25 mail\n\
 unk TYPE65280 \\# 2 abcd\n\
 big TXT \"0123456789012345678901234567890123456789012345678901234567890123456789\"\n\
 big TXT \"1123456789012345678901234567890123456789012345678901234567890123456789\"\n\
@@ -570,6 +573,32 @@ fn any_is_minimal_over_udp_only() {
     let q = query("www.t.test.", RecordType::ANY, Some(None));
     assert_eq!(respond(&s, &q, Transport::Udp).answers.len(), 1);
     assert_eq!(respond(&s, &q, Transport::Tcp).answers.len(), 2);
+}
+
+/// RFC 1035 §3.3.9, §3.3.11 and RFC 2782: NS, MX and SRV records cause
+/// additional-section addresses for their targets, in an ANY answer too
+/// (as Knot), and each target's addresses appear once however many
+/// records name it (as BIND).
+#[test]
+fn additional_addresses_for_any_and_once_per_target() {
+    let s = snapshot(Pick::Weighted);
+    let mail = v(&["mail.t.test. 3600 A"]);
+    let m = ask(&s, "dup.t.test.", RecordType::MX);
+    assert_eq!(m.answers.len(), 2);
+    assert_eq!(rrs(&m.additionals), mail, "two MX of one host");
+    // Over UDP, ANY is one RRset (the apex NS) with its addresses.
+    let q = query("t.test.", RecordType::ANY, Some(None));
+    let m = respond(&s, &q, Transport::Udp);
+    assert_eq!(rrs(&m.answers), v(&["t.test. 3600 NS"]));
+    assert_eq!(rrs(&m.additionals), v(&["ns1.t.test. 3600 A"]));
+    // Over TCP, every RRset: an MX and an SRV naming one host.
+    let q = query("mx.t.test.", RecordType::ANY, Some(None));
+    let m = respond(&s, &q, Transport::Tcp);
+    assert_eq!(
+        rrs(&m.answers),
+        v(&["mx.t.test. 3600 MX", "mx.t.test. 3600 SRV"])
+    );
+    assert_eq!(rrs(&m.additionals), mail);
 }
 
 /// RFC 1035 §4.2.1 and RFC 2181 §9: without EDNS a UDP reply is at most 512
