@@ -777,17 +777,22 @@ impl<'s> Ctx<'s, '_, '_> {
             }
         }
         self.w.section(Section::Additional);
-        for t in ns.targets() {
-            // Glue for names at or below the cut is required (RFC 9471):
-            // without it the delegation cannot be followed.
-            let below = t.ends_with(cut);
-            if let Some(n) = zone.node(t) {
+        // Glue of in-domain servers (at or below the cut) is required
+        // (RFC 9471 §3.1): without it the delegation cannot be followed,
+        // so it goes first and sets TC when it does not fit. Sibling glue
+        // is optional (§3.2): it fills what room is left.
+        for in_domain in [true, false] {
+            for t in ns.targets() {
+                if at_or_below(t, cut) != in_domain {
+                    continue;
+                }
+                let Some(n) = zone.node(t) else { continue };
                 for ty in [rtype::A, rtype::AAAA] {
                     if let Some(set) = n.rrset(ty) {
                         let m = self.w.mark();
                         if self.write_set(Owner::Name(t), set).is_err() {
                             self.w.rollback(m);
-                            if below {
+                            if in_domain {
                                 return self.res(RCODE_NOERROR, false, true);
                             }
                         }
@@ -841,6 +846,18 @@ impl<'s> Ctx<'s, '_, '_> {
     }
 }
 
+/// Whether the wire name `name` is `apex` or below it, label by label
+/// (not a byte suffix: `xb.test.` is not below `b.test.`), ignoring ASCII
+/// case.
+fn at_or_below(name: &[u8], apex: &[u8]) -> bool {
+    let mut i = 0;
+    while i < name.len() && name.len() - i > apex.len() {
+        i += 1 + usize::from(name[i]);
+    }
+    name.get(i..)
+        .is_some_and(|rest| rest.eq_ignore_ascii_case(apex))
+}
+
 /// Count a sampled answer and draw the gap to the next sample (1..=32).
 /// Out of line and cold: it runs for about one answer in 16.5.
 #[cold]
@@ -860,4 +877,22 @@ fn sample_answer(
 enum Step<'s> {
     Done(Res),
     Chase(&'s [u8]),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_or_below;
+
+    #[test]
+    fn at_or_below_goes_by_labels() {
+        let b = b"\x01b\x04test\x00";
+        assert!(at_or_below(b, b));
+        assert!(at_or_below(b"\x02ns\x01B\x04TEST\x00", b));
+        assert!(!at_or_below(b"\x02xb\x04test\x00", b), "a byte suffix only");
+        assert!(
+            !at_or_below(b"\x03a\x01b\x04test\x00", b),
+            "0x01 inside a label"
+        );
+        assert!(!at_or_below(b"\x04test\x00", b));
+    }
 }

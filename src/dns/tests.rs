@@ -54,6 +54,39 @@ srv SRV 0 0 80 mail\n\
 dup MX 10 mail\n\
 dup MX 20 mail\n\
 mx SRV 0 0 25 mail\n\
+tc NS sib01\n\
+sib01 A 192.0.2.101\n\
+sib01 AAAA 2001:db8::101\n\
+tc NS sib02\n\
+sib02 A 192.0.2.102\n\
+sib02 AAAA 2001:db8::102\n\
+tc NS sib03\n\
+sib03 A 192.0.2.103\n\
+sib03 AAAA 2001:db8::103\n\
+tc NS sib04\n\
+sib04 A 192.0.2.104\n\
+sib04 AAAA 2001:db8::104\n\
+tc NS sib05\n\
+sib05 A 192.0.2.105\n\
+sib05 AAAA 2001:db8::105\n\
+tc NS sib06\n\
+sib06 A 192.0.2.106\n\
+sib06 AAAA 2001:db8::106\n\
+tc NS sib07\n\
+sib07 A 192.0.2.107\n\
+sib07 AAAA 2001:db8::107\n\
+tc NS sib08\n\
+sib08 A 192.0.2.108\n\
+sib08 AAAA 2001:db8::108\n\
+tc NS sib09\n\
+sib09 A 192.0.2.109\n\
+sib09 AAAA 2001:db8::109\n\
+tc NS sib10\n\
+sib10 A 192.0.2.110\n\
+sib10 AAAA 2001:db8::110\n\
+tc NS ns.tc\n\
+ns.tc A 192.0.2.200\n\
+ns.tc AAAA 2001:db8::200\n\
 unk TYPE65280 \\# 2 abcd\n\
 big TXT \"0123456789012345678901234567890123456789012345678901234567890123456789\"\n\
 big TXT \"1123456789012345678901234567890123456789012345678901234567890123456789\"\n\
@@ -599,6 +632,26 @@ fn additional_addresses_for_any_and_once_per_target() {
         v(&["mx.t.test. 3600 MX", "mx.t.test. 3600 SRV"])
     );
     assert_eq!(rrs(&m.additionals), mail);
+}
+
+/// RFC 9471 §3: a referral must carry the glue of its in-domain name
+/// servers, or set TC; sibling glue is optional. Over 512 octets, the
+/// in-domain glue goes first and ten siblings' addresses fill what is left,
+/// without TC.
+#[test]
+fn referral_keeps_in_domain_glue_before_sibling_glue() {
+    let s = snapshot(Pick::Weighted);
+    let q = query("www.tc.t.test.", RecordType::A, None);
+    let m = respond(&s, &q, Transport::Udp);
+    assert!(!m.metadata.truncation, "{m:?}");
+    assert_eq!(m.authorities.len(), 11);
+    let glue = rrs(&m.additionals);
+    assert_eq!(
+        &glue[..2],
+        &v(&["ns.tc.t.test. 3600 A", "ns.tc.t.test. 3600 AAAA"])[..],
+        "{glue:?}"
+    );
+    assert!(glue.len() < 22, "some sibling glue left out: {glue:?}");
 }
 
 /// RFC 1035 §4.2.1 and RFC 2181 §9: without EDNS a UDP reply is at most 512
