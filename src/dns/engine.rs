@@ -270,7 +270,7 @@ impl Worker {
                 qtype: q.qtype,
                 decision: &mut self.decision,
                 rng: &mut self.rng,
-                additional: None,
+                additional: [None; 3],
                 ecs_scope: 0,
                 shard: self.shard,
                 zone: NO_ZONE,
@@ -520,8 +520,9 @@ struct Ctx<'s, 'w, 'b> {
     qtype: u16,
     decision: &'w mut Decision,
     rng: &'w mut SmallRng,
-    /// The answered RRset whose targets get addresses in additional.
-    additional: Option<Rrset<'s>>,
+    /// The answered NS, MX and SRV RRsets whose targets get addresses in
+    /// additional: one for a plain query, up to one of each type for ANY.
+    additional: [Option<Rrset<'s>>; 3],
     ecs_scope: u8,
     /// The worker's counter shard.
     shard: usize,
@@ -680,6 +681,7 @@ impl<'s> Ctx<'s, '_, '_> {
             if self.write_set(owner, set).is_err() {
                 return self.res(RCODE_NOERROR, true, true);
             }
+            self.note_targets(set);
             wrote = true;
         }
         if !wrote {
@@ -812,17 +814,22 @@ impl<'s> Ctx<'s, '_, '_> {
             }
         }
         self.w.section(Section::Additional);
-        for t in ns.targets() {
-            // Glue for names at or below the cut is required (RFC 9471):
-            // without it the delegation cannot be followed.
-            let below = t.ends_with(cut);
-            if let Some(n) = zone.node(t) {
+        // Glue of in-domain servers (at or below the cut) is required
+        // (RFC 9471 §3.1): without it the delegation cannot be followed,
+        // so it goes first and sets TC when it does not fit. Sibling glue
+        // is optional (§3.2): it fills what room is left.
+        for in_domain in [true, false] {
+            for t in ns.targets() {
+                if at_or_below(t, cut) != in_domain {
+                    continue;
+                }
+                let Some(n) = zone.node(t) else { continue };
                 for ty in [rtype::A, rtype::AAAA] {
                     if let Some(set) = n.rrset(ty) {
                         let m = self.w.mark();
                         if self.write_set(Owner::Name(t), set).is_err() {
                             self.w.rollback(m);
-                            if below {
+                            if in_domain {
                                 return self.res(RCODE_NOERROR, false, true);
                             }
                         }
@@ -834,19 +841,29 @@ impl<'s> Ctx<'s, '_, '_> {
     }
 
     fn note_targets(&mut self, set: Rrset<'s>) {
-        if matches!(set.rtype(), rtype::NS | rtype::MX | rtype::SRV) {
-            self.additional = Some(set);
-        }
+        let slot = match set.rtype() {
+            rtype::NS => 0,
+            rtype::MX => 1,
+            rtype::SRV => 2,
+            _ => return,
+        };
+        self.additional[slot] = Some(set);
     }
 
     /// Positive answer done: add addresses of NS/MX/SRV targets we serve
-    /// (RFC 1034 §4.3.2 step 6). Optional data: dropped if it does not fit.
+    /// (RFC 1034 §4.3.2 step 6), each target once however many records
+    /// name it (two MX of one host, a host both NS and MX under ANY), as
+    /// BIND. Optional data: dropped if it does not fit.
     fn finish(&mut self, rcode: u16, aa: bool) -> Res {
         self.w.section(Section::Additional);
-        let Some(set) = self.additional else {
-            return self.res(rcode, aa, false);
-        };
-        for t in set.targets().take(MAX_ADDITIONAL) {
+        let sets = self.additional;
+        let targets = sets.iter().flatten().flat_map(|set| set.targets());
+        let mut done: [&[u8]; MAX_ADDITIONAL] = [&[]; MAX_ADDITIONAL];
+        for (i, t) in targets.take(MAX_ADDITIONAL).enumerate() {
+            done[i] = t;
+            if done[..i].iter().any(|d| d.eq_ignore_ascii_case(t)) {
+                continue;
+            }
             let mut offs = [0u8; 128];
             let n = label_offsets(t, &mut offs);
             let Some((zone, _)) = self.snap.zones.find(t, &offs[..n]) else {
@@ -864,6 +881,18 @@ impl<'s> Ctx<'s, '_, '_> {
         }
         self.res(rcode, aa, false)
     }
+}
+
+/// Whether the wire name `name` is `apex` or below it, label by label
+/// (not a byte suffix: `xb.test.` is not below `b.test.`), ignoring ASCII
+/// case.
+fn at_or_below(name: &[u8], apex: &[u8]) -> bool {
+    let mut i = 0;
+    while i < name.len() && name.len() - i > apex.len() {
+        i += 1 + usize::from(name[i]);
+    }
+    name.get(i..)
+        .is_some_and(|rest| rest.eq_ignore_ascii_case(apex))
 }
 
 /// Count a sampled answer and draw the gap to the next sample (1..=32).
@@ -885,4 +914,22 @@ fn sample_answer(
 enum Step<'s> {
     Done(Res),
     Chase(&'s [u8]),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::at_or_below;
+
+    #[test]
+    fn at_or_below_goes_by_labels() {
+        let b = b"\x01b\x04test\x00";
+        assert!(at_or_below(b, b));
+        assert!(at_or_below(b"\x02ns\x01B\x04TEST\x00", b));
+        assert!(!at_or_below(b"\x02xb\x04test\x00", b), "a byte suffix only");
+        assert!(
+            !at_or_below(b"\x03a\x01b\x04test\x00", b),
+            "0x01 inside a label"
+        );
+        assert!(!at_or_below(b"\x04test\x00", b));
+    }
 }

@@ -40,6 +40,54 @@ a.b.ent TXT \"deep\"\n\
 deleg NS ns.deleg\n\
 ns.deleg A 192.0.2.99\n\
 child NS ns1\n\
+tolb CNAME lb\n\
+*.wlb CNAME lb\n\
+tonx CNAME nothere\n\
+ext CNAME www.other.test.\n\
+tochild CNAME nothere.child\n\
+L3 CNAME L4\n\
+l4 CNAME L3\n\
+a.*.ew TXT \"under a wildcard that is an empty non-terminal\"\n\
+*.ent2 TXT \"wild\"\n\
+x.y.ent2 TXT \"x.y\"\n\
+srv SRV 0 0 80 mail\n\
+dup MX 10 mail\n\
+dup MX 20 mail\n\
+mx SRV 0 0 25 mail\n\
+tc NS sib01\n\
+sib01 A 192.0.2.101\n\
+sib01 AAAA 2001:db8::101\n\
+tc NS sib02\n\
+sib02 A 192.0.2.102\n\
+sib02 AAAA 2001:db8::102\n\
+tc NS sib03\n\
+sib03 A 192.0.2.103\n\
+sib03 AAAA 2001:db8::103\n\
+tc NS sib04\n\
+sib04 A 192.0.2.104\n\
+sib04 AAAA 2001:db8::104\n\
+tc NS sib05\n\
+sib05 A 192.0.2.105\n\
+sib05 AAAA 2001:db8::105\n\
+tc NS sib06\n\
+sib06 A 192.0.2.106\n\
+sib06 AAAA 2001:db8::106\n\
+tc NS sib07\n\
+sib07 A 192.0.2.107\n\
+sib07 AAAA 2001:db8::107\n\
+tc NS sib08\n\
+sib08 A 192.0.2.108\n\
+sib08 AAAA 2001:db8::108\n\
+tc NS sib09\n\
+sib09 A 192.0.2.109\n\
+sib09 AAAA 2001:db8::109\n\
+tc NS sib10\n\
+sib10 A 192.0.2.110\n\
+sib10 AAAA 2001:db8::110\n\
+tc NS ns.tc\n\
+ns.tc A 192.0.2.200\n\
+ns.tc AAAA 2001:db8::200\n\
+unk TYPE65280 \\# 2 abcd\n\
 big TXT \"0123456789012345678901234567890123456789012345678901234567890123456789\"\n\
 big TXT \"1123456789012345678901234567890123456789012345678901234567890123456789\"\n\
 big TXT \"2123456789012345678901234567890123456789012345678901234567890123456789\"\n\
@@ -49,9 +97,10 @@ big TXT \"5123456789012345678901234567890123456789012345678901234567890123456789
 big TXT \"6123456789012345678901234567890123456789012345678901234567890123456789\"\n\
 big TXT \"7123456789012345678901234567890123456789012345678901234567890123456789\"\n";
 
-/// The delegated child, served too: DS for it comes from the parent.
+/// The delegated child, served too: DS for it comes from the parent. Its
+/// SOA TTL (30) is below its MINIMUM (60): negative answers carry 30.
 const CHILD: &str = "$ORIGIN child.t.test.\n$TTL 60\n\
-@ SOA ns1.t.test. host 1 7200 3600 1209600 60\n\
+@ 30 SOA ns1.t.test. host 1 7200 3600 1209600 60\n\
 @ NS ns1.t.test.\n\
 @ A 192.0.2.7\n";
 
@@ -297,6 +346,210 @@ fn answer_kinds() {
     }
 }
 
+/// Edge cases of RFC 1034 §4.3.2, RFC 2308 and RFC 4592, each checked
+/// against Knot on the same zone.
+#[test]
+fn answer_edge_cases() {
+    let s = snapshot(Pick::RoundRobin);
+    let child_neg = "child.t.test. 30 SOA";
+    let lb2 = ["lb.t.test. 30 A", "lb.t.test. 30 A"];
+    let cases: &[(&str, RecordType, Shape)] = &[
+        // A CNAME to a load-balanced name: the chain, then the policy's
+        // addresses.
+        (
+            "tolb.t.test.",
+            RecordType::A,
+            (
+                NOERROR,
+                true,
+                v(&["tolb.t.test. 3600 CNAME", lb2[0], lb2[1]]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        // A wildcard CNAME to one (RFC 4592 §4.4: synthesized, then followed).
+        (
+            "x.wlb.t.test.",
+            RecordType::A,
+            (
+                NOERROR,
+                true,
+                v(&["x.wlb.t.test. 3600 CNAME", lb2[0], lb2[1]]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        // The target's family has no member: NODATA after the chain.
+        (
+            "tolb.t.test.",
+            RecordType::AAAA,
+            (
+                NOERROR,
+                true,
+                v(&["tolb.t.test. 3600 CNAME"]),
+                v(&[NEG]),
+                v(&[]),
+            ),
+        ),
+        // A CNAME to a missing name: the rcode is the last name's (RFC 6604
+        // §2), with the SOA of the target's zone.
+        (
+            "tonx.t.test.",
+            RecordType::A,
+            (
+                NXDOMAIN,
+                true,
+                v(&["tonx.t.test. 3600 CNAME"]),
+                v(&[NEG]),
+                v(&[]),
+            ),
+        ),
+        // ...also in another zone we serve; SOA TTL below MINIMUM: the
+        // negative TTL is the SOA's own (RFC 2308 §5).
+        (
+            "tochild.t.test.",
+            RecordType::A,
+            (
+                NXDOMAIN,
+                true,
+                v(&["tochild.t.test. 3600 CNAME"]),
+                v(&[child_neg]),
+                v(&[]),
+            ),
+        ),
+        (
+            "nothere.child.t.test.",
+            RecordType::A,
+            (NXDOMAIN, true, v(&[]), v(&[child_neg]), v(&[])),
+        ),
+        // A CNAME out of our zones: the resolver continues (step 3a).
+        (
+            "ext.t.test.",
+            RecordType::A,
+            (
+                NOERROR,
+                true,
+                v(&["ext.t.test. 3600 CNAME"]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        // A loop written in mixed case still stops before repeating an RR
+        // (RFC 2181 §5, RFC 4343: names compare without case).
+        (
+            "l3.t.test.",
+            RecordType::A,
+            (
+                NOERROR,
+                true,
+                v(&["l3.t.test. 3600 CNAME", "L4.t.test. 3600 CNAME"]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        // A wildcard that is an empty non-terminal still exists: NODATA for
+        // the names it covers (RFC 4592 §2.2.1, §3.3.1)...
+        (
+            "q.ew.t.test.",
+            RecordType::TXT,
+            (NOERROR, true, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        // ...and below a name under it: no wildcard there, NXDOMAIN.
+        (
+            "z.a.*.ew.t.test.",
+            RecordType::TXT,
+            (NXDOMAIN, true, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        // An empty non-terminal blocks the wildcard above it (RFC 4592
+        // §2.2.2): y.ent2 is NODATA, names below it NXDOMAIN.
+        (
+            "y.ent2.t.test.",
+            RecordType::TXT,
+            (NOERROR, true, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        (
+            "z.y.ent2.t.test.",
+            RecordType::TXT,
+            (NXDOMAIN, true, v(&[]), v(&[NEG]), v(&[])),
+        ),
+        (
+            "z.ent2.t.test.",
+            RecordType::TXT,
+            (
+                NOERROR,
+                true,
+                v(&["z.ent2.t.test. 3600 TXT"]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        // A query for the wildcard's own name answers from it, literally.
+        (
+            "*.ent2.t.test.",
+            RecordType::TXT,
+            (
+                NOERROR,
+                true,
+                v(&["*.ent2.t.test. 3600 TXT"]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+        // NS at the apex: authoritative, with its address (step 6).
+        (
+            "t.test.",
+            RecordType::NS,
+            (
+                NOERROR,
+                true,
+                v(&["t.test. 3600 NS"]),
+                v(&[]),
+                v(&["ns1.t.test. 3600 A"]),
+            ),
+        ),
+        // NS at a cut is the parent's referral, not an answer.
+        (
+            "deleg.t.test.",
+            RecordType::NS,
+            (
+                NOERROR,
+                false,
+                v(&[]),
+                v(&["deleg.t.test. 3600 NS"]),
+                v(&["ns.deleg.t.test. 3600 A"]),
+            ),
+        ),
+        // SRV targets get addresses too (RFC 2782).
+        (
+            "srv.t.test.",
+            RecordType::SRV,
+            (
+                NOERROR,
+                true,
+                v(&["srv.t.test. 3600 SRV"]),
+                v(&[]),
+                v(&["mail.t.test. 3600 A"]),
+            ),
+        ),
+        // An unknown type is served as any other (RFC 3597 §3).
+        (
+            "unk.t.test.",
+            RecordType::Unknown(65280),
+            (
+                NOERROR,
+                true,
+                v(&["unk.t.test. 3600 Unknown"]),
+                v(&[]),
+                v(&[]),
+            ),
+        ),
+    ];
+    for (qname, rtype, want) in cases {
+        let m = ask(&s, qname, *rtype);
+        assert_eq!(&shape(&m), want, "{qname} {rtype}");
+    }
+}
+
 /// A load-balanced name: addresses from its pool with its TTL; NODATA for
 /// the family it has no member of; other types as any name without data.
 #[test]
@@ -353,6 +606,52 @@ fn any_is_minimal_over_udp_only() {
     let q = query("www.t.test.", RecordType::ANY, Some(None));
     assert_eq!(respond(&s, &q, Transport::Udp).answers.len(), 1);
     assert_eq!(respond(&s, &q, Transport::Tcp).answers.len(), 2);
+}
+
+/// RFC 1035 §3.3.9, §3.3.11 and RFC 2782: NS, MX and SRV records cause
+/// additional-section addresses for their targets, in an ANY answer too
+/// (as Knot), and each target's addresses appear once however many
+/// records name it (as BIND).
+#[test]
+fn additional_addresses_for_any_and_once_per_target() {
+    let s = snapshot(Pick::Weighted);
+    let mail = v(&["mail.t.test. 3600 A"]);
+    let m = ask(&s, "dup.t.test.", RecordType::MX);
+    assert_eq!(m.answers.len(), 2);
+    assert_eq!(rrs(&m.additionals), mail, "two MX of one host");
+    // Over UDP, ANY is one RRset (the apex NS) with its addresses.
+    let q = query("t.test.", RecordType::ANY, Some(None));
+    let m = respond(&s, &q, Transport::Udp);
+    assert_eq!(rrs(&m.answers), v(&["t.test. 3600 NS"]));
+    assert_eq!(rrs(&m.additionals), v(&["ns1.t.test. 3600 A"]));
+    // Over TCP, every RRset: an MX and an SRV naming one host.
+    let q = query("mx.t.test.", RecordType::ANY, Some(None));
+    let m = respond(&s, &q, Transport::Tcp);
+    assert_eq!(
+        rrs(&m.answers),
+        v(&["mx.t.test. 3600 MX", "mx.t.test. 3600 SRV"])
+    );
+    assert_eq!(rrs(&m.additionals), mail);
+}
+
+/// RFC 9471 §3: a referral must carry the glue of its in-domain name
+/// servers, or set TC; sibling glue is optional. Over 512 octets, the
+/// in-domain glue goes first and ten siblings' addresses fill what is left,
+/// without TC.
+#[test]
+fn referral_keeps_in_domain_glue_before_sibling_glue() {
+    let s = snapshot(Pick::Weighted);
+    let q = query("www.tc.t.test.", RecordType::A, None);
+    let m = respond(&s, &q, Transport::Udp);
+    assert!(!m.metadata.truncation, "{m:?}");
+    assert_eq!(m.authorities.len(), 11);
+    let glue = rrs(&m.additionals);
+    assert_eq!(
+        &glue[..2],
+        &v(&["ns.tc.t.test. 3600 A", "ns.tc.t.test. 3600 AAAA"])[..],
+        "{glue:?}"
+    );
+    assert!(glue.len() < 22, "some sibling glue left out: {glue:?}");
 }
 
 /// RFC 1035 §4.2.1 and RFC 2181 §9: without EDNS a UDP reply is at most 512
