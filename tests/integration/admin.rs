@@ -42,7 +42,8 @@ pub(crate) async fn status(srv: &TestServer) -> Value {
     serde_json::from_str(&body).unwrap()
 }
 
-async fn post(srv: &TestServer, endpoint: &str, state: &str) -> (u16, Value) {
+/// `POST /overrides {"endpoint", "state"}` without a token: (status, JSON body).
+pub(crate) async fn post(srv: &TestServer, endpoint: &str, state: &str) -> (u16, Value) {
     let r = http()
         .post(format!("{}/overrides", srv.admin_url()))
         .header("content-type", "application/json")

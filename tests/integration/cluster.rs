@@ -30,7 +30,7 @@ use hickory_proto::rr::RecordType;
 use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::admin::{get, metric, status};
+use crate::admin::{get, metric, post, status};
 use crate::fixtures::{LB_TEST, Resolver, ip, ips, lb_name, pool};
 use crate::harness::{Setup, TempDir, TestServer};
 use crate::health::{Behaviour, Endpoint};
@@ -296,21 +296,6 @@ async fn status_until(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-async fn post(srv: &TestServer, endpoint: &str, state: &str) -> (u16, Value) {
-    let r = crate::admin::http()
-        .post(format!("{}/overrides", srv.admin_url()))
-        .header("content-type", "application/json")
-        .body(serde_json::json!({"endpoint": endpoint, "state": state}).to_string())
-        .send()
-        .await
-        .unwrap();
-    let code = r.status().as_u16();
-    (
-        code,
-        serde_json::from_str(&r.text().await.unwrap()).unwrap(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread")]

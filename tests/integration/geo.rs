@@ -409,22 +409,13 @@ fn explain_shows_location_source_rule_pools_and_scope() {
 // ---------------------------------------------------------------------
 // dig
 
+/// [`crate::harness::dig`] without recursion desired, as an operator
+/// asks an authoritative server.
 fn dig(port: u16, args: &[&str]) -> String {
-    let out = Command::new("dig")
-        .args([
-            "@127.0.0.1",
-            "-p",
-            &port.to_string(),
-            "+time=3",
-            "+tries=1",
-            "+norec",
-        ])
-        .args(args)
-        .output()
-        .expect("run dig");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "dig {args:?} failed:\n{stdout}");
-    stdout
+    let args: Vec<&str> = std::iter::once("+norec")
+        .chain(args.iter().copied())
+        .collect();
+    crate::harness::dig(port, &args)
 }
 
 /// The quickstart's `cdn.example.test` with `dig +subnet`, as the README

@@ -527,6 +527,19 @@ fn addr_after(line: &str, marker: &str) -> Option<SocketAddr> {
 }
 
 /// The repository root (for the shipped `zones/` and `dnslb.toml`).
+/// `dig @127.0.0.1 -p PORT +time=3 +tries=1 ARGS...`: its standard
+/// output; fails the test when dig exits non-zero.
+pub fn dig(port: u16, args: &[&str]) -> String {
+    let out = Command::new("dig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), "+time=3", "+tries=1"])
+        .args(args)
+        .output()
+        .expect("run dig");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "dig {args:?} failed:\n{stdout}");
+    stdout
+}
+
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -4,8 +4,6 @@
 //! The dig tests are `#[ignore = "needs dig"]`; CI runs them with
 //! `--include-ignored`.
 
-use std::process::Command;
-
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::RecordType;
 
@@ -38,17 +36,7 @@ async fn shipped_zones_answer_the_quickstart_queries() {
 }
 
 fn dig(srv: &TestServer, args: &[&str]) -> String {
-    let out = Command::new("dig")
-        .arg("@127.0.0.1")
-        .arg("-p")
-        .arg(srv.addr.port().to_string())
-        .args(["+time=3", "+tries=1"])
-        .args(args)
-        .output()
-        .expect("run dig");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "dig {args:?} failed:\n{stdout}");
-    stdout
+    crate::harness::dig(srv.addr.port(), args)
 }
 
 #[test]
