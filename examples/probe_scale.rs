@@ -10,6 +10,7 @@
 //! cargo build --release
 //! cargo run --release --example probe_scale -- [--endpoints 50000] [--seconds 60]
 //!     [--ports 100] [--interval 1] [--dnslb target/release/dnslb]
+//!     [--kind mixed|http|tcp] [--pin]
 //! ```
 //!
 //! It runs inside a network namespace of its own with only loopback (it
@@ -19,7 +20,9 @@
 //! endpoints need 100 listening sockets instead of 50,000 file
 //! descriptors. One check per port (`interval`, `timeout` = interval / 2,
 //! rise 2, fall 3); even ports are HTTP (`GET /`, 200 "ok", connection
-//! closed), odd ports TCP (accept and close).
+//! closed), odd ports TCP (accept and close); `--kind http` or `tcp` makes
+//! every port one kind. `--pin` runs dnslb on CPU 0 and this program (the
+//! servers, the DNS sampler) on CPU 1, so dnslb has exactly one core.
 //!
 //! Everything is bounded: the run lasts `--seconds` after a warm-up of two
 //! intervals, the DNS sampler sends one query every 5 ms, and dnslb is
@@ -45,6 +48,21 @@ struct Args {
     ports: usize,
     interval: f64,
     dnslb: PathBuf,
+    /// Which checks: "mixed" (even ports HTTP, odd TCP), "http" or "tcp".
+    kind: String,
+    /// Pin dnslb to CPU 0 and this load generator to CPU 1.
+    pin: bool,
+}
+
+impl Args {
+    /// Is port number `p` (0-based) an HTTP check?
+    fn http(&self, p: usize) -> bool {
+        match self.kind.as_str() {
+            "http" => true,
+            "tcp" => false,
+            _ => p.is_multiple_of(2),
+        }
+    }
 }
 
 fn parse_args() -> Args {
@@ -54,9 +72,15 @@ fn parse_args() -> Args {
         ports: 100,
         interval: 1.0,
         dnslb: PathBuf::from("target/release/dnslb"),
+        kind: "mixed".into(),
+        pin: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
+        if k == "--pin" {
+            a.pin = true;
+            continue;
+        }
         let v = it.next().unwrap_or_else(|| panic!("{k} needs a value"));
         match k.as_str() {
             "--endpoints" => a.endpoints = v.parse().expect("--endpoints N"),
@@ -64,9 +88,14 @@ fn parse_args() -> Args {
             "--ports" => a.ports = v.parse().expect("--ports P"),
             "--interval" => a.interval = v.parse().expect("--interval SECONDS"),
             "--dnslb" => a.dnslb = PathBuf::from(v),
+            "--kind" => a.kind = v,
             _ => panic!("unknown argument {k} (see the file's doc comment)"),
         }
     }
+    assert!(
+        ["mixed", "http", "tcp"].contains(&a.kind.as_str()),
+        "--kind mixed|http|tcp"
+    );
     assert!(a.seconds <= 600, "--seconds is bounded to 600");
     assert!(a.ports >= 2 && a.ports <= 1000, "--ports 2..=1000");
     assert!(
@@ -97,7 +126,11 @@ fn main() {
     let args = parse_args();
     if std::env::var_os(IN_NETNS).is_none() {
         let exe = std::env::current_exe().expect("own path");
-        let status = Command::new("unshare")
+        let mut cmd = Command::new(if args.pin { "taskset" } else { "unshare" });
+        if args.pin {
+            cmd.args(["-c", "1", "unshare"]);
+        }
+        let status = cmd
             .args([
                 "-n",
                 "--",
@@ -114,7 +147,7 @@ fn main() {
         std::process::exit(status.code().unwrap_or(1));
     }
     let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(if args.pin { 1 } else { 2 })
         .enable_all()
         .build()
         .unwrap();
@@ -137,11 +170,18 @@ async fn run(args: Args) {
         let l = TcpListener::bind(("0.0.0.0", port))
             .await
             .unwrap_or_else(|e| panic!("bind {port}: {e}"));
-        tokio::spawn(serve(l, p % 2 == 0, args.ports, t0, arrivals.clone()));
+        tokio::spawn(serve(l, args.http(p), args.ports, t0, arrivals.clone()));
     }
 
     let dns_port = PORT_BASE - 1;
-    let mut child = Command::new(&args.dnslb)
+    let mut child = if args.pin {
+        let mut c = Command::new("taskset");
+        c.args(["-c", "0"]).arg(&args.dnslb);
+        c
+    } else {
+        Command::new(&args.dnslb)
+    };
+    let mut child = child
         .arg("serve")
         .arg("--config")
         .arg(dir.join("dnslb.toml"))
@@ -236,7 +276,7 @@ fn write_config(dir: &Path, a: &Args) {
     let mut p = String::new();
     let timeout = a.interval / 2.0;
     for port in 0..a.ports {
-        let kind = if port % 2 == 0 { "http" } else { "tcp" };
+        let kind = if a.http(port) { "http" } else { "tcp" };
         let path = if kind == "http" { "path = \"/\"\n" } else { "" };
         p.push_str(&format!(
             "[checks.c{port}]\nkind = \"{kind}\"\nport = {}\n{path}interval = {}\ntimeout = {timeout}\nrise = 2\nfall = 3\n\n",
@@ -425,10 +465,10 @@ fn report(
         "probe_scale: {} endpoints ({} HTTP, {} TCP), interval {} s, timeout {} s, {} s measured",
         a.endpoints,
         (0..a.endpoints)
-            .filter(|e| (e % a.ports).is_multiple_of(2))
+            .filter(|e| a.http(e % a.ports))
             .count(),
         (0..a.endpoints)
-            .filter(|e| !(e % a.ports).is_multiple_of(2))
+            .filter(|e| !a.http(e % a.ports))
             .count(),
         a.interval,
         a.interval / 2.0,
