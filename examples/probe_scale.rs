@@ -10,7 +10,7 @@
 //! cargo build --release
 //! cargo run --release --example probe_scale -- [--endpoints 50000] [--seconds 60]
 //!     [--ports 100] [--interval 1] [--dnslb target/release/dnslb]
-//!     [--kind mixed|http|tcp] [--pin]
+//!     [--kind mixed|http|tcp] [--pin] [--net lo|veth]
 //! ```
 //!
 //! It runs inside a network namespace of its own with only loopback (it
@@ -24,11 +24,29 @@
 //! every port one kind. `--pin` runs dnslb on CPU 0 and this program (the
 //! servers, the DNS sampler) on CPU 1, so dnslb has exactly one core.
 //!
+//! `--net lo` (the default) puts dnslb and the servers in that one
+//! namespace: on loopback the kernel runs both ends of every TCP handshake
+//! in the connecting thread, so dnslb is charged for the servers' side.
+//! `--net veth` models two hosts instead: dnslb runs in a second namespace
+//! (A) joined to this one (B, the servers and the DNS sampler) by a veth
+//! pair, with RPS steering packets that arrive on B's end to CPU 1 and on
+//! A's end to CPU 0; with `--pin`, CPU 0 then does only dnslb's own work.
+//! Targets stay loopback addresses (see `VETH_SETUP`): A routes
+//! 127.77.0.0/16 over the veth from its address 127.78.0.1, dnslb listens
+//! for DNS on 127.78.0.1, and the sampler in B queries it from 127.78.0.2.
+//! The report adds CPU 0's and CPU 1's busy time from `/proc/stat`, since
+//! softirq work is charged to whichever task it interrupts.
+//!
 //! Everything is bounded: the run lasts `--seconds` after a warm-up of two
 //! intervals, the DNS sampler sends one query every 5 ms, and dnslb is
-//! stopped by its PID at the end.
+//! stopped by its PID at the end. With `--net veth`, the process holding
+//! namespace A is killed by its PID at the end or on a panic, dies with
+//! this program (parent-death signal) and otherwise exits on its own after
+//! the run's length plus two minutes; dnslb gets the same parent-death
+//! signal. The veth pair goes with the namespaces.
 
 use std::collections::HashMap;
+use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -52,6 +70,9 @@ struct Args {
     kind: String,
     /// Pin dnslb to CPU 0 and this load generator to CPU 1.
     pin: bool,
+    /// Network between dnslb and the servers: "lo" (one namespace,
+    /// loopback) or "veth" (two namespaces joined by a veth pair, RPS).
+    net: String,
 }
 
 impl Args {
@@ -74,6 +95,7 @@ fn parse_args() -> Args {
         dnslb: PathBuf::from("target/release/dnslb"),
         kind: "mixed".into(),
         pin: false,
+        net: "lo".into(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(k) = it.next() {
@@ -89,6 +111,7 @@ fn parse_args() -> Args {
             "--interval" => a.interval = v.parse().expect("--interval SECONDS"),
             "--dnslb" => a.dnslb = PathBuf::from(v),
             "--kind" => a.kind = v,
+            "--net" => a.net = v,
             _ => panic!("unknown argument {k} (see the file's doc comment)"),
         }
     }
@@ -96,6 +119,7 @@ fn parse_args() -> Args {
         ["mixed", "http", "tcp"].contains(&a.kind.as_str()),
         "--kind mixed|http|tcp"
     );
+    assert!(["lo", "veth"].contains(&a.net.as_str()), "--net lo|veth");
     assert!(a.seconds <= 600, "--seconds is bounded to 600");
     assert!(a.ports >= 2 && a.ports <= 1000, "--ports 2..=1000");
     assert!(
@@ -130,15 +154,19 @@ fn main() {
         if args.pin {
             cmd.args(["-c", "1", "unshare"]);
         }
+        // `--net veth` also needs a mount namespace, for a /sys that shows
+        // this namespace's devices (their RPS masks).
+        let (flags, setup): (&[&str], _) = if args.net == "veth" {
+            (
+                &["-n", "-m"],
+                "mount -t sysfs sysfs /sys && ip link set lo up && exec \"$@\"",
+            )
+        } else {
+            (&["-n"], "ip link set lo up && exec \"$@\"")
+        };
         let status = cmd
-            .args([
-                "-n",
-                "--",
-                "sh",
-                "-c",
-                "ip link set lo up && exec \"$@\"",
-                "sh",
-            ])
+            .args(flags)
+            .args(["--", "sh", "-c", setup, "sh"])
             .arg(exe)
             .args(std::env::args().skip(1))
             .env(IN_NETNS, "1")
@@ -151,13 +179,97 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    rt.block_on(run(args));
+    // Dropped (holder killed) at the end and when `run` panics.
+    let veth = (args.net == "veth").then(|| Veth::up(&args));
+    rt.block_on(run(args, veth.as_ref()));
+}
+
+/// `--net veth` set-up, run in namespace B (this program's) with `$1` the
+/// PID of the process holding namespace A (dnslb's). Only loopback
+/// addresses: `route_localnet` lets 127/8 cross the veth, and each side's
+/// `local 127.0.0.0/8` route is narrowed so that the other side's share of
+/// 127/8 is routed over the veth. A: 127.0.0.1 local, 127.78.0.1 on its
+/// end, 127.77.0.0/16 (the endpoints) via B's end (one neighbour entry,
+/// not one per endpoint address). B: 127.0.0.1 and 127.77.0.0/16 local,
+/// 127.78.0.2 on its end, 127.78.0.0/16 on the link. RPS: what arrives on
+/// B's end is processed on CPU 1, on A's end on CPU 0.
+const VETH_SETUP: &str = r#"
+ip link add veth-b type veth peer name veth-a
+ip link set veth-a netns "$1"
+for d in all default veth-b; do
+  sysctl -qw net.ipv4.conf.$d.route_localnet=1 net.ipv4.conf.$d.rp_filter=0
+done
+ip addr add 127.78.0.2/16 dev veth-b
+ip link set veth-b up
+ip route del local 127.0.0.0/8 dev lo table local
+ip route add local 127.77.0.0/16 dev lo table local
+echo 2 > /sys/class/net/veth-b/queues/rx-0/rps_cpus
+nsenter -t "$1" -n -m sh -ec '
+for d in all default veth-a; do
+  sysctl -qw net.ipv4.conf.$d.route_localnet=1 net.ipv4.conf.$d.rp_filter=0
+done
+ip addr add 127.78.0.1/16 dev veth-a
+ip link set veth-a up
+ip route del local 127.0.0.0/8 dev lo table local
+ip route add 127.77.0.0/16 via 127.78.0.2 dev veth-a src 127.78.0.1
+echo 1 > /sys/class/net/veth-a/queues/rx-0/rps_cpus
+'
+"#;
+
+/// dnslb's namespace (A) for `--net veth`, held by a `sleep` in a network
+/// and mount namespace of its own; killed by its PID when dropped.
+struct Veth {
+    holder: Child,
+}
+
+impl Veth {
+    fn up(a: &Args) -> Veth {
+        let life = (2.0 * a.interval + a.seconds as f64 + 120.0).ceil() as u64;
+        let holder = Command::new("setpriv")
+            .args(["--pdeathsig", "KILL", "unshare", "-n", "-m", "sh", "-c"])
+            .arg("mount -t sysfs sysfs /sys && ip link set lo up && exec sleep \"$1\"")
+            .args(["sh", &life.to_string()])
+            .spawn()
+            .expect("run setpriv + unshare (needs root)");
+        let mut v = Veth { holder };
+        let pid = v.pid();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default() != "sleep\n"
+        {
+            assert!(
+                v.holder.try_wait().unwrap().is_none() && Instant::now() < deadline,
+                "the namespace holder did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = Command::new("timeout")
+            .args(["30", "sh", "-ec", VETH_SETUP, "sh", &pid.to_string()])
+            .output()
+            .expect("run sh");
+        assert!(
+            out.status.success(),
+            "--net veth set-up failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        v
+    }
+
+    fn pid(&self) -> u32 {
+        self.holder.id()
+    }
+}
+
+impl Drop for Veth {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
 }
 
 /// Arrival times (µs since start) per endpoint.
 type Arrivals = Arc<Mutex<Vec<Vec<u32>>>>;
 
-async fn run(args: Args) {
+async fn run(args: Args, veth: Option<&Veth>) {
     let dir = std::env::temp_dir().join(format!("dnslb-probe-scale-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("zones")).unwrap();
@@ -173,20 +285,42 @@ async fn run(args: Args) {
         tokio::spawn(serve(l, args.http(p), args.ports, t0, arrivals.clone()));
     }
 
-    let dns_port = PORT_BASE - 1;
-    let mut child = if args.pin {
-        let mut c = Command::new("taskset");
-        c.args(["-c", "0"]).arg(&args.dnslb);
-        c
-    } else {
-        Command::new(&args.dnslb)
-    };
+    let dns = SocketAddr::new(
+        IpAddr::V4(if veth.is_some() {
+            Ipv4Addr::new(127, 78, 0, 1)
+        } else {
+            Ipv4Addr::LOCALHOST
+        }),
+        PORT_BASE - 1,
+    );
+    let mut argv: Vec<OsString> = Vec::new();
+    if let Some(v) = veth {
+        let pid = v.pid().to_string();
+        argv.extend(
+            [
+                "nsenter",
+                "-t",
+                &pid,
+                "-n",
+                "setpriv",
+                "--pdeathsig",
+                "KILL",
+            ]
+            .map(Into::into),
+        );
+    }
+    if args.pin {
+        argv.extend(["taskset", "-c", "0"].map(Into::into));
+    }
+    argv.push(args.dnslb.clone().into());
+    let mut child = Command::new(&argv[0]);
     let mut child = child
+        .args(&argv[1..])
         .arg("serve")
         .arg("--config")
         .arg(dir.join("dnslb.toml"))
         .arg("--listen")
-        .arg(format!("127.0.0.1:{dns_port}"))
+        .arg(dns.to_string())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -225,20 +359,35 @@ async fn run(args: Args) {
     tokio::time::sleep(2 * interval).await;
     let from_us = t0.elapsed().as_micros() as u32;
     let cpu0 = thread_cpu(pid);
+    let (cores0, softnet0) = (cores(), softnet());
     let w0 = Instant::now();
     let window = Duration::from_secs(args.seconds);
-    let dns = tokio::task::spawn_blocking(move || dns_sampler(dns_port, window));
+    let dns = tokio::task::spawn_blocking(move || dns_sampler(dns, window));
     tokio::time::sleep(window).await;
     let wall = w0.elapsed();
     let cpu1 = thread_cpu(pid);
+    let (cores1, softnet1) = (cores(), softnet());
     let to_us = t0.elapsed().as_micros() as u32;
     let (rss, hwm) = memory(pid);
+    let dnslb_kernel = netstat(&format!("/proc/{pid}/net/netstat"));
     let dns = dns.await.unwrap();
     stop(&mut child);
     let _ = std::fs::remove_dir_all(&dir);
 
     report(&args, &load_line, &cpu0, &cpu1, wall, rss, hwm, &dns);
-    println!("kernel (this namespace): {}", netstat());
+    report_cores(&cores0, &cores1, &softnet0, &softnet1, wall);
+    if veth.is_some() {
+        println!(
+            "kernel (servers' namespace B): {}",
+            netstat("/proc/self/net/netstat")
+        );
+        println!("kernel (dnslb's namespace A): {dnslb_kernel}");
+    } else {
+        println!(
+            "kernel (this namespace): {}",
+            netstat("/proc/self/net/netstat")
+        );
+    }
     timing(&args, &arrivals.lock().unwrap(), from_us, to_us);
     let errors: Vec<String> = log
         .lock()
@@ -372,11 +521,17 @@ fn memory(pid: u32) -> (u64, u64) {
     (kb("VmRSS:"), kb("VmHWM:"))
 }
 
-/// One A query every 5 ms for `window`; latencies in µs (lost: u32::MAX).
-fn dns_sampler(port: u16, window: Duration) -> Vec<u32> {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+/// One A query every 5 ms for `window` to `server` (127.0.0.1, or
+/// dnslb's veth address 127.78.0.1, queried from B's 127.78.0.2);
+/// latencies in µs (lost: u32::MAX).
+fn dns_sampler(server: SocketAddr, window: Duration) -> Vec<u32> {
+    let from = if server.ip() == IpAddr::V4(Ipv4Addr::LOCALHOST) {
+        "127.0.0.1:0"
+    } else {
+        "127.78.0.2:0"
+    };
+    let s = UdpSocket::bind(from).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
-    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
     // static.scale.test A, RD clear, no EDNS.
     let mut q = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0];
     for l in ["static", "scale", "test"] {
@@ -400,9 +555,10 @@ fn dns_sampler(port: u16, window: Duration) -> Vec<u32> {
 }
 
 /// Listen-queue overflows and SYN retransmissions: where a saturated
-/// loopback loses probes.
-fn netstat() -> String {
-    let t = std::fs::read_to_string("/proc/net/netstat").unwrap_or_default();
+/// loopback loses probes. `path` is a `/proc/PID/net/netstat`: the
+/// counters of that process's network namespace.
+fn netstat(path: &str) -> String {
+    let t = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = t.lines().collect();
     let mut out = Vec::new();
     for pair in lines.chunks(2) {
@@ -464,19 +620,32 @@ fn report(
     println!(
         "probe_scale: {} endpoints ({} HTTP, {} TCP), interval {} s, timeout {} s, {} s measured",
         a.endpoints,
-        (0..a.endpoints)
-            .filter(|e| a.http(e % a.ports))
-            .count(),
-        (0..a.endpoints)
-            .filter(|e| !a.http(e % a.ports))
-            .count(),
+        (0..a.endpoints).filter(|e| a.http(e % a.ports)).count(),
+        (0..a.endpoints).filter(|e| !a.http(e % a.ports)).count(),
         a.interval,
         a.interval / 2.0,
         a.seconds
     );
+    println!(
+        "network: {}; {}",
+        a.net,
+        match (a.net.as_str(), a.pin) {
+            ("veth", true) =>
+                "dnslb in its own namespace on CPU 0, servers' packets on CPU 1 (RPS)",
+            ("veth", false) =>
+                "dnslb in its own namespace, servers' packets on CPU 1 (RPS), unpinned",
+            (_, true) => "one namespace, loopback; dnslb on CPU 0, load generator on CPU 1",
+            _ => "one namespace, loopback, unpinned",
+        }
+    );
     println!("start-up: {}", load_line.trim());
     println!(
-        "dnslb CPU, % of one core: total {total:.1} (user {user:.1}, system {sys:.1}; on loopback the system time includes the peer's side of every TCP handshake)"
+        "dnslb CPU, % of one core: total {total:.1} (user {user:.1}, system {sys:.1}{})",
+        if a.net == "lo" {
+            "; on loopback the system time includes the peer's side of every TCP handshake"
+        } else {
+            ""
+        }
     );
     let mut names: Vec<_> = by_name.into_iter().collect();
     names.sort_by(|x, y| (y.1.0 + y.1.1).total_cmp(&(x.1.0 + x.1.1)));
@@ -499,6 +668,71 @@ fn report(
         pct(&d, 0.99),
         d.last().copied().unwrap_or(0)
     );
+}
+
+/// Per CPU (`cpuN` lines of `/proc/stat`): user, nice, system, idle,
+/// iowait, irq, softirq, steal, in USER_HZ ticks.
+fn cores() -> Vec<[u64; 8]> {
+    let s = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    s.lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .map(|l| {
+            let mut f = [0u64; 8];
+            for (d, v) in f.iter_mut().zip(l.split_whitespace().skip(1)) {
+                *d = v.parse().unwrap_or(0);
+            }
+            f
+        })
+        .collect()
+}
+
+/// Per CPU (rows of `/proc/net/softnet_stat`): packets processed by its
+/// network softirq, and how many times another CPU woke it with an RPS
+/// IPI (`received_rps`).
+fn softnet() -> Vec<(u64, u64)> {
+    let s = std::fs::read_to_string("/proc/net/softnet_stat").unwrap_or_default();
+    s.lines()
+        .map(|l| {
+            let f: Vec<u64> = l
+                .split_whitespace()
+                .map(|x| u64::from_str_radix(x, 16).unwrap_or(0))
+                .collect();
+            (
+                f.first().copied().unwrap_or(0),
+                f.get(9).copied().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
+/// Each CPU's busy time over the window (whoever ran on it; softirq work
+/// is charged to the task it interrupts, so this is where a prober's
+/// kernel side shows whole), and the packets its softirq processed.
+fn report_cores(
+    c0: &[[u64; 8]],
+    c1: &[[u64; 8]],
+    n0: &[(u64, u64)],
+    n1: &[(u64, u64)],
+    wall: Duration,
+) {
+    let share = |ticks: u64| ticks as f64 / 100.0 / wall.as_secs_f64() * 100.0;
+    for (cpu, (a, b)) in c0.iter().zip(c1).enumerate() {
+        let d: Vec<u64> = a.iter().zip(b).map(|(x, y)| y.saturating_sub(*x)).collect();
+        let busy = d[0] + d[1] + d[2] + d[5] + d[6];
+        let (pkts, rps) = match (n0.get(cpu), n1.get(cpu)) {
+            (Some(x), Some(y)) => (y.0.saturating_sub(x.0), y.1.saturating_sub(x.1)),
+            _ => (0, 0),
+        };
+        println!(
+            "CPU {cpu} busy (all tasks), % of one core: {:.1} (user {:.1}, system {:.1}, irq {:.1}, softirq {:.1}; steal {:.1}); softirq processed {pkts} packets, {rps} RPS IPIs received",
+            share(busy),
+            share(d[0] + d[1]),
+            share(d[2]),
+            share(d[5]),
+            share(d[6]),
+            share(d[7])
+        );
+    }
 }
 
 /// Probe timing on the server side: every interval between two probes of
