@@ -285,6 +285,24 @@ async fn run(args: Args, veth: Option<&Veth>) {
         tokio::spawn(serve(l, args.http(p), args.ports, t0, arrivals.clone()));
     }
 
+    // The peer, measured before dnslb starts: what the kernel alone
+    // charges for one probe of each kind on this machine.
+    let mut floors = Vec::new();
+    if veth.is_none() {
+        for (kind, http, port) in [("tcp", false, PORT_BASE - 2), ("http", true, PORT_BASE - 3)] {
+            let l = TcpListener::bind(("127.0.0.1", port))
+                .await
+                .unwrap_or_else(|e| panic!("bind {port}: {e}"));
+            tokio::spawn(serve(l, http, args.ports, t0, arrivals.clone()));
+            let to = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port);
+            let pin = args.pin;
+            let f = tokio::task::spawn_blocking(move || floor(to, http, pin))
+                .await
+                .unwrap();
+            floors.push((kind, f));
+        }
+    }
+
     let dns = SocketAddr::new(
         IpAddr::V4(if veth.is_some() {
             Ipv4Addr::new(127, 78, 0, 1)
@@ -374,7 +392,7 @@ async fn run(args: Args, veth: Option<&Veth>) {
     stop(&mut child);
     let _ = std::fs::remove_dir_all(&dir);
 
-    report(&args, &load_line, &cpu0, &cpu1, wall, rss, hwm, &dns);
+    let dnslb_pct = report(&args, &load_line, &cpu0, &cpu1, wall, rss, hwm, &dns);
     report_cores(&cores0, &cores1, &softnet0, &softnet1, wall);
     if veth.is_some() {
         println!(
@@ -388,7 +406,8 @@ async fn run(args: Args, veth: Option<&Veth>) {
             netstat("/proc/self/net/netstat")
         );
     }
-    timing(&args, &arrivals.lock().unwrap(), from_us, to_us);
+    let rate = timing(&args, &arrivals.lock().unwrap(), from_us, to_us);
+    report_floor(&args, &floors, dnslb_pct, rate);
     let errors: Vec<String> = log
         .lock()
         .unwrap()
@@ -397,6 +416,16 @@ async fn run(args: Args, veth: Option<&Veth>) {
         .take(5)
         .cloned()
         .collect();
+    {
+        let log = log.lock().unwrap();
+        let count = |pat: &str| log.iter().filter(|l| l.contains(pat)).count();
+        println!(
+            "dnslb log: {} endpoints marked down, {} marked up, {} overload warnings (one a minute at most)",
+            count("-> down after"),
+            count("-> up after"),
+            count("prober overloaded")
+        );
+    }
     if !errors.is_empty() {
         println!("\nfirst warnings from dnslb:\n{}", errors.join("\n"));
     }
@@ -599,7 +628,7 @@ fn report(
     rss_kb: u64,
     hwm_kb: u64,
     dns: &[u32],
-) {
+) -> f64 {
     let hz = 100.0; // USER_HZ on Linux
     let mut by_name: HashMap<String, (f64, f64)> = HashMap::new();
     let mut busiest = 0.0f64;
@@ -667,6 +696,91 @@ fn report(
         pct(&d, 0.5),
         pct(&d, 0.99),
         d.last().copied().unwrap_or(0)
+    );
+    total
+}
+
+/// Connections the peer makes per kind, at most, and for at most this long.
+const FLOOR_MAX: u32 = 30_000;
+const FLOOR_TIME: Duration = Duration::from_secs(2);
+
+/// The peer: the kernel's own cost of one probe without dnslb, measured
+/// in the same run. One thread (on CPU 0 with `--pin`, where dnslb will
+/// run) makes blocking connections to a loopback server of this program
+/// as fast as it can, for [`FLOOR_TIME`] or [`FLOOR_MAX`] connections:
+/// TCP is connect and close with a reset (as dnslb's TCP check); HTTP is
+/// connect, the request dnslb sends, read to the end, close. Returns
+/// (user, system) CPU µs per connection of this thread (`RUSAGE_THREAD`).
+fn floor(to: SocketAddr, http: bool, pin: bool) -> (f64, f64) {
+    if pin {
+        // SAFETY: a zeroed cpu_set_t is valid; CPU_SET writes inside it;
+        // pid 0 is this thread.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(0, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+    }
+    let usage = || {
+        // SAFETY: getrusage fills the zeroed struct it is given.
+        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut r) };
+        let us = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
+        (us(r.ru_utime), us(r.ru_stime))
+    };
+    let req = format!(
+        "GET / HTTP/1.1\r\naccept: */*\r\nuser-agent: dnslb-health-check\r\nhost: {to}\r\n\r\n"
+    );
+    let (u0, s0) = usage();
+    let start = Instant::now();
+    let mut n = 0u32;
+    let mut buf = [0u8; 512];
+    while n < FLOOR_MAX && start.elapsed() < FLOOR_TIME {
+        let Ok(mut c) = std::net::TcpStream::connect(to) else {
+            continue;
+        };
+        if http {
+            use std::io::Read;
+            let _ = c.write_all(req.as_bytes());
+            while matches!(c.read(&mut buf), Ok(k) if k > 0) {}
+        } else {
+            let _ = socket2::SockRef::from(&c).set_linger(Some(Duration::ZERO));
+        }
+        n += 1;
+    }
+    let (u1, s1) = usage();
+    let n = f64::from(n.max(1));
+    ((u1 - u0) / n, (s1 - s0) / n)
+}
+
+/// dnslb's CPU per probe against the peer's per connection.
+fn report_floor(a: &Args, floors: &[(&str, (f64, f64))], dnslb_pct: f64, rate: f64) {
+    if floors.is_empty() {
+        println!("kernel floor (peer): not measured with --net veth");
+        return;
+    }
+    let http_share =
+        (0..a.endpoints).filter(|e| a.http(e % a.ports)).count() as f64 / a.endpoints.max(1) as f64;
+    let mut mix = 0.0;
+    for (kind, (u, s)) in floors {
+        let share = if *kind == "http" {
+            http_share
+        } else {
+            1.0 - http_share
+        };
+        mix += share * (u + s);
+        println!(
+            "kernel floor (peer, same run, one blocking thread): {kind} {:.1} µs CPU per connection (user {u:.1}, system {s:.1}); one core: {:.0} connections/s",
+            u + s,
+            1e6 / (u + s)
+        );
+    }
+    // Per probe the servers received (not per probe scheduled).
+    let per_probe = dnslb_pct / 100.0 * 1e6 / rate.max(1.0);
+    println!(
+        "dnslb: {per_probe:.1} µs CPU per probe against the peer's {mix:.1} µs for this mix: ratio {:.2}; one core at this cost: {:.0} probes/s",
+        per_probe / mix,
+        1e6 / per_probe
     );
 }
 
@@ -737,7 +851,8 @@ fn report_cores(
 
 /// Probe timing on the server side: every interval between two probes of
 /// one endpoint inside the window, its error against the check interval.
-fn timing(a: &Args, arrivals: &[Vec<u32>], from_us: u32, to_us: u32) {
+/// Returns the probes received per second.
+fn timing(a: &Args, arrivals: &[Vec<u32>], from_us: u32, to_us: u32) -> f64 {
     let want = (a.interval * 1e6) as i64;
     let mut errs: Vec<u32> = Vec::new();
     let mut probes = 0usize;
@@ -782,4 +897,5 @@ fn timing(a: &Args, arrivals: &[Vec<u32>], from_us: u32, to_us: u32) {
         late as f64 / errs.len().max(1) as f64 * 100.0
     );
     let _ = std::io::stdout().flush();
+    probes as f64 / secs
 }

@@ -472,6 +472,12 @@ fn endpoints(
         changes,
     );
     s.counter("dnslb_endpoint_probes", "Probes sent.", probes);
+    let inconclusive: u64 = reports.iter().map(|r| r.inconclusive).sum();
+    s.counter(
+        "dnslb_prober_inconclusive_probes",
+        "Probes whose timeout fired too late to judge their target (the prober was starved of CPU): not counted as failures; alert when it grows.",
+        vec![(l(&[]), inconclusive as f64)],
+    );
     s.counter(
         "dnslb_endpoint_probe_failures",
         "Probes that failed.",

@@ -114,6 +114,25 @@ pub(crate) mod manual {
 
         /// Advance in steps of `step` until `cond` holds or `limit` passes;
         /// returns the virtual time elapsed since the clock was made.
+        /// The process had no CPU for `by`: time jumps, then every
+        /// sleeper due by then wakes at once, late (a starved runtime).
+        pub(crate) async fn stall(&self, by: Duration) {
+            let due: Vec<oneshot::Sender<()>> = {
+                let mut g = self.inner.lock().unwrap();
+                g.now += by;
+                let now = g.now;
+                let (due, keep) = std::mem::take(&mut g.sleepers)
+                    .into_iter()
+                    .partition(|(d, _)| *d <= now);
+                g.sleepers = keep;
+                due.into_iter().map(|(_, tx)| tx).collect()
+            };
+            for tx in due {
+                let _ = tx.send(());
+            }
+            Self::settle().await;
+        }
+
         pub(crate) async fn advance_until(
             &self,
             step: Duration,

@@ -41,7 +41,7 @@ pub use check::{
 pub use fleet::{Fleet, fleet_key};
 pub use overrides::{Forced, ForcedBy, ForcedCell, Overrides};
 pub use probe::{NetProbe, Probe, ProbeError, ProbeSource, Success};
-pub use prober::{Prober, ProberError, ProberOptions, TargetReport, spawn_prober};
+pub use prober::{Prober, ProberError, ProberOptions, TargetReport, overload_slack, spawn_prober};
 pub use quorum::{Observation, Quorum, Verdict};
 pub use table::{Cell, HealthTable, Status, TargetId};
 pub use targets::{ProbeTarget, TargetKey, TargetRegistry};

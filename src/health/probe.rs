@@ -281,6 +281,11 @@ fn client_builder(tls: bool, verify: bool, local: Option<IpAddr>) -> ClientBuild
         .redirect(reqwest::redirect::Policy::none())
         // Fresh connection per probe; see the module comment.
         .pool_max_idle_per_host(0)
+        // A probe's connection lives for one request: keep-alive timers
+        // would only cost four `setsockopt` calls per probe.
+        .tcp_keepalive(None)
+        .tcp_keepalive_interval(None)
+        .tcp_keepalive_retries(None)
         // Every probe has an address; a name must never reach real DNS.
         .dns_resolver(Arc::new(NoDns))
         // Loading the system roots costs time; only verifying clients need them.

@@ -5,9 +5,17 @@
 //! supervisor owns a `JoinSet` of target tasks and selects on the
 //! cancellation token, commands from the [`Prober`] handle, task exits and a
 //! watchdog tick. Each target task selects on its own child token as well as
-//! its sleep, runs each probe as a separate task (so a panic is a failed
-//! probe, not a dead loop) bounded by the check's `timeout`, and feeds the
-//! result to the target's [`Machine`](crate::health::state::Machine).
+//! its sleep, polls each probe itself under `catch_unwind` (so a panic is a
+//! failed probe, not a dead loop, and no task is spawned per probe) bounded
+//! by the check's `timeout`, and feeds the result to the target's
+//! [`Machine`](crate::health::state::Machine).
+//!
+//! Overload ([`overload_slack`]): a probe due while the prober is starved of
+//! CPU (it starts more than a tenth of its timeout late) is skipped, and a
+//! timeout that fires that late is not held against the target; both count
+//! as *inconclusive* (`dnslb_prober_inconclusive_probes_total`, one warning a
+//! minute). So a prober with more probes than its core can make probes every
+//! target less often instead of marking healthy endpoints down.
 //!
 //! A target's state (machine, counters, RTT, last error) lives in a shared
 //! `Slot`, not in its task, so a restarted task and a reload both keep it.
@@ -47,7 +55,7 @@ use super::probe::{NetProbe, Probe};
 use super::{Fleet, HealthTable, ProbeTarget};
 use supervisor::{Command, Supervisor};
 use target::panic_message;
-pub use target::{LOAD_STALE_PROBES, RTT_ALPHA, TargetReport};
+pub use target::{LOAD_STALE_PROBES, RTT_ALPHA, TargetReport, overload_slack};
 
 /// How the prober runs. `Default` is what the server uses.
 #[derive(Clone)]

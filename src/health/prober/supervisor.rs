@@ -16,7 +16,9 @@ use tokio::task::{AbortHandle, JoinError, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::target::{LOG_TARGET, Slot, SlotState, TargetReport, panic_message, run_target};
+use super::target::{
+    LOG_TARGET, Overload, Slot, SlotState, TargetReport, panic_message, run_target,
+};
 use crate::health::clock::Clock;
 use crate::health::fleet::{Fleet, fleet_key};
 use crate::health::probe::Probe;
@@ -42,6 +44,8 @@ pub(super) struct Supervisor {
     watchdog_period: Duration,
     rng: SmallRng,
     epoch: Instant,
+    /// Shared by every target: the prober-wide overload count and warning.
+    overload: Arc<Overload>,
     /// Cluster mode: decisions take the fleet's observations into account.
     fleet: Option<Arc<Fleet>>,
     entries: HashMap<TargetKey, Entry>,
@@ -109,6 +113,7 @@ impl Supervisor {
             watchdog_period: watchdog_period.max(Duration::from_millis(1)),
             rng,
             epoch,
+            overload: Arc::default(),
             entries: HashMap::new(),
             owners: HashMap::new(),
             tasks: JoinSet::new(),
@@ -224,6 +229,7 @@ impl Supervisor {
                 check: check.clone(),
                 addr,
                 epoch: self.epoch,
+                overload: self.overload.clone(),
                 beat_us: AtomicU64::new(0),
                 fleet: self
                     .fleet
@@ -242,6 +248,7 @@ impl Supervisor {
                     table: table.clone(),
                     probes: 0,
                     failures: 0,
+                    inconclusive: 0,
                     restarts: 0,
                     consecutive_failures: 0,
                     last_probe: i.last_probe,

@@ -2,11 +2,13 @@
 //! where to publish) and the loop that probes it.
 
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::task::{JoinError, JoinSet};
+use futures_util::FutureExt;
+use tokio::task::JoinError;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +34,16 @@ pub const RTT_ALPHA: f64 = 0.3;
 /// come back.
 pub const LOAD_STALE_PROBES: u32 = 3;
 
+/// Prober-wide count of inconclusive probes (see [`overload_slack`]) and
+/// when the last "prober overloaded" warning went out.
+#[derive(Default)]
+pub(super) struct Overload {
+    count: AtomicU64,
+    /// Seconds after `first` of the last warning, plus one (0: none yet).
+    last_warning: AtomicU64,
+    first: std::sync::OnceLock<std::time::Instant>,
+}
+
 /// What the prober knows about one target, for the admin view and tests.
 #[derive(Debug, Clone)]
 pub struct TargetReport {
@@ -51,6 +63,9 @@ pub struct TargetReport {
     pub last_success: Option<Success>,
     pub probes: u64,
     pub failures: u64,
+    /// Probes whose timeout fired too late to judge the target (the
+    /// prober was starved of CPU; see [`overload_slack`]); not in `probes`.
+    pub inconclusive: u64,
     /// Times the watchdog restarted this target's task.
     pub restarts: u32,
     /// Failed probes in a row (0 after a success).
@@ -69,6 +84,7 @@ pub(super) struct Slot {
     pub(super) check: Arc<Check>,
     pub(super) addr: SocketAddr,
     pub(super) epoch: Instant,
+    pub(super) overload: Arc<Overload>,
     /// Last sign of life of the target's task, µs after `epoch`.
     pub(super) beat_us: AtomicU64,
     /// Cluster mode: the fleet and this target's key in it.
@@ -97,6 +113,7 @@ pub(super) struct SlotState {
     pub(super) table: Arc<HealthTable>,
     pub(super) probes: u64,
     pub(super) failures: u64,
+    pub(super) inconclusive: u64,
     pub(super) restarts: u32,
     pub(super) consecutive_failures: u32,
     pub(super) last_probe: Option<std::time::SystemTime>,
@@ -249,6 +266,35 @@ impl Slot {
         }
     }
 
+    /// A probe that timed out while the prober ran `late` (its start or
+    /// its timeout that much after time), too late to judge the target
+    /// (see [`overload_slack`]): counted, the state is kept, and one
+    /// warning a minute for the whole process says so.
+    pub(super) fn inconclusive(&self, late: Duration) {
+        self.lock().inconclusive += 1;
+        let o = &*self.overload;
+        let skipped = o.count.fetch_add(1, Ordering::Relaxed) + 1;
+        let now_s = o
+            .first
+            .get_or_init(std::time::Instant::now)
+            .elapsed()
+            .as_secs();
+        let last = o.last_warning.load(Ordering::Relaxed);
+        if (last == 0 || now_s + 1 >= last + 60)
+            && o.last_warning
+                .compare_exchange(last, now_s + 1, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(
+                target: LOG_TARGET,
+                addr = %self.addr, check = %self.check.name, late_ms = late.as_millis() as u64,
+                inconclusive_total = skipped,
+                "prober overloaded: a probe that timed out ran {} ms late, so it says nothing about the target and its state is kept ({skipped} such probes so far); probe fewer endpoints, lengthen intervals or give dnslb more CPU",
+                late.as_millis()
+            );
+        }
+    }
+
     /// One line when a target's load figures stop (its members fall back
     /// to their configured weights) and one when they come back.
     fn log_load(
@@ -321,6 +367,7 @@ impl Slot {
             last_success: st.last_success,
             probes: st.probes,
             failures: st.failures,
+            inconclusive: st.inconclusive,
             restarts: st.restarts,
             consecutive_failures: st.consecutive_failures,
             last_probe: st.last_probe,
@@ -349,24 +396,43 @@ pub(super) async fn run_target(
     let target = probe.prepare(&slot.check, slot.addr);
     loop {
         let started = clock.now();
+        // How late this probe starts: a busy runtime runs every step of
+        // the probe about this late too.
+        let start_lag = started.saturating_duration_since(next);
         slot.beat(started);
-        // Its own task: a panic becomes this probe's failure, and dropping
-        // the set aborts a probe that outlived its timeout.
-        let mut one = JoinSet::new();
-        one.spawn(target.probe());
-        let result = tokio::select! {
-            biased;
-            _ = cancel.cancelled() => return,
-            r = one.join_next() => match r {
-                Some(Ok(r)) => r,
-                Some(Err(e)) => Err(ProbeError::Panicked(panic_message(e))),
-                None => Err(ProbeError::Panicked("probe task vanished".into())),
-            },
-            _ = clock.sleep_until(started + timeout) => Err(ProbeError::Timeout(timeout)),
+        let slack = overload_slack(timeout);
+        let deadline = started + timeout;
+        let result = if start_lag > slack {
+            // Shed load: a probe started this late would run late at
+            // every step and time out for the prober's sake. Skipped, the
+            // CPU goes to probes that start on time, and under overload
+            // every target is probed less often instead of failing.
+            None
+        } else {
+            // Polled in this task (no task per probe: at tens of thousands of
+            // probes a second the spawn is a good part of the user time); a
+            // panic is caught and becomes this probe's failure. The probe is
+            // polled before its timeout: when this task runs late (a busy
+            // CPU) and both are ready, the finished probe counts, so the
+            // prober's own lateness does not mark endpoints down.
+            let probe = AssertUnwindSafe(target.probe()).catch_unwind();
+            tokio::select! {
+                biased;
+                _ = cancel.cancelled() => return,
+                r = probe => Some(r.unwrap_or_else(|p| Err(ProbeError::Panicked(payload_message(&*p))))),
+                _ = clock.sleep_until(deadline) => {
+                    // A timeout that fires late says this process had no CPU
+                    // for the probe: its answer may be waiting unread.
+                    let late = clock.now().saturating_duration_since(deadline).max(start_lag);
+                    (late <= slack).then_some(Err(ProbeError::Timeout(timeout)))
+                }
+            }
         };
-        drop(one);
         let now = clock.now();
-        slot.record(result, now.saturating_duration_since(started));
+        match result {
+            Some(result) => slot.record(result, now.saturating_duration_since(started)),
+            None => slot.inconclusive(now.saturating_duration_since(deadline).max(start_lag)),
+        }
         // Fixed cadence from the first probe; skip ticks already missed.
         next += interval;
         while next <= now {
@@ -377,6 +443,18 @@ pub(super) async fn run_target(
             return;
         }
     }
+}
+
+/// How late a probe may start, or its timeout fire, and a timeout still
+/// count as the target's failure: a tenth of the timeout, at least 20 ms
+/// (tokio's timer has 1 ms ticks; a busy but healthy runtime is a few
+/// ms late). Later than that, the prober itself was starved of CPU (more probes a second
+/// than its core can make, or a stalled host), and the timeout says
+/// nothing about the target: the probe is *inconclusive*, the target
+/// keeps its state, and the overload is counted and logged. Without this
+/// an overloaded prober marks healthy endpoints down by the thousand.
+pub fn overload_slack(timeout: Duration) -> Duration {
+    (timeout / 10).max(Duration::from_millis(20))
 }
 
 /// Sleep until `until`; false if cancelled first.
@@ -392,7 +470,11 @@ pub(super) fn panic_message(e: JoinError) -> String {
     if !e.is_panic() {
         return "cancelled".into();
     }
-    let p = e.into_panic();
+    payload_message(&*e.into_panic())
+}
+
+/// The text of a panic's payload.
+fn payload_message(p: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = p.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = p.downcast_ref::<String>() {

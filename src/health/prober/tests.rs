@@ -357,6 +357,97 @@ async fn dead_target_goes_down_within_interval_times_fall_plus_timeout() {
     prober.join().await.unwrap();
 }
 
+/// A probe whose timeout fires long after its deadline (the process had
+/// no CPU: more probes than its core can make, or a stalled host) says
+/// nothing about the target: counted as inconclusive, not as a failure,
+/// with one "prober overloaded" warning; on-time timeouts afterwards
+/// still take the target down.
+#[tokio::test]
+async fn a_timeout_that_fires_late_is_inconclusive() {
+    let logs = Logs::capture();
+    let clock = Arc::new(ManualClock::new());
+    let script = Script::new(clock.clone());
+    script.plan(at(1), vec![Act::Hang]);
+    let k = tcp_key(1, |_| {});
+    let id = TargetId(0);
+    let table = Arc::new(HealthTable::for_targets([(id, &k)]));
+    let cancel = CancellationToken::new();
+    let prober = spawn_prober(
+        vec![(id, k)],
+        table.clone(),
+        cancel.clone(),
+        options(clock.clone(), &script),
+    );
+    assert_eq!(table.status(id), Status::Up);
+    clock
+        .advance_until(MS, 2 * SEC, || script.starts_of(at(1)).len() == 1)
+        .await
+        .expect("first probe");
+    // The timeout is due in 0.5 s; it runs 1 s late.
+    clock.stall(1500 * MS).await;
+    let r = report_of(&prober, at(1)).await;
+    assert_eq!((r.probes, r.failures, r.inconclusive), (0, 0, 1));
+    assert_eq!(r.consecutive_failures, 0);
+    assert_eq!(table.status(id), Status::Up);
+    let text = logs.text();
+    assert!(text.contains("prober overloaded"), "{text}");
+    assert!(text.contains("late_ms=1000"), "{text}");
+
+    // On time again: three timeouts in a row take it down.
+    clock
+        .advance_until(10 * MS, 10 * SEC, || table.status(id) == Status::Down)
+        .await
+        .expect("goes down once the prober keeps time");
+    let r = report_of(&prober, at(1)).await;
+    assert_eq!((r.probes, r.failures, r.inconclusive), (3, 3, 1));
+    cancel.cancel();
+    prober.join().await.unwrap();
+}
+
+/// A probe whose start comes later than the overload slack is skipped
+/// (load shedding): nothing is sent, the target keeps its state, and the
+/// next probe keeps the cadence.
+#[tokio::test]
+async fn a_probe_due_while_the_prober_is_stalled_is_skipped() {
+    let clock = Arc::new(ManualClock::new());
+    let script = Script::new(clock.clone());
+    let k = tcp_key(1, |_| {});
+    let id = TargetId(0);
+    let table = Arc::new(HealthTable::for_targets([(id, &k)]));
+    let cancel = CancellationToken::new();
+    let prober = spawn_prober(
+        vec![(id, k)],
+        table.clone(),
+        cancel.clone(),
+        options(clock.clone(), &script),
+    );
+    clock
+        .advance_until(MS, 2 * SEC, || script.starts_of(at(1)).len() == 1)
+        .await
+        .expect("first probe");
+    // The next probe is due 1 s after the first; the prober wakes 0.2 s
+    // after that, later than the 50 ms slack of a 0.5 s timeout.
+    clock.stall(1200 * MS).await;
+    assert_eq!(
+        script.starts_of(at(1)).len(),
+        1,
+        "the late probe is skipped"
+    );
+    let r = report_of(&prober, at(1)).await;
+    assert_eq!((r.probes, r.inconclusive), (1, 1));
+    clock
+        .advance_until(10 * MS, 2 * SEC, || script.starts_of(at(1)).len() == 2)
+        .await
+        .expect("next probe");
+    let starts = script.starts_of(at(1));
+    assert_eq!(starts[1] - starts[0], 2 * SEC, "{starts:?}");
+    assert_eq!(table.status(id), Status::Up);
+    assert_eq!(overload_slack(500 * MS), 50 * MS);
+    assert_eq!(overload_slack(100 * MS), 20 * MS);
+    cancel.cancel();
+    prober.join().await.unwrap();
+}
+
 #[tokio::test]
 async fn flapping_within_thresholds_changes_nothing() {
     let logs = Logs::capture();
