@@ -160,6 +160,8 @@ async fn every_route_answers() {
         web.port()
     );
     assert_eq!(q(&format!("dnslb_endpoint_up{{{probe}}}")), 1.0);
+    // One endpoint on an idle machine: the prober keeps time.
+    assert_eq!(q("dnslb_prober_inconclusive_probes_total"), 0.0);
     assert_eq!(
         q(&format!("dnslb_endpoint_check_interval_seconds{{{probe}}}")),
         0.5
