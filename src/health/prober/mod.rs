@@ -12,7 +12,8 @@
 //!
 //! Overload ([`overload_slack`]): a probe due while the prober is starved of
 //! CPU (it starts more than a tenth of its timeout late) is skipped, and a
-//! timeout that fires that late is not held against the target; both count
+//! timeout that fires that late, or while other probes run that late, is
+//! not held against the target; both count
 //! as *inconclusive* (`dnslb_prober_inconclusive_probes_total`, one warning a
 //! minute). So a prober with more probes than its core can make probes every
 //! target less often instead of marking healthy endpoints down.

@@ -42,6 +42,22 @@ pub(super) struct Overload {
     /// Seconds after `first` of the last warning, plus one (0: none yet).
     last_warning: AtomicU64,
     first: std::sync::OnceLock<std::time::Instant>,
+    /// When a probe last ran late (skipped, or its timeout fired late):
+    /// µs after the slots' epoch, plus one (0: never).
+    last_late_us: AtomicU64,
+}
+
+impl Overload {
+    fn saw_late(&self, epoch: Instant, at: Instant) {
+        let us = at.saturating_duration_since(epoch).as_micros() as u64 + 1;
+        self.last_late_us.fetch_max(us, Ordering::Relaxed);
+    }
+
+    /// Did any probe run late at or after `since`?
+    fn late_since(&self, epoch: Instant, since: Instant) -> bool {
+        let last = self.last_late_us.load(Ordering::Relaxed);
+        last != 0 && last > since.saturating_duration_since(epoch).as_micros() as u64
+    }
 }
 
 /// What the prober knows about one target, for the admin view and tests.
@@ -270,10 +286,17 @@ impl Slot {
     /// its timeout that much after time), too late to judge the target
     /// (see [`overload_slack`]): counted, the state is kept, and one
     /// warning a minute for the whole process says so.
-    pub(super) fn inconclusive(&self, late: Duration) {
+    /// `ran_late`: this probe itself ran late (skipped, or its timeout
+    /// fired late), which is what marks the prober overloaded; a timeout
+    /// not trusted because others ran late does not extend that.
+    pub(super) fn inconclusive(&self, late: Duration, now: Instant, ran_late: bool) {
         self.lock().inconclusive += 1;
         let o = &*self.overload;
         let skipped = o.count.fetch_add(1, Ordering::Relaxed) + 1;
+        if !ran_late {
+            return;
+        }
+        o.saw_late(self.epoch, now);
         let now_s = o
             .first
             .get_or_init(std::time::Instant::now)
@@ -422,16 +445,23 @@ pub(super) async fn run_target(
                 r = probe => Some(r.unwrap_or_else(|p| Err(ProbeError::Panicked(payload_message(&*p))))),
                 _ = clock.sleep_until(deadline) => {
                     // A timeout that fires late says this process had no CPU
-                    // for the probe: its answer may be waiting unread.
+                    // for the probe: its answer may be waiting unread. So
+                    // does any probe run late since this one's previous
+                    // due time: the CPU was short while this one ran.
                     let late = clock.now().saturating_duration_since(deadline).max(start_lag);
-                    (late <= slack).then_some(Err(ProbeError::Timeout(timeout)))
+                    let since = started.checked_sub(interval).unwrap_or(slot.epoch);
+                    let shedding = slot.overload.late_since(slot.epoch, since);
+                    (late <= slack && !shedding).then_some(Err(ProbeError::Timeout(timeout)))
                 }
             }
         };
         let now = clock.now();
         match result {
             Some(result) => slot.record(result, now.saturating_duration_since(started)),
-            None => slot.inconclusive(now.saturating_duration_since(deadline).max(start_lag)),
+            None => {
+                let late = now.saturating_duration_since(deadline).max(start_lag);
+                slot.inconclusive(late, now, late > slack)
+            }
         }
         // Fixed cadence from the first probe; skip ticks already missed.
         next += interval;
@@ -448,10 +478,12 @@ pub(super) async fn run_target(
 /// How late a probe may start, or its timeout fire, and a timeout still
 /// count as the target's failure: a tenth of the timeout, at least 20 ms
 /// (tokio's timer has 1 ms ticks; a busy but healthy runtime is a few
-/// ms late). Later than that, the prober itself was starved of CPU (more probes a second
-/// than its core can make, or a stalled host), and the timeout says
-/// nothing about the target: the probe is *inconclusive*, the target
-/// keeps its state, and the overload is counted and logged. Without this
+/// ms late). Later than that, the prober itself was starved of CPU (more
+/// probes a second than its core can make, or a stalled host), and the
+/// timeout says nothing about the target: the probe is *inconclusive*,
+/// the target keeps its state, and the overload is counted and logged. A
+/// timeout is also inconclusive when any probe ran that late since this
+/// probe's previous due time (the CPU was short while it ran). Without this
 /// an overloaded prober marks healthy endpoints down by the thousand.
 pub fn overload_slack(timeout: Duration) -> Duration {
     (timeout / 10).max(Duration::from_millis(20))

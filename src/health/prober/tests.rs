@@ -393,13 +393,14 @@ async fn a_timeout_that_fires_late_is_inconclusive() {
     assert!(text.contains("prober overloaded"), "{text}");
     assert!(text.contains("late_ms=1000"), "{text}");
 
-    // On time again: three timeouts in a row take it down.
+    // On time again: the next timeout is still not trusted (a probe ran
+    // late since its previous due time), then three in a row take it down.
     clock
         .advance_until(10 * MS, 10 * SEC, || table.status(id) == Status::Down)
         .await
         .expect("goes down once the prober keeps time");
     let r = report_of(&prober, at(1)).await;
-    assert_eq!((r.probes, r.failures, r.inconclusive), (3, 3, 1));
+    assert_eq!((r.probes, r.failures, r.inconclusive), (3, 3, 2));
     cancel.cancel();
     prober.join().await.unwrap();
 }
@@ -444,6 +445,54 @@ async fn a_probe_due_while_the_prober_is_stalled_is_skipped() {
     assert_eq!(table.status(id), Status::Up);
     assert_eq!(overload_slack(500 * MS), 50 * MS);
     assert_eq!(overload_slack(100 * MS), 20 * MS);
+    cancel.cancel();
+    prober.join().await.unwrap();
+}
+
+/// While the prober sheds load, a timeout that fires on time is not
+/// trusted either (the CPU was short while the probe ran); once a whole
+/// interval passes without a late probe, timeouts count again, so a dead
+/// endpoint still goes down after an overload.
+#[tokio::test]
+async fn timeouts_are_not_trusted_while_the_prober_sheds_load() {
+    let clock = Arc::new(ManualClock::new());
+    let script = Script::new(clock.clone());
+    // First probe good, then the endpoint hangs.
+    script.plan(
+        at(1),
+        vec![Act::Ok, Act::Hang, Act::Hang, Act::Hang, Act::Hang],
+    );
+    let k = tcp_key(1, |_| {});
+    let id = TargetId(0);
+    let table = Arc::new(HealthTable::for_targets([(id, &k)]));
+    let cancel = CancellationToken::new();
+    let prober = spawn_prober(
+        vec![(id, k)],
+        table.clone(),
+        cancel.clone(),
+        options(clock.clone(), &script),
+    );
+    clock
+        .advance_until(MS, 2 * SEC, || script.starts_of(at(1)).len() == 1)
+        .await
+        .expect("first probe");
+    // The second probe (due 1 s later) is skipped: the prober wakes 0.2 s late.
+    clock.stall(1200 * MS).await;
+    // The third starts on time and hangs; its timeout fires on time, but
+    // a probe ran late since its previous due time: inconclusive.
+    clock
+        .advance_until(10 * MS, 3 * SEC, || script.starts_of(at(1)).len() == 3)
+        .await
+        .expect("the probe after the skipped one");
+    let r = report_of(&prober, at(1)).await;
+    assert_eq!((r.probes, r.failures, r.inconclusive), (1, 0, 2), "{r:?}");
+    // From the fourth on, timeouts count: down after `fall` = 3.
+    clock
+        .advance_until(10 * MS, 10 * SEC, || table.status(id) == Status::Down)
+        .await
+        .expect("goes down after the overload");
+    let r = report_of(&prober, at(1)).await;
+    assert_eq!((r.probes, r.failures, r.inconclusive), (4, 3, 2), "{r:?}");
     cancel.cancel();
     prober.join().await.unwrap();
 }
