@@ -475,7 +475,7 @@ fn endpoints(
     let inconclusive: u64 = reports.iter().map(|r| r.inconclusive).sum();
     s.counter(
         "dnslb_prober_inconclusive_probes",
-        "Probes whose timeout fired too late to judge their target (the prober was starved of CPU): not counted as failures; alert when it grows.",
+        "Probes skipped, or timeouts not held against their target, because the prober ran late (starved of CPU): not counted as failures; alert when it grows.",
         vec![(l(&[]), inconclusive as f64)],
     );
     s.counter(

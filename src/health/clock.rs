@@ -58,6 +58,17 @@ pub(crate) mod manual {
         sleepers: Vec<(Instant, oneshot::Sender<()>)>,
     }
 
+    impl Inner {
+        /// Remove and return the sleepers due by `upto`.
+        fn take_due(&mut self, upto: Instant) -> Vec<oneshot::Sender<()>> {
+            let (due, keep) = std::mem::take(&mut self.sleepers)
+                .into_iter()
+                .partition(|(d, _)| *d <= upto);
+            self.sleepers = keep;
+            due.into_iter().map(|(_, tx)| tx).collect()
+        }
+    }
+
     impl ManualClock {
         pub(crate) fn new() -> Self {
             let start = Instant::now();
@@ -98,11 +109,7 @@ pub(crate) mod manual {
                         break;
                     }
                     g.now = g.now.max(next);
-                    let (due, keep) = std::mem::take(&mut g.sleepers)
-                        .into_iter()
-                        .partition(|(d, _)| *d <= next);
-                    g.sleepers = keep;
-                    due.into_iter().map(|(_, tx)| tx).collect()
+                    g.take_due(next)
                 };
                 for tx in due {
                     let _ = tx.send(());
@@ -112,20 +119,14 @@ pub(crate) mod manual {
             Self::settle().await;
         }
 
-        /// Advance in steps of `step` until `cond` holds or `limit` passes;
-        /// returns the virtual time elapsed since the clock was made.
         /// The process had no CPU for `by`: time jumps, then every
         /// sleeper due by then wakes at once, late (a starved runtime).
         pub(crate) async fn stall(&self, by: Duration) {
-            let due: Vec<oneshot::Sender<()>> = {
+            let due = {
                 let mut g = self.inner.lock().unwrap();
                 g.now += by;
                 let now = g.now;
-                let (due, keep) = std::mem::take(&mut g.sleepers)
-                    .into_iter()
-                    .partition(|(d, _)| *d <= now);
-                g.sleepers = keep;
-                due.into_iter().map(|(_, tx)| tx).collect()
+                g.take_due(now)
             };
             for tx in due {
                 let _ = tx.send(());
@@ -133,6 +134,8 @@ pub(crate) mod manual {
             Self::settle().await;
         }
 
+        /// Advance in steps of `step` until `cond` holds or `limit` passes;
+        /// returns the virtual time elapsed since the clock was made.
         pub(crate) async fn advance_until(
             &self,
             step: Duration,

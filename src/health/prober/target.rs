@@ -34,29 +34,42 @@ pub const RTT_ALPHA: f64 = 0.3;
 /// come back.
 pub const LOAD_STALE_PROBES: u32 = 3;
 
-/// Prober-wide count of inconclusive probes (see [`overload_slack`]) and
-/// when the last "prober overloaded" warning went out.
+/// Prober-wide count of inconclusive probes (see [`overload_slack`]),
+/// when a probe last ran late and when the last "prober overloaded"
+/// warning went out. Times are µs after the slots' epoch plus one (0:
+/// never), on the prober's clock.
 #[derive(Default)]
 pub(super) struct Overload {
     count: AtomicU64,
-    /// Seconds after `first` of the last warning, plus one (0: none yet).
-    last_warning: AtomicU64,
-    first: std::sync::OnceLock<std::time::Instant>,
-    /// When a probe last ran late (skipped, or its timeout fired late):
-    /// µs after the slots' epoch, plus one (0: never).
     last_late_us: AtomicU64,
+    last_warning_us: AtomicU64,
+}
+
+/// At most one "prober overloaded" warning this often.
+const OVERLOAD_WARNING_EVERY: Duration = Duration::from_secs(60);
+
+/// `at` as µs after `epoch`, plus one (0 stays "never").
+fn stamp(epoch: Instant, at: Instant) -> u64 {
+    at.saturating_duration_since(epoch).as_micros() as u64 + 1
 }
 
 impl Overload {
-    fn saw_late(&self, epoch: Instant, at: Instant) {
-        let us = at.saturating_duration_since(epoch).as_micros() as u64 + 1;
-        self.last_late_us.fetch_max(us, Ordering::Relaxed);
+    /// A probe ran late at `at`. True when that is worth a warning (none
+    /// in the last [`OVERLOAD_WARNING_EVERY`]).
+    fn saw_late(&self, epoch: Instant, at: Instant) -> bool {
+        let now = stamp(epoch, at);
+        self.last_late_us.fetch_max(now, Ordering::Relaxed);
+        let last = self.last_warning_us.load(Ordering::Relaxed);
+        (last == 0 || now >= last + OVERLOAD_WARNING_EVERY.as_micros() as u64)
+            && self
+                .last_warning_us
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
     }
 
-    /// Did any probe run late at or after `since`?
+    /// Did any probe run late after `since`?
     fn late_since(&self, epoch: Instant, since: Instant) -> bool {
-        let last = self.last_late_us.load(Ordering::Relaxed);
-        last != 0 && last > since.saturating_duration_since(epoch).as_micros() as u64
+        self.last_late_us.load(Ordering::Relaxed) > stamp(epoch, since)
     }
 }
 
@@ -296,23 +309,12 @@ impl Slot {
         if !ran_late {
             return;
         }
-        o.saw_late(self.epoch, now);
-        let now_s = o
-            .first
-            .get_or_init(std::time::Instant::now)
-            .elapsed()
-            .as_secs();
-        let last = o.last_warning.load(Ordering::Relaxed);
-        if (last == 0 || now_s + 1 >= last + 60)
-            && o.last_warning
-                .compare_exchange(last, now_s + 1, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if o.saw_late(self.epoch, now) {
             tracing::warn!(
                 target: LOG_TARGET,
                 addr = %self.addr, check = %self.check.name, late_ms = late.as_millis() as u64,
                 inconclusive_total = skipped,
-                "prober overloaded: a probe that timed out ran {} ms late, so it says nothing about the target and its state is kept ({skipped} such probes so far); probe fewer endpoints, lengthen intervals or give dnslb more CPU",
+                "prober overloaded: a probe ran {} ms late, so it was skipped or its timeout is not held against the target, and targets keep their state ({skipped} such probes so far); probe fewer endpoints, lengthen intervals or give dnslb more CPU",
                 late.as_millis()
             );
         }

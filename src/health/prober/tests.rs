@@ -172,6 +172,25 @@ fn options(clock: Arc<dyn Clock>, script: &Script) -> ProberOptions {
     }
 }
 
+/// One tcp target (`tcp_key(1, …)`, cell 0) probed by `script` on `clock`:
+/// the prober, its table, the cell and the prober's token.
+fn one_target(
+    clock: &Arc<ManualClock>,
+    script: &Script,
+) -> (Prober, Arc<HealthTable>, TargetId, CancellationToken) {
+    let k = tcp_key(1, |_| {});
+    let id = TargetId(0);
+    let table = Arc::new(HealthTable::for_targets([(id, &k)]));
+    let cancel = CancellationToken::new();
+    let prober = spawn_prober(
+        vec![(id, k)],
+        table.clone(),
+        cancel.clone(),
+        options(clock.clone(), script),
+    );
+    (prober, table, id, cancel)
+}
+
 async fn report_of(p: &Prober, addr: SocketAddr) -> TargetReport {
     p.report()
         .await
@@ -298,16 +317,7 @@ async fn dead_target_goes_down_within_interval_times_fall_plus_timeout() {
     let clock = Arc::new(ManualClock::new());
     let script = Script::new(clock.clone());
     script.plan(at(1), vec![Act::Hang]);
-    let k = tcp_key(1, |_| {});
-    let id = TargetId(0);
-    let table = Arc::new(HealthTable::for_targets([(id, &k)]));
-    let cancel = CancellationToken::new();
-    let prober = spawn_prober(
-        vec![(id, k)],
-        table.clone(),
-        cancel.clone(),
-        options(clock.clone(), &script),
-    );
+    let (prober, table, id, cancel) = one_target(&clock, &script);
     let step = 10 * MS;
 
     let down = clock
@@ -368,16 +378,7 @@ async fn a_timeout_that_fires_late_is_inconclusive() {
     let clock = Arc::new(ManualClock::new());
     let script = Script::new(clock.clone());
     script.plan(at(1), vec![Act::Hang]);
-    let k = tcp_key(1, |_| {});
-    let id = TargetId(0);
-    let table = Arc::new(HealthTable::for_targets([(id, &k)]));
-    let cancel = CancellationToken::new();
-    let prober = spawn_prober(
-        vec![(id, k)],
-        table.clone(),
-        cancel.clone(),
-        options(clock.clone(), &script),
-    );
+    let (prober, table, id, cancel) = one_target(&clock, &script);
     assert_eq!(table.status(id), Status::Up);
     clock
         .advance_until(MS, 2 * SEC, || script.starts_of(at(1)).len() == 1)
@@ -412,16 +413,7 @@ async fn a_timeout_that_fires_late_is_inconclusive() {
 async fn a_probe_due_while_the_prober_is_stalled_is_skipped() {
     let clock = Arc::new(ManualClock::new());
     let script = Script::new(clock.clone());
-    let k = tcp_key(1, |_| {});
-    let id = TargetId(0);
-    let table = Arc::new(HealthTable::for_targets([(id, &k)]));
-    let cancel = CancellationToken::new();
-    let prober = spawn_prober(
-        vec![(id, k)],
-        table.clone(),
-        cancel.clone(),
-        options(clock.clone(), &script),
-    );
+    let (prober, table, id, cancel) = one_target(&clock, &script);
     clock
         .advance_until(MS, 2 * SEC, || script.starts_of(at(1)).len() == 1)
         .await
@@ -462,16 +454,7 @@ async fn timeouts_are_not_trusted_while_the_prober_sheds_load() {
         at(1),
         vec![Act::Ok, Act::Hang, Act::Hang, Act::Hang, Act::Hang],
     );
-    let k = tcp_key(1, |_| {});
-    let id = TargetId(0);
-    let table = Arc::new(HealthTable::for_targets([(id, &k)]));
-    let cancel = CancellationToken::new();
-    let prober = spawn_prober(
-        vec![(id, k)],
-        table.clone(),
-        cancel.clone(),
-        options(clock.clone(), &script),
-    );
+    let (prober, table, id, cancel) = one_target(&clock, &script);
     clock
         .advance_until(MS, 2 * SEC, || script.starts_of(at(1)).len() == 1)
         .await
